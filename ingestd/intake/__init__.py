@@ -1,0 +1,1 @@
+"""Mail intake: SMTP listener, IMAP poller and the durable inbound queue."""

@@ -1,0 +1,1 @@
+"""Mail handling: attachments out of messages, the outbox and templates."""

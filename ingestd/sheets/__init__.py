@@ -1,0 +1,1 @@
+"""Sheets: bytes → cells → table → normalized OpenTWPS rows."""
