@@ -1,0 +1,19 @@
+"""Alembic environment: ingestd passes its own connection (see ingestd.rates.store.upgrade)."""
+
+from alembic import context
+
+from ingestd.rates.schema import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:  # `alembic` run by hand with -x url=…
+    from sqlalchemy import create_engine
+
+    url = context.get_x_argument(as_dictionary=True)["url"]
+    with create_engine(url).begin() as connection:
+        context.configure(connection=connection, target_metadata=metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+else:
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,167 @@
+"""Database tables and views (SPEC §2.4).  This is the schema billing systems read; the README
+documents it and Alembic migrations create it.
+
+Storage grows with changed rows, not versions × table size: a rate row lives in the versions
+``[version_from, version_to)`` of its table; ``version_to IS NULL`` means "in the latest
+version".  A new version inserts the rows it adds and sets ``version_to`` on the rows it drops.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.types import TypeDecorator
+
+from ingestd.rates.model import PRICE_PRECISION, PRICE_SCALE, SPECS, Kind, KindSpec
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite has no exact decimal: prices are stored there as canonical decimal text.
+SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def canonical_decimal(value: Decimal) -> str:
+    """'0.1584000000' → '0.1584', '1E+1' → '10': the one text form of a price."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+class Price(TypeDecorator):
+    impl = sa.Numeric(PRICE_PRECISION, PRICE_SCALE, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(40))
+        return dialect.type_descriptor(sa.Numeric(PRICE_PRECISION, PRICE_SCALE, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return canonical_decimal(Decimal(value))
+        return Decimal(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
+
+
+# Naive UTC, whole seconds; on SQLite the text form SQLite's own datetime() produces, so that
+# consumers can compare with datetime('now').
+Timestamp = sa.DateTime().with_variant(
+    sqlite.DATETIME(
+        storage_format="%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d",
+        regexp=r"(\d+)-(\d+)-(\d+) (\d+):(\d+):(\d+)",
+    ),
+    "sqlite",
+)
+RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+rate_tables = sa.Table(
+    "rate_tables",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("vendor", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("current_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("vendor", "kind", "name"),
+)
+
+versions = sa.Table(
+    "versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("table_id", sa.Integer, sa.ForeignKey("rate_tables.id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("origin", sa.String(16), nullable=False),  # import | rollback | purge
+    sa.Column("mode", sa.String(16), nullable=False),  # full | partial (imports)
+    sa.Column("rollback_to", sa.Integer),
+    sa.Column("received_at", Timestamp),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("message_id", sa.String(998)),
+    sa.Column("sender", sa.String(320)),
+    sa.Column("subject", sa.String(998)),
+    sa.Column("file_name", sa.String(255)),
+    sa.Column("file_hash", sa.String(64)),  # sha256 of the sheet's bytes
+    sa.Column("rows_total", sa.Integer, nullable=False),  # rows in this version
+    sa.Column("rows_added", sa.Integer, nullable=False),
+    sa.Column("rows_closed", sa.Integer, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),  # the import summary, JSON
+    sa.UniqueConstraint("table_id", "number"),
+    sa.Index(None, "table_id", "file_hash"),
+)
+
+
+def _column_type(dtype: pl.DataType) -> sa.types.TypeEngine:
+    if dtype.is_decimal():
+        return Price()
+    if dtype.is_integer():
+        return sa.Integer()
+    if dtype == pl.Boolean:
+        return sa.Boolean(create_constraint=False)
+    return sa.Text()
+
+
+def _rate_table(spec: KindSpec) -> sa.Table:
+    cols = [sa.Column(f.name, _column_type(f.dtype)) for f in spec.fields]
+    return sa.Table(
+        spec.table,
+        metadata,
+        sa.Column("id", RowId, primary_key=True, autoincrement=True),
+        sa.Column("table_id", sa.Integer, sa.ForeignKey("rate_tables.id"), nullable=False),
+        sa.Column("version_from", sa.Integer, nullable=False),
+        sa.Column("version_to", sa.Integer),
+        sa.Column("code", sa.String(32), nullable=False),
+        sa.Column("effective_from", Timestamp, nullable=False),
+        *cols,
+        sa.Column("effective_to", Timestamp),
+        sa.Column("forbidden", sa.Boolean(create_constraint=False), nullable=False),
+        sa.Column("discontinued", sa.Boolean(create_constraint=False), nullable=False),
+        sa.Column("description", sa.Text),
+        sa.Column("currency", sa.String(3)),
+        sa.Column("change_class", sa.String(16), nullable=False),
+        # the latest version's rows of a table, by code: current views, lookups, diffs
+        sa.Index(None, "table_id", "version_to", "code"),
+        sa.Index(None, "table_id", "version_from"),
+    )
+
+
+RATE_TABLES: dict[Kind, sa.Table] = {kind: _rate_table(spec) for kind, spec in SPECS.items()}
+
+# Column the current views call the code by, in the words of each kind.
+VIEW_KEY = {Kind.VOICE: "prefix", Kind.SMS: "mccmnc", Kind.DID: "number"}
+
+
+def current_view_sql(spec: KindSpec) -> str:
+    """The view of a kind's current state: the latest version of every table, each row with the
+    instant it stops applying (the next row of its code, or its own end date)."""
+    values = ", ".join(f"r.{f.name}" for f in spec.fields)
+    return f"""CREATE VIEW {spec.view} AS
+SELECT t.vendor AS vendor, t.name AS rate_table, t.current_version AS version,
+       r.code AS {VIEW_KEY[spec.kind]}, {values},
+       r.effective_from AS effective_from,
+       CASE WHEN r.effective_to IS NOT NULL AND (r.next_from IS NULL OR r.effective_to < r.next_from)
+            THEN r.effective_to ELSE r.next_from END AS effective_to,
+       r.forbidden AS forbidden, r.discontinued AS discontinued,
+       r.description AS description, COALESCE(r.currency, t.currency) AS currency,
+       r.change_class AS change_class
+FROM (SELECT x.*, LEAD(x.effective_from) OVER (PARTITION BY x.table_id, x.code
+                                              ORDER BY x.effective_from) AS next_from
+      FROM {spec.table} x WHERE x.version_to IS NULL) r
+JOIN rate_tables t ON t.id = r.table_id"""

@@ -1,0 +1,596 @@
+"""What a deck means for a rate table (SPEC §4): pure functions over polars frames.
+
+No database, no clock: the table's current rows and ``received_at`` come in, a ``Plan`` comes
+out (rows to insert, rows to close, the change class of every deck row, deferrals, warnings and
+guard results).  The store writes the plan as one version.
+
+The model: a rate table holds, per code, a timeline of rows keyed by ``effective_from``.  A deck
+row either restates what is already in effect (unchanged: nothing is written), or adds a row to
+the code's timeline; a row at the same instant as an existing one replaces it.  A discontinued
+row ends the code's timeline: later rows of that code are withdrawn.  Future-dated rows never
+erase the rate in effect before them (OpenTWPS "several rates per code").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import phonenumbers
+import polars as pl
+
+from ingestd.errors import RowError
+from ingestd.rates.model import TIME, ChangeClass, DeckMode, Kind, KindSpec, spec_for
+
+# Which notice period applies to which change class (SPEC §4 "notice periods per change class").
+NOTICE_OF = {
+    ChangeClass.INCREASE: "increase",
+    ChangeClass.INTERVAL_CHANGE: "interval_change",
+    ChangeClass.DECREASE: "decrease",
+    ChangeClass.NEW: "new",
+    ChangeClass.UNFORBIDDEN: "new",
+    ChangeClass.DISCONTINUED: "removal",
+}
+# Classes that take effect at once when dated ASAP (SPEC §4: forbidden and discontinued rows).
+IMMEDIATE = (ChangeClass.FORBIDDEN, ChangeClass.DISCONTINUED)
+EXAMPLES = 20  # codes listed per warning or guard; the count is always complete
+
+
+class PolicyLike(Protocol):
+    short_notice: str
+    max_discontinue_share: float
+    stale_deck_days: float
+    max_price_factor: float
+    low_price_share: float
+
+    def notice_for(self, change: str) -> timedelta: ...
+
+
+@dataclass(frozen=True)
+class Deferral:
+    code: str
+    change_class: str
+    stated: datetime
+    effective: datetime
+    row: int | None
+
+    def as_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "change_class": self.change_class,
+            "stated": _iso(self.stated),
+            "effective": _iso(self.effective),
+            "row": self.row,
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A warning or a guard result: a stable name, a sentence, and the codes it is about."""
+
+    name: str
+    message: str
+    count: int = 0
+    examples: tuple[str, ...] = ()
+    tripped: bool = False  # guards only: the deck is held for a person
+
+    def as_dict(self) -> dict:
+        out: dict[str, Any] = {"name": self.name, "message": self.message, "count": self.count}
+        if self.examples:
+            out["examples"] = list(self.examples)
+        return out
+
+
+@dataclass
+class Plan:
+    kind: Kind
+    mode: DeckMode
+    received_at: datetime
+    inserts: pl.DataFrame  # spec.row_columns + change_class
+    closes: pl.Series  # ids of existing rows the new version no longer holds
+    counts: dict[str, int]  # deck rows per change class (+ discontinued codes missing from a full deck)
+    deferred: list[Deferral]
+    rejected: list[RowError]
+    warnings: list[Finding]
+    guards: list[Finding]
+    deck_rows: int
+    missing_discontinued: int = 0
+    accepted_short: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def held(self) -> bool:
+        return any(g.tripped for g in self.guards)
+
+    @property
+    def changes(self) -> int:
+        return self.inserts.height + self.closes.len()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _second(value: datetime) -> datetime:
+    return value.replace(microsecond=0, tzinfo=None)
+
+
+def deck_mode_from_name(*names: str | None) -> DeckMode | None:
+    """Full or partial from a subject or file name (SPEC §4), or None when they do not say."""
+    text = " ".join(n for n in names if n).lower()
+    if re.search(r"\ba\s*-?\s*(to|2)?\s*-?\s*z\b|atoz|\bfull\b", text):
+        return DeckMode.FULL
+    if re.search(r"amend|\bchanges?\b|\bupdates?\b|\bpartial\b|increment", text):
+        return DeckMode.PARTIAL
+    return None
+
+
+def plan_import(
+    existing: pl.DataFrame,
+    deck: pl.DataFrame,
+    *,
+    kind: Kind | str,
+    mode: DeckMode | str,
+    received_at: datetime,
+    policy: PolicyLike,
+) -> Plan:
+    """Plan one deck against a table's current rows.
+
+    ``existing``: the rows of the table's latest version (``spec.row_columns`` + ``id``).
+    ``deck``: normalized deck rows (``spec.row_columns`` + ``source_row``), null
+    ``effective_from`` meaning ASAP.
+    """
+    spec = spec_for(kind)
+    mode = DeckMode(mode)
+    received = _second(received_at)
+    deck_rows = deck.height
+    existing = _prepare_existing(existing, spec)
+    deck = _prepare_deck(deck, spec)
+
+    tentative = pl.max_horizontal(pl.col("stated").fill_null(pl.lit(received)), pl.lit(received))
+    deck = deck.with_columns(_tentative=tentative)
+    deck = _classify(deck, existing, spec, at="_tentative")
+    deck, rejected, accepted_short = _resolve_effective(deck, received, policy)
+    deck = _restated(deck, existing, spec)
+    deck = _dedupe_slots(deck)
+    counts = _count(deck["change_class"])
+
+    missing = pl.DataFrame()
+    if mode is DeckMode.FULL:
+        missing = _discontinue_missing(existing, deck, spec, received, policy)
+        deck = pl.concat([deck, missing], how="diagonal_relaxed")
+        counts[ChangeClass.DISCONTINUED] = counts.get(ChangeClass.DISCONTINUED, 0) + missing.height
+
+    inserts, closes = _merge(existing, deck, spec)
+
+    deferred = [
+        Deferral(r["code"], r["change_class"], r["stated"], r["effective_from"], r["source_row"])
+        for r in deck.filter(pl.col("_deferred")).sort("code", "effective_from").iter_rows(named=True)
+    ]
+    plan = Plan(
+        kind=spec.kind,
+        mode=mode,
+        received_at=received,
+        inserts=inserts,
+        closes=closes,
+        counts=counts,
+        deferred=deferred,
+        rejected=rejected,
+        warnings=[],
+        guards=[],
+        deck_rows=deck_rows,
+        missing_discontinued=missing.height,
+        accepted_short=accepted_short,
+    )
+    plan.guards = list(_guards(existing, deck, plan, spec, policy))
+    plan.warnings = list(_warnings(existing, deck, inserts, plan, spec, policy))
+    return plan
+
+
+# --- steps -------------------------------------------------------------------------------------
+
+
+def _prepare_existing(existing: pl.DataFrame, spec: KindSpec) -> pl.DataFrame:
+    cols = ["id", *spec.row_columns]
+    if existing.is_empty() and not existing.columns:
+        existing = pl.DataFrame(schema={"id": pl.Int64, **spec.schema()})
+    return existing.select(cols).cast({"id": pl.Int64, **spec.schema()}).sort("code", "effective_from")
+
+
+def _prepare_deck(deck: pl.DataFrame, spec: KindSpec) -> pl.DataFrame:
+    if "source_row" not in deck.columns:
+        deck = deck.with_columns(source_row=pl.lit(None, pl.Int64))
+    deck = deck.select(*spec.row_columns, "source_row").cast(spec.schema())
+    return deck.with_columns(
+        pl.col("effective_from").dt.truncate("1s").alias("stated"),
+        pl.col("forbidden").fill_null(False),
+        pl.col("discontinued").fill_null(False),
+    ).drop("effective_from")
+
+
+def _values_equal(spec: KindSpec, left_suffix: str = "", right_suffix: str = "_old") -> pl.Expr:
+    return pl.all_horizontal(
+        [pl.col(c + left_suffix).eq_missing(pl.col(c + right_suffix)) for c in spec.value_columns]
+    )
+
+
+def _classify(deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec, *, at: str) -> pl.DataFrame:
+    """Change class of each deck row against the rate in effect at its time (SPEC §4)."""
+    old = existing.rename({c: c + "_old" for c in existing.columns if c != "code"})
+    joined = (
+        deck.sort("code", at)
+        .join_asof(
+            old.sort("code", "effective_from_old"),
+            left_on=at,
+            right_on="effective_from_old",
+            by="code",
+            strategy="backward",
+            check_sortedness=False,
+        )
+    )
+    live_old = (
+        pl.col("id_old").is_not_null()
+        & ~pl.col("discontinued_old")
+        & (pl.col("effective_to_old").is_null() | (pl.col("effective_to_old") > pl.col(at)))
+    )
+    up = pl.any_horizontal(
+        [pl.col(p).fill_null(0) > pl.col(p + "_old").fill_null(0) for p in spec.rate_prices]
+    )
+    down = pl.any_horizontal(
+        [pl.col(p).fill_null(0) < pl.col(p + "_old").fill_null(0) for p in spec.rate_prices]
+    )
+    intervals = (
+        pl.any_horizontal([pl.col(i).ne_missing(pl.col(i + "_old")) for i in spec.intervals])
+        if spec.intervals
+        else pl.lit(False)
+    )
+    same = _values_equal(spec)
+    cls = (
+        pl.when(pl.col("discontinued") & pl.col("id_old").is_not_null() & same)
+        .then(pl.lit(ChangeClass.UNCHANGED.value))
+        .when(pl.col("discontinued"))
+        .then(pl.lit(ChangeClass.DISCONTINUED.value))
+        .when(~live_old & pl.col("forbidden"))
+        .then(pl.lit(ChangeClass.FORBIDDEN.value))
+        .when(~live_old)
+        .then(pl.lit(ChangeClass.NEW.value))
+        .when(same)
+        .then(pl.lit(ChangeClass.UNCHANGED.value))
+        .when(pl.col("forbidden") & ~pl.col("forbidden_old"))
+        .then(pl.lit(ChangeClass.FORBIDDEN.value))
+        .when(~pl.col("forbidden") & pl.col("forbidden_old"))
+        .then(pl.lit(ChangeClass.UNFORBIDDEN.value))
+        .when(up)
+        .then(pl.lit(ChangeClass.INCREASE.value))
+        .when(down)
+        .then(pl.lit(ChangeClass.DECREASE.value))
+        .when(intervals)
+        .then(pl.lit(ChangeClass.INTERVAL_CHANGE.value))
+        .otherwise(pl.lit(ChangeClass.DETAILS.value))
+    )
+    price = spec.rate_prices[0]
+    return joined.with_columns(
+        change_class=cls, _old_price=pl.when(live_old).then(pl.col(price + "_old"))
+    ).drop([c for c in joined.columns if c.endswith("_old")])
+
+
+def _resolve_effective(
+    deck: pl.DataFrame, received: datetime, policy: PolicyLike
+) -> tuple[pl.DataFrame, list[RowError], int]:
+    """Effective time of every row: explicit dates, ASAP, notice periods, short-notice policy."""
+    notice = pl.col("change_class").replace_strict(
+        {c.value: policy.notice_for(n) for c, n in NOTICE_OF.items()},
+        default=timedelta(0),
+        return_dtype=pl.Duration("us"),
+    )
+    earliest = pl.lit(received) + notice
+    immediate = pl.col("change_class").is_in([c.value for c in IMMEDIATE])
+    asap = pl.col("stated").is_null()
+    short = ~asap & (pl.col("stated") < earliest) & (notice > timedelta(0))
+    deck = deck.with_columns(
+        _earliest=earliest,
+        _short=short,
+        _immediate=immediate,
+    )
+    rejected: list[RowError] = []
+    accepted_short = 0
+    if policy.short_notice == "reject":
+        for r in deck.filter(pl.col("_short")).iter_rows(named=True):
+            rejected.append(
+                RowError(
+                    reason="short_notice",
+                    message=(
+                        f"{r['change_class']} dated {_iso(r['stated'])} needs notice until "
+                        f"{_iso(r['_earliest'])}"
+                    ),
+                    row=r["source_row"],
+                    code=r["code"],
+                )
+            )
+        deck = deck.filter(~pl.col("_short"))
+        eff = pl.max_horizontal(pl.col("stated"), pl.lit(received))
+    elif policy.short_notice == "accept":
+        accepted_short = int(deck["_short"].sum())
+        eff = pl.max_horizontal(pl.col("stated"), pl.lit(received))
+    else:  # defer to the earliest allowed time
+        eff = pl.max_horizontal(pl.col("stated"), pl.col("_earliest"))
+    effective = (
+        pl.when(asap & pl.col("_immediate"))
+        .then(pl.lit(received))
+        .when(asap)
+        .then(pl.col("_earliest"))
+        .otherwise(eff)
+    )
+    deferred = pl.col("_short") & pl.lit(policy.short_notice == "defer")
+    deck = deck.with_columns(effective_from=effective.cast(TIME), _deferred=deferred)
+    return deck.drop("_short", "_immediate", "_tentative"), rejected, accepted_short
+
+
+def _restated(deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec) -> pl.DataFrame:
+    """A row equal to what the table already holds at its final time restates a known rate
+    (a pending increase sent again): it is unchanged, and nothing was deferred."""
+    old = existing.select("effective_from", "code", *spec.value_columns).rename(
+        {c: c + "_old" for c in ("effective_from", *spec.value_columns)}
+    )
+    joined = deck.sort("code", "effective_from").join_asof(
+        old.sort("code", "effective_from_old"),
+        left_on="effective_from",
+        right_on="effective_from_old",
+        by="code",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    known = pl.col("effective_from_old").is_not_null() & _values_equal(spec)
+    return joined.with_columns(
+        change_class=pl.when(known).then(pl.lit(ChangeClass.UNCHANGED.value)).otherwise("change_class"),
+        _deferred=pl.col("_deferred") & ~known,
+    ).drop([c for c in joined.columns if c.endswith("_old")])
+
+
+def _dedupe_slots(deck: pl.DataFrame) -> pl.DataFrame:
+    """Rows of one code that land on the same instant: the most recently stated one wins
+    (a past-dated row and an ASAP row both take effect on receipt)."""
+    order = pl.col("stated").fill_null(datetime.max)
+    return (
+        deck.with_columns(_order=order)
+        .sort("code", "effective_from", "_order", maintain_order=True)
+        .unique(subset=["code", "effective_from"], keep="last", maintain_order=True)
+        .drop("_order")
+    )
+
+
+def _count(classes: pl.Series) -> dict[str, int]:
+    counts = {c.value: 0 for c in ChangeClass}
+    for value, n in classes.value_counts().iter_rows():
+        counts[value] = n
+    return counts
+
+
+def _discontinue_missing(
+    existing: pl.DataFrame, deck: pl.DataFrame, spec: KindSpec, received: datetime, policy: PolicyLike
+) -> pl.DataFrame:
+    """A full deck replaces the table: codes it leaves out are discontinued (SPEC §4)."""
+    at = received + policy.notice_for("removal")
+    last = existing.group_by("code").agg(pl.all().sort_by("effective_from").last())
+    gone = last.filter(~pl.col("discontinued")).join(deck.select("code").unique(), on="code", how="anti")
+    if gone.is_empty():
+        return pl.DataFrame(schema=deck.schema)
+    # the row carried into the discontinued row: the one in effect then, else the first later one
+    rows = existing.join(gone.select("code"), on="code", how="semi")
+    in_effect = rows.filter(pl.col("effective_from") <= at).group_by("code").agg(
+        pl.all().sort_by("effective_from").last()
+    )
+    later = rows.join(in_effect.select("code"), on="code", how="anti").group_by("code").agg(
+        pl.all().sort_by("effective_from").first()
+    )
+    carried = pl.concat([in_effect, later], how="vertical_relaxed")
+    return carried.select(
+        "code",
+        *[c for c in spec.value_columns if c != "discontinued"],
+        pl.lit(True).alias("discontinued"),
+        pl.lit(at).cast(TIME).alias("effective_from"),
+        pl.lit(None, TIME).alias("stated"),
+        pl.lit(None, pl.Int64).alias("source_row"),
+        pl.lit(ChangeClass.DISCONTINUED.value).alias("change_class"),
+        pl.lit(False).alias("_deferred"),
+        pl.lit(True).alias("_missing"),
+    ).cast({c: t for c, t in deck.schema.items() if c in spec.row_columns})
+
+
+def _merge(existing: pl.DataFrame, deck: pl.DataFrame, spec: KindSpec) -> tuple[pl.DataFrame, pl.Series]:
+    """Put the deck rows into the codes' timelines; return rows to insert and ids to close."""
+    cols = list(spec.row_columns)
+    # existing rows the deck replaces: the same instant, or after a discontinued row of the code
+    same_slot = existing.join(deck.select("code", "effective_from"), on=["code", "effective_from"], how="semi")
+    ends = deck.filter(pl.col("discontinued")).group_by("code").agg(pl.col("effective_from").min().alias("_end"))
+    after_end = existing.join(ends, on="code").filter(pl.col("effective_from") > pl.col("_end"))
+    superseded = pl.concat([same_slot.select("id"), after_end.select("id")]).unique()
+
+    kept_old = existing.join(superseded, on="id", how="anti")
+    timeline = pl.concat(
+        [
+            kept_old.select(*cols, change_class=pl.lit(None, pl.String), _new=pl.lit(False)),
+            deck.select(*cols, "change_class", _new=pl.lit(True)),
+        ],
+        how="vertical_relaxed",
+    ).sort("code", "effective_from")
+    # a new row equal to the row before it in its code's timeline changes nothing
+    first = pl.col("code") != pl.col("code").shift(1)
+    same_as_prev = ~first.fill_null(True) & pl.all_horizontal(
+        [pl.col(c).eq_missing(pl.col(c).shift(1)) for c in spec.value_columns]
+    )
+    new_rows = timeline.filter(pl.col("_new") & ~same_as_prev).drop("_new")
+
+    # a new row identical to the existing row of the same instant: keep the existing one
+    old_slots = existing.join(superseded, on="id", how="semi").rename(
+        {c: c + "_old" for c in existing.columns if c not in ("code", "effective_from")}
+    )
+    paired = new_rows.join(old_slots, on=["code", "effective_from"], how="left")
+    identical = pl.col("id_old").is_not_null() & _values_equal(spec)
+    keep_ids = paired.filter(identical)["id_old"]
+    inserts = paired.filter(~identical).select(*cols, "change_class")
+    closes = superseded.filter(~pl.col("id").is_in(keep_ids.implode()))["id"].sort()
+    return inserts, closes
+
+
+# --- guards and warnings -----------------------------------------------------------------------
+
+
+def _guards(
+    existing: pl.DataFrame, deck: pl.DataFrame, plan: Plan, spec: KindSpec, policy: PolicyLike
+) -> Iterable[Finding]:
+    live_codes = existing.group_by("code").agg(pl.col("discontinued").sort_by("effective_from").last())
+    live = int((~live_codes["discontinued"]).sum()) if live_codes.height else 0
+    if plan.mode is DeckMode.FULL and live:
+        share = plan.missing_discontinued / live
+        yield Finding(
+            "mass_discontinue",
+            f"the full deck discontinues {plan.missing_discontinued} of {live} codes "
+            f"({share:.1%}; limit {policy.max_discontinue_share:.0%})",
+            count=plan.missing_discontinued,
+            examples=tuple(deck.filter(pl.col("_missing").fill_null(False))["code"].head(EXAMPLES))
+            if "_missing" in deck.columns
+            else (),
+            tripped=share > policy.max_discontinue_share,
+        )
+
+    # ASAP rows are dated "now": a deck with any of them is never stale
+    stated = deck.filter(pl.col("_missing").is_null()) if "_missing" in deck.columns else deck
+    newest = None if stated["stated"].null_count() else stated["stated"].max()
+    if newest is not None:
+        age = (plan.received_at - newest).total_seconds() / 86400
+        yield Finding(
+            "stale_deck",
+            f"the newest date in the deck is {_iso(newest)}, {age:.0f} days before receipt "
+            f"(limit {policy.stale_deck_days:g} days)",
+            tripped=age > policy.stale_deck_days,
+        )
+
+    price = spec.rate_prices[0]
+    ratio = pl.col(price).cast(pl.Float64) / pl.col("_old_price").cast(pl.Float64)
+    factor = policy.max_price_factor
+    jumps = deck.filter(
+        pl.col("_old_price").is_not_null()
+        & (pl.col("_old_price") > 0)
+        & ((ratio > factor) | ((ratio < 1 / factor) & (pl.col(price) > 0)))
+    ) if "_old_price" in deck.columns else deck.clear()
+    yield Finding(
+        "price_jump",
+        f"{jumps.height} prices change by more than a factor of {factor:g}",
+        count=jumps.height,
+        examples=tuple(jumps["code"].head(EXAMPLES)),
+        tripped=jumps.height > 0,
+    )
+
+
+def _warnings(
+    existing: pl.DataFrame,
+    deck: pl.DataFrame,
+    inserts: pl.DataFrame,
+    plan: Plan,
+    spec: KindSpec,
+    policy: PolicyLike,
+) -> Iterable[Finding]:
+    price = spec.rate_prices[0]
+    rated = deck.filter(~pl.col("forbidden") & ~pl.col("discontinued"))
+    zero = rated.filter(pl.col(price) == 0)
+    if zero.height:
+        yield Finding(
+            "zero_price",
+            f"{zero.height} rows have a price of zero",
+            count=zero.height,
+            examples=tuple(zero["code"].head(EXAMPLES)),
+        )
+    if plan.accepted_short:
+        yield Finding(
+            "short_notice_accepted",
+            f"{plan.accepted_short} rows take effect with less notice than the policy asks "
+            "(short_notice = accept)",
+            count=plan.accepted_short,
+        )
+    if spec.kind is not Kind.VOICE or rated.is_empty():
+        return
+    with_cc = rated.with_columns(_cc=country_code(pl.col("code")))
+    bad = with_cc.filter(pl.col("_cc").is_null())
+    if bad.height:
+        yield Finding(
+            "unknown_country_code",
+            f"{bad.height} codes do not start with an E.164 country code",
+            count=bad.height,
+            examples=tuple(bad["code"].head(EXAMPLES)),
+        )
+    low = (
+        with_cc.filter(pl.col("_cc").is_not_null())
+        .with_columns(_median=pl.col(price).cast(pl.Float64).median().over("_cc"))
+        .filter(pl.col(price).cast(pl.Float64) < pl.col("_median") * policy.low_price_share)
+        .filter(pl.col(price) > 0)
+    )
+    if low.height:
+        yield Finding(
+            "low_price",
+            f"{low.height} prices are below {policy.low_price_share:.0%} of their country's median",
+            count=low.height,
+            examples=tuple(low["code"].head(EXAMPLES)),
+        )
+    yield from _shorter_prefix_meanwhile(existing, inserts, plan, spec)
+
+
+def _shorter_prefix_meanwhile(
+    existing: pl.DataFrame, inserts: pl.DataFrame, plan: Plan, spec: KindSpec
+) -> Iterable[Finding]:
+    """A new code dated in the future: until then its calls go to the longest shorter prefix;
+    warn when that one is cheaper (SPEC §4 warnings)."""
+    price = spec.rate_prices[0]
+    future = inserts.filter(
+        (pl.col("change_class") == ChangeClass.NEW.value) & (pl.col("effective_from") > plan.received_at)
+    )
+    if future.is_empty():
+        return
+    now = plan.received_at
+    in_effect = (
+        pl.concat([existing.select(spec.row_columns), inserts.select(spec.row_columns)], how="vertical_relaxed")
+        .filter(pl.col("effective_from") <= now)
+        .group_by("code")
+        .agg(pl.all().sort_by("effective_from").last())
+        .filter(~pl.col("discontinued") & ~pl.col("forbidden"))
+        .select("code", pl.col(price).alias("_short_price"))
+    )
+    candidates = (
+        future.select("code", price)
+        .with_columns(
+            _prefix=pl.int_ranges(1, pl.col("code").str.len_chars()).list.eval(
+                pl.element().cast(pl.Int64)
+            )
+        )
+        .explode("_prefix")
+        .drop_nulls("_prefix")
+        .with_columns(_shorter=pl.col("code").str.slice(0, pl.col("_prefix")))
+        .join(in_effect, left_on="_shorter", right_on="code", suffix="_x")
+        .sort("_prefix")
+        .group_by("code")
+        .agg(pl.col(price).last(), pl.col("_short_price").last())
+        .filter(pl.col("_short_price") < pl.col(price))
+    )
+    if candidates.height:
+        yield Finding(
+            "cheaper_shorter_prefix",
+            f"{candidates.height} future-dated new codes are rated meanwhile at a cheaper "
+            "shorter prefix",
+            count=candidates.height,
+            examples=tuple(candidates["code"].sort().head(EXAMPLES)),
+        )
+
+
+_COUNTRY_CODES = sorted(str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+def country_code(code: pl.Expr) -> pl.Expr:
+    """The E.164 country code a code starts with (libphonenumber's metadata), else null."""
+    out = pl.lit(None, pl.String)
+    for n in (3, 2, 1):  # country codes are prefix-free, so the order only matters for speed
+        head = code.str.slice(0, n)
+        out = pl.when(head.is_in(_COUNTRY_CODES) & (code.str.len_chars() >= n)).then(head).otherwise(out)
+    return out

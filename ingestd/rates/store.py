@@ -1,0 +1,640 @@
+"""Versioned rate tables in SQLite, PostgreSQL or MariaDB (SPEC §2.4, §4 "Versions").
+
+The hot paths go around SQLAlchemy's per-row machinery on purpose (SPEC §8): rows are read
+with the driver's cursor into polars, and written with ``executemany`` in one transaction
+(SQLite, MariaDB) or ``COPY`` (PostgreSQL).  Everything else uses SQLAlchemy Core.
+
+A version is written in one transaction that first locks its rate table (``BEGIN IMMEDIATE``
+on SQLite, ``SELECT … FOR UPDATE`` elsewhere), so imports into one table are serialized and a
+crash leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from ingestd.errors import RefusedError, UsageError
+from ingestd.rates.model import PRICE, TIME, Kind, KindSpec, spec_for
+from ingestd.rates.schema import RATE_TABLES, rate_tables, versions
+
+# Called with a stage name at the points where a crash must leave the store consistent; tests
+# set it to kill the process there ("rows_written": rows are in, the commit is not).
+FAULT_HOOK: Callable[[str], None] | None = None
+CHUNK = 5000
+
+
+def _fault(stage: str) -> None:
+    if FAULT_HOOK is not None:
+        FAULT_HOOK(stage)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass(frozen=True)
+class TableRef:
+    id: int
+    vendor: str
+    name: str
+    kind: Kind
+    current_version: int
+    currency: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.vendor}/{self.kind}/{self.name}"
+
+    def as_dict(self) -> dict:
+        return {
+            "vendor": self.vendor,
+            "table": self.name,
+            "kind": str(self.kind),
+            "version": self.current_version,
+            "currency": self.currency,
+        }
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    number: int
+    origin: str
+    mode: str
+    received_at: datetime | None
+    created_at: datetime
+    file_name: str | None
+    file_hash: str | None
+    message_id: str | None
+    sender: str | None
+    rows_total: int
+    rows_added: int
+    rows_closed: int
+    rollback_to: int | None
+    summary: dict = field(repr=False)
+
+    def as_dict(self) -> dict:
+        return {
+            "version": self.number,
+            "origin": self.origin,
+            "mode": self.mode,
+            "received_at": _iso(self.received_at),
+            "imported_at": _iso(self.created_at),
+            "file_name": self.file_name,
+            "file_hash": self.file_hash,
+            "message_id": self.message_id,
+            "sender": self.sender,
+            "rows": self.rows_total,
+            "added": self.rows_added,
+            "closed": self.rows_closed,
+            "rollback_to": self.rollback_to,
+            "counts": self.summary.get("counts", {}),
+        }
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a version came from (SPEC §4: message, sender, file name, hash, times)."""
+
+    origin: str = "import"
+    mode: str = "partial"
+    received_at: datetime | None = None
+    message_id: str | None = None
+    sender: str | None = None
+    subject: str | None = None
+    file_name: str | None = None
+    file_hash: str | None = None
+    rollback_to: int | None = None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _ensure_sqlite_dir(url: sa.URL) -> None:
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str) -> Engine:
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _ensure_sqlite_dir(parsed)
+        engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection, _record):
+            # let SQLAlchemy's begin event own transactions, so BEGIN IMMEDIATE can be issued
+            dbapi_connection.isolation_level = None
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            # writers take the write lock at the start, so imports are serialized; readers
+            # (WAL) never wait for them
+            write = conn.get_execution_options().get("ingestd_write")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+class Store:
+    """The rate tables of one database."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None):
+        self.url = url
+        self.engine = engine or make_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- schema ----------------------------------------------------------------------------
+
+    def _alembic_config(self, connection: Connection):
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parents[1] / "migrations"))
+        cfg.attributes["connection"] = connection
+        return cfg
+
+    def upgrade(self) -> tuple[str | None, str | None]:
+        """Apply the schema migrations; returns (revision before, revision after)."""
+        from alembic import command
+
+        before = self.revision()
+        with self.engine.begin() as conn:
+            command.upgrade(self._alembic_config(conn), "head")
+        return before, self.revision()
+
+    def revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
+        with self.engine.connect() as conn:
+            return ScriptDirectory.from_config(self._alembic_config(conn)).get_current_head()
+
+    def require_schema(self, *, auto_upgrade: bool) -> None:
+        """Make sure the schema is current: upgrade (embedded SQLite) or say what to run."""
+        if self.revision() == self.head_revision():
+            return
+        if auto_upgrade:
+            self.upgrade()
+            return
+        raise UsageError(
+            f"the database schema is not current (at {self.revision() or 'none'}, "
+            f"needs {self.head_revision()}): run `ingestd db upgrade`"
+        )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def tables(self, vendor: str | None = None) -> list[TableRef]:
+        q = sa.select(rate_tables).order_by(rate_tables.c.vendor, rate_tables.c.kind, rate_tables.c.name)
+        if vendor is not None:
+            q = q.where(rate_tables.c.vendor == vendor)
+        with self.engine.connect() as conn:
+            return [_table_ref(r) for r in conn.execute(q).mappings()]
+
+    def find_table(self, vendor: str, *, name: str | None = None, kind: str | None = None) -> TableRef:
+        """The one table that vendor/name/kind designate, or a clear error listing the choices."""
+        found = [
+            t
+            for t in self.tables(vendor)
+            if (name is None or t.name == name) and (kind is None or t.kind == kind)
+        ]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            have = ", ".join(t.label for t in self.tables(vendor)) or "none"
+            wanted = "/".join(x for x in (vendor, kind, name) if x)
+            raise RefusedError("no_table", f"no rate table {wanted}; tables of {vendor}: {have}")
+        choices = ", ".join(t.label for t in found)
+        raise UsageError(f"{vendor} has several tables ({choices}): say which with --table/--kind")
+
+    def versions(self, table: TableRef) -> list[VersionInfo]:
+        q = sa.select(versions).where(versions.c.table_id == table.id).order_by(versions.c.number)
+        with self.engine.connect() as conn:
+            return [_version_info(r) for r in conn.execute(q).mappings()]
+
+    def version(self, table: TableRef, number: int) -> VersionInfo:
+        q = sa.select(versions).where(versions.c.table_id == table.id, versions.c.number == number)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
+        if row is None:
+            raise RefusedError(
+                "no_version", f"{table.label} has no version {number} (latest: {table.current_version})"
+            )
+        return _version_info(row)
+
+    def rows(self, table: TableRef, version: int | None = None) -> pl.DataFrame:
+        """The rows of a version (default: the latest) with ``id`` and ``change_class``."""
+        with self.engine.connect() as conn:
+            return read_rows(conn, table, version)
+
+    def diff(self, table: TableRef, a: int, b: int) -> Diff:
+        for n in (a, b):
+            if n != 0:
+                self.version(table, n)
+        lo, hi = sorted((a, b))
+        spec = spec_for(table.kind)
+        t = spec.table
+        with self.engine.connect() as conn:
+            # rows that entered after lo and are still there at hi, and rows of lo gone by hi
+            entered = _fetch(
+                conn, table, f"version_from > {lo} AND version_from <= {hi} "
+                f"AND (version_to IS NULL OR version_to > {hi})", t
+            )
+            left = _fetch(
+                conn, table, f"version_from <= {lo} AND version_to IS NOT NULL "
+                f"AND version_to > {lo} AND version_to <= {hi}", t
+            )
+        added, removed = (entered, left) if a <= b else (left, entered)
+        return Diff.build(spec, a, b, added, removed)
+
+    def lookup(self, table: TableRef, number: str, at: datetime) -> dict | None:
+        """The rate in effect at ``at`` for a number: longest prefix (voice), the MCCMNC (sms),
+        the number itself (did).  Discontinued and expired rows do not match."""
+        digits = "".join(ch for ch in number if ch.isdigit())
+        if not digits:
+            raise UsageError(f"{number!r} holds no digits")
+        keys = [digits[:n] for n in range(1, len(digits) + 1)] if table.kind is Kind.VOICE else [digits]
+        spec = spec_for(table.kind)
+        quoted = ", ".join(f"'{k}'" for k in keys)  # digits only: safe to inline
+        with self.engine.connect() as conn:
+            rows = _fetch(conn, table, f"version_to IS NULL AND code IN ({quoted})", spec.table)
+        if rows.is_empty():
+            return None
+        at = at.replace(tzinfo=None)
+        rows = rows.with_columns(
+            _next=pl.col("effective_from").shift(-1).over("code", order_by="effective_from")
+        )
+        live = (
+            rows.filter(pl.col("effective_from") <= at)
+            .filter(pl.col("_next").is_null() | (pl.col("_next") > at))
+            .filter(pl.col("effective_to").is_null() | (pl.col("effective_to") > at))
+            .filter(~pl.col("discontinued"))
+            .with_columns(_len=pl.col("code").str.len_chars())
+            .sort("_len", descending=True)
+        )
+        if live.is_empty():
+            return None
+        hit = live.row(0, named=True)
+        hit["effective_to"] = hit["effective_to"] or hit.pop("_next")
+        hit.pop("_next", None)
+        hit.pop("_len")
+        return hit
+
+    def status(self) -> dict:
+        with self.engine.connect() as conn:
+            tables = conn.execute(sa.select(sa.func.count()).select_from(rate_tables)).scalar_one()
+            nversions = conn.execute(sa.select(sa.func.count()).select_from(versions)).scalar_one()
+            last = conn.execute(
+                sa.select(rate_tables.c.vendor, rate_tables.c.kind, rate_tables.c.name,
+                          versions.c.number, versions.c.created_at, versions.c.file_name)
+                .join(versions, versions.c.table_id == rate_tables.c.id)
+                .where(versions.c.number == rate_tables.c.current_version)
+                .order_by(versions.c.created_at.desc())
+                .limit(20)
+            ).all()
+        return {
+            "tables": tables,
+            "versions": nversions,
+            "last_imports": [
+                {"vendor": v, "kind": k, "table": n, "version": num, "imported_at": _iso(at),
+                 "file_name": fn}
+                for v, k, n, num, at, fn in last
+            ],
+        }
+
+    # --- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self, vendor: str, kind: Kind | str, name: str, *, create: bool = True) -> Iterator[Writer]:
+        """One transaction holding the table's lock; committed only if a version was written."""
+        kind = Kind(kind)
+        with self.engine.connect() as conn:
+            conn.execution_options(ingestd_write=True)
+            trans = conn.begin()
+            try:
+                writer = Writer(self, conn, _lock_table(conn, vendor, kind, name, create=create))
+                yield writer
+                if writer.written is not None:
+                    _fault("before_commit")
+                    trans.commit()
+                else:
+                    trans.rollback()
+            except BaseException:
+                if trans.is_active:
+                    trans.rollback()
+                raise
+
+
+class Writer:
+    """What an import may do inside the locked transaction of one rate table."""
+
+    def __init__(self, store: Store, conn: Connection, table: TableRef):
+        self.store = store
+        self.conn = conn
+        self.table = table
+        self.spec = spec_for(table.kind)
+        self.written: int | None = None
+
+    def duplicate_of(self, file_hash: str) -> int | None:
+        """The version that already holds this exact file, if any."""
+        q = sa.select(sa.func.max(versions.c.number)).where(
+            versions.c.table_id == self.table.id,
+            versions.c.file_hash == file_hash,
+            versions.c.origin == "import",
+        )
+        return self.conn.execute(q).scalar()
+
+    def current_rows(self) -> pl.DataFrame:
+        return read_rows(self.conn, self.table, None)
+
+    def rows_at(self, version: int) -> pl.DataFrame:
+        return read_rows(self.conn, self.table, version)
+
+    def write_version(
+        self, inserts: pl.DataFrame, closes: pl.Series, provenance: Provenance, summary: dict
+    ) -> int:
+        """Write a new version: close the rows it drops, insert the rows it adds."""
+        if self.written is not None:
+            raise RuntimeError("one version per transaction")
+        number = self.table.current_version + 1
+        now = utcnow()
+        table = RATE_TABLES[self.table.kind]
+        ids = closes.to_list()
+        for i in range(0, len(ids), CHUNK):
+            self.conn.execute(
+                sa.update(table).where(table.c.id.in_(ids[i : i + CHUNK])).values(version_to=number)
+            )
+        _bulk_insert(self.conn, self.spec, self.table.id, number, inserts)
+        _fault("rows_written")
+        total = self.conn.execute(
+            sa.select(sa.func.count()).select_from(table).where(
+                table.c.table_id == self.table.id, table.c.version_to.is_(None)
+            )
+        ).scalar_one()
+        self.conn.execute(
+            versions.insert().values(
+                table_id=self.table.id,
+                number=number,
+                origin=provenance.origin,
+                mode=provenance.mode,
+                rollback_to=provenance.rollback_to,
+                received_at=provenance.received_at,
+                created_at=now,
+                message_id=provenance.message_id,
+                sender=provenance.sender,
+                subject=provenance.subject,
+                file_name=provenance.file_name,
+                file_hash=provenance.file_hash,
+                rows_total=total,
+                rows_added=inserts.height,
+                rows_closed=len(ids),
+                summary=json.dumps(summary, default=str, sort_keys=True),
+            )
+        )
+        currency = self.table.currency or _single_currency(inserts)
+        self.conn.execute(
+            rate_tables.update()
+            .where(rate_tables.c.id == self.table.id)
+            .values(current_version=number, updated_at=now, currency=currency)
+        )
+        self.written = number
+        return number
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _table_ref(row: Any) -> TableRef:
+    return TableRef(
+        id=row["id"],
+        vendor=row["vendor"],
+        name=row["name"],
+        kind=Kind(row["kind"]),
+        current_version=row["current_version"],
+        currency=row["currency"],
+    )
+
+
+def _version_info(row: Any) -> VersionInfo:
+    return VersionInfo(
+        number=row["number"],
+        origin=row["origin"],
+        mode=row["mode"],
+        received_at=row["received_at"],
+        created_at=row["created_at"],
+        file_name=row["file_name"],
+        file_hash=row["file_hash"],
+        message_id=row["message_id"],
+        sender=row["sender"],
+        rows_total=row["rows_total"],
+        rows_added=row["rows_added"],
+        rows_closed=row["rows_closed"],
+        rollback_to=row["rollback_to"],
+        summary=json.loads(row["summary"] or "{}"),
+    )
+
+
+def _single_currency(frame: pl.DataFrame) -> str | None:
+    if "currency" not in frame.columns:
+        return None
+    values = frame["currency"].drop_nulls().unique()
+    return values[0] if values.len() == 1 else None
+
+
+def _lock_table(conn: Connection, vendor: str, kind: Kind, name: str, *, create: bool) -> TableRef:
+    def select():
+        q = sa.select(rate_tables).where(
+            rate_tables.c.vendor == vendor, rate_tables.c.kind == str(kind), rate_tables.c.name == name
+        )
+        if conn.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already holds the lock
+            q = q.with_for_update()
+        return conn.execute(q).mappings().first()
+
+    row = select()
+    if row is None:
+        if not create:
+            raise RefusedError("no_table", f"no rate table {vendor}/{kind}/{name}")
+        now = utcnow()
+        conn.execute(
+            rate_tables.insert().values(
+                vendor=vendor, kind=str(kind), name=name, current_version=0, created_at=now, updated_at=now
+            )
+        )
+        row = select()
+    return _table_ref(row)
+
+
+def _columns(spec: KindSpec) -> list[str]:
+    return list(spec.row_columns)
+
+
+def _fetch(conn: Connection, table: TableRef, where: str, sql_table: str) -> pl.DataFrame:
+    """Rows of a table by a WHERE clause built from trusted integers only, into polars."""
+    spec = spec_for(table.kind)
+    names = ["id", *_columns(spec), "change_class"]
+    sql = f"SELECT {', '.join(names)} FROM {sql_table} WHERE table_id = {int(table.id)} AND {where}"
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return _to_frame(rows, names, spec)
+
+
+def read_rows(conn: Connection, table: TableRef, version: int | None) -> pl.DataFrame:
+    spec = spec_for(table.kind)
+    if version is None:
+        where = "version_to IS NULL"
+    else:
+        v = int(version)
+        where = f"version_from <= {v} AND (version_to IS NULL OR version_to > {v})"
+    return _fetch(conn, table, where, spec.table).sort("code", "effective_from")
+
+
+def _to_frame(rows: list, names: list[str], spec: KindSpec) -> pl.DataFrame:
+    """Driver values (SQLite text, PostgreSQL/MariaDB native types) → the model's dtypes."""
+    target = {"id": pl.Int64, **spec.schema(), "change_class": pl.String}
+    if not rows:
+        return pl.DataFrame(schema=target)
+    raw = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+    out = []
+    for name in names:
+        col = raw[name]
+        want = target[name]
+        if col.dtype == pl.String and want == PRICE:
+            col = col.str.to_decimal(scale=PRICE.scale)
+        elif col.dtype == pl.String and want == TIME:
+            col = col.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us")
+        elif col.dtype.is_numeric() and want == pl.Boolean:
+            col = col != 0
+        out.append(col.cast(want).alias(name))
+    return pl.DataFrame(out)
+
+
+def _db_frame(spec: KindSpec, table_id: int, version: int, inserts: pl.DataFrame, dialect: str) -> pl.DataFrame:
+    """The rows to insert, in column order, as the driver wants them."""
+    frame = inserts.select(*_columns(spec), "change_class").with_columns(
+        table_id=pl.lit(table_id, pl.Int64), version_from=pl.lit(version, pl.Int64)
+    )
+    if dialect == "postgresql":
+        return frame  # COPY reads polars' CSV text as is
+    prices = [c for c, t in frame.schema.items() if t == PRICE]
+    times = [c for c, t in frame.schema.items() if t == TIME]
+    return frame.with_columns(
+        *[canonical_price(pl.col(c)) for c in prices],
+        *[pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S") for c in times],
+    )
+
+
+def canonical_price(col: pl.Expr) -> pl.Expr:
+    """Exact decimal → its one text form: '0.1584000000' → '0.1584', '2.0000000000' → '2'."""
+    return col.cast(pl.String).str.replace(r"\.?0+$", "")
+
+
+def _bulk_insert(conn: Connection, spec: KindSpec, table_id: int, version: int, inserts: pl.DataFrame) -> None:
+    if inserts.is_empty():
+        return
+    dialect = conn.dialect.name
+    frame = _db_frame(spec, table_id, version, inserts, dialect)
+    names = ", ".join(frame.columns)
+    raw = conn.connection.dbapi_connection
+    if dialect == "postgresql":
+        with raw.cursor() as cur, cur.copy(f"COPY {spec.table} ({names}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(frame.write_csv(include_header=False))
+        return
+    marks = ", ".join(["?" if dialect == "sqlite" else "%s"] * len(frame.columns))
+    sql = f"INSERT INTO {spec.table} ({names}) VALUES ({marks})"
+    cursor = raw.cursor()
+    try:
+        if dialect == "sqlite":
+            cursor.executemany(sql, frame.iter_rows())
+        else:
+            rows = frame.rows()
+            for i in range(0, len(rows), CHUNK):
+                cursor.executemany(sql, rows[i : i + CHUNK])
+    finally:
+        cursor.close()
+
+
+@dataclass
+class Diff:
+    """What changed between two versions: rows added and removed, paired by code and instant."""
+
+    kind: Kind
+    from_version: int
+    to_version: int
+    added: pl.DataFrame
+    removed: pl.DataFrame
+    changed: pl.DataFrame  # code, effective_from, the old and new values
+    counts: dict[str, int]
+
+    @classmethod
+    def build(cls, spec: KindSpec, a: int, b: int, added: pl.DataFrame, removed: pl.DataFrame) -> Diff:
+        key = ["code", "effective_from"]
+        changed = added.join(removed, on=key, how="inner", suffix="_old")
+        only_added = added.join(removed, on=key, how="anti")
+        only_removed = removed.join(added, on=key, how="anti")
+        counts: dict[str, int] = {}
+        for cls_name, n in added["change_class"].value_counts().iter_rows():
+            counts[cls_name] = n
+        counts["withdrawn"] = only_removed.filter(
+            ~pl.col("code").is_in(added["code"].implode())
+        ).height
+        return cls(spec.kind, a, b, only_added.sort(key), only_removed.sort(key), changed.sort(key), counts)
+
+    def as_dict(self, limit: int | None = None) -> dict:
+        def rows(frame: pl.DataFrame) -> list[dict]:
+            frame = frame.drop([c for c in frame.columns if c in ("id", "id_old")])
+            if limit is not None:
+                frame = frame.head(limit)
+            return [
+                {k: _jsonable(v) for k, v in r.items()} for r in frame.iter_rows(named=True)
+            ]
+
+        return {
+            "kind": str(self.kind),
+            "from": self.from_version,
+            "to": self.to_version,
+            "counts": self.counts,
+            "added": rows(self.added),
+            "changed": rows(self.changed),
+            "removed": rows(self.removed),
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        from ingestd.rates.schema import canonical_decimal
+
+        return canonical_decimal(value)
+    if isinstance(value, datetime):
+        return _iso(value)
+    return value
