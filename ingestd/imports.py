@@ -1,0 +1,293 @@
+"""One sheet into one rate table: read → plan (semantics) → guards → write a version.
+
+Used by ``ingestd import`` now and by the mail pipeline later; it never prints and never exits,
+it returns an ``ImportOutcome`` that every report (CLI, mail, logs) renders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ingestd.config import Config, TableRule, Vendor
+from ingestd.errors import RefusedError, RowError
+from ingestd.rates.model import DeckMode
+from ingestd.rates.semantics import Plan, deck_mode_from_name, plan_import, plan_rollback
+from ingestd.rates.store import Provenance, Store, TableRef
+from ingestd.sheets.opentwps import DeckRead, read_opentwps
+
+# Outcome statuses and the exit code each one means for the CLI (SPEC §2.2).
+EXIT = {"imported": 0, "duplicate": 0, "dry_run": 0, "held": 1, "refused": 1}
+
+
+@dataclass
+class ImportOutcome:
+    status: str  # imported | duplicate | dry_run | held | refused
+    vendor: str
+    vendor_known: bool
+    file_name: str | None
+    file_hash: str
+    received_at: datetime
+    table: str | None = None
+    kind: str | None = None
+    mode: str | None = None
+    version: int | None = None
+    duplicate_of: int | None = None
+    reason: str | None = None  # refused/held: a stable code
+    message: str | None = None  # one line for people
+    mode_source: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    deferred: list[dict] = field(default_factory=list)
+    rejected: list[RowError] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    guards: list[dict] = field(default_factory=list)
+    sheet: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT[self.status]
+
+    def as_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "vendor": self.vendor,
+            "vendor_known": self.vendor_known,
+            "table": self.table,
+            "kind": self.kind,
+            "mode": self.mode,
+            "mode_source": self.mode_source,
+            "version": self.version,
+            "duplicate_of": self.duplicate_of,
+            "reason": self.reason,
+            "message": self.message,
+            "file_name": self.file_name,
+            "file_hash": self.file_hash,
+            "received_at": self.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "sheet": self.sheet,
+            "rows": self.rows,
+            "counts": self.counts,
+            "deferred": self.deferred,
+            "rejected": [r.as_dict() for r in self.rejected],
+            "warnings": self.warnings,
+            "guards": self.guards,
+        }
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pick_rule(vendor: Vendor, *, file_name: str | None, subject: str | None, sheet: str | None) -> TableRule | None:
+    """The vendor's first table rule whose patterns all match (SPEC §2.3 table rules)."""
+    for rule in vendor.tables:
+        checks = []
+        if rule.match_filename:
+            checks.append(bool(file_name) and fnmatch.fnmatch(file_name.lower(), rule.match_filename.lower()))
+        if rule.match_subject:
+            checks.append(bool(subject) and re.search(rule.match_subject, subject) is not None)
+        if rule.match_sheet:
+            checks.append(bool(sheet) and fnmatch.fnmatch(sheet.lower(), rule.match_sheet.lower()))
+        if all(checks):
+            return rule
+    return None
+
+
+def decide_mode(
+    explicit: str | None, rule: TableRule | None, vendor: Vendor, *names: str | None
+) -> tuple[DeckMode, str]:
+    """Full or partial, and why (SPEC §4): the command, the table rule, the subject or file
+    name, else the vendor default."""
+    if explicit:
+        return DeckMode(explicit), "command line"
+    if rule is not None and rule.mode != "auto":
+        return DeckMode(rule.mode), f"table rule {rule.name!r}"
+    named = deck_mode_from_name(*names)
+    if named is not None:
+        return named, "subject or file name"
+    return DeckMode(vendor.default_mode), "vendor default"
+
+
+def import_sheet(
+    store: Store,
+    config: Config,
+    vendor_id: str,
+    data: bytes,
+    *,
+    file_name: str | None,
+    received_at: datetime,
+    table: str | None = None,
+    kind: str | None = None,
+    mode: str | None = None,
+    dry_run: bool = False,
+    accept_guards: bool = False,
+    subject: str | None = None,
+    message_id: str | None = None,
+    sender: str | None = None,
+) -> ImportOutcome:
+    vendor = config.vendor(vendor_id)
+    received_at = received_at.replace(microsecond=0, tzinfo=None)
+    outcome = ImportOutcome(
+        status="refused",
+        vendor=vendor.id,
+        vendor_known=vendor.known,
+        file_name=file_name,
+        file_hash=file_hash(data),
+        received_at=received_at,
+    )
+    try:
+        return _import(
+            store, config, vendor, data, outcome,
+            table=table, kind=kind, mode=mode, dry_run=dry_run, accept_guards=accept_guards,
+            provenance=Provenance(
+                received_at=received_at, message_id=message_id, sender=sender, subject=subject,
+                file_name=file_name, file_hash=outcome.file_hash,
+            ),
+        )
+    except RefusedError as e:
+        outcome.status = "refused"
+        outcome.reason = e.reason
+        outcome.message = e.message
+        return outcome
+
+
+def _import(
+    store: Store,
+    config: Config,
+    vendor: Vendor,
+    data: bytes,
+    outcome: ImportOutcome,
+    *,
+    table: str | None,
+    kind: str | None,
+    mode: str | None,
+    dry_run: bool,
+    accept_guards: bool,
+    provenance: Provenance,
+) -> ImportOutcome:
+    limits = config.limits
+    if len(data) > limits.max_file_size:
+        raise RefusedError(
+            "too_large", f"the file has {len(data)} bytes; the limit is {limits.max_file_size}"
+        )
+    rule = pick_rule(vendor, file_name=outcome.file_name, subject=provenance.subject, sheet=None)
+    wanted_kind = kind or (rule.kind if rule is not None and rule.kind != "auto" else None)
+    deck = read_opentwps(
+        data,
+        filename=outcome.file_name,
+        kind=wanted_kind,
+        timezone=vendor.timezone,
+        currency=vendor.currency,
+        date_order=vendor.date_order,
+        max_rows=limits.max_rows,
+        max_columns=limits.max_columns,
+    )
+    deck_mode, outcome.mode_source = decide_mode(mode, rule, vendor, provenance.subject, outcome.file_name)
+    outcome.kind = str(deck.kind)
+    outcome.mode = str(deck_mode)
+    outcome.table = table or (rule.name if rule is not None else "default")
+    outcome.sheet = {"name": deck.sheet, "header_row": deck.header_row, "warnings": deck.warnings}
+    outcome.rejected = list(deck.errors)
+    _refuse_if_too_many_rejected(outcome, deck, vendor)
+
+    policy = vendor.policy
+    with store.writing(vendor.id, deck.kind, outcome.table) as writer:
+        _refuse_on_currency(writer.table, deck)
+        dup = writer.duplicate_of(outcome.file_hash)
+        if dup is not None:
+            outcome.status = "duplicate"
+            outcome.duplicate_of = dup
+            outcome.version = writer.table.current_version
+            outcome.message = f"this file was already imported as version {dup}"
+            return outcome
+        plan = plan_import(
+            writer.current_rows(),
+            deck.rows,
+            kind=deck.kind,
+            mode=deck_mode,
+            received_at=outcome.received_at,
+            policy=policy,
+        )
+        _fill_from_plan(outcome, plan, deck)
+        _refuse_if_too_many_rejected(outcome, deck, vendor)
+        if plan.held and not accept_guards:
+            tripped = [g for g in plan.guards if g.tripped]
+            outcome.status = "held"
+            outcome.reason = tripped[0].name
+            outcome.message = "; ".join(g.message for g in tripped)
+            return outcome
+        if dry_run:
+            outcome.status = "dry_run"
+            outcome.version = writer.table.current_version
+            outcome.message = f"dry run: would write version {writer.table.current_version + 1}"
+            return outcome
+        provenance = dataclasses.replace(provenance, mode=str(deck_mode))
+        # the stored summary is the outcome itself, so it names the version it creates
+        outcome.status = "imported"
+        outcome.version = writer.table.current_version + 1
+        outcome.message = f"imported as version {outcome.version}"
+        writer.write_version(plan.inserts, plan.closes, provenance, outcome.as_dict())
+    return outcome
+
+
+def _fill_from_plan(outcome: ImportOutcome, plan: Plan, deck: DeckRead) -> None:
+    outcome.counts = plan.counts
+    outcome.rejected = list(deck.errors) + list(plan.rejected)
+    outcome.deferred = [d.as_dict() for d in plan.deferred]
+    outcome.warnings = [w.as_dict() for w in plan.warnings]
+    outcome.guards = [{**g.as_dict(), "tripped": g.tripped} for g in plan.guards]
+    outcome.rows = {
+        "in_file": deck.total_rows,
+        "accepted": plan.deck_rows - len(plan.rejected),
+        "rejected": len(outcome.rejected),
+        "deferred": len(plan.deferred),
+        "written": plan.inserts.height,
+        "closed": plan.closes.len(),
+        "discontinued_missing": plan.missing_discontinued,
+    }
+
+
+def _refuse_if_too_many_rejected(outcome: ImportOutcome, deck: DeckRead, vendor: Vendor) -> None:
+    total = max(deck.total_rows, 1)
+    share = len(outcome.rejected) / total
+    limit = vendor.policy.max_rejected_share
+    if share > limit or (deck.rows.is_empty() and outcome.rejected):
+        raise RefusedError(
+            "too_many_rejected",
+            f"{len(outcome.rejected)} of {deck.total_rows} rows were rejected "
+            f"({share:.1%}; the limit is {limit:.0%})",
+        )
+    if deck.rows.is_empty():
+        raise RefusedError("empty", "the sheet holds no rate rows")
+
+
+def _refuse_on_currency(table: TableRef, deck: DeckRead) -> None:
+    if table.currency is None or "currency" not in deck.rows.columns:
+        return
+    other = sorted(set(deck.rows["currency"].drop_nulls().unique().to_list()) - {table.currency})
+    if other:
+        raise RefusedError(
+            "currency_mismatch",
+            f"the table {table.label} is in {table.currency} but the deck is in {', '.join(other)}; "
+            "send it to a table of that currency (vendor table rules)",
+        )
+
+
+def rollback(store: Store, table: TableRef, to: int) -> int:
+    """A new version whose content equals version ``to`` (history is never rewritten)."""
+    if to < 1 or to > table.current_version:
+        raise RefusedError(
+            "no_version", f"{table.label} has versions 1 to {table.current_version}; cannot roll back to {to}"
+        )
+    with store.writing(table.vendor, table.kind, table.name, create=False) as writer:
+        inserts, closes = plan_rollback(writer.current_rows(), writer.rows_at(to), table.kind)
+        summary = {"origin": "rollback", "rollback_to": to, "rows": {"written": inserts.height, "closed": closes.len()}}
+        return writer.write_version(
+            inserts, closes, Provenance(origin="rollback", mode="rollback", rollback_to=to), summary
+        )
+

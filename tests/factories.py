@@ -1,0 +1,46 @@
+"""Builders of normalized rows for tests: a readable line per row, the model's dtypes out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import polars as pl
+
+from ingestd.rates.model import spec_for
+
+
+def voice(*rows: tuple, currency: str = "USD") -> pl.DataFrame:
+    """rows: (code, effective_from or None for ASAP, price[, flags]) where flags is a string
+    holding 'F' (forbidden) and/or 'D' (discontinued), or (…, price, flags, (i1, iN))."""
+    out = []
+    for n, row in enumerate(rows, start=1):
+        code, when, price, *rest = row
+        flags = rest[0] if rest else ""
+        i1, i_n = rest[1] if len(rest) > 1 else (1, 1)
+        out.append(
+            {
+                "code": code,
+                "effective_from": when,
+                "price1": Decimal(price),
+                "price_n": Decimal(price),
+                "interval1": i1,
+                "interval_n": i_n,
+                "effective_to": None,
+                "forbidden": "F" in flags,
+                "discontinued": "D" in flags,
+                "description": f"dest {code[:2]}",
+                "currency": currency,
+                "source_row": n + 1,
+            }
+        )
+    return frame("voice", out)
+
+
+def frame(kind: str, rows: list[dict]) -> pl.DataFrame:
+    schema = {**spec_for(kind).schema(), "source_row": pl.Int64}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)

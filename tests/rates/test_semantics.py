@@ -1,0 +1,257 @@
+"""SPEC §4 as pure functions: no database, no clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import polars as pl
+import pytest
+from factories import at, voice
+
+from ingestd.rates.model import DeckMode, spec_for
+from ingestd.rates.semantics import (
+    country_code,
+    deck_mode_from_name,
+    plan_import,
+    plan_rollback,
+)
+
+RECEIVED = at("2024-05-09 11:33:01")
+
+
+@dataclass
+class Policy:
+    short_notice: str = "defer"
+    max_discontinue_share: float = 0.5
+    stale_deck_days: float = 90
+    max_price_factor: float = 10.0
+    low_price_share: float = 0.2
+    hours: dict = field(default_factory=lambda: {"increase": 168, "interval_change": 168})
+
+    def notice_for(self, change: str) -> timedelta:
+        return timedelta(hours=self.hours.get(change, 0))
+
+
+def table_from(plan_inserts: pl.DataFrame, start_id: int = 1) -> pl.DataFrame:
+    """Existing rows as the store would hand them over (with ids)."""
+    return plan_inserts.with_row_index("id", offset=start_id).with_columns(pl.col("id").cast(pl.Int64))
+
+
+def apply(existing: pl.DataFrame, plan) -> pl.DataFrame:
+    """What the store does with a plan: close ids, append inserts."""
+    kept = existing.filter(~pl.col("id").is_in(plan.closes.implode()))
+    next_id = (existing["id"].max() or 0) + 1 if existing.height else 1
+    added = table_from(plan.inserts, next_id)
+    return pl.concat([kept, added.select(kept.columns)] if kept.height else [added]).sort("code", "effective_from")
+
+
+def plan(existing, deck, *, mode="partial", received=RECEIVED, policy=None):
+    return plan_import(existing, deck, kind="voice", mode=mode, received_at=received, policy=policy or Policy())
+
+
+EMPTY = pl.DataFrame()
+
+
+def rate(table: pl.DataFrame, code: str, when: datetime):
+    rows = table.filter((pl.col("code") == code) & (pl.col("effective_from") <= when))
+    if rows.is_empty():
+        return None
+    last = rows.sort("effective_from").row(-1, named=True)
+    return "discontinued" if last["discontinued"] else str(last["price1"].normalize())
+
+
+def test_first_deck_asap_rows_start_on_receipt_and_dates_are_kept():
+    p = plan(EMPTY, voice(("44", None, "0.1"), ("33", at("2024-06-01"), "0.2"), ("49", at("2020-01-01"), "0.3")))
+    got = {r["code"]: r["effective_from"] for r in p.inserts.iter_rows(named=True)}
+    assert got == {"44": RECEIVED, "33": at("2024-06-01"), "49": RECEIVED}
+    assert p.counts["new"] == 3
+    assert p.deferred == []
+
+
+def test_increase_dated_too_early_is_deferred_to_receipt_plus_notice():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"))).inserts)
+    p = plan(v1, voice(("44", at("2024-05-10"), "0.12")), received=RECEIVED + timedelta(hours=1))
+    (row,) = p.inserts.iter_rows(named=True)
+    assert row["change_class"] == "increase"
+    assert row["effective_from"] == RECEIVED + timedelta(hours=1, days=7)
+    (d,) = p.deferred
+    assert (d.stated, d.effective, d.code) == (at("2024-05-10"), RECEIVED + timedelta(hours=1, days=7), "44")
+
+
+def test_increase_with_enough_notice_keeps_its_date():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"))).inserts)
+    p = plan(v1, voice(("44", at("2024-06-01"), "0.12")))
+    assert p.inserts["effective_from"].to_list() == [at("2024-06-01")]
+    assert p.deferred == []
+
+
+def test_short_notice_reject_and_accept():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"))).inserts)
+    deck = voice(("44", at("2024-05-10"), "0.12"))
+    rejected = plan(v1, deck, policy=Policy(short_notice="reject"))
+    assert rejected.inserts.is_empty()
+    assert [e.reason for e in rejected.rejected] == ["short_notice"]
+    accepted = plan(v1, deck, policy=Policy(short_notice="accept"))
+    assert accepted.inserts["effective_from"].to_list() == [at("2024-05-10")]
+    assert any(w.name == "short_notice_accepted" for w in accepted.warnings)
+
+
+def test_asap_increase_takes_notice_decrease_is_immediate():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"))).inserts)
+    p = plan(v1, voice(("44", None, "0.20"), ("33", None, "0.05")), received=RECEIVED + timedelta(days=1))
+    got = {r["code"]: (r["change_class"], r["effective_from"]) for r in p.inserts.iter_rows(named=True)}
+    assert got["44"] == ("increase", RECEIVED + timedelta(days=8))
+    assert got["33"] == ("decrease", RECEIVED + timedelta(days=1))
+    assert p.deferred == []  # ASAP is not short notice
+
+
+def test_forbidden_and_discontinued_asap_are_immediate():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"))).inserts)
+    later = RECEIVED + timedelta(days=1)
+    p = plan(v1, voice(("44", None, "0.10", "F"), ("33", None, "0.10", "D")), received=later)
+    got = {r["code"]: (r["change_class"], r["effective_from"]) for r in p.inserts.iter_rows(named=True)}
+    assert got == {"44": ("forbidden", later), "33": ("discontinued", later)}
+
+
+def test_unforbidden_and_interval_change_classes():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10", "F"), ("33", None, "0.10"))).inserts)
+    p = plan(v1, voice(("44", None, "0.10"), ("33", None, "0.10", "", (60, 60))))
+    assert dict(p.inserts.select("code", "change_class").iter_rows()) == {
+        "44": "unforbidden",
+        "33": "interval_change",
+    }
+
+
+def test_unchanged_deck_writes_nothing():
+    deck = voice(("44", None, "0.10"), ("447", at("2024-01-01"), "0.20"))
+    v1 = table_from(plan(EMPTY, deck).inserts)
+    p = plan(v1, deck, received=RECEIVED + timedelta(days=3), mode="full")
+    assert p.inserts.is_empty() and p.closes.len() == 0
+    assert p.counts["unchanged"] == 2
+
+
+def test_restating_a_pending_increase_is_unchanged_not_deferred_again():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"))).inserts)
+    deck = voice(("44", at("2024-05-10"), "0.12"))
+    v2 = apply(v1, plan(v1, deck))
+    p = plan(v2, deck, received=RECEIVED + timedelta(days=1))
+    assert p.inserts.is_empty() and p.closes.len() == 0
+    assert p.deferred == [] and p.counts["unchanged"] == 1
+
+
+def test_future_rate_keeps_the_current_one():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"))).inserts)
+    v2 = apply(v1, plan(v1, voice(("44", at("2024-07-01"), "0.08"))))
+    assert rate(v2, "44", at("2024-06-01")) == "0.1"
+    assert rate(v2, "44", at("2024-07-02")) == "0.08"
+
+
+def test_same_instant_replaces_and_restating_old_price_cancels_a_pending_change():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"))).inserts)
+    v2 = apply(v1, plan(v1, voice(("44", at("2024-07-01"), "0.08"))))
+    p = plan(v2, voice(("44", at("2024-07-01"), "0.10")))
+    assert p.inserts.is_empty()
+    assert p.closes.len() == 1  # the pending 0.08 is withdrawn
+    v3 = apply(v2, p)
+    assert rate(v3, "44", at("2024-08-01")) == "0.1"
+
+
+def test_full_deck_discontinues_missing_codes_partial_does_not():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"), ("49", None, "0.1"))).inserts)
+    later = RECEIVED + timedelta(days=1)
+    partial = plan(v1, voice(("44", None, "0.10")), received=later)
+    assert partial.inserts.is_empty() and partial.missing_discontinued == 0
+    full = plan(v1, voice(("44", None, "0.10"), ("49", None, "0.1")), received=later, mode="full")
+    (row,) = full.inserts.iter_rows(named=True)
+    assert (row["code"], row["discontinued"], row["effective_from"]) == ("33", True, later)
+    assert str(row["price1"].normalize()) == "0.1"  # the last rate is kept as history
+    assert full.counts["discontinued"] == 1
+
+
+def test_discontinued_code_stays_discontinued_on_the_next_full_deck():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"))).inserts)
+    v2 = apply(v1, plan(v1, voice(("44", None, "0.10")), mode="full", received=RECEIVED + timedelta(days=1)))
+    p = plan(v2, voice(("44", None, "0.10")), mode="full", received=RECEIVED + timedelta(days=2))
+    assert p.inserts.is_empty() and p.closes.len() == 0 and p.missing_discontinued == 0
+
+
+def test_discontinued_row_withdraws_later_rows_of_its_code():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("44", at("2024-08-01"), "0.09"))).inserts)
+    p = plan(v1, voice(("44", None, "0.10", "D")), received=RECEIVED + timedelta(days=1))
+    assert p.closes.len() == 1
+    v2 = apply(v1, p)
+    assert rate(v2, "44", at("2024-09-01")) == "discontinued"
+
+
+def test_mass_discontinue_guard_trips():
+    v1 = table_from(plan(EMPTY, voice(*[(str(c), None, "0.1") for c in range(30, 40)])).inserts)
+    p = plan(v1, voice(("30", None, "0.1")), mode="full", policy=Policy(max_discontinue_share=0.2))
+    guard = next(g for g in p.guards if g.name == "mass_discontinue")
+    assert guard.tripped and guard.count == 9 and p.held
+
+
+def test_stale_deck_guard():
+    old = plan(EMPTY, voice(("44", at("2023-01-01"), "0.1")))
+    assert next(g for g in old.guards if g.name == "stale_deck").tripped
+    fresh = plan(EMPTY, voice(("44", at("2023-01-01"), "0.1"), ("33", None, "0.1")))
+    assert not fresh.held
+
+
+def test_price_jump_guard_both_directions():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"))).inserts)
+    p = plan(v1, voice(("44", None, "1.50"), ("33", None, "0.005")))
+    guard = next(g for g in p.guards if g.name == "price_jump")
+    assert guard.tripped and sorted(guard.examples) == ["33", "44"]
+    calm = plan(v1, voice(("44", None, "0.15")))
+    assert not calm.held
+
+
+def test_warnings_zero_price_unknown_country_low_price_and_cheaper_shorter_prefix():
+    base = [("44", None, "0.10"), ("441", None, "0.11"), ("442", None, "0.12"), ("443", None, "0.001")]
+    p = plan(EMPTY, voice(*base, ("445", None, "0"), ("999", None, "0.2")))
+    names = {w.name: w for w in p.warnings}
+    assert names["zero_price"].examples == ("445",)
+    assert names["unknown_country_code"].examples == ("999",)
+    assert "443" in names["low_price"].examples
+    v1 = table_from(plan(EMPTY, voice(*base)).inserts)
+    later = plan(v1, voice(("4479", at("2024-09-01"), "0.5")))
+    assert {w.name for w in later.warnings} >= {"cheaper_shorter_prefix"}
+
+
+def test_same_code_on_one_instant_keeps_the_latest_statement():
+    p = plan(EMPTY, voice(("44", at("2024-01-01"), "0.10"), ("44", None, "0.12")))
+    assert p.inserts.select("code", "price1").rows() == [("44", p.inserts["price1"][0])]
+    assert str(p.inserts["price1"][0].normalize()) == "0.12"
+
+
+def test_rollback_plan_restores_content_by_value():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.1"))).inserts)
+    v2 = apply(v1, plan(v1, voice(("44", None, "0.05")), received=RECEIVED + timedelta(days=1), mode="full"))
+    inserts, closes = plan_rollback(v2, v1, "voice")
+    v3 = apply(v2, type("P", (), {"inserts": inserts, "closes": closes})())
+    cols = list(spec_for("voice").row_columns)
+    assert v3.select(cols).sort(cols).equals(v1.select(cols).sort(cols))
+
+
+@pytest.mark.parametrize(
+    ("names", "mode"),
+    [
+        (("Acme A-Z deck May",), DeckMode.FULL),
+        (("rates_AtoZ.xlsx",), DeckMode.FULL),
+        (("Full price list",), DeckMode.FULL),
+        (("Rate amendment 12",), DeckMode.PARTIAL),
+        (("price changes.csv",), DeckMode.PARTIAL),
+        (("Weekly update",), DeckMode.PARTIAL),
+        (("rates.csv",), None),
+        ((None,), None),
+    ],
+)
+def test_deck_mode_from_subject_or_file_name(names, mode):
+    assert deck_mode_from_name(*names) is mode
+
+
+def test_country_code_uses_libphonenumber_metadata():
+    codes = pl.DataFrame({"code": ["44207", "1212", "9715", "999", "8862", "0"]})
+    got = codes.select(country_code(pl.col("code")))["code"].to_list()
+    assert got == ["44", "1", "971", None, "886", None]

@@ -1,0 +1,205 @@
+"""The store on real databases: versions, storage growth, crash safety, locking."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from factories import at, voice
+
+from ingestd.rates.model import spec_for
+from ingestd.rates.semantics import plan_import
+from ingestd.rates.store import Provenance, Store
+from test_semantics import Policy
+
+RECEIVED = at("2024-05-09 11:33:01")
+
+
+def write(store: Store, deck: pl.DataFrame, *, received=RECEIVED, mode="partial", name="default") -> int:
+    with store.writing("acme", "voice", name) as w:
+        plan = plan_import(w.current_rows(), deck, kind="voice", mode=mode, received_at=received, policy=Policy())
+        return w.write_version(plan.inserts, plan.closes, Provenance(mode=mode, received_at=received), {})
+
+
+def rate_rows(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT COUNT(*) FROM voice_rates").scalar_one()
+
+
+@pytest.fixture
+def store(db_url):
+    s = Store(db_url)
+    s.upgrade()
+    yield s
+    s.close()
+
+
+def test_upgrade_is_idempotent_and_creates_the_views(store):
+    assert store.revision() == store.head_revision()
+    assert store.upgrade()[0] == store.head_revision()
+    names = sa.inspect(store.engine).get_view_names()
+    assert {"current_voice_rates", "current_sms_rates", "current_did_numbers"} <= set(names)
+
+
+def test_versions_keep_history_and_storage_grows_with_changes(store):
+    codes = [(str(4400 + i), None, "0.10") for i in range(200)]
+    assert write(store, voice(*codes)) == 1
+    changed = list(codes)
+    changed[0] = ("4400", None, "0.05")  # one decrease
+    assert write(store, voice(*changed), received=RECEIVED + timedelta(days=1)) == 2
+    assert rate_rows(store) == 201  # not 400
+    table = store.find_table("acme")
+    v1 = store.rows(table, 1)
+    v2 = store.rows(table, 2)
+    assert v1.height == 200 and v2.height == 201
+    assert str(v1.filter(pl.col("code") == "4400")["price1"][0].normalize()) == "0.1"
+    diff = store.diff(table, 1, 2)
+    assert diff.counts.get("decrease") == 1 and diff.added.height == 1
+    back = store.diff(table, 2, 1)
+    assert back.removed.height == 1 and back.added.height == 0
+
+
+def test_prices_are_exact_decimals_in_the_database(store):
+    write(store, voice(("44", None, "0.1584"), ("33", None, "0.00012345"), ("49", None, "123.4567890123")))
+    with store.engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                sa.text("SELECT prefix, price1 FROM current_voice_rates ORDER BY prefix")
+            ).all()
+        )
+    assert {k: str(v) for k, v in rows.items()} == {"33": "0.00012345", "44": "0.1584", "49": "123.4567890123"} or (
+        # PostgreSQL/MariaDB return NUMERIC(28,10) with its scale; the value is still exact
+        {k: str(v).rstrip("0").rstrip(".") for k, v in rows.items()}
+        == {"33": "0.00012345", "44": "0.1584", "49": "123.4567890123"}
+    )
+
+
+def test_current_view_gives_each_row_its_end(store):
+    write(store, voice(("44", None, "0.10"), ("44", at("2024-07-01"), "0.12")))
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT prefix, effective_from, effective_to FROM current_voice_rates "
+                "WHERE vendor = 'acme' ORDER BY effective_from"
+            )
+        ).all()
+    assert [(r[0], str(r[1])[:19], None if r[2] is None else str(r[2])[:19]) for r in rows] == [
+        ("44", "2024-05-09 11:33:01", "2024-07-01 00:00:00"),
+        ("44", "2024-07-01 00:00:00", None),
+    ]
+
+
+def test_lookup_longest_prefix_at_an_instant(store):
+    write(store, voice(("44", None, "0.10"), ("447", None, "0.20"), ("4479", at("2024-07-01"), "0.30")))
+    table = store.find_table("acme")
+    assert store.lookup(table, "+44 7912 345678", at("2024-06-01"))["code"] == "447"
+    assert store.lookup(table, "+44 7912 345678", at("2024-07-02"))["code"] == "4479"
+    assert store.lookup(table, "+44 20 7946 0000", at("2024-06-01"))["code"] == "44"
+    assert store.lookup(table, "+33 1", at("2024-06-01")) is None
+    assert store.lookup(table, "+44 7912", at("2024-05-01")) is None  # before anything applied
+
+
+def test_a_crash_between_rows_and_commit_leaves_the_previous_version(store, db_url, tmp_path):
+    write(store, voice(("44", None, "0.10"), ("33", None, "0.10")))
+    script = tmp_path / "crash.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import os
+            from ingestd.rates import store as store_module
+            from ingestd.rates.semantics import plan_import
+            from factories import voice, at
+            from test_semantics import Policy
+
+            def die(stage):
+                if stage == "rows_written":
+                    os._exit(17)  # a real process death: no rollback, no cleanup
+
+            store_module.FAULT_HOOK = die
+            s = store_module.Store({db_url!r})
+            with s.writing("acme", "voice", "default") as w:
+                deck = voice(("44", None, "0.05"), ("49", None, "0.3"))
+                plan = plan_import(w.current_rows(), deck, kind="voice", mode="full",
+                                   received_at=at("2024-05-10 00:00:00"), policy=Policy())
+                w.write_version(plan.inserts, plan.closes, store_module.Provenance(), {{}})
+            """
+        )
+    )
+    here = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": f"{here.parent}{os.pathsep}{here}"}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 17, proc.stderr
+    table = store.find_table("acme")
+    assert table.current_version == 1
+    assert [v.number for v in store.versions(table)] == [1]
+    assert rate_rows(store) == 2
+    rows = store.rows(table)
+    assert sorted(rows["code"].to_list()) == ["33", "44"]
+    # and the table still takes the next import
+    assert write(store, voice(("44", None, "0.05")), received=RECEIVED + timedelta(days=1)) == 2
+
+
+def test_imports_into_one_table_are_serialized(store):
+    write(store, voice(("44", None, "0.10")))
+    entered = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def first():
+        with store.writing("acme", "voice", "default") as w:
+            entered.set()
+            release.wait(10)
+            order.append("first")
+            plan = plan_import(w.current_rows(), voice(("44", None, "0.05")), kind="voice", mode="partial",
+                               received_at=RECEIVED + timedelta(days=1), policy=Policy())
+            w.write_version(plan.inserts, plan.closes, Provenance(), {})
+
+    def second():
+        entered.wait(10)
+        with store.writing("acme", "voice", "default") as w:
+            order.append("second")
+            # it sees the first one's version: it waited for the lock
+            assert w.table.current_version == 2
+
+    t1 = threading.Thread(target=first)
+    t2 = threading.Thread(target=second)
+    t1.start()
+    t2.start()
+    time.sleep(0.5)
+    assert order == []  # the second is blocked while the first holds the table
+    release.set()
+    t1.join(30)
+    t2.join(30)
+    assert order == ["first", "second"]
+
+
+def test_unchanged_100k_deck_adds_no_rate_rows(store):
+    n = 100_000
+    codes = pl.Series([str(1_000_000 + i) for i in range(n)])
+    deck = pl.DataFrame({"code": codes}).with_columns(
+        effective_from=pl.lit(None, pl.Datetime("us")),
+        price1=pl.lit("0.0123").str.to_decimal(scale=10),
+        price_n=pl.lit("0.0123").str.to_decimal(scale=10),
+        interval1=pl.lit(60, pl.Int32),
+        interval_n=pl.lit(60, pl.Int32),
+        effective_to=pl.lit(None, pl.Datetime("us")),
+        forbidden=pl.lit(False),
+        discontinued=pl.lit(False),
+        description=pl.lit("somewhere"),
+        currency=pl.lit("USD"),
+    ).cast(spec_for("voice").schema())
+    write(store, deck, mode="full")
+    assert rate_rows(store) == n
+    assert write(store, deck, mode="full", received=RECEIVED + timedelta(days=2)) == 2
+    assert rate_rows(store) == n
+    table = store.find_table("acme")
+    assert [v.rows_added for v in store.versions(table)] == [n, 0]
