@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        config = load_config(args.config)
+        config = load_config(getattr(args, "config", None))
         return args.func(args, config)
     except ConfigError as e:
         return _fail(f"configuration error: {e}", 2)
@@ -69,7 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Telecom rate decks → verified, normalized, versioned OpenTWPS rate tables.",
         parents=[common],
     )
-    parser.set_defaults(config=None)
     parser.add_argument("--version", action="version", version=f"ingestd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -155,7 +154,8 @@ def _table(store: Store, args: argparse.Namespace) -> TableRef:
     return store.find_table(args.vendor, name=args.table, kind=args.kind)
 
 
-def _print_json(data: Any, out: TextIO = sys.stdout) -> None:
+def _print_json(data: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     json.dump(data, out, indent=2, default=str, ensure_ascii=False)
     out.write("\n")
 
@@ -194,8 +194,8 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
     return max(o.exit_code for o in outcomes)
 
 
-def print_outcome(o: ImportOutcome, out: TextIO = sys.stdout) -> None:
-    w = out.write
+def print_outcome(o: ImportOutcome, out: TextIO | None = None) -> None:
+    w = (out or sys.stdout).write
     where = f"{o.vendor}/{o.kind or '?'}/{o.table or '?'}"
     w(f"{o.file_name}: {o.status.replace('_', ' ')} — {o.message or ''}\n")
     w(f"  table     {where}" + ("" if o.vendor_known else "  (vendor not configured: defaults used)") + "\n")

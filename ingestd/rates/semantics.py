@@ -594,3 +594,15 @@ def country_code(code: pl.Expr) -> pl.Expr:
         head = code.str.slice(0, n)
         out = pl.when(head.is_in(_COUNTRY_CODES) & (code.str.len_chars() >= n)).then(head).otherwise(out)
     return out
+
+
+def plan_rollback(current: pl.DataFrame, target: pl.DataFrame, kind: Kind | str) -> tuple[pl.DataFrame, pl.Series]:
+    """Rows to insert and ids to close so that the latest version equals ``target`` (history is
+    never rewritten: a rollback is a new version).  Rows are compared by value, not by id."""
+    spec = spec_for(kind)
+    cols = list(spec.row_columns)
+    current = current.select("id", *cols, "change_class")
+    target = target.select(*cols, "change_class")
+    inserts = target.join(current, on=cols, how="anti", nulls_equal=True)
+    closes = current.join(target, on=cols, how="anti", nulls_equal=True)["id"].sort()
+    return inserts, closes

@@ -597,6 +597,12 @@ class Diff:
     @classmethod
     def build(cls, spec: KindSpec, a: int, b: int, added: pl.DataFrame, removed: pl.DataFrame) -> Diff:
         key = ["code", "effective_from"]
+        # a row closed and put back with the same values (a rollback) is no change
+        cols = list(spec.row_columns)
+        added, removed = (
+            added.join(removed, on=cols, how="anti", nulls_equal=True),
+            removed.join(added, on=cols, how="anti", nulls_equal=True),
+        )
         changed = added.join(removed, on=key, how="inner", suffix="_old")
         only_added = added.join(removed, on=key, how="anti")
         only_removed = removed.join(added, on=key, how="anti")

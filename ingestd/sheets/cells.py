@@ -1,0 +1,495 @@
+"""Cell parsers (SPEC §3.3): strings in, typed values and per-cell reason codes out.
+
+Every parser takes a ``pl.Series`` of strings (nulls allowed) and returns the parsed values and
+an ``errors`` series of the same length holding a reason code per cell, or null when the cell is
+fine.  The work is done with polars expressions over the whole column; a rule that needs to look
+at the whole column (decimal comma vs thousands separator, day-first vs month-first dates) is
+decided once per column.
+
+Reason codes: ``missing_code``, ``bad_code``, ``bad_price``, ``negative_price``,
+``absurd_price``, ``bad_date``, ``ambiguous_date``, ``bad_interval`` (also used by
+``parse_pulse``), ``bad_flag``.
+"""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+
+from ingestd.rates.model import PRICE, TIME
+
+MAX_CODE_DIGITS = 15  # E.164: a number (and so a prefix) has at most 15 digits
+ABSURD_PRICE = 1_000_000
+# Excel keeps 15 significant digits; more in a price is binary float noise
+PRICE_SIGNIFICANT_DIGITS = 15
+ASAP_WORDS = ("asap", "immediate", "immediately", "now")
+FLAG_TRUE = ("1", "true", "yes", "y", "x")
+FLAG_FALSE = ("0", "false", "no", "n")
+MONTHS = {
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
+    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+DATE_ORDERS = ("auto", "dmy", "mdy")
+# Excel's day 0 (1900 system, counting its phantom 29 Feb 1900) and the 1904 system's
+EXCEL_EPOCH_1900 = (1899, 12, 30)
+EXCEL_EPOCH_1904 = (1904, 1, 1)
+
+_WORK = "cell"  # the column name the parsers work on
+
+
+def _frame(s: pl.Series) -> pl.DataFrame:
+    return pl.DataFrame({_WORK: s.cast(pl.String)})
+
+
+def _spread(frame: pl.DataFrame, parsed: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Results computed once per distinct cell (decks repeat their prices and dates) spread
+    back over the rows of ``frame``, in their order."""
+    return frame.select(keys).join(
+        parsed, on=keys, how="left", nulls_equal=True, maintain_order="left"
+    )
+
+
+def _blank(cell: pl.Expr) -> pl.Expr:
+    return cell.is_null() | (cell.str.strip_chars() == "")
+
+
+def _errors(rules: list[tuple[pl.Expr, str | None]]) -> pl.Expr:
+    """The reason of the first condition that holds (None: the cell is fine), else null."""
+    expr = pl.lit(None, dtype=pl.String)
+    for condition, reason in reversed(rules):
+        expr = pl.when(condition).then(pl.lit(reason, dtype=pl.String)).otherwise(expr)
+    return expr
+
+
+# --- codes -----------------------------------------------------------------------------------
+
+_SCIENTIFIC = r"^([0-9]+)(?:\.([0-9]*))?[eE]\+?([0-9]+)$"
+
+
+def parse_codes(s: pl.Series, *, international_prefix: bool = True) -> tuple[pl.Series, pl.Series]:
+    """Digits-only codes.
+
+    Spaces and a leading ``+`` go; with ``international_prefix`` (E.164 prefixes and numbers,
+    not MCCMNC) a leading ``00``/``011`` goes too.  Excel damage is repaired where it is exact:
+    ``7.9407E+4`` → ``79407``, ``7940.0`` → ``7940``; a code in scientific notation whose
+    mantissa does not hold every digit (``7.94E+4``) lost digits and is a ``bad_code``.
+    """
+    cell = pl.col(_WORK)
+    text = cell.str.replace_all(r"\s+", "").str.strip_prefix("+")
+    mantissa = text.str.extract(_SCIENTIFIC, 1)
+    fraction = text.str.extract(_SCIENTIFIC, 2).fill_null("")
+    exponent = text.str.extract(_SCIENTIFIC, 3).cast(pl.Int64, strict=False)
+    scientific = mantissa.is_not_null()
+    significant = mantissa.str.strip_chars_start("0").str.len_chars() + fraction.str.len_chars()
+    exact = (fraction.str.len_chars() == exponent) & (significant <= MAX_CODE_DIGITS)
+    digits = (
+        pl.when(scientific)
+        .then(pl.when(exact).then(mantissa + fraction))
+        .otherwise(text.str.replace(r"^([0-9]+)\.0+$", "$1"))
+    )
+    if international_prefix:
+        digits = digits.str.replace(r"^(?:00|011)", "")
+    digits = pl.when(digits.str.contains(rf"^[0-9]{{1,{MAX_CODE_DIGITS}}}$")).then(digits)
+    out = _frame(s).select(
+        digits.alias("code"),
+        _errors([(_blank(cell), "missing_code"), (digits.is_null(), "bad_code")]).alias("error"),
+    )
+    return out.get_column("code").rename(s.name), out.get_column("error")
+
+
+# --- prices ----------------------------------------------------------------------------------
+
+_CURRENCY_MARKS = r"[$€£¥₹\s']"
+_CURRENCY_CODE = r"^[A-Za-z]{3}|[A-Za-z]{3}$"
+_NUMBER = r"^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+
+def parse_prices(s: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Exact prices (``PRICE``) from text with decimal point or comma, currency marks,
+    thousands separators and float noise.  Empty cells are null without an error.
+
+    ``1,234`` alone could be either; the column decides: if other cells show that ``.`` is the
+    decimal separator (``0.15``, ``1,234.50``), a lone ``,`` with three digits after it groups
+    thousands, and the other way round; with no evidence, a lone separator is decimal.
+    """
+    frame = _frame(s)
+    out = _spread(frame, _prices(frame.unique()), [_WORK])
+    return out.get_column("price").rename(s.name), out.get_column("error")
+
+
+def _prices(frame: pl.DataFrame) -> pl.DataFrame:
+    # each step reads the columns the previous one wrote, so every part is computed once
+    cell, body, last = pl.col(_WORK), pl.col("body"), pl.col("last")
+    dots, commas = pl.col("dots"), pl.col("commas")
+    frame = frame.with_columns(
+        cell.str.replace_all("\u2212", "-")  # a typographic minus
+        .str.replace_all(_CURRENCY_MARKS, "")
+        .str.replace_all(_CURRENCY_CODE, "")
+        .alias("body")
+    )
+    frame = frame.with_columns(
+        body.str.starts_with("-").alias("negative"),
+        body.str.strip_prefix("-").str.strip_prefix("+").alias("body"),
+    )
+    frame = frame.with_columns(
+        body.str.count_matches(".", literal=True).alias("dots"),
+        body.str.count_matches(",", literal=True).alias("commas"),
+        body.str.extract(r"([.,])([0-9]*)(?:[eE][+-]?[0-9]+)?$", 1).alias("last"),
+        body.str.extract(r"([.,])([0-9]*)(?:[eE][+-]?[0-9]+)?$", 2).alias("tail"),
+        body.str.extract(r"^([0-9]*)[.,]", 1).alias("head"),
+    )
+    both = (dots > 0) & (commas > 0)
+    lone = (dots + commas) == 1
+    # a lone separator is decimal unless it could group thousands ("1,234", "12.345")
+    plain_lone = lone & (
+        (pl.col("tail").str.len_chars() != 3)
+        | pl.col("head").is_in(["", "0"])
+        | (pl.col("head").str.len_chars() > 3)
+    )
+    other = pl.when(last == ".").then(pl.lit(",")).otherwise(pl.lit("."))
+    frame = frame.with_columns(
+        # what each cell proves on its own
+        pl.when(both | plain_lone).then(last).alias("decimal"),
+        # "1.234.567": a repeated separator groups thousands
+        pl.when(both).then(other).when(~lone & (dots + commas > 1)).then(last).alias("thousands"),
+        (lone & ~plain_lone).fill_null(False).alias("ambiguous"),
+        # "1,234.5.6": the decimal separator twice is malformed
+        (both & (pl.when(last == ".").then(dots).otherwise(commas) > 1)).alias("repeated"),
+    )
+    evidence = frame.select(
+        comma=((pl.col("decimal") == ",") | (pl.col("thousands") == ".")).any(),
+        dot=((pl.col("decimal") == ".") | (pl.col("thousands") == ",")).any(),
+    ).row(0, named=True)
+    grouping = []  # a separator the column proves to group thousands
+    if evidence["dot"] and not evidence["comma"]:
+        grouping.append(",")
+    if evidence["comma"] and not evidence["dot"]:
+        grouping.append(".")
+    decimal = (
+        pl.when(pl.col("ambiguous") & ~last.is_in(grouping)).then(last).otherwise(pl.col("decimal"))
+    )
+    frame = frame.with_columns(
+        pl.when(decimal == ".")
+        .then(body.str.replace_all(",", "", literal=True))
+        .when(decimal == ",")
+        .then(body.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
+        .otherwise(body.str.replace_all(r"[.,]", ""))
+        .alias("normal")
+    )
+    normal = pl.col("normal")
+    frame = frame.with_columns(
+        (~pl.col("repeated") & normal.str.contains(_NUMBER)).alias("number"),
+        (normal.str.extract(r"^0*([0-9]*)", 1).str.len_chars() > len(str(ABSURD_PRICE))).alias(
+            "huge"
+        ),
+    )
+    frame = frame.with_columns(
+        pl.when(pl.col("number") & ~pl.col("huge"))
+        .then(normal)
+        .cast(pl.Decimal(38, 20), strict=False)
+        .alias("value")
+    )
+    frame = frame.with_columns(_round_noise(pl.col("value")).alias("value"))
+    value = pl.col("value")
+    blank = _blank(cell)
+    errors = _errors(
+        [
+            (blank, None),
+            (~pl.col("number"), "bad_price"),
+            (pl.col("negative") & (value != 0), "negative_price"),
+            (pl.col("huge") | value.is_null() | (value > ABSURD_PRICE), "absurd_price"),
+        ],
+    )
+    return frame.select(
+        cell,
+        pl.when(errors.is_null() & ~blank).then(value.abs().cast(PRICE)).alias("price"),
+        errors.alias("error"),
+    )
+
+
+def _round_noise(value: pl.Expr) -> pl.Expr:
+    """Round once to the price scale or to 15 significant digits (Excel's; more is binary
+    float noise), whichever keeps fewer decimals: only values of 100,000 and more have 15
+    significant digits within the price scale."""
+    rounded = value.round(PRICE.scale)
+    for whole in range(PRICE_SIGNIFICANT_DIGITS - PRICE.scale + 1, len(str(ABSURD_PRICE)) + 1):
+        # a value with `whole` digits before the point keeps 15 - whole decimals
+        rounded = (
+            pl.when(value.abs() >= 10 ** (whole - 1))
+            .then(value.round(PRICE_SIGNIFICANT_DIGITS - whole))
+            .otherwise(rounded)
+        )
+    return rounded
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+_TIME = (
+    r"(?:(?:[T ]|, ?)(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})"
+    r"(?::(?P<second>[0-9]{2})(?:[.,](?P<fraction>[0-9]{1,9}))?)? ?(?P<ampm>[AaPp][Mm])?)?"
+    r" ?(?P<zone>Z|UTC|GMT|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+_DATE_PATTERNS = {
+    # 2023-05-16, 2023/05/16, 2023-05-16T10:30:00+02:00
+    "ymd": r"^(?P<year>[0-9]{4})[-/.](?P<month>[0-9]{1,2})[-/.](?P<day>[0-9]{1,2})" + _TIME,
+    # 16/05/2023 or 05/16/2023, decided per column
+    "numeric": r"^(?P<first>[0-9]{1,2})[-/.](?P<second_part>[0-9]{1,2})[-/.]"
+    r"(?P<year>[0-9]{4}|[0-9]{2})" + _TIME,
+    # 16-May-23, 16 May 2023
+    "day_month": r"^(?P<day>[0-9]{1,2})[-/. ](?P<month_name>[A-Za-z]{3,9})\.?[-/. ,]*"
+    r"(?P<year>[0-9]{4}|[0-9]{2})" + _TIME,
+    # May 16, 2023
+    "month_day": r"^(?P<month_name>[A-Za-z]{3,9})\.? (?P<day>[0-9]{1,2}),? "
+    r"(?P<year>[0-9]{4})" + _TIME,
+}
+_DATE_PARTS = (
+    "year", "month", "day", "month_name", "first", "second_part",
+    "hour", "minute", "second", "fraction", "ampm", "zone",
+)  # fmt: skip
+_EXCEL_SERIAL = r"^[0-9]{5}(?:\.[0-9]+)?$"  # 1927-05-18 … 2173-10-14: any plausible rate date
+_FIXED_ZONE = re.compile(r"^(?:UTC|GMT)?\s*([+-])\s*([0-9]{1,2})(?::?([0-9]{2}))?$", re.I)
+
+
+def parse_timezone(name: str) -> str | int:
+    """An IANA zone name, or a fixed offset in minutes east of UTC (``UTC+2``, ``+02:00``).
+
+    Raises ``ValueError`` for anything else.
+    """
+    text = name.strip()
+    if text.upper() in ("UTC", "GMT", "Z", "UTC0", "GMT0", "ZULU"):
+        return 0
+    fixed = _FIXED_ZONE.match(text)
+    if fixed:
+        sign, hours, minutes = fixed.groups()
+        offset = int(hours) * 60 + int(minutes or 0)
+        if offset > 14 * 60:
+            raise ValueError(f"{name!r} is not a UTC offset")
+        return -offset if sign == "-" else offset
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not a time zone") from exc
+    return text
+
+
+def parse_datetimes(
+    s: pl.Series,
+    *,
+    date_order: str = "auto",
+    timezone: str = "UTC",
+    zones: pl.Series | None = None,
+    excel_1904: bool = False,
+) -> tuple[pl.Series, pl.Series, str | None]:
+    """Naive UTC datetimes; ``ASAP`` and its synonyms are null without an error.
+
+    Values without an offset are in ``timezone`` (IANA name or fixed offset, see
+    ``parse_timezone``), or in the zone ``zones`` names for that cell (a voice deck's Timezone
+    column; blank there means ``timezone``; a name that is no zone is ``bad_timezone``).
+    Excel serial numbers count days in the 1900 system (``excel_1904`` for the other one).
+    Day-first vs
+    month-first is decided once for the column: ``date_order`` forces it, ``auto`` takes what
+    the values prove (a first part above 12 proves day-first, a second part above 12 proves
+    month-first); returns the order used (``None`` when nothing decided it).
+    """
+    if date_order not in DATE_ORDERS:
+        raise ValueError(f"date_order must be one of {DATE_ORDERS}, not {date_order!r}")
+    default_zone = parse_timezone(timezone)
+    frame = _frame(s).with_columns(
+        pl.Series(zones, dtype=pl.String).str.strip_chars().replace("", None).alias("zone_name")
+        if zones is not None
+        else pl.lit(None, dtype=pl.String).alias("zone_name")
+    )
+    keys = [_WORK, "zone_name"]
+    parsed, order = _datetimes(
+        frame.unique(), date_order=date_order, default_zone=default_zone, excel_1904=excel_1904
+    )
+    out = _spread(frame, parsed, keys)
+    return out.get_column("value").rename(s.name), out.get_column("error"), order
+
+
+def _datetimes(
+    frame: pl.DataFrame, *, date_order: str, default_zone: str | int, excel_1904: bool
+) -> tuple[pl.DataFrame, str | None]:
+    cell = pl.col(_WORK)
+    frame = frame.with_columns(cell.str.strip_chars().str.replace_all(r"\s+", " ").alias("text"))
+    parts = [
+        frame.select(pl.col("text").str.extract_groups(pattern).alias(kind)).unnest(kind)
+        for kind, pattern in _DATE_PATTERNS.items()
+    ]
+    frame = frame.with_columns(
+        pl.coalesce(part.get_column(key) for part in parts if key in part.columns).alias(key)
+        for key in _DATE_PARTS
+    )
+    first = pl.col("first").cast(pl.Int32, strict=False)
+    second = pl.col("second_part").cast(pl.Int32, strict=False)
+    numeric = first.is_not_null()
+    proofs = frame.select(
+        dmy=(numeric & (first > 12) & (second <= 12)).any(),
+        mdy=(numeric & (second > 12) & (first <= 12)).any(),
+    ).row(0, named=True)
+    order = date_order if date_order != "auto" else _decide_order(proofs)
+    if order is None:
+        # nothing decides: only cells that read the same either way are dates
+        ambiguous = numeric & (first != second)
+        if proofs["dmy"] and proofs["mdy"]:
+            ambiguous = numeric
+        day, month = first, second
+    else:
+        ambiguous = pl.lit(False)
+        day, month = (first, second) if order == "dmy" else (second, first)
+    month = pl.coalesce(
+        pl.col("month").cast(pl.Int32, strict=False),
+        pl.col("month_name").str.to_lowercase().str.slice(0, 3)
+        .replace_strict(MONTHS, default=None, return_dtype=pl.Int32),
+        pl.when(numeric).then(month),
+    )  # fmt: skip
+    day = pl.coalesce(pl.col("day").cast(pl.Int32, strict=False), pl.when(numeric).then(day))
+    year = pl.col("year").cast(pl.Int32, strict=False)
+    year = pl.when(pl.col("year").str.len_chars() == 2).then(year + 2000).otherwise(year)
+    hour = pl.col("hour").cast(pl.Int32, strict=False).fill_null(0)
+    ampm = pl.col("ampm").str.to_lowercase()
+    bad_clock = ampm.is_not_null() & ((hour > 12) | (hour == 0))
+    hour = (
+        pl.when(ampm == "am").then(hour % 12).when(ampm == "pm").then(hour % 12 + 12)
+        .otherwise(hour)
+    )  # fmt: skip
+    stamp = pl.format(
+        "{}-{}-{} {}:{}:{}.{}",
+        year.cast(pl.String).str.zfill(4),
+        month.cast(pl.String).str.zfill(2),
+        day.cast(pl.String).str.zfill(2),
+        hour.cast(pl.String).str.zfill(2),
+        pl.col("minute").fill_null("00").str.zfill(2),
+        pl.col("second").fill_null("00").str.zfill(2),
+        pl.col("fraction").fill_null("0").str.slice(0, 6).str.pad_end(6, "0"),
+    )
+    written = pl.when(~bad_clock).then(
+        stamp.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
+    )
+    epoch = EXCEL_EPOCH_1904 if excel_1904 else EXCEL_EPOCH_1900
+    serial = pl.col("text").str.extract(_EXCEL_SERIAL, 0).cast(pl.Float64, strict=False)
+    from_serial = pl.datetime(*epoch, time_unit="us") + pl.duration(
+        seconds=(serial * 86400).round(0).cast(pl.Int64)
+    )
+    offset = _offset_minutes(pl.col("zone"))
+    local = pl.coalesce(written, from_serial)
+    frame = frame.with_columns(
+        local.alias("local"),
+        offset.alias("offset"),
+        ambiguous.alias("ambiguous"),
+        pl.col("text").str.to_lowercase().is_in(ASAP_WORDS).alias("asap"),
+    )
+    in_zone = _to_utc(pl.col("local"), default_zone)
+    bad_zone = pl.lit(False)
+    for name in frame.get_column("zone_name").drop_nulls().unique().sort():
+        named = pl.col("zone_name") == name
+        try:
+            zone = parse_timezone(name)
+        except ValueError:
+            bad_zone = bad_zone | named
+            continue
+        in_zone = pl.when(named).then(_to_utc(pl.col("local"), zone)).otherwise(in_zone)
+    frame = frame.with_columns(
+        pl.when(pl.col("offset").is_not_null())
+        .then(pl.col("local") - pl.duration(minutes=pl.col("offset")))
+        .otherwise(in_zone)
+        .alias("utc"),
+        (bad_zone & pl.col("offset").is_null()).alias("bad_zone"),
+    )
+    blank = _blank(cell) | pl.col("asap")
+    errors = _errors(
+        [
+            (blank, None),
+            (pl.col("bad_zone"), "bad_timezone"),
+            (pl.col("ambiguous"), "ambiguous_date"),
+            (pl.col("utc").is_null(), "bad_date"),
+        ],
+    )
+    out = frame.select(
+        cell,
+        pl.col("zone_name"),
+        pl.when(errors.is_null() & ~blank).then(pl.col("utc")).cast(TIME).alias("value"),
+        errors.alias("error"),
+    )
+    return out, order
+
+
+def _decide_order(proofs: dict[str, bool]) -> str | None:
+    if proofs["dmy"] != proofs["mdy"]:
+        return "dmy" if proofs["dmy"] else "mdy"
+    return None
+
+
+def _offset_minutes(zone: pl.Expr) -> pl.Expr:
+    digits = zone.str.replace(":", "", literal=True)
+    minutes = digits.str.slice(1, 2).cast(pl.Int32, strict=False) * 60 + digits.str.slice(
+        3, 2
+    ).cast(pl.Int32, strict=False)
+    return (
+        pl.when(zone.is_in(["Z", "UTC", "GMT"]))
+        .then(pl.lit(0, dtype=pl.Int32))
+        .when(zone.str.starts_with("-"))
+        .then(-minutes)
+        .otherwise(minutes)
+    )
+
+
+def _to_utc(local: pl.Expr, zone: str | int) -> pl.Expr:
+    if isinstance(zone, int):
+        return local - pl.duration(minutes=zone)
+    # a wall time that happens twice (autumn) takes the first; one that never happens (spring
+    # gap) is not a date in that zone
+    return (
+        local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC")
+        .dt.replace_time_zone(None)
+    )
+
+
+# --- numbers and flags -----------------------------------------------------------------------
+
+_INT32_MAX = 2**31 - 1
+
+
+def parse_ints(s: pl.Series, *, reason: str = "bad_interval") -> tuple[pl.Series, pl.Series]:
+    """Whole non-negative numbers (``60``, ``60.0``); anything else is ``reason``."""
+    cell = pl.col(_WORK)
+    digits = cell.str.strip_chars().str.extract(r"^\+?([0-9]+)(?:\.0*)?$", 1)
+    number = digits.cast(pl.Int64, strict=False)
+    valid = number.is_not_null() & (number <= _INT32_MAX)
+    errors = _errors([(_blank(cell), None), (~valid, reason)])
+    out = _frame(s).select(
+        pl.when(valid).then(number).cast(pl.Int32).alias("value"), errors.alias("error")
+    )
+    return out.get_column("value").rename(s.name), out.get_column("error")
+
+
+def parse_flags(s: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Booleans from 1/0, true/false, yes/no, y/n and x (a tick); blank is null."""
+    cell = pl.col(_WORK)
+    word = cell.str.strip_chars().str.to_lowercase()
+    value = pl.when(word.is_in(FLAG_TRUE)).then(True).when(word.is_in(FLAG_FALSE)).then(False)
+    errors = _errors([(_blank(cell), None), (value.is_null(), "bad_flag")])
+    out = _frame(s).select(value.cast(pl.Boolean).alias("value"), errors.alias("error"))
+    return out.get_column("value").rename(s.name), out.get_column("error")
+
+
+def parse_pulse(s: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """Billing increments: ``60/1`` (also ``60-1``, ``60+1``, ``60:1``) → first 60, next 1;
+    a single number ``60`` means 60/60."""
+    cell = pl.col(_WORK)
+    text = cell.str.strip_chars()
+    pair = r"^([0-9]{1,5}) ?[/+:-] ?([0-9]{1,5})$"
+    single = r"^([0-9]{1,5})$"
+    first = pl.coalesce(text.str.extract(pair, 1), text.str.extract(single, 1)).cast(pl.Int32)
+    after = pl.coalesce(text.str.extract(pair, 2), text.str.extract(single, 1)).cast(pl.Int32)
+    valid = (first > 0) & (after > 0)
+    errors = _errors([(_blank(cell), None), (~valid.fill_null(False), "bad_interval")])
+    out = _frame(s).select(
+        pl.when(valid).then(first).alias("first"),
+        pl.when(valid).then(after).alias("next"),
+        errors.alias("error"),
+    )
+    return out.get_column("first"), out.get_column("next"), out.get_column("error")

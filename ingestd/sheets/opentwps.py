@@ -1,0 +1,449 @@
+"""Files already in OpenTWPS layout (what our exports produce) → a normalized deck frame.
+
+The table is found by its exact OpenTWPS headers (SPEC §2.5; case and surrounding spaces do not
+matter) in the first rows of a sheet, under any notice block.  Each row is parsed with the cell
+parsers of ``ingestd.sheets.cells``; a row with a problem becomes a ``RowError`` and stays out of
+the rows.  Reading an export gives back the exported table (round trip): text that the exporter
+neutralized with a leading ``'`` (``ingestd.rates.export.FORMULA_START``) loses that quote again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+import polars as pl
+
+from ingestd.errors import RowError, SheetError
+from ingestd.rates.export import FORMULA_START, extended_columns, opentwps_columns
+from ingestd.rates.model import PRICE, TIME, Kind, KindSpec, spec_for
+from ingestd.sheets.cells import (
+    parse_codes,
+    parse_datetimes,
+    parse_flags,
+    parse_ints,
+    parse_prices,
+    parse_timezone,
+)
+from ingestd.sheets.read import Sheet, read_sheets
+
+HEADER_SEARCH_ROWS = 60
+# Prices a row cannot do without; the others may be empty.
+REQUIRED_PRICES = {Kind.VOICE: ("price1",), Kind.SMS: ("price",), Kind.DID: ()}
+TIMEZONE = "timezone"  # the column of the voice Timezone header
+# The extended export's Change Class column is recognised but not read: change classes are
+# decided again against the table the rows go into (rates.semantics).
+CHANGE_CLASS = "change_class"
+
+REASON_TEXT = {
+    "missing_code": "is empty",
+    "bad_code": "is not a code (digits only, at most 15)",
+    "missing_price": "is empty",
+    "bad_price": "is not a price",
+    "negative_price": "is negative",
+    "absurd_price": "is above 1,000,000",
+    "bad_date": "is not a date",
+    "ambiguous_date": "could be day-first or month-first (set date_order)",
+    "bad_timezone": "is not a time zone",
+    "bad_interval": "is not a whole number of seconds",
+    "bad_number": "is not a whole number",
+    "bad_flag": "is not a yes/no value (1/0, true/false, yes/no, y/n, x)",
+    "bad_currency": "is not a three-letter currency code",
+}
+
+
+@dataclass
+class DeckRead:
+    """One OpenTWPS table: accepted rows (``spec.schema()`` columns + ``source_row``), rejected
+    rows and warnings."""
+
+    kind: Kind
+    rows: pl.DataFrame
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sheet: str | None = None
+    header_row: int = 1  # 1-based
+    total_rows: int = 0  # data rows seen (accepted + rejected)
+
+
+@dataclass(frozen=True)
+class _Table:
+    sheet: Sheet
+    kind: Kind
+    header_index: int  # 0-based row of the header in the sheet frame
+    columns: dict[str, str]  # frame column name (field, "timezone", …) → sheet column c<i>
+    headers: dict[str, str]  # frame column name → header as written
+    warnings: tuple[str, ...]
+
+
+def read_opentwps(
+    data: bytes,
+    *,
+    filename: str | None = None,
+    kind: Kind | str | None = None,
+    timezone: str = "UTC",
+    currency: str | None = None,
+    date_order: str = "auto",
+    max_rows: int = 2_000_000,
+    max_columns: int = 200,
+) -> DeckRead:
+    """Read an OpenTWPS CSV/XLSX/JSON file (SPEC §2.5) into normalized rows."""
+    wanted = Kind(kind) if kind else None
+    parse_timezone(timezone)  # a wrong default is the caller's mistake: ValueError
+    if currency is not None and not (len(currency.strip()) == 3 and currency.strip().isalpha()):
+        raise ValueError(f"{currency!r} is not a three-letter currency code")
+    if _is_json(data):
+        sheets = [_json_sheet(data, filename, max_rows=max_rows, max_columns=max_columns)]
+        neutralized = False  # the exporter writes JSON text as it is
+    else:
+        sheets = read_sheets(data, filename=filename, max_rows=max_rows, max_columns=max_columns)
+        neutralized = True
+    table = _find_table(sheets, wanted)
+    return _read_table(
+        table,
+        timezone=timezone,
+        currency=currency.strip().upper() if currency else None,
+        date_order=date_order,
+        neutralized=neutralized,
+    )
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _is_json(data: bytes) -> bool:
+    return data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
+
+
+def _json_sheet(data: bytes, filename: str | None, *, max_rows: int, max_columns: int) -> Sheet:
+    """Our JSON export as a sheet: the column names are row 1, each row follows."""
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+        columns, rows = document["columns"], document["rows"]
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise SheetError(
+            "unreadable", f'not an OpenTWPS JSON export ({{"columns", "rows"}}): {exc}'
+        ) from exc
+    if not isinstance(columns, list) or not isinstance(rows, list):
+        raise SheetError("unreadable", '"columns" and "rows" of a JSON export must be lists')
+    if len(columns) > max_columns:
+        raise SheetError("too_many_columns", f"more than {max_columns} columns (limit)")
+    if len(rows) > max_rows:
+        raise SheetError("too_many_rows", f"more than {max_rows} rows (limit)")
+    if any(not isinstance(row, list) or len(row) != len(columns) for row in rows):
+        raise SheetError("unreadable", "every JSON row must be a list as long as the columns")
+    cells = {
+        f"c{i}": [_json_text(name)] + [_json_text(row[i]) for row in rows]
+        for i, name in enumerate(columns)
+    }
+    name = PurePath(filename).stem if filename else "json"
+    return Sheet(name, pl.DataFrame(cells, schema={c: pl.String for c in cells}))
+
+
+def _json_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+# --- finding the table -----------------------------------------------------------------------
+
+
+def _header_map(kind: Kind) -> dict[str, str]:
+    """Lower-cased header → frame column, for the OpenTWPS and extended headers of ``kind``."""
+    known = {header.lower(): name or TIMEZONE for header, name in opentwps_columns(kind)}
+    known.update((header.lower(), name) for header, name in extended_columns(kind))
+    return known
+
+
+def _find_table(sheets: list[Sheet], wanted: Kind | None) -> _Table:
+    other = None
+    for sheet in sheets:
+        top = sheet.frame.head(HEADER_SEARCH_ROWS)
+        for index, row in enumerate(top.iter_rows()):
+            cells = [(cell or "").strip().lower() for cell in row]
+            for kind in Kind:
+                spec = spec_for(kind)
+                prices = {h.lower() for h, n in opentwps_columns(kind) if n in spec.prices}
+                if spec.key_header.lower() in cells and prices.intersection(cells):
+                    if wanted is None or kind == wanted:
+                        return _table(sheet, kind, index, row)
+                    other = other or (kind, sheet.name)
+    if other:
+        raise SheetError(
+            "wrong_kind",
+            f"expected a {wanted} table but sheet {other[1]!r} holds a {other[0]} table",
+        )
+    expected = "; ".join(
+        f"{kind} — {', '.join(spec_for(kind).opentwps_headers())}"
+        for kind in ([wanted] if wanted else list(Kind))
+    )
+    raise SheetError(
+        "no_table",
+        f"no OpenTWPS header row in the first {HEADER_SEARCH_ROWS} rows of any sheet; "
+        f"expected the headers of {expected}",
+    )
+
+
+def _table(sheet: Sheet, kind: Kind, index: int, row: tuple) -> _Table:
+    known = _header_map(kind)
+    columns: dict[str, str] = {}
+    headers: dict[str, str] = {}
+    warnings = []
+    for position, cell in enumerate(row):
+        if cell is None or not cell.strip():
+            continue
+        name = known.get(cell.strip().lower())
+        if name is None:
+            warnings.append(f"column {cell.strip()!r} is not an OpenTWPS column: ignored")
+        elif name in columns:
+            warnings.append(f"column {cell.strip()!r} appears twice: the first one is read")
+        else:
+            columns[name] = f"c{position}"
+            headers[name] = cell.strip()
+    return _Table(sheet, kind, index, columns, headers, tuple(warnings))
+
+
+# --- reading the rows ------------------------------------------------------------------------
+
+
+def _read_table(
+    table: _Table,
+    *,
+    timezone: str,
+    currency: str | None,
+    date_order: str,
+    neutralized: bool,
+) -> DeckRead:
+    spec = spec_for(table.kind)
+    frame = table.sheet.frame
+    sheet_columns = frame.columns
+    body = frame.slice(table.header_index + 1).with_row_index(
+        "source_row", offset=table.header_index + 2
+    )
+    key = pl.col(table.columns["code"])
+    filled = pl.any_horizontal(pl.col(c).is_not_null() for c in sheet_columns)
+    repeated_header = key.str.strip_chars().str.to_lowercase() == spec.key_header.lower()
+    body = body.filter(filled & ~repeated_header.fill_null(False))
+    raw = body.select(
+        pl.col("source_row").cast(pl.Int64),
+        *(pl.col(column).alias(name) for name, column in table.columns.items()),
+    ).drop(CHANGE_CLASS, strict=False)
+    parsed, problems = _parse(
+        raw, spec, timezone=timezone, currency=currency, date_order=date_order,
+        neutralized=neutralized,
+    )  # fmt: skip
+    problem_columns = list(problems.columns)
+    checked = pl.concat([parsed, problems], how="horizontal")
+    failed = pl.any_horizontal(pl.col(c).is_not_null() for c in problem_columns)
+    errors = _row_errors(checked.filter(failed), raw, body, table, problem_columns)
+    accepted = checked.filter(~failed).drop(problem_columns)
+    accepted, conflicts, warnings = _conflicts(accepted, table)
+    return DeckRead(
+        kind=table.kind,
+        rows=accepted,
+        errors=sorted(errors + conflicts, key=lambda e: (e.row or 0, e.reason)),
+        warnings=list(table.warnings) + warnings,
+        sheet=table.sheet.name,
+        header_row=table.header_index + 1,
+        total_rows=raw.height,
+    )
+
+
+def _parse(
+    raw: pl.DataFrame,
+    spec: KindSpec,
+    *,
+    timezone: str,
+    currency: str | None,
+    date_order: str,
+    neutralized: bool,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed columns (``spec.schema()`` order) and one problem column per read column."""
+    height = raw.height
+    values: dict[str, pl.Series] = {}
+    problems: dict[str, pl.Series] = {}
+
+    def column(name: str) -> pl.Series | None:
+        return raw.get_column(name) if name in raw.columns else None
+
+    def blank(series: pl.Series) -> pl.Series:
+        return series.is_null() | (series.str.strip_chars() == "")
+
+    codes = column("code")
+    values["code"], problems["code"] = parse_codes(
+        codes, international_prefix=spec.kind != Kind.SMS
+    )
+    zones = column(TIMEZONE)
+    defaults = {f.name: f.default for f in spec.fields}
+    schema = spec.schema()
+    for name, dtype in schema.items():
+        if name == "code":
+            continue
+        cells = column(name)
+        if cells is None:
+            values[name] = pl.Series(name, [defaults.get(name)] * height, dtype=dtype)
+            continue
+        if dtype == PRICE:
+            values[name], problems[name] = parse_prices(cells)
+            if name in REQUIRED_PRICES[spec.kind]:
+                problems[name] = _missing(problems[name], blank(cells), "missing_price")
+        elif dtype == TIME:
+            values[name], problems[name], _ = parse_datetimes(
+                cells, date_order=date_order, timezone=timezone, zones=zones
+            )
+        elif dtype == pl.Int32:
+            reason = "bad_interval" if name in spec.intervals else "bad_number"
+            values[name], problems[name] = parse_ints(cells, reason=reason)
+        elif dtype == pl.Boolean:
+            values[name], problems[name] = parse_flags(cells)
+        elif name == "currency":
+            values[name], problems[name] = _currencies(cells)
+        else:
+            values[name] = _text(cells, neutralized=neutralized)
+        if defaults.get(name) is not None:  # a blank cell takes the OpenTWPS default too
+            values[name] = values[name].fill_null(defaults[name])
+    if "price_n" in values and "price1" in values:  # SPEC: a missing Price N is Price1
+        values["price_n"] = values["price_n"].fill_null(values["price1"])
+    for flag in ("forbidden", "discontinued"):
+        values[flag] = values[flag].fill_null(False)
+    if currency:
+        values["currency"] = values["currency"].fill_null(currency)
+    parsed = pl.DataFrame(
+        {name: values[name].rename(name).cast(dtype) for name, dtype in schema.items()}
+        | {"source_row": raw.get_column("source_row")}
+    )
+    return parsed, pl.DataFrame({f"problem_{k}": v.rename(k) for k, v in problems.items()})
+
+
+def _missing(problems: pl.Series, where: pl.Series, reason: str) -> pl.Series:
+    """``problems`` with ``reason`` where ``where`` holds."""
+    return pl.select(pl.when(where).then(pl.lit(reason)).otherwise(problems)).to_series()
+
+
+def _text(cells: pl.Series, *, neutralized: bool) -> pl.Series:
+    """Text cells: surrounding spaces go, blank is null, and an exporter's formula quote goes."""
+    text = cells.str.strip_chars()
+    text = pl.select(pl.when(text != "").then(text)).to_series()
+    if neutralized:
+        text = pl.select(
+            pl.when(text.str.contains(FORMULA_START.replace("'*", "'+")))
+            .then(text.str.slice(1))
+            .otherwise(text)
+        ).to_series()
+    return text.rename(cells.name)
+
+
+def _currencies(cells: pl.Series) -> tuple[pl.Series, pl.Series]:
+    code = cells.str.strip_chars().str.to_uppercase()
+    frame = pl.DataFrame({"code": code}).select(
+        pl.when(pl.col("code") != "").then(pl.col("code")).alias("value"),
+        pl.when((pl.col("code") != "") & ~pl.col("code").str.contains(r"^[A-Z]{3}$"))
+        .then(pl.lit("bad_currency"))
+        .alias("error"),
+    )
+    return frame.get_column("value"), frame.get_column("error")
+
+
+# --- row errors and conflicts ----------------------------------------------------------------
+
+
+def _raw_cells(row: tuple) -> tuple[str, ...]:
+    cells = [cell if cell is not None else "" for cell in row]
+    while cells and not cells[-1]:
+        cells.pop()
+    return tuple(cells)
+
+
+def _row_errors(
+    failed: pl.DataFrame,
+    raw: pl.DataFrame,
+    body: pl.DataFrame,
+    table: _Table,
+    problem_columns: list[str],
+) -> list[RowError]:
+    if failed.height == 0:
+        return []
+    sheet_columns = [c for c in body.columns if c != "source_row"]
+    rows = failed.select("source_row").join(
+        body, on="source_row", how="left", maintain_order="left"
+    )
+    texts = failed.select("source_row").join(
+        raw, on="source_row", how="left", maintain_order="left"
+    )
+    errors = []
+    for problem, cells, text in zip(
+        failed.select(problem_columns).iter_rows(named=True),
+        rows.select(sheet_columns).iter_rows(),
+        texts.iter_rows(named=True),
+        strict=True,
+    ):
+        # in the order of the sheet's columns: the leftmost problem is the row's reason
+        found = sorted(
+            (int(table.columns[column.removeprefix("problem_")][1:]), column, reason)
+            for column, reason in problem.items()
+            if reason is not None
+        )
+        found = [(column.removeprefix("problem_"), reason) for _, column, reason in found]
+        messages = [
+            f"{_header_of(table, name)} {text.get(name)!r} {REASON_TEXT.get(reason, reason)}"
+            for name, reason in found
+        ]
+        errors.append(
+            RowError(
+                reason=found[0][1],
+                message="; ".join(messages),
+                row=text["source_row"],
+                sheet=table.sheet.name,
+                cells=_raw_cells(cells),
+                code=text.get("code"),
+            )
+        )
+    return errors
+
+
+def _header_of(table: _Table, name: str) -> str:
+    return table.headers.get(name, name)
+
+
+def _conflicts(rows: pl.DataFrame, table: _Table) -> tuple[pl.DataFrame, list[RowError], list[str]]:
+    """The same code and effective time twice: identical rows are one row (with a warning),
+    different rows are all rejected as ``conflict`` (SPEC §3.3)."""
+    keys = ["code", "effective_from"]
+    values = [c for c in rows.columns if c not in (*keys, "source_row")]
+    twice = rows.select(pl.struct(keys).is_duplicated()).to_series()
+    if not twice.any():
+        return rows, [], []
+    marked = rows.filter(twice).with_columns(
+        pl.len().over(keys).alias("_count"),
+        pl.struct(values).n_unique().over(keys).alias("_variants"),
+        pl.col("source_row").implode().over(keys).alias("_rows"),
+    )
+    errors = []
+    warnings = []
+    for row in marked.iter_rows(named=True):
+        where = ", ".join(str(r) for r in sorted(row["_rows"]))
+        when = row["effective_from"] or "ASAP"
+        if row["_variants"] > 1:
+            errors.append(
+                RowError(
+                    reason="conflict",
+                    message=f"code {row['code']} (effective {when}) has different values in "
+                    f"rows {where}",
+                    row=row["source_row"],
+                    sheet=table.sheet.name,
+                    code=row["code"],
+                    cells=_raw_cells(table.sheet.frame.row(row["source_row"] - 1)),
+                )
+            )
+        elif row["source_row"] == min(row["_rows"]):
+            warnings.append(
+                f"code {row['code']} (effective {when}) appears {row['_count']} times with the "
+                f"same values (rows {where}): read once"
+            )
+    first = pl.col("source_row") == pl.col("source_row").min().over(keys)
+    kept = marked.filter((pl.col("_variants") == 1) & first).drop("_count", "_variants", "_rows")
+    return pl.concat([rows.filter(~twice), kept]).sort("source_row"), errors, warnings

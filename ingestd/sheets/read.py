@@ -1,0 +1,317 @@
+"""Bytes → sheets of string cells (SPEC §3.1).
+
+The file type is decided from the bytes, never the name.  Every cell comes out as a string (or
+null) so the later stages see one kind of value whatever the file was: CSV text as it stands,
+workbook cells rendered canonically (dates ISO, whole numbers without ``.0``).  No header is
+interpreted here; row ``i`` of a sheet's frame is spreadsheet row ``i + 1``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from operator import methodcaller
+from pathlib import PurePath
+
+import fastexcel
+import polars as pl
+
+from ingestd.errors import SheetError
+
+WORKBOOK_FORMATS = ("xlsx", "xlsb", "xls", "ods")
+# A CSV/TXT delimiter is one of these; on a tie the earlier wins (a comma is the likeliest to
+# appear by accident: decimal commas, "Korea, Republic of").
+DELIMITERS = (";", "\t", "|", ",")
+SNIFF_LINES = 50
+_SNIFF_CHARS = 64 * 1024
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_BINARY_MAGIC = {
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\x1f\x8b": "a gzip archive",
+    b"Rar!": "a RAR archive",
+    b"7z\xbc\xaf": "a 7-Zip archive",
+    b"%!PS": "a PostScript document",
+}
+# Text has almost no C0 control bytes besides tab, LF, FF, CR (and a DOS end-of-file 0x1a).
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 26))
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet: string columns ``c0, c1, …``; row ``i`` is spreadsheet row ``i + 1``."""
+
+    name: str
+    frame: pl.DataFrame
+
+
+def detect_format(data: bytes) -> str:
+    """``xlsx`` (also xlsm), ``xlsb``, ``ods``, ``xls``, ``zip`` or ``csv``, from magic bytes."""
+    if data.startswith(_ZIP):
+        return _zip_format(data)
+    if data.startswith(_OLE2):
+        return "xls"
+    if any(data.startswith(bom) for bom, _ in _BOMS):
+        return "csv"
+    for magic, what in _BINARY_MAGIC.items():
+        if data.startswith(magic):
+            raise SheetError("unknown_format", f"the file is {what}, not a rate sheet")
+    sample = data[:_SNIFF_CHARS]
+    controls = len(sample) - len(sample.translate(None, _CONTROL))
+    if controls > len(sample) // 100:
+        raise SheetError(
+            "unknown_format", "the file is binary data, neither text nor a known workbook"
+        )
+    return "csv"
+
+
+def _zip_format(data: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if "xl/workbook.xml" in names:
+                return "xlsx"
+            if "xl/workbook.bin" in names:
+                return "xlsb"
+            if "mimetype" in names and archive.read("mimetype").startswith(
+                b"application/vnd.oasis.opendocument.spreadsheet"
+            ):
+                return "ods"
+    except (zipfile.BadZipFile, OSError, KeyError) as exc:
+        raise SheetError("unknown_format", f"the file looks like a ZIP archive but: {exc}") from exc
+    return "zip"
+
+
+def read_sheets(
+    data: bytes,
+    *,
+    filename: str | None = None,
+    max_rows: int = 2_000_000,
+    max_columns: int = 200,
+) -> list[Sheet]:
+    """Every non-empty sheet of a CSV/TXT file or a workbook, as string cells."""
+    fmt = detect_format(data)
+    if fmt == "csv":
+        name = PurePath(filename).stem if filename else "csv"
+        sheets = [Sheet(name, _read_csv(data, max_rows=max_rows, max_columns=max_columns))]
+    elif fmt in WORKBOOK_FORMATS:
+        sheets = _read_workbook(data, max_rows=max_rows, max_columns=max_columns)
+    else:
+        raise SheetError(
+            "unsupported_format",
+            f"a {fmt.upper()} archive holds files, not a sheet: unpack it first",
+        )
+    return [sheet for sheet in sheets if _has_content(sheet.frame)]
+
+
+# --- CSV / TXT -------------------------------------------------------------------------------
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """The text of a CSV/TXT file and the encoding it was read with."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding), encoding
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), "latin-1"
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the first lines into the most rows of one width (quotes kept)."""
+    sample = text[:_SNIFF_CHARS]
+    best, best_score = ",", (0, 0)
+    for delimiter in DELIMITERS:
+        reader = csv.reader(io.StringIO(sample), delimiter=delimiter)
+        widths = Counter()
+        try:
+            for _, record in zip(range(SNIFF_LINES), reader, strict=False):
+                if len(record) > 1:
+                    widths[len(record)] += 1
+        except csv.Error:
+            continue
+        if not widths:
+            continue
+        width, rows = widths.most_common(1)[0]
+        if (rows, width) > best_score:
+            best, best_score = delimiter, (rows, width)
+    return best
+
+
+def _read_csv(data: bytes, *, max_rows: int, max_columns: int) -> pl.DataFrame:
+    text, encoding = decode_text(data)
+    if "\n" not in text and "\r" in text:  # classic Mac line ends
+        text = text.replace("\r", "\n")
+        encoding = "rewritten"
+    delimiter = sniff_delimiter(text)
+    utf8 = data if encoding == "utf-8" else text.encode("utf-8")
+    # Upper bound of the width: a record on one line has at most (delimiters + 1) fields; a
+    # record spanning lines is caught by the sentinel column below.
+    width = min(
+        max(map(methodcaller("count", delimiter), text.split("\n")), default=0) + 1, max_columns + 1
+    )
+    frame = _polars_csv(utf8, delimiter, width, max_rows)
+    if frame is None:  # quotes inside unquoted fields: polars refuses, the csv module copes
+        frame = _python_csv(text, delimiter, max_rows)
+    elif frame.get_column(f"c{width}").is_not_null().any() and width <= max_columns:
+        exact = max(map(len, csv.reader(io.StringIO(text), delimiter=delimiter)), default=1)
+        width = min(exact, max_columns + 1)
+        frame = _polars_csv(utf8, delimiter, width, max_rows)
+        if frame is None:
+            frame = _python_csv(text, delimiter, max_rows)
+    return _finish(frame, max_rows=max_rows, max_columns=max_columns)
+
+
+def _polars_csv(data: bytes, delimiter: str, width: int, max_rows: int) -> pl.DataFrame | None:
+    # one sentinel column more than the expected width tells that the estimate was too small
+    schema = {f"c{i}": pl.String for i in range(width + 1)}
+    try:
+        return pl.read_csv(
+            io.BytesIO(data),
+            has_header=False,
+            separator=delimiter,
+            quote_char='"',
+            schema=schema,
+            truncate_ragged_lines=True,
+            missing_columns="insert",
+            raise_if_empty=False,
+            n_rows=max_rows + 1,
+        )
+    except pl.exceptions.ComputeError:
+        return None
+
+
+def _python_csv(text: str, delimiter: str, max_rows: int) -> pl.DataFrame:
+    records = []
+    for number, record in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter)):
+        if number > max_rows:
+            break
+        records.append(record)
+    width = max(map(len, records), default=1)
+    columns = {f"c{i}": [r[i] if i < len(r) else None for r in records] for i in range(width)}
+    return pl.DataFrame(columns, schema={name: pl.String for name in columns})
+
+
+# --- workbooks -------------------------------------------------------------------------------
+
+# How fastexcel prints a number cell with a fraction (rounded to at most 9 decimals, no trailing
+# zeros): such cells are read again as floats and printed exactly (shortest round trip).
+_FASTEXCEL_FRACTION = r"^-?(0|[1-9][0-9]*)\.[0-9]{0,8}[1-9]$"
+_MIDNIGHT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00$"
+
+
+def _read_workbook(data: bytes, *, max_rows: int, max_columns: int) -> list[Sheet]:
+    try:
+        reader = fastexcel.read_excel(data)
+        names = reader.sheet_names
+    except fastexcel.FastExcelError as exc:
+        raise SheetError("unreadable", f"the workbook cannot be opened: {exc}") from exc
+    sheets = []
+    for name in names:
+        try:
+            frame = _load_sheet(reader, name, max_rows=max_rows, max_columns=max_columns)
+        except fastexcel.FastExcelError as exc:
+            raise SheetError("unreadable", f"sheet {name!r} cannot be read: {exc}") from exc
+        sheets.append(Sheet(name, frame))
+    return sheets
+
+
+def _load_sheet(reader, name: str, *, max_rows: int, max_columns: int) -> pl.DataFrame:
+    def load(dtype: str) -> pl.DataFrame:
+        # skip_rows=0 keeps blank rows above the first cell, so row numbers stay true; one
+        # column more than allowed is enough to tell the limit was passed
+        sheet = reader.load_sheet(
+            name,
+            header_row=None,
+            skip_rows=0,
+            n_rows=max_rows + 1,
+            dtypes=dtype,
+            use_columns=lambda column: column.index <= max_columns,
+        )
+        return sheet.to_polars()
+
+    text = load("string")
+    text = text.rename(dict(zip(text.columns, _names(text.width), strict=True)))
+    if text.width == 0:
+        return text
+    numeric_text = pl.any_horizontal(
+        pl.col(c).str.contains(_FASTEXCEL_FRACTION) | pl.col(c).is_in(["true", "false"])
+        for c in text.columns
+    )
+    with_numbers = text.select(numeric_text.any()).item()
+    if with_numbers:
+        floats = load("float")
+        floats.columns = [f"n{c}" for c in text.columns]
+        text = pl.concat([text, floats], how="horizontal")
+    cells = [c for c in text.columns if c.startswith("c")]
+    return _finish(
+        text.select(_canonical_cell(c, with_numbers=with_numbers) for c in cells),
+        max_rows=max_rows,
+        max_columns=max_columns,
+    )
+
+
+def _canonical_cell(column: str, *, with_numbers: bool) -> pl.Expr:
+    """One workbook column rendered canonically: ISO dates, exact numbers, booleans as 1/0.
+
+    ``n<column>`` holds the same cells read as floats (null where the cell is not a number).
+    """
+    cell = pl.col(column)
+    rule = pl.when(cell.str.contains(_MIDNIGHT)).then(cell.str.slice(0, 10))
+    if with_numbers:
+        number = pl.col(f"n{column}")
+        rule = (
+            pl.when(number.is_not_null() & cell.str.contains(_FASTEXCEL_FRACTION))
+            .then(number.cast(pl.String))
+            .when(number.is_not_null() & cell.is_in(["true", "false"]))
+            .then(number.cast(pl.Int8, strict=False).cast(pl.String))
+            .when(cell.str.contains(_MIDNIGHT))
+            .then(cell.str.slice(0, 10))
+        )
+    return rule.otherwise(cell).alias(column)
+
+
+# --- common ----------------------------------------------------------------------------------
+
+
+def _names(width: int) -> list[str]:
+    return [f"c{i}" for i in range(width)]
+
+
+def _finish(frame: pl.DataFrame, *, max_rows: int, max_columns: int) -> pl.DataFrame:
+    """Blank cells → null, trailing empty columns dropped, limits enforced."""
+    frame = frame.rename(dict(zip(frame.columns, _names(frame.width), strict=True)))
+    frame = frame.with_columns(
+        pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c) for c in frame.columns
+    )
+    used = [c for c in frame.columns if frame.get_column(c).null_count() < frame.height]
+    width = int(used[-1][1:]) + 1 if used else 0
+    if width > max_columns:
+        raise SheetError(
+            "too_many_columns", f"the sheet has more than {max_columns} columns (limit)"
+        )
+    if frame.height > max_rows:
+        raise SheetError("too_many_rows", f"the sheet has more than {max_rows} rows (limit)")
+    return frame.select(frame.columns[:width])
+
+
+def _has_content(frame: pl.DataFrame) -> bool:
+    return frame.width > 0 and frame.height > 0

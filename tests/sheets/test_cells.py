@@ -1,0 +1,426 @@
+"""SPEC §3.3: cell parsers, one table of cases per rule plus properties."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingestd.rates.model import PRICE, TIME
+from ingestd.sheets.cells import (
+    parse_codes,
+    parse_datetimes,
+    parse_flags,
+    parse_ints,
+    parse_prices,
+    parse_pulse,
+    parse_timezone,
+)
+
+
+def one(parse, cell, **kw):
+    """(value, error) of a single cell."""
+    values, errors, *_ = parse(pl.Series([cell], dtype=pl.String), **kw)
+    return values[0], errors[0]
+
+
+# --- codes -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "code", "error"),
+    [
+        ("44", "44", None),
+        (" 44 20 ", "4420", None),
+        ("+44", "44", None),
+        ("0044", "44", None),
+        ("01144", "44", None),
+        ("7.9407E+4", "79407", None),
+        ("7.9407e4", "79407", None),
+        ("7940.0", "7940", None),
+        ("7940.00", "7940", None),
+        ("7.94E+4", None, "bad_code"),  # the mantissa is too short: digits were lost
+        ("7.9407E+2", None, "bad_code"),  # not a whole number
+        ("1.23456789012345678E+17", None, "bad_code"),  # more than 15 significant digits
+        ("1234567890123456", None, "bad_code"),  # longer than E.164 allows
+        ("7940.5", None, "bad_code"),
+        ("44-20", None, "bad_code"),
+        ("UK", None, "bad_code"),
+        ("+", None, "bad_code"),
+        ("", None, "missing_code"),
+        ("   ", None, "missing_code"),
+        (None, None, "missing_code"),
+    ],
+)
+def test_parse_codes(cell, code, error):
+    assert one(parse_codes, cell) == (code, error)
+
+
+def test_mccmnc_keeps_its_leading_zeros():
+    assert one(parse_codes, "00101", international_prefix=False) == ("00101", None)
+    assert one(parse_codes, "00101") == ("101", None)
+
+
+@given(st.integers(min_value=1, max_value=10**15 - 1))
+def test_excel_scientific_codes_come_back_when_exact(number):
+    digits = str(number)
+    mantissa = f"{digits[0]}.{digits[1:]}" if len(digits) > 1 else digits
+    codes, errors = parse_codes(pl.Series([f"{mantissa}E+{len(digits) - 1}", f"{digits}.0"]))
+    assert codes.to_list() == [digits, digits]
+    assert errors.null_count() == 2
+
+
+# --- prices ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "price", "error"),
+    [
+        ("0.1584", "0.1584", None),
+        ("0,1584", "0.1584", None),
+        ("$0.15", "0.15", None),
+        ("0.15 USD", "0.15", None),
+        ("USD 0.15", "0.15", None),
+        ("€1.234,56", "1234.56", None),
+        ("1,234.56", "1234.56", None),
+        ("1'234.56", "1234.56", None),
+        ("1.234.567,5", "1234567.5", "absurd_price"),
+        ("12,5", "12.5", None),
+        ("0.15840000000000001", "0.1584", None),
+        ("0.30000000000000004", "0.3", None),
+        ("123456.12345678901", "123456.123456789", None),  # 15 significant digits
+        ("1e-5", "0.00001", None),
+        ("1.5E+3", "1500", None),
+        (".5", "0.5", None),
+        ("0", "0", None),
+        ("-0", "0", None),
+        ("-0.1", None, "negative_price"),
+        ("\u22120.1", None, "negative_price"),
+        ("$-0.1", None, "negative_price"),
+        ("abc", None, "bad_price"),
+        ("0.1x", None, "bad_price"),
+        ("1,234.5.6", None, "bad_price"),
+        ("1,2,3.4.5", None, "bad_price"),
+        ("2000000", None, "absurd_price"),
+        ("1e30", None, "absurd_price"),
+        ("1000000", "1000000", None),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_parse_prices(cell, price, error):
+    value, problem = one(parse_prices, cell)
+    assert problem == error
+    if error is None:
+        assert value == (Decimal(price) if price is not None else None)
+    else:
+        assert value is None
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        # a lone separator before three digits is decided by the rest of the column
+        (["1,234", "0.15"], ["1234", "0.15"]),
+        (["1,234", "0,15"], ["1.234", "0.15"]),
+        (["1.234", "0,15"], ["1234", "0.15"]),
+        (["1.234", "2.5"], ["1.234", "2.5"]),
+        (["1.234", "1,000,000"], ["1.234", "1000000"]),
+        # no evidence: a lone separator is decimal
+        (["1,234"], ["1.234"]),
+        (["1.234"], ["1.234"]),
+    ],
+)
+def test_thousands_or_decimal_is_decided_per_column(cells, expected):
+    values, errors = parse_prices(pl.Series(cells))
+    assert errors.null_count() == len(cells)
+    assert values.to_list() == [Decimal(e) for e in expected]
+
+
+def test_prices_are_exact_decimals():
+    values, _ = parse_prices(pl.Series(["0.1", None]))
+    assert values.dtype == PRICE
+    assert values[0] == Decimal("0.1")
+
+
+prices = st.decimals(min_value=0, max_value=999_999, places=6, allow_nan=False)
+
+
+@given(st.lists(prices, min_size=1, max_size=20), st.sampled_from([".", ","]))
+def test_any_decimal_written_with_point_or_comma_reads_back(values, separator):
+    cells = [format(v, "f").replace(".", separator) for v in values]
+    # unambiguous cells ("0.5", "12.25") tell the column which separator is decimal
+    cells.append("0" + separator + "5")
+    parsed, errors = parse_prices(pl.Series(cells))
+    assert errors.null_count() == len(cells)
+    assert parsed.to_list()[:-1] == values
+
+
+def excel_digits(text: str) -> Decimal:
+    """15 significant digits, at most 10 decimals, rounded once, half to even."""
+    exact = Decimal(text)
+    whole = len(str(int(exact))) if exact >= 1 else 0
+    return exact.quantize(Decimal(1).scaleb(-min(10, 15 - whole)), rounding=ROUND_HALF_EVEN)
+
+
+@given(st.floats(min_value=0, max_value=999_999, allow_nan=False))
+def test_float_noise_is_dropped(number):
+    cells = [repr(number), f"{number:.17g}"]
+    parsed, errors = parse_prices(pl.Series(cells))
+    assert errors.null_count() == 2
+    assert parsed.to_list() == [excel_digits(cell) for cell in cells]
+    assert abs(parsed[0] - Decimal(repr(number))) <= Decimal("5e-10")
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+@pytest.mark.parametrize(
+    ("cell", "when", "error"),
+    [
+        ("ASAP", None, None),
+        ("asap", None, None),
+        ("Immediate", None, None),
+        ("immediately", None, None),
+        ("Now", None, None),
+        ("", None, None),
+        (None, None, None),
+        ("2023-05-16", "2023-05-16 00:00", None),
+        ("2023-05-16T10:30", "2023-05-16 10:30", None),
+        ("2023-05-16 10:30:05", "2023-05-16 10:30:05", None),
+        ("2023-05-16T10:30:05Z", "2023-05-16 10:30:05", None),
+        ("2023-05-16T10:30:00+02:00", "2023-05-16 08:30", None),
+        ("2023-05-16 10:30 -0500", "2023-05-16 15:30", None),
+        ("2023-05-16 10:30:00.250", "2023-05-16 10:30:00.250", None),
+        ("2023/05/16", "2023-05-16 00:00", None),
+        ("16-May-23", "2023-05-16 00:00", None),
+        ("16-May-2023", "2023-05-16 00:00", None),
+        ("16 September 2023", "2023-09-16 00:00", None),
+        ("May 16, 2023", "2023-05-16 00:00", None),
+        ("16/05/2023", "2023-05-16 00:00", None),  # proves day-first on its own
+        ("16.05.2023 14:00", "2023-05-16 14:00", None),
+        ("05/16/2023 2:30 PM", "2023-05-16 14:30", None),
+        ("05/05/23", "2023-05-05 00:00", None),  # the same either way
+        ("45062", "2023-05-16 00:00", None),  # Excel serial, 1900 system
+        ("45062.5", "2023-05-16 12:00", None),
+        ("05/06/2023", None, "ambiguous_date"),
+        ("2023-02-30", None, "bad_date"),
+        ("31/31/2023", None, "bad_date"),
+        ("13:00 PM", None, "bad_date"),
+        ("16-Foo-23", None, "bad_date"),
+        ("soon", None, "bad_date"),
+        ("2023", None, "bad_date"),
+    ],
+)
+def test_parse_datetimes(cell, when, error):
+    value, problem = one(parse_datetimes, cell)
+    assert problem == error
+    assert value == (at(when) if when else None)
+
+
+def test_dates_are_naive_utc_microseconds():
+    values, _, _ = parse_datetimes(pl.Series(["2023-05-16"]))
+    assert values.dtype == TIME
+
+
+@pytest.mark.parametrize(
+    ("cells", "order", "expected"),
+    [
+        (["01/02/2023", "13/02/2023"], "dmy", ["2023-02-01", "2023-02-13"]),
+        (["01/02/2023", "02/13/2023"], "mdy", ["2023-01-02", "2023-02-13"]),
+        (["01-02-2023", "ASAP", "2023-05-16"], None, [None, None, "2023-05-16"]),
+    ],
+)
+def test_day_first_or_month_first_is_decided_once_per_column(cells, order, expected):
+    values, errors, decided = parse_datetimes(pl.Series(cells))
+    assert decided == order
+    assert values.to_list() == [at(e) if e else None for e in expected]
+    if order is None:
+        assert errors.to_list()[0] == "ambiguous_date"
+
+
+def test_both_proofs_in_one_column_make_every_numeric_date_ambiguous():
+    values, errors, decided = parse_datetimes(
+        pl.Series(["13/02/2023", "02/13/2023", "05/05/2023", "2023-05-16"])
+    )
+    assert decided is None
+    assert errors.to_list() == ["ambiguous_date"] * 3 + [None]
+    assert values[3] == at("2023-05-16")
+
+
+def test_a_forced_order_wins_over_the_values():
+    values, errors, decided = parse_datetimes(
+        pl.Series(["01/02/2023", "13/02/2023"]), date_order="mdy"
+    )
+    assert decided == "mdy"
+    assert values[0] == at("2023-01-02")
+    assert errors.to_list() == [None, "bad_date"]
+    with pytest.raises(ValueError):
+        parse_datetimes(pl.Series(["x"]), date_order="ymd")
+
+
+def test_excel_1904_serials():
+    assert one(parse_datetimes, "43600", excel_1904=True)[0] == at("2023-05-16")
+
+
+@pytest.mark.parametrize(
+    ("timezone", "expected"),
+    [
+        ("UTC", "2023-05-16 10:00"),
+        ("Europe/Berlin", "2023-05-16 08:00"),  # summer time: UTC+2
+        ("America/New_York", "2023-05-16 14:00"),
+        ("UTC+2", "2023-05-16 08:00"),
+        ("GMT-05:00", "2023-05-16 15:00"),
+        ("+0530", "2023-05-16 04:30"),
+    ],
+)
+def test_naive_values_are_in_the_given_zone(timezone, expected):
+    assert one(parse_datetimes, "2023-05-16 10:00", timezone=timezone)[0] == at(expected)
+
+
+def test_a_zone_per_cell_and_an_offset_in_the_value_win():
+    values, errors, _ = parse_datetimes(
+        pl.Series(["2023-01-16 10:00"] * 4 + ["2023-01-16 10:00Z"]),
+        timezone="Asia/Tokyo",
+        zones=pl.Series(["Europe/Berlin", None, " ", "Mars/Olympus", "Europe/Berlin"]),
+    )
+    assert values.to_list() == [
+        at("2023-01-16 09:00"),
+        at("2023-01-16 01:00"),
+        at("2023-01-16 01:00"),
+        None,
+        at("2023-01-16 10:00"),
+    ]
+    assert errors.to_list() == [None, None, None, "bad_timezone", None]
+
+
+def test_a_wall_time_in_the_spring_gap_is_no_date():
+    value, error = one(parse_datetimes, "2023-03-26 02:30", timezone="Europe/Berlin")
+    assert (value, error) == (None, "bad_date")
+
+
+def test_parse_timezone():
+    assert parse_timezone("UTC") == 0
+    assert parse_timezone("GMT+2") == 120
+    assert parse_timezone("-03:30") == -210
+    assert parse_timezone("Europe/Berlin") == "Europe/Berlin"
+    for wrong in ("Mars/Olympus", "UTC+25", ""):
+        with pytest.raises(ValueError):
+            parse_timezone(wrong)
+
+
+moments = st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2099, 12, 31))
+
+
+@given(st.lists(moments, min_size=1, max_size=10), st.sampled_from(["T", " "]))
+def test_any_datetime_written_iso_reads_back(values, separator):
+    cells = [v.isoformat(sep=separator) for v in values]
+    parsed, errors, _ = parse_datetimes(pl.Series(cells))
+    assert errors.null_count() == len(cells)
+    assert parsed.to_list() == values
+
+
+@given(
+    st.lists(st.dates(dt.date(1990, 1, 1), dt.date(2099, 12, 31)), min_size=1, max_size=10),
+    st.dates(dt.date(1990, 1, 1), dt.date(2099, 12, 31)),
+    st.sampled_from(["dmy", "mdy"]),
+    st.sampled_from(["/", ".", "-"]),
+)
+def test_a_proving_value_decides_the_order(values, proof, order, separator):
+    proof = proof.replace(day=13 + proof.day % 16)  # a day above 12 proves the order
+
+    def written(d: dt.date) -> str:
+        first, second = (d.day, d.month) if order == "dmy" else (d.month, d.day)
+        return f"{first:02d}{separator}{second:02d}{separator}{d.year}"
+
+    cells = [written(proof)] + [written(v) for v in values]
+    parsed, errors, decided = parse_datetimes(pl.Series(cells))
+    assert decided == order
+    assert errors.null_count() == len(cells)
+    assert [p.date() for p in parsed] == [proof, *values]
+
+
+# --- numbers, flags, increments --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "value", "error"),
+    [
+        ("60", 60, None),
+        ("60.0", 60, None),
+        (" 1 ", 1, None),
+        ("+30", 30, None),
+        ("0", 0, None),
+        ("-1", None, "bad_interval"),
+        ("1.5", None, "bad_interval"),
+        ("sixty", None, "bad_interval"),
+        ("99999999999", None, "bad_interval"),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_parse_ints(cell, value, error):
+    assert one(parse_ints, cell) == (value, error)
+
+
+def test_parse_ints_reason_is_the_callers():
+    assert one(parse_ints, "many", reason="bad_number") == (None, "bad_number")
+
+
+@pytest.mark.parametrize(
+    ("cell", "value", "error"),
+    [
+        *[(word, True, None) for word in ("1", "true", "TRUE", "yes", "Y", "x", "X ")],
+        *[(word, False, None) for word in ("0", "false", "No", "n")],
+        ("", None, None),
+        (None, None, None),
+        ("maybe", None, "bad_flag"),
+        ("2", None, "bad_flag"),
+    ],
+)
+def test_parse_flags(cell, value, error):
+    assert one(parse_flags, cell) == (value, error)
+
+
+@pytest.mark.parametrize(
+    ("cell", "first", "after", "error"),
+    [
+        ("60/1", 60, 1, None),
+        ("60-1", 60, 1, None),
+        ("60+1", 60, 1, None),
+        ("60 / 60", 60, 60, None),
+        ("1/1", 1, 1, None),
+        ("30:6", 30, 6, None),
+        ("60", 60, 60, None),
+        ("0/1", None, None, "bad_interval"),
+        ("60/", None, None, "bad_interval"),
+        ("per minute", None, None, "bad_interval"),
+        ("", None, None, None),
+        (None, None, None, None),
+    ],
+)
+def test_parse_pulse(cell, first, after, error):
+    firsts, nexts, errors = parse_pulse(pl.Series([cell], dtype=pl.String))
+    assert (firsts[0], nexts[0], errors[0]) == (first, after, error)
+
+
+@settings(max_examples=50)
+@given(st.lists(st.text(max_size=12), max_size=30))
+def test_parsers_never_raise_and_keep_the_length(cells):
+    series = pl.Series(cells, dtype=pl.String)
+    for parse in (parse_codes, parse_prices, parse_ints, parse_flags, parse_pulse):
+        out = parse(series)
+        assert all(len(part) == len(cells) for part in out)
+    values, errors, _ = parse_datetimes(series)
+    assert len(values) == len(errors) == len(cells)
+    # every non-blank cell is either a value or an error, never silently lost
+    for cell, value, error in zip(cells, *parse_prices(series), strict=True):
+        assert (value is None) != (error is None) or not cell.strip()

@@ -1,0 +1,231 @@
+"""The command line end to end on real databases: the scenario of a vendor's decks over time."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingestd.cli import main
+
+HEADER = "Prefix E164,Price1,Price N,Valid From,Timezone,Interval 1,Interval N,Forbidden,Discontinued"
+
+
+def deck(path: Path, *rows: str) -> Path:
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def cli(db_url, tmp_path, monkeypatch, capsys):
+    """Run `ingestd …` in-process against a fresh database; returns (exit code, stdout)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("INGESTD_CONFIG", raising=False)
+    monkeypatch.setenv("INGESTD_DATABASE_URL", db_url)
+    monkeypatch.setenv("INGESTD_DAEMON_STATE_DIR", str(tmp_path / "state"))
+
+    def run(*args: str) -> tuple[int, str]:
+        code = main(list(args))
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    assert run("db", "upgrade")[0] == 0
+    return run
+
+
+def js(run, *args: str):
+    code, out = run(*args, "--json")
+    try:
+        return code, json.loads(out)
+    except ValueError:
+        raise AssertionError(f"not JSON (exit {code}): {out[:2000]!r}") from None
+
+
+def test_a_vendor_through_its_decks(cli, tmp_path):
+    run = cli
+    v1 = deck(
+        tmp_path / "acme-a-z-v1.csv",
+        "44,0.0100,0.0100,ASAP,UTC,1,1,0,0",
+        "447,0.0400,0.0400,ASAP,UTC,1,1,0,0",
+        "4479,0.0450,0.0450,ASAP,UTC,1,1,0,0",
+        "33,0.0200,0.0200,ASAP,UTC,60,60,0,0",
+        "49,0.0150,0.0150,ASAP,UTC,1,1,0,0",
+        "8816,1.2000,1.2000,ASAP,UTC,60,60,0,0",
+    )
+    code, s1 = js(run, "import", str(v1), "--vendor", "acme", "--received-at", "2024-05-01T10:00:00Z")
+    assert code == 0, s1
+    assert (s1["status"], s1["version"], s1["mode"], s1["counts"]["new"]) == ("imported", 1, "full", 6)
+    assert s1["vendor_known"] is False
+
+    # v2, full: 4479 increase dated too early, 447 decrease, 336 new, 49 missing, 8816 forbidden
+    v2 = deck(
+        tmp_path / "acme-a-z-v2.csv",
+        "44,0.0100,0.0100,ASAP,UTC,1,1,0,0",
+        "447,0.0350,0.0350,2024-05-02,UTC,1,1,0,0",
+        "4479,0.0500,0.0500,2024-05-03,UTC,1,1,0,0",
+        "33,0.0200,0.0200,ASAP,UTC,60,60,0,0",
+        "336,0.0600,0.0600,ASAP,UTC,1,1,0,0",
+        "8816,1.2000,1.2000,ASAP,UTC,60,60,1,0",
+    )
+    code, s2 = js(run, "import", str(v2), "--vendor", "acme", "--received-at", "2024-05-02T08:00:00Z")
+    assert code == 0, s2
+    assert s2["version"] == 2
+    counts = {k: v for k, v in s2["counts"].items() if v}
+    assert counts == {"unchanged": 2, "decrease": 1, "increase": 1, "new": 1, "forbidden": 1, "discontinued": 1}
+    assert s2["deferred"] == [
+        {"code": "4479", "change_class": "increase", "stated": "2024-05-03 00:00:00",
+         "effective": "2024-05-09 08:00:00", "row": 4}
+    ]
+
+    # v3, partial: only 33 changes (dated with enough notice)
+    v3 = deck(tmp_path / "acme-amendment-v3.csv", "33,0.0250,0.0250,2024-06-01,UTC,60,60,0,0")
+    code, s3 = js(run, "import", str(v3), "--vendor", "acme", "--received-at", "2024-05-03T08:00:00Z")
+    assert (code, s3["version"], s3["mode"], s3["rows"]["written"]) == (0, 3, "partial", 1)
+    assert s3["rows"]["discontinued_missing"] == 0
+
+    # the same file again: no new version, and the summary says which version holds it
+    code, again = js(run, "import", str(v3), "--vendor", "acme", "--received-at", "2024-05-04T08:00:00Z")
+    assert (code, again["status"], again["duplicate_of"]) == (0, "duplicate", 3)
+
+    code, versions = js(run, "versions", "--vendor", "acme")
+    assert [v["version"] for v in versions["versions"]] == [1, 2, 3]
+    assert versions["versions"][1]["file_name"] == "acme-a-z-v2.csv"
+    assert versions["versions"][1]["received_at"] == "2024-05-02 08:00:00"
+
+    def price(number: str, when: str) -> str | None:
+        code, out = js(run, "lookup", "--vendor", "acme", number, "--at", when)
+        match = out["match"]
+        if match is None:
+            return None
+        if match["forbidden"]:
+            return f"{match['code']} forbidden"
+        return f"{match['code']} {match['price1']}"
+
+    assert price("+447912345678", "2024-05-01T09:00:00Z") is None  # before anything
+    assert price("+447912345678", "2024-05-01T10:00:00Z") == "4479 0.045"
+    assert price("+447912345678", "2024-05-09T07:59:59Z") == "4479 0.045"  # deferred increase not yet
+    assert price("+447912345678", "2024-05-09T08:00:00Z") == "4479 0.05"
+    assert price("+447812345678", "2024-05-02T07:59:59Z") == "447 0.04"
+    assert price("+447812345678", "2024-05-02T08:00:00Z") == "447 0.035"  # decrease at once
+    assert price("+442079460000", "2024-05-02T09:00:00Z") == "44 0.01"
+    assert price("+4930123", "2024-05-02T07:59:59Z") == "49 0.015"
+    assert price("+4930123", "2024-05-02T08:00:00Z") is None  # discontinued by the full deck
+    assert price("+33612345678", "2024-05-02T07:00:00Z") == "33 0.02"
+    assert price("+33612345678", "2024-05-02T08:00:00Z") == "336 0.06"  # new code
+    assert price("+33112345678", "2024-06-01T00:00:00Z") == "33 0.025"
+    assert price("+881612345", "2024-05-02T08:00:00Z") == "8816 forbidden"
+
+    # diff counts match the import summaries
+    code, d12 = js(run, "diff", "--vendor", "acme", "--table", "default", "1", "2")
+    written = {k: v for k, v in counts.items() if k != "unchanged"}
+    assert {k: v for k, v in d12["counts"].items() if v} == written
+    code, d23 = js(run, "diff", "--vendor", "acme", "--table", "default", "2", "3")
+    assert {k: v for k, v in d23["counts"].items() if v} == {"increase": 1}
+
+    # rollback to v1: a new version 4 whose content equals version 1
+    code, rb = js(run, "rollback", "--vendor", "acme", "--table", "default", "--to", "1")
+    assert (code, rb["version"]["version"], rb["version"]["rollback_to"]) == (0, 4, 1)
+    assert price("+4930123", "2024-05-10T00:00:00Z") == "49 0.015"
+    assert price("+447912345678", "2024-05-10T00:00:00Z") == "4479 0.045"
+    code, out1 = run("export", "--vendor", "acme", "--version", "1")
+    code, out4 = run("export", "--vendor", "acme")
+    assert out1 == out4
+    code, d14 = js(run, "diff", "--vendor", "acme", "--table", "default", "1", "4")
+    assert d14["added"] == d14["removed"] == d14["changed"] == []
+
+
+def test_export_at_an_instant_keeps_rows_in_effect(cli, tmp_path):
+    run = cli
+    f = deck(
+        tmp_path / "a.csv",
+        "44,0.0100,0.0100,2024-01-01,UTC,1,1,0,0",
+        "44,0.0200,0.0200,2024-07-01,UTC,1,1,0,0",
+        "33,0.0300,0.0300,2024-08-01,UTC,1,1,0,0",
+    )
+    assert run("import", str(f), "--vendor", "v", "--received-at", "2023-12-01")[0] == 0
+    code, text = run("export", "--vendor", "v", "--at", "2024-07-15")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["Prefix E164"], r["Price1"], r["Valid From"]) for r in rows] == [("44", "0.02", "2024-07-01 00:00:00")]
+    code, text = run("export", "--vendor", "v")
+    assert len(list(csv.DictReader(io.StringIO(text)))) == 3
+
+
+def test_dry_run_writes_nothing_and_shows_the_plan(cli, tmp_path):
+    run = cli
+    f = deck(tmp_path / "a.csv", "44,0.0100,0.0100,ASAP,UTC,1,1,0,0")
+    code, s = js(run, "import", str(f), "--vendor", "v", "--dry-run")
+    assert (code, s["status"], s["counts"]["new"]) == (0, "dry_run", 1)
+    code, out = run("versions", "--vendor", "v")
+    assert code == 1 and "no rate table" in out
+
+
+def test_guard_holds_a_mass_discontinue_until_accepted(cli, tmp_path):
+    run = cli
+    rows = [f"{c},0.0100,0.0100,ASAP,UTC,1,1,0,0" for c in range(30, 40)]
+    assert run("import", str(deck(tmp_path / "a-z-1.csv", *rows)), "--vendor", "v", "--received-at", "2024-01-01")[0] == 0
+    small = deck(tmp_path / "a-z-2.csv", rows[0])
+    code, s = js(run, "import", str(small), "--vendor", "v", "--received-at", "2024-01-02")
+    assert (code, s["status"], s["reason"]) == (1, "held", "mass_discontinue")
+    code, s = js(run, "import", str(small), "--vendor", "v", "--received-at", "2024-01-02", "--accept-guards")
+    assert (code, s["status"], s["counts"]["discontinued"]) == (0, "imported", 9)
+
+
+def test_bad_rows_are_reported_and_too_many_refuse_the_sheet(cli, tmp_path):
+    run = cli
+    good = [f"{c},0.0100,0.0100,ASAP,UTC,1,1,0,0" for c in range(300, 340)]
+    f = deck(tmp_path / "a.csv", *good, "44,abc,0.01,ASAP,UTC,1,1,0,0")
+    code, s = js(run, "import", str(f), "--vendor", "v", "--received-at", "2024-01-01")
+    assert code == 0 and s["rows"]["rejected"] == 1
+    (bad,) = s["rejected"]
+    assert bad["row"] == 42 and bad["reason"] == "bad_price" and "abc" in bad["cells"]
+    worse = deck(tmp_path / "b.csv", *good[:3], "44,abc,0.01,ASAP,UTC,1,1,0,0")
+    code, s = js(run, "import", str(worse), "--vendor", "v", "--received-at", "2024-01-02")
+    assert (code, s["status"], s["reason"]) == (1, "refused", "too_many_rejected")
+    code, versions = js(run, "versions", "--vendor", "v")
+    assert len(versions["versions"]) == 1  # the refused sheet wrote nothing
+
+
+def test_a_file_without_a_table_is_refused(cli, tmp_path):
+    f = tmp_path / "notes.csv"
+    f.write_text("hello,world\nthis is,not a deck\n")
+    code, s = js(cli, "import", str(f), "--vendor", "v")
+    assert (code, s["status"], s["reason"]) == (1, "refused", "no_table")
+
+
+def test_ambiguous_table_asks_which(cli, tmp_path):
+    run = cli
+    f = deck(tmp_path / "a.csv", "44,0.0100,0.0100,ASAP,UTC,1,1,0,0")
+    run("import", str(f), "--vendor", "v", "--table", "premium")
+    run("import", str(f), "--vendor", "v", "--table", "standard")
+    code, out = run("versions", "--vendor", "v")
+    assert code == 2 and "v/voice/premium" in out and "--table" in out
+
+
+def _ingestd(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ingestd", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_exit_codes_and_config_errors_through_the_real_process(tmp_path):
+    env = {**os.environ, "INGESTD_DAEMON_STATE_DIR": str(tmp_path / "state")}
+    env.pop("INGESTD_CONFIG", None)
+    env.pop("INGESTD_DATABASE_URL", None)
+    assert _ingestd("status", env=env, cwd=tmp_path).returncode == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[policy]\nshort_notice = "later"\n')
+    p = _ingestd("-c", str(bad), "status", env=env, cwd=tmp_path)
+    assert p.returncode == 2 and "policy.short_notice" in p.stderr and "defer" in p.stderr
+    p = _ingestd("status", "-c", str(bad), env=env, cwd=tmp_path)  # after the command too
+    assert p.returncode == 2
+    p = _ingestd("import", env=env, cwd=tmp_path)
+    assert p.returncode == 2 and "--vendor" in p.stderr
+    p = _ingestd("import", str(tmp_path / "missing.csv"), "--vendor", "v", env=env, cwd=tmp_path)
+    assert p.returncode == 2 and "missing.csv" in p.stderr
+    p = _ingestd("check-config", "--json", env=env, cwd=tmp_path)
+    assert p.returncode == 0 and json.loads(p.stdout)["database"]["reachable"] is True
