@@ -497,7 +497,11 @@ def _fetch(conn: Connection, table: TableRef, where: str, sql_table: str) -> pl.
     """Rows of a table by a WHERE clause built from trusted integers only, into polars."""
     spec = spec_for(table.kind)
     names = ["id", *_columns(spec), "change_class"]
-    sql = f"SELECT {', '.join(names)} FROM {sql_table} WHERE table_id = {int(table.id)} AND {where}"
+    quote = conn.dialect.identifier_preparer.quote  # `interval` is a keyword in MySQL
+    sql = (
+        f"SELECT {', '.join(quote(n) for n in names)} FROM {sql_table} "
+        f"WHERE table_id = {int(table.id)} AND {where}"
+    )
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         cursor.execute(sql)
@@ -562,7 +566,7 @@ def _bulk_insert(conn: Connection, spec: KindSpec, table_id: int, version: int, 
         return
     dialect = conn.dialect.name
     frame = _db_frame(spec, table_id, version, inserts, dialect)
-    names = ", ".join(frame.columns)
+    names = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in frame.columns)
     raw = conn.connection.dbapi_connection
     if dialect == "postgresql":
         with raw.cursor() as cur, cur.copy(f"COPY {spec.table} ({names}) FROM STDIN (FORMAT csv)") as copy:
