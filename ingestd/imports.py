@@ -11,13 +11,13 @@ import fnmatch
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ingestd.config import Config, TableRule, Vendor
 from ingestd.errors import RefusedError, RowError
 from ingestd.rates.model import DeckMode
-from ingestd.rates.semantics import Plan, deck_mode_from_name, plan_import, plan_rollback
+from ingestd.rates.semantics import Plan, deck_mode_from_name, plan_import, plan_purge, plan_rollback
 from ingestd.rates.store import Provenance, Store, TableRef
 from ingestd.sheets.opentwps import DeckRead, read_opentwps
 
@@ -291,3 +291,17 @@ def rollback(store: Store, table: TableRef, to: int) -> int:
             inserts, closes, Provenance(origin="rollback", mode="rollback", rollback_to=to), summary
         )
 
+
+
+def purge_discontinued(store: Store, table: TableRef, *, now: datetime, retention_days: float) -> int | None:
+    """A new version without the codes discontinued more than ``retention_days`` ago; None when
+    there is nothing to purge (no version is written)."""
+    with store.writing(table.vendor, table.kind, table.name, create=False) as writer:
+        closes = plan_purge(writer.current_rows(), now=now, retention=timedelta(days=retention_days))
+        if closes.is_empty():
+            return None
+        empty = writer.current_rows().clear().drop("id")
+        summary = {"origin": "purge", "retention_days": retention_days, "rows": {"closed": closes.len()}}
+        return writer.write_version(
+            empty, closes, Provenance(origin="purge", mode="purge", received_at=now), summary
+        )

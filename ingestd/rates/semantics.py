@@ -148,12 +148,13 @@ def plan_import(
     received = _second(received_at)
     deck_rows = deck.height
     existing = _prepare_existing(existing, spec)
-    deck = _prepare_deck(deck, spec)
+    deck, end_errors = _prepare_deck(deck, spec, received)
 
     tentative = pl.max_horizontal(pl.col("stated").fill_null(pl.lit(received)), pl.lit(received))
     deck = deck.with_columns(_tentative=tentative)
     deck = _classify(deck, existing, spec, at="_tentative")
     deck, rejected, accepted_short = _resolve_effective(deck, received, policy)
+    rejected = end_errors + rejected
     deck = _restated(deck, existing, spec)
     deck = _dedupe_slots(deck)
     counts = _count(deck["change_class"])
@@ -200,15 +201,36 @@ def _prepare_existing(existing: pl.DataFrame, spec: KindSpec) -> pl.DataFrame:
     return existing.select(cols).cast({"id": pl.Int64, **spec.schema()}).sort("code", "effective_from")
 
 
-def _prepare_deck(deck: pl.DataFrame, spec: KindSpec) -> pl.DataFrame:
+def _prepare_deck(
+    deck: pl.DataFrame, spec: KindSpec, received: datetime
+) -> tuple[pl.DataFrame, list[RowError]]:
     if "source_row" not in deck.columns:
         deck = deck.with_columns(source_row=pl.lit(None, pl.Int64))
     deck = deck.select(*spec.row_columns, "source_row").cast(spec.schema())
-    return deck.with_columns(
+    # Transmission Guidelines: a row whose end is at most one minute after its start removes
+    # the route; an end before the start is an error
+    span = pl.col("effective_to") - pl.col("effective_from").fill_null(pl.lit(received))
+    removal = pl.col("effective_to").is_not_null() & (span >= timedelta(0)) & (span <= timedelta(minutes=1))
+    backwards = pl.col("effective_to").is_not_null() & (span < timedelta(0))
+    errors = [
+        RowError(
+            reason="end_before_start",
+            message=f"the end date {_iso(r['effective_to'])} is before the start "
+            f"{_iso(r['effective_from']) or 'ASAP'}",
+            row=r["source_row"],
+            code=r["code"],
+        )
+        for r in deck.filter(backwards).iter_rows(named=True)
+    ]
+    deck = deck.filter(~backwards).with_columns(
+        pl.col("discontinued").fill_null(False) | removal,
+        pl.when(removal).then(None).otherwise(pl.col("effective_to")).alias("effective_to"),
+    )
+    deck = deck.with_columns(
         pl.col("effective_from").dt.truncate("1s").alias("stated"),
         pl.col("forbidden").fill_null(False),
-        pl.col("discontinued").fill_null(False),
     ).drop("effective_from")
+    return deck, errors
 
 
 def _values_equal(spec: KindSpec, left_suffix: str = "", right_suffix: str = "_old") -> pl.Expr:
@@ -606,3 +628,13 @@ def plan_rollback(current: pl.DataFrame, target: pl.DataFrame, kind: Kind | str)
     inserts = target.join(current, on=cols, how="anti", nulls_equal=True)
     closes = current.join(target, on=cols, how="anti", nulls_equal=True)["id"].sort()
     return inserts, closes
+
+
+def plan_purge(current: pl.DataFrame, *, now: datetime, retention: timedelta) -> pl.Series:
+    """Ids of the rows of codes discontinued longer than the retention ago (SPEC §4: the row is
+    kept as history, then purged)."""
+    if current.is_empty():
+        return pl.Series("id", [], pl.Int64)
+    last = current.sort("code", "effective_from").group_by("code", maintain_order=True).last()
+    expired = last.filter(pl.col("discontinued") & (pl.col("effective_from") <= _second(now) - retention))
+    return current.join(expired.select("code"), on="code", how="semi")["id"].sort()

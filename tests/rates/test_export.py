@@ -241,14 +241,14 @@ def round_trip(frame: pl.DataFrame, kind: Kind, fmt: str) -> None:
 
 @pytest.mark.parametrize("kind", list(Kind))
 @pytest.mark.parametrize("fmt", ["csv", "json"])
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_round_trip_csv_json(kind, fmt, data):
     round_trip(data.draw(frames(kind)), kind, fmt)
 
 
 @pytest.mark.parametrize("kind", list(Kind))
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_round_trip_xlsx(kind, data):
     round_trip(data.draw(frames(kind)), kind, "xlsx")

@@ -14,6 +14,7 @@ from ingestd.rates.semantics import (
     country_code,
     deck_mode_from_name,
     plan_import,
+    plan_purge,
     plan_rollback,
 )
 
@@ -255,3 +256,32 @@ def test_country_code_uses_libphonenumber_metadata():
     codes = pl.DataFrame({"code": ["44207", "1212", "9715", "999", "8862", "0"]})
     got = codes.select(country_code(pl.col("code")))["code"].to_list()
     assert got == ["44", "1", "971", None, "886", None]
+
+
+def test_end_date_one_minute_after_start_removes_the_route():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"))).inserts)
+    deck = voice(("44", at("2024-06-01 00:00"), "0.10"), ("33", at("2024-06-01 00:00"), "0.10"))
+    deck = deck.with_columns(
+        effective_to=pl.when(pl.col("code") == "44")
+        .then(pl.lit(at("2024-06-01 00:01")))
+        .otherwise(pl.lit(at("2024-07-01 00:00")))
+    )
+    p = plan(v1, deck)
+    got = {r["code"]: r for r in p.inserts.iter_rows(named=True)}
+    assert got["44"]["discontinued"] and got["44"]["effective_to"] is None
+    assert got["44"]["effective_from"] == at("2024-06-01") and got["44"]["change_class"] == "discontinued"
+    assert not got["33"]["discontinued"] and got["33"]["effective_to"] == at("2024-07-01")
+
+
+def test_end_before_start_is_a_row_error():
+    deck = voice(("44", at("2024-06-01"), "0.10")).with_columns(effective_to=pl.lit(at("2024-05-01")))
+    p = plan(EMPTY, deck)
+    assert p.inserts.is_empty() and [e.reason for e in p.rejected] == ["end_before_start"]
+
+
+def test_purge_takes_codes_discontinued_longer_than_the_retention():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"))).inserts)
+    v2 = apply(v1, plan(v1, voice(("33", None, "0.10", "D")), received=RECEIVED + timedelta(days=1)))
+    assert plan_purge(v2, now=RECEIVED + timedelta(days=30), retention=timedelta(days=90)).len() == 0
+    ids = plan_purge(v2, now=RECEIVED + timedelta(days=92), retention=timedelta(days=90))
+    assert sorted(v2.filter(pl.col("id").is_in(ids.implode()))["code"].to_list()) == ["33", "33"]

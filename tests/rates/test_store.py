@@ -203,3 +203,18 @@ def test_unchanged_100k_deck_adds_no_rate_rows(store):
     assert rate_rows(store) == n
     table = store.find_table("acme")
     assert [v.rows_added for v in store.versions(table)] == [n, 0]
+
+
+def test_purge_of_discontinued_codes_is_a_new_version_and_keeps_history(store):
+    from ingestd.imports import purge_discontinued
+
+    write(store, voice(("44", None, "0.10"), ("33", None, "0.10")))
+    write(store, voice(("33", None, "0.10", "D")), received=RECEIVED + timedelta(days=1))
+    table = store.find_table("acme")
+    assert purge_discontinued(store, table, now=RECEIVED + timedelta(days=10), retention_days=90) is None
+    number = purge_discontinued(store, table, now=RECEIVED + timedelta(days=100), retention_days=90)
+    assert number == 3
+    table = store.find_table("acme")
+    assert store.rows(table)["code"].to_list() == ["44"]
+    assert sorted(store.rows(table, 2)["code"].to_list()) == ["33", "33", "44"]
+    assert store.versions(table)[-1].origin == "purge"
