@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -62,8 +62,13 @@ def _fail(message: str, code: int) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # accepted before or after the command name; SUPPRESS keeps the sub-parser from resetting it
-    common.add_argument("-c", "--config", default=argparse.SUPPRESS, metavar="PATH",
-                        help="configuration file (default: $INGESTD_CONFIG, then config/ingestd.toml)")
+    common.add_argument(
+        "-c",
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="configuration file (default: $INGESTD_CONFIG, then config/ingestd.toml)",
+    )
     parser = argparse.ArgumentParser(
         prog="ingestd",
         description="Telecom rate decks → verified, normalized, versioned OpenTWPS rate tables.",
@@ -72,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ingestd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, func: Callable, help: str, *, json_output: bool = True) -> argparse.ArgumentParser:
+    def command(
+        name: str, func: Callable, help: str, *, json_output: bool = True
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help, description=help)
         p.set_defaults(func=func)
         if json_output:
@@ -81,20 +88,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     def table_args(p: argparse.ArgumentParser, *, table_required: bool = False) -> None:
         p.add_argument("--vendor", required=True, help="vendor id")
-        p.add_argument("--table", required=table_required, help="rate table name (default: the only one)")
+        p.add_argument(
+            "--table", required=table_required, help="rate table name (default: the only one)"
+        )
         p.add_argument("--kind", choices=[k.value for k in Kind], help="voice, sms or did")
 
     p = command("import", cmd_import, "import rate sheets into a vendor's rate table")
     p.add_argument("files", nargs="+", metavar="FILE", help="csv, xlsx (OpenTWPS layout)")
     p.add_argument("--vendor", required=True, help="vendor id (need not be configured)")
-    p.add_argument("--table", help="rate table name (default: the vendor's table rule, else 'default')")
-    p.add_argument("--kind", choices=[k.value for k in Kind], help="voice, sms or did (default: from the sheet)")
+    p.add_argument(
+        "--table", help="rate table name (default: the vendor's table rule, else 'default')"
+    )
+    p.add_argument(
+        "--kind",
+        choices=[k.value for k in Kind],
+        help="voice, sms or did (default: from the sheet)",
+    )
     p.add_argument("--mode", choices=["full", "partial"], help="full (A–Z) or partial deck")
-    p.add_argument("--received-at", metavar="ISO", type=_instant,
-                   help="when the deck was received (default: now); pins 'now' for notice periods")
+    p.add_argument(
+        "--received-at",
+        metavar="ISO",
+        type=_instant,
+        help="when the deck was received (default: now); pins 'now' for notice periods",
+    )
     p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
-    p.add_argument("--accept-guards", action="store_true",
-                   help="write the version even if a guard (mass discontinue, stale deck, price jump) trips")
+    p.add_argument(
+        "--accept-guards",
+        action="store_true",
+        help="write the version even if a guard (mass discontinue, stale deck, price jump) trips",
+    )
 
     p = command("versions", cmd_versions, "list the versions of a rate table")
     table_args(p)
@@ -107,14 +129,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("export", cmd_export, "write a rate table as an OpenTWPS file", json_output=False)
     table_args(p)
     p.add_argument("--format", choices=["csv", "xlsx", "json"], default="csv")
-    p.add_argument("--version", type=int, dest="at_version", help="version number (default: latest)")
-    p.add_argument("--at", type=_instant, metavar="ISO", help="only the rows in effect at this instant")
-    p.add_argument("--extended", action="store_true", help="add description, end date, currency, change class")
+    p.add_argument(
+        "--version", type=int, dest="at_version", help="version number (default: latest)"
+    )
+    p.add_argument(
+        "--at", type=_instant, metavar="ISO", help="only the rows in effect at this instant"
+    )
+    p.add_argument(
+        "--extended", action="store_true", help="add description, end date, currency, change class"
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: standard output)")
 
     p = command("lookup", cmd_lookup, "the rate for a number at an instant")
     table_args(p)
-    p.add_argument("number", help="E.164 number (voice: longest prefix), MCCMNC (sms), number (did)")
+    p.add_argument(
+        "number", help="E.164 number (voice: longest prefix), MCCMNC (sms), number (did)"
+    )
     p.add_argument("--at", type=_instant, metavar="ISO", help="instant (default: now)")
 
     p = command("rollback", cmd_rollback, "a new version whose content equals an earlier one")
@@ -134,13 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _instant(text: str) -> datetime:
     """ISO date or datetime; naive means UTC; returned as naive UTC."""
     try:
-        value = datetime.fromisoformat(text.strip().replace(" ", "T", 1) if " " in text.strip() else text.strip())
+        value = datetime.fromisoformat(
+            text.strip().replace(" ", "T", 1) if " " in text.strip() else text.strip()
+        )
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an ISO date or datetime (e.g. 2024-05-16 or 2024-05-16T10:00:00Z)"
         ) from None
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
@@ -178,12 +210,22 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         except OSError as e:
             raise UsageError(f"cannot read {name}: {e.strerror}") from None
         if path.suffix.lower() == ".eml":
-            raise UsageError(f"{name}: importing whole messages needs the mail pipeline, not in this release")
+            raise UsageError(
+                f"{name}: importing whole messages needs the mail pipeline, not in this release"
+            )
         outcomes.append(
             import_sheet(
-                store, config, args.vendor, data,
-                file_name=path.name, received_at=received, table=args.table, kind=args.kind,
-                mode=args.mode, dry_run=args.dry_run, accept_guards=args.accept_guards,
+                store,
+                config,
+                args.vendor,
+                data,
+                file_name=path.name,
+                received_at=received,
+                table=args.table,
+                kind=args.kind,
+                mode=args.mode,
+                dry_run=args.dry_run,
+                accept_guards=args.accept_guards,
             )
         )
     if args.json:
@@ -198,7 +240,11 @@ def print_outcome(o: ImportOutcome, out: TextIO | None = None) -> None:
     w = (out or sys.stdout).write
     where = f"{o.vendor}/{o.kind or '?'}/{o.table or '?'}"
     w(f"{o.file_name}: {o.status.replace('_', ' ')} — {o.message or ''}\n")
-    w(f"  table     {where}" + ("" if o.vendor_known else "  (vendor not configured: defaults used)") + "\n")
+    w(
+        f"  table     {where}"
+        + ("" if o.vendor_known else "  (vendor not configured: defaults used)")
+        + "\n"
+    )
     if o.mode:
         w(f"  mode      {o.mode} deck ({o.mode_source})\n")
     w(f"  received  {_ts(o.received_at)} UTC   sha256 {o.file_hash[:16]}…\n")
@@ -207,8 +253,8 @@ def print_outcome(o: ImportOutcome, out: TextIO | None = None) -> None:
     if o.rows:
         r = o.rows
         w(
-            f"  rows      {r['in_file']} in file, {r['accepted']} accepted, {r['rejected']} rejected, "
-            f"{r['written']} written, {r['closed']} closed\n"
+            f"  rows      {r['in_file']} in file, {r['accepted']} accepted, "
+            f"{r['rejected']} rejected, {r['written']} written, {r['closed']} closed\n"
         )
     if o.counts:
         parts = [f"{k.replace('_', ' ')} {v}" for k, v in o.counts.items() if v]
@@ -216,8 +262,12 @@ def print_outcome(o: ImportOutcome, out: TextIO | None = None) -> None:
     if o.deferred:
         w(f"  deferred  {len(o.deferred)} rows (notice period):\n")
         for d in o.deferred[:SHOWN]:
-            w(f"    {d['code']:<16} {d['change_class']:<15} stated {d['stated']} → effective {d['effective']}"
-              + (f"  (row {d['row']})" if d.get("row") else "") + "\n")
+            w(
+                f"    {d['code']:<16} {d['change_class']:<15} "
+                f"stated {d['stated']} → effective {d['effective']}"
+                + (f"  (row {d['row']})" if d.get("row") else "")
+                + "\n"
+            )
         _more(w, len(o.deferred))
     for g in o.guards:
         if g.get("tripped"):
@@ -231,15 +281,27 @@ def print_outcome(o: ImportOutcome, out: TextIO | None = None) -> None:
         for e in o.rejected[:SHOWN]:
             where_ = f"row {e.row}" if e.row else (e.code or "")
             cells = " | ".join(e.cells)
-            w(f"    {where_:<10} [{e.reason}] {e.message}" + (f"  ({cells})" if cells else "") + "\n")
+            w(
+                f"    {where_:<10} [{e.reason}] {e.message}"
+                + (f"  ({cells})" if cells else "")
+                + "\n"
+            )
         _more(w, len(o.rejected))
     if o.status == "held":
-        w("  nothing was written; check the deck, then re-run with --accept-guards to import it anyway\n")
+        w(
+            "  nothing was written; check the deck, then re-run with --accept-guards "
+            "to import it anyway\n"
+        )
 
 
 def _examples(finding: dict) -> str:
     ex = finding.get("examples") or []
-    return f" ({', '.join(ex[:10])}{', …' if len(ex) > 10 or finding.get('count', 0) > len(ex) else ''})" if ex else ""
+    return (
+        f" ({', '.join(ex[:10])}"
+        f"{', …' if len(ex) > 10 or finding.get('count', 0) > len(ex) else ''})"
+        if ex
+        else ""
+    )
 
 
 def _more(w: Callable[[str], Any], n: int) -> None:
@@ -255,12 +317,17 @@ def cmd_versions(args: argparse.Namespace, config: Config) -> int:
         _print_json({"table": table.as_dict(), "versions": [v.as_dict() for v in found]})
         return 0
     print(f"{table.label} — {len(found)} versions, latest {table.current_version}")
-    print(f"{'ver':>4}  {'imported (UTC)':<19}  {'received (UTC)':<19}  {'origin':<8} {'mode':<8}"
-          f" {'rows':>8} {'added':>7} {'closed':>7}  file")
+    print(
+        f"{'ver':>4}  {'imported (UTC)':<19}  {'received (UTC)':<19}  {'origin':<8} {'mode':<8}"
+        f" {'rows':>8} {'added':>7} {'closed':>7}  file"
+    )
     for v in found:
         origin = v.origin if v.rollback_to is None else f"→v{v.rollback_to}"
-        print(f"{v.number:>4}  {_ts(v.created_at):<19}  {_ts(v.received_at):<19}  {origin:<8} {v.mode:<8}"
-              f" {v.rows_total:>8} {v.rows_added:>7} {v.rows_closed:>7}  {v.file_name or ''}")
+        print(
+            f"{v.number:>4}  {_ts(v.created_at):<19}  {_ts(v.received_at):<19}  "
+            f"{origin:<8} {v.mode:<8}"
+            f" {v.rows_total:>8} {v.rows_added:>7} {v.rows_closed:>7}  {v.file_name or ''}"
+        )
     return 0
 
 
@@ -276,7 +343,11 @@ def cmd_diff(args: argparse.Namespace, config: Config) -> int:
     print(f"  {counts or 'no changes'}")
     spec = spec_for(table.kind)
     price = spec.rate_prices[0]
-    for label, frame in (("added", diff.added), ("changed", diff.changed), ("removed", diff.removed)):
+    for label, frame in (
+        ("added", diff.added),
+        ("changed", diff.changed),
+        ("removed", diff.removed),
+    ):
         if frame.is_empty():
             continue
         print(f"  {label} ({frame.height}):")
@@ -284,8 +355,10 @@ def cmd_diff(args: argparse.Namespace, config: Config) -> int:
             old = f"{_price(r.get(price + '_old'))} → " if label == "changed" else ""
             flags = " forbidden" if r["forbidden"] else ""
             flags += " discontinued" if r["discontinued"] else ""
-            print(f"    {r['code']:<16} from {_ts(r['effective_from'])}  {old}{_price(r[price])}"
-                  f"  [{r.get('change_class') or ''}]{flags}")
+            print(
+                f"    {r['code']:<16} from {_ts(r['effective_from'])}  {old}{_price(r[price])}"
+                f"  [{r.get('change_class') or ''}]{flags}"
+            )
         if frame.height > SHOWN:
             print(f"    … {frame.height - SHOWN} more (use --json for all)")
     return 0
@@ -323,7 +396,9 @@ def in_effect_at(rows: pl.DataFrame, at: datetime) -> pl.DataFrame:
         return rows
     started = rows.filter(pl.col("effective_from") <= at).sort("code", "effective_from")
     latest = started.group_by("code", maintain_order=True).last()
-    return latest.filter(pl.col("effective_to").is_null() | (pl.col("effective_to") > at)).select(rows.columns)
+    return latest.filter(pl.col("effective_to").is_null() | (pl.col("effective_to") > at)).select(
+        rows.columns
+    )
 
 
 def cmd_lookup(args: argparse.Namespace, config: Config) -> int:
@@ -332,11 +407,24 @@ def cmd_lookup(args: argparse.Namespace, config: Config) -> int:
     at = args.at or utcnow()
     hit = store.lookup(table, args.number, at)
     if args.json:
-        out: dict[str, Any] = {"table": table.as_dict(), "number": args.number, "at": _ts(at), "match": None}
+        out: dict[str, Any] = {
+            "table": table.as_dict(),
+            "number": args.number,
+            "at": _ts(at),
+            "match": None,
+        }
         if hit is not None:
-            out["match"] = {k: (canonical_decimal(v) if k in spec_for(table.kind).prices and v is not None
-                                else _ts(v) if isinstance(v, datetime) else v)
-                            for k, v in hit.items() if k != "id"}
+            out["match"] = {
+                k: (
+                    canonical_decimal(v)
+                    if k in spec_for(table.kind).prices and v is not None
+                    else _ts(v)
+                    if isinstance(v, datetime)
+                    else v
+                )
+                for k, v in hit.items()
+                if k != "id"
+            }
         _print_json(out)
         return 0 if hit is not None else 1
     if hit is None:
@@ -346,10 +434,15 @@ def cmd_lookup(args: argparse.Namespace, config: Config) -> int:
     prices = ", ".join(f"{p} {_price(hit[p])}" for p in spec.prices if hit.get(p) is not None)
     state = " FORBIDDEN" if hit["forbidden"] else ""
     intervals = "/".join(str(hit[i]) for i in spec.intervals if hit.get(i) is not None)
-    print(f"{args.number}: {hit['code']}{state}  {prices} {hit.get('currency') or ''}"
-          + (f"  interval {intervals}" if intervals else ""))
-    print(f"  in effect {_ts(hit['effective_from'])} → {_ts(hit['effective_to']) if hit['effective_to'] else 'open'}"
-          f"  ({hit.get('description') or 'no description'}; {hit['change_class']})")
+    print(
+        f"{args.number}: {hit['code']}{state}  {prices} {hit.get('currency') or ''}"
+        + (f"  interval {intervals}" if intervals else "")
+    )
+    print(
+        f"  in effect {_ts(hit['effective_from'])} → "
+        f"{_ts(hit['effective_to']) if hit['effective_to'] else 'open'}"
+        f"  ({hit.get('description') or 'no description'}; {hit['change_class']})"
+    )
     return 0
 
 
@@ -361,8 +454,10 @@ def cmd_rollback(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         _print_json({"table": table.as_dict(), "version": info.as_dict()})
     else:
-        print(f"{table.label}: version {number} now equals version {args.to} "
-              f"({info.rows_added} rows added, {info.rows_closed} closed)")
+        print(
+            f"{table.label}: version {number} now equals version {args.to} "
+            f"({info.rows_added} rows added, {info.rows_closed} closed)"
+        )
     return 0
 
 
@@ -376,8 +471,11 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     print(f"database   {status['database']}")
     print(f"tables     {status['tables']}   versions {status['versions']}")
     for t in status["last_imports"]:
-        print(f"  {t['vendor']}/{t['kind']}/{t['table']}: version {t['version']} at {t['imported_at']}"
-              f" ({t['file_name'] or '-'})")
+        print(
+            f"  {t['vendor']}/{t['kind']}/{t['table']}: "
+            f"version {t['version']} at {t['imported_at']}"
+            f" ({t['file_name'] or '-'})"
+        )
     return 0
 
 
@@ -386,7 +484,11 @@ def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
     ok = True
     try:
         store = Store(config.database.url)
-        report["database"] = {"reachable": True, "revision": store.revision(), "head": store.head_revision()}
+        report["database"] = {
+            "reachable": True,
+            "revision": store.revision(),
+            "head": store.head_revision(),
+        }
         if report["database"]["revision"] != report["database"]["head"]:
             report["database"]["note"] = "schema not current: run `ingestd db upgrade`"
     except sqlalchemy.exc.SQLAlchemyError as e:
@@ -399,8 +501,10 @@ def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
         print(f"configuration {src}: ok ({len(config.vendors)} vendors)")
         db = report["database"]
         if db.get("reachable"):
-            print(f"database reachable, schema {db['revision'] or 'none'} (head {db['head']})"
-                  + (f" — {db['note']}" if db.get("note") else ""))
+            print(
+                f"database reachable, schema {db['revision'] or 'none'} (head {db['head']})"
+                + (f" — {db['note']}" if db.get("note") else "")
+            )
         else:
             print(f"database NOT reachable: {db['error']}")
     return 0 if ok else 1
@@ -412,12 +516,18 @@ def cmd_db(args: argparse.Namespace, config: Config) -> int:
         print(store.revision() or "none")
         return 0
     before, after = store.upgrade()
-    print(f"database schema: {before or 'empty'} → {after}" if before != after else f"database schema current ({after})")
+    print(
+        f"database schema: {before or 'empty'} → {after}"
+        if before != after
+        else f"database schema current ({after})"
+    )
     return 0
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    raise UsageError("the daemon (`ingestd run`) is not part of this release yet; use `ingestd import`")
+    raise UsageError(
+        "the daemon (`ingestd run`) is not part of this release yet; use `ingestd import`"
+    )
 
 
 __all__ = ["ChangeClass", "build_parser", "main"]

@@ -17,7 +17,13 @@ from typing import Any
 from ingestd.config import Config, TableRule, Vendor
 from ingestd.errors import RefusedError, RowError
 from ingestd.rates.model import DeckMode
-from ingestd.rates.semantics import Plan, deck_mode_from_name, plan_import, plan_purge, plan_rollback
+from ingestd.rates.semantics import (
+    Plan,
+    deck_mode_from_name,
+    plan_import,
+    plan_purge,
+    plan_rollback,
+)
 from ingestd.rates.store import Provenance, Store, TableRef
 from ingestd.sheets.opentwps import DeckRead, read_opentwps
 
@@ -83,12 +89,16 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def pick_rule(vendor: Vendor, *, file_name: str | None, subject: str | None, sheet: str | None) -> TableRule | None:
+def pick_rule(
+    vendor: Vendor, *, file_name: str | None, subject: str | None, sheet: str | None
+) -> TableRule | None:
     """The vendor's first table rule whose patterns all match (SPEC §2.3 table rules)."""
     for rule in vendor.tables:
         checks = []
         if rule.match_filename:
-            checks.append(bool(file_name) and fnmatch.fnmatch(file_name.lower(), rule.match_filename.lower()))
+            checks.append(
+                bool(file_name) and fnmatch.fnmatch(file_name.lower(), rule.match_filename.lower())
+            )
         if rule.match_subject:
             checks.append(bool(subject) and re.search(rule.match_subject, subject) is not None)
         if rule.match_sheet:
@@ -142,11 +152,23 @@ def import_sheet(
     )
     try:
         return _import(
-            store, config, vendor, data, outcome,
-            table=table, kind=kind, mode=mode, dry_run=dry_run, accept_guards=accept_guards,
+            store,
+            config,
+            vendor,
+            data,
+            outcome,
+            table=table,
+            kind=kind,
+            mode=mode,
+            dry_run=dry_run,
+            accept_guards=accept_guards,
             provenance=Provenance(
-                received_at=received_at, message_id=message_id, sender=sender, subject=subject,
-                file_name=file_name, file_hash=outcome.file_hash,
+                received_at=received_at,
+                message_id=message_id,
+                sender=sender,
+                subject=subject,
+                file_name=file_name,
+                file_hash=outcome.file_hash,
             ),
         )
     except RefusedError as e:
@@ -187,7 +209,9 @@ def _import(
         max_rows=limits.max_rows,
         max_columns=limits.max_columns,
     )
-    deck_mode, outcome.mode_source = decide_mode(mode, rule, vendor, provenance.subject, outcome.file_name)
+    deck_mode, outcome.mode_source = decide_mode(
+        mode, rule, vendor, provenance.subject, outcome.file_name
+    )
     outcome.kind = str(deck.kind)
     outcome.mode = str(deck_mode)
     outcome.table = table or (rule.name if rule is not None else "default")
@@ -273,7 +297,8 @@ def _refuse_on_currency(table: TableRef, deck: DeckRead) -> None:
     if other:
         raise RefusedError(
             "currency_mismatch",
-            f"the table {table.label} is in {table.currency} but the deck is in {', '.join(other)}; "
+            f"the table {table.label} is in {table.currency} "
+            f"but the deck is in {', '.join(other)}; "
             "send it to a table of that currency (vendor table rules)",
         )
 
@@ -282,26 +307,38 @@ def rollback(store: Store, table: TableRef, to: int) -> int:
     """A new version whose content equals version ``to`` (history is never rewritten)."""
     if to < 1 or to > table.current_version:
         raise RefusedError(
-            "no_version", f"{table.label} has versions 1 to {table.current_version}; cannot roll back to {to}"
+            "no_version",
+            f"{table.label} has versions 1 to {table.current_version}; cannot roll back to {to}",
         )
     with store.writing(table.vendor, table.kind, table.name, create=False) as writer:
         inserts, closes = plan_rollback(writer.current_rows(), writer.rows_at(to), table.kind)
-        summary = {"origin": "rollback", "rollback_to": to, "rows": {"written": inserts.height, "closed": closes.len()}}
+        summary = {
+            "origin": "rollback",
+            "rollback_to": to,
+            "rows": {"written": inserts.height, "closed": closes.len()},
+        }
         return writer.write_version(
             inserts, closes, Provenance(origin="rollback", mode="rollback", rollback_to=to), summary
         )
 
 
-
-def purge_discontinued(store: Store, table: TableRef, *, now: datetime, retention_days: float) -> int | None:
+def purge_discontinued(
+    store: Store, table: TableRef, *, now: datetime, retention_days: float
+) -> int | None:
     """A new version without the codes discontinued more than ``retention_days`` ago; None when
     there is nothing to purge (no version is written)."""
     with store.writing(table.vendor, table.kind, table.name, create=False) as writer:
-        closes = plan_purge(writer.current_rows(), now=now, retention=timedelta(days=retention_days))
+        closes = plan_purge(
+            writer.current_rows(), now=now, retention=timedelta(days=retention_days)
+        )
         if closes.is_empty():
             return None
         empty = writer.current_rows().clear().drop("id")
-        summary = {"origin": "purge", "retention_days": retention_days, "rows": {"closed": closes.len()}}
+        summary = {
+            "origin": "purge",
+            "retention_days": retention_days,
+            "rows": {"closed": closes.len()},
+        }
         return writer.write_version(
             empty, closes, Provenance(origin="purge", mode="purge", received_at=now), summary
         )

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-PG_ADMIN = os.environ.get("INGESTD_TEST_POSTGRESQL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN = os.environ.get(
+    "INGESTD_TEST_POSTGRESQL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 MARIADB_ADMIN = os.environ.get("INGESTD_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/test")
 
 
@@ -33,7 +35,7 @@ def _server_database(admin_url: str, label: str) -> Iterator[str]:
         admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    except Exception as e:  # noqa: BLE001 — any failure to reach the server means "not here"
+    except Exception as e:
         missing(f"{label} is not reachable at {admin_url}: {e}")
     url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
@@ -47,8 +49,13 @@ def _server_database(admin_url: str, label: str) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql),
-                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
 def db_url(request, tmp_path) -> Iterator[str]:
     """A fresh, empty database of each supported kind."""
     if request.param == "sqlite":

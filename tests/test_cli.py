@@ -14,7 +14,9 @@ import pytest
 
 from ingestd.cli import main
 
-HEADER = "Prefix E164,Price1,Price N,Valid From,Timezone,Interval 1,Interval N,Forbidden,Discontinued"
+HEADER = (
+    "Prefix E164,Price1,Price N,Valid From,Timezone,Interval 1,Interval N,Forbidden,Discontinued"
+)
 
 
 def deck(path: Path, *rows: str) -> Path:
@@ -58,9 +60,16 @@ def test_a_vendor_through_its_decks(cli, tmp_path):
         "49,0.0150,0.0150,ASAP,UTC,1,1,0,0",
         "8816,1.2000,1.2000,ASAP,UTC,60,60,0,0",
     )
-    code, s1 = js(run, "import", str(v1), "--vendor", "acme", "--received-at", "2024-05-01T10:00:00Z")
+    code, s1 = js(
+        run, "import", str(v1), "--vendor", "acme", "--received-at", "2024-05-01T10:00:00Z"
+    )
     assert code == 0, s1
-    assert (s1["status"], s1["version"], s1["mode"], s1["counts"]["new"]) == ("imported", 1, "full", 6)
+    assert (s1["status"], s1["version"], s1["mode"], s1["counts"]["new"]) == (
+        "imported",
+        1,
+        "full",
+        6,
+    )
     assert s1["vendor_known"] is False
 
     # v2, full: 4479 increase dated too early, 447 decrease, 336 new, 49 missing, 8816 forbidden
@@ -73,24 +82,42 @@ def test_a_vendor_through_its_decks(cli, tmp_path):
         "336,0.0600,0.0600,ASAP,UTC,1,1,0,0",
         "8816,1.2000,1.2000,ASAP,UTC,60,60,1,0",
     )
-    code, s2 = js(run, "import", str(v2), "--vendor", "acme", "--received-at", "2024-05-02T08:00:00Z")
+    code, s2 = js(
+        run, "import", str(v2), "--vendor", "acme", "--received-at", "2024-05-02T08:00:00Z"
+    )
     assert code == 0, s2
     assert s2["version"] == 2
     counts = {k: v for k, v in s2["counts"].items() if v}
-    assert counts == {"unchanged": 2, "decrease": 1, "increase": 1, "new": 1, "forbidden": 1, "discontinued": 1}
+    assert counts == {
+        "unchanged": 2,
+        "decrease": 1,
+        "increase": 1,
+        "new": 1,
+        "forbidden": 1,
+        "discontinued": 1,
+    }
     assert s2["deferred"] == [
-        {"code": "4479", "change_class": "increase", "stated": "2024-05-03 00:00:00",
-         "effective": "2024-05-09 08:00:00", "row": 4}
+        {
+            "code": "4479",
+            "change_class": "increase",
+            "stated": "2024-05-03 00:00:00",
+            "effective": "2024-05-09 08:00:00",
+            "row": 4,
+        }
     ]
 
     # v3, partial: only 33 changes (dated with enough notice)
     v3 = deck(tmp_path / "acme-amendment-v3.csv", "33,0.0250,0.0250,2024-06-01,UTC,60,60,0,0")
-    code, s3 = js(run, "import", str(v3), "--vendor", "acme", "--received-at", "2024-05-03T08:00:00Z")
+    code, s3 = js(
+        run, "import", str(v3), "--vendor", "acme", "--received-at", "2024-05-03T08:00:00Z"
+    )
     assert (code, s3["version"], s3["mode"], s3["rows"]["written"]) == (0, 3, "partial", 1)
     assert s3["rows"]["discontinued_missing"] == 0
 
     # the same file again: no new version, and the summary says which version holds it
-    code, again = js(run, "import", str(v3), "--vendor", "acme", "--received-at", "2024-05-04T08:00:00Z")
+    code, again = js(
+        run, "import", str(v3), "--vendor", "acme", "--received-at", "2024-05-04T08:00:00Z"
+    )
     assert (code, again["status"], again["duplicate_of"]) == (0, "duplicate", 3)
 
     code, versions = js(run, "versions", "--vendor", "acme")
@@ -99,7 +126,7 @@ def test_a_vendor_through_its_decks(cli, tmp_path):
     assert versions["versions"][1]["received_at"] == "2024-05-02 08:00:00"
 
     def price(number: str, when: str) -> str | None:
-        code, out = js(run, "lookup", "--vendor", "acme", number, "--at", when)
+        _code, out = js(run, "lookup", "--vendor", "acme", number, "--at", when)
         match = out["match"]
         if match is None:
             return None
@@ -109,7 +136,9 @@ def test_a_vendor_through_its_decks(cli, tmp_path):
 
     assert price("+447912345678", "2024-05-01T09:00:00Z") is None  # before anything
     assert price("+447912345678", "2024-05-01T10:00:00Z") == "4479 0.045"
-    assert price("+447912345678", "2024-05-09T07:59:59Z") == "4479 0.045"  # deferred increase not yet
+    assert (
+        price("+447912345678", "2024-05-09T07:59:59Z") == "4479 0.045"
+    )  # deferred increase not yet
     assert price("+447912345678", "2024-05-09T08:00:00Z") == "4479 0.05"
     assert price("+447812345678", "2024-05-02T07:59:59Z") == "447 0.04"
     assert price("+447812345678", "2024-05-02T08:00:00Z") == "447 0.035"  # decrease at once
@@ -150,9 +179,12 @@ def test_export_at_an_instant_keeps_rows_in_effect(cli, tmp_path):
     )
     assert run("import", str(f), "--vendor", "v", "--received-at", "2023-12-01")[0] == 0
     code, text = run("export", "--vendor", "v", "--at", "2024-07-15")
+    assert code == 0
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert [(r["Prefix E164"], r["Price1"], r["Valid From"]) for r in rows] == [("44", "0.02", "2024-07-01 00:00:00")]
-    code, text = run("export", "--vendor", "v")
+    assert [(r["Prefix E164"], r["Price1"], r["Valid From"]) for r in rows] == [
+        ("44", "0.02", "2024-07-01 00:00:00")
+    ]
+    _code, text = run("export", "--vendor", "v")
     assert len(list(csv.DictReader(io.StringIO(text)))) == 3
 
 
@@ -168,11 +200,23 @@ def test_dry_run_writes_nothing_and_shows_the_plan(cli, tmp_path):
 def test_guard_holds_a_mass_discontinue_until_accepted(cli, tmp_path):
     run = cli
     rows = [f"{c},0.0100,0.0100,ASAP,UTC,1,1,0,0" for c in range(30, 40)]
-    assert run("import", str(deck(tmp_path / "a-z-1.csv", *rows)), "--vendor", "v", "--received-at", "2024-01-01")[0] == 0
+    assert (
+        run(
+            "import",
+            str(deck(tmp_path / "a-z-1.csv", *rows)),
+            "--vendor",
+            "v",
+            "--received-at",
+            "2024-01-01",
+        )[0]
+        == 0
+    )
     small = deck(tmp_path / "a-z-2.csv", rows[0])
     code, s = js(run, "import", str(small), "--vendor", "v", "--received-at", "2024-01-02")
     assert (code, s["status"], s["reason"]) == (1, "held", "mass_discontinue")
-    code, s = js(run, "import", str(small), "--vendor", "v", "--received-at", "2024-01-02", "--accept-guards")
+    code, s = js(
+        run, "import", str(small), "--vendor", "v", "--received-at", "2024-01-02", "--accept-guards"
+    )
     assert (code, s["status"], s["counts"]["discontinued"]) == (0, "imported", 9)
 
 
@@ -208,8 +252,14 @@ def test_ambiguous_table_asks_which(cli, tmp_path):
 
 
 def _ingestd(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ingestd", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ingestd", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_exit_codes_and_config_errors_through_the_real_process(tmp_path):

@@ -22,9 +22,15 @@ from ingestd.rates.store import Store
 RECEIVED = datetime(2025, 3, 1, 12, 0, 0)
 
 prices = st.decimals(min_value=0, max_value=Decimal("99.99999999"), places=8, allow_nan=False)
-text = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=30
-).map(str.strip).filter(bool)
+text = (
+    st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
+        min_size=1,
+        max_size=30,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 dates = st.datetimes(min_value=RECEIVED + timedelta(days=30), max_value=datetime(2030, 1, 1)).map(
     lambda d: d.replace(microsecond=0)
 )
@@ -38,7 +44,9 @@ def rows(draw, kind: Kind) -> list[dict]:
     codes = draw(
         st.lists(
             st.from_regex(rf"[1-9][0-9]{{{width[0] - 1},{width[1] - 1}}}", fullmatch=True),
-            min_size=n, max_size=n, unique=True,
+            min_size=n,
+            max_size=n,
+            unique=True,
         )
     )
     out = []
@@ -69,8 +77,15 @@ def rows(draw, kind: Kind) -> list[dict]:
 
 def _import(store: Store, kind: Kind, data: bytes, name: str, table: str):
     outcome = import_sheet(
-        store, load_config(None, env={}), "rt", data, file_name=name, received_at=RECEIVED,
-        table=table, kind=str(kind), mode="full",
+        store,
+        load_config(None, env={}),
+        "rt",
+        data,
+        file_name=name,
+        received_at=RECEIVED,
+        table=table,
+        kind=str(kind),
+        mode="full",
     )
     assert outcome.status == "imported", outcome.as_dict()
     return store.find_table("rt", name=table, kind=str(kind))
@@ -89,9 +104,11 @@ def round_trip(store: Store, kind: Kind, generated: list[dict], fmt: str) -> Non
     write_export(frame, kind, fmt, first, extended=True)
     a = _import(store, kind, first.getvalue(), f"deck.{fmt}", f"a-{tag}")
     content_a = _content(store, a)
-    expected = frame.with_columns(
-        pl.col("effective_from").fill_null(RECEIVED)
-    ).select(content_a.columns).sort("code", "effective_from")
+    expected = (
+        frame.with_columns(pl.col("effective_from").fill_null(RECEIVED))
+        .select(content_a.columns)
+        .sort("code", "effective_from")
+    )
     assert content_a.equals(expected), (content_a, expected)
 
     again = io.BytesIO()
@@ -111,8 +128,11 @@ def sqlite_store(tmp_path_factory):
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
 @pytest.mark.parametrize("kind", list(Kind))
 def test_export_then_import_gives_the_same_table(sqlite_store, kind, fmt):
-    @settings(max_examples=15 if fmt == "xlsx" else 30, deadline=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=15 if fmt == "xlsx" else 30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(rows(kind))
     def check(generated):
         round_trip(sqlite_store, kind, generated, fmt)
@@ -125,8 +145,12 @@ def test_round_trip_on_every_database(db_url, kind):
     store = Store(db_url)
     store.upgrade()
 
-    @settings(max_examples=5, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=5,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
     @given(rows(kind))
     def check(generated):
         round_trip(store, kind, generated, "csv")

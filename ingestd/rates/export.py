@@ -8,9 +8,11 @@ reads back to the same table (``ingestd.sheets.opentwps`` reads these files):
 - prices: exact decimal text without trailing zeros (``0.1584``, ``1``, ``0``), never a float;
 - times: ``YYYY-MM-DD HH:MM:SS`` in UTC (the voice ``Timezone`` column says ``UTC``); an ASAP
   (null) effective time is empty;
-- booleans ``1``/``0``; whole numbers plain;
+- booleans ``1``/``0`` and whole numbers plain (XLSX: number cells; JSON: ``true``/``false``
+  and numbers; everything else is a JSON string or ``null``);
 - text a spreadsheet would run as a formula is neutralized in CSV and XLSX by one leading
-  ``'`` (see ``neutralize_formula``); the reader removes exactly that quote again.
+  ``'`` (see ``neutralize_formula``); the reader removes exactly that quote again.  JSON text
+  is written as it is.
 
 CSV and JSON are built column-wise with polars; XLSX goes through openpyxl's write-only mode,
 which takes one row at a time.
@@ -22,6 +24,7 @@ import json
 from typing import BinaryIO
 
 import polars as pl
+from openpyxl import Workbook
 
 from ingestd.rates.model import COMMON_OPENTWPS, EXTENDED_HEADERS, PRICE, TIME, Kind, spec_for
 
@@ -33,6 +36,9 @@ EXPORT_TIMEZONE = "UTC"
 # remove exactly one (the mapping is one-to-one).
 FORMULA_START = r"^'*[=+\-@\t\r]"
 _XML_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+# OpenTWPS has no flag columns for DIDs; the extended export carries them so that a DID table
+# survives the round trip (SPEC §2.5).
+EXTENDED_FLAGS = (("Forbidden", "forbidden"), ("Discontinued", "discontinued"))
 
 
 def opentwps_columns(kind: Kind | str) -> list[tuple[str, str | None]]:
@@ -47,17 +53,19 @@ def opentwps_columns(kind: Kind | str) -> list[tuple[str, str | None]]:
     return [(header, column.get(header)) for header in spec.opentwps_headers()]
 
 
-# OpenTWPS has no flag columns for DIDs; the extended export carries them so that a DID table
-# survives the round trip (SPEC §2.5).
-EXTENDED_FLAGS = (("Forbidden", "forbidden"), ("Discontinued", "discontinued"))
-
-
 def extended_columns(kind: Kind | str) -> list[tuple[str, str]]:
     """``(header, frame column)`` the extended export adds after the OpenTWPS columns."""
     columns = [(header, name) for name, header in EXTENDED_HEADERS.items()]
     if not COMMON_OPENTWPS[spec_for(kind).kind]:
         columns += EXTENDED_FLAGS
     return columns
+
+
+def price_text(price: pl.Expr) -> pl.Expr:
+    """``0.1584000000`` → ``0.1584``, ``1.0000000000`` → ``1``: the column-wise form of
+    ``rates.schema.canonical_decimal``."""
+    text = price.cast(pl.String)
+    return text.str.replace(r"(\.[0-9]*[1-9])0+$", "$1").str.replace(r"\.0+$", "")
 
 
 def neutralize_formula(text: pl.Expr) -> pl.Expr:
@@ -105,9 +113,7 @@ def write_export(
 def _cell(value: pl.Expr, dtype: pl.DataType, fmt: str) -> pl.Expr:
     """One column for export: text, except whole numbers and booleans in XLSX and JSON."""
     if dtype == PRICE:
-        return (
-            value.cast(pl.String).str.replace(r"(\.[0-9]*[1-9])0+$", "$1").str.replace(r"\.0+$", "")
-        )
+        return price_text(value)
     if dtype == TIME:
         return value.dt.strftime(TIME_FORMAT)
     if dtype == pl.Boolean:
@@ -124,8 +130,6 @@ def _cell(value: pl.Expr, dtype: pl.DataType, fmt: str) -> pl.Expr:
 
 
 def _write_xlsx(table: pl.DataFrame, title: str, out: BinaryIO) -> None:
-    from openpyxl import Workbook
-
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title)
     sheet.append(table.columns)

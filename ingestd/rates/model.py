@@ -81,7 +81,7 @@ class KindSpec:
 
     @property
     def row_columns(self) -> tuple[str, ...]:
-        return ("code", "effective_from") + self.value_columns
+        return ("code", "effective_from", *self.value_columns)
 
     def schema(self) -> dict[str, pl.DataType]:
         out: dict[str, pl.DataType] = {"code": pl.String, "effective_from": TIME}

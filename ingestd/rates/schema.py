@@ -156,7 +156,8 @@ def current_view_sql(spec: KindSpec) -> str:
 SELECT t.vendor AS vendor, t.name AS rate_table, t.current_version AS version,
        r.code AS {VIEW_KEY[spec.kind]}, {values},
        r.effective_from AS effective_from,
-       CASE WHEN r.effective_to IS NOT NULL AND (r.next_from IS NULL OR r.effective_to < r.next_from)
+       CASE WHEN r.effective_to IS NOT NULL
+                 AND (r.next_from IS NULL OR r.effective_to < r.next_from)
             THEN r.effective_to ELSE r.next_from END AS effective_to,
        r.forbidden AS forbidden, r.discontinued AS discontinued,
        r.description AS description, COALESCE(r.currency, t.currency) AS currency,

@@ -91,7 +91,9 @@ class Plan:
     received_at: datetime
     inserts: pl.DataFrame  # spec.row_columns + change_class
     closes: pl.Series  # ids of existing rows the new version no longer holds
-    counts: dict[str, int]  # deck rows per change class (+ discontinued codes missing from a full deck)
+    counts: dict[
+        str, int
+    ]  # deck rows per change class (+ discontinued codes missing from a full deck)
     deferred: list[Deferral]
     rejected: list[RowError]
     warnings: list[Finding]
@@ -169,7 +171,9 @@ def plan_import(
 
     deferred = [
         Deferral(r["code"], r["change_class"], r["stated"], r["effective_from"], r["source_row"])
-        for r in deck.filter(pl.col("_deferred")).sort("code", "effective_from").iter_rows(named=True)
+        for r in deck.filter(pl.col("_deferred"))
+        .sort("code", "effective_from")
+        .iter_rows(named=True)
     ]
     plan = Plan(
         kind=spec.kind,
@@ -198,7 +202,9 @@ def _prepare_existing(existing: pl.DataFrame, spec: KindSpec) -> pl.DataFrame:
     cols = ["id", *spec.row_columns]
     if existing.is_empty() and not existing.columns:
         existing = pl.DataFrame(schema={"id": pl.Int64, **spec.schema()})
-    return existing.select(cols).cast({"id": pl.Int64, **spec.schema()}).sort("code", "effective_from")
+    return (
+        existing.select(cols).cast({"id": pl.Int64, **spec.schema()}).sort("code", "effective_from")
+    )
 
 
 def _prepare_deck(
@@ -210,7 +216,11 @@ def _prepare_deck(
     # Transmission Guidelines: a row whose end is at most one minute after its start removes
     # the route; an end before the start is an error
     span = pl.col("effective_to") - pl.col("effective_from").fill_null(pl.lit(received))
-    removal = pl.col("effective_to").is_not_null() & (span >= timedelta(0)) & (span <= timedelta(minutes=1))
+    removal = (
+        pl.col("effective_to").is_not_null()
+        & (span >= timedelta(0))
+        & (span <= timedelta(minutes=1))
+    )
     backwards = pl.col("effective_to").is_not_null() & (span < timedelta(0))
     errors = [
         RowError(
@@ -239,19 +249,18 @@ def _values_equal(spec: KindSpec, left_suffix: str = "", right_suffix: str = "_o
     )
 
 
-def _classify(deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec, *, at: str) -> pl.DataFrame:
+def _classify(
+    deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec, *, at: str
+) -> pl.DataFrame:
     """Change class of each deck row against the rate in effect at its time (SPEC §4)."""
     old = existing.rename({c: c + "_old" for c in existing.columns if c != "code"})
-    joined = (
-        deck.sort("code", at)
-        .join_asof(
-            old.sort("code", "effective_from_old"),
-            left_on=at,
-            right_on="effective_from_old",
-            by="code",
-            strategy="backward",
-            check_sortedness=False,
-        )
+    joined = deck.sort("code", at).join_asof(
+        old.sort("code", "effective_from_old"),
+        left_on=at,
+        right_on="effective_from_old",
+        by="code",
+        strategy="backward",
+        check_sortedness=False,
     )
     live_old = (
         pl.col("id_old").is_not_null()
@@ -367,7 +376,9 @@ def _restated(deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec) -> pl.
     )
     known = pl.col("effective_from_old").is_not_null() & _values_equal(spec)
     return joined.with_columns(
-        change_class=pl.when(known).then(pl.lit(ChangeClass.UNCHANGED.value)).otherwise("change_class"),
+        change_class=pl.when(known)
+        .then(pl.lit(ChangeClass.UNCHANGED.value))
+        .otherwise("change_class"),
         _deferred=pl.col("_deferred") & ~known,
     ).drop([c for c in joined.columns if c.endswith("_old")])
 
@@ -392,21 +403,31 @@ def _count(classes: pl.Series) -> dict[str, int]:
 
 
 def _discontinue_missing(
-    existing: pl.DataFrame, deck: pl.DataFrame, spec: KindSpec, received: datetime, policy: PolicyLike
+    existing: pl.DataFrame,
+    deck: pl.DataFrame,
+    spec: KindSpec,
+    received: datetime,
+    policy: PolicyLike,
 ) -> pl.DataFrame:
     """A full deck replaces the table: codes it leaves out are discontinued (SPEC §4)."""
     at = received + policy.notice_for("removal")
     last = existing.group_by("code").agg(pl.all().sort_by("effective_from").last())
-    gone = last.filter(~pl.col("discontinued")).join(deck.select("code").unique(), on="code", how="anti")
+    gone = last.filter(~pl.col("discontinued")).join(
+        deck.select("code").unique(), on="code", how="anti"
+    )
     if gone.is_empty():
         return pl.DataFrame(schema=deck.schema)
     # the row carried into the discontinued row: the one in effect then, else the first later one
     rows = existing.join(gone.select("code"), on="code", how="semi")
-    in_effect = rows.filter(pl.col("effective_from") <= at).group_by("code").agg(
-        pl.all().sort_by("effective_from").last()
+    in_effect = (
+        rows.filter(pl.col("effective_from") <= at)
+        .group_by("code")
+        .agg(pl.all().sort_by("effective_from").last())
     )
-    later = rows.join(in_effect.select("code"), on="code", how="anti").group_by("code").agg(
-        pl.all().sort_by("effective_from").first()
+    later = (
+        rows.join(in_effect.select("code"), on="code", how="anti")
+        .group_by("code")
+        .agg(pl.all().sort_by("effective_from").first())
     )
     carried = pl.concat([in_effect, later], how="vertical_relaxed")
     return carried.select(
@@ -422,12 +443,20 @@ def _discontinue_missing(
     ).cast({c: t for c, t in deck.schema.items() if c in spec.row_columns})
 
 
-def _merge(existing: pl.DataFrame, deck: pl.DataFrame, spec: KindSpec) -> tuple[pl.DataFrame, pl.Series]:
+def _merge(
+    existing: pl.DataFrame, deck: pl.DataFrame, spec: KindSpec
+) -> tuple[pl.DataFrame, pl.Series]:
     """Put the deck rows into the codes' timelines; return rows to insert and ids to close."""
     cols = list(spec.row_columns)
     # existing rows the deck replaces: the same instant, or after a discontinued row of the code
-    same_slot = existing.join(deck.select("code", "effective_from"), on=["code", "effective_from"], how="semi")
-    ends = deck.filter(pl.col("discontinued")).group_by("code").agg(pl.col("effective_from").min().alias("_end"))
+    same_slot = existing.join(
+        deck.select("code", "effective_from"), on=["code", "effective_from"], how="semi"
+    )
+    ends = (
+        deck.filter(pl.col("discontinued"))
+        .group_by("code")
+        .agg(pl.col("effective_from").min().alias("_end"))
+    )
     after_end = existing.join(ends, on="code").filter(pl.col("effective_from") > pl.col("_end"))
     superseded = pl.concat([same_slot.select("id"), after_end.select("id")]).unique()
 
@@ -464,7 +493,9 @@ def _merge(existing: pl.DataFrame, deck: pl.DataFrame, spec: KindSpec) -> tuple[
 def _guards(
     existing: pl.DataFrame, deck: pl.DataFrame, plan: Plan, spec: KindSpec, policy: PolicyLike
 ) -> Iterable[Finding]:
-    live_codes = existing.group_by("code").agg(pl.col("discontinued").sort_by("effective_from").last())
+    live_codes = existing.group_by("code").agg(
+        pl.col("discontinued").sort_by("effective_from").last()
+    )
     live = int((~live_codes["discontinued"]).sum()) if live_codes.height else 0
     if plan.mode is DeckMode.FULL and live:
         share = plan.missing_discontinued / live
@@ -494,11 +525,15 @@ def _guards(
     price = spec.rate_prices[0]
     ratio = pl.col(price).cast(pl.Float64) / pl.col("_old_price").cast(pl.Float64)
     factor = policy.max_price_factor
-    jumps = deck.filter(
-        pl.col("_old_price").is_not_null()
-        & (pl.col("_old_price") > 0)
-        & ((ratio > factor) | ((ratio < 1 / factor) & (pl.col(price) > 0)))
-    ) if "_old_price" in deck.columns else deck.clear()
+    jumps = (
+        deck.filter(
+            pl.col("_old_price").is_not_null()
+            & (pl.col("_old_price") > 0)
+            & ((ratio > factor) | ((ratio < 1 / factor) & (pl.col(price) > 0)))
+        )
+        if "_old_price" in deck.columns
+        else deck.clear()
+    )
     yield Finding(
         "price_jump",
         f"{jumps.height} prices change by more than a factor of {factor:g}",
@@ -567,13 +602,17 @@ def _shorter_prefix_meanwhile(
     warn when that one is cheaper (SPEC §4 warnings)."""
     price = spec.rate_prices[0]
     future = inserts.filter(
-        (pl.col("change_class") == ChangeClass.NEW.value) & (pl.col("effective_from") > plan.received_at)
+        (pl.col("change_class") == ChangeClass.NEW.value)
+        & (pl.col("effective_from") > plan.received_at)
     )
     if future.is_empty():
         return
     now = plan.received_at
     in_effect = (
-        pl.concat([existing.select(spec.row_columns), inserts.select(spec.row_columns)], how="vertical_relaxed")
+        pl.concat(
+            [existing.select(spec.row_columns), inserts.select(spec.row_columns)],
+            how="vertical_relaxed",
+        )
         .filter(pl.col("effective_from") <= now)
         .group_by("code")
         .agg(pl.all().sort_by("effective_from").last())
@@ -614,11 +653,17 @@ def country_code(code: pl.Expr) -> pl.Expr:
     out = pl.lit(None, pl.String)
     for n in (3, 2, 1):  # country codes are prefix-free, so the order only matters for speed
         head = code.str.slice(0, n)
-        out = pl.when(head.is_in(_COUNTRY_CODES) & (code.str.len_chars() >= n)).then(head).otherwise(out)
+        out = (
+            pl.when(head.is_in(_COUNTRY_CODES) & (code.str.len_chars() >= n))
+            .then(head)
+            .otherwise(out)
+        )
     return out
 
 
-def plan_rollback(current: pl.DataFrame, target: pl.DataFrame, kind: Kind | str) -> tuple[pl.DataFrame, pl.Series]:
+def plan_rollback(
+    current: pl.DataFrame, target: pl.DataFrame, kind: Kind | str
+) -> tuple[pl.DataFrame, pl.Series]:
     """Rows to insert and ids to close so that the latest version equals ``target`` (history is
     never rewritten: a rollback is a new version).  Rows are compared by value, not by id."""
     spec = spec_for(kind)
@@ -636,5 +681,7 @@ def plan_purge(current: pl.DataFrame, *, now: datetime, retention: timedelta) ->
     if current.is_empty():
         return pl.Series("id", [], pl.Int64)
     last = current.sort("code", "effective_from").group_by("code", maintain_order=True).last()
-    expired = last.filter(pl.col("discontinued") & (pl.col("effective_from") <= _second(now) - retention))
+    expired = last.filter(
+        pl.col("discontinued") & (pl.col("effective_from") <= _second(now) - retention)
+    )
     return current.join(expired.select("code"), on="code", how="semi")["id"].sort()

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ def _fault(stage: str) -> None:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -210,13 +210,17 @@ class Store:
     # --- reading ---------------------------------------------------------------------------
 
     def tables(self, vendor: str | None = None) -> list[TableRef]:
-        q = sa.select(rate_tables).order_by(rate_tables.c.vendor, rate_tables.c.kind, rate_tables.c.name)
+        q = sa.select(rate_tables).order_by(
+            rate_tables.c.vendor, rate_tables.c.kind, rate_tables.c.name
+        )
         if vendor is not None:
             q = q.where(rate_tables.c.vendor == vendor)
         with self.engine.connect() as conn:
             return [_table_ref(r) for r in conn.execute(q).mappings()]
 
-    def find_table(self, vendor: str, *, name: str | None = None, kind: str | None = None) -> TableRef:
+    def find_table(
+        self, vendor: str, *, name: str | None = None, kind: str | None = None
+    ) -> TableRef:
         """The one table that vendor/name/kind designate, or a clear error listing the choices."""
         found = [
             t
@@ -243,7 +247,8 @@ class Store:
             row = conn.execute(q).mappings().first()
         if row is None:
             raise RefusedError(
-                "no_version", f"{table.label} has no version {number} (latest: {table.current_version})"
+                "no_version",
+                f"{table.label} has no version {number} (latest: {table.current_version})",
             )
         return _version_info(row)
 
@@ -262,12 +267,18 @@ class Store:
         with self.engine.connect() as conn:
             # rows that entered after lo and are still there at hi, and rows of lo gone by hi
             entered = _fetch(
-                conn, table, f"version_from > {lo} AND version_from <= {hi} "
-                f"AND (version_to IS NULL OR version_to > {hi})", t
+                conn,
+                table,
+                f"version_from > {lo} AND version_from <= {hi} "
+                f"AND (version_to IS NULL OR version_to > {hi})",
+                t,
             )
             left = _fetch(
-                conn, table, f"version_from <= {lo} AND version_to IS NOT NULL "
-                f"AND version_to > {lo} AND version_to <= {hi}", t
+                conn,
+                table,
+                f"version_from <= {lo} AND version_to IS NOT NULL "
+                f"AND version_to > {lo} AND version_to <= {hi}",
+                t,
             )
         added, removed = (entered, left) if a <= b else (left, entered)
         return Diff.build(spec, a, b, added, removed)
@@ -278,7 +289,11 @@ class Store:
         digits = "".join(ch for ch in number if ch.isdigit())
         if not digits:
             raise UsageError(f"{number!r} holds no digits")
-        keys = [digits[:n] for n in range(1, len(digits) + 1)] if table.kind is Kind.VOICE else [digits]
+        keys = (
+            [digits[:n] for n in range(1, len(digits) + 1)]
+            if table.kind is Kind.VOICE
+            else [digits]
+        )
         spec = spec_for(table.kind)
         quoted = ", ".join(f"'{k}'" for k in keys)  # digits only: safe to inline
         with self.engine.connect() as conn:
@@ -310,8 +325,14 @@ class Store:
             tables = conn.execute(sa.select(sa.func.count()).select_from(rate_tables)).scalar_one()
             nversions = conn.execute(sa.select(sa.func.count()).select_from(versions)).scalar_one()
             last = conn.execute(
-                sa.select(rate_tables.c.vendor, rate_tables.c.kind, rate_tables.c.name,
-                          versions.c.number, versions.c.created_at, versions.c.file_name)
+                sa.select(
+                    rate_tables.c.vendor,
+                    rate_tables.c.kind,
+                    rate_tables.c.name,
+                    versions.c.number,
+                    versions.c.created_at,
+                    versions.c.file_name,
+                )
                 .join(versions, versions.c.table_id == rate_tables.c.id)
                 .where(versions.c.number == rate_tables.c.current_version)
                 .order_by(versions.c.created_at.desc())
@@ -321,8 +342,14 @@ class Store:
             "tables": tables,
             "versions": nversions,
             "last_imports": [
-                {"vendor": v, "kind": k, "table": n, "version": num, "imported_at": _iso(at),
-                 "file_name": fn}
+                {
+                    "vendor": v,
+                    "kind": k,
+                    "table": n,
+                    "version": num,
+                    "imported_at": _iso(at),
+                    "file_name": fn,
+                }
                 for v, k, n, num, at, fn in last
             ],
         }
@@ -330,7 +357,9 @@ class Store:
     # --- writing ---------------------------------------------------------------------------
 
     @contextmanager
-    def writing(self, vendor: str, kind: Kind | str, name: str, *, create: bool = True) -> Iterator[Writer]:
+    def writing(
+        self, vendor: str, kind: Kind | str, name: str, *, create: bool = True
+    ) -> Iterator[Writer]:
         """One transaction holding the table's lock; committed only if a version was written."""
         kind = Kind(kind)
         with self.engine.connect() as conn:
@@ -392,9 +421,9 @@ class Writer:
         _bulk_insert(self.conn, self.spec, self.table.id, number, inserts)
         _fault("rows_written")
         total = self.conn.execute(
-            sa.select(sa.func.count()).select_from(table).where(
-                table.c.table_id == self.table.id, table.c.version_to.is_(None)
-            )
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c.table_id == self.table.id, table.c.version_to.is_(None))
         ).scalar_one()
         self.conn.execute(
             versions.insert().values(
@@ -469,7 +498,9 @@ def _single_currency(frame: pl.DataFrame) -> str | None:
 def _lock_table(conn: Connection, vendor: str, kind: Kind, name: str, *, create: bool) -> TableRef:
     def select():
         q = sa.select(rate_tables).where(
-            rate_tables.c.vendor == vendor, rate_tables.c.kind == str(kind), rate_tables.c.name == name
+            rate_tables.c.vendor == vendor,
+            rate_tables.c.kind == str(kind),
+            rate_tables.c.name == name,
         )
         if conn.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already holds the lock
             q = q.with_for_update()
@@ -482,7 +513,12 @@ def _lock_table(conn: Connection, vendor: str, kind: Kind, name: str, *, create:
         now = utcnow()
         conn.execute(
             rate_tables.insert().values(
-                vendor=vendor, kind=str(kind), name=name, current_version=0, created_at=now, updated_at=now
+                vendor=vendor,
+                kind=str(kind),
+                name=name,
+                current_version=0,
+                created_at=now,
+                updated_at=now,
             )
         )
         row = select()
@@ -541,7 +577,9 @@ def _to_frame(rows: list, names: list[str], spec: KindSpec) -> pl.DataFrame:
     return pl.DataFrame(out)
 
 
-def _db_frame(spec: KindSpec, table_id: int, version: int, inserts: pl.DataFrame, dialect: str) -> pl.DataFrame:
+def _db_frame(
+    spec: KindSpec, table_id: int, version: int, inserts: pl.DataFrame, dialect: str
+) -> pl.DataFrame:
     """The rows to insert, in column order, as the driver wants them."""
     frame = inserts.select(*_columns(spec), "change_class").with_columns(
         table_id=pl.lit(table_id, pl.Int64), version_from=pl.lit(version, pl.Int64)
@@ -561,7 +599,9 @@ def canonical_price(col: pl.Expr) -> pl.Expr:
     return col.cast(pl.String).str.replace(r"\.?0+$", "")
 
 
-def _bulk_insert(conn: Connection, spec: KindSpec, table_id: int, version: int, inserts: pl.DataFrame) -> None:
+def _bulk_insert(
+    conn: Connection, spec: KindSpec, table_id: int, version: int, inserts: pl.DataFrame
+) -> None:
     if inserts.is_empty():
         return
     dialect = conn.dialect.name
@@ -569,7 +609,10 @@ def _bulk_insert(conn: Connection, spec: KindSpec, table_id: int, version: int, 
     names = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in frame.columns)
     raw = conn.connection.dbapi_connection
     if dialect == "postgresql":
-        with raw.cursor() as cur, cur.copy(f"COPY {spec.table} ({names}) FROM STDIN (FORMAT csv)") as copy:
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY {spec.table} ({names}) FROM STDIN (FORMAT csv)") as copy,
+        ):
             copy.write(frame.write_csv(include_header=False))
         return
     marks = ", ".join(["?" if dialect == "sqlite" else "%s"] * len(frame.columns))
@@ -599,7 +642,9 @@ class Diff:
     counts: dict[str, int]
 
     @classmethod
-    def build(cls, spec: KindSpec, a: int, b: int, added: pl.DataFrame, removed: pl.DataFrame) -> Diff:
+    def build(
+        cls, spec: KindSpec, a: int, b: int, added: pl.DataFrame, removed: pl.DataFrame
+    ) -> Diff:
         key = ["code", "effective_from"]
         # a row closed and put back with the same values (a rollback) is no change
         cols = list(spec.row_columns)
@@ -616,16 +661,16 @@ class Diff:
         counts["withdrawn"] = only_removed.filter(
             ~pl.col("code").is_in(added["code"].implode())
         ).height
-        return cls(spec.kind, a, b, only_added.sort(key), only_removed.sort(key), changed.sort(key), counts)
+        return cls(
+            spec.kind, a, b, only_added.sort(key), only_removed.sort(key), changed.sort(key), counts
+        )
 
     def as_dict(self, limit: int | None = None) -> dict:
         def rows(frame: pl.DataFrame) -> list[dict]:
             frame = frame.drop([c for c in frame.columns if c in ("id", "id_old")])
             if limit is not None:
                 frame = frame.head(limit)
-            return [
-                {k: _jsonable(v) for k, v in r.items()} for r in frame.iter_rows(named=True)
-            ]
+            return [{k: _jsonable(v) for k, v in r.items()} for r in frame.iter_rows(named=True)]
 
         return {
             "kind": str(self.kind),

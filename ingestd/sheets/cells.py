@@ -7,8 +7,8 @@ at the whole column (decimal comma vs thousands separator, day-first vs month-fi
 decided once per column.
 
 Reason codes: ``missing_code``, ``bad_code``, ``bad_price``, ``negative_price``,
-``absurd_price``, ``bad_date``, ``ambiguous_date``, ``bad_interval`` (also used by
-``parse_pulse``), ``bad_flag``.
+``absurd_price``, ``bad_date``, ``ambiguous_date``, ``bad_timezone``, ``bad_interval`` (of
+``parse_pulse`` and, unless the caller names another, ``parse_ints``), ``bad_flag``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
     "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
 }  # fmt: skip
-DATE_ORDERS = ("auto", "dmy", "mdy")
+# "ymd" reads the short numeric form as yy/mm/dd; ISO dates are year-first whatever the order
+DATE_ORDERS = ("auto", "dmy", "mdy", "ymd")
 # Excel's day 0 (1900 system, counting its phantom 29 Feb 1900) and the 1904 system's
 EXCEL_EPOCH_1900 = (1899, 12, 30)
 EXCEL_EPOCH_1904 = (1904, 1, 1)
@@ -288,10 +289,9 @@ def parse_datetimes(
     ``parse_timezone``), or in the zone ``zones`` names for that cell (a voice deck's Timezone
     column; blank there means ``timezone``; a name that is no zone is ``bad_timezone``).
     Excel serial numbers count days in the 1900 system (``excel_1904`` for the other one).
-    Day-first vs
-    month-first is decided once for the column: ``date_order`` forces it, ``auto`` takes what
-    the values prove (a first part above 12 proves day-first, a second part above 12 proves
-    month-first); returns the order used (``None`` when nothing decided it).
+    Day-first vs month-first is decided once for the column: ``date_order`` forces it,
+    ``auto`` takes what the values prove (a first part above 12 proves day-first, a second part
+    above 12 proves month-first); returns the order used (``None`` when nothing decided it).
     """
     if date_order not in DATE_ORDERS:
         raise ValueError(f"date_order must be one of {DATE_ORDERS}, not {date_order!r}")
@@ -338,7 +338,11 @@ def _datetimes(
         day, month = first, second
     else:
         ambiguous = pl.lit(False)
-        day, month = (first, second) if order == "dmy" else (second, first)
+        day, month = {
+            "dmy": (first, second),
+            "mdy": (second, first),
+            "ymd": (pl.col("year").cast(pl.Int32, strict=False), second),  # yy/mm/dd
+        }[order]
     month = pl.coalesce(
         pl.col("month").cast(pl.Int32, strict=False),
         pl.col("month_name").str.to_lowercase().str.slice(0, 3)
@@ -348,6 +352,8 @@ def _datetimes(
     day = pl.coalesce(pl.col("day").cast(pl.Int32, strict=False), pl.when(numeric).then(day))
     year = pl.col("year").cast(pl.Int32, strict=False)
     year = pl.when(pl.col("year").str.len_chars() == 2).then(year + 2000).otherwise(year)
+    if order == "ymd":
+        year = pl.when(numeric).then(first + 2000).otherwise(year)
     hour = pl.col("hour").cast(pl.Int32, strict=False).fill_null(0)
     ampm = pl.col("ampm").str.to_lowercase()
     bad_clock = ampm.is_not_null() & ((hour > 12) | (hour == 0))
@@ -423,10 +429,10 @@ def _decide_order(proofs: dict[str, bool]) -> str | None:
 
 
 def _offset_minutes(zone: pl.Expr) -> pl.Expr:
+    """Minutes east of UTC of ``Z``, ``UTC``, ``GMT``, ``+02:00`` or ``-0500``."""
     digits = zone.str.replace(":", "", literal=True)
-    minutes = digits.str.slice(1, 2).cast(pl.Int32, strict=False) * 60 + digits.str.slice(
-        3, 2
-    ).cast(pl.Int32, strict=False)
+    hours = digits.str.slice(1, 2).cast(pl.Int32, strict=False)
+    minutes = hours * 60 + digits.str.slice(3, 2).cast(pl.Int32, strict=False)
     return (
         pl.when(zone.is_in(["Z", "UTC", "GMT"]))
         .then(pl.lit(0, dtype=pl.Int32))

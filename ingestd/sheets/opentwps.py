@@ -133,20 +133,21 @@ def _json_sheet(data: bytes, filename: str | None, *, max_rows: int, max_columns
         raise SheetError("too_many_rows", f"more than {max_rows} rows (limit)")
     if any(not isinstance(row, list) or len(row) != len(columns) for row in rows):
         raise SheetError("unreadable", "every JSON row must be a list as long as the columns")
-    cells = {
-        f"c{i}": [_json_text(name)] + [_json_text(row[i]) for row in rows]
-        for i, name in enumerate(columns)
-    }
+    names = [f"c{i}" for i in range(len(columns))]
+    try:
+        values = pl.DataFrame(rows, schema=names, orient="row", strict=False)
+        values = values.select(
+            # JSON booleans are flags: 1/0 as in the other formats
+            pl.col(c).cast(pl.Int8 if values.schema[c] == pl.Boolean else pl.String).cast(pl.String)
+            for c in names
+        )
+    except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
+        raise SheetError(
+            "unreadable", f"the JSON rows hold values that are not cells: {exc}"
+        ) from exc
+    header = pl.DataFrame([[str(c) for c in columns]], schema=names, orient="row")
     name = PurePath(filename).stem if filename else "json"
-    return Sheet(name, pl.DataFrame(cells, schema={c: pl.String for c in cells}))
-
-
-def _json_text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
+    return Sheet(name, pl.concat([header, values]))
 
 
 # --- finding the table -----------------------------------------------------------------------
@@ -233,9 +234,13 @@ def _read_table(
         *(pl.col(column).alias(name) for name, column in table.columns.items()),
     ).drop(CHANGE_CLASS, strict=False)
     parsed, problems = _parse(
-        raw, spec, timezone=timezone, currency=currency, date_order=date_order,
+        raw,
+        spec,
+        timezone=timezone,
+        currency=currency,
+        date_order=date_order,
         neutralized=neutralized,
-    )  # fmt: skip
+    )
     problem_columns = list(problems.columns)
     checked = pl.concat([parsed, problems], how="horizontal")
     failed = pl.any_horizontal(pl.col(c).is_not_null() for c in problem_columns)

@@ -158,11 +158,11 @@ def sniff_delimiter(text: str) -> str:
 
 def _read_csv(data: bytes, *, max_rows: int, max_columns: int) -> pl.DataFrame:
     text, encoding = decode_text(data)
+    utf8 = data if encoding == "utf-8" else None  # polars reads UTF-8 bytes as they are
     if "\n" not in text and "\r" in text:  # classic Mac line ends
-        text = text.replace("\r", "\n")
-        encoding = "rewritten"
+        text, utf8 = text.replace("\r", "\n"), None
+    utf8 = utf8 or text.encode("utf-8")
     delimiter = sniff_delimiter(text)
-    utf8 = data if encoding == "utf-8" else text.encode("utf-8")
     # Upper bound of the width: a record on one line has at most (delimiters + 1) fields; a
     # record spanning lines is caught by the sentinel column below.
     width = min(
@@ -279,12 +279,10 @@ def _canonical_cell(column: str, *, with_numbers: bool) -> pl.Expr:
     if with_numbers:
         number = pl.col(f"n{column}")
         rule = (
-            pl.when(number.is_not_null() & cell.str.contains(_FASTEXCEL_FRACTION))
+            rule.when(number.is_not_null() & cell.str.contains(_FASTEXCEL_FRACTION))
             .then(number.cast(pl.String))
             .when(number.is_not_null() & cell.is_in(["true", "false"]))
             .then(number.cast(pl.Int8, strict=False).cast(pl.String))
-            .when(cell.str.contains(_MIDNIGHT))
-            .then(cell.str.slice(0, 10))
         )
     return rule.otherwise(cell).alias(column)
 
@@ -298,7 +296,6 @@ def _names(width: int) -> list[str]:
 
 def _finish(frame: pl.DataFrame, *, max_rows: int, max_columns: int) -> pl.DataFrame:
     """Blank cells → null, trailing empty columns dropped, limits enforced."""
-    frame = frame.rename(dict(zip(frame.columns, _names(frame.width), strict=True)))
     frame = frame.with_columns(
         pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c) for c in frame.columns
     )

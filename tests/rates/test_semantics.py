@@ -36,7 +36,9 @@ class Policy:
 
 def table_from(plan_inserts: pl.DataFrame, start_id: int = 1) -> pl.DataFrame:
     """Existing rows as the store would hand them over (with ids)."""
-    return plan_inserts.with_row_index("id", offset=start_id).with_columns(pl.col("id").cast(pl.Int64))
+    return plan_inserts.with_row_index("id", offset=start_id).with_columns(
+        pl.col("id").cast(pl.Int64)
+    )
 
 
 def apply(existing: pl.DataFrame, plan) -> pl.DataFrame:
@@ -44,11 +46,15 @@ def apply(existing: pl.DataFrame, plan) -> pl.DataFrame:
     kept = existing.filter(~pl.col("id").is_in(plan.closes.implode()))
     next_id = (existing["id"].max() or 0) + 1 if existing.height else 1
     added = table_from(plan.inserts, next_id)
-    return pl.concat([kept, added.select(kept.columns)] if kept.height else [added]).sort("code", "effective_from")
+    return pl.concat([kept, added.select(kept.columns)] if kept.height else [added]).sort(
+        "code", "effective_from"
+    )
 
 
 def plan(existing, deck, *, mode="partial", received=RECEIVED, policy=None):
-    return plan_import(existing, deck, kind="voice", mode=mode, received_at=received, policy=policy or Policy())
+    return plan_import(
+        existing, deck, kind="voice", mode=mode, received_at=received, policy=policy or Policy()
+    )
 
 
 EMPTY = pl.DataFrame()
@@ -63,7 +69,12 @@ def rate(table: pl.DataFrame, code: str, when: datetime):
 
 
 def test_first_deck_asap_rows_start_on_receipt_and_dates_are_kept():
-    p = plan(EMPTY, voice(("44", None, "0.1"), ("33", at("2024-06-01"), "0.2"), ("49", at("2020-01-01"), "0.3")))
+    p = plan(
+        EMPTY,
+        voice(
+            ("44", None, "0.1"), ("33", at("2024-06-01"), "0.2"), ("49", at("2020-01-01"), "0.3")
+        ),
+    )
     got = {r["code"]: r["effective_from"] for r in p.inserts.iter_rows(named=True)}
     assert got == {"44": RECEIVED, "33": at("2024-06-01"), "49": RECEIVED}
     assert p.counts["new"] == 3
@@ -77,7 +88,11 @@ def test_increase_dated_too_early_is_deferred_to_receipt_plus_notice():
     assert row["change_class"] == "increase"
     assert row["effective_from"] == RECEIVED + timedelta(hours=1, days=7)
     (d,) = p.deferred
-    assert (d.stated, d.effective, d.code) == (at("2024-05-10"), RECEIVED + timedelta(hours=1, days=7), "44")
+    assert (d.stated, d.effective, d.code) == (
+        at("2024-05-10"),
+        RECEIVED + timedelta(hours=1, days=7),
+        "44",
+    )
 
 
 def test_increase_with_enough_notice_keeps_its_date():
@@ -100,8 +115,12 @@ def test_short_notice_reject_and_accept():
 
 def test_asap_increase_takes_notice_decrease_is_immediate():
     v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"))).inserts)
-    p = plan(v1, voice(("44", None, "0.20"), ("33", None, "0.05")), received=RECEIVED + timedelta(days=1))
-    got = {r["code"]: (r["change_class"], r["effective_from"]) for r in p.inserts.iter_rows(named=True)}
+    p = plan(
+        v1, voice(("44", None, "0.20"), ("33", None, "0.05")), received=RECEIVED + timedelta(days=1)
+    )
+    got = {
+        r["code"]: (r["change_class"], r["effective_from"]) for r in p.inserts.iter_rows(named=True)
+    }
     assert got["44"] == ("increase", RECEIVED + timedelta(days=8))
     assert got["33"] == ("decrease", RECEIVED + timedelta(days=1))
     assert p.deferred == []  # ASAP is not short notice
@@ -111,7 +130,9 @@ def test_forbidden_and_discontinued_asap_are_immediate():
     v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"))).inserts)
     later = RECEIVED + timedelta(days=1)
     p = plan(v1, voice(("44", None, "0.10", "F"), ("33", None, "0.10", "D")), received=later)
-    got = {r["code"]: (r["change_class"], r["effective_from"]) for r in p.inserts.iter_rows(named=True)}
+    got = {
+        r["code"]: (r["change_class"], r["effective_from"]) for r in p.inserts.iter_rows(named=True)
+    }
     assert got == {"44": ("forbidden", later), "33": ("discontinued", later)}
 
 
@@ -159,7 +180,9 @@ def test_same_instant_replaces_and_restating_old_price_cancels_a_pending_change(
 
 
 def test_full_deck_discontinues_missing_codes_partial_does_not():
-    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"), ("49", None, "0.1"))).inserts)
+    v1 = table_from(
+        plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"), ("49", None, "0.1"))).inserts
+    )
     later = RECEIVED + timedelta(days=1)
     partial = plan(v1, voice(("44", None, "0.10")), received=later)
     assert partial.inserts.is_empty() and partial.missing_discontinued == 0
@@ -172,13 +195,18 @@ def test_full_deck_discontinues_missing_codes_partial_does_not():
 
 def test_discontinued_code_stays_discontinued_on_the_next_full_deck():
     v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"))).inserts)
-    v2 = apply(v1, plan(v1, voice(("44", None, "0.10")), mode="full", received=RECEIVED + timedelta(days=1)))
+    v2 = apply(
+        v1,
+        plan(v1, voice(("44", None, "0.10")), mode="full", received=RECEIVED + timedelta(days=1)),
+    )
     p = plan(v2, voice(("44", None, "0.10")), mode="full", received=RECEIVED + timedelta(days=2))
     assert p.inserts.is_empty() and p.closes.len() == 0 and p.missing_discontinued == 0
 
 
 def test_discontinued_row_withdraws_later_rows_of_its_code():
-    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("44", at("2024-08-01"), "0.09"))).inserts)
+    v1 = table_from(
+        plan(EMPTY, voice(("44", None, "0.10"), ("44", at("2024-08-01"), "0.09"))).inserts
+    )
     p = plan(v1, voice(("44", None, "0.10", "D")), received=RECEIVED + timedelta(days=1))
     assert p.closes.len() == 1
     v2 = apply(v1, p)
@@ -209,7 +237,12 @@ def test_price_jump_guard_both_directions():
 
 
 def test_warnings_zero_price_unknown_country_low_price_and_cheaper_shorter_prefix():
-    base = [("44", None, "0.10"), ("441", None, "0.11"), ("442", None, "0.12"), ("443", None, "0.001")]
+    base = [
+        ("44", None, "0.10"),
+        ("441", None, "0.11"),
+        ("442", None, "0.12"),
+        ("443", None, "0.001"),
+    ]
     p = plan(EMPTY, voice(*base, ("445", None, "0"), ("999", None, "0.2")))
     names = {w.name: w for w in p.warnings}
     assert names["zero_price"].examples == ("445",)
@@ -228,7 +261,10 @@ def test_same_code_on_one_instant_keeps_the_latest_statement():
 
 def test_rollback_plan_restores_content_by_value():
     v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.1"))).inserts)
-    v2 = apply(v1, plan(v1, voice(("44", None, "0.05")), received=RECEIVED + timedelta(days=1), mode="full"))
+    v2 = apply(
+        v1,
+        plan(v1, voice(("44", None, "0.05")), received=RECEIVED + timedelta(days=1), mode="full"),
+    )
     inserts, closes = plan_rollback(v2, v1, "voice")
     v3 = apply(v2, type("P", (), {"inserts": inserts, "closes": closes})())
     cols = list(spec_for("voice").row_columns)
@@ -269,19 +305,28 @@ def test_end_date_one_minute_after_start_removes_the_route():
     p = plan(v1, deck)
     got = {r["code"]: r for r in p.inserts.iter_rows(named=True)}
     assert got["44"]["discontinued"] and got["44"]["effective_to"] is None
-    assert got["44"]["effective_from"] == at("2024-06-01") and got["44"]["change_class"] == "discontinued"
+    assert (
+        got["44"]["effective_from"] == at("2024-06-01")
+        and got["44"]["change_class"] == "discontinued"
+    )
     assert not got["33"]["discontinued"] and got["33"]["effective_to"] == at("2024-07-01")
 
 
 def test_end_before_start_is_a_row_error():
-    deck = voice(("44", at("2024-06-01"), "0.10")).with_columns(effective_to=pl.lit(at("2024-05-01")))
+    deck = voice(("44", at("2024-06-01"), "0.10")).with_columns(
+        effective_to=pl.lit(at("2024-05-01"))
+    )
     p = plan(EMPTY, deck)
     assert p.inserts.is_empty() and [e.reason for e in p.rejected] == ["end_before_start"]
 
 
 def test_purge_takes_codes_discontinued_longer_than_the_retention():
     v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"))).inserts)
-    v2 = apply(v1, plan(v1, voice(("33", None, "0.10", "D")), received=RECEIVED + timedelta(days=1)))
-    assert plan_purge(v2, now=RECEIVED + timedelta(days=30), retention=timedelta(days=90)).len() == 0
+    v2 = apply(
+        v1, plan(v1, voice(("33", None, "0.10", "D")), received=RECEIVED + timedelta(days=1))
+    )
+    assert (
+        plan_purge(v2, now=RECEIVED + timedelta(days=30), retention=timedelta(days=90)).len() == 0
+    )
     ids = plan_purge(v2, now=RECEIVED + timedelta(days=92), retention=timedelta(days=90))
     assert sorted(v2.filter(pl.col("id").is_in(ids.implode()))["code"].to_list()) == ["33", "33"]

@@ -15,19 +15,25 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 from factories import at, voice
+from test_semantics import Policy
 
 from ingestd.rates.model import spec_for
 from ingestd.rates.semantics import plan_import
 from ingestd.rates.store import Provenance, Store
-from test_semantics import Policy
 
 RECEIVED = at("2024-05-09 11:33:01")
 
 
-def write(store: Store, deck: pl.DataFrame, *, received=RECEIVED, mode="partial", name="default") -> int:
+def write(
+    store: Store, deck: pl.DataFrame, *, received=RECEIVED, mode="partial", name="default"
+) -> int:
     with store.writing("acme", "voice", name) as w:
-        plan = plan_import(w.current_rows(), deck, kind="voice", mode=mode, received_at=received, policy=Policy())
-        return w.write_version(plan.inserts, plan.closes, Provenance(mode=mode, received_at=received), {})
+        plan = plan_import(
+            w.current_rows(), deck, kind="voice", mode=mode, received_at=received, policy=Policy()
+        )
+        return w.write_version(
+            plan.inserts, plan.closes, Provenance(mode=mode, received_at=received), {}
+        )
 
 
 def rate_rows(store: Store) -> int:
@@ -69,14 +75,21 @@ def test_versions_keep_history_and_storage_grows_with_changes(store):
 
 
 def test_prices_are_exact_decimals_in_the_database(store):
-    write(store, voice(("44", None, "0.1584"), ("33", None, "0.00012345"), ("49", None, "123.4567890123")))
+    write(
+        store,
+        voice(("44", None, "0.1584"), ("33", None, "0.00012345"), ("49", None, "123.4567890123")),
+    )
     with store.engine.connect() as conn:
         rows = dict(
             conn.execute(
                 sa.text("SELECT prefix, price1 FROM current_voice_rates ORDER BY prefix")
             ).all()
         )
-    assert {k: str(v) for k, v in rows.items()} == {"33": "0.00012345", "44": "0.1584", "49": "123.4567890123"} or (
+    assert {k: str(v) for k, v in rows.items()} == {
+        "33": "0.00012345",
+        "44": "0.1584",
+        "49": "123.4567890123",
+    } or (
         # PostgreSQL/MariaDB return NUMERIC(28,10) with its scale; the value is still exact
         {k: str(v).rstrip("0").rstrip(".") for k, v in rows.items()}
         == {"33": "0.00012345", "44": "0.1584", "49": "123.4567890123"}
@@ -99,7 +112,10 @@ def test_current_view_gives_each_row_its_end(store):
 
 
 def test_lookup_longest_prefix_at_an_instant(store):
-    write(store, voice(("44", None, "0.10"), ("447", None, "0.20"), ("4479", at("2024-07-01"), "0.30")))
+    write(
+        store,
+        voice(("44", None, "0.10"), ("447", None, "0.20"), ("4479", at("2024-07-01"), "0.30")),
+    )
     table = store.find_table("acme")
     assert store.lookup(table, "+44 7912 345678", at("2024-06-01"))["code"] == "447"
     assert store.lookup(table, "+44 7912 345678", at("2024-07-02"))["code"] == "4479"
@@ -136,7 +152,9 @@ def test_a_crash_between_rows_and_commit_leaves_the_previous_version(store, db_u
     )
     here = Path(__file__).parent
     env = {**os.environ, "PYTHONPATH": f"{here.parent}{os.pathsep}{here}"}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
+    )
     assert proc.returncode == 17, proc.stderr
     table = store.find_table("acme")
     assert table.current_version == 1
@@ -159,8 +177,14 @@ def test_imports_into_one_table_are_serialized(store):
             entered.set()
             release.wait(10)
             order.append("first")
-            plan = plan_import(w.current_rows(), voice(("44", None, "0.05")), kind="voice", mode="partial",
-                               received_at=RECEIVED + timedelta(days=1), policy=Policy())
+            plan = plan_import(
+                w.current_rows(),
+                voice(("44", None, "0.05")),
+                kind="voice",
+                mode="partial",
+                received_at=RECEIVED + timedelta(days=1),
+                policy=Policy(),
+            )
             w.write_version(plan.inserts, plan.closes, Provenance(), {})
 
     def second():
@@ -185,18 +209,22 @@ def test_imports_into_one_table_are_serialized(store):
 def test_unchanged_100k_deck_adds_no_rate_rows(store):
     n = 100_000
     codes = pl.Series([str(1_000_000 + i) for i in range(n)])
-    deck = pl.DataFrame({"code": codes}).with_columns(
-        effective_from=pl.lit(None, pl.Datetime("us")),
-        price1=pl.lit("0.0123").str.to_decimal(scale=10),
-        price_n=pl.lit("0.0123").str.to_decimal(scale=10),
-        interval1=pl.lit(60, pl.Int32),
-        interval_n=pl.lit(60, pl.Int32),
-        effective_to=pl.lit(None, pl.Datetime("us")),
-        forbidden=pl.lit(False),
-        discontinued=pl.lit(False),
-        description=pl.lit("somewhere"),
-        currency=pl.lit("USD"),
-    ).cast(spec_for("voice").schema())
+    deck = (
+        pl.DataFrame({"code": codes})
+        .with_columns(
+            effective_from=pl.lit(None, pl.Datetime("us")),
+            price1=pl.lit("0.0123").str.to_decimal(scale=10),
+            price_n=pl.lit("0.0123").str.to_decimal(scale=10),
+            interval1=pl.lit(60, pl.Int32),
+            interval_n=pl.lit(60, pl.Int32),
+            effective_to=pl.lit(None, pl.Datetime("us")),
+            forbidden=pl.lit(False),
+            discontinued=pl.lit(False),
+            description=pl.lit("somewhere"),
+            currency=pl.lit("USD"),
+        )
+        .cast(spec_for("voice").schema())
+    )
     write(store, deck, mode="full")
     assert rate_rows(store) == n
     assert write(store, deck, mode="full", received=RECEIVED + timedelta(days=2)) == 2
@@ -211,7 +239,10 @@ def test_purge_of_discontinued_codes_is_a_new_version_and_keeps_history(store):
     write(store, voice(("44", None, "0.10"), ("33", None, "0.10")))
     write(store, voice(("33", None, "0.10", "D")), received=RECEIVED + timedelta(days=1))
     table = store.find_table("acme")
-    assert purge_discontinued(store, table, now=RECEIVED + timedelta(days=10), retention_days=90) is None
+    assert (
+        purge_discontinued(store, table, now=RECEIVED + timedelta(days=10), retention_days=90)
+        is None
+    )
     number = purge_discontinued(store, table, now=RECEIVED + timedelta(days=100), retention_days=90)
     assert number == 3
     table = store.find_table("acme")

@@ -264,7 +264,16 @@ def test_a_forced_order_wins_over_the_values():
     assert values[0] == at("2023-01-02")
     assert errors.to_list() == [None, "bad_date"]
     with pytest.raises(ValueError):
-        parse_datetimes(pl.Series(["x"]), date_order="ymd")
+        parse_datetimes(pl.Series(["x"]), date_order="ydm")
+
+
+def test_year_first_short_dates_when_told():
+    values, errors, decided = parse_datetimes(
+        pl.Series(["23/05/16", "23.12.01", "2023-05-16", "16/05/2023"]), date_order="ymd"
+    )
+    assert decided == "ymd"
+    assert values.to_list()[:3] == [at("2023-05-16"), at("2023-12-01"), at("2023-05-16")]
+    assert errors.to_list() == [None, None, None, "bad_date"]
 
 
 def test_excel_1904_serials():

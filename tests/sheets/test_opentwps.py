@@ -299,6 +299,14 @@ def test_json_export_layout():
         ("310260", Decimal("0.02"), True),
         ("00101", Decimal("0.5"), False),
     ]
-    with pytest.raises(SheetError) as caught:
-        read_opentwps(b'{"columns": [1, 2], "rows": [[1]]}')
-    assert caught.value.reason == "unreadable"
+    for broken in (
+        b'{"columns": [1, 2], "rows": [[1]]}',
+        b'{"columns": ["Prefix E164", "Price1"]',
+        b'{"columns": ["Prefix E164", "Price1"], "rows": [["44", [1]]]}',
+        b'{"rows": []}',
+    ):
+        with pytest.raises(SheetError) as caught:
+            read_opentwps(broken)
+        assert caught.value.reason == "unreadable"
+    empty = read_opentwps(b'{"columns": ["Prefix E164", "Price1"], "rows": []}')
+    assert empty.rows.is_empty() and empty.total_rows == 0
