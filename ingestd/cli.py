@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -213,6 +214,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
             raise UsageError(
                 f"{name}: importing whole messages needs the mail pipeline, not in this release"
             )
+        show = _progress(path.name)
         outcomes.append(
             import_sheet(
                 store,
@@ -226,14 +228,31 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                 mode=args.mode,
                 dry_run=args.dry_run,
                 accept_guards=args.accept_guards,
+                progress=show,
             )
         )
+        show("done")
     if args.json:
         _print_json([o.as_dict() for o in outcomes] if len(outcomes) > 1 else outcomes[0].as_dict())
     else:
         for o in outcomes:
             print_outcome(o)
     return max(o.exit_code for o in outcomes)
+
+
+def _progress(label: str) -> Callable[[str], None]:
+    """Stages of a long command on a terminal; nothing when stderr is not one (SPEC §2.2)."""
+    if not sys.stderr.isatty():
+        return lambda stage: None
+    started = time.monotonic()
+
+    def show(stage: str) -> None:
+        sys.stderr.write(f"\r\033[K{label}: {stage}… ({time.monotonic() - started:.1f} s)")
+        sys.stderr.flush()
+        if stage == "done":
+            sys.stderr.write("\r\033[K")
+
+    return show
 
 
 def print_outcome(o: ImportOutcome, out: TextIO | None = None) -> None:

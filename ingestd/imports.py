@@ -10,6 +10,7 @@ import dataclasses
 import fnmatch
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -139,7 +140,9 @@ def import_sheet(
     subject: str | None = None,
     message_id: str | None = None,
     sender: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ImportOutcome:
+    """Import one sheet; ``progress`` is told each stage ("reading", "planning", "writing")."""
     vendor = config.vendor(vendor_id)
     received_at = received_at.replace(microsecond=0, tzinfo=None)
     outcome = ImportOutcome(
@@ -162,6 +165,7 @@ def import_sheet(
             mode=mode,
             dry_run=dry_run,
             accept_guards=accept_guards,
+            progress=progress or (lambda stage: None),
             provenance=Provenance(
                 received_at=received_at,
                 message_id=message_id,
@@ -190,6 +194,7 @@ def _import(
     mode: str | None,
     dry_run: bool,
     accept_guards: bool,
+    progress: Callable[[str], None],
     provenance: Provenance,
 ) -> ImportOutcome:
     limits = config.limits
@@ -199,6 +204,7 @@ def _import(
         )
     rule = pick_rule(vendor, file_name=outcome.file_name, subject=provenance.subject, sheet=None)
     wanted_kind = kind or (rule.kind if rule is not None and rule.kind != "auto" else None)
+    progress("reading")
     deck = read_opentwps(
         data,
         filename=outcome.file_name,
@@ -229,6 +235,7 @@ def _import(
             outcome.version = writer.table.current_version
             outcome.message = f"this file was already imported as version {dup}"
             return outcome
+        progress("planning")
         plan = plan_import(
             writer.current_rows(),
             deck.rows,
@@ -255,6 +262,7 @@ def _import(
         outcome.status = "imported"
         outcome.version = writer.table.current_version + 1
         outcome.message = f"imported as version {outcome.version}"
+        progress("writing")
         writer.write_version(plan.inserts, plan.closes, provenance, outcome.as_dict())
     return outcome
 
