@@ -555,12 +555,7 @@ def _warnings(
     rated = deck.filter(~pl.col("forbidden") & ~pl.col("discontinued"))
     zero = rated.filter(pl.col(price) == 0)
     if zero.height:
-        yield Finding(
-            "zero_price",
-            f"{zero.height} rows have a price of zero",
-            count=zero.height,
-            examples=tuple(zero["code"].head(EXAMPLES)),
-        )
+        yield _about_codes("zero_price", f"{zero.height} rows have a price of zero", zero)
     if plan.accepted_short:
         yield Finding(
             "short_notice_accepted",
@@ -573,11 +568,10 @@ def _warnings(
     with_cc = rated.with_columns(_cc=country_code(pl.col("code")))
     bad = with_cc.filter(pl.col("_cc").is_null())
     if bad.height:
-        yield Finding(
+        yield _about_codes(
             "unknown_country_code",
             f"{bad.height} codes do not start with an E.164 country code",
-            count=bad.height,
-            examples=tuple(bad["code"].head(EXAMPLES)),
+            bad,
         )
     low = (
         with_cc.filter(pl.col("_cc").is_not_null())
@@ -586,13 +580,15 @@ def _warnings(
         .filter(pl.col(price) > 0)
     )
     if low.height:
-        yield Finding(
-            "low_price",
-            f"{low.height} prices are below {policy.low_price_share:.0%} of their country's median",
-            count=low.height,
-            examples=tuple(low["code"].head(EXAMPLES)),
+        share = f"{policy.low_price_share:.0%}"
+        yield _about_codes(
+            "low_price", f"{low.height} prices are below {share} of their country's median", low
         )
     yield from _shorter_prefix_meanwhile(existing, inserts, plan, spec)
+
+
+def _about_codes(name: str, message: str, rows: pl.DataFrame) -> Finding:
+    return Finding(name, message, count=rows.height, examples=tuple(rows["code"].head(EXAMPLES)))
 
 
 def _shorter_prefix_meanwhile(

@@ -470,22 +470,22 @@ def _table_ref(row: Any) -> TableRef:
 
 
 def _version_info(row: Any) -> VersionInfo:
-    return VersionInfo(
-        number=row["number"],
-        origin=row["origin"],
-        mode=row["mode"],
-        received_at=row["received_at"],
-        created_at=row["created_at"],
-        file_name=row["file_name"],
-        file_hash=row["file_hash"],
-        message_id=row["message_id"],
-        sender=row["sender"],
-        rows_total=row["rows_total"],
-        rows_added=row["rows_added"],
-        rows_closed=row["rows_closed"],
-        rollback_to=row["rollback_to"],
-        summary=json.loads(row["summary"] or "{}"),
-    )
+    columns = {
+        "number",
+        "origin",
+        "mode",
+        "received_at",
+        "created_at",
+        "file_name",
+        "file_hash",
+        "message_id",
+        "sender",
+        "rows_total",
+        "rows_added",
+        "rows_closed",
+        "rollback_to",
+    }
+    return VersionInfo(**{c: row[c] for c in columns}, summary=json.loads(row["summary"] or "{}"))
 
 
 def _single_currency(frame: pl.DataFrame) -> str | None:
