@@ -63,8 +63,43 @@ class DeckRead:
     errors: list[RowError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     sheet: str | None = None
-    header_row: int = 1  # 1-based
+    header_row: int | None = 1  # 1-based; None for a headerless layout
     total_rows: int = 0  # data rows seen (accepted + rejected)
+    # the detection report (SPEC §3.2, issue "read any deck"): how the table was understood
+    layout: str = "opentwps"  # opentwps | header | guidelines | code_changes
+    kind_source: str = "columns"
+    mapping: dict[str, str] = field(default_factory=dict)  # header as written → field
+    date_order: str | None = None  # dmy | mdy | ymd | None (no ambiguous dates)
+    increments: dict[str, int] = field(default_factory=dict)  # source → rows
+    currency: str | None = None
+    product: str | None = None
+    notice: dict = field(default_factory=dict)  # NoticeFacts.as_dict()
+    skipped: dict[str, int] = field(default_factory=dict)  # blank, repeated_header, footnote…
+    table_suffix: str | None = None  # one table per jurisdiction: the suffix of its name
+
+    def report(self) -> dict:
+        """The detection report of this sheet, JSON-ready."""
+        return {
+            "sheet": self.sheet,
+            "layout": self.layout,
+            "header_row": self.header_row,
+            "kind": str(self.kind),
+            "kind_source": self.kind_source,
+            "mapping": self.mapping,
+            "date_order": self.date_order,
+            "increments": self.increments,
+            "currency": self.currency,
+            "product": self.product,
+            "notice": self.notice,
+            "rows": {
+                "seen": self.total_rows,
+                "accepted": self.rows.height,
+                "rejected": len(self.errors),
+            },
+            "skipped": self.skipped,
+            "table_suffix": self.table_suffix,
+            "warnings": self.warnings,
+        }
 
 
 @dataclass(frozen=True)
