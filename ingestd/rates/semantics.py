@@ -212,7 +212,9 @@ def _prepare_deck(
 ) -> tuple[pl.DataFrame, list[RowError]]:
     if "source_row" not in deck.columns:
         deck = deck.with_columns(source_row=pl.lit(None, pl.Int64))
-    deck = deck.select(*spec.row_columns, "source_row").cast(spec.schema())
+    if "vendor_class" not in deck.columns:
+        deck = deck.with_columns(vendor_class=pl.lit(None, pl.String))
+    deck = deck.select(*spec.row_columns, "source_row", "vendor_class").cast(spec.schema())
     # Transmission Guidelines: a row whose end is at most one minute after its start removes
     # the route; an end before the start is an error
     span = pl.col("effective_to") - pl.col("effective_from").fill_null(pl.lit(received))
@@ -556,6 +558,7 @@ def _warnings(
     zero = rated.filter(pl.col(price) == 0)
     if zero.height:
         yield _about_codes("zero_price", f"{zero.height} rows have a price of zero", zero)
+    yield from _vendor_disagrees(deck)
     if plan.accepted_short:
         yield Finding(
             "short_notice_accepted",
@@ -585,6 +588,26 @@ def _warnings(
             "low_price", f"{low.height} prices are below {share} of their country's median", low
         )
     yield from _shorter_prefix_meanwhile(existing, inserts, plan, spec)
+
+
+# The vendor's own change word compared with ours (only where both speak of a price move).
+COMPARABLE = ("new", "increase", "decrease", "unchanged")
+
+
+def _vendor_disagrees(deck: pl.DataFrame) -> Iterable[Finding]:
+    """"Vendor says Decrease, ingestd computes increase" is worth a person's look."""
+    if "vendor_class" not in deck.columns:
+        return
+    differ = deck.filter(
+        pl.col("vendor_class").is_in(COMPARABLE)
+        & pl.col("change_class").is_in(COMPARABLE)
+        & (pl.col("vendor_class") != pl.col("change_class"))
+    )
+    if differ.is_empty():
+        return
+    pairs = differ.group_by("vendor_class", "change_class").len().sort("len", descending=True)
+    said = ", ".join(f"{n} say {v} where ingestd finds {c}" for v, c, n in pairs.iter_rows())
+    yield _about_codes("vendor_class_differs", f"the vendor's change words differ: {said}", differ)
 
 
 def _about_codes(name: str, message: str, rows: pl.DataFrame) -> Finding:

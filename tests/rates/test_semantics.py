@@ -330,3 +330,15 @@ def test_purge_takes_codes_discontinued_longer_than_the_retention():
     )
     ids = plan_purge(v2, now=RECEIVED + timedelta(days=92), retention=timedelta(days=90))
     assert sorted(v2.filter(pl.col("id").is_in(ids.implode()))["code"].to_list()) == ["33", "33"]
+
+
+def test_vendor_change_word_that_contradicts_ours_is_a_warning():
+    v1 = table_from(plan(EMPTY, voice(("44", None, "0.10"), ("33", None, "0.10"))).inserts)
+    deck = voice(("44", None, "0.12"), ("33", None, "0.10")).with_columns(
+        vendor_class=pl.Series(["decrease", "unchanged"])
+    )
+    p = plan(v1, deck)
+    (w,) = [w for w in p.warnings if w.name == "vendor_class_differs"]
+    assert w.examples == ("44",) and "1 say decrease where ingestd finds increase" in w.message
+    agreeing = deck.with_columns(vendor_class=pl.Series(["increase", "unchanged"]))
+    assert not [w for w in plan(v1, agreeing).warnings if w.name == "vendor_class_differs"]
