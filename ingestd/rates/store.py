@@ -25,7 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from ingestd.errors import RefusedError, UsageError
-from ingestd.rates.model import PRICE, TIME, Kind, KindSpec, spec_for
+from ingestd.rates.model import PRICE, SPECS, TIME, Kind, KindSpec, spec_for
 from ingestd.rates.schema import RATE_TABLES, rate_tables, versions
 
 # Called with a stage name at the points where a crash must leave the store consistent; tests
@@ -538,13 +538,45 @@ def _fetch(conn: Connection, table: TableRef, where: str, sql_table: str) -> pl.
         f"SELECT {', '.join(quote(n) for n in names)} FROM {sql_table} "
         f"WHERE table_id = {int(table.id)} AND {where}"
     )
-    cursor = conn.connection.dbapi_connection.cursor()
+    return _to_frame(_query_frame(conn, sql, names), names, spec)
+
+
+def _query_frame(conn: Connection, sql: str, names: list[str]) -> pl.DataFrame:
+    """A query's rows as columns, by the fastest path each database offers (SPEC §8)."""
+    dialect = conn.dialect.name
+    raw = conn.connection.dbapi_connection
+    if dialect == "postgresql":
+        # COPY in this transaction: text, so NUMERIC stays exact
+        buffer = bytearray()
+        with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
+            for chunk in copy:
+                buffer += chunk
+        if not buffer:
+            return pl.DataFrame(schema=dict.fromkeys(names, pl.String))
+        return pl.read_csv(bytes(buffer), has_header=False, new_columns=names, infer_schema=False)
+    # SQLite: the driver's cursor. (A second SQLite library in the process, as connectorx or
+    # ADBC bring, must not open the same file: POSIX locks are per process, and its close would
+    # drop ours and delete the WAL under us.)
+    cursor = raw.cursor()
     try:
         cursor.execute(sql)
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    return _to_frame(rows, names, spec)
+    if not rows:
+        return pl.DataFrame(schema=dict.fromkeys(names, pl.String))
+    if dialect == "sqlite":  # storage types are known: no inference over a million rows
+        return pl.DataFrame(rows, schema=_sqlite_types(names), orient="row")
+    return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+
+
+def _sqlite_types(names: list[str]) -> dict[str, pl.DataType]:
+    """How SQLite hands the columns over: prices and times as text, flags as integers."""
+    model = {"id": pl.Int64, "change_class": pl.String}
+    for spec in SPECS.values():
+        model.update(spec.schema())
+    text = (PRICE, TIME, pl.String)
+    return {n: pl.String if model[n] in text else pl.Int64 for n in names}
 
 
 def read_rows(conn: Connection, table: TableRef, version: int | None) -> pl.DataFrame:
@@ -557,12 +589,11 @@ def read_rows(conn: Connection, table: TableRef, version: int | None) -> pl.Data
     return _fetch(conn, table, where, spec.table).sort("code", "effective_from")
 
 
-def _to_frame(rows: list, names: list[str], spec: KindSpec) -> pl.DataFrame:
-    """Driver values (SQLite text, PostgreSQL/MariaDB native types) → the model's dtypes."""
+def _to_frame(raw: pl.DataFrame, names: list[str], spec: KindSpec) -> pl.DataFrame:
+    """Driver values (text, or native types) → the model's dtypes."""
     target = {"id": pl.Int64, **spec.schema(), "change_class": pl.String}
-    if not rows:
+    if raw.is_empty():
         return pl.DataFrame(schema=target)
-    raw = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
     out = []
     for name in names:
         col = raw[name]
@@ -571,6 +602,10 @@ def _to_frame(rows: list, names: list[str], spec: KindSpec) -> pl.DataFrame:
             col = col.str.to_decimal(scale=PRICE.scale)
         elif col.dtype == pl.String and want == TIME:
             col = col.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us")
+        elif col.dtype == pl.String and want == pl.Boolean:
+            # PostgreSQL COPY writes t/f; an empty cell is NULL
+            col = pl.select(pl.when(col.is_null()).then(None).otherwise(col.is_in(["t", "true", "1"])))
+            col = col.to_series()
         elif col.dtype.is_numeric() and want == pl.Boolean:
             col = col != 0
         out.append(col.cast(want).alias(name))
