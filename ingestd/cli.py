@@ -20,7 +20,7 @@ import sqlalchemy.exc
 from ingestd import __version__
 from ingestd.config import Config, ConfigError, describe, load_config
 from ingestd.errors import IngestdError, RefusedError, UsageError
-from ingestd.imports import ImportOutcome, import_sheet, rollback
+from ingestd.imports import ImportOutcome, import_file, rollback
 from ingestd.rates.export import write_export
 from ingestd.rates.model import ChangeClass, Kind, spec_for
 from ingestd.rates.schema import canonical_decimal
@@ -215,8 +215,8 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                 f"{name}: importing whole messages needs the mail pipeline, not in this release"
             )
         show = _progress(path.name)
-        outcomes.append(
-            import_sheet(
+        outcomes.extend(
+            import_file(
                 store,
                 config,
                 args.vendor,
@@ -267,13 +267,12 @@ def print_outcome(o: ImportOutcome, out: TextIO | None = None) -> None:
     if o.mode:
         w(f"  mode      {o.mode} deck ({o.mode_source})\n")
     w(f"  received  {_ts(o.received_at)} UTC   sha256 {o.file_hash[:16]}…\n")
-    if o.sheet.get("name") is not None or o.sheet.get("header_row"):
-        w(f"  sheet     {o.sheet.get('name') or '-'}, header on row {o.sheet.get('header_row')}\n")
+    print_detection(o.sheet, w)
     if o.rows:
         r = o.rows
         w(
-            f"  rows      {r['in_file']} in file, {r['accepted']} accepted, "
-            f"{r['rejected']} rejected, {r['written']} written, {r['closed']} closed\n"
+            f"  rows      {r['in_file']} in the sheet → {r['accepted']} rates accepted, "
+            f"{r['rejected']} rejected; {r['written']} written, {r['closed']} closed\n"
         )
     if o.counts:
         parts = [f"{k.replace('_', ' ')} {v}" for k, v in o.counts.items() if v]
@@ -293,8 +292,6 @@ def print_outcome(o: ImportOutcome, out: TextIO | None = None) -> None:
             w(f"  HELD      {g['name']}: {g['message']}" + _examples(g) + "\n")
     for warning in o.warnings:
         w(f"  warning   {warning['name']}: {warning['message']}" + _examples(warning) + "\n")
-    for sheet_warning in o.sheet.get("warnings") or []:
-        w(f"  warning   {sheet_warning}\n")
     if o.rejected:
         w(f"  rejected  {len(o.rejected)} rows:\n")
         for e in o.rejected[:SHOWN]:
@@ -311,6 +308,47 @@ def print_outcome(o: ImportOutcome, out: TextIO | None = None) -> None:
             "  nothing was written; check the deck, then re-run with --accept-guards "
             "to import it anyway\n"
         )
+
+
+def print_detection(report: dict, w: Callable[[str], Any]) -> None:
+    """How the sheet was understood (the detection report), in a few lines."""
+    if not report:
+        return
+    where = f"header on row {report['header_row']}" if report.get("header_row") else "no header"
+    w(
+        f"  sheet     {report.get('sheet') or '-'} ({where}; {report.get('layout')}), "
+        f"{report.get('kind')} from {report.get('kind_source')}\n"
+    )
+    if report.get("mapping"):
+        cols = " · ".join(f"{h} → {f}" for h, f in report["mapping"].items())
+        w(f"  columns   {cols}\n")
+    facts = []
+    if report.get("currency"):
+        facts.append(f"currency {report['currency']}")
+    if report.get("product"):
+        facts.append(f"product {report['product']}")
+    if report.get("date_order"):
+        facts.append(f"dates {report['date_order']}")
+    notice = report.get("notice") or {}
+    for key, label in (
+        ("issue_date", "issued"),
+        ("increase_date", "increases from"),
+        ("decrease_date", "decreases from"),
+    ):
+        if notice.get(key):
+            facts.append(f"{label} {notice[key]}")
+    if facts:
+        w(f"  deck      {' · '.join(facts)}\n")
+    if report.get("increments"):
+        inc = " · ".join(f"{src} {n}" for src, n in report["increments"].items() if n)
+        w(f"  intervals {inc}\n")
+    skipped = " · ".join(
+        f"{k.replace('_', ' ')} {n}" for k, n in (report.get("skipped") or {}).items() if n
+    )
+    if skipped:
+        w(f"  skipped   {skipped}\n")
+    for warning in report.get("warnings") or []:
+        w(f"  warning   {warning}\n")
 
 
 def _examples(finding: dict) -> str:

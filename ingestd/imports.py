@@ -26,7 +26,8 @@ from ingestd.rates.semantics import (
     plan_rollback,
 )
 from ingestd.rates.store import Provenance, Store, TableRef
-from ingestd.sheets.opentwps import DeckRead, read_opentwps
+from ingestd.sheets.deck import ReadOptions, read_decks
+from ingestd.sheets.opentwps import DeckRead
 
 # Outcome statuses and the exit code each one means for the CLI (SPEC §2.2).
 EXIT = {"imported": 0, "duplicate": 0, "dry_run": 0, "held": 1, "refused": 1}
@@ -124,7 +125,7 @@ def decide_mode(
     return DeckMode(vendor.default_mode), "vendor default"
 
 
-def import_sheet(
+def import_file(
     store: Store,
     config: Config,
     vendor_id: str,
@@ -141,108 +142,115 @@ def import_sheet(
     message_id: str | None = None,
     sender: str | None = None,
     progress: Callable[[str], None] | None = None,
-) -> ImportOutcome:
-    """Import one sheet; ``progress`` is told each stage ("reading", "planning", "writing")."""
+) -> list[ImportOutcome]:
+    """Import every deck of one file, each into its rate table; one outcome per deck (one
+    refused outcome when the file cannot be read).  ``progress`` is told each stage."""
     vendor = config.vendor(vendor_id)
+    progress = progress or (lambda stage: None)
     received_at = received_at.replace(microsecond=0, tzinfo=None)
-    outcome = ImportOutcome(
-        status="refused",
-        vendor=vendor.id,
-        vendor_known=vendor.known,
+    provenance = Provenance(
+        received_at=received_at,
+        message_id=message_id,
+        sender=sender,
+        subject=subject,
         file_name=file_name,
         file_hash=file_hash(data),
-        received_at=received_at,
     )
-    try:
-        return _import(
-            store,
-            config,
-            vendor,
-            data,
-            outcome,
-            table=table,
-            kind=kind,
-            mode=mode,
-            dry_run=dry_run,
-            accept_guards=accept_guards,
-            progress=progress or (lambda stage: None),
-            provenance=Provenance(
-                received_at=received_at,
-                message_id=message_id,
-                sender=sender,
-                subject=subject,
-                file_name=file_name,
-                file_hash=outcome.file_hash,
-            ),
+
+    def outcome() -> ImportOutcome:
+        return ImportOutcome(
+            status="refused",
+            vendor=vendor.id,
+            vendor_known=vendor.known,
+            file_name=file_name,
+            file_hash=provenance.file_hash,
+            received_at=received_at,
         )
+
+    try:
+        limits = config.limits
+        if len(data) > limits.max_file_size:
+            raise RefusedError(
+                "too_large", f"the file has {len(data)} bytes; the limit is {limits.max_file_size}"
+            )
+        file_rule = pick_rule(vendor, file_name=file_name, subject=subject, sheet=None)
+        wanted_kind = kind or (file_rule.kind if file_rule and file_rule.kind != "auto" else None)
+        progress("reading")
+        options = ReadOptions.for_vendor(
+            vendor, limits, kind=wanted_kind, kind_source="command line" if kind else "vendor"
+        )
+        decks = read_decks(data, filename=file_name, options=options)
     except RefusedError as e:
-        outcome.status = "refused"
-        outcome.reason = e.reason
-        outcome.message = e.message
-        return outcome
+        refused = outcome()
+        refused.reason, refused.message = e.reason, e.message
+        return [refused]
+    results = []
+    for deck in decks:
+        result = outcome()
+        try:
+            rule = pick_rule(vendor, file_name=file_name, subject=subject, sheet=deck.sheet)
+            name = (
+                table or (rule.name if rule is not None else None) or deck.table_suffix or "default"
+            )
+            deck_mode, result.mode_source = decide_mode(mode, rule, vendor, subject, file_name)
+            result.table, result.kind, result.mode = name, str(deck.kind), str(deck_mode)
+            _import_deck(
+                store,
+                vendor,
+                deck,
+                result,
+                mode=deck_mode,
+                dry_run=dry_run,
+                accept_guards=accept_guards,
+                progress=progress,
+                provenance=provenance,
+            )
+        except RefusedError as e:
+            result.status, result.reason, result.message = "refused", e.reason, e.message
+        results.append(result)
+    return results
 
 
-def _import(
+def import_sheet(
+    store: Store, config: Config, vendor_id: str, data: bytes, **kwargs
+) -> ImportOutcome:
+    """A file that holds one deck (most do): its one outcome."""
+    (result,) = import_file(store, config, vendor_id, data, **kwargs)
+    return result
+
+
+def _import_deck(
     store: Store,
-    config: Config,
     vendor: Vendor,
-    data: bytes,
+    deck: DeckRead,
     outcome: ImportOutcome,
     *,
-    table: str | None,
-    kind: str | None,
-    mode: str | None,
+    mode: DeckMode,
     dry_run: bool,
     accept_guards: bool,
     progress: Callable[[str], None],
     provenance: Provenance,
-) -> ImportOutcome:
-    limits = config.limits
-    if len(data) > limits.max_file_size:
-        raise RefusedError(
-            "too_large", f"the file has {len(data)} bytes; the limit is {limits.max_file_size}"
-        )
-    rule = pick_rule(vendor, file_name=outcome.file_name, subject=provenance.subject, sheet=None)
-    wanted_kind = kind or (rule.kind if rule is not None and rule.kind != "auto" else None)
-    progress("reading")
-    deck = read_opentwps(
-        data,
-        filename=outcome.file_name,
-        kind=wanted_kind,
-        timezone=vendor.timezone,
-        currency=vendor.currency,
-        date_order=vendor.date_order,
-        max_rows=limits.max_rows,
-        max_columns=limits.max_columns,
-    )
-    deck_mode, outcome.mode_source = decide_mode(
-        mode, rule, vendor, provenance.subject, outcome.file_name
-    )
-    outcome.kind = str(deck.kind)
-    outcome.mode = str(deck_mode)
-    outcome.table = table or (rule.name if rule is not None else "default")
-    outcome.sheet = {"name": deck.sheet, "header_row": deck.header_row, "warnings": deck.warnings}
+) -> None:
+    outcome.sheet = deck.report()
     outcome.rejected = list(deck.errors)
     _refuse_if_too_many_rejected(outcome, deck, vendor)
-
-    policy = vendor.policy
     with store.writing(vendor.id, deck.kind, outcome.table) as writer:
         _refuse_on_currency(writer.table, deck)
-        dup = writer.duplicate_of(outcome.file_hash)
+        dup = writer.duplicate_of(provenance.file_hash)
         if dup is not None:
             outcome.status = "duplicate"
             outcome.duplicate_of = dup
             outcome.version = writer.table.current_version
             outcome.message = f"this file was already imported as version {dup}"
-            return outcome
+            return
         progress("planning")
         plan = plan_import(
             writer.current_rows(),
             deck.rows,
             kind=deck.kind,
-            mode=deck_mode,
+            mode=mode,
             received_at=outcome.received_at,
-            policy=policy,
+            policy=vendor.policy,
         )
         _fill_from_plan(outcome, plan, deck)
         _refuse_if_too_many_rejected(outcome, deck, vendor)
@@ -251,20 +259,23 @@ def _import(
             outcome.status = "held"
             outcome.reason = tripped[0].name
             outcome.message = "; ".join(g.message for g in tripped)
-            return outcome
+            return
         if dry_run:
             outcome.status = "dry_run"
             outcome.version = writer.table.current_version
             outcome.message = f"dry run: would write version {writer.table.current_version + 1}"
-            return outcome
-        provenance = dataclasses.replace(provenance, mode=str(deck_mode))
+            return
         # the stored summary is the outcome itself, so it names the version it creates
         outcome.status = "imported"
         outcome.version = writer.table.current_version + 1
         outcome.message = f"imported as version {outcome.version}"
         progress("writing")
-        writer.write_version(plan.inserts, plan.closes, provenance, outcome.as_dict())
-    return outcome
+        writer.write_version(
+            plan.inserts,
+            plan.closes,
+            dataclasses.replace(provenance, mode=str(mode)),
+            outcome.as_dict(),
+        )
 
 
 def _fill_from_plan(outcome: ImportOutcome, plan: Plan, deck: DeckRead) -> None:

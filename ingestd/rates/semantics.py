@@ -595,12 +595,14 @@ COMPARABLE = ("new", "increase", "decrease", "unchanged")
 
 
 def _vendor_disagrees(deck: pl.DataFrame) -> Iterable[Finding]:
-    """"Vendor says Decrease, ingestd computes increase" is worth a person's look."""
+    """ "Vendor says Decrease, ingestd computes increase" is worth a person's look."""
     if "vendor_class" not in deck.columns:
         return
+    # ingestd's "new" only says the table had no rate yet (a first import): nothing to compare
     differ = deck.filter(
         pl.col("vendor_class").is_in(COMPARABLE)
         & pl.col("change_class").is_in(COMPARABLE)
+        & (pl.col("change_class") != ChangeClass.NEW.value)
         & (pl.col("vendor_class") != pl.col("change_class"))
     )
     if differ.is_empty():

@@ -604,7 +604,9 @@ def _to_frame(raw: pl.DataFrame, names: list[str], spec: KindSpec) -> pl.DataFra
             col = col.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us")
         elif col.dtype == pl.String and want == pl.Boolean:
             # PostgreSQL COPY writes t/f; an empty cell is NULL
-            col = pl.select(pl.when(col.is_null()).then(None).otherwise(col.is_in(["t", "true", "1"])))
+            col = pl.select(
+                pl.when(col.is_null()).then(None).otherwise(col.is_in(["t", "true", "1"]))
+            )
             col = col.to_series()
         elif col.dtype.is_numeric() and want == pl.Boolean:
             col = col != 0

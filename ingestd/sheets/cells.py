@@ -6,21 +6,30 @@ fine.  The work is done with polars expressions over the whole column; a rule th
 at the whole column (decimal comma vs thousands separator, day-first vs month-first dates) is
 decided once per column.
 
-Reason codes: ``missing_code``, ``bad_code``, ``bad_price``, ``negative_price``,
-``absurd_price``, ``bad_date``, ``ambiguous_date``, ``bad_timezone``, ``bad_interval`` (of
-``parse_pulse`` and, unless the caller names another, ``parse_ints``), ``bad_flag``.
+Reason codes (``REASON_TEXT`` says each one in words): ``missing_code``, ``bad_code``,
+``bad_range``, ``bad_price``, ``negative_price``, ``absurd_price``, ``bad_date``,
+``ambiguous_date``, ``bad_timezone``, ``bad_interval`` (of ``parse_pulse`` and, unless the
+caller names another, ``parse_ints``), ``bad_flag``, ``bad_currency``.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 import polars as pl
 
+from ingestd.rates.export import FORMULA_START
 from ingestd.rates.model import PRICE, TIME
+from ingestd.sheets.headers import currency_in
 
 MAX_CODE_DIGITS = 15  # E.164: a number (and so a prefix) has at most 15 digits
+MAX_RANGE_CODES = 10_000  # "447400-447409" is ten codes; a range of more is a typo
+HYPHEN_MEANINGS = ("auto", "range", "pair")
+# E.164 country calling codes, from libphonenumber's metadata (SPEC §4: the field's own data)
+COUNTRY_CODES = frozenset(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 ABSURD_PRICE = 1_000_000
 # Excel keeps 15 significant digits; more in a price is binary float noise
 PRICE_SIGNIFICANT_DIGITS = 15
@@ -33,15 +42,42 @@ MONTHS = {
 }  # fmt: skip
 # "ymd" reads the short numeric form as yy/mm/dd; ISO dates are year-first whatever the order
 DATE_ORDERS = ("auto", "dmy", "mdy", "ymd")
+# dates a rate deck can mean (and Python can hold after any time zone shift): [from, to)
+DATE_RANGE = (datetime(1900, 1, 1), datetime(2200, 1, 1))
 # Excel's day 0 (1900 system, counting its phantom 29 Feb 1900) and the 1904 system's
 EXCEL_EPOCH_1900 = (1899, 12, 30)
 EXCEL_EPOCH_1904 = (1904, 1, 1)
 
 _WORK = "cell"  # the column name the parsers work on
 
+# What each reason code means, for the messages of row errors: "<header> '<cell>' <text>".
+REASON_TEXT = {
+    "missing_code": "is empty",
+    "bad_code": "is not a code (digits only, at most 15)",
+    "bad_range": "is not a range of codes (two ends of equal length, at most 10,000 codes)",
+    "missing_price": "is empty",
+    "bad_price": "is not a price",
+    "negative_price": "is negative",
+    "absurd_price": "is above 1,000,000",
+    "bad_date": "is not a date",
+    "ambiguous_date": "could be day-first or month-first (set date_order)",
+    "bad_timezone": "is not a time zone",
+    "bad_interval": "is not a whole number of seconds",
+    "bad_number": "is not a whole number",
+    "bad_flag": "is not a yes/no value (1/0, true/false, yes/no, y/n, x)",
+    "bad_currency": "is not a three-letter currency code",
+}
+
 
 def _frame(s: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({_WORK: s.cast(pl.String)})
+
+
+def _per_cell(s: pl.Series, *columns: pl.Expr) -> pl.DataFrame:
+    """``columns`` computed once per distinct cell of ``s`` (decks repeat their pulses, flags
+    and words) and spread back over its rows."""
+    frame = _frame(s)
+    return _spread(frame, frame.unique().select(pl.col(_WORK), *columns), [_WORK]).drop(_WORK)
 
 
 def _spread(frame: pl.DataFrame, parsed: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -64,45 +100,213 @@ def _errors(rules: list[tuple[pl.Expr, str | None]]) -> pl.Expr:
     return expr
 
 
+def raw_cells(row: tuple) -> tuple[str, ...]:
+    """A sheet row as a row error shows it: text cells, trailing empty cells dropped."""
+    cells = [cell if cell is not None else "" for cell in row]
+    while cells and not cells[-1]:
+        cells.pop()
+    return tuple(cells)
+
+
+def clean_text(cells: pl.Series, *, neutralized: bool = False) -> pl.Series:
+    """Text cells: surrounding spaces go, blank is null; with ``neutralized`` the quote an
+    exporter (ours, ``rates.export``) puts before text that looks like a formula goes too."""
+    text = cells.cast(pl.String).str.strip_chars()
+    text = pl.select(pl.when(text != "").then(text)).to_series()
+    if neutralized:
+        text = pl.select(
+            pl.when(text.str.contains(FORMULA_START.replace("'*", "'+")))
+            .then(text.str.slice(1))
+            .otherwise(text)
+        ).to_series()
+    return text.rename(cells.name)
+
+
 # --- codes -----------------------------------------------------------------------------------
 
 _SCIENTIFIC = r"^([0-9]+)(?:\.([0-9]*))?[eE]\+?([0-9]+)$"
+_LIST_SEPARATORS = r"[,;|\r\n]+"  # one cell, several codes: "49152, 49162", "234803; 234806"
+_HYPHENATED = r"^\+?([0-9]+)[-\u2010\u2011\u2012\u2013\u2014]\+?([0-9]+)$"  # after spaces go
+
+
+def _with_code_digits(
+    frame: pl.DataFrame, text: str, *, international_prefix: bool
+) -> pl.DataFrame:
+    """``frame`` with a ``digits`` column: the code written in column ``text``, null when it
+    is not a code (see ``parse_codes``).  Step by step, so that each part is computed once."""
+    frame = frame.with_columns(
+        pl.col(text).str.replace_all(r"\s+", "").str.strip_prefix("+").alias("_text")
+    )
+    frame = frame.with_columns(
+        pl.col("_text").str.extract_groups(_SCIENTIFIC).struct.rename_fields(["m", "f", "e"])
+        .alias("_scientific")
+    )  # fmt: skip
+    mantissa = pl.col("_scientific").struct.field("m")
+    fraction = pl.col("_scientific").struct.field("f").fill_null("")
+    exponent = pl.col("_scientific").struct.field("e").cast(pl.Int64, strict=False)
+    significant = mantissa.str.strip_chars_start("0").str.len_chars() + fraction.str.len_chars()
+    exact = (fraction.str.len_chars() == exponent) & (significant <= MAX_CODE_DIGITS)
+    frame = frame.with_columns(
+        pl.when(mantissa.is_not_null())
+        .then(pl.when(exact).then(mantissa + fraction))
+        .otherwise(pl.col("_text").str.replace(r"^([0-9]+)\.0+$", "$1"))
+        .alias("digits")
+    )
+    valid = rf"^[0-9]{{1,{MAX_CODE_DIGITS}}}$"
+    digits = pl.col("digits")
+    if international_prefix:
+        # E.164 digits never start with 0: what is left of "00"/"011" after one is not a code
+        digits = digits.str.replace(r"^(?:00|011)", "")
+        valid = rf"^[1-9][0-9]{{0,{MAX_CODE_DIGITS - 1}}}$"
+    frame = frame.with_columns(digits.alias("digits"))
+    return frame.with_columns(
+        pl.when(pl.col("digits").str.contains(valid)).then(pl.col("digits")).alias("digits")
+    ).drop("_text", "_scientific")
 
 
 def parse_codes(s: pl.Series, *, international_prefix: bool = True) -> tuple[pl.Series, pl.Series]:
     """Digits-only codes.
 
     Spaces and a leading ``+`` go; with ``international_prefix`` (E.164 prefixes and numbers,
-    not MCCMNC) a leading ``00``/``011`` goes too.  Excel damage is repaired where it is exact:
-    ``7.9407E+4`` → ``79407``, ``7940.0`` → ``7940``; a code in scientific notation whose
-    mantissa does not hold every digit (``7.94E+4``) lost digits and is a ``bad_code``.
+    not MCCMNC) a leading ``00``/``011`` goes too, and what is left must not start with 0.
+    Excel damage is repaired where it is exact: ``7.9407E+4`` → ``79407``, ``7940.0`` →
+    ``7940``; a code in scientific notation whose mantissa does not hold every digit
+    (``7.94E+4``, or more than Excel's 15 significant digits) lost digits and is a ``bad_code``.
     """
-    cell = pl.col(_WORK)
-    text = cell.str.replace_all(r"\s+", "").str.strip_prefix("+")
-    mantissa = text.str.extract(_SCIENTIFIC, 1)
-    fraction = text.str.extract(_SCIENTIFIC, 2).fill_null("")
-    exponent = text.str.extract(_SCIENTIFIC, 3).cast(pl.Int64, strict=False)
-    scientific = mantissa.is_not_null()
-    significant = mantissa.str.strip_chars_start("0").str.len_chars() + fraction.str.len_chars()
-    exact = (fraction.str.len_chars() == exponent) & (significant <= MAX_CODE_DIGITS)
-    digits = (
-        pl.when(scientific)
-        .then(pl.when(exact).then(mantissa + fraction))
-        .otherwise(text.str.replace(r"^([0-9]+)\.0+$", "$1"))
-    )
-    if international_prefix:
-        digits = digits.str.replace(r"^(?:00|011)", "")
-    digits = pl.when(digits.str.contains(rf"^[0-9]{{1,{MAX_CODE_DIGITS}}}$")).then(digits)
-    out = _frame(s).select(
+    cell, digits = pl.col(_WORK), pl.col("digits")
+    out = _with_code_digits(_frame(s), _WORK, international_prefix=international_prefix).select(
         digits.alias("code"),
         _errors([(_blank(cell), "missing_code"), (digits.is_null(), "bad_code")]).alias("error"),
     )
     return out.get_column("code").rename(s.name), out.get_column("error")
 
 
+def expand_codes(
+    s: pl.Series, *, hyphen: str = "auto", international_prefix: bool = True
+) -> tuple[pl.DataFrame, str | None]:
+    """The codes of cells that may hold lists and ranges, one output row per code.
+
+    A cell holds one code or a list (``,`` ``;`` ``|`` newline).  A hyphen means a range
+    (``447400-447409`` → ten codes, ends of equal length, at most ``MAX_RANGE_CODES``) or a
+    pair to join (E.164: country code + area, ``93-76`` → ``9376``; MCCMNC: MCC + MNC,
+    ``234-10`` → ``23410``), decided once for the column: ``hyphen`` forces it; ``auto`` takes
+    ranges unless some value can only be a pair.  A column where some values can only be ranges
+    and others only pairs is ``"mixed"``: the caller refuses it rather than guess.
+
+    Returns the frame (``row``: position of the cell in ``s``; ``item``: the list item as
+    written; ``code``; ``error``: a reason code or null; a blank cell gives one row with
+    ``missing_code``) and the meaning of hyphens used: ``"range"``, ``"pair"``, ``"mixed"`` or
+    None when no value has a hyphen and none was forced.
+    """
+    if hyphen not in HYPHEN_MEANINGS:
+        raise ValueError(f"hyphen must be one of {HYPHEN_MEANINGS}, not {hyphen!r}")
+    item, start, end = pl.col("item"), pl.col("start"), pl.col("end")
+    cells = pl.DataFrame({"cell": s.cast(pl.String)}).with_row_index("row")
+    # most cells hold one plain code: only the others are split and looked at for hyphens
+    several = pl.col("cell").str.contains(r"[,;|\r\n\-\u2010-\u2014]").fill_null(False)
+    plain = cells.filter(~several).select(
+        "row", pl.col("cell").str.strip_chars().alias("item"), pl.lit(False).alias("bad_range")
+    )
+    frame = (
+        cells.filter(several)
+        .with_columns(
+            pl.col("cell").str.replace_all(_LIST_SEPARATORS, ",").str.split(",").alias("item")
+        )
+        .explode("item")
+        .with_columns(item.str.strip_chars())
+    )
+    written = item.is_not_null() & (item != "")
+    # a list of nothing (",") stays as one row, to be reported missing
+    first = pl.int_range(pl.len()).over("row") == 0
+    frame = frame.filter(written | (~written.any().over("row") & first)).drop("cell")
+    compact = item.str.replace_all(r"\s+", "")
+    frame = frame.with_columns(
+        compact.str.extract(_HYPHENATED, 1).alias("start"),
+        compact.str.extract(_HYPHENATED, 2).alias("end"),
+    )
+    width = start.str.len_chars()
+    could_range = (
+        (width == end.str.len_chars())
+        & (width <= MAX_CODE_DIGITS)
+        & (end >= start)
+        & ((width == 1) | (start.str.slice(0, 1) == end.str.slice(0, 1)))
+    )
+    if international_prefix:
+        could_pair = start.is_in(list(COUNTRY_CODES))
+    else:
+        could_pair = (width == 3) & end.str.len_chars().is_between(2, 3)
+    could_pair = could_pair & (width + end.str.len_chars() <= MAX_CODE_DIGITS)
+    frame = frame.with_columns(
+        start.is_not_null().alias("hyphenated"),
+        could_range.fill_null(False).alias("could_range"),
+        could_pair.fill_null(False).alias("could_pair"),
+    )
+    meaning = hyphen if hyphen != "auto" else _hyphen_meaning(frame)
+    count = end.cast(pl.Int64, strict=False) - start.cast(pl.Int64, strict=False) + 1
+    in_range = pl.col("could_range") & (count <= MAX_RANGE_CODES) & (meaning == "range")
+    joined = pl.col("hyphenated") & (meaning == "pair")
+    if hyphen == "auto":  # a pair the values chose must look like one
+        joined = joined & pl.col("could_pair")
+    frame = frame.with_columns(
+        in_range.alias("in_range"),
+        joined.alias("joined"),
+        pl.when(in_range).then(start.cast(pl.Int64, strict=False)).otherwise(0).alias("low"),
+        pl.when(in_range).then(end.cast(pl.Int64, strict=False)).otherwise(0).alias("high"),
+    )
+    frame = frame.with_columns(pl.int_ranges("low", pl.col("high") + 1).alias("n")).explode("n")
+    listed = frame.select(
+        "row",
+        pl.when(pl.col("in_range"))
+        .then(pl.col("n").cast(pl.String).str.zfill(width))
+        .when(pl.col("joined"))
+        .then(start + end)
+        .otherwise(item)
+        .alias("text"),
+        item,
+        (pl.col("hyphenated") & ~pl.col("in_range") & (meaning == "range")).alias("bad_range"),
+    )
+    both = pl.concat([plain.with_columns(item.alias("text")), listed], how="diagonal")
+    both = _with_code_digits(
+        both.sort("row", maintain_order=True), "text", international_prefix=international_prefix
+    )
+    digits = pl.col("digits")
+    out = both.select(
+        "row",
+        "item",
+        digits.alias("code"),
+        _errors(
+            [
+                (_blank(item), "missing_code"),
+                (pl.col("bad_range"), "bad_range"),
+                (digits.is_null(), "bad_code"),
+            ]
+        ).alias("error"),
+    )
+    return out, (meaning if meaning != "none" else None)
+
+
+def _hyphen_meaning(frame: pl.DataFrame) -> str:
+    """``range`` unless a hyphenated value can only be a pair; ``mixed`` when values prove
+    both; ``none`` without hyphens."""
+    proof = (
+        frame.filter(pl.col("hyphenated"))
+        .select(
+            any=pl.len() > 0,
+            range_only=(pl.col("could_range") & ~pl.col("could_pair")).any(),
+            pair_only=(pl.col("could_pair") & ~pl.col("could_range")).any(),
+        )
+        .row(0, named=True)
+    )
+    if not proof["any"]:
+        return "none"
+    if proof["range_only"] and proof["pair_only"]:
+        return "mixed"
+    return "pair" if proof["pair_only"] else "range"
+
+
 # --- prices ----------------------------------------------------------------------------------
 
-_CURRENCY_MARKS = r"[$€£¥₹\s']"
+_CURRENCY_MARKS = r"(?:[A-Z]{1,2})?\$|[€£¥₹\s']"
 _CURRENCY_CODE = r"^[A-Za-z]{3}|[A-Za-z]{3}$"
 _NUMBER = r"^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
@@ -223,6 +427,39 @@ def _round_noise(value: pl.Expr) -> pl.Expr:
             .otherwise(rounded)
         )
     return rounded
+
+
+# --- currencies ------------------------------------------------------------------------------
+
+# a currency written with a price: a sign before or after it, or a three-letter code
+_CURRENCY_MARK = r"^(US\$|[A-Za-z]{3}|[$€£¥₹])\s*[-+.,0-9]|[-+.,0-9]\s*([A-Za-z]{3}|[$€£¥₹])$"
+
+
+def _currency_codes(marks: pl.Series) -> pl.Series:
+    """ISO codes of currency marks (``$``, ``€``, ``usd``), by the header vocabulary's
+    ``currency_in``; once per distinct mark."""
+    known = {mark: currency_in(mark) for mark in marks.drop_nulls().unique().to_list()}
+    return marks.replace_strict(known, default=None, return_dtype=pl.String)
+
+
+def parse_currencies(s: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """A currency column: a three-letter code (any case) or a sign (``$``, ``€``, ``£``) →
+    upper-case code; blank is null; anything else is ``bad_currency``."""
+    text = s.cast(pl.String).str.strip_chars()
+    three = pl.select(pl.when(text.str.contains(r"^[A-Za-z]{3}$")).then(text.str.to_uppercase()))
+    sign = pl.select(pl.when(text.str.contains(r"^(?:US)?[$€£¥₹]$")).then(text)).to_series()
+    code = pl.select(pl.coalesce(three.to_series(), _currency_codes(sign))).to_series()
+    blank = text.is_null() | (text == "")
+    errors = pl.select(pl.when(~blank & code.is_null()).then(pl.lit("bad_currency"))).to_series()
+    return code.rename(s.name), errors.rename("error")
+
+
+def currency_marks(s: pl.Series) -> pl.Series:
+    """The currency a price cell writes with its number (``$0.15``, ``0.15 EUR``), else null."""
+    text = pl.col(_WORK).str.strip_chars()
+    mark = pl.coalesce(text.str.extract(_CURRENCY_MARK, 1), text.str.extract(_CURRENCY_MARK, 2))
+    marks = _per_cell(s, mark.alias("mark")).to_series()
+    return _currency_codes(marks).rename(s.name)
 
 
 # --- dates -----------------------------------------------------------------------------------
@@ -410,7 +647,7 @@ def _datetimes(
             (blank, None),
             (pl.col("bad_zone"), "bad_timezone"),
             (pl.col("ambiguous"), "ambiguous_date"),
-            (pl.col("utc").is_null(), "bad_date"),
+            (~pl.col("utc").is_between(*DATE_RANGE, closed="left").fill_null(False), "bad_date"),
         ],
     )
     out = frame.select(
@@ -466,8 +703,8 @@ def parse_ints(s: pl.Series, *, reason: str = "bad_interval") -> tuple[pl.Series
     number = digits.cast(pl.Int64, strict=False)
     valid = number.is_not_null() & (number <= _INT32_MAX)
     errors = _errors([(_blank(cell), None), (~valid, reason)])
-    out = _frame(s).select(
-        pl.when(valid).then(number).cast(pl.Int32).alias("value"), errors.alias("error")
+    out = _per_cell(
+        s, pl.when(valid).then(number).cast(pl.Int32).alias("value"), errors.alias("error")
     )
     return out.get_column("value").rename(s.name), out.get_column("error")
 
@@ -478,7 +715,7 @@ def parse_flags(s: pl.Series) -> tuple[pl.Series, pl.Series]:
     word = cell.str.strip_chars().str.to_lowercase()
     value = pl.when(word.is_in(FLAG_TRUE)).then(True).when(word.is_in(FLAG_FALSE)).then(False)
     errors = _errors([(_blank(cell), None), (value.is_null(), "bad_flag")])
-    out = _frame(s).select(value.cast(pl.Boolean).alias("value"), errors.alias("error"))
+    out = _per_cell(s, value.cast(pl.Boolean).alias("value"), errors.alias("error"))
     return out.get_column("value").rename(s.name), out.get_column("error")
 
 
@@ -493,9 +730,48 @@ def parse_pulse(s: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
     after = pl.coalesce(text.str.extract(pair, 2), text.str.extract(single, 1)).cast(pl.Int32)
     valid = (first > 0) & (after > 0)
     errors = _errors([(_blank(cell), None), (~valid.fill_null(False), "bad_interval")])
-    out = _frame(s).select(
+    out = _per_cell(
+        s,
         pl.when(valid).then(first).alias("first"),
         pl.when(valid).then(after).alias("next"),
         errors.alias("error"),
     )
     return out.get_column("first"), out.get_column("next"), out.get_column("error")
+
+
+# --- change words ----------------------------------------------------------------------------
+
+# A vendor's own word for what happened to a row (a "Change" / "Rate Change" / "Status" column,
+# or a code-changes sheet), normalised to ingestd's change classes.
+CHANGE_WORDS = {
+    "increase": ("increase", "increased", "up", "rate increase", "price increase"),
+    "decrease": ("decrease", "decreased", "down", "rate decrease", "price decrease", "reduced"),
+    "new": ("new", "added", "add", "new code", "code added", "new destination", "new route"),
+    "unchanged": (
+        "no change", "no changes", "unchanged", "same", "nochange", "not changed",
+        "no change on pending increase", "code unchanged",
+    ),
+    "discontinued": (
+        "closed", "close", "deleted", "delete", "removed", "remove", "discontinued", "withdrawn",
+        "code removed", "code deleted", "code closed",
+    ),
+    "forbidden": ("blocked", "block", "barred", "forbidden"),
+}  # fmt: skip
+# cells that say nothing: no word, not an unknown one
+NO_WORDS = ("", "-", "n/a", "na", "none", "null", "undefined", "tbd")
+_WORD_CLASS = {word: change for change, words in CHANGE_WORDS.items() for word in words}
+
+
+def parse_change_words(s: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Change classes (``CHANGE_WORDS``: new, increase, decrease, unchanged, discontinued,
+    forbidden) from the vendor's words, any case and spacing; blank and ``NO_WORDS`` are null.
+
+    Returns the classes and, for a word that is none of these, the word as written (a caller
+    warns about it: an unknown word is not a reason to reject a row)."""
+    cell = pl.col(_WORK)
+    written = cell.str.strip_chars()
+    word = written.str.to_lowercase().str.replace_all(r"[\s_]+", " ").str.strip_chars(" .!:")
+    change = word.replace_strict(_WORD_CLASS, default=None, return_dtype=pl.String)
+    unknown = change.is_null() & word.is_not_null() & ~word.is_in(NO_WORDS)
+    out = _per_cell(s, change.alias("change"), pl.when(unknown).then(written).alias("unknown"))
+    return out.get_column("change").rename(s.name), out.get_column("unknown")

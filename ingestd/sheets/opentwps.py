@@ -16,9 +16,10 @@ from pathlib import PurePath
 import polars as pl
 
 from ingestd.errors import RowError, SheetError
-from ingestd.rates.export import FORMULA_START, extended_columns, opentwps_columns
+from ingestd.rates.export import extended_columns, opentwps_columns
 from ingestd.rates.model import PRICE, TIME, Kind, KindSpec, spec_for
 from ingestd.sheets.cells import (
+    REASON_TEXT,
     parse_codes,
     parse_datetimes,
     parse_flags,
@@ -26,6 +27,9 @@ from ingestd.sheets.cells import (
     parse_prices,
     parse_timezone,
 )
+from ingestd.sheets.cells import clean_text as _text
+from ingestd.sheets.cells import parse_currencies as _currencies
+from ingestd.sheets.cells import raw_cells as _raw_cells
 from ingestd.sheets.read import Sheet, read_sheets
 
 HEADER_SEARCH_ROWS = 60
@@ -35,22 +39,6 @@ TIMEZONE = "timezone"  # the column of the voice Timezone header
 # The extended export's Change Class column is recognised but not read: change classes are
 # decided again against the table the rows go into (rates.semantics).
 CHANGE_CLASS = "change_class"
-
-REASON_TEXT = {
-    "missing_code": "is empty",
-    "bad_code": "is not a code (digits only, at most 15)",
-    "missing_price": "is empty",
-    "bad_price": "is not a price",
-    "negative_price": "is negative",
-    "absurd_price": "is above 1,000,000",
-    "bad_date": "is not a date",
-    "ambiguous_date": "could be day-first or month-first (set date_order)",
-    "bad_timezone": "is not a time zone",
-    "bad_interval": "is not a whole number of seconds",
-    "bad_number": "is not a whole number",
-    "bad_flag": "is not a yes/no value (1/0, true/false, yes/no, y/n, x)",
-    "bad_currency": "is not a three-letter currency code",
-}
 
 
 @dataclass
@@ -364,38 +352,7 @@ def _missing(problems: pl.Series, where: pl.Series, reason: str) -> pl.Series:
     return pl.select(pl.when(where).then(pl.lit(reason)).otherwise(problems)).to_series()
 
 
-def _text(cells: pl.Series, *, neutralized: bool) -> pl.Series:
-    """Text cells: surrounding spaces go, blank is null, and an exporter's formula quote goes."""
-    text = cells.str.strip_chars()
-    text = pl.select(pl.when(text != "").then(text)).to_series()
-    if neutralized:
-        text = pl.select(
-            pl.when(text.str.contains(FORMULA_START.replace("'*", "'+")))
-            .then(text.str.slice(1))
-            .otherwise(text)
-        ).to_series()
-    return text.rename(cells.name)
-
-
-def _currencies(cells: pl.Series) -> tuple[pl.Series, pl.Series]:
-    code = cells.str.strip_chars().str.to_uppercase()
-    frame = pl.DataFrame({"code": code}).select(
-        pl.when(pl.col("code") != "").then(pl.col("code")).alias("value"),
-        pl.when((pl.col("code") != "") & ~pl.col("code").str.contains(r"^[A-Z]{3}$"))
-        .then(pl.lit("bad_currency"))
-        .alias("error"),
-    )
-    return frame.get_column("value"), frame.get_column("error")
-
-
 # --- row errors and conflicts ----------------------------------------------------------------
-
-
-def _raw_cells(row: tuple) -> tuple[str, ...]:
-    cells = [cell if cell is not None else "" for cell in row]
-    while cells and not cells[-1]:
-        cells.pop()
-    return tuple(cells)
 
 
 def _row_errors(

@@ -11,7 +11,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from operator import methodcaller
@@ -103,20 +105,154 @@ def read_sheets(
     filename: str | None = None,
     max_rows: int = 2_000_000,
     max_columns: int = 200,
+    max_members: int = 50,
+    max_unpacked: int = 200 * 2**20,
+    max_nesting: int = 3,
 ) -> list[Sheet]:
-    """Every non-empty sheet of a CSV/TXT file or a workbook, as string cells."""
+    """Every non-empty sheet of a CSV/TXT file, a workbook or a ZIP archive, as string cells.
+
+    A CSV sheet is named after the file (its stem), a workbook's sheets keep their names.  Inside
+    a ZIP archive a member's sheets are ``member.xlsx:Sheet1`` or ``member.csv`` (nested archives:
+    ``inner.zip:member.csv``); members that are not sheets (PDF, images) are left out.  The
+    archive limits: ``max_members`` files in all, ``max_unpacked`` bytes unpacked in all (counted
+    while inflating, so a zip bomb stops early), ``max_nesting`` archives inside each other.
+    """
+    unpacking = _Unpacking(max_members, max_unpacked, max_nesting)
+    csv_name = PurePath(filename).stem if filename else "csv"
+    return _read_file(
+        data, label=None, csv_name=csv_name, depth=0, unpacking=unpacking,
+        max_rows=max_rows, max_columns=max_columns,
+    )  # fmt: skip
+
+
+def _read_file(
+    data: bytes,
+    *,
+    label: str | None,
+    csv_name: str,
+    depth: int,
+    unpacking: _Unpacking,
+    max_rows: int,
+    max_columns: int,
+) -> list[Sheet]:
     fmt = detect_format(data)
     if fmt == "csv":
-        name = PurePath(filename).stem if filename else "csv"
-        sheets = [Sheet(name, _read_csv(data, max_rows=max_rows, max_columns=max_columns))]
+        sheets = [Sheet(csv_name, _read_csv(data, max_rows=max_rows, max_columns=max_columns))]
     elif fmt in WORKBOOK_FORMATS:
         sheets = _read_workbook(data, max_rows=max_rows, max_columns=max_columns)
+        if label is not None:
+            sheets = [Sheet(f"{label}:{sheet.name}", sheet.frame) for sheet in sheets]
     else:
-        raise SheetError(
-            "unsupported_format",
-            f"a {fmt.upper()} archive holds files, not a sheet: unpack it first",
-        )
+        return _read_zip(
+            data, label=label, depth=depth + 1, unpacking=unpacking,
+            max_rows=max_rows, max_columns=max_columns,
+        )  # fmt: skip
     return [sheet for sheet in sheets if _has_content(sheet.frame)]
+
+
+# --- ZIP archives ----------------------------------------------------------------------------
+
+_CHUNK = 1 << 20
+# Members that never hold a sheet: macOS resource forks and folder metadata.
+_JUNK_MEMBER = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$|desktop\.ini$)", re.I)
+
+
+@dataclass
+class _Unpacking:
+    """The limits of one archive and what has been taken from it so far (SPEC §3.1).
+
+    A workbook is a ZIP archive too, but its parts are not counted here: a large deck's sheet
+    XML easily unpacks to more than the limit; ``max_rows``/``max_columns`` bound it instead.
+    """
+
+    max_members: int
+    max_unpacked: int
+    max_nesting: int
+    members: int = 0
+    unpacked: int = 0
+
+    def add_members(self, count: int) -> None:
+        self.members += count
+        if self.members > self.max_members:
+            raise SheetError(
+                "too_many_members",
+                f"the archive holds more than {self.max_members} files (limit)",
+            )
+
+    def add_bytes(self, count: int) -> None:
+        self.unpacked += count
+        if self.unpacked > self.max_unpacked:
+            raise SheetError(
+                "too_large",
+                f"the archive unpacks to more than {self.max_unpacked} bytes (limit)",
+            )
+
+
+def _read_zip(
+    data: bytes,
+    *,
+    label: str | None,
+    depth: int,
+    unpacking: _Unpacking,
+    max_rows: int,
+    max_columns: int,
+) -> list[Sheet]:
+    if depth > unpacking.max_nesting:
+        raise SheetError(
+            "too_deep",
+            f"archives nested more than {unpacking.max_nesting} deep (limit)"
+            + (f" at {label!r}" if label else ""),
+        )
+    sheets: list[Sheet] = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = [
+                info
+                for info in archive.infolist()
+                if not info.is_dir() and not _JUNK_MEMBER.search(info.filename)
+            ]
+            unpacking.add_members(len(members))
+            for info in members:
+                # a member's name is a label for people, never a path
+                name = _member_label(info.filename)
+                name = f"{label}:{name}" if label else name
+                content = _unpack(archive, info, name, unpacking)
+                try:
+                    sheets += _read_file(
+                        content, label=name, csv_name=name, depth=depth, unpacking=unpacking,
+                        max_rows=max_rows, max_columns=max_columns,
+                    )  # fmt: skip
+                except SheetError as exc:
+                    if exc.reason == "unknown_format":  # a cover letter, a logo: not a sheet
+                        continue
+                    raise
+    except zipfile.BadZipFile as exc:
+        raise SheetError("unreadable", f"the archive cannot be opened: {exc}") from exc
+    return sheets
+
+
+def _member_label(filename: str) -> str:
+    text = "".join(ch if ch.isprintable() else "?" for ch in filename.replace("\\", "/"))
+    return text.strip("/") or "?"
+
+
+def _unpack(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, unpacking: _Unpacking
+) -> bytes:
+    """A member's bytes, counted against the limit while it inflates."""
+    if info.flag_bits & 0x1:
+        raise SheetError("unreadable", f"archive member {name!r} is encrypted")
+    parts = []
+    try:
+        with archive.open(info) as member:
+            while chunk := member.read(_CHUNK):
+                unpacking.add_bytes(len(chunk))
+                parts.append(chunk)
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, zlib.error) as exc:
+        raise SheetError(
+            "unreadable", f"archive member {name!r} cannot be unpacked: {exc}"
+        ) from exc
+    return b"".join(parts)
 
 
 # --- CSV / TXT -------------------------------------------------------------------------------

@@ -1,15 +1,38 @@
 """Finding the rate table in a sheet (SPEC §3.2): the header row under a notice block, the
 columns by meaning, the notice-block facts, the data rows; or the headerless Transmission
-Guidelines layout; or a code-changes sheet."""
+Guidelines layout; or a code-changes sheet.
+
+Nothing here parses a price or a code: ``FoundTable`` says where things are and
+``ingestd.sheets.normalize`` reads them.  The header vocabulary is data in
+``ingestd.sheets.headers``.  Only the first ``HEADER_SEARCH_ROWS`` rows are looked at one by
+one; the data rows are classified with polars expressions over whole columns.
+
+How the matches are settled (each change is said in ``FoundTable.warnings``):
+- a sheet column means at most one field; two columns for one field: the first wins (a vendor
+  ``columns`` entry beats the vocabulary), except ``price_jurisdiction`` which takes them all;
+- ``New Rate`` beats ``Rate``/``Current Rate`` (the other becomes ``price_current``); a lone
+  ``Current Rate`` is the ``price``;
+- a lone ``Country Code`` or ``Area Code`` (no other code column) holds complete codes: ``code``;
+- by kind: a DID's ``Status`` is ``did_status``; a voice/SMS ``Interval`` is a ``pulse``; an
+  ``Increment`` column holding ``60/1`` pairs is a ``pulse``; a voice deck's ``Number`` is its
+  ``code``, an SMS deck's ``Code`` its ``mccmnc``, a DID list's ``Code`` its ``number``.
+``data`` keeps every column of the sheet (the normalizer shows a rejected row's raw cells).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from fnmatch import fnmatchcase
 
 import polars as pl
 
+from ingestd.errors import SheetError
 from ingestd.rates.model import Kind
+from ingestd.sheets import headers as vocab
+from ingestd.sheets.cells import parse_datetimes
+from ingestd.sheets.read import Sheet
 
 
 @dataclass(frozen=True)
@@ -53,5 +76,680 @@ class FoundTable:
     headers: dict[str, str]  # sheet column → its header text as written
     data: pl.DataFrame  # the data rows only: the sheet's "c<i>" String columns + "source_row"
     notice: NoticeFacts = field(default_factory=NoticeFacts)
-    skipped: dict[str, int] = field(default_factory=dict)  # blank, repeated_header, section, footnote
+    # rows below the header that are not data: blank, repeated_header, section, footnote
+    skipped: dict[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # the currency a price header names ("Rates (USD / Min)" → "USD"), None when it names none
+    header_currency: str | None = None
+
+
+HEADER_SEARCH_ROWS = 60
+IGNORE = "ignore"  # a vendor ``columns`` value that leaves a column unread
+SKIP_REASONS = ("blank", "repeated_header", "section", "footnote")
+MAX_FOOTNOTE_LINES = 100
+# How many cells of a column are looked at to tell "60/1" increments from plain seconds
+CONTENT_SAMPLE = 200
+
+# Telco Rate Transmission Guidelines, headerless: fields by position (None: off-peak, ignored)
+GUIDELINES_COLUMNS = (
+    "code", "destination", "price", "interval1", "price_n", "interval_n",
+    None, None, None, None, "effective_from", "effective_to",
+)  # fmt: skip
+# A cell of a key column that could be a code: digits with list, range and Excel marks
+_CODE_LIKE = r"^\s*\+?[0-9][0-9\s+,;|/.()eE\-–]*$"
+_PULSE_LIKE = r"^\s*[0-9]{1,5}\s*[/+:\-]\s*[0-9]{1,5}\s*$"
+
+
+def find_tables(
+    sheets: list[Sheet],
+    *,
+    kind: Kind | str | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    columns: Mapping[str, str] | None = None,
+    kind_source: str = "command line",
+    date_order: str = "auto",
+) -> list[FoundTable]:
+    """Every rate table of ``sheets``, at most one per sheet, in sheet order.
+
+    ``kind`` (with ``kind_source`` naming who said it) wins over what the columns suggest, but a
+    table whose columns clearly belong to another kind is not returned, and when no table is
+    left that is a ``wrong_kind`` SheetError.  ``sheet`` (a case-insensitive glob, matched
+    against the whole name and the part after the last ``:`` of a ZIP member), ``header_row``
+    (1-based) and ``columns`` (header text → field, or ``"ignore"``) are the vendor overrides.
+    ``date_order`` decides day-first vs month-first notice dates (``cells.parse_datetimes``).
+    No table anywhere is a ``no_table`` SheetError whose message says what was looked for.
+    """
+    wanted = Kind(kind) if kind else None
+    if header_row is not None and header_row < 1:
+        raise SheetError("bad_override", f"header_row must be 1 or more, not {header_row}")
+    search = _Search(wanted, kind_source, header_row, columns or {}, date_order)
+    tables = []
+    for candidate in _select(sheets, sheet):
+        table = search.sheet(candidate)
+        if table is not None:
+            tables.append(table)
+    if not tables:
+        if search.other_kind:
+            name, other = search.other_kind[0]
+            raise SheetError(
+                "wrong_kind",
+                f"expected a {wanted} table but the columns of sheet {name!r} are those of a "
+                f"{other} table",
+            )
+        raise SheetError("no_table", search.no_table_message([s.name for s in sheets]))
+    if search.other_kind:
+        skipped = ", ".join(f"{name!r} ({other})" for name, other in search.other_kind)
+        first = tables[0]
+        tables[0] = _with_warnings(
+            first, f"sheets of another kind than {wanted} were not read: {skipped}"
+        )
+    return tables
+
+
+# --- overrides and sheets --------------------------------------------------------------------
+
+
+def _overrides(columns: Mapping[str, str]) -> dict[str, str | None]:
+    """Vendor ``columns``: normalised header → field (None: ignore the column)."""
+    allowed = (*vocab.FIELDS, IGNORE)
+    out: dict[str, str | None] = {}
+    for header, name in columns.items():
+        if name not in allowed:
+            raise SheetError(
+                "bad_override",
+                f"vendor columns: {header!r} = {name!r} is not a field; allowed: "
+                + ", ".join(allowed),
+            )
+        out[vocab.header_key(header)] = None if name == IGNORE else name
+    return out
+
+
+def _select(sheets: list[Sheet], pattern: str | None) -> list[Sheet]:
+    if pattern is None:
+        return sheets
+    wanted = pattern.lower()
+    chosen = [
+        s
+        for s in sheets
+        if fnmatchcase(s.name.lower(), wanted)
+        or fnmatchcase(s.name.rsplit(":", 1)[-1].lower(), wanted)
+    ]
+    if not chosen:
+        names = ", ".join(repr(s.name) for s in sheets) or "none"
+        raise SheetError(
+            "bad_override",
+            f"vendor sheet = {pattern!r} matches no sheet; the sheets are: {names}",
+        )
+    return chosen
+
+
+# --- the search ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Best:
+    """The most header-like row seen, for the no_table message."""
+
+    score: int = -1
+    sheet: str = ""
+    row: int = 0  # 1-based
+    cells: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+
+
+class _Search:
+    """One find_tables call: the settings and what was seen on the way."""
+
+    def __init__(
+        self,
+        wanted: Kind | None,
+        kind_source: str,
+        header_row: int | None,
+        columns: Mapping[str, str],
+        date_order: str,
+    ):
+        self.wanted = wanted
+        self.kind_source = kind_source
+        self.header_row = header_row
+        self.overrides = _overrides(columns)
+        # normalised header → as the vendor wrote it (to say which ones the header lacks)
+        self.override_text = {vocab.header_key(text): text for text in columns}
+        self.date_order = date_order
+        self.best = _Best()
+        self.other_kind: list[tuple[str, Kind]] = []
+
+    # -- one sheet
+
+    def sheet(self, sheet: Sheet) -> FoundTable | None:
+        frame = sheet.frame
+        if frame.height == 0 or frame.width == 0:
+            return None
+        if self.header_row is None:
+            top = frame.head(HEADER_SEARCH_ROWS).rows()
+            rows = range(len(top))
+        else:  # the vendor's row, however far down
+            top = frame.head(max(HEADER_SEARCH_ROWS, self.header_row)).rows()
+            rows = [self.header_row - 1] if self.header_row <= len(top) else []
+        header = None
+        for index in rows:
+            mapping = self._map_row(top[index])
+            self._remember(sheet.name, index, top[index], mapping)
+            shape = _shape(set(mapping.values()))
+            if shape and (header is None or len(set(mapping.values())) > header[2]):
+                header = (index, mapping, len(set(mapping.values())), shape)
+        if header is not None:
+            index, mapping, _, shape = header
+            return self._header_table(sheet, index, top, mapping, shape)
+        if self.header_row is None:
+            return self._guidelines_table(sheet)
+        return None
+
+    def _map_row(self, row: tuple) -> dict[str, str]:
+        """Sheet column → raw field (vocabulary or vendor override) of one row's cells."""
+        mapping = {}
+        for position, cell in enumerate(row):
+            if cell is None or not cell.strip():
+                continue
+            key = vocab.header_key(cell)
+            if key in self.overrides:
+                name = self.overrides[key]
+            else:
+                name = vocab.match_header(cell)
+            if name is not None:
+                mapping[f"c{position}"] = name
+        return mapping
+
+    def _remember(self, sheet: str, index: int, row: tuple, mapping: dict[str, str]) -> None:
+        score = len(set(mapping.values()))
+        if score > self.best.score:
+            cells = tuple(c.strip() for c in row if c is not None and c.strip())
+            fields = tuple(dict.fromkeys(_public(name) for name in mapping.values()))
+            self.best = _Best(score, sheet, index + 1, cells, fields)
+
+    # -- header layout
+
+    def _header_table(
+        self, sheet: Sheet, index: int, top: list[tuple], raw: dict[str, str], shape: str
+    ) -> FoundTable | None:
+        frame = sheet.frame
+        row = top[index]
+        written = {
+            f"c{i}": cell.strip() for i, cell in enumerate(row) if cell is not None and cell.strip()
+        }
+        overridden = {c for c in raw if vocab.header_key(written[c]) in self.overrides}
+        present = {vocab.header_key(text) for text in written.values()}
+        absent = [text for key, text in self.override_text.items() if key not in present]
+        columns, dropped, warnings = _resolve(raw, written, overridden)
+        if absent:
+            warnings.append(
+                f"vendor columns not in header row {index + 1}: "
+                + ", ".join(repr(text) for text in absent)
+            )
+        kind, kind_source = self._kind(sheet.name, columns, shape)
+        if kind is None:
+            return None
+        warnings += _rename_for_kind(columns, kind, written)
+        body = frame.slice(index + 1).with_row_index("source_row", offset=index + 2)
+        body = body.with_columns(pl.col("source_row").cast(pl.Int64))
+        value_fields = ("code_change",) if shape == "code_changes" else vocab.PRICE_FIELDS
+        data, skipped, footnotes = _classify(
+            body,
+            frame.columns,
+            key=_key_columns(columns),
+            values=[c for f in value_fields for c in columns.get(f, ())],
+            headers={c: written[c] for cols in columns.values() for c in cols},
+        )
+        if data.height == 0:
+            return None
+        warnings += _pulse_by_content(columns, data, written)
+        warnings += _duplicate_warnings(dropped, columns, data, written)
+        unread = [c for c in written if all(c not in cols for cols in columns.values())]
+        unread = [c for c in unread if c not in {d for d, _, _ in dropped}]
+        if unread:
+            warnings.append(
+                "columns not read: " + ", ".join(f"{_letter(c)} {written[c]!r}" for c in unread)
+            )
+        effective = columns.get("effective_from", ())
+        notice, notice_warnings = _notice(
+            top[:index],
+            footnotes,
+            dates_alongside=data.get_column(effective[0]) if effective else None,
+            date_order=self.date_order,
+        )
+        prices = [c for f in ("price", "price_jurisdiction") for c in columns.get(f, ())]
+        header_currency = next(
+            (found for c in prices if (found := vocab.currency_in(written[c]))), None
+        )
+        return FoundTable(
+            sheet=sheet.name,
+            layout="header" if shape == "table" else "code_changes",
+            kind=kind,
+            kind_source=kind_source,
+            header_row=index + 1,
+            columns={f: tuple(cols) for f, cols in columns.items()},
+            headers=written,
+            data=data,
+            notice=notice,
+            skipped=skipped,
+            warnings=tuple(warnings + notice_warnings),
+            header_currency=header_currency,
+        )
+
+    def _kind(
+        self, sheet: str, columns: dict[str, list[str]], shape: str
+    ) -> tuple[Kind | None, str]:
+        fields = set(columns)
+        if shape == "code_changes":
+            return (self.wanted or Kind.VOICE), (self.kind_source if self.wanted else "layout")
+        inferred, clear = _kind_of(fields)
+        if self.wanted is None:
+            return inferred, "columns"
+        if inferred != self.wanted and clear:
+            self.other_kind.append((sheet, inferred))
+            return None, ""
+        return self.wanted, self.kind_source
+
+    # -- headerless layout
+
+    def _guidelines_table(self, sheet: Sheet) -> FoundTable | None:
+        frame = sheet.frame
+        if not 3 <= frame.width <= len(GUIDELINES_COLUMNS):
+            return None
+        looks = (
+            pl.col("c0").str.contains(r"^\s*[0-9]+\s*$")
+            & pl.col("c1").str.contains(r"[^\W\d_]")
+            & pl.col("c2").str.contains(r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*$")
+        ).fill_null(False)
+        filled = pl.any_horizontal(pl.col(c).is_not_null() for c in frame.columns)
+        counts = frame.select(looks.sum().alias("rows"), filled.sum().alias("filled")).row(0)
+        if counts[0] == 0 or counts[0] * 2 <= counts[1]:
+            return None
+        columns = {
+            name: [f"c{i}"]
+            for i, name in enumerate(GUIDELINES_COLUMNS)
+            if name is not None and i < frame.width
+        }
+        body = frame.with_row_index("source_row", offset=1)
+        body = body.with_columns(pl.col("source_row").cast(pl.Int64))
+        data, skipped, footnotes = _classify(
+            body, frame.columns, key=["c0"], values=["c2"], headers={}
+        )
+        kind = self.wanted or Kind.VOICE
+        notice, warnings = _notice([], footnotes, dates_alongside=None, date_order=self.date_order)
+        return FoundTable(
+            sheet=sheet.name,
+            layout="guidelines",
+            kind=kind,
+            kind_source=self.kind_source if self.wanted else "layout",
+            header_row=None,
+            columns={f: tuple(cols) for f, cols in columns.items()},
+            headers={},
+            data=data,
+            notice=notice,
+            skipped=skipped,
+            warnings=tuple(warnings),
+        )
+
+    # -- when nothing was found
+
+    def no_table_message(self, names: list[str]) -> str:
+        where = ", ".join(repr(n) for n in names) or "no sheet at all"
+        looked = (
+            f"no rate table found in {where}: looked in the first {HEADER_SEARCH_ROWS} rows for "
+            "a header row with a code column (e.g. Prefix, Code, Dial Codes, NPANXX, MCCMNC, "
+            "Number, or pairs like Country Code + Area Code, NPA + NXX, MCC + MNC) and a price "
+            "column (e.g. Rate, Price, Cost, MRC) or a code-change column, "
+            "and for the headerless Transmission Guidelines layout (code, description, price, …)"
+        )
+        if self.header_row is not None:
+            looked += f" (row {self.header_row} only, as the vendor's header_row says)"
+        best = ""
+        if self.best.score > 0:
+            shown = " | ".join(self.best.cells[:12])
+            missing = []
+            fields = set(self.best.fields)
+            if not _has_code(fields):
+                missing.append("no code column")
+            if not (fields & set(vocab.PRICE_FIELDS)) and "code_change" not in fields:
+                missing.append("no price column")
+            lacks = " and ".join(missing) or "no data rows below it"
+            best = (
+                f". Best candidate: sheet {self.best.sheet!r} row {self.best.row}: {shown} — "
+                f"understood as {', '.join(self.best.fields)}; {lacks}"
+            )
+        fix = (
+            ". To read it, set in the vendor's config entry: header_row = <row of the header>, "
+            'columns = {"<header as written>" = "<field>"} (fields: '
+            + ", ".join(vocab.FIELDS)
+            + '; "ignore" leaves a column out), or sheet = "<sheet name>"'
+        )
+        return looked + best + fix
+
+
+def _public(name: str) -> str:
+    return "price" if name == "new_price" else name
+
+
+def _with_warnings(table: FoundTable, *more: str) -> FoundTable:
+    return replace(table, warnings=(*table.warnings, *more))
+
+
+# --- what a header row means -----------------------------------------------------------------
+
+
+def _has_code(fields: set[str]) -> bool:
+    return any(f in fields for f in vocab.CODE_FIELDS) or any(
+        a in fields and b in fields for a, b in vocab.CODE_PAIRS
+    )
+
+
+def _shape(fields: set[str]) -> str | None:
+    """``table`` (a code and a price), ``code_changes`` (a code and a change marker) or None."""
+    if not _has_code(fields):
+        return None
+    if fields & set(vocab.PRICE_FIELDS):
+        return "table"
+    if "code_change" in fields:
+        return "code_changes"
+    return None
+
+
+def _kind_of(fields: set[str]) -> tuple[Kind, bool]:
+    """The kind the columns suggest, and whether they prove it."""
+    if fields & set(vocab.SMS_FIELDS):
+        return Kind.SMS, True
+    if "number" in fields and fields & set(vocab.DID_FIELDS):
+        return Kind.DID, True
+    return Kind.VOICE, bool(fields & set(vocab.VOICE_FIELDS))
+
+
+def _resolve(
+    raw: dict[str, str], written: dict[str, str], overridden: set[str]
+) -> tuple[dict[str, list[str]], list[tuple[str, str, str]], list[str]]:
+    """Field → columns from column → raw field: one column per field (first wins, a vendor
+    override beats the vocabulary), new rate over rate, a lone area code as the code.
+
+    Returns the columns, the dropped duplicates ``(column, kept column, field)`` and warnings.
+    """
+    columns: dict[str, list[str]] = {}
+    dropped: list[tuple[str, str, str]] = []
+    warnings: list[str] = []
+    for column, name in raw.items():
+        held = columns.get(name)
+        if not held or name in vocab.MULTI_COLUMN_FIELDS:
+            columns.setdefault(name, []).append(column)
+        elif column in overridden and held[0] not in overridden:
+            dropped.append((held[0], column, name))
+            columns[name] = [column]
+        else:
+            dropped.append((column, held[0], name))
+    if "new_price" in columns:
+        (new,) = columns.pop("new_price")
+        if "price" in columns:
+            (old,) = columns.pop("price")
+            if "price_current" not in columns:
+                columns["price_current"] = [old]
+                warnings.append(
+                    f"column {_letter(new)} {written[new]!r} is the price (new rate wins); "
+                    f"column {_letter(old)} {written[old]!r} is read as the current rate"
+                )
+            else:
+                dropped.append((old, new, "price"))
+        columns["price"] = [new]
+    if "price" not in columns and "price_current" in columns:
+        columns["price"] = columns.pop("price_current")
+        (column,) = columns["price"]
+        warnings.append(
+            f"column {_letter(column)} {written[column]!r} is the only rate: read as the price"
+        )
+    keys = [f for f in ("code", "npanxx", "mccmnc", "number", "npa", "mcc") if f in columns]
+    lone = [f for f in ("country_code", "area_code") if f in columns]
+    if not keys and len(lone) == 1:
+        (column,) = columns.pop(lone[0])
+        columns["code"] = [column]
+        warnings.append(
+            f"column {_letter(column)} {written[column]!r} is the only code column: "
+            "read as complete codes"
+        )
+    return _in_sheet_order(columns), dropped, warnings
+
+
+def _rename_for_kind(
+    columns: dict[str, list[str]], kind: Kind, written: dict[str, str]
+) -> list[str]:
+    """Headers whose meaning depends on the kind ("Status" of a DID, "Interval" of a voice
+    deck), and a key column that names another kind's key."""
+    renames = {
+        # a DID list's plain "Price" stays ``price``: the normalizer reads it as the rental
+        Kind.DID: (("status", "did_status"), ("code", "number")),
+        Kind.VOICE: (("interval", "pulse"), ("number", "code")),
+        Kind.SMS: (("interval", "pulse"), ("code", "mccmnc"), ("number", "mccmnc")),
+    }[kind]
+    warnings = []
+    for old, new in renames:
+        if old not in columns or new in columns:
+            continue
+        if new in ("code", "mccmnc", "number") and _has_code(set(columns) - {old}):
+            continue
+        columns[new] = columns.pop(old)
+        if new in ("code", "mccmnc", "number"):
+            (column,) = columns[new]
+            warnings.append(f"column {_letter(column)} {written[column]!r} is read as {new}")
+    _reorder(columns)
+    return warnings
+
+
+def _in_sheet_order(columns: dict[str, list[str]]) -> dict[str, list[str]]:
+    ordered = sorted(columns.items(), key=lambda item: int(item[1][0][1:]))
+    return dict(ordered)
+
+
+def _reorder(columns: dict[str, list[str]]) -> None:
+    ordered = _in_sheet_order(columns)
+    columns.clear()
+    columns.update(ordered)
+
+
+def _key_columns(columns: dict[str, list[str]]) -> list[str]:
+    keys = ("code", "npanxx", "mccmnc", "number", "country_code", "area_code", "npa", "mcc")
+    return [c for f in keys for c in columns.get(f, ())]
+
+
+# --- data rows -------------------------------------------------------------------------------
+
+
+def _classify(
+    body: pl.DataFrame,
+    cells: list[str],
+    *,
+    key: list[str],
+    values: list[str],
+    headers: dict[str, str],
+) -> tuple[pl.DataFrame, dict[str, int], list[str]]:
+    """The data rows of ``body``, the skip counts and the footnote lines.
+
+    A data row has a code-like key cell or a value (price, change marker); blank rows,
+    repeated headers, and text rows (section titles inside the table, footnotes after its last
+    data row) are not data.
+    """
+    blank = ~pl.any_horizontal(pl.col(c).is_not_null() for c in cells)
+    if headers:
+        equal = [
+            (pl.col(c).str.strip_chars().str.to_lowercase() == text.lower()).fill_null(False)
+            for c, text in headers.items()
+        ]
+        repeated = pl.sum_horizontal(equal) >= min(2, len(equal))
+    else:
+        repeated = pl.lit(False)
+    code_like = pl.any_horizontal(pl.col(c).str.contains(_CODE_LIKE).fill_null(False) for c in key)
+    valued = pl.any_horizontal(pl.col(c).is_not_null() for c in values) if values else pl.lit(False)
+    kinds = body.select(
+        pl.col("source_row"),
+        pl.when(blank)
+        .then(pl.lit("blank"))
+        .when(repeated)
+        .then(pl.lit("repeated_header"))
+        .when(code_like | valued)
+        .then(pl.lit("data"))
+        .otherwise(pl.lit("text"))
+        .alias("row_kind"),
+    )
+    last = kinds.filter(pl.col("row_kind") == "data").get_column("source_row").max()
+    last = -1 if last is None else last
+    row_kind = (
+        pl.when((pl.col("row_kind") == "text") & (pl.col("source_row") > last))
+        .then(pl.lit("footnote"))
+        .when(pl.col("row_kind") == "text")
+        .then(pl.lit("section"))
+        .otherwise(pl.col("row_kind"))
+    )
+    kinds = kinds.with_columns(row_kind.alias("row_kind"))
+    counts = dict(kinds.get_column("row_kind").value_counts().iter_rows())
+    skipped = {reason: int(counts.get(reason, 0)) for reason in SKIP_REASONS}
+    is_data = kinds.get_column("row_kind") == "data"
+    data = body.filter(is_data).select(pl.col("source_row"), *cells)
+    footnote_rows = body.filter(kinds.get_column("row_kind") == "footnote").head(MAX_FOOTNOTE_LINES)
+    footnotes = [_line(row) for row in footnote_rows.select(cells).rows()]
+    return data, skipped, [line for line in footnotes if line]
+
+
+def _line(row: tuple) -> str:
+    """One row as a line of text; cells joined by ", " (an unquoted CSV note split at its
+    commas reads as written), after a label's ":" by a space."""
+    line = ""
+    for cell in (c.strip() for c in row if c is not None and c.strip()):
+        line += ("" if not line else " " if line.endswith(":") else ", ") + cell
+    return line
+
+
+def _pulse_by_content(
+    columns: dict[str, list[str]], data: pl.DataFrame, written: dict[str, str]
+) -> list[str]:
+    """An "Increment" column holding "60/1" pairs is a ``pulse`` column (SPEC §3.2)."""
+    warnings = []
+    for name in ("interval_n", "interval1"):
+        if name not in columns or "pulse" in columns:
+            continue
+        (column,) = columns[name]
+        sample = data.get_column(column).drop_nulls().head(CONTENT_SAMPLE)
+        if sample.len() and sample.str.contains(_PULSE_LIKE).mean() > 0.5:
+            columns["pulse"] = columns.pop(name)
+            warnings.append(
+                f"column {_letter(column)} {written[column]!r} holds pairs like "
+                f"{sample[0]!r}: read as the pulse (interval 1 / interval N)"
+            )
+    _reorder(columns)
+    return warnings
+
+
+def _duplicate_warnings(
+    dropped: list[tuple[str, str, str]],
+    columns: dict[str, list[str]],
+    data: pl.DataFrame,
+    written: dict[str, str],
+) -> list[str]:
+    warnings = []
+    for column, kept, name in dropped:
+        differ = data.select(pl.col(column).ne_missing(pl.col(kept)).sum()).item()
+        agree = "their cells agree in every row" if differ == 0 else f"they differ in {differ} rows"
+        read_as = next((f for f, cols in columns.items() if kept in cols), name)
+        warnings.append(
+            f"column {_letter(column)} {written[column]!r} also means {name}: column "
+            f"{_letter(kept)} {written[kept]!r} is read as {read_as} and column "
+            f"{_letter(column)} is not read ({agree})"
+        )
+    return warnings
+
+
+def _letter(column: str) -> str:
+    """``c0`` → ``A``, ``c27`` → ``AB`` (how a spreadsheet names the column)."""
+    number = int(column[1:]) + 1
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+# --- notice block ----------------------------------------------------------------------------
+
+_DATE_FACTS = ("issue_date", "increase_date", "decrease_date")
+
+
+def _notice(
+    above: list[tuple],
+    footnotes: list[str],
+    *,
+    dates_alongside: pl.Series | None,
+    date_order: str,
+) -> tuple[NoticeFacts, list[str]]:
+    """Facts from "Label: value" pairs above the table (label and value in neighbouring cells,
+    or both in one cell), the title (first text line) and every line."""
+    facts: dict[str, str] = {}
+    lines: list[str] = []
+    title = None
+    for row in above:
+        cells = [c.strip() for c in row if c is not None and c.strip()]
+        if not cells:
+            continue
+        lines.append(_line(row))
+        found = _labelled(cells)
+        for fact, value in found.items():
+            facts.setdefault(fact, value)
+        if title is None and not found:
+            title = lines[-1]
+    warnings = []
+    dates = _notice_dates(
+        {f: facts[f] for f in _DATE_FACTS if f in facts}, dates_alongside, date_order, warnings
+    )
+    currency = None
+    if "currency" in facts:
+        currency = vocab.currency_in(facts["currency"])
+        if currency is None:
+            warnings.append(f"notice currency {facts['currency']!r} is not a known currency")
+    notice = NoticeFacts(
+        currency=currency,
+        product=facts.get("product"),
+        title=title,
+        lines=tuple(lines + footnotes),
+        **dates,
+    )
+    return notice, warnings
+
+
+def _labelled(cells: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for i, cell in enumerate(cells):
+        label, colon, rest = cell.partition(":")
+        fact = vocab.notice_label(label)
+        if fact is None:
+            continue
+        if colon and rest.strip():
+            found.setdefault(fact, rest.strip())
+        elif i + 1 < len(cells) and vocab.notice_label(cells[i + 1].rstrip(":")) is None:
+            found.setdefault(fact, cells[i + 1])
+    return found
+
+
+def _notice_dates(
+    texts: dict[str, str],
+    alongside: pl.Series | None,
+    date_order: str,
+    warnings: list[str],
+) -> dict[str, datetime | None]:
+    """Notice dates read as ``cells.parse_datetimes`` reads a column: together with the
+    table's own dates, so day-first vs month-first is decided once for the deck.  The values
+    are wall times as written (no time zone applied)."""
+    if not texts:
+        return {}
+    cells = pl.Series("cell", list(texts.values()), dtype=pl.String)
+    if alongside is not None:
+        cells = pl.concat([cells, alongside.unique().rename("cell")])
+    values, errors, _ = parse_datetimes(cells, date_order=date_order)
+    out = {}
+    for i, (fact, text) in enumerate(texts.items()):
+        out[fact] = values[i]
+        if values[i] is None and errors[i] is not None:
+            warnings.append(f"notice {fact.replace('_', ' ')} {text!r} is not read: {errors[i]}")
+    return out

@@ -342,3 +342,5 @@ def test_vendor_change_word_that_contradicts_ours_is_a_warning():
     assert w.examples == ("44",) and "1 say decrease where ingestd finds increase" in w.message
     agreeing = deck.with_columns(vendor_class=pl.Series(["increase", "unchanged"]))
     assert not [w for w in plan(v1, agreeing).warnings if w.name == "vendor_class_differs"]
+    # on a first import ingestd finds everything new: the vendor's words are not contradicted
+    assert not [w for w in plan(EMPTY, deck).warnings if w.name == "vendor_class_differs"]

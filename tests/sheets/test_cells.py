@@ -12,7 +12,11 @@ from hypothesis import strategies as st
 
 from ingestd.rates.model import PRICE, TIME
 from ingestd.sheets.cells import (
+    currency_marks,
+    expand_codes,
+    parse_change_words,
     parse_codes,
+    parse_currencies,
     parse_datetimes,
     parse_flags,
     parse_ints,
@@ -50,6 +54,8 @@ def one(parse, cell, **kw):
         ("7940.5", None, "bad_code"),
         ("44-20", None, "bad_code"),
         ("UK", None, "bad_code"),
+        ("0", None, "bad_code"),  # E.164 digits never start with 0
+        ("000110", None, "bad_code"),  # "00" goes, "0110" is no E.164 prefix
         ("+", None, "bad_code"),
         ("", None, "missing_code"),
         ("   ", None, "missing_code"),
@@ -58,6 +64,66 @@ def one(parse, cell, **kw):
 )
 def test_parse_codes(cell, code, error):
     assert one(parse_codes, cell) == (code, error)
+
+
+def expanded(cells, **kw):
+    frame, meaning = expand_codes(pl.Series(cells, dtype=pl.String), **kw)
+    return list(frame.select("row", "code", "error").iter_rows()), meaning
+
+
+def test_lists_and_ranges_give_one_code_per_row():
+    assert expanded(["49152, 49162; 4917-4918", " ", "33 607 | +521\n44", ","]) == (
+        [
+            (0, "49152", None), (0, "49162", None), (0, "4917", None), (0, "4918", None),
+            (1, None, "missing_code"),
+            (2, "33607", None), (2, "521", None), (2, "44", None),
+            (3, None, "missing_code"),
+        ],
+        "range",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cells", "meaning", "codes"),
+    [
+        (["447400-447402"], "range", ["447400", "447401", "447402"]),
+        (["20-21"], "range", ["20", "21"]),  # fits both: a range
+        (["20-21", "93-76"], "pair", ["2021", "9376"]),  # 93-76 can only be a pair
+        (["1-201", "44 – 20"], "pair", ["1201", "4420"]),
+        (["49", "44"], None, ["49", "44"]),
+    ],
+)
+def test_hyphens_mean_ranges_or_pairs_per_column(cells, meaning, codes):
+    rows, decided = expanded(cells)
+    assert decided == meaning
+    assert [code for _, code, _ in rows] == codes
+
+
+def test_a_column_proving_both_meanings_is_mixed_unless_told():
+    assert expanded(["93-76", "447400-447409"])[1] == "mixed"
+    rows, meaning = expanded(["93-76", "447400-447409"], hyphen="range")
+    assert meaning == "range"
+    assert rows[0] == (0, None, "bad_range") and len(rows) == 11
+    rows, meaning = expanded(["93-76", "4474-4473"], hyphen="pair")
+    assert [code for _, code, _ in rows] == ["9376", "44744473"]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["4474-44749", "1-10000000", "100000-199999", "447409-447400", "44-4a"],
+)
+def test_bad_ranges(cell):
+    rows, _ = expanded([cell, "447400-447401"])
+    assert rows[0][2] in ("bad_range", "bad_code") and rows[0][1] is None
+
+
+def test_mccmnc_pairs_and_ranges_keep_their_zeros():
+    pairs, meaning = expanded(["001-01", "310-001"], international_prefix=False)
+    assert meaning == "pair" and [code for _, code, _ in pairs] == ["00101", "310001"]
+    ranges, meaning = expanded(["00101-00102"], international_prefix=False)
+    assert meaning == "range" and [code for _, code, _ in ranges] == ["00101", "00102"]
+    with pytest.raises(ValueError):
+        expand_codes(pl.Series(["1"]), hyphen="dash")
 
 
 def test_mccmnc_keeps_its_leading_zeros():
@@ -88,6 +154,7 @@ def test_excel_scientific_codes_come_back_when_exact(number):
         ("€1.234,56", "1234.56", None),
         ("1,234.56", "1234.56", None),
         ("1'234.56", "1234.56", None),
+        ("US$0.15", "0.15", None),
         ("1.234.567,5", "1234567.5", "absurd_price"),
         ("12,5", "12.5", None),
         ("0.15840000000000001", "0.1584", None),
@@ -218,6 +285,8 @@ def at(text: str) -> dt.datetime:
         ("16-Foo-23", None, "bad_date"),
         ("soon", None, "bad_date"),
         ("2023", None, "bad_date"),
+        ("0001-01-01", None, "bad_date"),  # no rate date; and UTC of it is no Python date
+        ("9999-12-31 23:30-05:00", None, "bad_date"),
     ],
 )
 def test_parse_datetimes(cell, when, error):
@@ -433,3 +502,30 @@ def test_parsers_never_raise_and_keep_the_length(cells):
     # every non-blank cell is either a value or an error, never silently lost
     for cell, value, error in zip(cells, *parse_prices(series), strict=True):
         assert (value is None) != (error is None) or not cell.strip()
+
+
+# --- currencies and change words -------------------------------------------------------------
+
+
+def test_parse_currencies():
+    values, errors = parse_currencies(
+        pl.Series(["usd", " EUR ", "$", "€", "US$", "", None, "x", "Euro"])
+    )
+    assert values.to_list() == ["USD", "EUR", "USD", "EUR", "USD", None, None, None, None]
+    assert errors.to_list() == [None] * 7 + ["bad_currency"] * 2
+
+
+def test_currency_marks_of_price_cells():
+    marks = currency_marks(pl.Series(["$0.15", "0.15 EUR", "£1", "0.1 usd", "0.15", "1e5", None]))
+    assert marks.to_list() == ["USD", "EUR", "GBP", "USD", None, None, None]
+
+
+def test_change_words():
+    classes, unknown = parse_change_words(
+        pl.Series(["Increase", " no  change ", "Closed", "BLOCKED.", "Code Added", "Undefined",
+                   "-", "Rerouted", None])
+    )  # fmt: skip
+    assert classes.to_list() == [
+        "increase", "unchanged", "discontinued", "forbidden", "new", None, None, None, None,
+    ]  # fmt: skip
+    assert unknown.to_list() == [None] * 7 + ["Rerouted", None]

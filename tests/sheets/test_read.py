@@ -78,13 +78,6 @@ def test_detect_format_refuses_binary_junk(junk):
     assert caught.value.reason == "unknown_format"
 
 
-def test_a_zip_archive_is_not_read_here():
-    with pytest.raises(SheetError) as caught:
-        read_sheets(zip_of({"rates.csv": b"a,b\n"}))
-    assert caught.value.reason == "unsupported_format"
-    assert "archive" in caught.value.message
-
-
 def test_a_corrupt_workbook_is_unreadable():
     with pytest.raises(SheetError) as caught:
         read_sheets(zip_of({"xl/workbook.xml": b"not xml"}))

@@ -1,0 +1,150 @@
+"""Bytes of one file → the decks it holds (SPEC §3): read the sheets, find the tables, normalize
+them, and put together what goes into the same rate table.
+
+This is the one entry point the importer (and later the mail pipeline) calls; it is pure: no
+database, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ingestd.errors import SheetError
+from ingestd.rates.model import Kind
+from ingestd.sheets.normalize import normalize
+from ingestd.sheets.opentwps import DeckRead, read_opentwps
+from ingestd.sheets.read import read_sheets
+from ingestd.sheets.table import find_tables
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a vendor's files: the vendor's sheet defaults and overrides (config) and the
+    limits; every field has the no-configuration default."""
+
+    kind: str | None = None
+    kind_source: str = "command line"  # who chose ``kind``: "command line" or "vendor"
+    timezone: str = "UTC"
+    currency: str | None = None
+    date_order: str = "auto"
+    hyphen: str = "auto"
+    sheet: str | None = None
+    header_row: int | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    default_intervals: tuple[int, int] | None = None
+    increment_rules: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    duplicate_policy: str = "refuse"
+    max_rows: int = 2_000_000
+    max_columns: int = 200
+    max_members: int = 50
+    max_unpacked: int = 200 * 2**20
+    max_nesting: int = 3
+
+    @classmethod
+    def for_vendor(
+        cls, vendor, limits, *, kind: str | None = None, kind_source: str = "command line"
+    ) -> ReadOptions:
+        return cls(
+            kind=kind,
+            kind_source=kind_source,
+            timezone=vendor.timezone,
+            currency=vendor.currency,
+            date_order=vendor.date_order,
+            hyphen=vendor.hyphen,
+            sheet=vendor.sheet,
+            header_row=vendor.header_row,
+            columns=dict(vendor.columns),
+            default_intervals=vendor.default_intervals,
+            increment_rules=dict(vendor.increment_rules),
+            duplicate_policy=vendor.duplicate_policy,
+            max_rows=limits.max_rows,
+            max_columns=limits.max_columns,
+            max_members=limits.max_zip_members,
+            max_unpacked=limits.max_unpacked_size,
+            max_nesting=limits.max_nesting,
+        )
+
+
+def read_decks(data: bytes, *, filename: str | None, options: ReadOptions) -> list[DeckRead]:
+    """Every deck in a file, one per (kind, table suffix): sheets that feed the same rate table
+    (a price sheet and its code-changes sheet) are combined into one deck."""
+    if data.lstrip()[:1] == b"{":  # our own JSON export
+        return [
+            read_opentwps(
+                data,
+                filename=filename,
+                kind=options.kind,
+                timezone=options.timezone,
+                currency=options.currency,
+                date_order=options.date_order,
+                max_rows=options.max_rows,
+                max_columns=options.max_columns,
+            )
+        ]
+    sheets = read_sheets(
+        data,
+        filename=filename,
+        max_rows=options.max_rows,
+        max_columns=options.max_columns,
+        max_members=options.max_members,
+        max_unpacked=options.max_unpacked,
+        max_nesting=options.max_nesting,
+    )
+    found = find_tables(
+        sheets,
+        kind=options.kind,
+        sheet=options.sheet,
+        header_row=options.header_row,
+        columns=options.columns or None,
+        kind_source=options.kind_source,
+        date_order=options.date_order,
+    )
+    decks: list[DeckRead] = []
+    for table in found:
+        decks.extend(
+            normalize(
+                table,
+                timezone=options.timezone,
+                currency=options.currency,
+                date_order=options.date_order,
+                hyphen=options.hyphen,
+                default_intervals=options.default_intervals,
+                increment_rules=options.increment_rules,
+                duplicate_policy=options.duplicate_policy,
+            )
+        )
+    if not decks:
+        raise SheetError("no_table", "no rate table was found in the file")
+    return combine(decks)
+
+
+def combine(decks: list[DeckRead]) -> list[DeckRead]:
+    """Decks bound for the same table become one: the price sheet leads (its detection report
+    is the deck's), the others add their rows, errors and warnings."""
+    groups: dict[tuple[Kind, str | None], list[DeckRead]] = {}
+    for deck in decks:
+        groups.setdefault((deck.kind, deck.table_suffix), []).append(deck)
+    out = []
+    for group in groups.values():
+        group.sort(key=lambda d: d.layout == "code_changes")  # price sheets first
+        lead, rest = group[0], group[1:]
+        if not rest:
+            out.append(lead)
+            continue
+        rows = pl.concat([lead.rows, *(d.rows for d in rest)], how="diagonal_relaxed")
+        out.append(
+            DeckRead(
+                **{
+                    **lead.__dict__,
+                    "rows": rows,
+                    "errors": [e for d in group for e in d.errors],
+                    "warnings": [w for d in group for w in d.warnings]
+                    + [f"sheet {d.sheet!r} ({d.layout}) adds {d.rows.height} rows" for d in rest],
+                    "total_rows": sum(d.total_rows for d in group),
+                }
+            )
+        )
+    return out

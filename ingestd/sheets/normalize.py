@@ -1,0 +1,1134 @@
+"""One found table (``sheets.table.FoundTable``) → normalized OpenTWPS decks (SPEC §3.3).
+
+The table finder says which sheet columns hold which logical field; this module reads the cells
+of those columns with the parsers of ``ingestd.sheets.cells`` and puts together the rows of the
+kind's shape (``rates.model.spec_for(kind).schema()``), one ``DeckRead`` per rate table the
+sheet holds (one per jurisdiction price column of a US domestic deck, else one).
+
+Everything is done on whole polars columns: a cell is parsed once per column, a code cell that
+lists or ranges several codes becomes several rows with the same ``source_row``, and only the
+rows that go wrong (row errors, conflicts) are looked at one by one.
+
+Choices that a column cannot make alone refuse the sheet with the vendor option that settles
+them: ``mixed_hyphens`` (option ``hyphen``), ``ambiguous_dates`` (option ``date_order``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from ingestd.errors import RowError, SheetError
+from ingestd.rates.model import PRICE, TIME, Kind, KindSpec, spec_for
+from ingestd.sheets.cells import (
+    DATE_ORDERS,
+    HYPHEN_MEANINGS,
+    REASON_TEXT,
+    clean_text,
+    currency_marks,
+    expand_codes,
+    parse_change_words,
+    parse_codes,
+    parse_currencies,
+    parse_datetimes,
+    parse_flags,
+    parse_ints,
+    parse_prices,
+    parse_pulse,
+    parse_timezone,
+    raw_cells,
+)
+from ingestd.sheets.headers import currency_in
+from ingestd.sheets.opentwps import DeckRead
+from ingestd.sheets.table import FoundTable
+
+DUPLICATE_POLICIES = ("refuse", "first", "last")
+# where a row's billing increments came from, in the order they are tried (SPEC §3.3)
+INCREMENT_SOURCES = ("column", "pulse", "vendor rule", "notes", "vendor default", "default 1/1")
+# US domestic decks: one rate table per jurisdiction price column (SPEC §3.2)
+JURISDICTIONS = ("interstate", "intrastate", "indeterminate")
+EXAMPLES = 10  # how many values, codes or rows a warning names before "and N more"
+DESCRIPTION_JOIN = " – "  # "Germany – Mobile - Vodafone"
+
+# a billing increment written in a line of text ("billed 60/60"), not part of a date
+_PULSE_IN_TEXT = re.compile(r"(?<![0-9/.])([0-9]{1,4}) ?/ ?([0-9]{1,4})(?![0-9/.])")
+_NAME_SEPARATORS = re.compile(r"[,;&]|\band\b", re.IGNORECASE)
+_ROW = "row"  # position of a data row in FoundTable.data (UInt32), shared with expand_codes
+
+
+@dataclass(frozen=True)
+class IncrementRule:
+    """Billing increments for destinations whose name matches (SPEC §3.3: notes-based rules)."""
+
+    pattern: str  # a regular expression searched in the row's destination text
+    first: int
+    next: int
+    source: str  # "vendor rule" | "notes"
+
+
+def normalize(
+    found: FoundTable,
+    *,
+    timezone: str = "UTC",
+    currency: str | None = None,
+    date_order: str = "auto",
+    hyphen: str = "auto",
+    default_intervals: tuple[int, int] | None = None,
+    increment_rules: Mapping[str, tuple[int, int]] | None = None,
+    duplicate_policy: str = "refuse",
+) -> list[DeckRead]:
+    """The decks of one found table: normally one; one per jurisdiction price column.
+
+    The arguments are the vendor's sheet defaults (``config.Vendor``); without them a deck
+    sent as carriers send it is read with UTC dates, the currency the sheet states, dates whose
+    order the values prove, hyphens whose meaning the values prove and 1/1 increments.
+    Raises ``SheetError`` when the sheet as a whole cannot be read (``no_code_column``,
+    ``mixed_hyphens``, ``ambiguous_dates``) and ``ValueError`` for a wrong argument.
+    """
+    options = _Options.checked(
+        timezone=timezone,
+        currency=currency,
+        date_order=date_order,
+        hyphen=hyphen,
+        default_intervals=default_intervals,
+        increment_rules=increment_rules or {},
+        duplicate_policy=duplicate_policy,
+    )
+    sheet = _Sheet.of(found)
+    warnings = list(found.warnings)
+    skipped = dict(found.skipped)
+    if sheet.blank_rows:
+        skipped["blank"] = skipped.get("blank", 0) + sheet.blank_rows
+    total_rows = sheet.height
+    if found.layout == "code_changes":
+        sheet = _code_changes(sheet, warnings, skipped)
+    read = _Reader(sheet, spec_for(found.kind), options, warnings)
+    read.common()
+    decks = []
+    for suffix, price_column in _rate_tables(sheet):
+        deck = read.deck(price_column)
+        deck.table_suffix = suffix
+        deck.total_rows = total_rows
+        deck.skipped = dict(skipped)
+        decks.append(deck)
+    return decks
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Options:
+    timezone: str
+    currency: str | None
+    date_order: str
+    hyphen: str
+    default_intervals: tuple[int, int] | None
+    rules: tuple[IncrementRule, ...]
+    duplicate_policy: str
+
+    @classmethod
+    def checked(
+        cls,
+        *,
+        timezone: str,
+        currency: str | None,
+        date_order: str,
+        hyphen: str,
+        default_intervals: tuple[int, int] | None,
+        increment_rules: Mapping[str, tuple[int, int]],
+        duplicate_policy: str,
+    ) -> _Options:
+        parse_timezone(timezone)  # a wrong default is the caller's mistake: ValueError
+        if currency is not None and not re.fullmatch(r"[A-Za-z]{3}", currency.strip()):
+            raise ValueError(f"{currency!r} is not a three-letter currency code")
+        if date_order not in DATE_ORDERS:
+            raise ValueError(f"date_order must be one of {DATE_ORDERS}, not {date_order!r}")
+        if hyphen not in HYPHEN_MEANINGS:
+            raise ValueError(f"hyphen must be one of {HYPHEN_MEANINGS}, not {hyphen!r}")
+        if duplicate_policy not in DUPLICATE_POLICIES:
+            raise ValueError(
+                f"duplicate_policy must be one of {DUPLICATE_POLICIES}, not {duplicate_policy!r}"
+            )
+        for intervals in [default_intervals, *increment_rules.values()]:
+            if intervals is not None and (
+                len(intervals) != 2 or not all(isinstance(i, int) and i > 0 for i in intervals)
+            ):
+                raise ValueError(f"intervals must be two whole seconds above 0, not {intervals!r}")
+        rules = tuple(
+            IncrementRule(_glob_pattern(glob), first, after, "vendor rule")
+            for glob, (first, after) in increment_rules.items()
+        )
+        return cls(
+            timezone=timezone,
+            currency=currency.strip().upper() if currency else None,
+            date_order=date_order,
+            hyphen=hyphen,
+            default_intervals=tuple(default_intervals) if default_intervals else None,
+            rules=rules,
+            duplicate_policy=duplicate_policy,
+        )
+
+
+def _glob_pattern(glob: str) -> str:
+    """A vendor's destination pattern (``config.Vendor.increment_rules``): a glob with ``*``
+    or ``?`` matches the whole name; a plain name matches as a word of it (case-insensitive)."""
+    if any(mark in glob for mark in "*?"):
+        body = "".join(
+            ".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob.strip()
+        )
+        return f"(?i)^{body}$"
+    return _word_pattern(glob)
+
+
+def _word_pattern(name: str) -> str:
+    return rf"(?i)\b{re.escape(name.strip())}\b"
+
+
+# --- the sheet's cells as logical fields -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sheet:
+    """The data rows of a found table, read by logical field."""
+
+    found: FoundTable
+    data: pl.DataFrame  # "c<i>" String columns + "source_row", rows that hold anything
+    blank_rows: int = 0
+
+    @classmethod
+    def of(cls, found: FoundTable) -> _Sheet:
+        data = found.data.with_columns(pl.col("source_row").cast(pl.Int64))
+        cells = _cell_columns(data)
+        if not cells:
+            return cls(found, data.clear(), data.height)
+        filled = pl.any_horizontal(pl.col(c).str.strip_chars() != "" for c in cells)
+        kept = data.filter(filled.fill_null(False))
+        return cls(found, kept, data.height - kept.height)
+
+    @property
+    def height(self) -> int:
+        return self.data.height
+
+    def filtered(self, keep: pl.Series) -> _Sheet:
+        return _Sheet(self.found, self.data.filter(keep), self.blank_rows)
+
+    def columns(self, name: str) -> tuple[str, ...]:
+        return tuple(c for c in self.found.columns.get(name) or () if c in self.data.columns)
+
+    def has(self, name: str) -> bool:
+        return bool(self.columns(name))
+
+    def text(self, name: str, *, words: bool = False) -> pl.Series:
+        """The field's text per row: the first of its columns that is not blank.  For
+        ``words`` (names, notes) the quote an exporter puts before text that a spreadsheet
+        would take for a formula (``'=…``, ours among them) goes: text, not a formula."""
+        columns = self.columns(name)
+        if not columns:
+            return _nulls(self.height, pl.String).rename(name)
+        texts = [clean_text(self.data.get_column(c), neutralized=words) for c in columns]
+        return pl.select(pl.coalesce(texts)).to_series().rename(name)
+
+    def column_text(self, column: str) -> pl.Series:
+        return clean_text(self.data.get_column(column))
+
+    def header(self, name: str) -> str:
+        columns = self.found.columns.get(name) or ()
+        return self.header_of(columns[0]) if columns else name
+
+    def header_of(self, column: str) -> str:
+        return self.found.headers.get(column) or f"column {_letter(column)}"
+
+    def position(self, name: str) -> int:
+        columns = self.found.columns.get(name) or ()
+        return min((_index(c) for c in columns), default=10**6)
+
+
+def _cell_columns(data: pl.DataFrame) -> list[str]:
+    return sorted((c for c in data.columns if re.fullmatch(r"c[0-9]+", c)), key=_index)
+
+
+def _index(column: str) -> int:
+    return int(column[1:])
+
+
+def _letter(column: str) -> str:
+    """``c0`` → ``A``, ``c27`` → ``AB``: how a spreadsheet names the column."""
+    number, letters = _index(column) + 1, ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """The reasons one field's cells were rejected (null where fine), for row errors."""
+
+    position: int  # sheet column: the leftmost problem is a row's reason
+    header: str
+    texts: pl.Series
+    reasons: pl.Series
+
+
+# --- layouts ---------------------------------------------------------------------------------
+
+
+def _code_changes(sheet: _Sheet, warnings: list[str], skipped: dict[str, int]) -> _Sheet:
+    """A code-changes sheet (SPEC §3.3): removed codes become discontinued rows (blocked ones
+    forbidden); added codes carry no rate and rows without a code change say nothing."""
+    changes, unknown = parse_change_words(sheet.text("code_change"))
+    _warn_unknown_words(sheet, "code_change", unknown, warnings)
+    removal = changes.is_in(["discontinued", "forbidden"]).fill_null(False)
+    added = int((changes == "new").sum())
+    if added:
+        warnings.append(
+            f"{added} rows of the code-changes sheet add codes; an added code has no rate of its "
+            "own (its rate comes from the price sheet): ignored"
+        )
+        skipped["code_added"] = added
+    unchanged = sheet.height - int(removal.sum()) - added
+    if unchanged:
+        skipped["no_code_change"] = unchanged
+    return sheet.filtered(removal)
+
+
+def _rate_tables(sheet: _Sheet) -> list[tuple[str | None, str | None]]:
+    """(table suffix, price column) of each deck: one per jurisdiction column, else one."""
+    columns = sheet.columns("price_jurisdiction")
+    if not columns:
+        return [(None, None)]
+    return [(_jurisdiction(sheet.header_of(c), c), c) for c in columns]
+
+
+def _jurisdiction(header: str, column: str) -> str:
+    words = re.sub(r"[^a-z]+", "", header.lower())
+    for name in JURISDICTIONS:
+        if name in words:
+            return name
+    return re.sub(r"[^a-z0-9]+", "_", header.lower()).strip("_") or column
+
+
+def _warn_unknown_words(sheet: _Sheet, name: str, unknown: pl.Series, warnings: list[str]) -> None:
+    words = unknown.drop_nulls().unique(maintain_order=True).to_list()
+    if words:
+        warnings.append(
+            f"column {sheet.header(name)!r} has words that are not change words, read as no "
+            f"word: {_listed(repr(w) for w in words)}"
+        )
+
+
+def _listed(items, limit: int = EXAMPLES) -> str:
+    items = list(items)
+    shown = ", ".join(str(i) for i in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Reader:
+    """Reads the fields every deck of the sheet shares once (``common``), then each deck's
+    prices (``deck``)."""
+
+    sheet: _Sheet
+    spec: KindSpec
+    options: _Options
+    warnings: list[str]
+    values: dict[str, pl.Series] = field(default_factory=dict)
+    problems: list[_Problem] = field(default_factory=list)
+    codes: pl.DataFrame | None = None
+    closed: pl.Series | None = None  # discontinued or forbidden: a price may be missing
+    date_order: str | None = None
+    increment_source: pl.Series | None = None
+
+    @property
+    def kind(self) -> Kind:
+        return self.spec.kind
+
+    def problem(self, name: str, reasons: pl.Series, texts: pl.Series | None = None) -> None:
+        if reasons.null_count() == len(reasons):
+            return
+        texts = self.sheet.text(name) if texts is None else texts
+        self.problems.append(
+            _Problem(self.sheet.position(name), self.sheet.header(name), texts, reasons)
+        )
+
+    # -- what every deck of the sheet shares
+
+    def common(self) -> None:
+        self.codes = _codes(self.sheet, self.kind, self.options.hyphen)
+        self._changes()
+        self._dates()
+        self._description()
+        self._currency_column()
+        if self.kind == Kind.VOICE:
+            self._increments()
+        elif self.kind == Kind.DID:
+            self._did()
+
+    def _changes(self) -> None:
+        """The vendor's change word (status, else code change) and the flags it implies."""
+        sheet, height = self.sheet, self.sheet.height
+        if sheet.found.layout == "code_changes":
+            change, _ = parse_change_words(sheet.text("code_change"))
+        else:
+            change, unknown = parse_change_words(sheet.text("status"))
+            _warn_unknown_words(sheet, "status", unknown, self.warnings)
+            if sheet.has("code_change"):
+                by_code, unknown = parse_change_words(sheet.text("code_change"))
+                _warn_unknown_words(sheet, "code_change", unknown, self.warnings)
+                change = pl.select(pl.coalesce(change, by_code)).to_series()
+        self.values["vendor_class"] = change.rename("vendor_class")
+        for name in ("forbidden", "discontinued"):
+            flag = _nulls(height, pl.Boolean)
+            if sheet.has(name):
+                flag, errors = parse_flags(sheet.text(name))
+                self.problem(name, errors)
+            said = (change == name).fill_null(False)
+            self.values[name] = (flag.fill_null(False) | said).rename(name)
+        self.closed = self.values["forbidden"] | self.values["discontinued"]
+
+    def _dates(self) -> None:
+        """Effective from/to in UTC: per column day-first or month-first, the vendor's zone or
+        the row's Timezone column; without dates the notice's increase/decrease dates."""
+        sheet, options = self.sheet, self.options
+        zones = sheet.text("timezone") if sheet.has("timezone") else None
+        parsed: dict[str, tuple[pl.Series, pl.Series, str | None]] = {}
+        for name in ("effective_from", "effective_to"):
+            if sheet.has(name):
+                parsed[name] = parse_datetimes(
+                    sheet.text(name),
+                    date_order=options.date_order,
+                    timezone=options.timezone,
+                    zones=zones,
+                )
+        decided = [order for _, _, order in parsed.values() if order is not None]
+        for name, (_, errors, order) in list(parsed.items()):
+            if order is None and (errors == "ambiguous_date").any():
+                if not decided:
+                    raise _ambiguous_dates(sheet, name, errors)
+                # the sheet's other date column proved the order: one vendor, one habit
+                parsed[name] = parse_datetimes(
+                    sheet.text(name), date_order=decided[0], timezone=options.timezone, zones=zones
+                )
+        for name in ("effective_from", "effective_to"):
+            if name not in parsed:
+                self.values[name] = _nulls(sheet.height, TIME).rename(name)
+                continue
+            values, errors, order = parsed[name]
+            wrong_zone = errors == "bad_timezone"
+            if wrong_zone.any():
+                self.problem(
+                    "timezone", pl.select(pl.when(wrong_zone).then(errors)).to_series(), zones
+                )
+                errors = pl.select(pl.when(~wrong_zone).then(errors)).to_series()
+            self.problem(name, errors)
+            self.values[name] = values.rename(name)
+            self.date_order = self.date_order or order
+        self._notice_dates(blank=sheet.text("effective_from").is_null())
+
+    def _notice_dates(self, blank: pl.Series) -> None:
+        """Rows without a date take the notice block's increase or decrease date (SPEC §3.2:
+        notice dates are defaults); the others stay ASAP."""
+        notice = self.sheet.found.notice
+        change = self.values["vendor_class"]
+        dated = self.values["effective_from"]
+        for word, when in (("increase", notice.increase_date), ("decrease", notice.decrease_date)):
+            if when is None:
+                continue
+            at = _notice_utc(when, self.options.timezone)
+            dated = pl.select(
+                pl.when(blank & (change == word).fill_null(False))
+                .then(pl.lit(at, dtype=TIME))
+                .otherwise(dated)
+            ).to_series()
+        self.values["effective_from"] = dated.rename("effective_from")
+
+    def _description(self) -> None:
+        sheet = self.sheet
+        destination, country, network = (
+            sheet.text(name, words=True) for name in ("destination", "country", "network")
+        )
+        joined = pl.select(
+            pl.when(country.is_not_null() & network.is_not_null())
+            .then(pl.concat_str(country, pl.lit(DESCRIPTION_JOIN), network))
+            .otherwise(country)
+        ).to_series()
+        self.values["description"] = pl.select(pl.coalesce(destination, joined)).to_series()
+
+    def _currency_column(self) -> None:
+        if self.sheet.has("currency"):
+            values, errors = parse_currencies(self.sheet.text("currency"))
+            self.problem("currency", errors)
+            self.values["currency_column"] = values
+
+    def _increments(self) -> None:
+        """Interval 1 / Interval N (SPEC §3.3): the row's own cells (interval columns, else
+        pulse), else the vendor's rules, the notes' rules, the vendor default, 1/1."""
+        sheet, options = self.sheet, self.options
+        height = sheet.height
+        none = _nulls(height, pl.Int32)
+        first = after = none
+        if sheet.has("interval1"):
+            first, errors = parse_ints(sheet.text("interval1"))
+            self.problem("interval1", errors)
+        if sheet.has("interval_n"):
+            after, errors = parse_ints(sheet.text("interval_n"))
+            self.problem("interval_n", errors)
+        pulse_first = pulse_next = none
+        if sheet.has("pulse"):
+            pulse_first, pulse_next, errors = parse_pulse(sheet.text("pulse"))
+            self.problem("pulse", errors)
+        # vendor rules before the notes' rules (SPEC §3.3)
+        rules = options.rules + notes_increment_rules(sheet.found.notice.lines)
+        frame = pl.DataFrame(
+            {
+                "first": first,
+                "after": after,
+                "pulse_first": pulse_first,
+                "pulse_next": pulse_next,
+                "rule": _matching_rule(rules, self.values["description"], sheet.text("country")),
+            }
+        )
+        fallback = options.default_intervals
+        first_cell, pulse_cell = pl.col("first"), pl.col("pulse_first")
+        cases: list[tuple[pl.Expr, pl.Expr, pl.Expr, str]] = [
+            (first_cell.is_not_null(), first_cell, pl.coalesce("after", "first"), "column"),
+            (pulse_cell.is_not_null(), pulse_cell, pl.col("pulse_next"), "pulse"),
+        ]
+        for number, rule in enumerate(rules):
+            matches = pl.col("rule") == number
+            cases.append((matches, pl.lit(rule.first), pl.lit(rule.next), rule.source))
+        if fallback:
+            cases.append((pl.lit(True), pl.lit(fallback[0]), pl.lit(fallback[1]), "vendor default"))
+        cases.append((pl.lit(True), pl.lit(1), pl.lit(1), "default 1/1"))
+        picked = frame.select(
+            _first_case([(c, v) for c, v, _, _ in cases]).cast(pl.Int32).alias("interval1"),
+            _first_case([(c, v) for c, _, v, _ in cases]).cast(pl.Int32).alias("interval_n"),
+            _first_case([(c, pl.lit(s)) for c, _, _, s in cases]).alias("source"),
+        )
+        self.values["interval1"] = picked.get_column("interval1")
+        self.values["interval_n"] = picked.get_column("interval_n")
+        self.increment_source = picked.get_column("source")
+
+    def _did(self) -> None:
+        """A DID list's own columns (SPEC §2.5 did): capabilities, interval, capacity, texts."""
+        sheet = self.sheet
+        defaults = {f.name: f.default for f in self.spec.fields}
+        for name in ("docs_required", "voice", "sms", "fax", "video"):
+            values, errors = parse_flags(sheet.text(name))
+            self.problem(name, errors)
+            self.values[name] = values.fill_null(defaults[name])
+        source = next((n for n in ("interval", "interval1") if sheet.has(n)), None)
+        interval = _nulls(sheet.height, pl.Int32)
+        if source:
+            interval, errors = parse_ints(sheet.text(source))
+            self.problem(source, errors)
+        elif sheet.has("pulse"):
+            interval, _, errors = parse_pulse(sheet.text("pulse"))
+            self.problem("pulse", errors)
+        self.values["interval"] = interval.fill_null(defaults["interval"])
+        capacity, errors = parse_ints(sheet.text("capacity"), reason="bad_number")
+        self.problem("capacity", errors)
+        self.values["capacity"] = capacity
+        for column, name in (
+            ("status", "did_status"),
+            ("type", "did_type"),
+            ("notes", "notes"),
+            ("local_requirements", "local_requirements"),
+        ):
+            self.values[column] = sheet.text(name, words=True)
+
+    # -- one deck
+
+    def deck(self, price_column: str | None) -> DeckRead:
+        """The deck whose prices come from ``price_column`` (a jurisdiction), else from the
+        sheet's price fields."""
+        values = dict(self.values)
+        problems = list(self.problems)
+        currency_sources = self._prices(values, problems, price_column)
+        values["currency"] = self._currency(values, currency_sources)
+        return _assemble(self, values, problems)
+
+    def _prices(
+        self, values: dict[str, pl.Series], problems: list[_Problem], price_column: str | None
+    ) -> list[_PriceCells]:
+        """Fills the kind's prices; returns the price columns read (their cells and headers
+        may say the currency)."""
+        sheet, kind, height = self.sheet, self.kind, self.sheet.height
+        if kind == Kind.DID:
+            read = []
+            for name in ("inbound_voice_price", "inbound_sms_price", "mrc", "nrc"):
+                cells = _PriceCells.of(sheet, name)
+                if cells is None and name == "mrc":  # a DID list's one "Price" is its rental
+                    cells = _PriceCells.of(sheet, "price") or _PriceCells.of(sheet, "price_current")
+                if cells is not None:
+                    problems.append(cells.problem())
+                    read.append(cells)
+                values[name] = cells.prices if cells else _nulls(height, PRICE)
+            return read
+        if price_column:
+            chosen = [_PriceCells.of(sheet, column=price_column)]
+        else:
+            # SPEC §3.2: Current Rate / New Rate, the new one wins where it is written
+            chosen = [_PriceCells.of(sheet, "price"), _PriceCells.of(sheet, "price_current")]
+        read = [cells for cells in chosen if cells is not None]
+        unwritten = _repeat(True, height, pl.Boolean)
+        for cells in read:
+            problems.append(cells.problem(where=unwritten))
+            unwritten = unwritten & cells.texts.is_null()
+        price = pl.select(pl.coalesce(_nulls(height, PRICE), *(c.prices for c in read)))
+        price = price.to_series()
+        # only a closed or blocked code may come without a price; the row shape needs one: 0
+        missing = unwritten & ~self.closed
+        first = read[0] if read else None
+        problems.append(
+            _Problem(
+                first.position if first else sheet.position("price"),
+                first.header if first else sheet.header("price"),
+                first.texts if first else _nulls(height, pl.String),
+                pl.select(pl.when(missing).then(pl.lit("missing_price"))).to_series(),
+            )
+        )
+        main = "price1" if kind == Kind.VOICE else "price"
+        values[main] = price.fill_null(0).cast(PRICE).rename(main)
+        if kind == Kind.VOICE:
+            after = None if price_column else _PriceCells.of(sheet, "price_n")
+            if after is not None:
+                problems.append(after.problem())
+                read.append(after)
+            values["price_n"] = (  # SPEC: a missing Price N is Price1
+                pl.select(pl.coalesce(after.prices, values["price1"])).to_series()
+                if after is not None
+                else values["price1"]
+            ).rename("price_n")
+        return read
+
+    def _currency(self, values: dict[str, pl.Series], price_cells: list[_PriceCells]) -> pl.Series:
+        """Per row: the currency column, else a sign or code in the price cell, else in the
+        price header, else the notice block's, else the vendor's."""
+        height = self.sheet.height
+        candidates = []
+        if "currency_column" in values:
+            candidates.append(values.pop("currency_column"))
+        candidates += [currency_marks(cells.texts) for cells in price_cells]
+        in_header = (currency_in(cells.header) for cells in price_cells)
+        stated = (
+            next((c for c in in_header if c), None)
+            or self.sheet.found.notice.currency
+            or self.options.currency
+        )
+        candidates.append(_repeat(stated, height, pl.String))
+        return pl.select(pl.coalesce(candidates)).to_series().rename("currency")
+
+
+@dataclass(frozen=True)
+class _PriceCells:
+    """One price column read: its cells, header, place and parsed prices."""
+
+    texts: pl.Series
+    header: str
+    position: int
+    prices: pl.Series
+    errors: pl.Series
+
+    @classmethod
+    def of(cls, sheet: _Sheet, name: str = "", column: str | None = None) -> _PriceCells | None:
+        if column is None and not sheet.has(name):
+            return None
+        texts = sheet.column_text(column) if column else sheet.text(name)
+        prices, errors = parse_prices(texts)
+        return cls(
+            texts,
+            sheet.header_of(column) if column else sheet.header(name),
+            _index(column) if column else sheet.position(name),
+            prices,
+            errors,
+        )
+
+    def problem(self, where: pl.Series | None = None) -> _Problem:
+        reasons = self.errors
+        if where is not None:
+            reasons = pl.select(pl.when(where).then(reasons)).to_series()
+        return _Problem(self.position, self.header, self.texts, reasons)
+
+
+def _repeat(value: object, height: int, dtype: pl.DataType) -> pl.Series:
+    return pl.repeat(value, height, dtype=dtype, eager=True)
+
+
+def _nulls(height: int, dtype: pl.DataType) -> pl.Series:
+    return _repeat(None, height, dtype)
+
+
+def _matching_rule(
+    rules: tuple[IncrementRule, ...], description: pl.Series, country: pl.Series
+) -> pl.Series:
+    """Per row, the number of the first rule whose pattern the description or the country
+    matches (null: none); matched once per distinct name."""
+    names = pl.DataFrame({"description": description, "country": country})
+    if not rules:
+        return _nulls(names.height, pl.Int32)
+    distinct = names.unique()
+    number = pl.lit(None, dtype=pl.Int32)
+    for index, rule in reversed(list(enumerate(rules))):
+        matches = pl.col("description").str.contains(rule.pattern) | pl.col("country").str.contains(
+            rule.pattern
+        )
+        number = (
+            pl.when(matches.fill_null(False)).then(pl.lit(index, dtype=pl.Int32)).otherwise(number)
+        )
+    distinct = distinct.with_columns(number.alias("rule"))
+    spread = names.join(distinct, on=["description", "country"], how="left", nulls_equal=True,
+                        maintain_order="left")  # fmt: skip
+    return spread.get_column("rule")
+
+
+def _first_case(cases: list[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
+    """The value of the first case whose condition holds."""
+    (condition, value), rest = cases[0], cases[1:]
+    chain = pl.when(condition).then(value)
+    for condition, value in rest:
+        chain = chain.when(condition).then(value)
+    return chain
+
+
+def _notice_utc(when: datetime, timezone: str) -> datetime | None:
+    """A notice-block date (a wall time as written) in UTC, read in the vendor's zone."""
+    values, _, _ = parse_datetimes(
+        pl.Series([when.strftime("%Y-%m-%d %H:%M:%S")]), date_order="ymd", timezone=timezone
+    )
+    return values[0]
+
+
+def _ambiguous_dates(sheet: _Sheet, name: str, errors: pl.Series) -> SheetError:
+    texts = sheet.text(name).filter(errors == "ambiguous_date").unique(maintain_order=True)
+    examples = _listed(map(repr, texts.to_list()), 3)
+    return SheetError(
+        "ambiguous_dates",
+        f"the dates in column {sheet.header(name)!r} ({examples}) could be "
+        "day-first or month-first and no value in the sheet proves which: set the vendor "
+        'option date_order ("dmy" or "mdy")',
+    )
+
+
+# --- increments from the notes ---------------------------------------------------------------
+
+
+def notes_increment_rules(lines: tuple[str, ...] | list[str]) -> tuple[IncrementRule, ...]:
+    """Increments the notes give by destination name (SPEC §3.3), one rule per name:
+    "the following countries will be billed 60/60: Fiji, Haiti, …" or "Fiji, Haiti: 60/60".
+
+    The names are on the other side of the first ``:`` from the increments; the side of the
+    increments may hold a few more words ("billed in 60/60 increments") but the names' side
+    none ("Note: billed 60/60 for Fiji" is not a rule)."""
+    rules = []
+    for line in lines:
+        head, colon, tail = line.partition(":")
+        if not colon:
+            continue
+        in_head, in_tail = _PULSE_IN_TEXT.search(head), _PULSE_IN_TEXT.search(tail)
+        if in_head and not in_tail:
+            pulse, names = in_head, tail
+        elif in_tail and not in_head and len(_PULSE_IN_TEXT.sub(" ", tail).split()) <= 2:
+            pulse, names = in_tail, head
+        else:
+            continue
+        first, after = int(pulse.group(1)), int(pulse.group(2))
+        if first <= 0 or after <= 0:
+            continue
+        for name in _NAME_SEPARATORS.split(names):
+            name = name.strip(" \t.…\"'()[]")
+            if re.search(r"[^\W\d_]", name) and name.lower() not in ("etc", "others"):
+                rules.append(IncrementRule(_word_pattern(name), first, after, "notes"))
+    return tuple(rules)
+
+
+# --- codes -----------------------------------------------------------------------------------
+
+
+def _codes(sheet: _Sheet, kind: Kind, hyphen: str) -> pl.DataFrame:
+    """The codes of each row (``row``, ``code``, ``error``, ``item``, ``field``): E.164
+    prefixes or numbers, NANP codes, or MCCMNCs, whatever columns the sheet gives them in."""
+    if kind == Kind.SMS:
+        for name in ("mccmnc", "code"):
+            if sheet.has(name):
+                return _listed_codes(sheet, name, hyphen, international=False)
+        if sheet.has("mcc"):
+            return _mcc_mnc(sheet)
+        wanted = "MCCMNC (or MCC and MNC)"
+    else:
+        for name in ("number", "code") if kind == Kind.DID else ("code", "number"):
+            if sheet.has(name):
+                return _listed_codes(sheet, name, hyphen, international=True)
+        if sheet.has("country_code"):
+            return _country_area(sheet, hyphen)
+        if sheet.has("npanxx"):
+            return _nanp(sheet, hyphen)
+        if sheet.has("npa"):
+            return _npa_nxx(sheet)
+        wanted = "numbers" if kind == Kind.DID else "codes (or country code and area code)"
+    raise SheetError("no_code_column", f"the {kind} table has no column of {wanted}")
+
+
+def _listed_codes(
+    sheet: _Sheet, name: str, hyphen: str, *, international: bool, text: pl.Series | None = None
+) -> pl.DataFrame:
+    cells = sheet.text(name) if text is None else text
+    codes, meaning = expand_codes(cells, hyphen=hyphen, international_prefix=international)
+    if meaning == "mixed":
+        hyphenated = codes.filter(pl.col("item").str.contains(r"[0-9]\s*[-–—]\s*\+?[0-9]"))
+        examples = hyphenated.get_column("item").unique(maintain_order=True).to_list()
+        raise SheetError(
+            "mixed_hyphens",
+            f"column {sheet.header(name)!r} uses hyphens both for ranges of codes and for "
+            f"country code–area code pairs ({_listed(map(repr, examples), 5)}): set the vendor "
+            'option hyphen ("range" or "pair")',
+        )
+    return codes.with_columns(pl.lit(name).alias("field"))
+
+
+def _country_area(sheet: _Sheet, hyphen: str) -> pl.DataFrame:
+    """Country code + area code (SPEC §3.2): joined; a blank area is the country code alone."""
+    country, country_errors = parse_codes(sheet.text("country_code"))
+    per_row = pl.DataFrame({"country": country, "country_error": country_errors})
+    per_row = per_row.with_row_index(_ROW)
+    if sheet.has("area_code"):
+        areas = _listed_codes(sheet, "area_code", hyphen, international=False)
+    else:
+        areas = per_row.select(
+            _ROW,
+            pl.lit(None, pl.String).alias("item"),
+            pl.lit(None, pl.String).alias("code"),
+            pl.lit("missing_code").alias("error"),
+        )
+    both = areas.join(per_row, on=_ROW, how="left", maintain_order="left")
+    area_blank = (pl.col("error") == "missing_code").fill_null(False)
+    joined = both.select(
+        pl.when(area_blank).then(pl.col("country")).otherwise(pl.col("country") + pl.col("code"))
+    ).to_series()
+    codes, errors = parse_codes(joined)
+    both = both.with_columns(codes.alias("joined"), errors.alias("joined_error"))
+    country_wrong = pl.col("country_error").is_not_null()
+    area_wrong = ~area_blank & pl.col("error").is_not_null()
+    return both.select(
+        _ROW,
+        pl.col("item"),
+        pl.col("joined").alias("code"),
+        pl.when(country_wrong)
+        .then(pl.col("country_error"))
+        .when(area_wrong)
+        .then(pl.col("error"))
+        .otherwise(pl.col("joined_error"))
+        .alias("error"),
+        pl.when(country_wrong | area_blank)
+        .then(pl.lit("country_code"))
+        .otherwise(pl.lit("area_code"))
+        .alias("field"),
+    )
+
+
+def _nanp(sheet: _Sheet, hyphen: str) -> pl.DataFrame:
+    """NPANXX codes (US domestic decks, SPEC §3.2) as E.164 prefixes: ``1`` in front."""
+    # "201-555" writes one NPA-NXX, not a range; "201200-201209" is a range
+    text = sheet.text("npanxx").str.replace_all(r"\b([0-9]{3})[-. ]([0-9]{3})\b", "${1}${2}")
+    codes = _listed_codes(sheet, "npanxx", hyphen, international=False, text=text)
+    return codes.with_columns(_nanp_code(pl.col("code")))
+
+
+def _npa_nxx(sheet: _Sheet) -> pl.DataFrame:
+    """NPA + NXX columns joined (a blank NXX: the whole NPA), ``1`` in front."""
+    npa, npa_errors = parse_codes(sheet.text("npa"), international_prefix=False)
+    nxx, nxx_errors = parse_codes(sheet.text("nxx"), international_prefix=False)
+    frame = pl.DataFrame({"npa": npa, "npa_error": npa_errors, "nxx": nxx, "nxx_error": nxx_errors})
+    nxx_wrong = (pl.col("nxx_error") == "bad_code") | (pl.col("nxx").str.len_chars() != 3)
+    npa_wrong = pl.col("npa_error").is_not_null() | (pl.col("npa").str.len_chars() != 3)
+    code = pl.lit("1") + pl.col("npa") + pl.col("nxx").fill_null("")
+    return frame.with_row_index(_ROW).select(
+        _ROW,
+        pl.lit(None, pl.String).alias("item"),
+        pl.when(~npa_wrong & ~nxx_wrong.fill_null(False)).then(code).alias("code"),
+        pl.when(npa_wrong)
+        .then(pl.col("npa_error").fill_null("bad_code"))
+        .when(nxx_wrong.fill_null(False))
+        .then(pl.lit("bad_code"))
+        .alias("error"),
+        pl.when(npa_wrong).then(pl.lit("npa")).otherwise(pl.lit("nxx")).alias("field"),
+    )
+
+
+def _nanp_code(code: pl.Expr) -> list[pl.Expr]:
+    length = code.str.len_chars()
+    nanp = (
+        pl.when(length.is_in([3, 6]))
+        .then(pl.lit("1") + code)
+        .when((length == 7) & code.str.starts_with("1"))
+        .then(code)
+    )
+    return [
+        nanp.alias("code"),
+        pl.when(pl.col("error").is_null() & nanp.is_null())
+        .then(pl.lit("bad_code"))
+        .otherwise(pl.col("error"))
+        .alias("error"),
+    ]
+
+
+def _mcc_mnc(sheet: _Sheet) -> pl.DataFrame:
+    """MCC + MNC joined as text (SPEC §3.2): leading zeros kept, ``01`` is not ``001``; a
+    blank MNC is the MCC alone.  An MCC of other than 3 digits, or an MNC of other than 2 or 3
+    (Excel dropped a leading zero), is a ``bad_code``."""
+    mcc, mcc_errors = parse_codes(sheet.text("mcc"), international_prefix=False)
+    mnc, mnc_errors = parse_codes(sheet.text("mnc"), international_prefix=False)
+    frame = pl.DataFrame({"mcc": mcc, "mcc_error": mcc_errors, "mnc": mnc, "mnc_error": mnc_errors})
+    mcc_wrong = pl.col("mcc_error").is_not_null() | (pl.col("mcc").str.len_chars() != 3)
+    mnc_wrong = (pl.col("mnc_error") == "bad_code") | ~pl.col("mnc").str.len_chars().is_in([2, 3])
+    mnc_wrong = mnc_wrong.fill_null(False)
+    return frame.with_row_index(_ROW).select(
+        _ROW,
+        pl.lit(None, pl.String).alias("item"),
+        pl.when(~mcc_wrong & ~mnc_wrong)
+        .then(pl.col("mcc") + pl.col("mnc").fill_null(""))
+        .alias("code"),
+        pl.when(mcc_wrong)
+        .then(pl.col("mcc_error").fill_null("bad_code"))
+        .when(mnc_wrong)
+        .then(pl.lit("bad_code"))
+        .alias("error"),
+        pl.when(mcc_wrong).then(pl.lit("mcc")).otherwise(pl.lit("mnc")).alias("field"),
+    )
+
+
+# --- one deck: rows, row errors, conflicts ---------------------------------------------------
+
+
+def _assemble(reader: _Reader, values: dict[str, pl.Series], problems: list[_Problem]) -> DeckRead:
+    sheet, spec = reader.sheet, reader.spec
+    found, height = sheet.found, sheet.height
+    defaults = {f.name: f.default for f in spec.fields}
+    columns = {}
+    for name, dtype in spec.schema().items():
+        if name == "code":
+            continue
+        given = values.get(name)
+        if given is None:
+            given = _repeat(defaults.get(name), height, dtype)
+        columns[name] = given.cast(dtype).rename(name)
+    source = reader.increment_source
+    per_row = pl.DataFrame(columns).with_columns(
+        sheet.data.get_column("source_row"),
+        values["vendor_class"].alias("vendor_class"),
+        (source if source is not None else _nulls(height, pl.String)).alias("_increment"),
+    )
+    per_row = per_row.with_row_index(_ROW)
+    problems = [p for p in problems if p.reasons.null_count() < height]
+    reasons = _frame_of({f"p{i}": p.reasons for i, p in enumerate(problems)}, height)
+    failed = reasons.select(
+        pl.any_horizontal(pl.lit(False), *(pl.col(c).is_not_null() for c in reasons.columns[1:]))
+    ).to_series()
+    codes = reader.codes
+    bad_codes = codes.filter(pl.col("error").is_not_null())
+    failed = failed | per_row.get_column(_ROW).is_in(bad_codes.get_column(_ROW).implode())
+    errors = _row_errors(sheet, problems, reasons, failed, bad_codes)
+    accepted = codes.select(_ROW, "code").join(
+        per_row.filter(~failed), on=_ROW, how="inner", maintain_order="left"
+    )
+    accepted, conflicts, warnings = _conflicts(accepted, sheet, spec, reader.options)
+    increments = {}
+    if reader.increment_source is not None:
+        counted = accepted.get_column("_increment").value_counts()
+        by_source = dict(counted.iter_rows())
+        increments = {s: by_source[s] for s in INCREMENT_SOURCES if by_source.get(s)}
+    rows = accepted.select(*spec.schema(), "source_row", "vendor_class")
+    currency, currency_warnings = _deck_currency(rows)
+    return DeckRead(
+        kind=spec.kind,
+        rows=rows,
+        errors=sorted(errors + conflicts, key=lambda e: (e.row or 0, e.reason)),
+        warnings=reader.warnings + currency_warnings + warnings,
+        sheet=found.sheet,
+        header_row=found.header_row,
+        total_rows=height,
+        layout=found.layout,
+        kind_source=found.kind_source,
+        mapping=_mapping(found),
+        date_order=reader.date_order,
+        increments=increments,
+        currency=currency,
+        product=found.notice.product,
+        notice=found.notice.as_dict(),
+    )
+
+
+def _frame_of(columns: dict[str, pl.Series], height: int) -> pl.DataFrame:
+    """A frame of ``height`` rows: a first column ``_`` of nulls, then ``columns``."""
+    return pl.DataFrame({"_": _nulls(height, pl.String), **columns})
+
+
+def _deck_currency(rows: pl.DataFrame) -> tuple[str | None, list[str]]:
+    counts = rows.get_column("currency").drop_nulls().value_counts(sort=True)
+    if counts.height == 0:
+        return None, []
+    names = counts.get_column("currency").to_list()
+    if len(names) == 1:
+        return names[0], []
+    return names[0], [f"the rows are in several currencies: {', '.join(names)}"]
+
+
+def _mapping(found: FoundTable) -> dict[str, str]:
+    """Header as written → logical field, in sheet order (a repeated header gets its column)."""
+    mapping: dict[str, str] = {}
+    placed = sorted((_index(c), c, name) for name, cs in found.columns.items() for c in cs)
+    for _, column, name in placed:
+        header = found.headers.get(column) or f"column {_letter(column)}"
+        mapping[header if header not in mapping else f"{header} ({_letter(column)})"] = name
+    return mapping
+
+
+def _row_errors(
+    sheet: _Sheet,
+    problems: list[_Problem],
+    reasons: pl.DataFrame,
+    failed: pl.Series,
+    bad_codes: pl.DataFrame,
+) -> list[RowError]:
+    """One RowError per rejected row, its leftmost problem first (SPEC §3.4)."""
+    if not failed.any():
+        return []
+    code_fields = bad_codes.get_column("field").unique().to_list() if bad_codes.height else []
+    texts = _frame_of(
+        {f"t{i}": p.texts for i, p in enumerate(problems)}
+        | {f"code:{name}": sheet.text(name) for name in code_fields},
+        sheet.height,
+    ).filter(failed)
+    first_bad = {
+        row: (item, error, name)
+        for row, item, error, name in bad_codes.group_by(_ROW, maintain_order=True)
+        .first()
+        .select(_ROW, "item", "error", "field")
+        .iter_rows()
+    }
+    rows = pl.arange(0, sheet.height, eager=True).filter(failed)
+    data = sheet.data.filter(failed)
+    key = next((f"code:{n}" for n in ("code", "number", "mccmnc") if sheet.has(n)), None)
+    errors = []
+    for index, reason_row, text_row, source_row, cells in zip(
+        rows,
+        (row[1:] for row in reasons.filter(failed).iter_rows()),
+        texts.iter_rows(named=True),
+        data.get_column("source_row"),
+        data.select(_cell_columns(data)).iter_rows(),
+        strict=True,
+    ):
+        found = [
+            (p.position, p.header, text_row[f"t{i}"], reason, None)
+            for i, (p, reason) in enumerate(zip(problems, reason_row, strict=True))
+            if reason is not None
+        ]
+        if index in first_bad:
+            item, reason, name = first_bad[index]
+            found.append(
+                (sheet.position(name), sheet.header(name), text_row[f"code:{name}"], reason, item)
+            )
+        found.sort(key=lambda f: f[0])
+        messages = [
+            f"{header} {text or ''!r}"
+            + (f": {item!r}" if item is not None and item != text else "")
+            + f" {REASON_TEXT.get(reason, reason)}"
+            for _, header, text, reason, item in found
+        ]
+        errors.append(
+            RowError(
+                reason=found[0][3],
+                message="; ".join(messages),
+                row=source_row,
+                sheet=sheet.found.sheet,
+                cells=raw_cells(cells),
+                code=text_row.get(key) if key else None,
+            )
+        )
+    return errors
+
+
+def _conflicts(
+    rows: pl.DataFrame, sheet: _Sheet, spec: KindSpec, options: _Options
+) -> tuple[pl.DataFrame, list[RowError], list[str]]:
+    """The same code and effective time twice (SPEC §3.3): identical rows are read once (with a
+    warning); rows with different values are each a ``conflict`` naming the others, unless the
+    vendor's ``duplicate_policy`` says which one wins (the first or the last in the sheet).
+
+    The description and the vendor's change word do not make two rows different."""
+    keys = ["code", "effective_from"]
+    compared = [c for c in spec.schema() if c not in (*keys, "description")]
+    twice = rows.select(pl.struct(keys).is_duplicated()).to_series()
+    if not twice.any():
+        return rows, [], []
+    rows = rows.with_row_index("_order")
+    order = pl.col("_order")
+    marked = rows.filter(twice).with_columns(
+        pl.struct(compared).n_unique().over(keys).alias("_variants"),
+        order.min().over(keys).alias("_first"),
+        order.max().over(keys).alias("_last"),
+        pl.col("source_row").unique(maintain_order=True).implode().over(keys).alias("_rows"),
+    )
+    policy = options.duplicate_policy
+    differ = pl.col("_variants") > 1
+    winner = {"refuse": pl.lit(False), "first": order == pl.col("_first"),
+              "last": order == pl.col("_last")}[policy]  # fmt: skip
+    keep = pl.when(differ).then(winner).otherwise(order == pl.col("_first"))
+    dropped = marked.filter(~keep).get_column("_order")
+    kept = rows.filter(~order.is_in(dropped.implode())).drop("_order")
+    warnings = []
+    same = marked.filter(~differ & (order == pl.col("_first")))
+    if same.height:
+        warnings.append(
+            f"{same.height} codes appear more than once with the same values and are read once: "
+            + _listed(_where(r) for r in same.iter_rows(named=True))
+        )
+    chosen = marked.filter(differ & keep)
+    if chosen.height:
+        warnings.append(
+            f"{chosen.height} codes appear more than once with different values; the "
+            f"{policy} row wins (vendor option duplicate_policy): "
+            + _listed(_where(r) + f" → row {r['source_row']}" for r in chosen.iter_rows(named=True))
+        )
+    errors = []
+    if policy == "refuse":
+        refused = marked.filter(differ)
+        cells = _raw_rows(sheet, refused.get_column("source_row"))
+        for r in refused.iter_rows(named=True):
+            others = [str(x) for x in r["_rows"] if x != r["source_row"]] or [str(r["source_row"])]
+            errors.append(
+                RowError(
+                    reason="conflict",
+                    message=f"code {r['code']} (effective {_when(r['effective_from'])}) is also "
+                    f"in row {', '.join(others)} with different values (set the vendor option "
+                    'duplicate_policy to "first" or "last" to let one win)',
+                    row=r["source_row"],
+                    sheet=sheet.found.sheet,
+                    cells=cells.get(r["source_row"], ()),
+                    code=r["code"],
+                )
+            )
+    return kept, errors, warnings
+
+
+def _where(row: dict) -> str:
+    rows = ", ".join(str(r) for r in row["_rows"])
+    return f"{row['code']} ({_when(row['effective_from'])}; rows {rows})"
+
+
+def _when(at: datetime | None) -> str:
+    return "ASAP" if at is None else at.isoformat(sep=" ")
+
+
+def _raw_rows(sheet: _Sheet, source_rows: pl.Series) -> dict[int, tuple[str, ...]]:
+    data = sheet.data.filter(pl.col("source_row").is_in(source_rows.implode()))
+    cells = data.select(_cell_columns(data)).iter_rows()
+    return dict(zip(data.get_column("source_row"), map(raw_cells, cells), strict=True))
