@@ -407,6 +407,7 @@ class _Reader:
                     date_order=options.date_order,
                     timezone=options.timezone,
                     zones=zones,
+                    excel_1904=sheet.found.date1904,
                 )
         decided = [order for _, _, order in parsed.values() if order is not None]
         for name, (_, errors, order) in list(parsed.items()):
@@ -415,7 +416,11 @@ class _Reader:
                     raise _ambiguous_dates(sheet, name, errors)
                 # the sheet's other date column proved the order: one vendor, one habit
                 parsed[name] = parse_datetimes(
-                    sheet.text(name), date_order=decided[0], timezone=options.timezone, zones=zones
+                    sheet.text(name),
+                    date_order=decided[0],
+                    timezone=options.timezone,
+                    zones=zones,
+                    excel_1904=sheet.found.date1904,
                 )
         for name in ("effective_from", "effective_to"):
             if name not in parsed:

@@ -60,6 +60,9 @@ class Sheet:
 
     name: str
     frame: pl.DataFrame
+    # the workbook counts serial dates from 1904 (old Mac Excel): date cells are already
+    # converted, but serial numbers in plain number cells must be read in that system
+    date1904: bool = False
 
 
 def detect_format(data: bytes) -> str:
@@ -141,7 +144,9 @@ def _read_file(
     elif fmt in WORKBOOK_FORMATS:
         sheets = _read_workbook(data, max_rows=max_rows, max_columns=max_columns)
         if label is not None:
-            sheets = [Sheet(f"{label}:{sheet.name}", sheet.frame) for sheet in sheets]
+            sheets = [
+                Sheet(f"{label}:{sheet.name}", sheet.frame, sheet.date1904) for sheet in sheets
+            ]
     else:
         return _read_zip(
             data, label=label, depth=depth + 1, unpacking=unpacking,
@@ -361,13 +366,24 @@ def _read_workbook(data: bytes, *, max_rows: int, max_columns: int) -> list[Shee
     except fastexcel.FastExcelError as exc:
         raise SheetError("unreadable", f"the workbook cannot be opened: {exc}") from exc
     sheets = []
+    date1904 = _uses_1904(data)
     for name in names:
         try:
             frame = _load_sheet(reader, name, max_rows=max_rows, max_columns=max_columns)
         except fastexcel.FastExcelError as exc:
             raise SheetError("unreadable", f"sheet {name!r} cannot be read: {exc}") from exc
-        sheets.append(Sheet(name, frame))
+        sheets.append(Sheet(name, frame, date1904))
     return sheets
+
+
+def _uses_1904(data: bytes) -> bool:
+    """XLSX/XLSM: ``<workbookPr date1904="1"/>`` in xl/workbook.xml (ODS and XLS: no)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            head = archive.read("xl/workbook.xml")[:4096]
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return False
+    return re.search(rb'date1904\s*=\s*"(1|true)"', head) is not None
 
 
 def _load_sheet(reader, name: str, *, max_rows: int, max_columns: int) -> pl.DataFrame:

@@ -79,6 +79,7 @@ class FoundTable:
     # rows below the header that are not data: blank, repeated_header, section, footnote
     skipped: dict[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    date1904: bool = False  # serial numbers in date columns count from 1904 (read.Sheet)
     # the currency a price header names ("Rates (USD / Min)" → "USD"), None when it names none
     header_currency: str | None = None
 
@@ -323,6 +324,7 @@ class _Search:
         )
         return FoundTable(
             sheet=sheet.name,
+            date1904=sheet.date1904,
             layout="header" if shape == "table" else "code_changes",
             kind=kind,
             kind_source=kind_source,
@@ -379,6 +381,7 @@ class _Search:
         notice, warnings = _notice([], footnotes, dates_alongside=None, date_order=self.date_order)
         return FoundTable(
             sheet=sheet.name,
+            date1904=sheet.date1904,
             layout="guidelines",
             kind=kind,
             kind_source=self.kind_source if self.wanted else "layout",

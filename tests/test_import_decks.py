@@ -1,0 +1,239 @@
+"""Decks as vendors send them, through the whole importer (reader → semantics → store): the
+tricks whose meaning only shows once the rows are applied to a table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from decimal import Decimal
+
+import openpyxl
+import polars as pl
+import pytest
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+from ingestd.config import load_config
+from ingestd.imports import import_file
+from ingestd.rates.store import Store
+
+RECEIVED = dt.datetime(2024, 5, 1, 12, 0, 0)
+
+
+@pytest.fixture
+def store(sqlite_url):
+    s = Store(sqlite_url)
+    s.upgrade()
+    yield s
+    s.close()
+
+
+def run(store, data: bytes, name: str, *, received=RECEIVED, **kw):
+    outcomes = import_file(
+        store, load_config(None, env={}), "v", data, file_name=name, received_at=received, **kw
+    )
+    for o in outcomes:
+        assert o.status == "imported", o.as_dict()
+    return outcomes
+
+
+def rows(store, kind="voice", table="default") -> dict[str, list[tuple]]:
+    t = store.find_table("v", kind=kind, name=table)
+    out: dict[str, list[tuple]] = {}
+    for r in store.rows(t).iter_rows(named=True):
+        price = r.get("price1", r.get("price"))
+        out.setdefault(r["code"], []).append(
+            (r["effective_from"], None if price is None else price.normalize(), r["discontinued"])
+        )
+    return out
+
+
+def xlsx(rows_: list[list], *, epoch=None) -> bytes:
+    wb = openpyxl.Workbook()
+    if epoch is not None:
+        wb.epoch = epoch
+    ws = wb.active
+    for r in rows_:
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_serial_dates_in_the_1904_system_are_read_in_it(store):
+    # a date cell and a plain number cell holding a serial, in a 1904 workbook
+    serial_1904 = (dt.date(2024, 6, 1) - dt.date(1904, 1, 1)).days
+    data = xlsx(
+        [
+            ["Prefix", "Rate", "Effective Date"],
+            ["44", 0.1, dt.datetime(2024, 6, 1)],
+            ["33", 0.2, serial_1904],
+        ],
+        epoch=CALENDAR_MAC_1904,
+    )
+    run(store, data, "rates.xlsx")
+    got = rows(store)
+    assert got["44"][0][0] == got["33"][0][0] == dt.datetime(2024, 6, 1)
+
+
+def test_serial_dates_in_the_1900_system(store):
+    serial_1900 = (dt.date(2024, 6, 1) - dt.date(1899, 12, 30)).days
+    data = f"Prefix,Rate,Effective Date\n44,0.1,{serial_1900}\n".encode()
+    run(store, data, "rates.csv")
+    assert rows(store)["44"][0][0] == dt.datetime(2024, 6, 1)
+
+
+def test_legacy_xls(store):
+    import xlwt  # test extra: writes BIFF8 like old Excel
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Rates")
+    sheet.write(0, 0, "Rate notice")
+    for c, head in enumerate(["Dial Code", "Destination", "Price($)", "Effective Date", "Billing"]):
+        sheet.write(2, c, head)
+    date = xlwt.easyxf(num_format_str="DD/MM/YYYY")
+    sheet.write(3, 0, "44")
+    sheet.write(3, 1, "United Kingdom")
+    sheet.write(3, 2, 0.1584)
+    sheet.write(3, 3, dt.datetime(2024, 6, 1), date)
+    sheet.write(3, 4, "60/1")
+    buf = io.BytesIO()
+    book.save(buf)
+    assert buf.getvalue()[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # really BIFF, not XLSX
+    (o,) = run(store, buf.getvalue(), "rates.xls")
+    assert o.sheet["header_row"] == 3
+    t = store.find_table("v")
+    (r,) = store.rows(t).iter_rows(named=True)
+    assert (r["code"], r["price1"].normalize(), r["interval1"], r["interval_n"]) == (
+        "44",
+        Decimal("0.1584"),
+        60,
+        1,
+    )
+    assert r["effective_from"] == dt.datetime(2024, 6, 1)
+
+
+def test_guidelines_layout_with_end_dates_and_a_removal_row(store):
+    first = (
+        "44,United Kingdom,0.0100,60,0.0100,60,,,,,2024-05-01 12:00,\n"
+        "33,France,0.0200,1,0.0200,1,,,,,2024-05-01 12:00,\n"
+    )
+    run(store, first.encode(), "tg-1.txt")
+    # 44 ends on 2024-07-01; 33's effective and end times are one minute apart: removed
+    second = (
+        "44,United Kingdom,0.0100,60,0.0100,60,,,,,2024-05-01 12:00,2024-07-01 00:00\n"
+        "33,France,0.0200,1,0.0200,1,,,,,2024-06-01 00:00,2024-06-01 00:01\n"
+    )
+    (o,) = run(store, second.encode(), "tg-2.txt", received=RECEIVED + dt.timedelta(days=1))
+    assert o.sheet["layout"] == "guidelines"
+    t = store.find_table("v")
+    assert store.lookup(t, "+33 1 23", dt.datetime(2024, 5, 31))["code"] == "33"
+    assert store.lookup(t, "+33 1 23", dt.datetime(2024, 6, 2)) is None  # route removed
+    assert store.lookup(t, "+44 20", dt.datetime(2024, 6, 30))["code"] == "44"
+    assert store.lookup(t, "+44 20", dt.datetime(2024, 7, 2)) is None  # ended
+
+
+def test_zip_with_a_workbook_and_a_csv_gives_one_version_per_table(store):
+    voice = xlsx([["Code", "Rate"], ["44", 0.1], ["33", 0.2]])
+    sms = b"MCC;MNC;Network;Price\n234;01;Vodafone;0,0150\n310;410;AT&T;0,0090\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("voice.xlsx", voice)
+        z.writestr("sms/rates.csv", sms)
+    outcomes = run(store, buf.getvalue(), "decks.zip")
+    assert sorted((o.kind, o.version) for o in outcomes) == [("sms", 1), ("voice", 1)]
+    assert set(rows(store, "sms")) == {"23401", "310410"}
+    assert rows(store, "sms")["23401"][0][1] == Decimal("0.015")
+
+
+def test_jurisdiction_columns_become_one_table_each(store):
+    data = (
+        b"NPA-NXX,Interstate,Intrastate,Indeterminate\n"
+        b"201-555,0.0050,0.0070,0.0060\n"
+        b"212-555,0.0040,0.0080,0.0060\n"
+    )
+    outcomes = run(store, data, "us.csv")
+    assert sorted(o.table for o in outcomes) == ["indeterminate", "interstate", "intrastate"]
+    assert rows(store, table="intrastate")["1201555"][0][1] == Decimal("0.007")
+
+
+def test_an_ambiguous_date_column_refuses_the_sheet_and_names_the_option(store):
+    data = b"Prefix,Rate,Effective\n44,0.1,01/02/2024\n33,0.2,03/04/2024\n"
+    (o,) = import_file(
+        store, load_config(None, env={}), "v", data, file_name="a.csv", received_at=RECEIVED
+    )
+    assert (o.status, o.reason) == ("refused", "ambiguous_dates")
+    assert "date_order" in o.message
+    assert store.tables() == []
+
+
+def test_a_vendor_date_order_reads_the_same_sheet(store, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[[vendors]]\nid = "v"\nname = "V"\ndate_order = "mdy"\n')
+    data = b"Prefix,Rate,Effective\n44,0.1,01/02/2024\n33,0.2,03/04/2024\n"
+    outcomes = import_file(
+        store, load_config(cfg), "v", data, file_name="a.csv", received_at=dt.datetime(2023, 12, 1)
+    )
+    assert outcomes[0].status == "imported"
+    assert rows(store)["44"][0][0] == dt.datetime(2024, 1, 2)
+
+
+def test_a_code_changes_sheet_discontinues_at_its_date(store):
+    run(store, xlsx([["Code", "Rate"], ["44", 0.1], ["4479", 0.2]]), "v1.xlsx")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Rates"
+    for r in [["Code", "Rate"], ["44", 0.1]]:
+        ws.append(r)
+    changes = wb.create_sheet("Code changes")
+    for r in [
+        ["Code", "Destination", "Code Change", "Effective Date"],
+        ["4479", "UK Mobile", "Removed", dt.datetime(2024, 6, 1)],
+    ]:
+        changes.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    (o,) = run(store, buf.getvalue(), "v2.xlsx", received=RECEIVED + dt.timedelta(days=1))
+    assert o.counts["discontinued"] == 1
+    t = store.find_table("v")
+    assert store.lookup(t, "+44 79 1", dt.datetime(2024, 5, 31))["code"] == "4479"
+    assert store.lookup(t, "+44 79 1", dt.datetime(2024, 6, 2))["code"] == "44"
+
+
+def test_status_words_and_dry_run_report(store):
+    data = (
+        b"Destination,Code,Rate,Status\n"
+        b"UK,44,0.1,New\nFrance,33,0.2,Closed\nGermany,49,0.3,Blocked\n"
+    )
+    (o,) = import_file(
+        store,
+        load_config(None, env={}),
+        "v",
+        data,
+        file_name="s.csv",
+        received_at=RECEIVED,
+        dry_run=True,
+    )
+    assert o.status == "dry_run"
+    assert o.sheet["mapping"] == {
+        "Destination": "destination",
+        "Code": "code",
+        "Rate": "price",
+        "Status": "status",
+    }
+    assert o.counts["discontinued"] == 1 and o.counts["forbidden"] == 1 and o.counts["new"] == 1
+    assert store.tables() == []  # a dry run writes nothing
+
+
+def test_an_unreadable_file_is_refused_and_the_next_one_still_imports(store):
+    bad = import_file(
+        store,
+        load_config(None, env={}),
+        "v",
+        b"\x00\x01\x02binary junk" * 50,
+        file_name="x.csv",
+        received_at=RECEIVED,
+    )
+    assert bad[0].status == "refused" and bad[0].reason in ("unknown_format", "no_table")
+    run(store, b"Code,Rate\n44,0.1\n", "ok.csv")
+    assert pl.DataFrame(store.tables()).height == 1
