@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ingestd.config import Config, TableRule, Vendor
-from ingestd.errors import RefusedError, RowError
+from ingestd.errors import RefusedError, RowError, SheetError
 from ingestd.rates.model import DeckMode
 from ingestd.rates.semantics import (
     Plan,
@@ -179,7 +179,7 @@ def import_file(
         options = ReadOptions.for_vendor(
             vendor, limits, kind=wanted_kind, kind_source="command line" if kind else "vendor"
         )
-        decks = read_decks(data, filename=file_name, options=options)
+        decks = _read_with_learned_order(store, vendor.id, data, file_name, options)
     except RefusedError as e:
         refused = outcome()
         refused.reason, refused.message = e.reason, e.message
@@ -209,6 +209,31 @@ def import_file(
             result.status, result.reason, result.message = "refused", e.reason, e.message
         results.append(result)
     return results
+
+
+def _read_with_learned_order(
+    store: Store, vendor_id: str, data: bytes, file_name: str | None, options: ReadOptions
+) -> list[DeckRead]:
+    """Read the decks; a date column no value decides takes the order that earlier decks of
+    the same vendor proved (SPEC §3.3), and says so."""
+    try:
+        return read_decks(data, filename=file_name, options=options)
+    except SheetError as e:
+        if e.reason != "ambiguous_dates" or options.date_order != "auto":
+            raise
+        learned = store.proven_date_order(vendor_id)
+        if learned is None:
+            raise
+    order, version = learned
+    decks = read_decks(
+        data, filename=file_name, options=dataclasses.replace(options, date_order=order)
+    )
+    for deck in decks:
+        deck.warnings.append(
+            f"no date in the sheet proves day or month first: read as {order}, as earlier decks "
+            f"of this vendor proved ({version})"
+        )
+    return decks
 
 
 def import_sheet(

@@ -237,3 +237,18 @@ def test_an_unreadable_file_is_refused_and_the_next_one_still_imports(store):
     assert bad[0].status == "refused" and bad[0].reason in ("unknown_format", "no_table")
     run(store, b"Code,Rate\n44,0.1\n", "ok.csv")
     assert pl.DataFrame(store.tables()).height == 1
+
+
+def test_an_ambiguous_column_takes_the_order_earlier_decks_of_the_vendor_proved(store):
+    proving = b"Prefix,Rate,Effective\n44,0.1,25/12/2023\n33,0.2,03/04/2024\n"
+    (first,) = run(store, proving, "a.csv", received=dt.datetime(2023, 12, 1))
+    assert first.sheet["date_order"] == "dmy"
+    ambiguous = b"Prefix,Rate,Effective\n44,0.3,01/02/2024\n"
+    (o,) = run(store, ambiguous, "b.csv", received=dt.datetime(2023, 12, 2))
+    assert any("earlier decks" in w for w in o.sheet["warnings"])
+    assert dt.datetime(2024, 2, 1) in [r[0] for r in rows(store)["44"]]
+    # another vendor learned nothing
+    (other,) = import_file(
+        store, load_config(None, env={}), "w", ambiguous, file_name="b.csv", received_at=RECEIVED
+    )
+    assert (other.status, other.reason) == ("refused", "ambiguous_dates")

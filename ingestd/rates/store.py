@@ -320,6 +320,23 @@ class Store:
         hit.pop("_len")
         return hit
 
+    def proven_date_order(self, vendor: str) -> tuple[str, str] | None:
+        """The day/month order the vendor's latest decks proved (from their detection
+        reports), with the version that proved it; None when none did."""
+        q = (
+            sa.select(rate_tables.c.kind, rate_tables.c.name, versions.c.number, versions.c.summary)
+            .join(versions, versions.c.table_id == rate_tables.c.id)
+            .where(rate_tables.c.vendor == vendor, versions.c.origin == "import")
+            .order_by(versions.c.created_at.desc(), versions.c.id.desc())
+            .limit(50)
+        )
+        with self.engine.connect() as conn:
+            for kind, name, number, summary in conn.execute(q):
+                order = (json.loads(summary or "{}").get("sheet") or {}).get("date_order")
+                if order in ("dmy", "mdy"):
+                    return order, f"{vendor}/{kind}/{name} version {number}"
+        return None
+
     def status(self) -> dict:
         with self.engine.connect() as conn:
             tables = conn.execute(sa.select(sa.func.count()).select_from(rate_tables)).scalar_one()
