@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import polars as pl
+
 from ingestd.config import Config, TableRule, Vendor
 from ingestd.errors import RefusedError, RowError, SheetError
 from ingestd.rates.model import DeckMode
@@ -183,6 +185,13 @@ def import_file(
     except RefusedError as e:
         refused = outcome()
         refused.reason, refused.message = e.reason, e.message
+        return [refused]
+    except (ValueError, ArithmeticError, LookupError, pl.exceptions.PolarsError) as e:
+        # a file no rule foresaw must cost only itself: refused with what went wrong, never a
+        # crash that loses the next message
+        refused = outcome()
+        refused.reason = "unreadable"
+        refused.message = f"the file could not be read ({type(e).__name__}: {e})"[:500]
         return [refused]
     results = []
     for deck in decks:

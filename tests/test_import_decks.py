@@ -11,6 +11,8 @@ from decimal import Decimal
 import openpyxl
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from ingestd.config import load_config
@@ -252,3 +254,39 @@ def test_an_ambiguous_column_takes_the_order_earlier_decks_of_the_vendor_proved(
         store, load_config(None, env={}), "w", ambiguous, file_name="b.csv", received_at=RECEIVED
     )
     assert (other.status, other.reason) == ("refused", "ambiguous_dates")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(
+        st.binary(max_size=2000),
+        st.lists(
+            st.lists(st.text(max_size=12), min_size=1, max_size=6), min_size=1, max_size=12
+        ).map(lambda rows: "\n".join(",".join(r) for r in rows).encode("utf-8", "surrogatepass")),
+        st.lists(
+            st.tuples(
+                st.from_regex(r"[0-9+ ,;-]{0,12}", fullmatch=True),
+                st.from_regex(r"[0-9.,$€ ]{0,8}", fullmatch=True),
+                st.from_regex(r"[0-9/.:ASP -]{0,12}", fullmatch=True),
+            ),
+            max_size=10,
+        ).map(
+            lambda rows: ("Code,Rate,Effective\n" + "\n".join(",".join(r) for r in rows)).encode()
+        ),
+    )
+)
+def test_any_bytes_give_an_outcome_never_an_exception(store, data):
+    before = {t.label: t.current_version for t in store.tables()}
+    outcomes = import_file(
+        store,
+        load_config(None, env={}),
+        "fuzz",
+        data,
+        file_name="x.csv",
+        received_at=RECEIVED,
+        dry_run=True,
+    )
+    assert outcomes and all(o.status in ("dry_run", "refused", "held") for o in outcomes)
+    assert {t.label: t.current_version for t in store.tables()} == before  # nothing written
