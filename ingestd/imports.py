@@ -1,4 +1,4 @@
-"""One sheet into one rate table: read → plan (semantics) → guards → write a version.
+"""One file into its rate tables: read → plan (semantics) → guards → write a version per deck.
 
 Used by ``ingestd import`` now and by the mail pipeline later; it never prints and never exits,
 it returns an ``ImportOutcome`` that every report (CLI, mail, logs) renders.
@@ -7,9 +7,7 @@ it returns an ``ImportOutcome`` that every report (CLI, mail, logs) renders.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -97,19 +95,10 @@ def pick_rule(
     vendor: Vendor, *, file_name: str | None, subject: str | None, sheet: str | None
 ) -> TableRule | None:
     """The vendor's first table rule whose patterns all match (SPEC §2.3 table rules)."""
-    for rule in vendor.tables:
-        checks = []
-        if rule.match_filename:
-            checks.append(
-                bool(file_name) and fnmatch.fnmatch(file_name.lower(), rule.match_filename.lower())
-            )
-        if rule.match_subject:
-            checks.append(bool(subject) and re.search(rule.match_subject, subject) is not None)
-        if rule.match_sheet:
-            checks.append(bool(sheet) and fnmatch.fnmatch(sheet.lower(), rule.match_sheet.lower()))
-        if all(checks):
-            return rule
-    return None
+    return next(
+        (r for r in vendor.tables if r.matches(filename=file_name, subject=subject, sheet=sheet)),
+        None,
+    )
 
 
 def decide_mode(

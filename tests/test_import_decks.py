@@ -290,3 +290,34 @@ def test_any_bytes_give_an_outcome_never_an_exception(store, data):
     )
     assert outcomes and all(o.status in ("dry_run", "refused", "held") for o in outcomes)
     assert {t.label: t.current_version for t in store.tables()} == before  # nothing written
+
+
+def test_vendor_table_rules_pick_the_table_kind_and_mode(store, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[[vendors]]\nid = "v"\nname = "V"\n'
+        '[[vendors.tables]]\nname = "premium"\nkind = "voice"\nmode = "full"\n'
+        'match = { filename = "*Premium*" }\n'
+        '[[vendors.tables]]\nname = "cli"\nkind = "auto"\nmode = "auto"\n'
+        'match = { subject = "(?i)\\\\bCLI\\\\b" }\n'
+    )
+    config = load_config(cfg)
+    deck = b"Code,Rate\n44,0.1\n"
+    (premium,) = import_file(
+        store, config, "v", deck, file_name="Acme-Premium.csv", received_at=RECEIVED
+    )
+    assert (premium.table, premium.mode) == ("premium", "full")
+    assert premium.mode_source == "table rule 'premium'"
+    (cli,) = import_file(
+        store,
+        config,
+        "v",
+        deck,
+        file_name="rates.csv",
+        received_at=RECEIVED,
+        subject="CLI route amendment",
+    )
+    assert (cli.table, cli.mode, cli.mode_source) == ("cli", "partial", "subject or file name")
+    (plain,) = import_file(store, config, "v", deck, file_name="rates.csv", received_at=RECEIVED)
+    assert (plain.table, plain.mode, plain.mode_source) == ("default", "partial", "vendor default")
+    assert all(o.status == "imported" for o in (premium, cli, plain))
