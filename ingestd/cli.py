@@ -22,7 +22,7 @@ from ingestd.config import Config, ConfigError, describe, load_config
 from ingestd.errors import IngestdError, RefusedError, UsageError
 from ingestd.imports import ImportOutcome, import_file, rollback
 from ingestd.rates.export import write_export
-from ingestd.rates.model import ChangeClass, Kind, spec_for
+from ingestd.rates.model import Kind, spec_for
 from ingestd.rates.schema import canonical_decimal
 from ingestd.rates.store import Store, TableRef, utcnow
 
@@ -585,6 +585,3 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     raise UsageError(
         "the daemon (`ingestd run`) is not part of this release yet; use `ingestd import`"
     )
-
-
-__all__ = ["ChangeClass", "build_parser", "main"]
