@@ -229,7 +229,8 @@ class Policy:
 
 @dataclass(frozen=True)
 class Limits:
-    max_file_size: int = 50 * 1024 * 1024  # one attachment or file, bytes
+    # one attachment or file, bytes: room for a max_rows (2M-row) CSV deck of ~110 MB
+    max_file_size: int = 200 * 1024 * 1024
     max_unpacked_size: int = 200 * 1024 * 1024  # everything unpacked from one archive, bytes
     max_rows: int = 2_000_000
     max_columns: int = 200

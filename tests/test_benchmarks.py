@@ -1,0 +1,47 @@
+"""benchmarks/run.py runs end to end on a tiny deck (SQLite only) and writes its records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_script_writes_records(tmp_path):
+    out = tmp_path / "out.json"
+    args = ["--rows", "2000", "--formats", "csv", "xlsx", "--no-postgresql"]
+    args += ["--cache", str(tmp_path / "decks"), "--json", str(out)]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+
+    assert result["machine"]["cores"] >= 1
+    assert result["machine"]["cpu"]
+    records = result["records"]
+    steps = {(r["format"], r["database"], r["step"]) for r in records}
+    assert steps == {
+        (fmt, "sqlite", step)
+        for fmt in ("csv", "xlsx")
+        for step in ("baseline", "import", "re-import 1%")
+    }
+    for r in records:
+        assert r["rows"] == 2000
+        assert r["wall_s"] > 0 and r["rows_per_s"] > 0 and r["peak_mb"] > 0, r
+        assert r["ratio_to_baseline"] > 0, r
+    for r in records:
+        if r["step"] == "import":
+            assert r["written"] == 2000
+        elif r["step"] == "re-import 1%":
+            assert r["written"] == 20  # 1% of the prices changed, nothing else written
+            assert r["of_first_import"] > 0
+    # the table went to stdout as well
+    assert "re-import 1%" in proc.stdout and "baseline" in proc.stdout
