@@ -492,7 +492,8 @@ def cmd_lookup(args: argparse.Namespace, config: Config) -> int:
     state = " FORBIDDEN" if hit["forbidden"] else ""
     intervals = "/".join(str(hit[i]) for i in spec.intervals if hit.get(i) is not None)
     print(
-        f"{args.number}: {hit['code']}{state}  {prices} {hit.get('currency') or ''}"
+        f"{args.number}: {hit['code']}{state}  {prices}"
+        + (f" {hit['currency']}" if hit.get("currency") else "")
         + (f"  interval {intervals}" if intervals else "")
     )
     print(

@@ -321,3 +321,10 @@ def test_vendor_table_rules_pick_the_table_kind_and_mode(store, tmp_path):
     (plain,) = import_file(store, config, "v", deck, file_name="rates.csv", received_at=RECEIVED)
     assert (plain.table, plain.mode, plain.mode_source) == ("default", "partial", "vendor default")
     assert all(o.status == "imported" for o in (premium, cli, plain))
+
+
+def test_an_sms_list_with_only_a_network_column_is_described_by_it(store):
+    data = b"MCC,MNC,Network,Price\n234,10,O2 UK,0.0150\n"
+    run(store, data, "sms.csv")
+    t = store.find_table("v", kind="sms")
+    assert store.rows(t)["description"].to_list() == ["O2 UK"]

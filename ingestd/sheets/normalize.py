@@ -465,7 +465,10 @@ class _Reader:
             .then(pl.concat_str(country, pl.lit(DESCRIPTION_JOIN), network))
             .otherwise(country)
         ).to_series()
-        self.values["description"] = pl.select(pl.coalesce(destination, joined)).to_series()
+        # a network alone (SMS lists often have no country column) still names the row
+        self.values["description"] = pl.select(
+            pl.coalesce(destination, joined, network)
+        ).to_series()
 
     def _currency_column(self) -> None:
         if self.sheet.has("currency"):
