@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import polars as pl
 import sqlalchemy.exc
 
 from ingestd import __version__
@@ -22,8 +21,9 @@ from ingestd.config import Config, ConfigError, describe, load_config
 from ingestd.errors import IngestdError, RefusedError, UsageError
 from ingestd.imports import ImportOutcome, import_file, rollback
 from ingestd.rates.export import write_export
-from ingestd.rates.model import Kind, spec_for
+from ingestd.rates.model import Kind, iso, spec_for
 from ingestd.rates.schema import canonical_decimal
+from ingestd.rates.semantics import in_effect_at
 from ingestd.rates.store import Store, TableRef, utcnow
 
 SHOWN = 50  # rows of a list printed for people; --json gives all
@@ -194,7 +194,7 @@ def _print_json(data: Any, out: TextIO | None = None) -> None:
 
 
 def _ts(value: datetime | None) -> str:
-    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+    return iso(value) or "-"
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -432,7 +432,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
         store.version(table, args.at_version)
     rows = store.rows(table, args.at_version)
     if args.at is not None:
-        rows = in_effect_at(rows, args.at)
+        rows = in_effect_at(rows, args.at).select(rows.columns)
     if args.output:
         with open(args.output, "wb") as out:
             n = write_export(rows, table.kind, args.format, out, extended=args.extended)
@@ -444,18 +444,6 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     write_export(rows, table.kind, args.format, sys.stdout.buffer, extended=args.extended)
     sys.stdout.buffer.flush()
     return 0
-
-
-def in_effect_at(rows: pl.DataFrame, at: datetime) -> pl.DataFrame:
-    """Per code, the one row in effect at ``at`` (the latest row that started by then and has
-    not ended)."""
-    if rows.is_empty():
-        return rows
-    started = rows.filter(pl.col("effective_from") <= at).sort("code", "effective_from")
-    latest = started.group_by("code", maintain_order=True).last()
-    return latest.filter(pl.col("effective_to").is_null() | (pl.col("effective_to") > at)).select(
-        rows.columns
-    )
 
 
 def cmd_lookup(args: argparse.Namespace, config: Config) -> int:

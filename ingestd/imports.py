@@ -17,7 +17,7 @@ import polars as pl
 
 from ingestd.config import Config, TableRule, Vendor
 from ingestd.errors import RefusedError, RowError, SheetError
-from ingestd.rates.model import DeckMode
+from ingestd.rates.model import DeckMode, iso
 from ingestd.rates.semantics import (
     Plan,
     deck_mode_from_name,
@@ -76,7 +76,7 @@ class ImportOutcome:
             "message": self.message,
             "file_name": self.file_name,
             "file_hash": self.file_hash,
-            "received_at": self.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "received_at": iso(self.received_at),
             "sheet": self.sheet,
             "rows": self.rows,
             "counts": self.counts,

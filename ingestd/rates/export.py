@@ -26,7 +26,15 @@ from typing import BinaryIO
 import polars as pl
 from openpyxl import Workbook
 
-from ingestd.rates.model import COMMON_OPENTWPS, EXTENDED_HEADERS, PRICE, TIME, Kind, spec_for
+from ingestd.rates.model import (
+    COMMON_OPENTWPS,
+    EXTENDED_HEADERS,
+    PRICE,
+    TIME,
+    Kind,
+    price_text,
+    spec_for,
+)
 
 FORMATS = ("csv", "xlsx", "json")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -59,13 +67,6 @@ def extended_columns(kind: Kind | str) -> list[tuple[str, str]]:
     if not COMMON_OPENTWPS[spec_for(kind).kind]:
         columns += EXTENDED_FLAGS
     return columns
-
-
-def price_text(price: pl.Expr) -> pl.Expr:
-    """``0.1584000000`` → ``0.1584``, ``1.0000000000`` → ``1``: the column-wise form of
-    ``rates.schema.canonical_decimal``."""
-    text = price.cast(pl.String)
-    return text.str.replace(r"(\.[0-9]*[1-9])0+$", "$1").str.replace(r"\.0+$", "")
 
 
 def neutralize_formula(text: pl.Expr) -> pl.Expr:

@@ -13,6 +13,7 @@ here, so adding a field means editing one table.  Rows travel as polars DataFram
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 import polars as pl
@@ -187,6 +188,18 @@ DID = KindSpec(
 )
 
 SPECS: dict[Kind, KindSpec] = {Kind.VOICE: VOICE, Kind.SMS: SMS, Kind.DID: DID}
+
+
+def price_text(price: pl.Expr) -> pl.Expr:
+    """``0.1584000000`` → ``0.1584``, ``1.0000000000`` → ``1``: the one text form of a price,
+    column-wise (``rates.schema.canonical_decimal`` is the same for one value)."""
+    text = price.cast(pl.String)
+    return text.str.replace(r"(\.[0-9]*[1-9])0+$", "$1").str.replace(r"\.0+$", "")
+
+
+def iso(value: datetime | None) -> str | None:
+    """An instant as reports and the store's text show it: naive UTC, whole seconds."""
+    return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def spec_for(kind: Kind | str) -> KindSpec:

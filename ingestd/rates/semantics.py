@@ -23,7 +23,7 @@ import phonenumbers
 import polars as pl
 
 from ingestd.errors import RowError
-from ingestd.rates.model import TIME, ChangeClass, DeckMode, Kind, KindSpec, spec_for
+from ingestd.rates.model import TIME, ChangeClass, DeckMode, Kind, KindSpec, iso, spec_for
 
 # Which notice period applies to which change class (SPEC §4 "notice periods per change class").
 NOTICE_OF = {
@@ -61,8 +61,8 @@ class Deferral:
         return {
             "code": self.code,
             "change_class": self.change_class,
-            "stated": _iso(self.stated),
-            "effective": _iso(self.effective),
+            "stated": iso(self.stated),
+            "effective": iso(self.effective),
             "row": self.row,
         }
 
@@ -110,10 +110,6 @@ class Plan:
     @property
     def changes(self) -> int:
         return self.inserts.height + self.closes.len()
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _second(value: datetime) -> datetime:
@@ -227,8 +223,8 @@ def _prepare_deck(
     errors = [
         RowError(
             reason="end_before_start",
-            message=f"the end date {_iso(r['effective_to'])} is before the start "
-            f"{_iso(r['effective_from']) or 'ASAP'}",
+            message=f"the end date {iso(r['effective_to'])} is before the start "
+            f"{iso(r['effective_from']) or 'ASAP'}",
             row=r["source_row"],
             code=r["code"],
         )
@@ -336,8 +332,8 @@ def _resolve_effective(
                 RowError(
                     reason="short_notice",
                     message=(
-                        f"{r['change_class']} dated {_iso(r['stated'])} needs notice until "
-                        f"{_iso(r['_earliest'])}"
+                        f"{r['change_class']} dated {iso(r['stated'])} needs notice until "
+                        f"{iso(r['_earliest'])}"
                     ),
                     row=r["source_row"],
                     code=r["code"],
@@ -519,7 +515,7 @@ def _guards(
         age = (plan.received_at - newest).total_seconds() / 86400
         yield Finding(
             "stale_deck",
-            f"the newest date in the deck is {_iso(newest)}, {age:.0f} days before receipt "
+            f"the newest date in the deck is {iso(newest)}, {age:.0f} days before receipt "
             f"(limit {policy.stale_deck_days:g} days)",
             tripped=age > policy.stale_deck_days,
         )
@@ -694,6 +690,20 @@ def plan_rollback(
     inserts = target.join(current, on=cols, how="anti", nulls_equal=True)
     closes = current.join(target, on=cols, how="anti", nulls_equal=True)["id"].sort()
     return inserts, closes
+
+
+def in_effect_at(rows: pl.DataFrame, at: datetime) -> pl.DataFrame:
+    """Per code, the row in effect at ``at``, with ``effective_until``: its own end date or the
+    start of the code's next row, whichever comes first (null: open)."""
+    until = pl.min_horizontal(
+        pl.col("effective_to"), pl.col("effective_from").shift(-1).over("code")
+    ).alias("effective_until")
+    return (
+        rows.sort("code", "effective_from")
+        .with_columns(until)
+        .filter(pl.col("effective_from") <= at)
+        .filter(pl.col("effective_until").is_null() | (pl.col("effective_until") > at))
+    )
 
 
 def plan_purge(current: pl.DataFrame, *, now: datetime, retention: timedelta) -> pl.Series:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from ingestd.errors import RefusedError, UsageError
-from ingestd.rates.model import PRICE, SPECS, TIME, Kind, KindSpec, spec_for
-from ingestd.rates.schema import RATE_TABLES, rate_tables, versions
+from ingestd.rates.model import PRICE, SPECS, TIME, Kind, KindSpec, iso, price_text, spec_for
+from ingestd.rates.schema import RATE_TABLES, canonical_decimal, rate_tables, versions
+from ingestd.rates.semantics import in_effect_at
 
 # Called with a stage name at the points where a crash must leave the store consistent; tests
 # set it to kill the process there ("rows_written": rows are in, the commit is not).
@@ -88,8 +90,8 @@ class VersionInfo:
             "version": self.number,
             "origin": self.origin,
             "mode": self.mode,
-            "received_at": _iso(self.received_at),
-            "imported_at": _iso(self.created_at),
+            "received_at": iso(self.received_at),
+            "imported_at": iso(self.created_at),
             "file_name": self.file_name,
             "file_hash": self.file_hash,
             "message_id": self.message_id,
@@ -115,10 +117,6 @@ class Provenance:
     file_name: str | None = None
     file_hash: str | None = None
     rollback_to: int | None = None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _ensure_sqlite_dir(url: sa.URL) -> None:
@@ -300,24 +298,15 @@ class Store:
             rows = _fetch(conn, table, f"version_to IS NULL AND code IN ({quoted})", spec.table)
         if rows.is_empty():
             return None
-        at = at.replace(tzinfo=None)
-        rows = rows.with_columns(
-            _next=pl.col("effective_from").shift(-1).over("code", order_by="effective_from")
-        )
         live = (
-            rows.filter(pl.col("effective_from") <= at)
-            .filter(pl.col("_next").is_null() | (pl.col("_next") > at))
-            .filter(pl.col("effective_to").is_null() | (pl.col("effective_to") > at))
+            in_effect_at(rows, at.replace(tzinfo=None))
             .filter(~pl.col("discontinued"))
-            .with_columns(_len=pl.col("code").str.len_chars())
-            .sort("_len", descending=True)
+            .sort(pl.col("code").str.len_chars(), descending=True)
         )
         if live.is_empty():
             return None
         hit = live.row(0, named=True)
-        hit["effective_to"] = hit["effective_to"] or hit.pop("_next")
-        hit.pop("_next", None)
-        hit.pop("_len")
+        hit["effective_to"] = hit.pop("effective_until")
         return hit
 
     def proven_date_order(self, vendor: str) -> tuple[str, str] | None:
@@ -364,7 +353,7 @@ class Store:
                     "kind": k,
                     "table": n,
                     "version": num,
-                    "imported_at": _iso(at),
+                    "imported_at": iso(at),
                     "file_name": fn,
                 }
                 for v, k, n, num, at, fn in last
@@ -542,14 +531,10 @@ def _lock_table(conn: Connection, vendor: str, kind: Kind, name: str, *, create:
     return _table_ref(row)
 
 
-def _columns(spec: KindSpec) -> list[str]:
-    return list(spec.row_columns)
-
-
 def _fetch(conn: Connection, table: TableRef, where: str, sql_table: str) -> pl.DataFrame:
     """Rows of a table by a WHERE clause built from trusted integers only, into polars."""
     spec = spec_for(table.kind)
-    names = ["id", *_columns(spec), "change_class"]
+    names = ["id", *spec.row_columns, "change_class"]
     quote = conn.dialect.identifier_preparer.quote  # `interval` is a keyword in MySQL
     sql = (
         f"SELECT {', '.join(quote(n) for n in names)} FROM {sql_table} "
@@ -635,7 +620,7 @@ def _db_frame(
     spec: KindSpec, table_id: int, version: int, inserts: pl.DataFrame, dialect: str
 ) -> pl.DataFrame:
     """The rows to insert, in column order, as the driver wants them."""
-    frame = inserts.select(*_columns(spec), "change_class").with_columns(
+    frame = inserts.select(*spec.row_columns, "change_class").with_columns(
         table_id=pl.lit(table_id, pl.Int64), version_from=pl.lit(version, pl.Int64)
     )
     if dialect == "postgresql":
@@ -643,14 +628,9 @@ def _db_frame(
     prices = [c for c, t in frame.schema.items() if t == PRICE]
     times = [c for c, t in frame.schema.items() if t == TIME]
     return frame.with_columns(
-        *[canonical_price(pl.col(c)) for c in prices],
+        *[price_text(pl.col(c)) for c in prices],
         *[pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S") for c in times],
     )
-
-
-def canonical_price(col: pl.Expr) -> pl.Expr:
-    """Exact decimal → its one text form: '0.1584000000' → '0.1584', '2.0000000000' → '2'."""
-    return col.cast(pl.String).str.replace(r"\.?0+$", "")
 
 
 def _bulk_insert(
@@ -738,12 +718,8 @@ class Diff:
 
 
 def _jsonable(value: Any) -> Any:
-    from decimal import Decimal
-
     if isinstance(value, Decimal):
-        from ingestd.rates.schema import canonical_decimal
-
         return canonical_decimal(value)
     if isinstance(value, datetime):
-        return _iso(value)
+        return iso(value)
     return value

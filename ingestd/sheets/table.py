@@ -29,7 +29,7 @@ from fnmatch import fnmatchcase
 import polars as pl
 
 from ingestd.errors import SheetError
-from ingestd.rates.model import Kind
+from ingestd.rates.model import Kind, iso
 from ingestd.sheets import headers as vocab
 from ingestd.sheets.cells import parse_datetimes
 from ingestd.sheets.read import Sheet
@@ -48,9 +48,6 @@ class NoticeFacts:
     lines: tuple[str, ...] = ()  # every text line of the notice block and the footnotes
 
     def as_dict(self) -> dict:
-        def iso(d: datetime | None) -> str | None:
-            return None if d is None else d.strftime("%Y-%m-%d %H:%M:%S")
-
         return {
             "currency": self.currency,
             "issue_date": iso(self.issue_date),

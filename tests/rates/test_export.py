@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingestd.rates.export import price_text, write_export
-from ingestd.rates.model import PRICE, Kind, spec_for
+from ingestd.rates.export import write_export
+from ingestd.rates.model import PRICE, Kind, price_text, spec_for
 from ingestd.rates.schema import canonical_decimal
 from ingestd.sheets.opentwps import read_opentwps
 
