@@ -226,6 +226,7 @@ class Deck:
 
 def prepare(cache: Path, rows: int, formats: list[str]) -> dict[str, Deck]:
     """The decks of one size, generated into `cache` unless they are there already."""
+    cache.mkdir(parents=True, exist_ok=True)
     stem = f"voice-{rows}-s{SEED}-g{GENERATOR_VERSION}"
     meta_path = cache / f"{stem}.json"
     paths = {f: (cache / f"{stem}.{f}", cache / f"{stem}-1pct.{f}") for f in formats}

@@ -24,7 +24,6 @@ import json
 from typing import BinaryIO
 
 import polars as pl
-from openpyxl import Workbook
 
 from ingestd.rates.model import (
     COMMON_OPENTWPS,
@@ -131,6 +130,8 @@ def _cell(value: pl.Expr, dtype: pl.DataType, fmt: str) -> pl.Expr:
 
 
 def _write_xlsx(table: pl.DataFrame, title: str, out: BinaryIO) -> None:
+    from openpyxl import Workbook  # only XLSX exports pay for importing it
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title)
     sheet.append(table.columns)

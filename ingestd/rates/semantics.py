@@ -147,23 +147,30 @@ def plan_import(
     deck_rows = deck.height
     existing = _prepare_existing(existing, spec)
     deck, end_errors = _prepare_deck(deck, spec, received)
+    deck, settled = _split_settled(deck, existing, spec, received)
 
     tentative = pl.max_horizontal(pl.col("stated").fill_null(pl.lit(received)), pl.lit(received))
     deck = deck.with_columns(_tentative=tentative)
-    deck = _classify(deck, existing, spec, at="_tentative")
+    # the timelines of the codes the deck lists (the others stay as they are)
+    touched = existing.join(deck.select("code").unique(), on="code", how="semi")
+    deck = _classify(deck, touched, spec, at="_tentative")
     deck, rejected, accepted_short = _resolve_effective(deck, received, policy)
     rejected = end_errors + rejected
-    deck = _restated(deck, existing, spec)
+    deck = _restated(deck, touched, spec)
     deck = _dedupe_slots(deck)
     counts = _count(deck["change_class"])
+    counts[ChangeClass.UNCHANGED.value] += settled.height
 
     missing = pl.DataFrame()
     if mode is DeckMode.FULL:
-        missing = _discontinue_missing(existing, deck, spec, received, policy)
+        listed = pl.concat([deck.select("code"), settled.select("code")])
+        missing = _discontinue_missing(existing, listed, spec, received, policy)
         deck = pl.concat([deck, missing], how="diagonal_relaxed")
         counts[ChangeClass.DISCONTINUED] = counts.get(ChangeClass.DISCONTINUED, 0) + missing.height
 
     inserts, closes = _merge(existing, deck, spec)
+    if settled.height:  # the guards and warnings look at the whole deck (in any order)
+        deck = pl.concat([deck, settled], how="diagonal_relaxed")
 
     deferred = [
         Deferral(r["code"], r["change_class"], r["stated"], r["effective_from"], r["source_row"])
@@ -239,6 +246,56 @@ def _prepare_deck(
         pl.col("forbidden").fill_null(False),
     ).drop("effective_from")
     return deck, errors
+
+
+# Rows that restate their code's only, settled row skip the timeline work (a switch for the
+# test that proves the shortcut changes no plan).
+SETTLED_SHORTCUT = True
+
+
+def _split_settled(
+    deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec, received: datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split off the deck rows that repeat the one row their code has, in effect since before
+    receipt, open-ended, not discontinued, with the same values, listed once in the deck: most
+    of a re-sent deck.  Whatever their stated date, such a row is unchanged and writes nothing
+    (it lands after the existing row with equal values); they come back classified."""
+    if not SETTLED_SHORTCUT or existing.is_empty() or deck.is_empty():
+        return deck, deck.clear()
+    code = pl.col("code")  # existing is sorted by code: a code alone differs from both sides
+    alone = existing.filter(
+        (pl.col("effective_from") <= received)
+        & pl.col("effective_to").is_null()
+        & ~pl.col("discontinued")
+        & (code != code.shift(1)).fill_null(True)
+        & (code != code.shift(-1)).fill_null(True)
+    ).select(
+        "code",
+        *[pl.col(c).alias(c + "_old") for c in spec.value_columns],
+        _alone=pl.lit(True),
+    )
+    marked = deck.join(alone, on="code", how="left", maintain_order="left").with_columns(
+        _settled=(
+            pl.col("_alone").is_not_null() & ~pl.col("code").is_duplicated() & _values_equal(spec)
+        ).fill_null(False)
+    )
+    olds = [c + "_old" for c in spec.value_columns] + ["_alone"]
+    rest = marked.filter(~pl.col("_settled")).drop(*olds, "_settled")
+    if rest.height == deck.height:
+        return deck, deck.clear()
+    price = spec.rate_prices[0]
+    settled = (
+        marked.filter(pl.col("_settled"))
+        .drop(*olds, "_settled")
+        .with_columns(
+            effective_from=pl.max_horizontal(pl.col("stated"), pl.lit(received)).cast(TIME),
+            change_class=pl.lit(ChangeClass.UNCHANGED.value),
+            _old_price=pl.col(price),
+            _earliest=pl.lit(received).cast(TIME),
+            _deferred=pl.lit(False),
+        )
+    )
+    return rest, settled
 
 
 def _values_equal(spec: KindSpec, left_suffix: str = "", right_suffix: str = "_old") -> pl.Expr:
@@ -383,11 +440,11 @@ def _restated(deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec) -> pl.
 
 def _dedupe_slots(deck: pl.DataFrame) -> pl.DataFrame:
     """Rows of one code that land on the same instant: the most recently stated one wins
-    (a past-dated row and an ASAP row both take effect on receipt)."""
+    (a past-dated row and an ASAP row both take effect on receipt), then the later row."""
     order = pl.col("stated").fill_null(datetime.max)
     return (
         deck.with_columns(_order=order)
-        .sort("code", "effective_from", "_order", maintain_order=True)
+        .sort("code", "effective_from", "_order", "source_row", nulls_last=False)
         .unique(subset=["code", "effective_from"], keep="last", maintain_order=True)
         .drop("_order")
     )
@@ -409,7 +466,8 @@ def _discontinue_missing(
 ) -> pl.DataFrame:
     """A full deck replaces the table: codes it leaves out are discontinued (SPEC §4)."""
     at = received + policy.notice_for("removal")
-    last = existing.group_by("code").agg(pl.all().sort_by("effective_from").last())
+    # existing is sorted by code and effective_from: a code's last row is where the code changes
+    last = existing.filter((pl.col("code") != pl.col("code").shift(-1)).fill_null(True))
     gone = last.filter(~pl.col("discontinued")).join(
         deck.select("code").unique(), on="code", how="anti"
     )
@@ -446,6 +504,8 @@ def _merge(
 ) -> tuple[pl.DataFrame, pl.Series]:
     """Put the deck rows into the codes' timelines; return rows to insert and ids to close."""
     cols = list(spec.row_columns)
+    # only the timelines of the codes the deck lists (missing ones included) can change
+    existing = existing.join(deck.select("code").unique(), on="code", how="semi")
     # existing rows the deck replaces: the same instant, or after a discontinued row of the code
     same_slot = existing.join(
         deck.select("code", "effective_from"), on=["code", "effective_from"], how="semi"
@@ -502,7 +562,7 @@ def _guards(
             f"the full deck discontinues {plan.missing_discontinued} of {live} codes "
             f"({share:.1%}; limit {policy.max_discontinue_share:.0%})",
             count=plan.missing_discontinued,
-            examples=tuple(deck.filter(pl.col("_missing").fill_null(False))["code"].head(EXAMPLES))
+            examples=_examples(deck.filter(pl.col("_missing").fill_null(False))["code"])
             if "_missing" in deck.columns
             else (),
             tripped=share > policy.max_discontinue_share,
@@ -536,7 +596,7 @@ def _guards(
         "price_jump",
         f"{jumps.height} prices change by more than a factor of {factor:g}",
         count=jumps.height,
-        examples=tuple(jumps["code"].head(EXAMPLES)),
+        examples=_examples(jumps["code"]),
         tripped=jumps.height > 0,
     )
 
@@ -609,7 +669,12 @@ def _vendor_disagrees(deck: pl.DataFrame) -> Iterable[Finding]:
 
 
 def _about_codes(name: str, message: str, rows: pl.DataFrame) -> Finding:
-    return Finding(name, message, count=rows.height, examples=tuple(rows["code"].head(EXAMPLES)))
+    return Finding(name, message, count=rows.height, examples=_examples(rows["code"]))
+
+
+def _examples(codes: pl.Series) -> tuple[str, ...]:
+    """The first codes in code order: the same examples whatever order the rows came in."""
+    return tuple(codes.unique().sort().head(EXAMPLES))
 
 
 def _shorter_prefix_meanwhile(
@@ -658,7 +723,7 @@ def _shorter_prefix_meanwhile(
             f"{candidates.height} future-dated new codes are rated meanwhile at a cheaper "
             "shorter prefix",
             count=candidates.height,
-            examples=tuple(candidates["code"].sort().head(EXAMPLES)),
+            examples=_examples(candidates["code"]),
         )
 
 

@@ -211,11 +211,7 @@ def _read_zip(
     sheets: list[Sheet] = []
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = [
-                info
-                for info in archive.infolist()
-                if not info.is_dir() and not _JUNK_MEMBER.search(info.filename)
-            ]
+            members = archive_members(archive)
             unpacking.add_members(len(members))
             for info in members:
                 # a member's name is a label for people, never a path
@@ -234,6 +230,15 @@ def _read_zip(
     except zipfile.BadZipFile as exc:
         raise SheetError("unreadable", f"the archive cannot be opened: {exc}") from exc
     return sheets
+
+
+def archive_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The files of an archive that could be content: no folders, no desktop junk."""
+    return [
+        info
+        for info in archive.infolist()
+        if not info.is_dir() and not _JUNK_MEMBER.search(info.filename)
+    ]
 
 
 def _member_label(filename: str) -> str:

@@ -8,7 +8,10 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 from factories import at, voice
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ingestd.rates import semantics
 from ingestd.rates.model import DeckMode, spec_for
 from ingestd.rates.semantics import (
     country_code,
@@ -344,3 +347,73 @@ def test_vendor_change_word_that_contradicts_ours_is_a_warning():
     assert not [w for w in plan(v1, agreeing).warnings if w.name == "vendor_class_differs"]
     # on a first import ingestd finds everything new: the vendor's words are not contradicted
     assert not [w for w in plan(EMPTY, deck).warnings if w.name == "vendor_class_differs"]
+
+
+# --- the settled-row shortcut changes no plan ---------------------------------------------------
+
+_CODES = ["1", "12", "123", "44", "4420", "4477", "49", "491", "33", "331"]
+_WHEN = [None, "2024-01-01 00:00:00", "2024-05-01 00:00:00", "2024-05-09 11:33:01",
+         "2024-05-12 00:00:00", "2024-06-30 00:00:00"]  # fmt: skip
+
+
+def _deck_rows(draw_list) -> pl.DataFrame:
+    return voice(
+        *[
+            (code, at(when) if when else None, price, flags, (i1, 60))
+            for code, when, price, flags, i1 in draw_list
+        ]
+    )
+
+
+_row = st.tuples(
+    st.sampled_from(_CODES),
+    st.sampled_from(_WHEN),
+    st.sampled_from(["0.01", "0.02", "0.05"]),
+    st.sampled_from(["", "", "", "F", "D"]),
+    st.sampled_from([1, 60]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    first=st.lists(_row, min_size=1, max_size=12),
+    second=st.lists(_row, min_size=0, max_size=12),
+    resend=st.booleans(),
+    mode=st.sampled_from(["full", "partial"]),
+    short_notice=st.sampled_from(["defer", "reject", "accept"]),
+)
+def test_settled_rows_shortcut_gives_the_same_plan(first, second, resend, mode, short_notice):
+    """Rows restating a settled rate skip the timeline work; the plan must not notice."""
+    policy = Policy(short_notice=short_notice)
+    earlier = RECEIVED - timedelta(days=30)
+    existing = table_from(plan(EMPTY, _deck_rows(first), received=earlier, policy=policy).inserts)
+    # a re-sent deck: the first deck again (most rows settled), with the second's rows added
+    deck = _deck_rows((first if resend else []) + second)
+    plans = []
+    for shortcut in (True, False):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(semantics, "SETTLED_SHORTCUT", shortcut)
+            plans.append(plan(existing, deck, mode=mode, policy=policy))
+    fast, slow = plans
+    key = ["code", "effective_from"]
+    assert fast.inserts.sort(key).equals(slow.inserts.sort(key))
+    assert fast.closes.sort().equals(slow.closes.sort())
+    assert fast.counts == slow.counts
+    assert fast.deferred == slow.deferred
+    assert fast.rejected == slow.rejected
+    assert fast.guards == slow.guards
+    assert fast.warnings == slow.warnings
+
+
+def test_a_resent_deck_takes_the_shortcut_and_writes_nothing():
+    deck = voice(("44", None, "0.05"), ("49", at("2024-01-01 00:00:00"), "0.02"))
+    existing = table_from(plan(EMPTY, deck, received=RECEIVED - timedelta(days=3)).inserts)
+    prepared, _ = semantics._prepare_deck(deck, spec_for("voice"), RECEIVED)
+    rest, settled = semantics._split_settled(
+        prepared, semantics._prepare_existing(existing, spec_for("voice")), spec_for("voice"),
+        RECEIVED,
+    )  # fmt: skip
+    assert (rest.height, settled.height) == (0, 2)
+    again = plan(existing, deck)
+    assert again.changes == 0
+    assert again.counts["unchanged"] == 2
