@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import sqlalchemy.exc
 
@@ -25,6 +25,9 @@ from ingestd.rates.model import Kind, iso, spec_for
 from ingestd.rates.schema import canonical_decimal
 from ingestd.rates.semantics import in_effect_at
 from ingestd.rates.store import Store, TableRef, utcnow
+
+if TYPE_CHECKING:  # the mail modules load only for the commands that use them
+    from ingestd.pipeline import HeldMessage, MessageOutcome
 
 SHOWN = 50  # rows of a list printed for people; --json gives all
 
@@ -94,9 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--kind", choices=[k.value for k in Kind], help="voice, sms or did")
 
-    p = command("import", cmd_import, "import rate sheets into a vendor's rate table")
-    p.add_argument("files", nargs="+", metavar="FILE", help="csv, xlsx (OpenTWPS layout)")
-    p.add_argument("--vendor", required=True, help="vendor id (need not be configured)")
+    p = command(
+        "import",
+        cmd_import,
+        "import rate sheets into a vendor's rate table, or whole messages (.eml) through the "
+        "mail pipeline",
+    )
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="csv, txt, xlsx, xls, ods, zip, or an .eml message"
+    )
+    p.add_argument(
+        "--vendor",
+        help="vendor id (need not be configured); required for sheets, a message's vendor is "
+        "its authenticated sender",
+    )
     p.add_argument(
         "--table", help="rate table name (default: the vendor's table rule, else 'default')"
     )
@@ -158,7 +172,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("db", cmd_db, "database schema", json_output=False)
     p.add_argument("action", choices=["upgrade", "current"], help="upgrade: apply migrations")
 
-    command("run", cmd_run, "the daemon (SMTP, IMAP, pipeline, scheduler)", json_output=False)
+    p = command("quarantine", cmd_quarantine, "messages held for a person: list, show, release")
+    p.add_argument("action", choices=["list", "show", "release", "drop"])
+    p.add_argument("id", type=int, nargs="?", help="the quarantined message (show/release/drop)")
+    p.add_argument("--all", action="store_true", help="list: also released and dropped ones")
+    p.add_argument(
+        "--accept-unauthenticated",
+        action="store_true",
+        help="release: import a message whose sender authentication failed (recorded in the "
+        "provenance of its versions)",
+    )
+    p.add_argument("--vendor", help="release: the vendor of a sender no vendor lists")
+    p.add_argument("--note", help="release/drop: why (kept with the quarantine entry)")
+
+    command("run", cmd_run, "the daemon (SMTP, IMAP, pipeline)", json_output=False)
     return parser
 
 
@@ -201,19 +228,19 @@ def _ts(value: datetime | None) -> str:
 
 
 def cmd_import(args: argparse.Namespace, config: Config) -> int:
+    messages = [Path(n) for n in args.files if Path(n).suffix.lower() == ".eml"]
+    if messages:
+        if len(messages) != len(args.files):
+            raise UsageError("import messages (.eml) and sheets in separate commands")
+        return _import_messages(args, config, messages)
+    if not args.vendor:
+        raise UsageError("say which vendor the sheets are from with --vendor")
     store = _store(config)
     received = args.received_at or utcnow()
     outcomes: list[ImportOutcome] = []
     for name in args.files:
         path = Path(name)
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise UsageError(f"cannot read {name}: {e.strerror}") from None
-        if path.suffix.lower() == ".eml":
-            raise UsageError(
-                f"{name}: importing whole messages needs the mail pipeline, not in this release"
-            )
+        data = _read(path)
         show = _progress(path.name)
         outcomes.extend(
             import_file(
@@ -238,6 +265,67 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         for o in outcomes:
             print_outcome(o)
     return max(o.exit_code for o in outcomes)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+
+
+def _import_messages(args: argparse.Namespace, config: Config, paths: list[Path]) -> int:
+    """Whole messages through the same pipeline as mail (SPEC §5): the sender is proven by
+    DKIM, every attachment goes to its table; held ones land in the quarantine."""
+    if args.vendor or args.table or args.kind or args.mode or args.dry_run or args.accept_guards:
+        raise UsageError(
+            "a message's vendor, tables and mode come from its sender and the vendor's rules; "
+            "--vendor/--table/--kind/--mode/--dry-run/--accept-guards are for sheets"
+        )
+    from ingestd.pipeline import TemporaryFailure, pipeline_for
+
+    outcomes = []
+    with pipeline_for(config) as pipeline:
+        for path in paths:
+            raw = _read(path)
+            try:
+                outcomes.append(pipeline.process(raw, source="cli", received_at=args.received_at))
+            except TemporaryFailure as e:
+                raise IngestdError(f"{path}: {e}; try again later") from None
+    if args.json:
+        data = [o.as_dict() for o in outcomes]
+        _print_json(data if len(data) > 1 else data[0])
+    else:
+        for path, o in zip(paths, outcomes, strict=True):
+            print_message_outcome(path.name, o)
+    return max(o.exit_code for o in outcomes)
+
+
+def print_message_outcome(label: str, o: MessageOutcome, out: TextIO | None = None) -> None:
+    w = (out or sys.stdout).write
+    w(f"{label}: {o.status.replace('_', ' ')} — {o.message}\n")
+    auth = o.auth or {}
+    w(f"  from      {o.from_addr or '?'}  vendor {o.vendor or '?'}\n")
+    if auth:
+        proof = (
+            f"DKIM pass (d={auth.get('signing_domain')}, s={auth.get('selector')})"
+            if auth.get("status") == "pass"
+            else f"{auth.get('status')}: {auth.get('reason')} — {auth.get('detail')}"
+        )
+        w(f"  sender    {proof}\n")
+    if o.quarantine_id is not None:
+        w(f"  held      quarantine {o.quarantine_id} [{o.reason}]: `ingestd quarantine show "
+          f"{o.quarantine_id}`\n")  # fmt: skip
+    for sheet in o.sheets:
+        for result in sheet["outcomes"]:
+            where = f"{result['vendor']}/{result['kind'] or '?'}/{result['table'] or '?'}"
+            w(
+                f"  sheet     {sheet['file_name']} → {where}: {result['status']}"
+                f" — {result['message'] or ''}\n"
+            )
+    for part in o.skipped:
+        if part["reason"] not in ("body_text", "inline_image"):
+            w(f"  skipped   {part['path']}: {part['detail']} [{part['reason']}]\n")
 
 
 def _progress(label: str) -> Callable[[str], None]:
@@ -570,7 +658,69 @@ def cmd_db(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
+    if args.action != "list" and args.id is None:
+        raise UsageError(f"say which quarantined message to {args.action}: its id")
+    from ingestd.pipeline import Quarantine, TemporaryFailure, pipeline_for
+
+    with pipeline_for(config) as pipeline:
+        held = Quarantine(pipeline)
+        if args.action == "list":
+            entries = held.list(all_states=args.all)
+            if args.json:
+                _print_json([e.as_dict() for e in entries])
+            elif not entries:
+                print("the quarantine is empty")
+            for e in [] if args.json else entries:
+                print(
+                    f"{e.id:>5}  {_ts(e.created_at)}  {e.reason:<20} {e.state:<9} "
+                    f"{e.from_addr or '?'}  {e.subject or ''}"
+                )
+            return 0
+        if args.action == "show":
+            entry = held.get(args.id)
+            if args.json:
+                _print_json(entry.as_dict(full=True))
+            else:
+                _print_held(entry)
+            return 0
+        if args.action == "drop":
+            held.drop(args.id, note=args.note)
+            print(f"quarantined message {args.id} dropped")
+            return 0
+        try:
+            outcome = held.release(
+                args.id,
+                accept_unauthenticated=args.accept_unauthenticated,
+                vendor=args.vendor,
+                note=args.note,
+            )
+        except TemporaryFailure as e:
+            raise IngestdError(f"{e}; try again later") from None
+        if args.json:
+            _print_json(outcome.as_dict())
+        else:
+            print_message_outcome(f"quarantine {args.id}", outcome)
+        return outcome.exit_code
+
+
+def _print_held(e: HeldMessage) -> None:
+    from ingestd.pipeline import AUTH_HOLDS
+
+    print(f"quarantine {e.id}: {e.state}, held {_ts(e.created_at)} UTC [{e.reason}]")
+    print(f"  from      {e.from_addr or '?'}  vendor {e.vendor or '?'}  via {e.source}")
+    print(f"  subject   {e.subject or ''}")
+    print(f"  received  {_ts(e.received_at)} UTC   raw message {e.raw_path}")
+    print(f"  why       {e.detail}")
+    if e.resolution:
+        print(f"  resolved  {_ts(e.resolved_at)} UTC: {e.resolution}")
+    if e.state == "held":
+        flag = " --accept-unauthenticated" if e.reason in AUTH_HOLDS else ""
+        print(f"  release   ingestd quarantine release {e.id}{flag}   (or: drop {e.id})")
+
+
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    raise UsageError(
-        "the daemon (`ingestd run`) is not part of this release yet; use `ingestd import`"
-    )
+    from ingestd.daemon import Daemon, configure_logging
+
+    configure_logging(config)
+    return Daemon(config).run()

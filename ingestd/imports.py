@@ -56,6 +56,8 @@ class ImportOutcome:
     warnings: list[dict] = field(default_factory=list)
     guards: list[dict] = field(default_factory=list)
     sheet: dict[str, Any] = field(default_factory=dict)
+    # how the sender was proven (mail pipeline), and a person's release of a held message
+    authentication: dict[str, Any] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -84,6 +86,7 @@ class ImportOutcome:
             "rejected": [r.as_dict() for r in self.rejected],
             "warnings": self.warnings,
             "guards": self.guards,
+            "authentication": self.authentication,
         }
 
 
@@ -133,6 +136,7 @@ def import_file(
     message_id: str | None = None,
     sender: str | None = None,
     progress: Callable[[str], None] | None = None,
+    authentication: dict[str, Any] | None = None,
 ) -> list[ImportOutcome]:
     """Import every deck of one file, each into its rate table; one outcome per deck (one
     refused outcome when the file cannot be read).  ``progress`` is told each stage."""
@@ -156,6 +160,7 @@ def import_file(
             file_name=file_name,
             file_hash=provenance.file_hash,
             received_at=received_at,
+            authentication=authentication,
         )
 
     try:

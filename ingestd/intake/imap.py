@@ -43,6 +43,7 @@ from imapclient.exceptions import IMAPClientError
 
 from ingestd.config import ImapAccount
 from ingestd.errors import IngestdError
+from ingestd.logs import kv as _kv
 
 LOG = logging.getLogger("ingestd.imap")
 
@@ -93,17 +94,6 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionLost,
     IngestdError,  # the password file cannot be read: an operator fixes it, we keep trying
 )
-
-
-def _kv(event: str, **fields: object) -> str:
-    """One ``key=value`` log line; values with spaces or quotes are JSON-quoted."""
-    parts = [f"event={event}"]
-    for key, value in fields.items():
-        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-        if text == "" or any(c in text for c in ' "=\t\r\n'):
-            text = json.dumps(text, ensure_ascii=False)
-        parts.append(f"{key}={text}")
-    return " ".join(parts)
 
 
 @dataclass

@@ -17,7 +17,6 @@ aiosmtpd ≥ 1.4.6 ends DATA only at <CRLF>.<CRLF>, which closes the SMTP-smuggl
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import secrets
@@ -34,6 +33,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 
 from ingestd.config import Config, SmtpConfig
 from ingestd.intake.queue import InboundQueue, QueueItem
+from ingestd.logs import kv as _kv
 
 log = logging.getLogger("ingestd.smtp")
 
@@ -43,19 +43,6 @@ NOT_HERE = "550 5.1.1 mailbox unavailable: not a recipient of this server"
 CANNOT_STORE = "451 4.3.0 cannot store the message now, try again later"
 CLOSE_TIMEOUT = 10.0  # seconds a stop waits for messages already being received
 STORE_THREADS = 4  # concurrent queue writes; each is mostly fsync wait
-
-
-def _kv(event: str, **fields: object) -> str:
-    """One ``key=value`` log line; values with spaces, quotes or ``=`` are JSON-quoted."""
-    parts = [f"event={event}"]
-    for key, value in fields.items():
-        if value is None:
-            continue
-        text = str(value)
-        if not text or any(c in text for c in ' "=\\') or not text.isprintable():
-            text = json.dumps(text)
-        parts.append(f"{key}={text}")
-    return " ".join(parts)
 
 
 def _peer_text(peer: Any) -> str:
@@ -178,8 +165,10 @@ class IntakeHandler:
         source: str,
         on_queued: Callable[[QueueItem], None] | None,
         executor: Executor | None = None,
+        precheck: Callable[[bytes], str | None] | None = None,
     ):
         self.queue = queue
+        self.precheck = precheck
         self.executor = executor
         self.recipients = frozenset(address.lower() for address in recipients)
         self.source = source
@@ -232,6 +221,21 @@ class IntakeHandler:
             "helo": session.host_name,
         }
         loop = asyncio.get_running_loop()
+        if self.precheck is not None:
+            # e.g. DKIM keys unreachable: a 4xx makes the sender retry, so the verdict is
+            # never taken on a DNS outage (SPEC §5); runs off the loop (DNS may take seconds)
+            refusal = await loop.run_in_executor(None, self.precheck, raw)
+            if refusal is not None:
+                log.warning(
+                    _kv(
+                        f"{self.source}.deferred",
+                        session=_correlation(session),
+                        peer=meta["peer"],
+                        mail_from=envelope.mail_from,
+                        reply=refusal,
+                    )
+                )
+                return self._reply(envelope, refusal)
         store = partial(self.queue.put, raw, source=self.source, meta=meta)
         try:
             # fsync blocks for milliseconds: keep it off the loop other sessions run on
@@ -364,9 +368,11 @@ async def start_smtp(
     queue: InboundQueue,
     *,
     on_queued: Callable[[QueueItem], None] | None = None,
+    precheck: Callable[[bytes], str | None] | None = None,
 ) -> SmtpListener:
     """Start the SMTP listener (``[smtp] listen``) and LMTP socket (``lmtp_socket``) on the
-    running loop; ``on_queued`` is called with each item right after its 250 went out."""
+    running loop; ``on_queued`` is called with each item right after its 250 went out;
+    ``precheck`` may answer a message with a reply (a 4xx) instead of queueing it."""
     settings = config.smtp
     loop = asyncio.get_running_loop()
     # gethostname(), never getfqdn(): aiosmtpd's default does a blocking DNS lookup per session
@@ -389,7 +395,12 @@ async def start_smtp(
     address = settings.listen_address
     if address is not None:
         handler = IntakeHandler(
-            queue, settings.recipients, source="smtp", on_queued=on_queued, executor=store_executor
+            queue,
+            settings.recipients,
+            source="smtp",
+            on_queued=on_queued,
+            executor=store_executor,
+            precheck=precheck,
         )
         cap = _SessionCap(settings.max_sessions, "smtp")
 
@@ -407,7 +418,12 @@ async def start_smtp(
         caps.append(cap)
     if settings.lmtp_socket is not None:
         lmtp_handler = IntakeHandler(
-            queue, settings.recipients, source="lmtp", on_queued=on_queued, executor=store_executor
+            queue,
+            settings.recipients,
+            source="lmtp",
+            on_queued=on_queued,
+            executor=store_executor,
+            precheck=precheck,
         )
         lmtp_cap = _SessionCap(settings.max_sessions, "lmtp")
 

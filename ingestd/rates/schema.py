@@ -124,6 +124,54 @@ rate_snapshots = sa.Table(
 )
 
 
+# Every message the pipeline saw (SPEC §5): idempotency by the raw bytes' hash and by
+# Message-ID per sender domain, the attempts that crashed, the authentication verdict and the
+# outcome of every sheet, and whether its notifications are still to be sent (SPEC §6).
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("raw_sha256", sa.String(64), nullable=False, unique=True),
+    # sha256 of "sender domain, Message-ID": a message sent again with other bytes is the same
+    sa.Column("message_key", sa.String(64), unique=True),
+    sa.Column("source", sa.String(64), nullable=False),  # smtp | lmtp | imap:<account> | cli
+    sa.Column("correlation_id", sa.String(64)),  # the queue item id, in every log line
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Column("message_id", sa.String(998)),
+    sa.Column("from_addr", sa.String(320)),
+    sa.Column("subject", sa.String(998)),
+    sa.Column("vendor", sa.String(64)),
+    sa.Column("state", sa.String(16), nullable=False),  # processing | done | quarantined | dropped
+    sa.Column("result", sa.String(24)),  # imported | partly_imported | refused | duplicate | …
+    sa.Column("reason", sa.String(64)),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("auth", sa.Text),  # the authentication verdict, JSON
+    sa.Column("outcome", sa.Text),  # sheets, skipped parts and import outcomes, JSON
+    sa.Column("notify", sa.String(16), nullable=False),  # pending | sent | none
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index(None, "state"),
+)
+
+# Messages held for a person (SPEC §5 "quarantined with its exact reason"); the raw message
+# is kept as a file under the state directory until it is released or dropped.
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("message_row", sa.Integer, sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("raw_path", sa.String(1024), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # held | released | dropped
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("resolved_at", Timestamp),
+    sa.Column("resolution", sa.Text),
+    sa.Index(None, "state"),
+)
+
+
 def _column_type(dtype: pl.DataType) -> sa.types.TypeEngine:
     if dtype.is_decimal():
         return Price()

@@ -1,0 +1,193 @@
+"""``ingestd run``: the SMTP/LMTP listener on an asyncio loop, the queue worker and the IMAP
+pollers in threads, wired to one pipeline (SPEC §1, §5, §7).
+
+Start: the queue's interrupted items go back to waiting (``recover``), then the worker takes
+them in order.  Stop (SIGTERM/SIGINT): the listener stops accepting and lets a message in the
+middle of DATA get its answer, the worker finishes the message it is on, the pollers log out;
+whatever was not finished is still in the queue or the mailbox at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from ingestd.auth import authenticate
+from ingestd.config import Config
+from ingestd.intake.imap import Disposition, ImapPoller, MessageRef
+from ingestd.intake.queue import InboundQueue, QueueItem
+from ingestd.intake.smtp import SmtpListener, start_smtp
+from ingestd.logs import kv as _kv
+from ingestd.pipeline import Pipeline, TemporaryFailure
+from ingestd.rates.store import Store
+
+log = logging.getLogger("ingestd.daemon")
+
+# Seconds before a message that hit a temporary failure (DNS down) is tried again: doubling
+# from the first to the last.
+RETRY_DELAYS = (30.0, 1800.0)
+# Seconds the worker sleeps when the queue is empty and nobody woke it (a put() by another
+# process, ``ingestd import``, is found this way).
+IDLE_SCAN = 2.0
+
+
+def configure_logging(config: Config, stream=None) -> None:
+    """One line per event on stderr (journald): ``key=value`` lines from every module."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        logging.Formatter(
+            "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+            datefmt="%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(config.daemon.log_level.upper())
+    # libraries that narrate every SMTP command or key lookup: their problems only
+    for noisy in ("mail.log", "dkimpy", "imapclient", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class Daemon:
+    def __init__(self, config: Config):
+        self.config = config
+        self.store = Store(config.database.url)
+        self.store.require_schema(auto_upgrade=self.store.dialect == "sqlite")
+        self.pipeline = Pipeline(config, self.store)
+        self.queue = InboundQueue(queue_root(config))
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.listener: SmtpListener | None = None
+
+    # --- the parts --------------------------------------------------------------------------
+
+    def precheck(self, raw: bytes) -> str | None:
+        """At DATA time: a DKIM key that cannot be fetched now is answered 451, so the sender
+        keeps the message and retries (SPEC §5); every other verdict is the pipeline's."""
+        result = authenticate(raw, self.config)
+        if result.status == "temperror":
+            return f"451 4.4.3 cannot verify the sender now ({result.detail[:200]}); try later"
+        return None
+
+    def work(self) -> None:
+        """The queue worker: one message at a time, in arrival order."""
+        while not self.stopping.is_set():
+            try:
+                item = self.queue.claim()
+            except OSError:
+                log.exception(_kv("queue.claim_failed"))
+                self.stopping.wait(IDLE_SCAN)
+                continue
+            if item is None:
+                self.wake.wait(IDLE_SCAN)
+                self.wake.clear()
+                continue
+            self.process_item(item)
+
+    def process_item(self, item: QueueItem) -> None:
+        try:
+            raw = item.read()
+        except OSError:
+            log.exception(_kv("queue.read_failed", queue_id=item.id))
+            self.queue.release(item, delay=RETRY_DELAYS[0])
+            return
+        try:
+            self.pipeline.process(
+                raw, source=item.source, received_at=item.received_at, correlation_id=item.id
+            )
+        except TemporaryFailure as e:
+            delay = min(RETRY_DELAYS[0] * 2**item.deferrals, RETRY_DELAYS[1])
+            log.warning(_kv("queue.deferred", queue_id=item.id, delay=delay, reason=str(e)))
+            self.queue.release(item, delay=delay)
+            return
+        except Exception:
+            # the pipeline counted the attempt and keeps the error: after MAX_ATTEMPTS it holds
+            # the message itself; the queue's own count covers failures before that point
+            log.exception(_kv("queue.failed", queue_id=item.id, attempts=item.attempts))
+            if self.queue.poison(item):
+                self.pipeline.quarantine_crashed(
+                    raw,
+                    source=item.source,
+                    correlation_id=item.id,
+                    error=traceback.format_exc(),
+                )
+                self.queue.complete(item)
+            else:
+                self.queue.release(item, delay=min(RETRY_DELAYS[0] * item.attempts, 300.0))
+            return
+        self.queue.complete(item)
+
+    def imap_handler(self, raw: bytes, ref: MessageRef) -> Disposition:
+        """An IMAP message goes through the pipeline before it is moved (SPEC §5)."""
+        try:
+            outcome = self.pipeline.process(
+                raw,
+                source=f"imap:{ref.account}",
+                correlation_id=f"imap:{ref.account}:{ref.uidvalidity}:{ref.uid}",
+            )
+        except TemporaryFailure:
+            return Disposition.RETRY
+        held = outcome.status == "quarantined" or (
+            outcome.status == "duplicate" and outcome.reason == "quarantined"
+        )
+        return Disposition.QUARANTINED if held else Disposition.PROCESSED
+
+    # --- running -----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        return asyncio.run(self._main())
+
+    async def _main(self) -> int:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        recovered = self.queue.recover()
+        if recovered:
+            log.warning(_kv("queue.recovered", items=len(recovered)))
+        self._start_thread("queue-worker", self.work)
+        for account in self.config.imap:
+            poller = ImapPoller(
+                account, self.imap_handler, self.config.daemon.state_dir, stop=self.stopping
+            )
+            self._start_thread(f"imap-{account.name}", poller.run)
+        smtp = self.config.smtp
+        if smtp.listen or smtp.lmtp_socket:
+            self.listener = await start_smtp(
+                self.config, self.queue, on_queued=lambda item: self.wake.set(),
+                precheck=self.precheck,
+            )  # fmt: skip
+        log.info(
+            _kv(
+                "daemon.ready",
+                smtp_port=self.listener.port if self.listener else None,
+                imap_accounts=len(self.config.imap),
+                queue=self.queue.pending(),
+            )
+        )
+        await stop.wait()
+        log.info(_kv("daemon.stopping"))
+        if self.listener is not None:
+            await self.listener.close()
+        self.stopping.set()
+        self.wake.set()
+        for thread in self.threads:
+            await asyncio.to_thread(thread.join)
+        self.store.close()
+        log.info(_kv("daemon.stopped"))
+        return 0
+
+    def _start_thread(self, name: str, target) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+
+def queue_root(config: Config) -> Path:
+    return config.daemon.state_dir / "queue"
