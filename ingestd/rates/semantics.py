@@ -269,31 +269,33 @@ def _split_settled(
         & ~pl.col("discontinued")
         & (code != code.shift(1)).fill_null(True)
         & (code != code.shift(-1)).fill_null(True)
-    ).select(
-        "code",
-        *[pl.col(c).alias(c + "_old") for c in spec.value_columns],
-        _alone=pl.lit(True),
     )
-    marked = deck.join(alone, on="code", how="left", maintain_order="left").with_columns(
-        _settled=(
-            pl.col("_alone").is_not_null() & ~pl.col("code").is_duplicated() & _values_equal(spec)
-        ).fill_null(False)
-    )
-    olds = [c + "_old" for c in spec.value_columns] + ["_alone"]
-    rest = marked.filter(~pl.col("_settled")).drop(*olds, "_settled")
-    if rest.height == deck.height:
+    if alone.is_empty():
         return deck, deck.clear()
+    # each deck row's row of ``alone`` by position, then compared one value column at a time:
+    # never a frame of a million rows twice as wide (memory, SPEC §8)
+    at = (
+        deck.select("code")
+        .join(alone.select("code").with_row_index("_at"), on="code", how="left",
+              maintain_order="left")
+        .get_column("_at")
+    )  # fmt: skip
+    same = at.is_not_null() & ~deck.get_column("code").is_duplicated()
+    for column in spec.value_columns:
+        if not same.any():
+            break
+        old = alone.get_column(column).gather(at.fill_null(0))
+        same = same & deck.get_column(column).eq_missing(old)
+    if not same.any():
+        return deck, deck.clear()
+    rest = deck.filter(~same)
     price = spec.rate_prices[0]
-    settled = (
-        marked.filter(pl.col("_settled"))
-        .drop(*olds, "_settled")
-        .with_columns(
-            effective_from=pl.max_horizontal(pl.col("stated"), pl.lit(received)).cast(TIME),
-            change_class=pl.lit(ChangeClass.UNCHANGED.value),
-            _old_price=pl.col(price),
-            _earliest=pl.lit(received).cast(TIME),
-            _deferred=pl.lit(False),
-        )
+    settled = deck.filter(same).with_columns(
+        effective_from=pl.max_horizontal(pl.col("stated"), pl.lit(received)).cast(TIME),
+        change_class=pl.lit(ChangeClass.UNCHANGED.value),
+        _old_price=pl.col(price),
+        _earliest=pl.lit(received).cast(TIME),
+        _deferred=pl.lit(False),
     )
     return rest, settled
 
@@ -309,14 +311,19 @@ def _classify(
 ) -> pl.DataFrame:
     """Change class of each deck row against the rate in effect at its time (SPEC §4)."""
     old = existing.rename({c: c + "_old" for c in existing.columns if c != "code"})
-    joined = deck.sort("code", at).join_asof(
-        old.sort("code", "effective_from_old"),
-        left_on=at,
-        right_on="effective_from_old",
-        by="code",
-        strategy="backward",
-        check_sortedness=False,
-    )
+    if old.is_empty():  # a first import: nothing to find (and no million-row as-of join)
+        joined = deck.with_columns(
+            pl.lit(None, dtype).alias(name) for name, dtype in old.schema.items() if name != "code"
+        )
+    else:
+        joined = deck.sort("code", at).join_asof(
+            old.sort("code", "effective_from_old"),
+            left_on=at,
+            right_on="effective_from_old",
+            by="code",
+            strategy="backward",
+            check_sortedness=False,
+        )
     live_old = (
         pl.col("id_old").is_not_null()
         & ~pl.col("discontinued_old")
@@ -418,6 +425,8 @@ def _resolve_effective(
 def _restated(deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec) -> pl.DataFrame:
     """A row equal to what the table already holds at its final time restates a known rate
     (a pending increase sent again): it is unchanged, and nothing was deferred."""
+    if existing.is_empty():
+        return deck
     old = existing.select("effective_from", "code", *spec.value_columns).rename(
         {c: c + "_old" for c in ("effective_from", *spec.value_columns)}
     )
@@ -441,6 +450,8 @@ def _restated(deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec) -> pl.
 def _dedupe_slots(deck: pl.DataFrame) -> pl.DataFrame:
     """Rows of one code that land on the same instant: the most recently stated one wins
     (a past-dated row and an ASAP row both take effect on receipt), then the later row."""
+    if not deck.get_column("code").is_duplicated().any():  # one row per code: nothing to do
+        return deck
     order = pl.col("stated").fill_null(datetime.max)
     return (
         deck.with_columns(_order=order)
@@ -466,10 +477,11 @@ def _discontinue_missing(
 ) -> pl.DataFrame:
     """A full deck replaces the table: codes it leaves out are discontinued (SPEC §4)."""
     at = received + policy.notice_for("removal")
-    # existing is sorted by code and effective_from: a code's last row is where the code changes
-    last = existing.filter((pl.col("code") != pl.col("code").shift(-1)).fill_null(True))
-    gone = last.filter(~pl.col("discontinued")).join(
-        deck.select("code").unique(), on="code", how="anti"
+    # existing is sorted by code and effective_from: a code's last row is where the code
+    # changes; only the code column is carried (memory on a million-row table)
+    last = (pl.col("code") != pl.col("code").shift(-1)).fill_null(True)
+    gone = existing.select(pl.col("code").filter(last & ~pl.col("discontinued"))).join(
+        deck.select("code"), on="code", how="anti"
     )
     if gone.is_empty():
         return pl.DataFrame(schema=deck.schema)
@@ -610,7 +622,10 @@ def _warnings(
     policy: PolicyLike,
 ) -> Iterable[Finding]:
     price = spec.rate_prices[0]
-    rated = deck.filter(~pl.col("forbidden") & ~pl.col("discontinued"))
+    # two columns, not the whole deck: these frames have a row per code (memory)
+    rated = deck.select(
+        pl.col("code", price).filter(~pl.col("forbidden") & ~pl.col("discontinued"))
+    )
     zero = rated.filter(pl.col(price) == 0)
     if zero.height:
         yield _about_codes("zero_price", f"{zero.height} rows have a price of zero", zero)

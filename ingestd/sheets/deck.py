@@ -102,8 +102,10 @@ def read_decks(data: bytes, *, filename: str | None, options: ReadOptions) -> li
         kind_source=options.kind_source,
         date_order=options.date_order,
     )
+    del sheets  # the tables hold what they need: the rest of the cells can go (memory)
     decks: list[DeckRead] = []
-    for table in found:
+    while found:
+        table = found.pop(0)
         decks.extend(
             normalize(
                 table,

