@@ -97,7 +97,8 @@ def _zip_format(data: bytes) -> str:
                 b"application/vnd.oasis.opendocument.spreadsheet"
             ):
                 return "ods"
-    except (zipfile.BadZipFile, OSError, KeyError) as exc:
+    except (zipfile.BadZipFile, OSError, KeyError, UnicodeDecodeError) as exc:
+        # UnicodeDecodeError: member names flagged UTF-8 that are not
         raise SheetError("unknown_format", f"the file looks like a ZIP archive but: {exc}") from exc
     return "zip"
 
@@ -227,7 +228,7 @@ def _read_zip(
                     if exc.reason == "unknown_format":  # a cover letter, a logo: not a sheet
                         continue
                     raise
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
         raise SheetError("unreadable", f"the archive cannot be opened: {exc}") from exc
     return sheets
 

@@ -135,3 +135,14 @@ def test_an_encrypted_member_is_unreadable():
 
 def test_an_empty_archive_has_no_sheets():
     assert read_sheets(zip_of({"readme.pdf": b"%PDF-1.4"})) == []
+
+
+def test_a_member_name_flagged_utf8_that_is_not_is_a_clear_refusal():
+    broken = bytearray(zip_of({"rates.csv": b"Code,Rate\n44,0.1\n"}))
+    central = broken.index(b"PK\x01\x02")
+    broken[central + 8 : central + 10] = (0x800).to_bytes(2, "little")  # names are UTF-8
+    broken[broken.index(b"rates.csv", central)] = 0xFF
+    with pytest.raises(SheetError) as refused:
+        read_sheets(bytes(broken), filename="rates.zip")
+    assert refused.value.reason in ("unknown_format", "unreadable")
+    assert "ZIP" in refused.value.message or "archive" in refused.value.message
