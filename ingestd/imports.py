@@ -137,9 +137,11 @@ def import_file(
     sender: str | None = None,
     progress: Callable[[str], None] | None = None,
     authentication: dict[str, Any] | None = None,
+    nesting: int = 0,
 ) -> list[ImportOutcome]:
     """Import every deck of one file, each into its rate table; one outcome per deck (one
-    refused outcome when the file cannot be read).  ``progress`` is told each stage."""
+    refused outcome when the file cannot be read).  ``progress`` is told each stage;
+    ``nesting`` is how deep in forwarded messages the file was found."""
     vendor = config.vendor(vendor_id)
     progress = progress or (lambda stage: None)
     received_at = received_at.replace(microsecond=0, tzinfo=None)
@@ -164,7 +166,10 @@ def import_file(
         )
 
     try:
-        limits = config.limits
+        # forwarded messages around the file count against the same nesting limit as archives
+        limits = dataclasses.replace(
+            config.limits, max_nesting=max(0, config.limits.max_nesting - nesting)
+        )
         if len(data) > limits.max_file_size:
             raise RefusedError(
                 "too_large", f"the file has {len(data)} bytes; the limit is {limits.max_file_size}"

@@ -166,7 +166,7 @@ class Pipeline:
         claim = self._claim(raw, digest, source, received, correlation_id, release)
         if isinstance(claim, MessageOutcome):
             return claim
-        row_id, attempts = claim
+        row_id, attempts, before = claim
         log_ctx = {"message_row": row_id, "correlation_id": correlation_id, "sha256": digest[:16]}
         if attempts > MAX_ATTEMPTS:
             last = self._last_error(row_id)
@@ -188,6 +188,10 @@ class Pipeline:
             outcome = self._run(raw, digest, row_id, received, correlation_id, release, now)
         except TemporaryFailure:
             self._forget_attempt(row_id)
+            raise
+        except UsageError:
+            # a person's mistake (a release naming no vendor) is no crash: the row is as it was
+            self._unclaim(row_id, before)
             raise
         except Exception:
             self._record_error(row_id, traceback.format_exc())
@@ -304,6 +308,7 @@ class Pipeline:
                 sender=outcome.from_addr,
                 accept_guards=release is not None and release.accept_guards,
                 authentication=provenance,
+                nesting=sheet.depth,
             )
             for result in results:
                 statuses.append(result.status)
@@ -348,11 +353,12 @@ class Pipeline:
         received: datetime,
         correlation_id: str | None,
         release: Release | None,
-    ) -> tuple[int, int] | MessageOutcome:
+    ) -> tuple[int, int, tuple[str, int] | None] | MessageOutcome:
         """Count one attempt on the message's row (made on first sight), or say it was
-        processed already.  Its own transaction: the count survives a crash of the work."""
+        processed already: (row id, attempts, the row's state and attempts before, None when
+        new).  Its own transaction: the count survives a crash of the work."""
         now = utcnow()
-        with self.store.engine.begin() as conn:
+        with self.store.begin_write() as conn:
             row = conn.execute(
                 sa.select(messages.c.id, messages.c.state, messages.c.attempts, messages.c.result)
                 .where(messages.c.raw_sha256 == digest)
@@ -383,7 +389,7 @@ class Pipeline:
                         raw_sha256=digest,
                         correlation_id=correlation_id,
                     )
-                return row_id, 1
+                return row_id, 1, None
             if row.state != "processing" and release is None:
                 return MessageOutcome(
                     status="duplicate",
@@ -406,14 +412,14 @@ class Pipeline:
                     updated_at=now,
                 )
             )
-            return row.id, attempts
+            return row.id, attempts, (row.state, row.attempts)
 
     def _same_message_id(self, row_id: int, from_addr: str | None, msgid: str | None) -> int | None:
         """The row that already holds this Message-ID from this domain; else claim it."""
         key = message_key(from_addr, msgid)
         if key is None:
             return None
-        with self.store.engine.begin() as conn:
+        with self.store.begin_write() as conn:
             other = conn.execute(
                 sa.select(messages.c.id).where(
                     messages.c.message_key == key, messages.c.id != row_id
@@ -425,7 +431,7 @@ class Pipeline:
         return None
 
     def _finish(self, row_id: int, outcome: MessageOutcome, *, state: str, notify: str) -> None:
-        with self.store.engine.begin() as conn:
+        with self.store.begin_write() as conn:
             conn.execute(
                 messages.update()
                 .where(messages.c.id == row_id)
@@ -446,15 +452,28 @@ class Pipeline:
 
     def _forget_attempt(self, row_id: int) -> None:
         """A temporary failure is not a crash: it does not count towards quarantine."""
-        with self.store.engine.begin() as conn:
+        with self.store.begin_write() as conn:
             conn.execute(
                 messages.update()
                 .where(messages.c.id == row_id, messages.c.attempts > 0)
                 .values(attempts=messages.c.attempts - 1, updated_at=utcnow())
             )
 
+    def _unclaim(self, row_id: int, before: tuple[str, int] | None) -> None:
+        """Put the row back as the claim found it: nothing was attempted."""
+        if before is None:
+            self._forget_attempt(row_id)
+            return
+        state, attempts = before
+        with self.store.begin_write() as conn:
+            conn.execute(
+                messages.update()
+                .where(messages.c.id == row_id)
+                .values(state=state, attempts=attempts, updated_at=utcnow())
+            )
+
     def _record_error(self, row_id: int, error: str) -> None:
-        with self.store.engine.begin() as conn:
+        with self.store.begin_write() as conn:
             conn.execute(
                 messages.update()
                 .where(messages.c.id == row_id)
@@ -476,7 +495,7 @@ class Pipeline:
         sender only when it was authenticated (no backscatter)."""
         path = self._keep_raw(raw, outcome.raw_sha256)
         authenticated = bool(outcome.auth and outcome.auth.get("status") == "pass")
-        with self.store.engine.begin() as conn:
+        with self.store.begin_write() as conn:
             conn.execute(
                 quarantine.update()
                 .where(quarantine.c.message_row == row_id, quarantine.c.state == "held")
@@ -533,7 +552,7 @@ class Pipeline:
         claim = self._claim(raw, digest, source, utcnow(), correlation_id, None)
         if isinstance(claim, MessageOutcome):
             return claim
-        row_id, _ = claim
+        row_id, _, _ = claim
         self._record_error(row_id, error)
         outcome = MessageOutcome(
             status="quarantined",
@@ -664,7 +683,7 @@ class Quarantine:
     def drop(self, held_id: int, *, note: str | None = None) -> None:
         held = self._held_now(held_id)
         self._resolve(held_id, "dropped", note or "dropped")
-        with self.store.engine.begin() as conn:
+        with self.store.begin_write() as conn:
             conn.execute(
                 messages.update()
                 .where(messages.c.id == held.message_row)
@@ -679,7 +698,7 @@ class Quarantine:
             held.raw_path.unlink(missing_ok=True)
 
     def _resolve(self, held_id: int, state: str, resolution: str) -> None:
-        with self.store.engine.begin() as conn:
+        with self.store.begin_write() as conn:
             conn.execute(
                 quarantine.update()
                 .where(quarantine.c.id == held_id, quarantine.c.state == "held")

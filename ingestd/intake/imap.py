@@ -179,7 +179,10 @@ class ImapPoller:
             while not self.stop.is_set():
                 try:
                     self._ensure_connected()
-                    self._sweep()
+                    # again until a sweep finds nothing: the server reports mail that arrives
+                    # during a sweep in the answers to its FETCH/MOVE, not once IDLE starts
+                    while self._sweep() and not self.stop.is_set():
+                        pass
                     self._wait_for_change()
                 except Exception as e:
                     since = self._connected_since

@@ -369,6 +369,13 @@ class Store:
 
     # --- writing ---------------------------------------------------------------------------
 
+    def begin_write(self):
+        """``engine.begin()`` for a transaction that writes. On SQLite it takes the write lock
+        at BEGIN (IMMEDIATE): a deferred transaction that reads, then writes after another
+        connection committed, fails at once with "database is locked" (a WAL snapshot cannot
+        be upgraded, so the busy timeout does not help); IMMEDIATE waits its turn instead."""
+        return self.engine.execution_options(ingestd_write=True).begin()
+
     @contextmanager
     def writing(
         self, vendor: str, kind: Kind | str, name: str, *, create: bool = True
