@@ -179,10 +179,13 @@ class ImapPoller:
             while not self.stop.is_set():
                 try:
                     self._ensure_connected()
-                    # again until a sweep finds nothing: the server reports mail that arrives
-                    # during a sweep in the answers to its FETCH/MOVE, not once IDLE starts
-                    while self._sweep() and not self.stop.is_set():
-                        pass
+                    # again until nothing is new: mail that arrives during a sweep is announced
+                    # in the answers to its SEARCH/FETCH/MOVE, and IDLE does not announce it
+                    # a second time
+                    while not self.stop.is_set():
+                        handed = self._sweep()
+                        if not handed and not _take_arrivals(self._connected()):
+                            break
                     self._wait_for_change()
                 except Exception as e:
                     since = self._connected_since
@@ -332,6 +335,7 @@ class ImapPoller:
         """Search the whole folder and deal with every message in it; returns hand-overs."""
         client = self._connected()
         client.noop()  # the server reports new arrivals before the search sees them
+        _take_arrivals(client)  # …and this search covers what it reported so far
         uids = sorted(client.search(["UNDELETED"]))
         self._forget_gone(set(uids))
         handed = 0
@@ -541,6 +545,18 @@ class ImapPoller:
 
     def _info(self, event: str, **fields: object) -> None:
         self._log.info(_kv(event, account=self.account.name, **fields))
+
+
+def _take_arrivals(client: IMAPClient) -> bool:
+    """Whether the server announced new messages (``* n EXISTS``) in the answers to commands
+    since the last call, forgetting the announcements. imaplib keeps such unsolicited answers
+    in ``untagged_responses`` (IMAPClient's own ``select_folder`` reads them there); False when
+    that is not available."""
+    pending = getattr(getattr(client, "_imap", None), "untagged_responses", None)
+    if not isinstance(pending, dict):
+        return False
+    found = [pending.pop(key, None) for key in ("EXISTS", b"EXISTS")]
+    return any(found)
 
 
 def _is_keepalive(response: tuple) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import zipfile
 from email.message import EmailMessage
 from email.mime.application import MIMEApplication
 from email.mime.base import MIMEBase
@@ -18,6 +17,7 @@ import openpyxl
 import xlwt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rig_mail import zip_of
 
 from ingestd.config import Limits
 from ingestd.mail.mime import (
@@ -52,14 +52,6 @@ def xls() -> bytes:
     buf = io.BytesIO()
     book.save(buf)
     return buf.getvalue()
-
-
-def zip_of(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return out.getvalue()
 
 
 def extract(message: EmailMessage | MIMEBase | bytes, limits: Limits = LIMITS) -> Extraction:

@@ -1,0 +1,297 @@
+"""The real daemon for the end-to-end tests (SPEC §9): ``python -m ingestd -c CFG run`` as a child
+process with its SMTP listener on a free port of 127.0.0.1, its state folder and SQLite database
+in a temporary folder, stopped with SIGTERM and, whatever happens, killed by PID at the end.
+
+A test looks at what the daemon did the way an operator or a billing system would: through the
+CLI (``--json``), the SQLite database opened read-only, and the queue folders.
+
+    setup = Setup.create(tmp_path, nameserver=dns.address)
+    with setup.daemon() as daemon:
+        ... smtplib.SMTP("127.0.0.1", setup.port) ...
+        daemon.wait_for(lambda: setup.count("versions") == 1, 20, "the version")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rig_dovecot import free_port
+from rig_smtp import wait_until
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+RECIPIENT = "rates@carrier.example"
+VENDOR_SENDER = "rates@acme.example"
+START_TIMEOUT = 15.0  # seconds until the SMTP port must accept connections
+STOP_TIMEOUT = 15.0  # seconds a SIGTERM may take
+
+# Vendor acme: its XLSX decks go to table "default" (one per kind), anything named *premium*
+# to table "premium".
+VENDOR = """
+[[vendors]]
+id = "acme"
+name = "Acme Voice Wholesale"
+senders = ["rates@acme.example"]
+
+[[vendors.tables]]
+name = "premium"
+kind = "voice"
+mode = "partial"
+match = { filename = "*premium*" }
+"""
+
+
+@dataclass(frozen=True)
+class ImapMailbox:
+    """An ``[[imap]]`` account of the daemon (see ``ImapAccount`` in ingestd/config.py)."""
+
+    host: str
+    port: int
+    username: str
+    password_file: Path
+    name: str = "vendor-mailbox"
+    poll_interval: str = "1s"
+    processed_folder: str = "ingestd/processed"
+    quarantine_folder: str = "ingestd/quarantine"
+
+
+def _toml(value: Any) -> str:
+    # a TOML basic string is a JSON string for everything written here (paths, addresses)
+    return json.dumps(str(value) if isinstance(value, Path) else value)
+
+
+def _clean_env() -> dict[str, str]:
+    """The caller's environment without INGESTD_* overrides (SPEC §2.3): the file decides."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One installation: a configuration file, its state folder and database."""
+
+    folder: Path
+    config: Path
+    port: int
+
+    @classmethod
+    def create(
+        cls,
+        folder: Path,
+        *,
+        nameserver: str,
+        max_message_size: str = "1MB",
+        imap: ImapMailbox | None = None,
+    ) -> Setup:
+        port = free_port()
+        lines = [
+            "[daemon]",
+            f"state_dir = {_toml(folder / 'state')}",
+            'log_level = "info"',
+            "",
+            "[database]",
+            f"url = {_toml('sqlite:///' + str(folder / 'ingestd.db'))}",
+            "",
+            "[smtp]",
+            f"listen = {_toml(f'127.0.0.1:{port}')}",
+            f"recipients = [{_toml(RECIPIENT)}]",
+            f"max_message_size = {_toml(max_message_size)}",
+            "",
+            "[dns]",
+            f"nameservers = [{_toml(nameserver)}]",
+            'timeout = "1s"',
+            "",
+        ]
+        if imap is not None:
+            lines += [
+                "[[imap]]",
+                f"name = {_toml(imap.name)}",
+                f"host = {_toml(imap.host)}",
+                f"port = {imap.port}",
+                'security = "none"',
+                f"username = {_toml(imap.username)}",
+                f"password_file = {_toml(imap.password_file)}",
+                f"processed_folder = {_toml(imap.processed_folder)}",
+                f"quarantine_folder = {_toml(imap.quarantine_folder)}",
+                f"poll_interval = {_toml(imap.poll_interval)}",
+                "",
+            ]
+        config = folder / "ingestd.toml"
+        config.write_text("\n".join(lines) + VENDOR, encoding="utf-8")
+        return cls(folder, config, port)
+
+    @property
+    def db_path(self) -> Path:
+        return self.folder / "ingestd.db"
+
+    @property
+    def queue_dir(self) -> Path:
+        return self.folder / "state" / "queue"
+
+    # --- the CLI -------------------------------------------------------------------------------
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``python -m ingestd -c CONFIG ARGS…`` in its own process."""
+        return subprocess.run(
+            [sys.executable, "-m", "ingestd", "-c", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=_clean_env(),
+            timeout=120,
+        )
+
+    def cli_json(self, *args: str, exit_code: int = 0) -> Any:
+        done = self.cli(*args, "--json")
+        assert done.returncode == exit_code, (
+            f"ingestd {' '.join(args)}: exit {done.returncode}, expected {exit_code}\n"
+            f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+        return json.loads(done.stdout)
+
+    # --- the database, read-only ---------------------------------------------------------------
+
+    def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """Rows of a read-only query; [] while the database does not exist yet."""
+        if not self.db_path.exists():
+            return []
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        try:
+            conn.row_factory = sqlite3.Row
+            return [dict(row) for row in conn.execute(sql, params)]
+        finally:
+            conn.close()
+
+    def count(self, table: str, where: str = "1=1", *params: Any) -> int:
+        rows = self.query(f"SELECT count(*) AS n FROM {table} WHERE {where}", *params)
+        return rows[0]["n"] if rows else 0
+
+    def messages(self) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM messages ORDER BY id")
+
+    def versions(self, table: str | None = None) -> list[dict[str, Any]]:
+        """Versions of vendor acme's tables (or of one), with the table name, oldest first."""
+        sql = (
+            "SELECT t.name AS table_name, v.* FROM versions v "
+            "JOIN rate_tables t ON t.id = v.table_id WHERE t.vendor = 'acme'"
+        )
+        if table is None:
+            return self.query(sql + " ORDER BY v.id")
+        return self.query(sql + " AND t.name = ? ORDER BY v.id", table)
+
+    # --- the queue -----------------------------------------------------------------------------
+
+    def queued(self) -> list[str]:
+        """Items still in the queue (waiting, then claimed), oldest first. new/ is listed before
+        processing/: an item moves new → processing → gone, so it cannot slip between the two."""
+        found = []
+        for sub in ("new", "processing"):
+            folder = self.queue_dir / sub
+            found += [f"{sub}/{name}" for name in sorted(os.listdir(folder))]
+        return found
+
+    # --- the daemon ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def daemon(self) -> Iterator[Daemon]:
+        """A running daemon, killed by PID on the way out unless the test stopped it."""
+        daemon = Daemon(self).start()
+        try:
+            yield daemon
+        finally:
+            daemon.close()
+
+
+class Daemon:
+    """``ingestd run`` as a child process; its stderr (the log) goes to a file."""
+
+    def __init__(self, setup: Setup):
+        self.setup = setup
+        self.log_path = setup.folder / "daemon.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Daemon:
+        with open(self.log_path, "ab") as log:
+            log.write(b"--- ingestd run ---\n")
+            log.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "ingestd", "-c", str(self.setup.config), "run"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=ROOT,
+                env=_clean_env(),
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._accepts():
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"the daemon exited with {self.process.returncode} before listening:\n"
+                    f"{self.log_text()}"
+                )
+            if time.monotonic() > deadline:
+                self.close()
+                raise AssertionError(
+                    f"the daemon did not accept SMTP connections within {START_TIMEOUT:g} s:\n"
+                    f"{self.log_text()}"
+                )
+            time.sleep(0.05)
+        return self
+
+    def _accepts(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.setup.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def log_text(self, tail: int = 8000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-tail:]
+        except FileNotFoundError:
+            return ""
+
+    def stop(self) -> int:
+        """SIGTERM, as systemd stops it; returns the exit code (0 is a clean stop)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise AssertionError(
+                f"the daemon did not stop within {STOP_TIMEOUT:g} s of SIGTERM:\n{self.log_text()}"
+            ) from None
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, no cleanup, as a crash or the OOM killer would end it."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(STOP_TIMEOUT)
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(STOP_TIMEOUT)
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll ``condition``; on timeout fail with the daemon's log, which says why."""
+        try:
+            wait_until(condition, timeout, what)
+        except AssertionError as e:
+            alive = self.process is not None and self.process.poll() is None
+            raise AssertionError(
+                f"{e} (daemon {'running' if alive else 'not running'}); its log:\n{self.log_text()}"
+            ) from None
