@@ -743,6 +743,26 @@ def _held(row: Any) -> HeldMessage:
     )
 
 
+def mail_counts(store: Store) -> dict[str, Any]:
+    """Messages by state and held quarantine entries, for ``ingestd status``."""
+    with store.engine.connect() as conn:
+        by_state = dict(
+            conn.execute(
+                sa.select(messages.c.state, sa.func.count()).group_by(messages.c.state)
+            ).all()
+        )
+        held = conn.execute(
+            sa.select(quarantine.c.reason, sa.func.count())
+            .where(quarantine.c.state == "held")
+            .group_by(quarantine.c.reason)
+        ).all()
+    return {
+        "messages": {state: int(n) for state, n in sorted(by_state.items())},
+        "quarantine_held": sum(int(n) for _, n in held),
+        "quarantine_by_reason": {reason: int(n) for reason, n in sorted(held)},
+    }
+
+
 # --- small helpers -------------------------------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ import ingestd.rates.store as store_module
 from ingestd.cli import main
 from ingestd.config import load_config
 from ingestd.errors import UsageError
+from ingestd.intake.queue import InboundQueue
 from ingestd.pipeline import MAX_ATTEMPTS, MessageOutcome, Pipeline, Quarantine, TemporaryFailure
 from ingestd.rates.schema import messages, quarantine, versions
 from ingestd.rates.semantics import in_effect_at
@@ -710,3 +711,26 @@ def test_cli_quarantine_list_show_release_drop(cli, tmp_path, key):
     assert states[ids["spam"]] == "dropped"
     code, out, _ = cli("quarantine", "list", "--json")
     assert [e["reason"] for e in json.loads(out)] == ["no_sheet"]  # the one held again
+
+
+def test_cli_status_counts_the_queue_and_the_quarantine(cli, tmp_path, key):
+    code, out, _ = cli("status", "--json")
+    before = json.loads(out)
+    assert (code, before["queue"], before["quarantine_held"]) == (
+        0,
+        {"waiting": 0, "processing": 0},
+        0,
+    )
+    cli("import", eml(tmp_path, "good.eml", deck_mail(key)))
+    cli("import", eml(tmp_path, "bad.eml", deck_mail(None, n=2)))
+    # a message waiting for the daemon, as the SMTP listener leaves it
+    state_dir = load_config(config_path(tmp_path, pin=key), env={}).daemon.state_dir
+    InboundQueue(state_dir / "queue").put(deck_mail(key, n=3), source="smtp")
+    code, out, _ = cli("status", "--json")
+    after = json.loads(out)
+    assert after["queue"] == {"waiting": 1, "processing": 0}
+    assert (after["quarantine_held"], after["quarantine_by_reason"]) == (1, {"unsigned": 1})
+    assert after["messages"] == {"done": 1, "quarantined": 1}
+    code, out, _ = cli("status")
+    assert "queue      1 waiting" in out
+    assert "quarantine 1 held (unsigned 1)" in out
