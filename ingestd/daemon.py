@@ -15,6 +15,9 @@ import signal
 import sys
 import threading
 import traceback
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import parseaddr
 from pathlib import Path
 
 from ingestd.auth import authenticate
@@ -99,7 +102,11 @@ class Daemon:
             return
         try:
             self.pipeline.process(
-                raw, source=item.source, received_at=item.received_at, correlation_id=item.id
+                raw,
+                source=item.source,
+                received_at=item.received_at,
+                correlation_id=item.id,
+                envelope_from=item.meta.get("mail_from"),
             )
         except TemporaryFailure as e:
             delay = min(RETRY_DELAYS[0] * 2**item.deferrals, RETRY_DELAYS[1])
@@ -130,6 +137,7 @@ class Daemon:
                 raw,
                 source=f"imap:{ref.account}",
                 correlation_id=f"imap:{ref.account}:{ref.uidvalidity}:{ref.uid}",
+                envelope_from=return_path(raw),
             )
         except TemporaryFailure:
             return Disposition.RETRY
@@ -187,6 +195,15 @@ class Daemon:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
+
+
+def return_path(raw: bytes) -> str | None:
+    """The envelope sender the delivering server recorded (``Return-Path``; ``""`` for the
+    null sender ``<>``), None when the message has none."""
+    header = BytesHeaderParser(policy=compat32).parsebytes(raw).get("Return-Path")
+    if header is None:
+        return None
+    return parseaddr(str(header))[1].lower()
 
 
 def queue_root(config: Config) -> Path:

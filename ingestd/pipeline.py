@@ -102,6 +102,11 @@ class MessageOutcome:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     quarantine_id: int | None = None
     duplicate_of: int | None = None  # the messages row that already holds this message
+    # for answering (SPEC §6): the envelope sender ("" = null sender: never answered), whether
+    # a robot or a list sent it (RFC 3834: never answered), and the thread to reply in
+    envelope_from: str | None = None
+    automated: bool = False
+    references: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -124,7 +129,35 @@ class MessageOutcome:
             "skipped": self.skipped,
             "quarantine_id": self.quarantine_id,
             "duplicate_of": self.duplicate_of,
+            "envelope_from": self.envelope_from,
+            "automated": self.automated,
+            "references": self.references,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MessageOutcome:
+        """The outcome as stored in ``messages.outcome`` (for notifying after a restart)."""
+        fields = {
+            "status": data["status"],
+            "reason": data.get("reason"),
+            "message": data.get("message") or "",
+            "raw_sha256": data["raw_sha256"],
+            "correlation_id": data.get("correlation_id"),
+            "row_id": data.get("message_row"),
+            "vendor": data.get("vendor"),
+            "from_addr": data.get("from"),
+            "subject": data.get("subject"),
+            "message_id": data.get("message_id"),
+            "auth": data.get("auth"),
+            "sheets": data.get("sheets") or [],
+            "skipped": data.get("skipped") or [],
+            "quarantine_id": data.get("quarantine_id"),
+            "duplicate_of": data.get("duplicate_of"),
+            "envelope_from": data.get("envelope_from"),
+            "automated": bool(data.get("automated")),
+            "references": data.get("references"),
+        }
+        return cls(**fields)
 
 
 def raw_hash(raw: bytes) -> str:
@@ -158,6 +191,7 @@ class Pipeline:
         correlation_id: str | None = None,
         release: Release | None = None,
         now: float | None = None,
+        envelope_from: str | None = None,
     ) -> MessageOutcome:
         """Take one message as far as it goes; raises only ``TemporaryFailure`` (retry later)
         and errors of the database itself (the caller keeps the message and retries)."""
@@ -185,7 +219,9 @@ class Pipeline:
                 detail=last or "the process died while processing it",
             )
         try:
-            outcome = self._run(raw, digest, row_id, received, correlation_id, release, now)
+            outcome = self._run(
+                raw, digest, row_id, received, correlation_id, release, now, envelope_from
+            )
         except TemporaryFailure:
             self._forget_attempt(row_id)
             raise
@@ -218,6 +254,7 @@ class Pipeline:
         correlation_id: str | None,
         release: Release | None,
         now: float | None,
+        envelope_from: str | None,
     ) -> MessageOutcome:
         auth = authenticate(raw, self.config, now=now)
         if auth.status == "temperror":
@@ -238,6 +275,9 @@ class Pipeline:
             message_id=summary.message_id,
             auth=auth.as_dict(),
             skipped=[_skipped(s) for s in extraction.skipped],
+            envelope_from=envelope_from,
+            automated=summary.is_automated,
+            references=summary.references,
         )
         # by Message-ID only once the sender domain is proven: a forgery must not pass for,
         # nor pre-empt, the vendor's real message

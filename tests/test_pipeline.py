@@ -734,3 +734,24 @@ def test_cli_status_counts_the_queue_and_the_quarantine(cli, tmp_path, key):
     code, out, _ = cli("status")
     assert "queue      1 waiting" in out
     assert "quarantine 1 held (unsigned 1)" in out
+
+
+def test_the_outcome_keeps_what_answering_needs_and_survives_storage(tmp_path, key):
+    from ingestd.daemon import return_path
+
+    config = make_config(tmp_path, pin=key)
+    store = Store(config.database.url)
+    store.upgrade()
+    try:
+        raw = deck_mail(key)
+        outcome = Pipeline(config, store).process(raw, source="smtp", envelope_from="")
+        assert (outcome.envelope_from, outcome.automated) == ("", False)
+        with store.engine.connect() as conn:
+            stored = conn.execute(sa.select(messages.c.outcome)).scalar_one()
+        again = MessageOutcome.from_dict(json.loads(stored))
+        assert again == outcome
+    finally:
+        store.close()
+    assert return_path(b"Return-Path: <>\r\nFrom: x@y\r\n\r\nbody") == ""
+    assert return_path(b"Return-Path: <Rates@Acme.Example>\r\n\r\nbody") == "rates@acme.example"
+    assert return_path(b"From: x@y\r\n\r\nbody") is None
