@@ -185,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vendor", help="release: the vendor of a sender no vendor lists")
     p.add_argument("--note", help="release/drop: why (kept with the quarantine entry)")
 
+    p = command("outbox", cmd_outbox, "outgoing mail: list it, send a failed one again")
+    p.add_argument("action", choices=["list", "retry"])
+    p.add_argument("id", type=int, nargs="?", help="retry: the outbox message")
+    p.add_argument(
+        "--state", help="list: only pending, sent, failed or suppressed messages (default: all)"
+    )
+
     command("run", cmd_run, "the daemon (SMTP, IMAP, pipeline)", json_output=False)
     return parser
 
@@ -646,6 +653,22 @@ def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
     except sqlalchemy.exc.SQLAlchemyError as e:
         ok = False
         report["database"] = {"reachable": False, "error": str(getattr(e, "orig", None) or e)}
+    from ingestd.mail.outbox import DkimSigner
+    from ingestd.mail.render import check_templates
+
+    report["templates"] = check_templates(config.daemon.templates_dir)
+    ok = ok and not report["templates"]
+    try:
+        signer = DkimSigner.from_config(config.outbound)
+        report["dkim"] = (
+            {"signing": True, "domain": signer.domain, "selector": signer.selector,
+             "algorithm": signer.algorithm.decode()}
+            if signer is not None
+            else {"signing": False}
+        )  # fmt: skip
+    except ConfigError as e:
+        ok = False
+        report["dkim"] = {"signing": False, "error": str(e)}
     if args.json:
         _print_json({"ok": ok, **report})
     else:
@@ -659,6 +682,18 @@ def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
             )
         else:
             print(f"database NOT reachable: {db['error']}")
+        for problem in report["templates"]:
+            print(f"template problem: {problem}")
+        if not report["templates"]:
+            print(f"templates ok ({config.daemon.templates_dir or 'bundled'})")
+        dkim = report["dkim"]
+        if dkim.get("error"):
+            print(f"outgoing DKIM key NOT usable: {dkim['error']}")
+        elif dkim["signing"]:
+            print(f"outgoing mail signed: d={dkim['domain']} s={dkim['selector']} "
+                  f"({dkim['algorithm']})")  # fmt: skip
+        else:
+            print("outgoing mail not DKIM-signed ([outbound] dkim_domain/selector/key_file unset)")
     return 0 if ok else 1
 
 
@@ -735,6 +770,48 @@ def _print_held(e: HeldMessage) -> None:
     if e.state == "held":
         flag = " --accept-unauthenticated" if e.reason in AUTH_HOLDS else ""
         print(f"  release   ingestd quarantine release {e.id}{flag}   (or: drop {e.id})")
+
+
+def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
+    if args.action == "retry" and args.id is None:
+        raise UsageError("say which outbox message to retry: its id")
+    if args.action == "retry" and args.state is not None:
+        raise UsageError("--state is for list")
+    from ingestd.mail.outbox import Outbox
+
+    store = _store(config)
+    try:
+        outbox = Outbox(store, config)
+        if args.action == "retry":
+            entry = outbox.retry(args.id)
+            if args.json:
+                _print_json(entry.as_dict())
+            else:
+                print(
+                    f"outbox message {entry.id} ({entry.purpose} to {', '.join(entry.recipients)}) "
+                    "is due now: the daemon sends it at its next outbox run"
+                )
+            return 0
+        entries = outbox.list(args.state)
+        if args.json:
+            _print_json([e.as_dict() for e in entries])
+            return 0
+        if not entries:
+            print("the outbox is empty" if args.state is None else f"no {args.state} messages")
+        if len(entries) > SHOWN:
+            print(f"… {len(entries) - SHOWN} older messages (use --json for all)")
+        for e in entries[-SHOWN:]:
+            when = e.sent_at if e.state == "sent" else e.next_attempt_at
+            print(
+                f"{e.id:>5}  {_ts(e.created_at)}  {e.state:<10} {e.attempts:>2}x "
+                f"{e.purpose:<16} {', '.join(e.recipients)}  {e.subject or ''}"
+            )
+            if e.state in ("pending", "failed", "suppressed") and (e.last_error or when):
+                due = f"next attempt {_ts(when)}" if e.state == "pending" else ""
+                print(f"       {due}{'; ' if due and e.last_error else ''}{e.last_error or ''}")
+        return 0
+    finally:
+        store.close()
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:

@@ -26,7 +26,8 @@ from ingestd.intake.imap import Disposition, ImapPoller, MessageRef
 from ingestd.intake.queue import InboundQueue, QueueItem
 from ingestd.intake.smtp import SmtpListener, start_smtp
 from ingestd.logs import kv as _kv
-from ingestd.pipeline import Pipeline, TemporaryFailure
+from ingestd.notify import Notifier
+from ingestd.pipeline import MessageOutcome, Pipeline, TemporaryFailure
 from ingestd.rates.store import Store
 
 log = logging.getLogger("ingestd.daemon")
@@ -37,6 +38,8 @@ RETRY_DELAYS = (30.0, 1800.0)
 # Seconds the worker sleeps when the queue is empty and nobody woke it (a put() by another
 # process, ``ingestd import``, is found this way).
 IDLE_SCAN = 2.0
+# Seconds between outbox runs when nothing wakes the sender earlier.
+OUTBOX_INTERVAL = 5.0
 
 
 def configure_logging(config: Config, stream=None) -> None:
@@ -62,9 +65,13 @@ class Daemon:
         self.store = Store(config.database.url)
         self.store.require_schema(auto_upgrade=self.store.dialect == "sqlite")
         self.pipeline = Pipeline(config, self.store)
+        self.notifier = Notifier(config, self.store)
+        self.pipeline.after = self.after_message
+        self.outbox = self.notifier.outbox
         self.queue = InboundQueue(queue_root(config))
         self.stopping = threading.Event()
         self.wake = threading.Event()
+        self.outbox_wake = threading.Event()
         self.threads: list[threading.Thread] = []
         self.listener: SmtpListener | None = None
 
@@ -130,6 +137,23 @@ class Daemon:
             return
         self.queue.complete(item)
 
+    def after_message(self, outcome: MessageOutcome, *, source: str | None = None) -> None:
+        """The notify stage, then an early outbox run so answers go out in seconds."""
+        self.notifier.notify_safely(outcome, source=source)
+        self.outbox_wake.set()
+
+    def mail_out(self) -> None:
+        """Deliver the outbox (and notify rows a crash left behind) until stopped; woken when
+        the pipeline finished a message, else every ``OUTBOX_INTERVAL``."""
+        while not self.stopping.is_set():
+            try:
+                self.notifier.catch_up()
+                self.outbox.deliver_due()
+            except Exception:
+                log.exception(_kv("outbox.run_failed"))
+            self.outbox_wake.wait(OUTBOX_INTERVAL)
+            self.outbox_wake.clear()
+
     def imap_handler(self, raw: bytes, ref: MessageRef) -> Disposition:
         """An IMAP message goes through the pipeline before it is moved (SPEC §5)."""
         try:
@@ -160,6 +184,7 @@ class Daemon:
         if recovered:
             log.warning(_kv("queue.recovered", items=len(recovered)))
         self._start_thread("queue-worker", self.work)
+        self._start_thread("mail-out", self.mail_out)
         for account in self.config.imap:
             poller = ImapPoller(
                 account, self.imap_handler, self.config.daemon.state_dir, stop=self.stopping
@@ -185,6 +210,7 @@ class Daemon:
             await self.listener.close()
         self.stopping.set()
         self.wake.set()
+        self.outbox_wake.set()
         for thread in self.threads:
             await asyncio.to_thread(thread.join)
         self.store.close()

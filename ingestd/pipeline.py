@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -179,10 +179,21 @@ class Pipeline:
         self.config = config
         self.store = store
         self.quarantine_dir = config.daemon.state_dir / "quarantine"
+        # the notify stage (``notify.Notifier.notify_safely``), called with every outcome
+        self.after: Callable[..., None] | None = None
 
     # --- the whole message ---------------------------------------------------------------------
 
-    def process(
+    def process(self, raw: bytes, *, source: str, **options: Any) -> MessageOutcome:
+        """Take one message as far as it goes, then the notify stage (``after``); raises only
+        ``TemporaryFailure`` (retry later) and errors of the database itself (the caller keeps
+        the message and retries).  ``options``: see ``_process``."""
+        outcome = self._process(raw, source=source, **options)
+        if self.after is not None:
+            self.after(outcome, source=source)
+        return outcome
+
+    def _process(
         self,
         raw: bytes,
         *,
@@ -193,8 +204,6 @@ class Pipeline:
         now: float | None = None,
         envelope_from: str | None = None,
     ) -> MessageOutcome:
-        """Take one message as far as it goes; raises only ``TemporaryFailure`` (retry later)
-        and errors of the database itself (the caller keeps the message and retries)."""
         received = (received_at or utcnow()).replace(tzinfo=None, microsecond=0)
         digest = raw_hash(raw)
         claim = self._claim(raw, digest, source, received, correlation_id, release)
@@ -602,7 +611,10 @@ class Pipeline:
             correlation_id=correlation_id,
             row_id=row_id,
         )
-        return self._hold(row_id, raw, outcome, detail=error)
+        outcome = self._hold(row_id, raw, outcome, detail=error)
+        if self.after is not None:
+            self.after(outcome, source=source)
+        return outcome
 
 
 # --- the quarantine, for people ----------------------------------------------------------------
@@ -841,11 +853,23 @@ def _no_sheet_text(extraction: Extraction) -> str:
 
 
 @contextmanager
-def pipeline_for(config: Config) -> Iterator[Pipeline]:
-    """A pipeline on the configured database, the schema made current (SQLite) or checked."""
+def pipeline_for(config: Config, *, deliver: bool = True) -> Iterator[Pipeline]:
+    """A pipeline on the configured database (the schema made current on SQLite, else
+    checked) with its notify stage; what it put in the outbox is delivered once at the end
+    (the daemon retries what could not go)."""
+    from ingestd.notify import Notifier  # the notify stage builds on this module
+
     store = Store(config.database.url)
     try:
         store.require_schema(auto_upgrade=store.dialect == "sqlite")
-        yield Pipeline(config, store)
+        pipeline = Pipeline(config, store)
+        notifier = Notifier(config, store)
+        pipeline.after = notifier.notify_safely
+        yield pipeline
+        if deliver:
+            try:
+                notifier.outbox.deliver_due()
+            except Exception:
+                log.exception(_kv("outbox.delivery_failed"))
     finally:
         store.close()

@@ -93,6 +93,7 @@ class Setup:
         nameserver: str,
         max_message_size: str = "1MB",
         imap: ImapMailbox | None = None,
+        extra: str = "",
     ) -> Setup:
         port = free_port()
         lines = [
@@ -128,7 +129,7 @@ class Setup:
                 "",
             ]
         config = folder / "ingestd.toml"
-        config.write_text("\n".join(lines) + VENDOR, encoding="utf-8")
+        config.write_text("\n".join(lines) + extra + VENDOR, encoding="utf-8")
         return cls(folder, config, port)
 
     @property

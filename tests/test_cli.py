@@ -279,3 +279,38 @@ def test_exit_codes_and_config_errors_through_the_real_process(tmp_path):
     assert p.returncode == 2 and "missing.csv" in p.stderr
     p = _ingestd("check-config", "--json", env=env, cwd=tmp_path)
     assert p.returncode == 0 and json.loads(p.stdout)["database"]["reachable"] is True
+
+
+def test_check_config_checks_templates_and_the_outgoing_dkim_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
+    env["INGESTD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.db'}"
+    overrides = tmp_path / "templates"
+    overrides.mkdir()
+    (overrides / "import_report.txt").write_text("{% if %}broken\n")
+    cfg = tmp_path / "ingestd.toml"
+    cfg.write_text(
+        f'[daemon]\ntemplates_dir = "{overrides}"\n\n[outbound]\ndkim_domain = "carrier.example"\n'
+        f'dkim_selector = "out"\ndkim_key_file = "{tmp_path / "nokey.pem"}"\n'
+    )
+    p = _ingestd("-c", str(cfg), "check-config", env=env, cwd=tmp_path)
+    assert p.returncode == 1
+    assert "template problem" in p.stdout and "import_report.txt" in p.stdout
+    assert "outgoing DKIM key NOT usable" in p.stdout and "nokey.pem" in p.stdout
+    (overrides / "import_report.txt").unlink()
+    key = tmp_path / "nokey.pem"
+    key.write_bytes(
+        subprocess.run(
+            ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
+            check=True,
+            capture_output=True,
+        ).stdout
+    )
+    p = _ingestd("-c", str(cfg), "check-config", "--json", env=env, cwd=tmp_path)
+    report = json.loads(p.stdout)
+    assert (p.returncode, report["templates"]) == (0, [])
+    assert report["dkim"] == {
+        "signing": True,
+        "domain": "carrier.example",
+        "selector": "out",
+        "algorithm": "rsa-sha256",
+    }

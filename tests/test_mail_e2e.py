@@ -21,8 +21,10 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
+from email.policy import default as default_policy
 from pathlib import Path
 
 import openpyxl
@@ -30,7 +32,7 @@ import pytest
 from conftest import missing
 from rig_daemon import RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup
 from rig_dns import TxtServer
-from rig_dovecot import Dovecot, dovecot_problem
+from rig_dovecot import Dovecot, dovecot_problem, free_port
 from rig_signers import SigningKey, rsa_key, sign_crafted, sign_dkimpy, sign_opendkim
 
 IMPORT_TIMEOUT = 20.0  # seconds from the 250 until the version must be there
@@ -182,7 +184,11 @@ def test_signed_deck_is_imported_once_and_an_opendkim_deck_too(setup, keys):
             "imported",
             "smtp",
         )
-        assert message["notify"] == "pending"  # an authenticated vendor gets its confirmation
+        # the notify stage: the vendor's confirmation and the rates team's reports are queued
+        assert message["notify"] == "sent"
+        purposes = {(o["purpose"], o["recipients"]) for o in setup.query("SELECT * FROM outbox")}
+        assert ("confirmation", f'["{VENDOR_SENDER}"]') in purposes
+        assert {p for p, _ in purposes} >= {"confirmation", "import_report"}
 
         # the very same bytes again, from another client: 250, and nothing new
         swaks = shutil.which("swaks")
@@ -401,7 +407,7 @@ def test_smtp_refusals_and_twenty_concurrent_senders(setup, keys):
         )
         assert daemon.stop() == 0
     *messages, forged = setup.messages()
-    assert (forged["reason"], forged["notify"]) == ("unsigned", "alert")
+    assert (forged["reason"], forged["notify"]) == ("unsigned", "alerted")
     assert len(messages) == senders
     assert {m["result"] for m in messages} == {"imported"}
     assert sorted(m["message_id"] for m in messages) == sorted(
@@ -507,8 +513,16 @@ def test_attack_fixtures_are_quarantined_each_with_its_reason(setup, keys):
         message = rows[result["message_row"]]
         assert (message["state"], message["reason"]) == ("quarantined", result["reason"])
         # the rates team is alerted; the (unproven) sender is told nothing
-        assert message["notify"] == "alert", result["reason"]
-    assert rows[genuine_result["message_row"]]["notify"] == "pending"
+        assert message["notify"] == "alerted", result["reason"]
+        sent = setup.query(
+            "SELECT purpose, recipients FROM outbox WHERE message_row = ?", message["id"]
+        )
+        assert [o["purpose"] for o in sent] == ["quarantine_alert"], result["reason"]
+        assert all(json.loads(o["recipients"]) == ["rates-team@localhost"] for o in sent)
+    assert rows[genuine_result["message_row"]]["notify"] == "sent"
+    # nothing at all went to any address a fixture claimed to be from, but the genuine answer
+    answered = [json.loads(o["recipients"]) for o in setup.query("SELECT * FROM outbox")]
+    assert answered.count([VENDOR_SENDER]) == 1  # the genuine deck's confirmation
     # only the genuine deck became a version
     assert [(v["table_name"], v["file_name"]) for v in setup.versions()] == [
         ("default", "acme_az.xlsx")
@@ -575,7 +589,7 @@ def test_imap_mail_is_imported_and_moved_while_the_daemon_idles(tmp_path, dns, k
         "imap:vendor-mailbox",
         "quarantined",
         "unsigned",
-        "alert",
+        "alerted",
     )
     assert rates(setup, "default") == {"44": "0.01", "4420": "0.02"}
     assert [q["reason"] for q in setup.cli_json("quarantine", "list")] == ["unsigned"]
@@ -652,3 +666,81 @@ def test_smtp_imap_and_cli_at_once_each_message_imported(tmp_path, dns, keys, do
         by_source[m["source"]] = by_source.get(m["source"], 0) + 1
     assert by_source == {"smtp": per_path, "imap:vendor-mailbox": per_path, "cli": per_path}
     assert len(setup.versions("default")) == 3 * per_path
+
+
+# --- 7. mail out: the relay is a real SMTP server ----------------------------------------------
+
+
+class _Relay:
+    """The carrier's outgoing relay: aiosmtpd, recording every message it accepts."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.received.append((list(envelope.rcpt_tos), envelope.original_content))
+        return "250 2.0.0 accepted"
+
+
+def test_answers_wait_for_a_stopped_relay_and_go_once_it_is_back(tmp_path, dns, keys):
+    from aiosmtpd.controller import Controller
+
+    relay_port = free_port()
+    setup = Setup.create(
+        tmp_path,
+        nameserver=dns.address,
+        extra=(
+            '[outbound]\ntransport = "smtp"\nhost = "127.0.0.1"\n'
+            f'port = {relay_port}\nsecurity = "none"\ntimeout = "5s"\n'
+            'from = "Rates Desk <rates@carrier.example>"\n\n'
+            '[notify]\nrates_team = ["rates-team@carrier.example"]\n'
+        ),
+    )
+    genuine = acme_signed(deck_mail(az_deck(("4455", "UK", "0.03"))), keys)
+    spoof = deck_mail(
+        az_deck(("4456", "UK", "0.0001")), from_header="CEO <ceo@acme-payments.example>"
+    )
+    relay = _Relay()
+    with setup.daemon() as daemon:
+        send(setup.port, genuine)
+        send(setup.port, spoof)
+        # the relay is down: every answer waits in the outbox, tried once and scheduled again
+        daemon.wait_for(
+            lambda: setup.count("outbox", "attempts >= 1 AND state = 'pending'") == 3,
+            IMPORT_TIMEOUT,
+            "three answers tried and waiting",
+        )
+        outbox = setup.query("SELECT id, purpose, recipients FROM outbox ORDER BY id")
+        assert sorted((o["purpose"], o["recipients"]) for o in outbox) == [
+            ("confirmation", f'["{VENDOR_SENDER}"]'),
+            ("import_report", '["rates-team@carrier.example"]'),
+            ("quarantine_alert", '["rates-team@carrier.example"]'),
+        ]
+        controller = Controller(relay, hostname="127.0.0.1", port=relay_port)
+        controller.start()
+        try:
+            for entry in outbox:  # an operator's `ingestd outbox retry` makes them due now
+                assert setup.cli("outbox", "retry", str(entry["id"])).returncode == 0
+            daemon.wait_for(
+                lambda: setup.count("outbox", "state = 'sent'") == 3, 30, "the answers sent"
+            )
+            time.sleep(6)  # another run of the sender: nothing goes twice
+        finally:
+            controller.stop()
+        assert daemon.stop() == 0
+    ids = [
+        message_from_bytes(raw, policy=default_policy)["Message-ID"] for _, raw in relay.received
+    ]
+    assert len(ids) == 3 and len(set(ids)) == 3
+    recipients = sorted(r for rcpts, _ in relay.received for r in rcpts)
+    assert recipients == sorted(
+        [VENDOR_SENDER, "rates-team@carrier.example", "rates-team@carrier.example"]
+    )
+    # the spoofed sender was told nothing; the rates team learned why it was held
+    assert "ceo@acme-payments.example" not in recipients
+    (alert,) = [
+        message_from_bytes(raw, policy=default_policy)
+        for _, raw in relay.received
+        if b"quarantine_alert" in raw
+    ]
+    assert "unknown_sender" in alert.get_body(("plain",)).get_content()

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.types import TypeDecorator
 
 from ingestd.rates.model import PRICE_PRECISION, PRICE_SCALE, SPECS, Kind, KindSpec
@@ -169,6 +169,35 @@ quarantine = sa.Table(
     sa.Column("resolved_at", Timestamp),
     sa.Column("resolution", sa.Text),
     sa.Index(None, "state"),
+)
+
+
+# Bytes of any size: MySQL/MariaDB's BLOB stops at 64 KiB, and a message with its attachment
+# is larger.
+Blob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+# Every message ingestd sends (SPEC §6), stored before delivery and delivered by the scheduler:
+# the final bytes (DKIM-signed when configured), the envelope, and the retry state.  A row is
+# claimed for one delivery attempt by raising ``attempts`` and moving ``next_attempt_at`` past
+# the attempt (a lease), so two daemons sharing the database never send it twice.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("message_id", sa.String(255), nullable=False, unique=True),  # enqueue is idempotent
+    # confirmation | import_report | price_change | quarantine_alert | delivery_failure
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("recipients", sa.Text, nullable=False),  # the envelope recipients, JSON list
+    sa.Column("raw", Blob, nullable=False),
+    sa.Column("message_row", sa.Integer, sa.ForeignKey("messages.id")),  # what it is about
+    sa.Column("state", sa.String(16), nullable=False),  # pending | sent | failed | suppressed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Timestamp),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("sent_at", Timestamp),
+    sa.Index(None, "state", "next_attempt_at"),
+    sa.Index(None, "created_at"),  # the per-recipient daily cap counts the last 24 hours
 )
 
 

@@ -1,0 +1,906 @@
+"""The durable outbox (SPEC §6): every outgoing message is stored before delivery, then delivered
+by the scheduler through the configured transport with retries and backoff.
+
+The life of a message:
+
+- ``enqueue`` turns it into its final bytes (DKIM-signed when configured) and stores them with
+  the envelope in the ``outbox`` table, keyed by its Message-ID (enqueueing it twice is a no-op).
+  The per-recipient daily cap is applied here: a loop breaker, so even the rates team's alerts
+  stop after ``max_per_recipient_per_day`` in 24 hours.
+- ``deliver_due`` claims one due row at a time in its own write transaction (``attempts`` + 1 and
+  ``next_attempt_at`` moved past the attempt, a lease) with a compare-and-set on ``attempts``,
+  so two daemons on one database never send the same row; then it sends and marks it sent right
+  after the relay accepted it.  A crash between the relay's 250 and that commit resends the
+  message once the lease ran out: the only window left, and at least once beats lost.
+- Temporary failures (4xx, the relay unreachable) are retried with exponential backoff; a
+  permanent one (5xx for every recipient) or too many attempts fail the message and enqueue one
+  ``delivery_failure`` notice to the rates team (never for a notice itself: no loops).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import hashlib
+import json
+import logging
+import os
+import re
+import smtplib
+import ssl
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, getaddresses, parseaddr
+from pathlib import Path
+from typing import Any, Protocol
+
+import dkim
+import sqlalchemy as sa
+from dkim.crypto import UnparsableKeyError, parse_pem_private_key
+from sqlalchemy.engine import Connection
+
+from ingestd.config import Config, ConfigError, OutboundConfig
+from ingestd.errors import UsageError
+from ingestd.logs import kv
+from ingestd.rates.model import iso
+from ingestd.rates.schema import messages, outbox
+from ingestd.rates.store import Store, utcnow
+
+log = logging.getLogger("ingestd.mail.outbox")
+
+PURPOSES = ("confirmation", "import_report", "price_change", "quarantine_alert", "delivery_failure")
+STATES = ("pending", "sent", "failed", "suppressed")
+MESSAGE_ID_MAX = 255  # the column's size
+
+# The headers a signature covers when the message has them (relaxed/relaxed, RFC 6376 §3.4).
+DKIM_HEADERS = (
+    "From", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+    "Auto-Submitted", "MIME-Version", "Content-Type",
+)  # fmt: skip
+# RFC 8410 §7: the PKCS#8 wrapping of a 32-byte ed25519 seed (OpenDKIM's key file form)
+_ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
+# 5xx replies that say "our credentials/TLS are wrong", not "this message is refused": fixing
+# the configuration must not have burnt the messages meanwhile (RFC 4954 §6)
+_AUTH_CODES = frozenset({530, 534, 535, 538})
+_HEADER_BYTES = 16384  # enough of ``raw`` to read the Subject for ``list``
+_CLAIM_CANDIDATES = 20  # due rows read per claim: the first ones may be taken by a racing daemon
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try again: 1 min doubling to 1 h, and give up after ``max_attempts`` — with this
+    schedule 30 attempts take about a day of the daemon running (6 in the first hour, then
+    hourly).  Counted in attempts, not hours since enqueue, so a daemon that was stopped does not
+    fail its backlog unseen; ``lease`` must outlast one delivery attempt."""
+
+    first_delay: timedelta = timedelta(minutes=1)
+    max_delay: timedelta = timedelta(hours=1)
+    max_attempts: int = 30
+    lease: timedelta = timedelta(minutes=15)
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt (1 → first_delay)."""
+        factor = 2 ** min(max(attempts - 1, 0), 30)
+        return min(self.first_delay * factor, self.max_delay)
+
+
+RETRY = RetryPolicy()
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What a transport needs: the SMTP envelope and the final bytes, never re-serialized."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    raw: bytes
+    message_id: str
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One row of the outbox, for ``ingestd outbox list`` (without the bytes)."""
+
+    id: int
+    message_id: str
+    purpose: str
+    recipients: tuple[str, ...]
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    message_row: int | None
+    subject: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "message_id": self.message_id,
+            "purpose": self.purpose,
+            "recipients": list(self.recipients),
+            "subject": self.subject,
+            "state": self.state,
+            "attempts": self.attempts,
+            "next_attempt_at": iso(self.next_attempt_at),
+            "last_error": self.last_error,
+            "created_at": iso(self.created_at),
+            "sent_at": iso(self.sent_at),
+            "message_row": self.message_row,
+        }
+
+
+@dataclass
+class DeliveryReport:
+    """What one ``deliver_due`` run did, by outbox id."""
+
+    sent: list[int] = field(default_factory=list)
+    deferred: list[int] = field(default_factory=list)  # a temporary failure: tried again later
+    failed: list[int] = field(default_factory=list)
+    notices: list[int] = field(default_factory=list)  # delivery_failure notices enqueued
+
+    @property
+    def attempted(self) -> int:
+        return len(self.sent) + len(self.deferred) + len(self.failed)
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {
+            "sent": self.sent,
+            "deferred": self.deferred,
+            "failed": self.failed,
+            "notices": self.notices,
+        }
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    message_id: str
+    purpose: str
+    recipients: tuple[str, ...]
+    raw: bytes
+    attempts: int  # including this one
+    message_row: int | None
+    correlation_id: str | None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    message_id: str
+    purpose: str
+    recipients: tuple[str, ...]
+    raw: bytes
+    message_row: int | None
+
+
+# --- transports -------------------------------------------------------------------------------
+
+
+class DeliveryError(Exception):
+    """A delivery attempt failed; ``permanent`` says whether trying again can help."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class RelayUnavailable(DeliveryError):
+    """The transport itself does not work now (relay unreachable, TLS or login failing, the
+    drop folder unwritable): every message of the run would fail the same way."""
+
+
+class Transport(Protocol):
+    def send(self, envelope: Envelope) -> dict[str, str]:
+        """Deliver one message; returns the recipients refused while others were accepted
+        (address → reply), raises :class:`DeliveryError` when nothing was delivered."""
+        ...
+
+    def close(self) -> None:
+        """End a connection kept between messages of one run."""
+        ...
+
+
+def eml_name(message_id: str) -> str:
+    """A file name for a Message-ID: its safe characters, plus a hash when any were replaced
+    (or it was long), so two ids never share a file."""
+    core = message_id.strip().strip("<>")
+    safe = re.sub(r"[^A-Za-z0-9._@+=-]", "_", core).lstrip(".")[:180]
+    if safe != core or not safe:
+        safe += "-" + hashlib.sha256(message_id.encode("utf-8", "replace")).hexdigest()[:12]
+    return safe + ".eml"
+
+
+class FileTransport:
+    """Writes each message as ``<message-id>.eml`` into a folder (the embedded default, and what
+    a pickup directory takes): tmp + fsync + rename + fsync of the folder, so a file that exists
+    is complete and survives a crash.  Writing it again replaces it (same name, same bytes)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def send(self, envelope: Envelope) -> dict[str, str]:
+        target = self.folder / eml_name(envelope.message_id)
+        tmp = self.folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(envelope.raw)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+            _fsync_dir(self.folder)
+        except OSError as e:
+            raise RelayUnavailable(f"cannot write to {self.folder}: {e.strerror or e}") from e
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SmtpTransport:
+    """The configured relay through smtplib: STARTTLS, implicit TLS or none; AUTH when a
+    username is set; one connection reused for the messages of one run.  The raw bytes go out
+    as stored (``sendmail``), never re-serialized: that would break the DKIM signature."""
+
+    def __init__(self, config: OutboundConfig, *, ssl_context: ssl.SSLContext | None = None):
+        if not config.host:
+            raise ConfigError('transport = "smtp" needs the relay host', key="outbound.host")
+        self.config = config
+        self.ssl_context = ssl_context  # None: the system's CAs, verified against the host
+        self._smtp: smtplib.SMTP | None = None
+
+    def _context(self) -> ssl.SSLContext:
+        return self.ssl_context or ssl.create_default_context()
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self.config
+        assert c.host is not None
+        where = f"{c.host}:{c.port}"
+        smtp: smtplib.SMTP | None = None
+        try:
+            if c.security == "tls":
+                smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._context())
+            else:
+                smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+            smtp.ehlo()
+            if c.security == "starttls":
+                smtp.starttls(context=self._context())
+                smtp.ehlo()
+            if c.username:
+                smtp.login(c.username, c.password() or "")
+        except ConfigError as e:
+            _quit(smtp)
+            raise RelayUnavailable(f"cannot log in to {where}: {e}") from e
+        except smtplib.SMTPNotSupportedError as e:
+            _quit(smtp)
+            raise RelayUnavailable(f"{where} does not offer what we need: {e}") from e
+        except smtplib.SMTPResponseException as e:
+            _quit(smtp)
+            raise RelayUnavailable(f"{where} refused the session: {_reply(e)}") from e
+        except (smtplib.SMTPException, OSError) as e:
+            _quit(smtp)
+            raise RelayUnavailable(f"cannot reach {where}: {_oneline(e)}") from e
+        return smtp
+
+    def send(self, envelope: Envelope) -> dict[str, str]:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        smtp = self._smtp
+        options = (
+            ["BODY=8BITMIME"] if not envelope.raw.isascii() and smtp.has_extn("8bitmime") else []
+        )
+        try:
+            refused = smtp.sendmail(
+                envelope.sender, list(envelope.recipients), envelope.raw, mail_options=options
+            )
+        except smtplib.SMTPRecipientsRefused as e:
+            self.close()
+            replies = {addr: (code, _text(msg)) for addr, (code, msg) in e.recipients.items()}
+            text = "; ".join(f"{a}: {code} {msg}" for a, (code, msg) in replies.items())
+            permanent = all(_permanent(code) for code, _ in replies.values())
+            raise DeliveryError(f"every recipient refused: {text}", permanent=permanent) from e
+        except smtplib.SMTPResponseException as e:  # sender refused, data refused
+            self.close()
+            raise DeliveryError(_reply(e), permanent=_permanent(e.smtp_code)) from e
+        except (smtplib.SMTPException, OSError) as e:
+            self.close()
+            raise DeliveryError(f"delivery interrupted: {_oneline(e)}") from e
+        return {addr: f"{code} {_text(msg)}" for addr, (code, msg) in refused.items()}
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        _quit(smtp)
+
+
+def _quit(smtp: smtplib.SMTP | None) -> None:
+    if smtp is None:
+        return
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()  # the session is gone anyway; close the socket
+
+
+def _permanent(code: int) -> bool:
+    return 500 <= code < 600 and code not in _AUTH_CODES
+
+
+def _text(message: bytes | str) -> str:
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+
+
+def _reply(e: smtplib.SMTPResponseException) -> str:
+    return f"{e.smtp_code} {_oneline(_text(e.smtp_error))}"
+
+
+def _oneline(value: object) -> str:
+    return " ".join(str(value).split())[:500] or type(value).__name__
+
+
+def transport_for(config: OutboundConfig) -> Transport:
+    """The transport ``[outbound] transport`` names."""
+    if config.transport == "smtp":
+        return SmtpTransport(config)
+    return FileTransport(config.dir)
+
+
+# --- DKIM -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DkimSigner:
+    """Signs outgoing mail for ``[outbound] dkim_domain`` (RFC 6376, relaxed/relaxed) with an
+    RSA key (PEM) or an ed25519 key (RFC 8463: dknewkey's base64 seed, or PKCS#8 PEM)."""
+
+    domain: str
+    selector: str
+    algorithm: bytes  # b"rsa-sha256" | b"ed25519-sha256"
+    private_key: bytes  # what dkim.sign takes: the PEM, or the base64 seed
+
+    @classmethod
+    def from_config(cls, config: OutboundConfig) -> DkimSigner | None:
+        if not (config.dkim_domain and config.dkim_selector and config.dkim_key_file):
+            return None
+        algorithm, key = load_signing_key(config.dkim_key_file)
+        return cls(config.dkim_domain, config.dkim_selector, algorithm, key)
+
+    def sign(self, raw: bytes) -> bytes:
+        """``raw`` with a DKIM-Signature prepended, covering the listed headers it has."""
+        present = {
+            name.lower() for name in BytesHeaderParser(policy=SMTP_POLICY).parsebytes(raw).keys()
+        }
+        include = [name.lower().encode() for name in DKIM_HEADERS if name.lower() in present]
+        header = dkim.sign(
+            raw,
+            self.selector.encode("ascii"),
+            self.domain.encode("ascii"),
+            self.private_key,
+            canonicalize=(b"relaxed", b"relaxed"),
+            signature_algorithm=self.algorithm,
+            include_headers=include,
+        )
+        return header + raw
+
+
+def load_signing_key(path: Path) -> tuple[bytes, bytes]:
+    """(algorithm, dkimpy private key) from a key file; a :class:`ConfigError` says what is
+    wrong with it, at start rather than at the first message."""
+
+    def bad(why: str) -> ConfigError:
+        return ConfigError(f"cannot use {path} as a DKIM key: {why}", key="outbound.dkim_key_file")
+
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise bad(e.strerror or str(e)) from None
+    text = data.strip()
+    if b"-----BEGIN" in text:
+        body = re.search(rb"-----BEGIN [A-Z ]+-----(.*?)-----END", text, re.DOTALL)
+        try:
+            der = base64.b64decode(b"".join(body[1].split()) if body else b"", validate=True)
+        except binascii.Error:
+            raise bad("the PEM body is not base64") from None
+        if der.startswith(_ED25519_PKCS8_PREFIX) and len(der) == len(_ED25519_PKCS8_PREFIX) + 32:
+            return b"ed25519-sha256", base64.b64encode(der[len(_ED25519_PKCS8_PREFIX) :])
+        try:
+            parse_pem_private_key(text + b"\n")
+        except (UnparsableKeyError, ValueError, IndexError) as e:
+            raise bad(f"not an RSA or ed25519 private key ({e})") from None
+        return b"rsa-sha256", text + b"\n"
+    try:
+        seed = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        seed = b""
+    if len(seed) != 32:
+        raise bad("expected a PEM private key or an ed25519 seed in base64 (dknewkey)")
+    return b"ed25519-sha256", base64.b64encode(seed)
+
+
+# --- the outbox -------------------------------------------------------------------------------
+
+
+class Outbox:
+    """The ``outbox`` table: enqueue, deliver what is due, and the ``ingestd outbox`` commands.
+
+    One instance delivers from one thread at a time (the transport keeps a connection);
+    several instances, in one process or in several daemons, may share the database."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        *,
+        transport: Transport | None = None,
+        retry: RetryPolicy = RETRY,
+    ):
+        self.store = store
+        self.config = config
+        self.transport = transport or transport_for(config.outbound)
+        self.retry_policy = retry
+        self.signer = DkimSigner.from_config(config.outbound)
+        self._delivering = threading.Lock()
+
+    # --- enqueue --------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        message: EmailMessage,
+        *,
+        purpose: str,
+        message_row: int | None = None,
+        recipients: Iterable[str] | None = None,
+        now: datetime | None = None,
+    ) -> int | None:
+        """Store ``message`` for delivery to ``recipients`` (the envelope; default its To, Cc
+        and Bcc addresses); its outbox id, the existing id when its Message-ID is stored
+        already, or None when it has nobody to go to (no address, or only the null sender
+        ``<>``: nothing is ever sent there)."""
+        prepared = self._prepare(
+            message, purpose=purpose, message_row=message_row, recipients=recipients
+        )
+        if prepared is None:
+            return None
+        with self.store.begin_write() as conn:
+            return self._store(conn, prepared, _naive(now))
+
+    def _prepare(
+        self,
+        message: EmailMessage,
+        *,
+        purpose: str,
+        message_row: int | None,
+        recipients: Iterable[str] | None = None,
+    ) -> _Prepared | None:
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown outbox purpose {purpose!r}; allowed: {', '.join(PURPOSES)}")
+        message_id = (message["Message-ID"] or "").strip()
+        if not message_id or len(message_id) > MESSAGE_ID_MAX:
+            raise ValueError(
+                f"an outgoing message needs a Message-ID of 1–{MESSAGE_ID_MAX} characters "
+                f"(got {message_id[:80]!r}): it is what makes enqueueing idempotent"
+            )
+        envelope = (
+            envelope_recipients(message) if recipients is None else usable_addresses(recipients)
+        )
+        if not envelope:
+            log.warning(
+                kv("outbox.no_recipient", message_id=message_id, purpose=purpose,
+                   message_row=message_row, to=message["To"])
+            )  # fmt: skip
+            return None
+        if "Bcc" in message or "Date" not in message:
+            message = copy.deepcopy(message)
+            del message["Bcc"]  # the envelope carries them; the header would show them to all
+            if "Date" not in message:
+                message["Date"] = formatdate(usegmt=True)
+        raw = message.as_bytes(policy=SMTP_POLICY)
+        if self.signer is not None:
+            raw = self.signer.sign(raw)
+        return _Prepared(message_id, purpose, envelope, raw, message_row)
+
+    def _store(self, conn: Connection, prepared: _Prepared, now: datetime | None) -> int:
+        """Insert inside the caller's write transaction: the existing id for a known
+        Message-ID (also when another daemon inserts it at this moment), the daily cap applied."""
+        now = now or utcnow()
+        existing = _id_of(conn, prepared.message_id)
+        if existing is not None:
+            return existing
+        cap = self.config.outbound.max_per_recipient_per_day
+        allowed, capped = [], []
+        for address in prepared.recipients:
+            (capped if _sent_today(conn, address, now) >= cap else allowed).append(address)
+        state = "pending" if allowed else "suppressed"
+        note = (
+            f"suppressed for {', '.join(capped)}: the daily cap of {cap} messages per recipient "
+            "was reached (max_per_recipient_per_day)"
+            if capped
+            else None
+        )
+        try:
+            with conn.begin_nested():
+                row_id = conn.execute(
+                    outbox.insert().values(
+                        message_id=prepared.message_id,
+                        purpose=prepared.purpose,
+                        recipients=json.dumps(allowed or capped),
+                        raw=prepared.raw,
+                        message_row=prepared.message_row,
+                        state=state,
+                        attempts=0,
+                        next_attempt_at=now if allowed else None,
+                        last_error=note,
+                        created_at=now,
+                    )
+                ).inserted_primary_key[0]
+        except sa.exc.IntegrityError:
+            # another daemon stored the same Message-ID a moment ago; a locking read sees its
+            # row where InnoDB's repeatable-read snapshot would not
+            existing = _id_of(conn, prepared.message_id, latest=True)
+            if existing is None:
+                raise
+            return existing
+        fields = {
+            "id": row_id, "message_id": prepared.message_id, "purpose": prepared.purpose,
+            "message_row": prepared.message_row,
+            "correlation_id": _correlation_id(conn, prepared.message_row),
+        }  # fmt: skip
+        if capped:
+            log.warning(
+                kv("outbox.suppressed", **fields, recipients=",".join(capped), cap=cap,
+                   state=state)
+            )  # fmt: skip
+        log.info(kv("outbox.enqueued", **fields, recipients=",".join(allowed) or None, state=state))
+        return row_id
+
+    # --- delivery -------------------------------------------------------------------------
+
+    def deliver_due(self, now: datetime | None = None, limit: int = 100) -> DeliveryReport:
+        """Send every pending message whose time has come (at most ``limit``), each exactly
+        once: mark it sent, or schedule its next attempt, or fail it and tell the rates team.
+
+        ``now`` pins the clock for the whole run (tests); by default each claim reads the
+        clock, so a lease starts when its attempt does, however long the run before it took."""
+        fixed = _naive(now)
+
+        def clock() -> datetime:
+            return fixed or utcnow()
+
+        report = DeliveryReport()
+        with self._delivering:
+            try:
+                while report.attempted < limit:
+                    claim = self._claim_next(clock())
+                    if claim is None:
+                        break
+                    try:
+                        refused = self.transport.send(self._envelope(claim))
+                    except RelayUnavailable as e:
+                        # the same for every message: count the attempt on the rest of the run
+                        # without trying each one (a silent relay would cost a timeout each)
+                        self._failed_attempt(claim, e, clock(), report)
+                        while report.attempted < limit:
+                            rest = self._claim_next(clock())
+                            if rest is None:
+                                break
+                            self._failed_attempt(rest, e, clock(), report)
+                    except DeliveryError as e:
+                        self._failed_attempt(claim, e, clock(), report)
+                    else:
+                        self._mark_sent(claim, refused, clock(), report)
+            finally:
+                self.transport.close()
+        return report
+
+    def _envelope(self, claim: _Claim) -> Envelope:
+        sender = parseaddr(self.config.outbound.from_addr)[1]
+        return Envelope(sender, claim.recipients, claim.raw, claim.message_id)
+
+    def _claim_next(self, now: datetime) -> _Claim | None:
+        """The next due row, claimed for one attempt in its own transaction: ``attempts`` + 1
+        and ``next_attempt_at`` past the lease, set only if nobody claimed it in between.
+
+        The compare-and-set on ``attempts`` is what two daemons race on: every claim raises it,
+        so a row read as due and claimed by another since no longer matches.  The update goes
+        by primary key only: on InnoDB, an update through the (state, next_attempt_at) index
+        that it also changes deadlocks against a concurrent claim."""
+        with self.store.begin_write() as conn:
+            candidates = conn.execute(
+                sa.select(outbox.c.id, outbox.c.attempts)
+                .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+                .order_by(outbox.c.next_attempt_at, outbox.c.id)
+                .limit(_CLAIM_CANDIDATES)
+            ).all()
+            for row_id, attempts in candidates:
+                taken = conn.execute(
+                    outbox.update()
+                    .where(
+                        outbox.c.id == row_id,
+                        outbox.c.attempts == attempts,
+                        outbox.c.state == "pending",
+                    )
+                    .values(attempts=attempts + 1, next_attempt_at=now + self.retry_policy.lease)
+                ).rowcount
+                if taken != 1:
+                    continue  # another deliverer has it
+                row = conn.execute(
+                    sa.select(outbox, messages.c.correlation_id)
+                    .select_from(outbox.outerjoin(messages, messages.c.id == outbox.c.message_row))
+                    .where(outbox.c.id == row_id)
+                ).one()
+                return _Claim(
+                    id=row.id,
+                    message_id=row.message_id,
+                    purpose=row.purpose,
+                    recipients=tuple(json.loads(row.recipients)),
+                    raw=bytes(row.raw),
+                    attempts=attempts + 1,
+                    message_row=row.message_row,
+                    correlation_id=row.correlation_id,
+                )
+        return None
+
+    def _mark_sent(
+        self, claim: _Claim, refused: dict[str, str], now: datetime, report: DeliveryReport
+    ) -> None:
+        # recipients refused while others were accepted are noted, not retried: the message
+        # went out, and sending it again would duplicate it for the others
+        note = "; ".join(f"refused {addr}: {reply}" for addr, reply in refused.items()) or None
+        with self.store.begin_write() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == claim.id)
+                .values(state="sent", sent_at=now, next_attempt_at=None, last_error=note)
+            )
+        report.sent.append(claim.id)
+        log.info(
+            kv("outbox.sent", **_log_fields(claim),
+               recipients=",".join(a for a in claim.recipients if a not in refused))
+        )  # fmt: skip
+        if refused:
+            log.warning(kv("outbox.partly_refused", **_log_fields(claim), detail=note))
+
+    def _failed_attempt(
+        self, claim: _Claim, error: DeliveryError, now: datetime, report: DeliveryReport
+    ) -> None:
+        text = _oneline(error)
+        if error.permanent or claim.attempts >= self.retry_policy.max_attempts:
+            reason = (
+                "refused by the relay"
+                if error.permanent
+                else f"gave up after {claim.attempts} attempts"
+            )
+            self._fail(claim, f"{reason}: {text}", now, report)
+            return
+        next_at = now + self.retry_policy.delay(claim.attempts)
+        with self.store.begin_write() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == claim.id, outbox.c.state == "pending")
+                .values(next_attempt_at=next_at, last_error=text)
+            )
+        report.deferred.append(claim.id)
+        log.warning(
+            kv("outbox.deferred", **_log_fields(claim), next_attempt_at=iso(next_at), error=text)
+        )
+
+    def _fail(self, claim: _Claim, error: str, now: datetime, report: DeliveryReport) -> None:
+        """Mark it failed and, in the same transaction, enqueue the one notice about it."""
+        notice = None
+        if claim.purpose != "delivery_failure":  # a notice about a notice would be a loop
+            notice = self._prepare(
+                _failure_notice(self.config, claim, error),
+                purpose="delivery_failure",
+                message_row=claim.message_row,
+            )
+        with self.store.begin_write() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == claim.id)
+                .values(state="failed", next_attempt_at=None, last_error=error)
+            )
+            notice_id = self._store(conn, notice, now) if notice is not None else None
+        report.failed.append(claim.id)
+        if notice_id is not None:
+            report.notices.append(notice_id)
+        log.error(kv("outbox.failed", **_log_fields(claim), error=error, notice=notice_id))
+
+    # --- the commands -----------------------------------------------------------------------
+
+    def list(self, state: str | None = None) -> list[OutboxEntry]:
+        """Every message in the outbox (oldest first), or those in ``state``."""
+        if state is not None and state not in STATES:
+            raise UsageError(f"no outbox state {state!r}; the states: {', '.join(STATES)}")
+        return self._select(None if state is None else outbox.c.state == state)
+
+    def get(self, entry_id: int) -> OutboxEntry:
+        found = self._select(outbox.c.id == entry_id)
+        if not found:
+            raise UsageError(f"no outbox message {entry_id} (see `ingestd outbox list`)")
+        return found[0]
+
+    def _select(self, where: sa.ColumnElement[bool] | None) -> list[OutboxEntry]:
+        # the head of the bytes only, for the Subject: a message with its attachment is large
+        head = sa.type_coerce(sa.func.substr(outbox.c.raw, 1, _HEADER_BYTES), sa.LargeBinary)
+        q = sa.select(*[c for c in outbox.c if c.name != "raw"], head.label("head"))
+        if where is not None:
+            q = q.where(where)
+        with self.store.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(q.order_by(outbox.c.id)).mappings()]
+
+    def retry(self, entry_id: int, *, now: datetime | None = None) -> OutboxEntry:
+        """Make a failed, pending or suppressed message due now with a fresh count of attempts
+        (the operator's decision overrides the daily cap); the next delivery run sends it.  A
+        pending message whose attempt is running at this very moment may then go out twice."""
+        now = _naive(now) or utcnow()
+        with self.store.begin_write() as conn:
+            row = conn.execute(
+                sa.select(outbox.c.state, outbox.c.sent_at).where(outbox.c.id == entry_id)
+            ).first()
+            if row is None:
+                raise UsageError(f"no outbox message {entry_id} (see `ingestd outbox list`)")
+            if row.state == "sent":
+                raise UsageError(f"outbox message {entry_id} was sent already ({iso(row.sent_at)})")
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == entry_id)
+                .values(state="pending", attempts=0, next_attempt_at=now)
+            )
+        log.info(kv("outbox.retry", id=entry_id, was=row.state))
+        return self.get(entry_id)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def envelope_recipients(message: EmailMessage) -> tuple[str, ...]:
+    """The To, Cc and Bcc addresses of ``message`` (see :func:`usable_addresses`)."""
+    values = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
+    return usable_addresses(address for _, address in getaddresses(values))
+
+
+def usable_addresses(addresses: Iterable[str]) -> tuple[str, ...]:
+    """Bare addresses, lower-cased (the daily cap counts them so), once each; empty and null
+    (``<>``) ones and anything that is not an address left out."""
+    found: list[str] = []
+    for text in addresses:
+        address = parseaddr(text)[1].strip().strip("<>").lower()
+        local, at, domain = address.rpartition("@")
+        if at and local and domain and " " not in address and address not in found:
+            found.append(address)
+    return tuple(found)
+
+
+def _failure_notice(config: Config, claim: _Claim, error: str) -> EmailMessage:
+    """The one message to the rates team about a message that could not be delivered; its
+    Message-ID follows from the failed one, so it is stored once however often this runs."""
+    original = BytesHeaderParser(policy=SMTP_POLICY).parsebytes(claim.raw)
+    sender = Address(addr_spec=parseaddr(config.outbound.from_addr)[1] or "ingestd@localhost")
+    digest = hashlib.sha256(claim.message_id.encode("utf-8", "replace")).hexdigest()[:16]
+    notice = EmailMessage()
+    notice["From"] = config.outbound.from_addr
+    notice["To"] = ", ".join(config.notify.rates_team)
+    notice["Subject"] = f"[ingestd] undeliverable {claim.purpose.replace('_', ' ')}: " + (
+        str(original["Subject"] or claim.message_id)
+    )
+    notice["Date"] = formatdate(usegmt=True)
+    notice["Message-ID"] = f"<delivery-failure.{claim.id}.{digest}@{sender.domain}>"
+    notice["Auto-Submitted"] = "auto-generated"  # RFC 3834: never to be answered automatically
+    lines = [
+        f"ingestd could not deliver outbox message {claim.id} and has stopped trying.",
+        "",
+        f"  purpose     {claim.purpose}",
+        f"  to          {', '.join(claim.recipients)}",
+        f"  subject     {original['Subject'] or ''}",
+        f"  message id  {claim.message_id}",
+        f"  attempts    {claim.attempts}",
+        f"  error       {error}",
+    ]
+    if claim.message_row is not None:
+        lines.append(f"  about       inbound message {claim.message_row}")
+    lines += [
+        "",
+        "Once the cause is fixed, send it again with:",
+        "",
+        f"  ingestd outbox retry {claim.id}",
+        "",
+        "The headers of the undelivered message are attached.",
+    ]
+    notice.set_content("\n".join(lines) + "\n")
+    headers = b"".join(
+        f"{name}: {value}\r\n".encode("utf-8", "replace") for name, value in original.items()
+    )
+    notice.add_attachment(headers, maintype="text", subtype="rfc822-headers", filename="headers")
+    return notice
+
+
+def _entry(row: Any) -> OutboxEntry:
+    head = bytes(row["head"] or b"")
+    try:
+        subject = BytesHeaderParser(policy=SMTP_POLICY).parsebytes(head)["Subject"]
+    except (ValueError, IndexError, TypeError):  # a header the parser cannot decode
+        subject = None
+    return OutboxEntry(
+        id=row["id"],
+        message_id=row["message_id"],
+        purpose=row["purpose"],
+        recipients=tuple(json.loads(row["recipients"])),
+        state=row["state"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        sent_at=row["sent_at"],
+        message_row=row["message_row"],
+        subject=str(subject) if subject is not None else None,
+    )
+
+
+def _id_of(conn: Connection, message_id: str, *, latest: bool = False) -> int | None:
+    q = sa.select(outbox.c.id).where(outbox.c.message_id == message_id)
+    return conn.execute(q.with_for_update() if latest else q).scalar()
+
+
+def _sent_today(conn: Connection, address: str, now: datetime) -> int:
+    """Messages stored for ``address`` in the 24 hours before ``now`` (suppressed ones do not
+    count: they were not sent)."""
+    return conn.execute(
+        sa.select(sa.func.count())
+        .select_from(outbox)
+        .where(
+            outbox.c.created_at > now - timedelta(days=1),
+            outbox.c.state != "suppressed",
+            # the JSON list holds it quoted: "a@x" never matches "ba@x"; _ and % escaped
+            outbox.c.recipients.contains(json.dumps(address), autoescape=True),
+        )
+    ).scalar_one()
+
+
+def _correlation_id(conn: Connection, message_row: int | None) -> str | None:
+    if message_row is None:
+        return None
+    return conn.execute(
+        sa.select(messages.c.correlation_id).where(messages.c.id == message_row)
+    ).scalar()
+
+
+def _log_fields(claim: _Claim) -> dict[str, object]:
+    return {
+        "id": claim.id,
+        "message_id": claim.message_id,
+        "purpose": claim.purpose,
+        "attempt": claim.attempts,
+        "message_row": claim.message_row,
+        "correlation_id": claim.correlation_id,
+    }
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    """Naive UTC in whole seconds, the form the Timestamp columns store."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=0)
