@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 import threading
 import traceback
 from email.parser import BytesHeaderParser
@@ -25,6 +24,7 @@ from ingestd.config import Config
 from ingestd.intake.imap import Disposition, ImapPoller, MessageRef
 from ingestd.intake.queue import InboundQueue, QueueItem
 from ingestd.intake.smtp import SmtpListener, start_smtp
+from ingestd.logs import configure_logging as setup_logging
 from ingestd.logs import kv as _kv
 from ingestd.notify import Notifier
 from ingestd.pipeline import MessageOutcome, Pipeline, TemporaryFailure
@@ -43,20 +43,8 @@ OUTBOX_INTERVAL = 5.0
 
 
 def configure_logging(config: Config, stream=None) -> None:
-    """One line per event on stderr (journald): ``key=value`` lines from every module."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(
-        logging.Formatter(
-            "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-            datefmt="%Y-%m-%dT%H:%M:%S",
-        )
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(config.daemon.log_level.upper())
-    # libraries that narrate every SMTP command or key lookup: their problems only
-    for noisy in ("mail.log", "dkimpy", "imapclient", "asyncio"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """The daemon's log: ``[daemon] log_format`` (kv | json) at ``log_level``, on stderr."""
+    setup_logging(config.daemon.log_format, config.daemon.log_level, stream)
 
 
 class Daemon:

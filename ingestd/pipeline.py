@@ -266,6 +266,19 @@ class Pipeline:
         envelope_from: str | None,
     ) -> MessageOutcome:
         auth = authenticate(raw, self.config, now=now)
+        log.info(
+            _kv(
+                "pipeline.authenticated",
+                correlation_id=correlation_id,
+                message_row=row_id,
+                result=auth.status,
+                reason=auth.reason,
+                sender=auth.from_addr,
+                vendor=auth.vendor.id if auth.vendor else None,
+                d=auth.signing_domain,
+                s=auth.selector,
+            )
+        )
         if auth.status == "temperror":
             raise TemporaryFailure(f"cannot check the sender now: {auth.detail}")
         message = parse_message(raw)
@@ -360,6 +373,19 @@ class Pipeline:
                 nesting=sheet.depth,
             )
             for result in results:
+                log.info(
+                    _kv(
+                        "pipeline.sheet",
+                        correlation_id=outcome.correlation_id,
+                        message_row=row_id,
+                        file=sheet.filename,
+                        table=f"{result.vendor}/{result.kind}/{result.table}",
+                        status=result.status,
+                        version=result.version,
+                        reason=result.reason,
+                        rows=(result.rows or {}).get("written"),
+                    )
+                )
                 statuses.append(result.status)
                 if result.status == "held":
                     held.append(f"{sheet.filename}: {result.message}")

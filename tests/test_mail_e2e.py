@@ -744,3 +744,48 @@ def test_answers_wait_for_a_stopped_relay_and_go_once_it_is_back(tmp_path, dns, 
         if b"quarantine_alert" in raw
     ]
     assert "unknown_sender" in alert.get_body(("plain",)).get_content()
+
+
+# --- 8. logs an admin can follow --------------------------------------------------------------
+
+
+def test_json_logs_follow_one_message_from_smtp_to_the_outbox(tmp_path, dns, keys):
+    setup = Setup.create(tmp_path, nameserver=dns.address, extra="")
+    text = setup.config.read_text().replace(
+        'log_level = "info"', 'log_level = "info"\nlog_format = "json"'
+    )
+    setup.config.write_text(text)
+    raw = acme_signed(deck_mail(az_deck(("4457", "UK", "0.04"))), keys)
+    with setup.daemon() as daemon:
+        send(setup.port, raw)
+        daemon.wait_for(
+            lambda: setup.count("outbox", "state = 'sent'") >= 2, IMPORT_TIMEOUT, "answers sent"
+        )
+        assert daemon.stop() == 0
+        log_text = daemon.log_text(tail=200_000)
+    entries = [json.loads(line) for line in log_text.splitlines() if line.startswith("{")]
+    assert entries, log_text
+    (queued,) = [e for e in entries if e.get("event") == "smtp.queued"]
+    cid = queued["queue_id"]
+    life = [e["event"] for e in entries if cid in (e.get("correlation_id"), e.get("queue_id"))]
+    # intake, authentication, the sheet and its version, the end, the notifications, delivery
+    for event in (
+        "smtp.queued",
+        "pipeline.authenticated",
+        "pipeline.sheet",
+        "pipeline.done",
+        "notify.queued",
+        "outbox.enqueued",
+        "outbox.sent",
+    ):
+        assert event in life, (event, life)
+    assert life.index("smtp.queued") < life.index("pipeline.done") < life.index("outbox.sent")
+    (sheet,) = [e for e in entries if e.get("event") == "pipeline.sheet"]
+    assert (sheet["table"], sheet["status"], sheet["version"]) == (
+        "acme/voice/default",
+        "imported",
+        "1",
+    )
+    assert all({"ts", "level", "logger"} <= set(e) for e in entries)
+    # no message bodies or secrets in the log: the deck's prices never appear
+    assert "0.04" not in log_text

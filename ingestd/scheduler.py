@@ -1,0 +1,345 @@
+"""The daemon's periodic work on APScheduler 3 (SPEC §1 "A scheduler runs the periodic work"):
+
+- ``outbox``      every ``OUTBOX_INTERVAL``: notify rows a crash left behind, deliver what is due;
+- ``activation``  every ``ACTIVATION_INTERVAL``: log the future-dated rates that took effect
+                  since the last run (SPEC §4 "Several rates per code");
+- ``digest``      daily at ``DIGEST_AT`` UTC: one message to the rates team listing what took
+                  effect in the last 24 hours;
+- ``purge``       daily at ``PURGE_AT`` UTC: discontinued codes past their vendor's retention
+                  leave the table as a new version (SPEC §4 "Discontinued").
+
+The jobs are plain methods of :class:`Jobs` taking ``now``, so tests call them directly with the
+instant they want; the scheduler only calls them with the clock.  Every scheduled call goes
+through :meth:`Jobs.guarded`, so an exception (a database that is down, a bad template) is one
+log line and the next run happens as usual: APScheduler would survive it too, but would log it
+without our ``event=`` format and the job name admins grep for.
+
+Several daemons may share one database (SPEC §7): purge serializes on the table lock and finds
+nothing the second time; the digest's Message-ID is derived from its date, and the outbox keeps
+one row per Message-ID, so the rates team gets one digest a day whoever sends it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from ingestd.config import Config
+from ingestd.imports import purge_discontinued
+from ingestd.logs import kv
+from ingestd.mail.outbox import Outbox
+from ingestd.notify import Notifier
+from ingestd.rates.model import Kind, iso
+from ingestd.rates.schema import RATE_TABLES, rate_tables, versions
+from ingestd.rates.store import Store, utcnow
+
+log = logging.getLogger("ingestd.scheduler")
+
+# Seconds between outbox runs (the daemon's mail-out thread also runs it when woken).
+OUTBOX_INTERVAL = 30.0
+# Seconds between activation scans; the first scan looks back one interval from the start.
+ACTIVATION_INTERVAL = 60.0
+DIGEST_AT = (6, 0)  # hour, minute, UTC
+PURGE_AT = (3, 0)
+DIGEST_WINDOW = timedelta(hours=24)
+DIGEST_PURPOSE = "activation_digest"
+# How late a run may still start (a busy or suspended process): interval jobs only make sense
+# near their time, a daily job is still worth doing an hour late.
+INTERVAL_GRACE = 30
+DAILY_GRACE = 3600
+
+
+@dataclass(frozen=True)
+class Activation:
+    """The rows of one rate table that took effect within one window."""
+
+    vendor: str
+    kind: str
+    table: str
+    version: int  # the table's current version, whose rows these are
+    rows: int
+    discontinued: int
+    forbidden: int
+    first: datetime  # earliest and latest effective_from among them
+    last: datetime
+
+    @property
+    def label(self) -> str:
+        return f"{self.vendor}/{self.kind}/{self.table}"
+
+
+def became_effective(store: Store, since: datetime, until: datetime) -> list[Activation]:
+    """Per table, the rows of the latest version whose ``effective_from`` is in
+    ``(since, until]`` and that were written before that instant: a rate imported already in
+    effect (ASAP, backdated) was reported by its import, only future-dated ones "activate".
+
+    Aggregated in the database, one query per kind: this runs every minute, and reading every
+    row of every table (SPEC §8: a million rows each) to count a handful would not do."""
+
+    def flag(column: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.sum(sa.case((column, 1), else_=0))
+
+    found: list[Activation] = []
+    for kind in Kind:
+        rows = RATE_TABLES[kind]
+        q = (
+            sa.select(
+                rate_tables.c.vendor,
+                rate_tables.c.name,
+                rate_tables.c.current_version,
+                sa.func.count(),
+                flag(rows.c.discontinued),
+                flag(rows.c.forbidden),
+                sa.func.min(rows.c.effective_from),
+                sa.func.max(rows.c.effective_from),
+            )
+            .select_from(rows)
+            .join(rate_tables, rate_tables.c.id == rows.c.table_id)
+            .join(
+                versions,
+                (versions.c.table_id == rows.c.table_id)
+                & (versions.c.number == rows.c.version_from),
+            )
+            .where(
+                rows.c.version_to.is_(None),
+                rows.c.effective_from > since,
+                rows.c.effective_from <= until,
+                versions.c.created_at < rows.c.effective_from,
+            )
+            .group_by(rate_tables.c.vendor, rate_tables.c.name, rate_tables.c.current_version)
+            .order_by(rate_tables.c.vendor, rate_tables.c.name)
+        )
+        with store.engine.connect() as conn:
+            for vendor, name, version, n, disc, forb, first, last in conn.execute(q):
+                found.append(
+                    Activation(vendor, str(kind), name, version, n, int(disc or 0),
+                               int(forb or 0), first, last)
+                )  # fmt: skip
+    return found
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """Naive UTC whole seconds, as the store keeps instants (an aware clock is converted)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=0)
+
+
+@dataclass
+class Jobs:
+    """The periodic jobs and what they work on; ``now`` is the clock (naive UTC)."""
+
+    config: Config
+    store: Store
+    notifier: Notifier
+    outbox: Outbox
+    now: Callable[[], datetime] = utcnow
+    activation_interval: timedelta = timedelta(seconds=ACTIVATION_INTERVAL)
+    # the end of the last activation window that was scanned; in memory only: after a restart
+    # the scan starts one interval before the start (the digest, from the database, still
+    # covers a gap)
+    last_activation: datetime | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.last_activation is None:
+            self.last_activation = _naive_utc(self.now()) - self.activation_interval
+
+    # --- the jobs --------------------------------------------------------------------------
+
+    def outbox_run(self, now: datetime | None = None) -> None:
+        """Compose what a crash left unnotified, then deliver what is due (``now`` is unused:
+        both keep their own clocks, which their own tests control)."""
+        self.notifier.catch_up()
+        self.outbox.deliver_due()
+
+    def activation(self, now: datetime | None = None) -> list[Activation]:
+        """Log, per table, the rates that took effect since the last run; the window only moves
+        on when the scan succeeded, so a failed run is covered by the next one."""
+        now = _naive_utc(now or self.now())
+        since = self.last_activation
+        assert since is not None
+        if now <= since:  # the clock went back: nothing new, keep the window where it was
+            return []
+        found = became_effective(self.store, since, now)
+        for a in found:
+            log.info(
+                kv(
+                    "rates.effective",
+                    vendor=a.vendor,
+                    kind=a.kind,
+                    table=a.table,
+                    version=a.version,
+                    rows=a.rows,
+                    discontinued=a.discontinued or None,
+                    forbidden=a.forbidden or None,
+                    first=iso(a.first),
+                    last=iso(a.last),
+                )
+            )
+        self.last_activation = now
+        return found
+
+    def digest(self, now: datetime | None = None) -> int | None:
+        """Enqueue the day's digest to the rates team when something took effect in the last
+        24 hours; its outbox id (the existing one when today's digest is already stored), None
+        when there was nothing to tell.
+
+        Read back from the database rather than collected by ``activation``: a restart, or
+        another daemon doing the scans, must not make the digest incomplete."""
+        now = _naive_utc(now or self.now())
+        found = became_effective(self.store, now - DIGEST_WINDOW, now)
+        if not found:
+            log.info(kv("digest.nothing", since=iso(now - DIGEST_WINDOW), until=iso(now)))
+            return None
+        message = digest_message(self.config, found, now)
+        outbox_id = self.outbox.enqueue(message, purpose=DIGEST_PURPOSE, now=now)
+        log.info(
+            kv(
+                "digest.queued",
+                outbox_id=outbox_id,
+                message_id=message["Message-ID"],
+                tables=len(found),
+                rows=sum(a.rows for a in found),
+            )
+        )
+        return outbox_id
+
+    def purge(self, now: datetime | None = None) -> dict[str, int]:
+        """Every table: a new version without the codes discontinued longer ago than its
+        vendor's ``discontinued_retention_days``.  One table failing does not stop the others.
+        Returns the new version per table label."""
+        now = _naive_utc(now or self.now())
+        written: dict[str, int] = {}
+        for table in self.store.tables():
+            retention = self.config.vendor(table.vendor).policy.discontinued_retention_days
+            try:
+                number = purge_discontinued(self.store, table, now=now, retention_days=retention)
+            except Exception:
+                log.exception(kv("rates.purge_failed", table=table.label))
+                continue
+            if number is None:
+                continue
+            closed = self.store.version(table, number).rows_closed
+            written[table.label] = number
+            log.info(
+                kv(
+                    "rates.purged",
+                    vendor=table.vendor,
+                    kind=str(table.kind),
+                    table=table.name,
+                    version=number,
+                    rows=closed,
+                    retention_days=retention,
+                )
+            )
+        return written
+
+    # --- running them ------------------------------------------------------------------------
+
+    def guarded(self, name: str, job: Callable[..., Any]) -> Callable[[], None]:
+        """``job`` called with the clock, an exception logged with the job's name and swallowed:
+        the scheduler, and the next run, carry on."""
+
+        def run() -> None:
+            try:
+                job(now=self.now())
+            except Exception:
+                log.exception(kv("job.failed", job=name))
+
+        run.__name__ = f"ingestd_{name}"
+        return run
+
+
+def digest_message(config: Config, found: list[Activation], now: datetime) -> EmailMessage:
+    """A plain-text digest; its Message-ID is the date (and recipients), so a second run the
+    same day, by this daemon or another, is the same message and the outbox stores it once."""
+    day = now.strftime("%Y-%m-%d")
+    team = list(config.notify.rates_team)
+    seed = "\n".join([DIGEST_PURPOSE, day, ",".join(sorted(team))])
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:16]
+    address = parseaddr(config.outbound.from_addr)[1]
+    domain = address.rsplit("@", 1)[1].lower() if "@" in address else "localhost"
+    total = sum(a.rows for a in found)
+    lines = [
+        f"Rates that took effect in the 24 hours up to {iso(now)} UTC: "
+        f"{total} rows in {len(found)} table(s).",
+        "",
+    ]
+    for a in found:
+        extra = "".join(
+            f", {n} {what}"
+            for n, what in ((a.discontinued, "discontinued"), (a.forbidden, "forbidden"))
+            if n
+        )
+        lines.append(
+            f"- {a.label} version {a.version}: {a.rows} rows{extra}, "
+            f"effective {iso(a.first)} to {iso(a.last)} UTC"
+        )
+    lines += ["", "Each table's rows: ingestd export / ingestd diff on the versions above."]
+    message = EmailMessage(policy=SMTP)
+    message["From"] = config.outbound.from_addr
+    message["To"] = ", ".join(team)
+    message["Subject"] = f"Rates effective {day}: {total} rows in {len(found)} table(s)"
+    message["Date"] = format_datetime(now.replace(tzinfo=UTC))
+    message["Message-ID"] = f"<digest.{day}.{digest}@{domain}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message["X-Ingestd-Purpose"] = DIGEST_PURPOSE
+    message.set_content("\n".join(lines) + "\n", charset="utf-8", cte="quoted-printable")
+    return message
+
+
+def build_scheduler(
+    jobs: Jobs,
+    *,
+    outbox_interval: float = OUTBOX_INTERVAL,
+) -> BackgroundScheduler:
+    """The scheduler with the four jobs, not started: the daemon calls ``start()`` once its
+    store is ready and ``shutdown(wait=True)`` on stop, so a purge or delivery in progress
+    finishes before the store is closed.
+
+    ``coalesce``: runs missed while the process was busy or suspended become one run;
+    ``max_instances=1``: a slow run (a relay timing out) is never overlapped by the next."""
+    scheduler = BackgroundScheduler(
+        timezone=UTC,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": INTERVAL_GRACE},
+    )
+    scheduler.add_job(
+        jobs.guarded("outbox", jobs.outbox_run),
+        IntervalTrigger(seconds=outbox_interval, timezone=UTC),
+        id="outbox",
+        name="outbox",
+    )
+    scheduler.add_job(
+        jobs.guarded("activation", jobs.activation),
+        IntervalTrigger(seconds=jobs.activation_interval.total_seconds(), timezone=UTC),
+        id="activation",
+        name="activation",
+    )
+    scheduler.add_job(
+        jobs.guarded("digest", jobs.digest),
+        CronTrigger(hour=DIGEST_AT[0], minute=DIGEST_AT[1], timezone=UTC),
+        id="digest",
+        name="digest",
+        misfire_grace_time=DAILY_GRACE,
+    )
+    scheduler.add_job(
+        jobs.guarded("purge", jobs.purge),
+        CronTrigger(hour=PURGE_AT[0], minute=PURGE_AT[1], timezone=UTC),
+        id="purge",
+        name="purge",
+        misfire_grace_time=DAILY_GRACE,
+    )
+    return scheduler
