@@ -14,13 +14,17 @@ import logging
 import signal
 import threading
 import traceback
+from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import parseaddr
 from pathlib import Path
 
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from ingestd import systemd
 from ingestd.auth import authenticate
-from ingestd.config import Config
+from ingestd.config import Config, ConfigError, load_config
 from ingestd.intake.imap import Disposition, ImapPoller, MessageRef
 from ingestd.intake.queue import InboundQueue, QueueItem
 from ingestd.intake.smtp import SmtpListener, start_smtp
@@ -29,6 +33,7 @@ from ingestd.logs import kv as _kv
 from ingestd.notify import Notifier
 from ingestd.pipeline import MessageOutcome, Pipeline, TemporaryFailure
 from ingestd.rates.store import Store
+from ingestd.scheduler import Jobs, build_scheduler
 
 log = logging.getLogger("ingestd.daemon")
 
@@ -38,8 +43,9 @@ RETRY_DELAYS = (30.0, 1800.0)
 # Seconds the worker sleeps when the queue is empty and nobody woke it (a put() by another
 # process, ``ingestd import``, is found this way).
 IDLE_SCAN = 2.0
-# Seconds between outbox runs when nothing wakes the sender earlier.
-OUTBOX_INTERVAL = 5.0
+# Seconds between outbox runs (the scheduler's job) when no finished message brings the next
+# run forward.
+OUTBOX_INTERVAL = 10.0
 
 
 def configure_logging(config: Config, stream=None) -> None:
@@ -56,10 +62,11 @@ class Daemon:
         self.notifier = Notifier(config, self.store)
         self.pipeline.after = self.after_message
         self.outbox = self.notifier.outbox
+        self.jobs = Jobs(config, self.store, self.notifier, self.outbox)
+        self.scheduler: BackgroundScheduler | None = None
         self.queue = InboundQueue(queue_root(config))
         self.stopping = threading.Event()
         self.wake = threading.Event()
-        self.outbox_wake = threading.Event()
         self.threads: list[threading.Thread] = []
         self.listener: SmtpListener | None = None
 
@@ -128,19 +135,8 @@ class Daemon:
     def after_message(self, outcome: MessageOutcome, *, source: str | None = None) -> None:
         """The notify stage, then an early outbox run so answers go out in seconds."""
         self.notifier.notify_safely(outcome, source=source)
-        self.outbox_wake.set()
-
-    def mail_out(self) -> None:
-        """Deliver the outbox (and notify rows a crash left behind) until stopped; woken when
-        the pipeline finished a message, else every ``OUTBOX_INTERVAL``."""
-        while not self.stopping.is_set():
-            try:
-                self.notifier.catch_up()
-                self.outbox.deliver_due()
-            except Exception:
-                log.exception(_kv("outbox.run_failed"))
-            self.outbox_wake.wait(OUTBOX_INTERVAL)
-            self.outbox_wake.clear()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.modify_job("outbox", next_run_time=datetime.now(UTC))
 
     def imap_handler(self, raw: bytes, ref: MessageRef) -> Disposition:
         """An IMAP message goes through the pipeline before it is moved (SPEC §5)."""
@@ -168,11 +164,13 @@ class Daemon:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
         recovered = self.queue.recover()
         if recovered:
             log.warning(_kv("queue.recovered", items=len(recovered)))
         self._start_thread("queue-worker", self.work)
-        self._start_thread("mail-out", self.mail_out)
+        self.scheduler = build_scheduler(self.jobs, outbox_interval=OUTBOX_INTERVAL)
+        self.scheduler.start()
         for account in self.config.imap:
             poller = ImapPoller(
                 account, self.imap_handler, self.config.daemon.state_dir, stop=self.stopping
@@ -184,26 +182,68 @@ class Daemon:
                 self.config, self.queue, on_queued=lambda item: self.wake.set(),
                 precheck=self.precheck,
             )  # fmt: skip
+        port = self.listener.port if self.listener else None
         log.info(
             _kv(
                 "daemon.ready",
-                smtp_port=self.listener.port if self.listener else None,
+                smtp_port=port,
                 imap_accounts=len(self.config.imap),
                 queue=self.queue.pending(),
             )
         )
+        systemd.ready(
+            f"smtp port {port or 'off'}, {len(self.config.imap)} IMAP accounts, "
+            f"{self.queue.pending()} queued"
+        )
+        watchdog = asyncio.create_task(self._watchdog())
         await stop.wait()
+        watchdog.cancel()
+        systemd.stopping("finishing the message in hand")
         log.info(_kv("daemon.stopping"))
         if self.listener is not None:
             await self.listener.close()
         self.stopping.set()
         self.wake.set()
-        self.outbox_wake.set()
         for thread in self.threads:
             await asyncio.to_thread(thread.join)
+        # a delivery or purge in progress finishes before the store closes
+        await asyncio.to_thread(self.scheduler.shutdown, wait=True)
         self.store.close()
         log.info(_kv("daemon.stopped"))
         return 0
+
+    async def _watchdog(self) -> None:
+        """Ping systemd's watchdog while the loop runs and the worker threads live: a hung loop
+        or a dead worker stops the pings, and systemd restarts the service."""
+        interval = systemd.watchdog_interval()
+        while True:
+            await asyncio.sleep(interval / 2 if interval else 30.0)
+            alive = all(thread.is_alive() for thread in self.threads)
+            if interval and alive:
+                systemd.watchdog()
+            systemd.status(
+                f"{self.queue.pending()} queued; outbox and "
+                f"{len(self.config.imap)} IMAP accounts running"
+                if alive
+                else "a worker thread died"
+            )
+
+    def reload(self) -> None:
+        """SIGHUP: read the configuration again (vendors, policy, templates, notify lists) for
+        the next messages; listeners and connections stay as they are."""
+        systemd.reloading()
+        try:
+            fresh = load_config(self.config.path)
+        except ConfigError as e:
+            log.error(_kv("daemon.reload_failed", error=str(e)))
+        else:
+            self.config = fresh
+            self.pipeline.config = fresh
+            self.notifier.config = fresh
+            self.outbox.config = fresh
+            self.jobs.config = fresh
+            log.info(_kv("daemon.reloaded", config=fresh.path, vendors=len(fresh.vendors)))
+        systemd.ready()
 
     def _start_thread(self, name: str, target) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -8,10 +8,13 @@ as signers, Dovecot as the vendor mailbox.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
+import signal
 import smtplib
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -789,3 +792,59 @@ def test_json_logs_follow_one_message_from_smtp_to_the_outbox(tmp_path, dns, key
     assert all({"ts", "level", "logger"} <= set(e) for e in entries)
     # no message bodies or secrets in the log: the deck's prices never appear
     assert "0.04" not in log_text
+
+
+# --- 9. under systemd: notify protocol, reload, stop --------------------------------------------
+
+
+def test_the_daemon_speaks_sd_notify_and_reloads_on_sighup(tmp_path, dns, keys, monkeypatch):
+    notify_path = tmp_path / "notify.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(notify_path))
+    listener.settimeout(15)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(notify_path))
+    setup = Setup.create(tmp_path, nameserver=dns.address)
+    unknown = acme_signed(
+        deck_mail(
+            az_deck(("4458", "UK", "0.05")), from_header="Acme Billing <billing@acme.example>"
+        ),
+        keys,
+    )
+    try:
+        with setup.daemon() as daemon:
+            assert b"READY=1" in listener.recv(4096)
+            # billing@ is no sender of acme yet: held
+            send(setup.port, unknown)
+            daemon.wait_for(
+                lambda: setup.count("messages", "reason = 'unknown_sender'") == 1,
+                IMPORT_TIMEOUT,
+                "the unknown sender held",
+            )
+            text = setup.config.read_text().replace(
+                'senders = ["rates@acme.example"]',
+                'senders = ["rates@acme.example", "billing@acme.example"]',
+            )
+            setup.config.write_text(text)
+            daemon.process.send_signal(signal.SIGHUP)
+            daemon.wait_for(
+                lambda: "daemon.reloaded" in daemon.log_text(), 10, "the configuration reloaded"
+            )
+            assert daemon.process.poll() is None  # still running, same process
+            again = acme_signed(
+                deck_mail(
+                    az_deck(("4459", "UK", "0.05")),
+                    from_header="Acme Billing <billing@acme.example>",
+                ),
+                keys,
+            )
+            send(setup.port, again)
+            daemon.wait_for(lambda: len(setup.versions()) == 1, IMPORT_TIMEOUT, "the import")
+            assert daemon.stop() == 0
+        seen = b""
+        listener.settimeout(0.5)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                seen += listener.recv(4096) + b"\n"
+        assert b"RELOADING=1" in seen and b"STOPPING=1" in seen
+    finally:
+        listener.close()

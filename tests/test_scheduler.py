@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import ingestd.mail.outbox as outbox_module
 from ingestd.config import Config, load_config
 from ingestd.imports import import_file
 from ingestd.mail.outbox import Outbox
@@ -57,13 +56,6 @@ discontinued_retention_days = 30
         encoding="utf-8",
     )
     return load_config(path, env={})
-
-
-@pytest.fixture
-def digest_purpose(monkeypatch):
-    """The outbox refuses unknown purposes; until outbox.PURPOSES lists the digest's, add it."""
-    if DIGEST_PURPOSE not in outbox_module.PURPOSES:
-        monkeypatch.setattr(outbox_module, "PURPOSES", (*outbox_module.PURPOSES, DIGEST_PURPOSE))
 
 
 def setup(folder: Path, db_url: str, clock: datetime) -> Jobs:
@@ -150,10 +142,23 @@ def test_activation_first_run_looks_back_one_interval_from_the_start(tmp_path, s
         jobs.store.close()
 
 
+def test_a_rate_already_in_effect_at_import_is_no_activation(tmp_path, sqlite_url, caplog):
+    # the import report told about it; only rates written before their time "activate"
+    start = utcnow()
+    jobs = setup(tmp_path, sqlite_url, start)
+    try:
+        load(jobs, deck([("44", "0.10", start.replace(second=0)), ("33", "0.20", T)]))
+        caplog.set_level(logging.INFO, logger="ingestd.scheduler")
+        assert jobs.activation(now=start + timedelta(seconds=60)) == []
+        assert effective_events(caplog) == []
+    finally:
+        jobs.store.close()
+
+
 # --- digest ------------------------------------------------------------------------------------
 
 
-def test_digest_enqueues_one_message_a_day_to_the_rates_team(jobs, digest_purpose):
+def test_digest_enqueues_one_message_a_day_to_the_rates_team(jobs):
     load(jobs, deck([("44", "0.10", T), ("33", "0.20", T)]))
     assert jobs.digest(now=T - timedelta(minutes=1)) is None  # nothing took effect yet
     assert outbox_rows(jobs.store) == []

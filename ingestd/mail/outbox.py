@@ -55,7 +55,10 @@ from ingestd.rates.store import Store, utcnow
 
 log = logging.getLogger("ingestd.mail.outbox")
 
-PURPOSES = ("confirmation", "import_report", "price_change", "quarantine_alert", "delivery_failure")
+PURPOSES = (
+    "confirmation", "import_report", "price_change", "quarantine_alert", "delivery_failure",
+    "activation_digest",
+)  # fmt: skip
 STATES = ("pending", "sent", "failed", "suppressed")
 MESSAGE_ID_MAX = 255  # the column's size
 
