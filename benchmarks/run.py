@@ -26,11 +26,24 @@ run must report status "imported" with the expected number of written rows, or t
 with an error.  The ingestd runs use the built-in defaults (no config file).  Timings include
 starting Python and importing the libraries, as a user sees them.
 
-The table goes to stdout; --json FILE also writes the records and the machine.
+With --smtp-latency ROWS the script also measures the SMTP listener while a large import runs
+(SPEC §8: p99 of a full SMTP transaction <= 100 ms for a small message).  It starts the real
+daemon (`ingestd -c CFG run`: SQLite, a free port of 127.0.0.1, its state in a temporary folder,
+no vendors, so the DKIM precheck of an unknown sender answers without any DNS lookup), then a
+client sends a small unsigned message every ~50 ms (--smtp-interval), one full transaction each
+(connect, EHLO, MAIL, RCPT, DATA, QUIT, timed from connect to the QUIT reply): first with nothing
+else running (--smtp-baseline N messages), then while `ingestd import DECK --vendor bench` of a
+ROWS-row deck (--smtp-format) runs as its own process into the daemon's database.  The daemon's
+queue worker stores every message in that database too, so on SQLite its writes wait for the
+import's write lock; the SMTP answer itself only waits for the queue file.  The records give
+p50/p99/max and the number of transactions; the sender is sequential, so a stall delays the
+messages behind it instead of being counted once per message that would have been sent.
 
     .venv/bin/python benchmarks/run.py                                # 50k 300k 1M, csv xlsx
     .venv/bin/python benchmarks/run.py --rows 2000 --formats csv --no-postgresql
     .venv/bin/python benchmarks/run.py --cache ~/.cache/ingestd-bench --json bench.json
+    .venv/bin/python benchmarks/run.py --rows --smtp-latency 1000000 --no-postgresql \
+        --cache /tmp/ingestd-bench-cache                              # the SMTP figures only
 """
 
 from __future__ import annotations
@@ -38,12 +51,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import random
+import signal
+import smtplib
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -312,6 +331,13 @@ class Record:
     note: str = ""
     written: int | None = None
     of_first_import: float | None = None  # re-import wall / first import wall
+    # SMTP latency records: full transactions (connect to QUIT reply), milliseconds
+    messages: int | None = None
+    failed: int | None = None  # transactions that raised or got no 250 for the message
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+    slowest: list[dict] | None = None  # the slowest transactions, per phase
 
 
 def fail(what: str, m: Measured | None = None, detail: str = "") -> None:
@@ -352,22 +378,29 @@ def ingestd_steps(
             "--received-at", received, "--accept-guards", "--json",
         ]  # fmt: skip
         m = measure(cmd, env, work)
-        where = f"{step} of {deck.rows:,} {deck.fmt} rows on {database}"
-        if m.returncode != 0:
-            fail(where, m)
-        try:
-            result = json.loads(m.stdout)
-        except ValueError:
-            fail(f"{where}: the output is not JSON", m)
-        written = (result.get("rows") or {}).get("written")
-        if result.get("status") != "imported" or written != expected:
-            fail(
-                f"{where}: status {result.get('status')!r}, {written} rows written, "
-                f"{expected} expected",
-                detail=json.dumps({k: result.get(k) for k in ("message", "rows", "counts")}),
-            )
+        written = checked_import(
+            m, f"{step} of {deck.rows:,} {deck.fmt} rows on {database}", expected
+        )
         out.append((step, m, written))
     return out
+
+
+def checked_import(m: Measured, where: str, expected: int) -> int:
+    """The rows written by an `ingestd import --json` run; stops unless it imported them all."""
+    if m.returncode != 0:
+        fail(where, m)
+    try:
+        result = json.loads(m.stdout)
+    except ValueError:
+        fail(f"{where}: the output is not JSON", m)
+    written = (result.get("rows") or {}).get("written")
+    if result.get("status") != "imported" or written != expected:
+        fail(
+            f"{where}: status {result.get('status')!r}, {written} rows written, "
+            f"{expected} expected",
+            detail=json.dumps({k: result.get(k) for k in ("message", "rows", "counts")}),
+        )
+    return written
 
 
 @contextlib.contextmanager
@@ -397,6 +430,222 @@ def postgresql_reachable(admin_url: str) -> str | None:
         return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
 
 
+# --- SMTP latency during an import (SPEC §8) ---------------------------------------------------
+
+SMTP_RECIPIENT = "rates@bench.example"
+SMTP_SENDER = "someone@unknown.example"  # no vendor lists it: the DKIM precheck does no DNS
+SMTP_START_TIMEOUT = 30.0
+SMTP_TIMEOUT = 60.0  # per socket operation of one transaction
+QUEUE_DRAIN_TIMEOUT = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smtp_config(folder: Path, port: int) -> Path:
+    """A daemon on 127.0.0.1:port with its state and SQLite database in `folder`; no vendors,
+    no IMAP, outgoing mail as files."""
+    q = json.dumps
+    config = folder / "ingestd.toml"
+    config.write_text(
+        "\n".join(
+            [
+                "[daemon]",
+                f"state_dir = {q(str(folder / 'state'))}",
+                'log_level = "info"',
+                "[database]",
+                f"url = {q('sqlite:///' + str(folder / 'ingestd.db'))}",
+                "[smtp]",
+                f"listen = {q(f'127.0.0.1:{port}')}",
+                f"recipients = [{q(SMTP_RECIPIENT)}]",
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    return config
+
+
+@contextlib.contextmanager
+def running_daemon(ingestd: Path, config: Path, port: int, folder: Path, env: dict[str, str]):
+    """`ingestd -c CONFIG run`, its log in folder/daemon.log; SIGTERM (then SIGKILL) at the end."""
+    log_path = folder / "daemon.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [str(ingestd), "-c", str(config), "run"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=folder, env=env,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + SMTP_START_TIMEOUT
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                fail(
+                    "the daemon did not start listening",
+                    detail=log_path.read_text(errors="replace")[-3000:],
+                )
+            time.sleep(0.05)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(15)
+
+
+def queue_empty(state: Path) -> bool:
+    queue = state / "queue"
+    return not any(
+        (queue / sub).is_dir() and any((queue / sub).iterdir()) for sub in ("new", "processing")
+    )
+
+
+def smtp_transaction(port: int, n: int) -> tuple[float, dict[str, float], str | None]:
+    """One full SMTP transaction: (seconds, seconds per phase, error or None)."""
+    message = (
+        f"From: Someone <{SMTP_SENDER}>\r\nTo: {SMTP_RECIPIENT}\r\n"
+        f"Subject: latency probe {n}\r\n"
+        f"Message-ID: <probe-{n}-{uuid.uuid4().hex}@unknown.example>\r\n"
+        f"\r\nA small unsigned message ({n}).\r\n"
+    ).encode()
+    phases: dict[str, float] = {}
+    start = mark = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        phases[name] = now - mark
+        mark = now
+
+    error = None
+    client = smtplib.SMTP(timeout=SMTP_TIMEOUT)
+    try:
+        code, _ = client.connect("127.0.0.1", port)
+        phase("connect")
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, "no 220 greeting")
+        client.ehlo("bench.example")
+        phase("ehlo")
+        client.mail(SMTP_SENDER)
+        phase("mail")
+        client.rcpt(SMTP_RECIPIENT)
+        phase("rcpt")
+        code, reply = client.data(message)
+        phase("data")
+        if code != 250:
+            error = f"DATA {code} {reply.decode(errors='replace')}"
+        client.quit()
+        phase("quit")
+    except (OSError, smtplib.SMTPException) as e:
+        error = f"{type(e).__name__}: {e}"
+        client.close()
+    return time.perf_counter() - start, phases, error
+
+
+def smtp_loop(port: int, interval: float, keep_going, first: int) -> list[tuple]:
+    """Transactions every `interval` seconds (start to start, never overlapping) while
+    keep_going(count) is true: (start offset s, seconds, phases, error) each."""
+    out: list[tuple] = []
+    t0 = time.perf_counter()
+    next_start = t0
+    while keep_going(len(out)):
+        delay = next_start - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        began = time.perf_counter()
+        wall, phases, error = smtp_transaction(port, first + len(out))
+        out.append((began - t0, wall, phases, error))
+        next_start = began + interval
+    return out
+
+
+def smtp_record(deck: Deck, step: str, samples: list[tuple], note: str) -> Record:
+    walls = sorted(s[1] for s in samples)
+    if not walls:
+        fail(f"{step}: no SMTP transaction was made")
+
+    def quantile(q: float) -> float:  # nearest rank, as latency percentiles usually are
+        return walls[max(0, math.ceil(len(walls) * q) - 1)]
+
+    slowest = sorted(samples, key=lambda s: -s[1])[:5]
+    return Record(
+        deck.rows, deck.fmt, "sqlite", step,
+        wall_s=round(samples[-1][0] + samples[-1][1], 3), rows_per_s=None, peak_mb=None,
+        ratio_to_baseline=None, note=note,
+        messages=len(walls), failed=sum(1 for s in samples if s[3] is not None),
+        p50_ms=round(statistics.median(walls) * 1000, 1), p99_ms=round(quantile(0.99) * 1000, 1),
+        max_ms=round(walls[-1] * 1000, 1),
+        slowest=[
+            {"at_s": round(at, 3), "ms": round(wall * 1000, 1), "error": error,
+             "phases_ms": {k: round(v * 1000, 1) for k, v in phases.items()}}
+            for at, wall, phases, error in slowest
+        ],
+    )  # fmt: skip
+
+
+def smtp_latency(ingestd: Path, deck: Deck, args, emit) -> None:
+    """SMTP transactions against the real daemon: idle, then during an import into its database."""
+    with tempfile.TemporaryDirectory(prefix="ingestd-bench-smtp-") as tmp:
+        folder = Path(tmp)
+        port = free_port()
+        config = smtp_config(folder, port)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
+        up = measure([str(ingestd), "-c", str(config), "db", "upgrade"], env, folder)
+        if up.returncode != 0:
+            fail("ingestd db upgrade for the daemon", up)
+        with running_daemon(ingestd, config, port, folder, env) as daemon:
+
+            def drained(what: str) -> float:
+                start = time.perf_counter()
+                while not queue_empty(folder / "state"):
+                    if daemon.poll() is not None:
+                        fail(f"the daemon exited while {what}")
+                    if time.perf_counter() - start > QUEUE_DRAIN_TIMEOUT:
+                        fail(f"the daemon's queue was not empty {QUEUE_DRAIN_TIMEOUT:g} s {what}")
+                    time.sleep(0.05)
+                return time.perf_counter() - start
+
+            baseline = smtp_loop(port, args.smtp_interval, lambda n: n < args.smtp_baseline, 0)
+            drained("after the idle messages")
+            emit(smtp_record(deck, "smtp p50/p99 idle", baseline, "no import running"))
+
+            cmd = [
+                str(ingestd), "-c", str(config), "import", str(deck.first), "--vendor", "bench",
+                "--mode", "full", "--received-at", FIRST_RECEIVED, "--accept-guards", "--json",
+            ]  # fmt: skip
+            result: list[Measured] = []
+            importer = threading.Thread(
+                target=lambda: result.append(measure(cmd, env, folder)), daemon=True
+            )
+            importer.start()
+            during = smtp_loop(
+                port, args.smtp_interval, lambda n: importer.is_alive(), len(baseline)
+            )
+            importer.join()
+            if not result:
+                fail("the import during the SMTP measurement did not run")
+            m = result[0]
+            checked_import(
+                m, f"import of {deck.rows:,} {deck.fmt} rows beside the daemon", deck.rows
+            )
+            lag = drained("after the import")
+            if daemon.poll() is not None:
+                fail("the daemon exited during the SMTP measurement")
+        emit(
+            smtp_record(
+                deck, "smtp p50/p99 during import", during,
+                f"import {m.wall:.2f} s; queue empty {lag:.1f} s after it",
+            )
+        )  # fmt: skip
+
+
 # --- output ------------------------------------------------------------------------------------
 
 COLUMNS = (
@@ -406,6 +655,13 @@ COLUMNS = (
 
 
 def table_line(r: Record) -> str:
+    if r.p99_ms is not None:
+        cells = [f"{r.rows:,}", r.format, r.database, r.step]
+        return (
+            " ".join(c.rjust(w) for c, (_, w) in zip(cells, COLUMNS, strict=False))
+            + f"  p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, max {r.max_ms:.1f} ms, "
+            f"{r.messages} messages, {r.failed} failed" + (f"; {r.note}" if r.note else "")
+        )
     if r.wall_s is None:
         cells = [f"{r.rows:,}", r.format, r.database, r.step]
         return (
@@ -469,8 +725,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--rows", type=int, nargs="+", default=[50_000, 300_000, 1_000_000], metavar="N",
-        help="deck sizes (default: 50000 300000 1000000)",
+        "--rows", type=int, nargs="*", default=[50_000, 300_000, 1_000_000], metavar="N",
+        help="deck sizes (default: 50000 300000 1000000; none: only --smtp-latency)",
     )  # fmt: skip
     parser.add_argument(
         "--formats", nargs="+", choices=["csv", "xlsx"], default=["csv", "xlsx"],
@@ -490,6 +746,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--skip-baseline-xlsx-above", type=int, default=300_000, metavar="N",
         help="do not run the pandas + openpyxl baseline on XLSX decks of more rows "
         "(it takes minutes at 1M; default: 300000)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--smtp-latency", type=int, metavar="ROWS",
+        help="also time SMTP transactions against the running daemon, idle and during an "
+        "import of a ROWS-row deck on SQLite (default: off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--smtp-format", choices=["csv", "xlsx"], default="csv",
+        help="format of the deck imported during --smtp-latency (default: csv)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--smtp-baseline", type=int, default=100, metavar="N",
+        help="messages sent with no import running (default: 100)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--smtp-interval", type=float, default=0.05, metavar="S",
+        help="seconds from the start of one transaction to the start of the next (default: 0.05)",
     )  # fmt: skip
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the records here")
     return parser.parse_args(argv)
@@ -528,6 +801,9 @@ def main(argv: list[str] | None = None) -> int:
             for fmt in args.formats:
                 deck = decks[fmt]
                 run_one(ingestd, deck, databases, args, emit)
+        if args.smtp_latency:
+            deck = prepare(cache, args.smtp_latency, [args.smtp_format])[args.smtp_format]
+            smtp_latency(ingestd, deck, args, emit)
 
     if args.json:
         args.json.write_text(

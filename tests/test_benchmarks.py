@@ -45,3 +45,37 @@ def test_benchmark_script_writes_records(tmp_path):
             assert r["of_first_import"] > 0
     # the table went to stdout as well
     assert "re-import 1%" in proc.stdout and "baseline" in proc.stdout
+
+
+def test_smtp_latency_records(tmp_path):
+    """--smtp-latency: the real daemon answers small messages, idle and during an import."""
+    out = tmp_path / "out.json"
+    args = ["--rows", "--smtp-latency", "2000", "--smtp-baseline", "5", "--no-postgresql"]
+    args += ["--cache", str(tmp_path / "decks"), "--json", str(out)]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    records = {r["step"]: r for r in json.loads(out.read_text())["records"]}
+    assert set(records) == {"smtp p50/p99 idle", "smtp p50/p99 during import"}
+    assert records["smtp p50/p99 idle"]["messages"] == 5
+    assert records["smtp p50/p99 during import"]["messages"] >= 1
+    for r in records.values():
+        assert r["rows"] == 2000 and r["database"] == "sqlite", r
+        assert r["failed"] == 0, r
+        assert 0 < r["p50_ms"] <= r["p99_ms"] <= r["max_ms"] < 60_000, r
+        assert r["slowest"] and r["slowest"][0]["ms"] == r["max_ms"], r
+        assert set(r["slowest"][0]["phases_ms"]) == {
+            "connect",
+            "ehlo",
+            "mail",
+            "rcpt",
+            "data",
+            "quit",
+        }
+    assert "during import" in records["smtp p50/p99 during import"]["step"]
+    assert "smtp p50/p99 during import" in proc.stdout
