@@ -206,6 +206,66 @@ class Pipeline:
     ) -> MessageOutcome:
         received = (received_at or utcnow()).replace(tzinfo=None, microsecond=0)
         digest = raw_hash(raw)
+        with self._message_lock(digest) as mine:
+            if not mine:
+                # another daemon sharing the database is processing these bytes right now: its
+                # row says "processing" like a crashed attempt would, but it is its message
+                return MessageOutcome(
+                    status="duplicate",
+                    reason=None,
+                    message="another ingestd is processing this message",
+                    raw_sha256=digest,
+                    correlation_id=correlation_id,
+                )
+            return self._process_locked(
+                raw, digest, source, received, correlation_id, release, now, envelope_from
+            )
+
+    @contextmanager
+    def _message_lock(self, digest: str) -> Iterator[bool]:
+        """Whether this process may work on the message (SPEC §7): on a server database a
+        session lock named by its hash, held until the message is done and freed by the server
+        if the process dies, so that a row in state "processing" is a crashed attempt only when
+        nobody holds it.  SQLite has one daemon per file: always yes."""
+        dialect = self.store.dialect
+        if dialect not in ("postgresql", "mysql", "mariadb"):
+            yield True
+            return
+        conn = self.store.engine.connect()
+        try:
+            if dialect == "postgresql":
+                key = int.from_bytes(bytes.fromhex(digest[:16]), "big", signed=True)
+                take = sa.text("SELECT pg_try_advisory_lock(:k)").bindparams(k=key)
+                free = sa.text("SELECT pg_advisory_unlock(:k)").bindparams(k=key)
+            else:
+                name = f"ingestd:{digest[:48]}"
+                take = sa.text("SELECT GET_LOCK(:n, 0)").bindparams(n=name)
+                free = sa.text("SELECT RELEASE_LOCK(:n)").bindparams(n=name)
+            got = bool(conn.execute(take).scalar())
+            conn.commit()  # a session lock: no transaction stays open while the work runs
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(free)
+                    conn.commit()
+        except BaseException:
+            conn.invalidate()  # never hand a connection that may still hold the lock back
+            raise
+        finally:
+            conn.close()
+
+    def _process_locked(
+        self,
+        raw: bytes,
+        digest: str,
+        source: str,
+        received: datetime,
+        correlation_id: str | None,
+        release: Release | None,
+        now: float | None,
+        envelope_from: str | None,
+    ) -> MessageOutcome:
         claim = self._claim(raw, digest, source, received, correlation_id, release)
         if isinstance(claim, MessageOutcome):
             return claim

@@ -94,15 +94,20 @@ class Setup:
         max_message_size: str = "1MB",
         imap: ImapMailbox | None = None,
         extra: str = "",
+        database_url: str | None = None,
     ) -> Setup:
+        """``database_url``: another database than the folder's SQLite file (a PostgreSQL
+        database several installations share); the ``query`` helpers read only the SQLite one,
+        and a server database is not upgraded by the daemon (``cli("db", "upgrade")``)."""
         port = free_port()
+        url = database_url or "sqlite:///" + str(folder / "ingestd.db")
         lines = [
             "[daemon]",
             f"state_dir = {_toml(folder / 'state')}",
             'log_level = "info"',
             "",
             "[database]",
-            f"url = {_toml('sqlite:///' + str(folder / 'ingestd.db'))}",
+            f"url = {_toml(url)}",
             "",
             "[smtp]",
             f"listen = {_toml(f'127.0.0.1:{port}')}",

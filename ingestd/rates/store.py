@@ -571,16 +571,20 @@ def _lock_table(conn: Connection, vendor: str, kind: Kind, name: str, *, create:
         if not create:
             raise RefusedError("no_table", f"no rate table {vendor}/{kind}/{name}")
         now = utcnow()
-        conn.execute(
-            rate_tables.insert().values(
-                vendor=vendor,
-                kind=str(kind),
-                name=name,
-                current_version=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    rate_tables.insert().values(
+                        vendor=vendor,
+                        kind=str(kind),
+                        name=name,
+                        current_version=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError:
+            pass  # another daemon sharing the database created it a moment ago: lock that one
         row = select()
     return _table_ref(row)
 
