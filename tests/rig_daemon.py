@@ -268,16 +268,17 @@ class Daemon:
         except FileNotFoundError:
             return ""
 
-    def stop(self) -> int:
-        """SIGTERM, as systemd stops it; returns the exit code (0 is a clean stop)."""
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+        """SIGTERM, as systemd stops it; returns the exit code (0 is a clean stop).  ``timeout``:
+        the seconds it may take (more for a test that stops it in the middle of a long import)."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(STOP_TIMEOUT)
+            return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.close()
             raise AssertionError(
-                f"the daemon did not stop within {STOP_TIMEOUT:g} s of SIGTERM:\n{self.log_text()}"
+                f"the daemon did not stop within {timeout:g} s of SIGTERM:\n{self.log_text()}"
             ) from None
 
     def kill(self) -> None:

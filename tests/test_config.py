@@ -130,7 +130,9 @@ def test_shipped_example_loads(tmp_path: Path) -> None:
     assert demo.known and demo.name == "Demo Carrier"
     assert demo.senders == ("@demo-carrier.example",)
     assert demo.dkim_domains == ("demo-carrier.example",)
-    assert dict(demo.dkim_keys) == {}
+    # the key the bundled sample mail is signed with (scripts/make-sample-mail)
+    assert list(demo.dkim_keys) == ["demo2026._domainkey.demo-carrier.example"]
+    assert demo.dkim_keys["demo2026._domainkey.demo-carrier.example"].startswith("v=DKIM1; k=rsa")
     assert (demo.timezone, demo.currency) == ("UTC", "USD")
     assert demo.tables == (
         TableRule(
@@ -172,7 +174,7 @@ def test_commented_options_of_the_example_are_valid(tmp_path: Path) -> None:
     assert demo.policy.notice_for("increase") == timedelta(hours=24)
     assert demo.increment_rules["Fiji*"] == (60, 60)
     assert demo.columns == {"Dest Code": "code", "Cost": "price1"}
-    assert "sel1._domainkey.demo-carrier.example" in demo.dkim_keys
+    assert "demo2026._domainkey.demo-carrier.example" in demo.dkim_keys
 
 
 # --- mistakes ---------------------------------------------------------------------------------
