@@ -618,6 +618,8 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     print(f"queue      {q['waiting']} waiting, {q['processing']} being processed")
     held = ", ".join(f"{r} {n}" for r, n in status["quarantine_by_reason"].items())
     print(f"quarantine {status['quarantine_held']} held" + (f" ({held})" if held else ""))
+    out = ", ".join(f"{n} {state}" for state, n in status["outbox"].items()) or "empty"
+    print(f"outbox     {out}")
     print(f"tables     {status['tables']}   versions {status['versions']}")
     for t in status["last_imports"]:
         print(

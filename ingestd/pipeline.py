@@ -43,7 +43,7 @@ from ingestd.imports import ImportOutcome, import_file
 from ingestd.logs import kv as _kv
 from ingestd.mail.mime import Extraction, extract_sheets, parse_message
 from ingestd.rates.model import iso
-from ingestd.rates.schema import messages, quarantine
+from ingestd.rates.schema import messages, outbox, quarantine
 from ingestd.rates.store import Store, utcnow
 
 log = logging.getLogger("ingestd.pipeline")
@@ -882,7 +882,7 @@ def _held(row: Any) -> HeldMessage:
 
 
 def mail_counts(store: Store) -> dict[str, Any]:
-    """Messages by state and held quarantine entries, for ``ingestd status``."""
+    """Messages by state, held quarantine entries and the outbox by state (``ingestd status``)."""
     with store.engine.connect() as conn:
         by_state = dict(
             conn.execute(
@@ -894,10 +894,14 @@ def mail_counts(store: Store) -> dict[str, Any]:
             .where(quarantine.c.state == "held")
             .group_by(quarantine.c.reason)
         ).all()
+        outgoing = dict(
+            conn.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)).all()
+        )
     return {
         "messages": {state: int(n) for state, n in sorted(by_state.items())},
         "quarantine_held": sum(int(n) for _, n in held),
         "quarantine_by_reason": {reason: int(n) for reason, n in sorted(held)},
+        "outbox": {state: int(n) for state, n in sorted(outgoing.items())},
     }
 
 

@@ -731,9 +731,12 @@ def test_cli_status_counts_the_queue_and_the_quarantine(cli, tmp_path, key):
     assert after["queue"] == {"waiting": 1, "processing": 0}
     assert (after["quarantine_held"], after["quarantine_by_reason"]) == (1, {"unsigned": 1})
     assert after["messages"] == {"done": 1, "quarantined": 1}
+    # the answers of both messages, delivered by the file transport at the end of the command
+    assert set(after["outbox"]) == {"sent"} and after["outbox"]["sent"] >= 2
     code, out, _ = cli("status")
     assert "queue      1 waiting" in out
     assert "quarantine 1 held (unsigned 1)" in out
+    assert "outbox     " in out and " sent" in out
 
 
 def test_the_outcome_keeps_what_answering_needs_and_survives_storage(tmp_path, key):
