@@ -760,7 +760,7 @@ def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
 
 
 def _print_held(e: HeldMessage) -> None:
-    from ingestd.pipeline import AUTH_HOLDS
+    from ingestd.auth import HOLD_REASONS
 
     print(f"quarantine {e.id}: {e.state}, held {_ts(e.created_at)} UTC [{e.reason}]")
     print(f"  from      {e.from_addr or '?'}  vendor {e.vendor or '?'}  via {e.source}")
@@ -770,7 +770,7 @@ def _print_held(e: HeldMessage) -> None:
     if e.resolution:
         print(f"  resolved  {_ts(e.resolved_at)} UTC: {e.resolution}")
     if e.state == "held":
-        flag = " --accept-unauthenticated" if e.reason in AUTH_HOLDS else ""
+        flag = " --accept-unauthenticated" if e.reason in HOLD_REASONS else ""
         print(f"  release   ingestd quarantine release {e.id}{flag}   (or: drop {e.id})")
 
 
@@ -817,7 +817,8 @@ def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    from ingestd.daemon import Daemon, configure_logging
+    from ingestd.daemon import Daemon
+    from ingestd.logs import configure_logging
 
-    configure_logging(config)
+    configure_logging(config.daemon.log_format, config.daemon.log_level)
     return Daemon(config).run()

@@ -28,7 +28,6 @@ from ingestd.config import Config, ConfigError, load_config
 from ingestd.intake.imap import Disposition, ImapPoller, MessageRef
 from ingestd.intake.queue import InboundQueue, QueueItem
 from ingestd.intake.smtp import SmtpListener, start_smtp
-from ingestd.logs import configure_logging as setup_logging
 from ingestd.logs import kv as _kv
 from ingestd.notify import Notifier
 from ingestd.pipeline import MessageOutcome, Pipeline, TemporaryFailure
@@ -46,11 +45,6 @@ IDLE_SCAN = 2.0
 # Seconds between outbox runs (the scheduler's job) when no finished message brings the next
 # run forward.
 OUTBOX_INTERVAL = 10.0
-
-
-def configure_logging(config: Config, stream=None) -> None:
-    """The daemon's log: ``[daemon] log_format`` (kv | json) at ``log_level``, on stderr."""
-    setup_logging(config.daemon.log_format, config.daemon.log_level, stream)
 
 
 class Daemon:

@@ -36,7 +36,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ingestd.auth import AuthResult, authenticate
+from ingestd.auth import HOLD_REASONS, AuthResult, authenticate
 from ingestd.config import Config, Vendor
 from ingestd.errors import IngestdError, UsageError
 from ingestd.imports import ImportOutcome, import_file
@@ -51,13 +51,6 @@ log = logging.getLogger("ingestd.pipeline")
 # A message whose processing started this many times without finishing is quarantined
 # ("pipeline_crash") instead of being tried again.
 MAX_ATTEMPTS = 3
-
-# Reason codes of held messages besides the authentication reasons (auth.REASONS).
-HOLD_REASONS = {
-    "no_sheet": "the message holds no rate sheet",
-    "guard_triggered": "a sheet tripped a guard (mass discontinue, stale deck, price jump)",
-    "pipeline_crash": f"processing the message failed {MAX_ATTEMPTS} times",
-}
 
 
 class TemporaryFailure(IngestdError):
@@ -526,9 +519,10 @@ class Pipeline:
                     )
                 return row_id, 1, None
             if row.state != "processing" and release is None:
+                # a held message stays held however often it comes (IMAP files it there again)
                 return MessageOutcome(
                     status="duplicate",
-                    reason=None,
+                    reason="quarantined" if row.state == "quarantined" else None,
                     message=f"this message was processed already (message {row.id}: "
                     f"{row.result or row.state})",
                     raw_sha256=digest,
@@ -797,7 +791,7 @@ class Quarantine:
         """Run the pipeline again on the held message, guards accepted; a message whose
         authentication failed goes through only with ``accept_unauthenticated``."""
         held = self._held_now(held_id)
-        if held.reason in AUTH_HOLDS and not accept_unauthenticated:
+        if held.reason in HOLD_REASONS and not accept_unauthenticated:
             raise UsageError(
                 f"message {held_id} is held because its sender was not authenticated "
                 f"({held.reason}); release it with --accept-unauthenticated if you are sure"
@@ -842,23 +836,6 @@ class Quarantine:
                 .where(quarantine.c.id == held_id, quarantine.c.state == "held")
                 .values(state=state, resolved_at=utcnow(), resolution=resolution[:2000])
             )
-
-
-AUTH_HOLDS = frozenset(
-    {
-        "unknown_sender",
-        "no_from",
-        "multiple_from",
-        "unsigned",
-        "dkim_fail",
-        "dkim_misaligned",
-        "dkim_length_tag",
-        "dkim_weak_algorithm",
-        "dkim_from_unsigned",
-        "dkim_expired",
-        "dkim_weak_key",
-    }
-)
 
 
 def _held(row: Any) -> HeldMessage:

@@ -758,3 +758,21 @@ def test_the_outcome_keeps_what_answering_needs_and_survives_storage(tmp_path, k
     assert return_path(b"Return-Path: <>\r\nFrom: x@y\r\n\r\nbody") == ""
     assert return_path(b"Return-Path: <Rates@Acme.Example>\r\n\r\nbody") == "rates@acme.example"
     assert return_path(b"From: x@y\r\n\r\nbody") is None
+
+
+def test_a_held_message_delivered_again_goes_back_to_the_imap_quarantine_folder(tmp_path, key):
+    from ingestd.daemon import Daemon
+    from ingestd.intake.imap import Disposition, MessageRef
+
+    config = make_config(tmp_path, pin=key)
+    Store(config.database.url).upgrade()
+    daemon = Daemon(config)
+    try:
+        raw = deck_mail(None)  # unsigned: held
+        ref = MessageRef("box", "INBOX", 1, 7)
+        assert daemon.imap_handler(raw, ref) is Disposition.QUARANTINED
+        # fetched again (a crash before the move): still held, not "processed"
+        assert daemon.imap_handler(raw, ref) is Disposition.QUARANTINED
+        assert daemon.imap_handler(deck_mail(key), ref) is Disposition.PROCESSED
+    finally:
+        daemon.store.close()

@@ -5,10 +5,11 @@
 :mod:`ingestd.auth.vendor`.
 """
 
-from ingestd.auth.dkim import REASONS, AuthResult, SignatureResult, authenticate
+from ingestd.auth.dkim import HOLD_REASONS, REASONS, AuthResult, SignatureResult, authenticate
 from ingestd.auth.vendor import organizational_domain, sender_vendor
 
 __all__ = [
+    "HOLD_REASONS",
     "REASONS",
     "AuthResult",
     "SignatureResult",

@@ -73,6 +73,9 @@ REASONS = (
     "dkim_weak_key",
     "dns_temporary",
 )
+# The reasons that hold a message for a person: every failure but the temporary one. A release
+# of such a message needs --accept-unauthenticated.
+HOLD_REASONS = frozenset(REASONS) - {"ok", "dns_temporary"}
 
 EDNS_PAYLOAD = 1232  # DNS flag day 2020: fits a 2048-bit key in UDP; larger answers go over TCP
 _MAX_DETAIL = 300  # characters of a dkimpy message kept in a detail line

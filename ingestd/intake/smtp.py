@@ -393,15 +393,19 @@ async def start_smtp(
     caps: list[_SessionCap] = []
     smtp_server = lmtp_server = None
     address = settings.listen_address
-    if address is not None:
-        handler = IntakeHandler(
+
+    def handler_for(source: str) -> IntakeHandler:
+        return IntakeHandler(
             queue,
             settings.recipients,
-            source="smtp",
+            source=source,
             on_queued=on_queued,
             executor=store_executor,
             precheck=precheck,
         )
+
+    if address is not None:
+        handler = handler_for("smtp")
         cap = _SessionCap(settings.max_sessions, "smtp")
 
         def smtp_session() -> _Smtp:
@@ -417,14 +421,7 @@ async def start_smtp(
         smtp_server = await loop.create_server(smtp_session, host=host or None, port=port)
         caps.append(cap)
     if settings.lmtp_socket is not None:
-        lmtp_handler = IntakeHandler(
-            queue,
-            settings.recipients,
-            source="lmtp",
-            on_queued=on_queued,
-            executor=store_executor,
-            precheck=precheck,
-        )
+        lmtp_handler = handler_for("lmtp")
         lmtp_cap = _SessionCap(settings.max_sessions, "lmtp")
 
         def lmtp_session() -> _Lmtp:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import polars as pl
 
-from ingestd.auth import REASONS as AUTH_CODES
+from ingestd.auth import HOLD_REASONS as AUTH_HOLDS
 from ingestd.config import Config, Vendor
 from ingestd.imports import ImportOutcome
 from ingestd.mail.render import Rendered, render
@@ -190,7 +190,7 @@ SKIP_FIXES = {
     "too_large": "The attachment is larger than we accept: zip it, or split the deck.",
 }
 QUIET_SKIPS = ("body_text", "inline_image")  # parts of every message, not worth a word
-# Why a message was held, for the rates team (auth.REASONS, pipeline.HOLD_REASONS).
+# Why a message was held, for the rates team (auth.HOLD_REASONS and the pipeline's own).
 HOLD_TEXT = {
     "unknown_sender": "the From address belongs to no configured vendor",
     "no_from": "the message has no From address",
@@ -207,9 +207,6 @@ HOLD_TEXT = {
     "guard_triggered": "a sheet tripped a guard (mass discontinue, stale deck, price jump)",
     "pipeline_crash": "processing the message failed repeatedly",
 }
-# held for a reason of authentication: released only with --accept-unauthenticated (the
-# same set as pipeline.AUTH_HOLDS, taken from auth so composing mail never imports the pipeline)
-AUTH_REASONS = frozenset(AUTH_CODES) - {"ok", "dns_temporary"}
 
 
 @dataclass(frozen=True)
@@ -1010,7 +1007,7 @@ def _held_view(
     vendor = config.vendor(view["vendor"]) if view["vendor"] else None
     view["vendor_name"] = (vendor.name or vendor.id) if vendor is not None else None
     view["reason_text"] = HOLD_TEXT.get(view["reason"] or "", view["reason"] or "held")
-    view["authentication_hold"] = view["reason"] in AUTH_REASONS
+    view["authentication_hold"] = view["reason"] in AUTH_HOLDS
     view["needs_vendor"] = view["authentication_hold"] and not view["vendor"]
     view["auth_detail"] = (view["auth"] or {}).get("detail")
     view["imported"] = [
