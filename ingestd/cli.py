@@ -603,13 +603,14 @@ def cmd_rollback(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    from ingestd.intake.queue import InboundQueue
     from ingestd.pipeline import mail_counts
 
     store = _store(config)
     status = {"database": describe(config)["database_url"], **store.status()}
     status["tables_detail"] = [t.as_dict() for t in store.tables()]
     status.update(mail_counts(store))
-    status["queue"] = _queue_depths(config.daemon.state_dir / "queue")
+    status["queue"] = InboundQueue.depths(config.daemon.state_dir / "queue")
     if args.json:
         _print_json(status)
         return 0
@@ -628,16 +629,6 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             f" ({t['file_name'] or '-'})"
         )
     return 0
-
-
-def _queue_depths(root: Path) -> dict[str, int]:
-    """Items in the inbound queue, counted without creating it (the daemon owns it)."""
-
-    def count(name: str) -> int:
-        folder = root / name
-        return sum(1 for _ in folder.iterdir()) if folder.is_dir() else 0
-
-    return {"waiting": count("new"), "processing": count("processing")}
 
 
 def cmd_check_config(args: argparse.Namespace, config: Config) -> int:

@@ -294,6 +294,17 @@ class InboundQueue:
         """Items waiting in new/, including those deferred by release()."""
         return len(os.listdir(self.new))
 
+    @staticmethod
+    def depths(root: Path) -> dict[str, int]:
+        """Items waiting and being processed under ``root``, counted without creating the
+        queue (``ingestd status`` may run where no daemon ever started)."""
+
+        def count(name: str) -> int:
+            folder = Path(root) / name
+            return sum(1 for _ in folder.iterdir()) if folder.is_dir() else 0
+
+        return {"waiting": count("new"), "processing": count("processing")}
+
     def items(self) -> list[QueueItem]:
         """Every item waiting in new/, oldest first (for status output and tests)."""
         return [
