@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from email.errors import ObsoleteHeaderDefect
+from email.errors import HeaderParseError, ObsoleteHeaderDefect
 from email.headerregistry import Address
 from email.policy import default as email_default_policy
 from email.utils import getaddresses
@@ -71,6 +72,8 @@ REASONS = (
     "dkim_from_unsigned",
     "dkim_expired",
     "dkim_weak_key",
+    "dkim_header_unsigned",
+    "dkim_test_key",
     "dns_temporary",
 )
 # The reasons that hold a message for a person: every failure but the temporary one. A release
@@ -83,6 +86,8 @@ _MAX_DETAIL = 300  # characters of a dkimpy message kept in a detail line
 # IndexError in validate_signature_fields); a hostile header must be a fail, not a crash
 _DKIMPY_ERRORS = (dkim.DKIMException, ValueError, IndexError, KeyError, TypeError)
 _KEY_RECORD = re.compile(rb"(^|;)\s*p\s*=")
+# what the email package's header parser raises on hostile values instead of a defect
+_HEADER_ERRORS = (HeaderParseError, ValueError, IndexError, TypeError, AttributeError)
 
 
 @dataclass(frozen=True)
@@ -286,7 +291,10 @@ def authenticate(raw: bytes, config: Config, *, now: float | None = None) -> Aut
         detail = f"From {address} (vendor {vendor.id}) but no DKIM-Signature"
         return early("fail", "unsigned", detail, vendor, address)
 
-    context = PolicyContext(vendor, normalize_domain(address.rpartition("@")[2]), checked_at)
+    counts = Counter(n.decode("ascii", "replace").lower() for n, _ in headers)
+    context = PolicyContext(
+        vendor, normalize_domain(address.rpartition("@")[2]), checked_at, header_counts=counts
+    )
     lookup = KeyLookup(config.dns, vendor.dkim_keys)
     results = tuple(
         _check_signature(verifier, i, value, lookup, context)
@@ -300,7 +308,12 @@ def _single_address(value: bytes) -> tuple[str | None, str, str]:
     (None, reason, why). Two parsers must agree: a header that one parser reads as acme and
     another as evil is how From spoofing slips past checks, so anything ambiguous is refused."""
     text = re.sub(r"\r?\n(?=[ \t])", "", value.decode("utf-8", "surrogateescape")).strip()
-    header = email_default_policy.header_factory("From", text)  # an AddressHeader
+    try:
+        header = email_default_policy.header_factory("From", text)  # an AddressHeader
+    except _HEADER_ERRORS as e:
+        # the parser raises instead of recording a defect, e.g. on an encoded word whose
+        # display name decodes to CR/LF: a header nobody honest writes
+        return None, "no_from", f"From cannot be parsed ({_one_line(str(e))}): {_one_line(text)}"
     modern: tuple[Address, ...] = tuple(header.addresses)
     # the legacy parser splits "a@x <b@y>" or "<a@x> b@y" in two where the new one sees one
     legacy = [addr for _, addr in getaddresses([text]) if addr]
@@ -404,12 +417,38 @@ def _check_signature(
             f"a={facts.algorithm} but the key at {name} is k={key_type}",
             False,
         )
-    checked = replace(facts, key_type=key_type, key_bits=verifier.keysize)
+    key_tags = _key_tags(lookup, name)
+    # RFC 6376 §3.6.1: h= of the key lists the hash algorithms it may be used with
+    allowed = [h for h in key_tags.get("h", "").split(":") if h]
+    if allowed and facts.algorithm.rpartition("-")[2] not in allowed:
+        return result(
+            "fail",
+            "dkim_fail",
+            f"a={facts.algorithm} but the key at {name} allows only h={':'.join(allowed)}",
+            False,
+        )
+    flags = tuple(f for f in key_tags.get("t", "").split(":") if f)
+    checked = replace(facts, key_type=key_type, key_bits=verifier.keysize, key_flags=flags)
     violation = first_violation(checked, context)
     if violation is not None:
         return result("fail", *violation, verified=True)
     source = lookup.sources.get(name, "DNS")
     return result("pass", "ok", f"verified with the {source} at {name}", verified=True)
+
+
+def _key_tags(lookup: KeyLookup, name: str) -> dict[str, str]:
+    """The tags of the key record a signature verified with (lower case, no white space)."""
+    try:
+        record = lookup(name.encode("ascii"))  # cached: no second DNS query
+        tags = parse_tag_value(record or b"")
+    except (DnsTemporaryError, InvalidTagValueList, UnicodeError):
+        return {}
+    return {
+        k.decode("ascii", "replace").lower(): re.sub(
+            r"\s+", "", v.decode("ascii", "replace")
+        ).lower()
+        for k, v in tags.items()
+    }
 
 
 def _why_invalid(name: str, lookup: KeyLookup) -> str:
@@ -421,6 +460,8 @@ def _why_invalid(name: str, lookup: KeyLookup) -> str:
         record = lookup(name.encode("ascii"))
     except DnsTemporaryError:  # cannot happen: the answer is cached and was not temporary
         record = None
+    if record is not None and re.search(rb"(^|;)\s*p\s*=\s*(;|$)", record):
+        return f"the key at {name} is revoked (empty p=, RFC 6376 §3.6.1)"
     try:
         dkim.evaluate_pk(name.encode("ascii"), record)
     except dkim.DKIMException as e:

@@ -12,7 +12,8 @@ package; it is never downloaded at run time, so an update of the list is a packa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Protocol
 
@@ -101,6 +102,7 @@ class SignatureFacts:
     expires: int | None  # x=, seconds since the epoch
     key_type: str | None = None  # "rsa" | "ed25519"; None until the key was fetched
     key_bits: int | None = None
+    key_flags: tuple[str, ...] = ()  # t= of the key record (RFC 6376 §3.6.1), lower case
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class PolicyContext:
     vendor: Vendor
     from_domain: str
     now: float  # seconds since the epoch
+    header_counts: Mapping[str, int] = field(default_factory=dict)  # lower-case name -> count
 
 
 class SignatureRule(Protocol):
@@ -154,6 +157,29 @@ class FromSigned:
         return f"h={':'.join(facts.signed_headers)} does not cover From"
 
 
+class HeadersSigned:
+    reason = "dkim_header_unsigned"
+    description = (
+        "every Subject is signed, and no Message-ID h= covers has an unsigned copy (a verifier "
+        "checks the bottom-most instances; a reader sees the topmost)"
+    )
+
+    # name -> whether the header must be signed whenever present (Subject picks the table and
+    # the deck mode); Message-ID only may not gain an unsigned copy above a signed one
+    GUARDED = (("subject", True), ("message-id", False))
+
+    def check(self, facts: SignatureFacts, context: PolicyContext) -> str | None:
+        for name, required in self.GUARDED:
+            present = context.header_counts.get(name, 0)
+            signed = facts.signed_headers.count(name)
+            if present > signed and (required or signed):
+                return (
+                    f"the message has {present} {name} header(s) but h= signs {signed}: "
+                    f"an unsigned {name} could have been added"
+                )
+        return None
+
+
 class StrongAlgorithm:
     reason = "dkim_weak_algorithm"
     description = "a= is rsa-sha256 or ed25519-sha256 (RFC 8301: rsa-sha1 is not accepted)"
@@ -173,6 +199,16 @@ class StrongKey:
         if facts.key_type != "rsa" or facts.key_bits is None or facts.key_bits >= MIN_RSA_BITS:
             return None
         return f"the RSA key has {facts.key_bits} bits (at least {MIN_RSA_BITS} required)"
+
+
+class NotTestingKey:
+    reason = "dkim_test_key"
+    description = "the key is not in testing mode (t=y: RFC 6376 §3.6.1, treat as unsigned)"
+
+    def check(self, facts: SignatureFacts, context: PolicyContext) -> str | None:
+        if "y" not in facts.key_flags:
+            return None
+        return "the key record has t=y: the domain is testing DKIM, its signatures prove nothing"
 
 
 class NoLengthTag:
@@ -200,8 +236,10 @@ class NotExpired:
 SIGNATURE_RULES: tuple[SignatureRule, ...] = (
     AlignedDomain(),
     FromSigned(),
+    HeadersSigned(),
     StrongAlgorithm(),
     StrongKey(),
+    NotTestingKey(),
     NoLengthTag(),
     NotExpired(),
 )
