@@ -2,17 +2,26 @@
 pollers in threads, wired to one pipeline (SPEC §1, §5, §7).
 
 Start: the queue's interrupted items go back to waiting (``recover``), then the worker takes
-them in order.  Stop (SIGTERM/SIGINT): the listener stops accepting and lets a message in the
-middle of DATA get its answer, the worker finishes the message it is on, the pollers log out;
-whatever was not finished is still in the queue or the mailbox at the next start.
+them in order.  The SMTP/LMTP sockets are those systemd passed (socket activation) when there
+are any, else the configured address and path are bound.
+
+Stop (SIGTERM/SIGINT), at most ``[daemon] stop_timeout`` seconds: the listener keeps its
+sockets but answers 421 to new connections and new transactions while a message in the middle
+of DATA gets its answer, the worker finishes the message it is on (it takes no other), the
+pollers log out, the scheduler finishes a running job; then exit 0.  Whatever was not finished
+by then is abandoned as a crash would leave it — still in the queue or the mailbox, taken again
+at the next start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 import threading
+import time
 import traceback
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
@@ -25,12 +34,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from ingestd import systemd
 from ingestd.auth import authenticate
 from ingestd.config import Config, ConfigError, load_config
+from ingestd.errors import IngestdError
 from ingestd.intake.imap import Disposition, ImapPoller, MessageRef
 from ingestd.intake.queue import InboundQueue, QueueItem
 from ingestd.intake.smtp import SmtpListener, start_smtp
 from ingestd.logs import kv as _kv
 from ingestd.notify import Notifier
-from ingestd.pipeline import MessageOutcome, Pipeline, TemporaryFailure
+from ingestd.pipeline import DatabaseHealth, MessageOutcome, Pipeline, TemporaryFailure
 from ingestd.rates.store import Store
 from ingestd.scheduler import Jobs, build_scheduler
 
@@ -45,6 +55,15 @@ IDLE_SCAN = 2.0
 # Seconds between outbox runs (the scheduler's job) when no finished message brings the next
 # run forward.
 OUTBOX_INTERVAL = 10.0
+# Seconds between looks at what a stop still waits for.
+STOP_POLL = 0.05
+# Seconds between the idle worker's checks that the database answers, so that SMTP answers 451
+# from the start of an outage, not only after a message met it.
+HEALTH_INTERVAL = 5.0
+# Seconds an IMAP message waits in the poller for the database to come back before it is left
+# in the mailbox for the poller's next retry (minutes away).
+IMAP_DATABASE_WAIT = 30.0
+DATABASE_DOWN = "451 4.3.0 cannot process messages now (database unreachable); try again later"
 
 
 class Daemon:
@@ -53,6 +72,7 @@ class Daemon:
         self.store = Store(config.database.url)
         self.store.require_schema(auto_upgrade=self.store.dialect == "sqlite")
         self.pipeline = Pipeline(config, self.store)
+        self.health = DatabaseHealth(self.store)
         self.notifier = Notifier(config, self.store)
         self.pipeline.after = self.after_message
         self.outbox = self.notifier.outbox
@@ -63,20 +83,29 @@ class Daemon:
         self.wake = threading.Event()
         self.threads: list[threading.Thread] = []
         self.listener: SmtpListener | None = None
+        self.abandoned: list[str] = []  # what was still at work when the stop timeout ran out
 
     # --- the parts --------------------------------------------------------------------------
 
     def precheck(self, raw: bytes) -> str | None:
         """At DATA time: a DKIM key that cannot be fetched now is answered 451, so the sender
-        keeps the message and retries (SPEC §5); every other verdict is the pipeline's."""
+        keeps the message and retries (SPEC §5); every other verdict is the pipeline's.  While
+        the database is unreachable every message is answered 451: it could not be processed."""
+        if not self.health.up:
+            return DATABASE_DOWN
         result = authenticate(raw, self.config)
         if result.status == "temperror":
             return f"451 4.4.3 cannot verify the sender now ({result.detail[:200]}); try later"
         return None
 
     def work(self) -> None:
-        """The queue worker: one message at a time, in arrival order."""
+        """The queue worker: one message at a time, in arrival order; while the database is
+        unreachable it takes nothing and probes it instead."""
+        checked = time.monotonic()
         while not self.stopping.is_set():
+            if not self.health.up:
+                self.health.wait_until_up(self.stopping)
+                continue
             try:
                 item = self.queue.claim()
             except OSError:
@@ -84,10 +113,20 @@ class Daemon:
                 self.stopping.wait(IDLE_SCAN)
                 continue
             if item is None:
+                if time.monotonic() - checked >= HEALTH_INTERVAL:
+                    self.health.probe()
+                    checked = time.monotonic()
                 self.wake.wait(IDLE_SCAN)
                 self.wake.clear()
                 continue
-            self.process_item(item)
+            try:
+                self.process_item(item)
+            except Exception:
+                # a failure of the failure handling (the disk or the database went just then):
+                # the item stays in the queue — recover() at the latest brings it back
+                log.exception(_kv("queue.worker_error", queue_id=item.id))
+                self.stopping.wait(IDLE_SCAN)
+            checked = time.monotonic()
 
     def process_item(self, item: QueueItem) -> None:
         try:
@@ -109,7 +148,15 @@ class Daemon:
             log.warning(_kv("queue.deferred", queue_id=item.id, delay=delay, reason=str(e)))
             self.queue.release(item, delay=delay)
             return
-        except Exception:
+        except Exception as error:
+            if self.health.unreachable(error):
+                # not the message's fault: back to the queue with its attempt given back, taken
+                # again as soon as the database answers
+                log.warning(
+                    _kv("queue.deferred", queue_id=item.id, delay=0, reason="database unreachable")
+                )
+                self.queue.release(item, delay=0)
+                return
             # the pipeline counted the attempt and keeps the error: after MAX_ATTEMPTS it holds
             # the message itself; the queue's own count covers failures before that point
             log.exception(_kv("queue.failed", queue_id=item.id, attempts=item.attempts))
@@ -133,15 +180,26 @@ class Daemon:
             self.scheduler.modify_job("outbox", next_run_time=datetime.now(UTC))
 
     def imap_handler(self, raw: bytes, ref: MessageRef) -> Disposition:
-        """An IMAP message goes through the pipeline before it is moved (SPEC §5)."""
-        try:
-            outcome = self.pipeline.process(
-                raw,
-                source=f"imap:{ref.account}",
-                correlation_id=f"imap:{ref.account}:{ref.uidvalidity}:{ref.uid}",
-                envelope_from=return_path(raw),
-            )
-        except TemporaryFailure:
+        """An IMAP message goes through the pipeline before it is moved (SPEC §5).  While the
+        database is unreachable it waits here for it a while, then stays in the mailbox."""
+        for _ in range(2):  # once more after the database came back
+            if not self.health.up and not self.health.wait_up(IMAP_DATABASE_WAIT, self.stopping):
+                return Disposition.RETRY
+            try:
+                outcome = self.pipeline.process(
+                    raw,
+                    source=f"imap:{ref.account}",
+                    correlation_id=f"imap:{ref.account}:{ref.uidvalidity}:{ref.uid}",
+                    envelope_from=return_path(raw),
+                )
+            except TemporaryFailure:
+                return Disposition.RETRY
+            except Exception as error:
+                if not self.health.unreachable(error):
+                    raise
+                continue
+            break
+        else:
             return Disposition.RETRY
         held = outcome.status == "quarantined" or (
             outcome.status == "duplicate" and outcome.reason == "quarantined"
@@ -151,9 +209,16 @@ class Daemon:
     # --- running -----------------------------------------------------------------------------
 
     def run(self) -> int:
-        return asyncio.run(self._main())
+        code = asyncio.run(self._main())
+        if self.abandoned:
+            # threads still at work past the stop timeout: exit without joining them (their
+            # transactions roll back, their queue items are recovered at the next start)
+            logging.shutdown()
+            os._exit(code)
+        return code
 
     async def _main(self) -> int:
+        passed = activated_sockets(systemd.listen_fds_with_names())
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -171,10 +236,10 @@ class Daemon:
             )
             self._start_thread(f"imap-{account.name}", poller.run)
         smtp = self.config.smtp
-        if smtp.listen or smtp.lmtp_socket:
+        if smtp.listen or smtp.lmtp_socket or passed:
             self.listener = await start_smtp(
                 self.config, self.queue, on_queued=lambda item: self.wake.set(),
-                precheck=self.precheck,
+                precheck=self.precheck, sockets=passed,
             )  # fmt: skip
         port = self.listener.port if self.listener else None
         log.info(
@@ -192,19 +257,48 @@ class Daemon:
         watchdog = asyncio.create_task(self._watchdog())
         await stop.wait()
         watchdog.cancel()
-        systemd.stopping("finishing the message in hand")
-        log.info(_kv("daemon.stopping"))
-        if self.listener is not None:
-            await self.listener.close()
+        await self._stop()
+        return 0
+
+    async def _stop(self) -> None:
+        """The drain (see the module docstring), bounded by ``stop_timeout``."""
+        loop = asyncio.get_running_loop()
+        timeout = self.config.daemon.stop_timeout
+        deadline = loop.time() + timeout
+        systemd.stopping(f"finishing the work in hand (at most {timeout:g} s)")
+        systemd.extend_timeout(timeout + 5.0)
+        log.info(_kv("daemon.stopping", stop_timeout=f"{timeout:g}s"))
         self.stopping.set()
         self.wake.set()
-        for thread in self.threads:
-            await asyncio.to_thread(thread.join)
-        # a delivery or purge in progress finishes before the store closes
-        await asyncio.to_thread(self.scheduler.shutdown, wait=True)
-        self.store.close()
-        log.info(_kv("daemon.stopped"))
-        return 0
+        if self.listener is not None:
+            self.listener.begin_stop()
+        scheduler = self.scheduler
+        assert scheduler is not None
+        # a delivery or purge in progress finishes before the store closes; not to_thread:
+        # asyncio.run waits for the default executor's threads, and this one may not return
+        ending = threading.Thread(
+            target=scheduler.shutdown, kwargs={"wait": True}, name="scheduler-stop", daemon=True
+        )
+        ending.start()
+        busy = [*self.threads, ending]
+        while any(t.is_alive() for t in busy) and loop.time() < deadline:
+            await asyncio.sleep(STOP_POLL)
+        if self.listener is not None:
+            await self.listener.drained(max(0.0, deadline - loop.time()))
+            await self.listener.close(timeout=0)
+        self.abandoned = [t.name for t in busy if t.is_alive()]
+        if self.abandoned:
+            log.warning(
+                _kv(
+                    "daemon.stop_timeout",
+                    stop_timeout=f"{timeout:g}s",
+                    abandoned=",".join(self.abandoned),
+                    queue=self.queue.pending(),
+                )
+            )
+        else:
+            self.store.close()
+        log.info(_kv("daemon.stopped", abandoned=",".join(self.abandoned) or None))
 
     async def _watchdog(self) -> None:
         """Ping systemd's watchdog while the loop runs and the worker threads live: a hung loop
@@ -243,6 +337,49 @@ class Daemon:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
+
+
+class ActivationError(IngestdError):
+    """The sockets systemd passed are not ones the daemon can serve."""
+
+
+def activated_sockets(passed: list[tuple[str, socket.socket]]) -> dict[str, socket.socket]:
+    """The sockets of socket activation by what they serve: ``FileDescriptorName=smtp`` or
+    ``lmtp``; an unnamed one (``unknown``, or the socket unit's name, systemd's default) by its
+    family — a Unix socket is LMTP, any other SMTP."""
+    found: dict[str, socket.socket] = {}
+    for position, (name, sock) in enumerate(passed):
+        if name in ("smtp", "lmtp"):
+            kind = name
+        elif name == "unknown" or name.endswith(".socket"):
+            kind = "lmtp" if sock.family == socket.AF_UNIX else "smtp"
+        else:
+            kind = None
+        problem = None
+        if kind is None:
+            problem = f"is named {name!r}; name it smtp or lmtp (FileDescriptorName=)"
+        elif kind in found:
+            problem = f"is a second {kind} socket; pass one of each"
+        elif sock.type != socket.SOCK_STREAM:
+            problem = "is not a stream socket (ListenStream=)"
+        if problem is not None:
+            for s in (*found.values(), *(s for _, s in passed)):
+                s.close()
+            raise ActivationError(
+                f"socket activation: passed fd {systemd.LISTEN_FDS_START + position} {problem}"
+            )
+        assert kind is not None
+        found[kind] = sock
+        log.info(_kv("daemon.socket_passed", kind=kind, name=name, address=_sockname(sock)))
+    return found
+
+
+def _sockname(sock: socket.socket) -> str:
+    address = sock.getsockname()
+    if isinstance(address, tuple):
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return address.decode("utf-8", "replace") if isinstance(address, bytes) else str(address)
 
 
 def return_path(raw: bytes) -> str | None:

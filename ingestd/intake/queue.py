@@ -216,10 +216,16 @@ class InboundQueue:
                 self._not_before.pop(name, None)
                 continue  # someone else claimed it first
             self._not_before.pop(name, None)
-            _fsync_dir(self.processing)
-            item = QueueItem._load(target)
-            item = replace(item, attempts=item.attempts + 1, not_before=None)
-            self._rewrite_meta(item)
+            try:
+                _fsync_dir(self.processing)
+                item = QueueItem._load(target)
+                item = replace(item, attempts=item.attempts + 1, not_before=None)
+                self._rewrite_meta(item)
+            except OSError:
+                # the attempt cannot be counted durably (a full disk): not claimed after all,
+                # the item waits in new/ as it was instead of sitting in processing/
+                os.rename(target, source)
+                raise
             return item
         return None
 
@@ -247,7 +253,14 @@ class InboundQueue:
             not_before=not_before,
             path=self.processing / item.id / MESSAGE,
         )
-        self._rewrite_meta(released)
+        try:
+            self._rewrite_meta(released)
+        except OSError as e:
+            # a full disk: the item goes back all the same (this attempt stays counted and the
+            # delay holds in memory only) rather than stay in processing/ until a restart
+            log.error(
+                "event=queue.release_meta_failed queue_id=%s error=%s", item.id, f"{e}"[:200]
+            )
         os.rename(self.processing / item.id, self.new / item.id)
         _fsync_dir(self.new)
         self._not_before[item.id] = not_before
@@ -327,6 +340,10 @@ class InboundQueue:
         directory = item.directory
         staging = directory / _META_TMP
         staging.unlink(missing_ok=True)
-        _write_synced(staging, item._meta_json())
+        try:
+            _write_synced(staging, item._meta_json())
+        except BaseException:
+            staging.unlink(missing_ok=True)  # no half-written meta left beside the item
+            raise
         os.rename(staging, directory / META)
         _fsync_dir(directory)
