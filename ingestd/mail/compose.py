@@ -40,6 +40,7 @@ import polars as pl
 from ingestd.auth import HOLD_REASONS as AUTH_HOLDS
 from ingestd.config import Config, Vendor
 from ingestd.imports import ImportOutcome
+from ingestd.mail.outbox import header_text
 from ingestd.mail.render import Rendered, render
 from ingestd.rates.export import _XML_ILLEGAL as XML_ILLEGAL  # the exports' one rule for XLSX
 from ingestd.rates.export import FORMULA_START, neutralize_formula, write_export
@@ -67,6 +68,10 @@ CHANGES_IN_BODY = 15  # per group of a price-change notice
 # command exports it instead
 ATTACH_MAX_ROWS = 200_000
 XLSX_MAX_ROWS = 100_000  # openpyxl writes ~20k rows/s: larger lists go as CSV only
+# In-Reply-To/References copy ids the vendor wrote: only <left@right> ids short enough for one
+# header line, and the last 20 of a thread (RFC 5322 §3.6.4 lets a reply trim the list)
+MSG_ID = re.compile(r"<[^<>\s\"@]{1,200}@[^<>\s\"@]{1,200}>")
+MAX_REFERENCES = 20
 
 # change classes in the order reports show them (rates.model.ChangeClass)
 CHANGE_ORDER = (
@@ -203,6 +208,8 @@ HOLD_TEXT = {
     "dkim_from_unsigned": "the DKIM signature does not cover the From header",
     "dkim_expired": "the DKIM signature has expired",
     "dkim_weak_key": "the DKIM key is shorter than 1024 bits",
+    "dkim_header_unsigned": "a Subject or Message-ID header is not covered by the DKIM signature",
+    "dkim_test_key": "the DKIM key is in testing mode (t=y)",
     "no_sheet": "the message holds no rate sheet",
     "guard_triggered": "a sheet tripped a guard (mass discontinue, stale deck, price jump)",
     "pipeline_crash": "processing the message failed repeatedly",
@@ -1123,9 +1130,10 @@ def _outgoing(
     message = EmailMessage(policy=SMTP)
     message["From"] = config.outbound.from_addr
     message["To"] = ", ".join(recipients)
-    message["Subject"] = rendered.subject
+    message["Subject"] = header_text(rendered.subject)  # may quote what a vendor wrote
     message["Date"] = format_datetime(when)
     message["Message-ID"] = message_id
+    in_reply_to = next(iter(_msg_ids(in_reply_to)), None)
     if in_reply_to:
         message["In-Reply-To"] = in_reply_to
     if references:
@@ -1162,11 +1170,23 @@ def _from_domain(config: Config) -> str:
 
 
 def _references(inbound_references: str | None, inbound_id: str | None) -> str | None:
-    """The inbound References followed by the inbound Message-ID (RFC 5322 §3.6.4)."""
-    ids = (inbound_references or "").split()
-    if inbound_id and inbound_id not in ids:
-        ids.append(inbound_id)
-    return " ".join(ids) or None
+    """The inbound References followed by the inbound Message-ID (RFC 5322 §3.6.4): only
+    well-formed ids, the last MAX_REFERENCES of them (a vendor writes these headers)."""
+    ids = _msg_ids(inbound_references)
+    for own in _msg_ids(inbound_id):
+        if own not in ids:
+            ids.append(own)
+    return " ".join(ids[-MAX_REFERENCES:]) or None
+
+
+def _msg_ids(text: str | None) -> list[str]:
+    """The ``<left@right>`` ids in a vendor's header, each once; anything else (words an
+    encoded word decoded to, ids too long for one header line) is left out."""
+    found: list[str] = []
+    for token in MSG_ID.findall(text or ""):
+        if "=?" not in token and token not in found:  # no encoded word: see header_text
+            found.append(token)
+    return found
 
 
 def _recipients(addresses: Iterable[str]) -> tuple[str, ...]:

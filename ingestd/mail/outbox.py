@@ -76,6 +76,25 @@ _HEADER_BYTES = 16384  # enough of ``raw`` to read the Subject for ``list``
 _CLAIM_CANDIDATES = 20  # due rows read per claim: the first ones may be taken by a racing daemon
 
 
+def header_text(value: str) -> str:
+    """Text for an unstructured header (a Subject) that may hold what a vendor wrote: one line,
+    and no RFC 2047 encoded word. The email package decodes an ``=?…?=`` in a value assigned
+    to a header and writes what it decoded, line breaks included, as is (CPython gh-121650),
+    so ``=?utf-8?q?x=0D=0ABcc:_y?=`` in a subject would become a Bcc header; a word joiner
+    between ``=`` and ``?`` keeps the text as people read it and takes the meaning away."""
+    return " ".join(value.split()).replace("=?", "=\u2060?")
+
+
+def _broken_header(message: EmailMessage) -> str | None:
+    """The first header, in any part, whose value holds a line break or NUL once parsed: it
+    would end the header or start another when written out (a header injection)."""
+    for part in message.walk():
+        for name, value in part.items():
+            if any(c in str(value) for c in "\r\n\0"):
+                return name
+    return None
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """When to try again: 1 min doubling to 1 h, and give up after ``max_attempts`` — with this
@@ -505,6 +524,12 @@ class Outbox:
                 f"an outgoing message needs a Message-ID of 1–{MESSAGE_ID_MAX} characters "
                 f"(got {message_id[:80]!r}): it is what makes enqueueing idempotent"
             )
+        broken = _broken_header(message)
+        if broken is not None:
+            raise ValueError(
+                f"outgoing message {message_id[:80]}: its {broken} header holds a line break "
+                "(header injection); refused, nothing stored"
+            )
         envelope = (
             envelope_recipients(message) if recipients is None else usable_addresses(recipients)
         )
@@ -805,8 +830,9 @@ def _failure_notice(config: Config, claim: _Claim, error: str) -> EmailMessage:
     notice = EmailMessage()
     notice["From"] = config.outbound.from_addr
     notice["To"] = ", ".join(config.notify.rates_team)
-    notice["Subject"] = f"[ingestd] undeliverable {claim.purpose.replace('_', ' ')}: " + (
-        str(original["Subject"] or claim.message_id)
+    notice["Subject"] = header_text(
+        f"[ingestd] undeliverable {claim.purpose.replace('_', ' ')}: "
+        + str(original["Subject"] or claim.message_id)
     )
     notice["Date"] = formatdate(usegmt=True)
     notice["Message-ID"] = f"<delivery-failure.{claim.id}.{digest}@{sender.domain}>"
