@@ -603,6 +603,7 @@ def cmd_rollback(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    from ingestd.intake.imap import read_status
     from ingestd.intake.queue import InboundQueue
     from ingestd.pipeline import mail_counts
 
@@ -611,6 +612,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     status["tables_detail"] = [t.as_dict() for t in store.tables()]
     status.update(mail_counts(store))
     status["queue"] = InboundQueue.depths(config.daemon.state_dir / "queue")
+    status["imap"] = [read_status(config.daemon.state_dir, a.name) for a in config.imap]
     if args.json:
         _print_json(status)
         return 0
@@ -621,6 +623,8 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     print(f"quarantine {status['quarantine_held']} held" + (f" ({held})" if held else ""))
     out = ", ".join(f"{n} {state}" for state, n in status["outbox"].items()) or "empty"
     print(f"outbox     {out}")
+    for account in status["imap"]:
+        print(f"imap       {_imap_line(account)}")
     print(f"tables     {status['tables']}   versions {status['versions']}")
     for t in status["last_imports"]:
         print(
@@ -629,6 +633,22 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             f" ({t['file_name'] or '-'})"
         )
     return 0
+
+
+def _imap_line(a: dict[str, Any]) -> str:
+    """``name: state since …`` and what matters for that state, for ``ingestd status``."""
+    line = f"{a['account']}: {a['state']}"
+    if a.get("since"):
+        line += f" since {a['since']}"
+    if a["state"] not in ("unknown", "stopped") and not a["running"]:
+        line += " (daemon not running)"
+    if a["state"] == "backoff" and a.get("retry_at"):
+        line += f", next attempt {a['retry_at']}"
+    line += f", last sweep {a.get('last_sweep') or 'never'}"
+    if a.get("last_error"):
+        at = f" at {a['last_error_at']}" if a.get("last_error_at") else ""
+        line += f"; last error{at}: {a['last_error']}"
+    return line
 
 
 def cmd_check_config(args: argparse.Namespace, config: Config) -> int:

@@ -81,6 +81,8 @@ class DaemonConfig:
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # a folder whose files replace the bundled templates/ of the same name (SPEC §6)
     templates_dir: Path | None = None
+    # seconds a SIGTERM may take before the daemon exits leaving unfinished work to the next start
+    stop_timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -905,6 +907,7 @@ def _parse_daemon(t: _Table) -> DaemonConfig:
         log_format=t.get("log_format", _choice("kv", "json"), "kv"),
         log_level=t.get("log_level", _choice("debug", "info", "warning", "error"), "info"),
         templates_dir=t.get("templates_dir", _optional(_path)),
+        stop_timeout=t.get("stop_timeout", _duration_conv(hi=3600), 30.0),
     )
     t.finish()
     return config

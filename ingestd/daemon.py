@@ -2,16 +2,24 @@
 pollers in threads, wired to one pipeline (SPEC §1, §5, §7).
 
 Start: the queue's interrupted items go back to waiting (``recover``), then the worker takes
-them in order.  Stop (SIGTERM/SIGINT): the listener stops accepting and lets a message in the
-middle of DATA get its answer, the worker finishes the message it is on, the pollers log out;
-whatever was not finished is still in the queue or the mailbox at the next start.
+them in order.  The SMTP/LMTP sockets are those systemd passed (socket activation) when there
+are any, else the configured address and path are bound.
+
+Stop (SIGTERM/SIGINT), at most ``[daemon] stop_timeout`` seconds: the listener keeps its
+sockets but answers 421 to new connections and new transactions while a message in the middle
+of DATA gets its answer, the worker finishes the message it is on (it takes no other), the
+pollers log out, the scheduler finishes a running job; then exit 0.  Whatever was not finished
+by then is abandoned as a crash would leave it — still in the queue or the mailbox, taken again
+at the next start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 import traceback
@@ -26,6 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from ingestd import systemd
 from ingestd.auth import authenticate
 from ingestd.config import Config, ConfigError, load_config
+from ingestd.errors import IngestdError
 from ingestd.intake.imap import Disposition, ImapPoller, MessageRef
 from ingestd.intake.queue import InboundQueue, QueueItem
 from ingestd.intake.smtp import SmtpListener, start_smtp
@@ -46,6 +55,8 @@ IDLE_SCAN = 2.0
 # Seconds between outbox runs (the scheduler's job) when no finished message brings the next
 # run forward.
 OUTBOX_INTERVAL = 10.0
+# Seconds between looks at what a stop still waits for.
+STOP_POLL = 0.05
 # Seconds between the idle worker's checks that the database answers, so that SMTP answers 451
 # from the start of an outage, not only after a message met it.
 HEALTH_INTERVAL = 5.0
@@ -72,6 +83,7 @@ class Daemon:
         self.wake = threading.Event()
         self.threads: list[threading.Thread] = []
         self.listener: SmtpListener | None = None
+        self.abandoned: list[str] = []  # what was still at work when the stop timeout ran out
 
     # --- the parts --------------------------------------------------------------------------
 
@@ -197,9 +209,16 @@ class Daemon:
     # --- running -----------------------------------------------------------------------------
 
     def run(self) -> int:
-        return asyncio.run(self._main())
+        code = asyncio.run(self._main())
+        if self.abandoned:
+            # threads still at work past the stop timeout: exit without joining them (their
+            # transactions roll back, their queue items are recovered at the next start)
+            logging.shutdown()
+            os._exit(code)
+        return code
 
     async def _main(self) -> int:
+        passed = activated_sockets(systemd.listen_fds_with_names())
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -217,10 +236,10 @@ class Daemon:
             )
             self._start_thread(f"imap-{account.name}", poller.run)
         smtp = self.config.smtp
-        if smtp.listen or smtp.lmtp_socket:
+        if smtp.listen or smtp.lmtp_socket or passed:
             self.listener = await start_smtp(
                 self.config, self.queue, on_queued=lambda item: self.wake.set(),
-                precheck=self.precheck,
+                precheck=self.precheck, sockets=passed,
             )  # fmt: skip
         port = self.listener.port if self.listener else None
         log.info(
@@ -238,19 +257,48 @@ class Daemon:
         watchdog = asyncio.create_task(self._watchdog())
         await stop.wait()
         watchdog.cancel()
-        systemd.stopping("finishing the message in hand")
-        log.info(_kv("daemon.stopping"))
-        if self.listener is not None:
-            await self.listener.close()
+        await self._stop()
+        return 0
+
+    async def _stop(self) -> None:
+        """The drain (see the module docstring), bounded by ``stop_timeout``."""
+        loop = asyncio.get_running_loop()
+        timeout = self.config.daemon.stop_timeout
+        deadline = loop.time() + timeout
+        systemd.stopping(f"finishing the work in hand (at most {timeout:g} s)")
+        systemd.extend_timeout(timeout + 5.0)
+        log.info(_kv("daemon.stopping", stop_timeout=f"{timeout:g}s"))
         self.stopping.set()
         self.wake.set()
-        for thread in self.threads:
-            await asyncio.to_thread(thread.join)
-        # a delivery or purge in progress finishes before the store closes
-        await asyncio.to_thread(self.scheduler.shutdown, wait=True)
-        self.store.close()
-        log.info(_kv("daemon.stopped"))
-        return 0
+        if self.listener is not None:
+            self.listener.begin_stop()
+        scheduler = self.scheduler
+        assert scheduler is not None
+        # a delivery or purge in progress finishes before the store closes; not to_thread:
+        # asyncio.run waits for the default executor's threads, and this one may not return
+        ending = threading.Thread(
+            target=scheduler.shutdown, kwargs={"wait": True}, name="scheduler-stop", daemon=True
+        )
+        ending.start()
+        busy = [*self.threads, ending]
+        while any(t.is_alive() for t in busy) and loop.time() < deadline:
+            await asyncio.sleep(STOP_POLL)
+        if self.listener is not None:
+            await self.listener.drained(max(0.0, deadline - loop.time()))
+            await self.listener.close(timeout=0)
+        self.abandoned = [t.name for t in busy if t.is_alive()]
+        if self.abandoned:
+            log.warning(
+                _kv(
+                    "daemon.stop_timeout",
+                    stop_timeout=f"{timeout:g}s",
+                    abandoned=",".join(self.abandoned),
+                    queue=self.queue.pending(),
+                )
+            )
+        else:
+            self.store.close()
+        log.info(_kv("daemon.stopped", abandoned=",".join(self.abandoned) or None))
 
     async def _watchdog(self) -> None:
         """Ping systemd's watchdog while the loop runs and the worker threads live: a hung loop
@@ -289,6 +337,49 @@ class Daemon:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
+
+
+class ActivationError(IngestdError):
+    """The sockets systemd passed are not ones the daemon can serve."""
+
+
+def activated_sockets(passed: list[tuple[str, socket.socket]]) -> dict[str, socket.socket]:
+    """The sockets of socket activation by what they serve: ``FileDescriptorName=smtp`` or
+    ``lmtp``; an unnamed one (``unknown``, or the socket unit's name, systemd's default) by its
+    family — a Unix socket is LMTP, any other SMTP."""
+    found: dict[str, socket.socket] = {}
+    for position, (name, sock) in enumerate(passed):
+        if name in ("smtp", "lmtp"):
+            kind = name
+        elif name == "unknown" or name.endswith(".socket"):
+            kind = "lmtp" if sock.family == socket.AF_UNIX else "smtp"
+        else:
+            kind = None
+        problem = None
+        if kind is None:
+            problem = f"is named {name!r}; name it smtp or lmtp (FileDescriptorName=)"
+        elif kind in found:
+            problem = f"is a second {kind} socket; pass one of each"
+        elif sock.type != socket.SOCK_STREAM:
+            problem = "is not a stream socket (ListenStream=)"
+        if problem is not None:
+            for s in (*found.values(), *(s for _, s in passed)):
+                s.close()
+            raise ActivationError(
+                f"socket activation: passed fd {systemd.LISTEN_FDS_START + position} {problem}"
+            )
+        assert kind is not None
+        found[kind] = sock
+        log.info(_kv("daemon.socket_passed", kind=kind, name=name, address=_sockname(sock)))
+    return found
+
+
+def _sockname(sock: socket.socket) -> str:
+    address = sock.getsockname()
+    if isinstance(address, tuple):
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return address.decode("utf-8", "replace") if isinstance(address, bytes) else str(address)
 
 
 def return_path(raw: bytes) -> str | None:

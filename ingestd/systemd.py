@@ -166,3 +166,19 @@ def listen_fds(
         # family, type and protocol are read from the fd itself
         sockets.append(socket.socket(fileno=fd))
     return sockets
+
+
+def listen_fds_with_names(
+    env: MutableMapping[str, str] | None = None,
+) -> list[tuple[str, socket.socket]]:
+    """:func:`listen_fds` with each socket's name (``FileDescriptorName=``, passed in
+    ``$LISTEN_FDNAMES`` as a colon-separated list like ``sd_listen_fds_with_names(3)``);
+    ``"unknown"`` for a socket systemd named nothing, as libsystemd says."""
+    env = os.environ if env is None else env
+    names = env.get("LISTEN_FDNAMES", "")
+    sockets = listen_fds(env)
+    given = names.split(":") if names else []
+    return [
+        (given[i] if i < len(given) and given[i] else "unknown", sock)
+        for i, sock in enumerate(sockets)
+    ]

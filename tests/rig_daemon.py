@@ -210,37 +210,60 @@ class Setup:
     # --- the daemon ----------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def daemon(self) -> Iterator[Daemon]:
-        """A running daemon, killed by PID on the way out unless the test stopped it."""
-        daemon = Daemon(self).start()
+    def daemon(self, *, listen_socket: socket.socket | None = None) -> Iterator[Daemon]:
+        """A running daemon, killed by PID on the way out unless the test stopped it.
+        ``listen_socket``: a listening socket handed over as systemd's socket activation does
+        (fd 3, ``LISTEN_PID``/``LISTEN_FDS``/``LISTEN_FDNAMES=smtp``)."""
+        daemon = Daemon(self, listen_socket=listen_socket).start()
         try:
             yield daemon
         finally:
             daemon.close()
 
 
+# What systemd does between fork and exec for a socket unit: the socket to fd 3, then the
+# variables naming it, LISTEN_PID being the pid that execs ingestd.
+ACTIVATE = """
+import os, sys
+fd = int(sys.argv[1])
+if fd != 3:
+    os.dup2(fd, 3)
+    os.close(fd)
+os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS="1", LISTEN_FDNAMES="smtp")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
 class Daemon:
     """``ingestd run`` as a child process; its stderr (the log) goes to a file."""
 
-    def __init__(self, setup: Setup):
+    def __init__(self, setup: Setup, *, listen_socket: socket.socket | None = None):
         self.setup = setup
         self.log_path = setup.folder / "daemon.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.listen_socket = listen_socket
 
     def start(self) -> Daemon:
+        command = [sys.executable, "-m", "ingestd", "-c", str(self.setup.config), "run"]
+        passed: tuple[int, ...] = ()
+        if self.listen_socket is not None:
+            passed = (self.listen_socket.fileno(),)
+            command = [sys.executable, "-c", ACTIVATE, str(passed[0]), *command]
         with open(self.log_path, "ab") as log:
+            started_at = log.tell()
             log.write(b"--- ingestd run ---\n")
             log.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "ingestd", "-c", str(self.setup.config), "run"],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 cwd=ROOT,
                 env=_clean_env(),
+                pass_fds=passed,
             )
         deadline = time.monotonic() + START_TIMEOUT
-        while not self._accepts():
+        while not self._ready(started_at):
             if self.process.poll() is not None:
                 raise AssertionError(
                     f"the daemon exited with {self.process.returncode} before listening:\n"
@@ -254,6 +277,17 @@ class Daemon:
                 )
             time.sleep(0.05)
         return self
+
+    def _ready(self, log_offset: int) -> bool:
+        if self.listen_socket is None:
+            return self._accepts()
+        # a passed socket accepts (into its backlog) before the daemon runs: ask the log
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(log_offset)
+                return b"daemon.ready" in log.read()
+        except FileNotFoundError:
+            return False
 
     def _accepts(self) -> bool:
         try:

@@ -20,6 +20,11 @@ in a busy loop, and a restart tries it again at once.
 The mailbox is watched with IDLE when the server offers it (renewed every ``idle_renew``
 seconds) and polled every ``poll_interval`` seconds otherwise; in both cases every connect and
 every wake-up is followed by a full ``UID SEARCH``, never by trusting EXISTS counts.
+
+What the poller is doing is published for ``ingestd status`` (another process) in
+``state_dir/imap/<account>.status.json``, replaced atomically at each change: the connection
+state (``connecting``, ``connected``, ``idle``, ``polling``, ``backoff``, ``stopped``) and since
+when, the last error, the next attempt, the last complete sweep, and the daemon's pid.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -124,6 +130,85 @@ class _Tracked:
         )
 
 
+class ConnectionState(enum.StrEnum):
+    """What a poller is doing, as ``ingestd status`` shows it."""
+
+    CONNECTING = "connecting"  # started, first connection not made yet
+    CONNECTED = "connected"  # logged in, searching and handing over
+    IDLE = "idle"  # waiting in IDLE for news
+    POLLING = "polling"  # waiting for the next poll (no IDLE)
+    BACKOFF = "backoff"  # the connection failed; waiting before the next attempt
+    STOPPED = "stopped"  # the daemon stopped the poller
+
+
+# the states in which the poller holds a working connection
+CONNECTED_STATES = frozenset(
+    {ConnectionState.CONNECTED, ConnectionState.IDLE, ConnectionState.POLLING}
+)
+
+
+@dataclass
+class AccountStatus:
+    """The published part of a poller's life: the ``<account>.status.json`` file."""
+
+    account: str
+    state: ConnectionState
+    since: str  # ISO time the state began (for backoff: the first failure in a row)
+    host: str
+    port: int
+    folder: str
+    pid: int
+    last_sweep: str | None = None  # the last complete search and hand-over
+    last_error: str | None = None  # the most recent failure, kept after a reconnect
+    last_error_at: str | None = None
+    retry_at: str | None = None  # backoff only: the next connection attempt
+    updated_at: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "state": str(self.state)}
+
+
+def status_path(state_dir: Path, account: str) -> Path:
+    return Path(state_dir) / "imap" / f"{quote(account, safe='')}.status.json"
+
+
+def read_status(state_dir: Path, account: str) -> dict[str, Any]:
+    """What the daemon last published for ``account``, with ``connected`` and ``running``
+    (whether the process that wrote it is alive); state ``unknown`` when nothing was written
+    (the daemon never ran with this account) or the file cannot be read."""
+    path = status_path(state_dir, account)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        state = ConnectionState(data["state"])
+        pid = int(data["pid"])
+    except FileNotFoundError:
+        return {"account": account, "state": "unknown", "connected": False, "running": False}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return {
+            "account": account,
+            "state": "unknown",
+            "connected": False,
+            "running": False,
+            "last_error": f"status file {path} unreadable: {e}",
+        }
+    running = state is not ConnectionState.STOPPED and _alive(pid)
+    return {**data, "connected": running and state in CONNECTED_STATES, "running": running}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process (the daemon's), alive
+    return True
+
+
+def _now(offset: float = 0.0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=offset)).isoformat(timespec="seconds")
+
+
 @dataclass
 class _Retry:
     attempts: int
@@ -167,6 +252,17 @@ class ImapPoller:
         self._capabilities: frozenset[bytes] = frozenset()
         self._tracked: _Tracked | None = None
         self._retries: dict[int, _Retry] = {}
+        self._status = AccountStatus(
+            account=account.name,
+            state=ConnectionState.CONNECTING,
+            since=_now(),
+            host=account.host,
+            port=account.port,
+            folder=account.folder,
+            pid=os.getpid(),
+        )
+        self._status_path = status_path(Path(state_dir), account.name)
+        self._status_failed = False
 
     # -- public -----------------------------------------------------------------------------
 
@@ -174,6 +270,7 @@ class ImapPoller:
         """Watch the folder until ``stop`` is set; connection failures are retried forever with
         a growing delay, because the daemon must outlive a mail server's outage."""
         self._info("poller_started", host=self.account.host, port=self.account.port)
+        self._publish(ConnectionState.CONNECTING)
         failures = 0  # since the last healthy connection
         try:
             while not self.stop.is_set():
@@ -195,6 +292,12 @@ class ImapPoller:
                     delay = self._reconnect_wait(failures)
                     failures += 1
                     expected = isinstance(e, _CONNECTION_ERRORS)
+                    self._publish(
+                        ConnectionState.BACKOFF,
+                        last_error=f"{type(e).__name__}: {e}"[:500],
+                        last_error_at=_now(),
+                        retry_at=_now(delay),
+                    )
                     # unexpected errors are bugs: keep the traceback, but keep the mailbox watched
                     self._log.log(
                         logging.WARNING if expected else logging.ERROR,
@@ -209,6 +312,7 @@ class ImapPoller:
                     self.stop.wait(delay)
         finally:
             self.close()
+            self._publish(ConnectionState.STOPPED, retry_at=None)
             self._info("poller_stopped")
 
     def run_once(self) -> int:
@@ -267,6 +371,7 @@ class ImapPoller:
             _shutdown(client, self._log)
             raise
         self._connected_since = time.monotonic()
+        self._publish(ConnectionState.CONNECTED, retry_at=None)
         self._info(
             "connected",
             host=account.host,
@@ -360,6 +465,8 @@ class ImapPoller:
             self._move(client, uid, disposition)
             del self._tracked_state().settled[uid]
             self._save_state()
+        else:
+            self._publish(last_sweep=_now())  # every message in the folder dealt with
         return handed
 
     def _forget_gone(self, present: set[int]) -> None:
@@ -447,8 +554,10 @@ class ImapPoller:
     def _wait_for_change(self) -> None:
         """Return when the folder may have changed, a retry is due, or stop was requested."""
         if self._idle_usable():
+            self._publish(ConnectionState.IDLE)
             self._idle()
             return
+        self._publish(ConnectionState.POLLING)
         wake = time.monotonic() + self.account.poll_interval
         due = self._next_retry_due()
         if due is not None:
@@ -530,6 +639,30 @@ class ImapPoller:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+    def _publish(self, state: ConnectionState | None = None, **changes: Any) -> None:
+        """Record a change of the connection state (``since`` moves only when the state does)
+        and replace the status file; a failure to write it is logged once, never raised: the
+        mailbox matters more than its report."""
+        status = self._status
+        if state is not None and state is not status.state:
+            status.state, status.since = state, _now()
+        for key, value in changes.items():
+            setattr(status, key, value)
+        status.updated_at = _now()
+        tmp = self._status_path.with_name(f".{self._status_path.name}.{os.getpid()}.tmp")
+        try:
+            self._status_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(status.as_json(), indent=1), encoding="utf-8")
+            os.replace(tmp, self._status_path)  # readers see the old file or the new one
+        except OSError as e:
+            if not self._status_failed:
+                self._log.warning(
+                    _kv("status_unwritable", account=self.account.name, path=tmp, error=e)
+                )
+            self._status_failed = True
+        else:
+            self._status_failed = False
 
     # -- small helpers ----------------------------------------------------------------------
 

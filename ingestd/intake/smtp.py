@@ -10,6 +10,9 @@ What a sender sees:
 - 250 only after the raw bytes (``envelope.original_content``, never a re-encoded text) are
   durably in the queue; 451 4.3.0 when they cannot be stored, so the sender retries;
 - 421 4.7.0 and a closed connection beyond ``max_sessions`` concurrent sessions;
+- while the daemon stops (SIGTERM): ``421 4.3.2 <host> shutting down`` to a new connection and
+  to a new transaction (MAIL) on an open one, and at the end of the drain to idle sessions,
+  while a transaction begun before the stop (a message in the middle of DATA) gets its 250;
 - STARTTLS when a certificate is configured (required before MAIL with ``require_starttls``).
 aiosmtpd ≥ 1.4.6 ends DATA only at <CRLF>.<CRLF>, which closes the SMTP-smuggling hole.
 """
@@ -22,7 +25,7 @@ import os
 import secrets
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -41,7 +44,9 @@ IDENT = "ingestd"
 TOO_MANY = b"421 4.7.0 too many connections, try again later\r\n"
 NOT_HERE = "550 5.1.1 mailbox unavailable: not a recipient of this server"
 CANNOT_STORE = "451 4.3.0 cannot store the message now, try again later"
+SHUTTING_DOWN = "421 4.3.2 {host} shutting down"  # RFC 3463 4.3.2: system not accepting messages
 CLOSE_TIMEOUT = 10.0  # seconds a stop waits for messages already being received
+DRAIN_POLL = 0.05  # seconds between looks at the sessions still in a transaction
 STORE_THREADS = 4  # concurrent queue writes; each is mostly fsync wait
 
 
@@ -94,6 +99,9 @@ class _CappedSession:
     transport: asyncio.BaseTransport | None
     loop: asyncio.AbstractEventLoop
 
+    hostname: str
+    envelope: Envelope | None
+
     def __init__(self, handler: IntakeHandler, *, sessions: _SessionCap, **kwargs: Any):
         self._sessions = sessions
         self._admitted = False
@@ -118,7 +126,7 @@ class _CappedSession:
                     )
                 )
                 assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(TOO_MANY)
+                transport.write(self._shutting_down() if self._sessions.closing else TOO_MANY)
                 transport.close()  # flushes the 421 first
                 return
             self._admitted = True
@@ -131,18 +139,47 @@ class _CappedSession:
         self._sessions.leave(self)  # type: ignore[arg-type]
         super().connection_lost(error)  # type: ignore[misc]
 
+    async def smtp_MAIL(self, arg: str) -> None:
+        if not self._sessions.closing:
+            await super().smtp_MAIL(arg)  # type: ignore[misc]
+            return
+        # no new transaction once the stop began: the sender keeps the message and retries
+        log.info(
+            _kv(
+                f"{self._sessions.kind}.refused_mail",
+                session=self.correlation_id,
+                reason="stopping",
+            )
+        )
+        await self.push(self._shutting_down())  # type: ignore[attr-defined]
+        self.close_now()
+
     async def smtp_DATA(self, arg: str) -> None:
         self._in_data = True
         try:
             await super().smtp_DATA(arg)  # type: ignore[misc]
         finally:
             self._in_data = False
-        if self._sessions.closing and self.transport is not None:
-            self.transport.close()  # the reply is out; the listener is stopping
 
-    def close_if_idle(self) -> None:
-        """Close now unless a message is being received or stored (it closes after its reply)."""
-        if not self._in_data and self.transport is not None:
+    @property
+    def in_transaction(self) -> bool:
+        """Between an accepted MAIL and the reply to its DATA (or RSET): a stop lets it end."""
+        envelope = self.envelope
+        return self._in_data or (envelope is not None and envelope.mail_from is not None)
+
+    def _shutting_down(self) -> bytes:
+        return (SHUTTING_DOWN.format(host=self.hostname) + "\r\n").encode("ascii", "replace")
+
+    def say_goodbye(self) -> None:
+        """The end of a stop's drain: 421 to a session, then close it (RFC 5321 §3.8)."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(self._shutting_down())
+        self.close_now()
+
+    def close_now(self) -> None:
+        if self.transport is not None:
             self.transport.close()
 
 
@@ -333,26 +370,47 @@ class SmtpListener:
             address = smtp_server.sockets[0].getsockname()
             self.host, self.port = address[0], address[1]
 
+    def begin_stop(self) -> None:
+        """The drain starts: the sockets stay open, but a new connection or a new transaction
+        is answered ``421 4.3.2``; a transaction already begun may finish."""
+        for cap in self._caps:
+            cap.closing = True
+
+    def _in_transaction(self) -> list[_CappedSession]:
+        return [
+            protocol
+            for cap in self._caps
+            for protocol in cap.live
+            if isinstance(protocol, _CappedSession) and protocol.in_transaction
+        ]
+
+    async def drained(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) until no session is in a transaction."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._in_transaction():
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(DRAIN_POLL)
+        return True
+
     async def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
-        """Stop accepting; let messages being received or stored get their reply; then close."""
+        """Stop: let the transactions begun get their reply (at most ``timeout`` seconds), then
+        close the sockets, answering 421 to idle sessions and cutting those still sending."""
+        self.begin_stop()
+        await self.drained(timeout)
         for server in (self._smtp_server, self._lmtp_server):
             if server is not None:
                 server.close()
         for cap in self._caps:
-            cap.closing = True
             for protocol in list(cap.live):
                 assert isinstance(protocol, _CappedSession)
-                protocol.close_if_idle()
-        waits = [asyncio.create_task(cap.empty.wait()) for cap in self._caps]
-        if waits:
-            _, not_done = await asyncio.wait(waits, timeout=timeout)
-            for task in not_done:
-                task.cancel()
-        for cap in self._caps:
-            for protocol in list(cap.live):
-                if protocol.transport is not None:
-                    log.warning(_kv("smtp.cut_session", session=protocol.correlation_id))
-                    protocol.transport.close()
+                if protocol.in_transaction:
+                    # its message never got a 250: the sender still has it and retries
+                    log.warning(_kv(f"{cap.kind}.cut_session", session=protocol.correlation_id))
+                    protocol.close_now()
+                else:
+                    protocol.say_goodbye()
         for server in (self._smtp_server, self._lmtp_server):
             if server is not None:
                 await server.wait_closed()
@@ -369,11 +427,15 @@ async def start_smtp(
     *,
     on_queued: Callable[[QueueItem], None] | None = None,
     precheck: Callable[[bytes], str | None] | None = None,
+    sockets: Mapping[str, socket.socket] | None = None,
 ) -> SmtpListener:
     """Start the SMTP listener (``[smtp] listen``) and LMTP socket (``lmtp_socket``) on the
     running loop; ``on_queued`` is called with each item right after its 250 went out;
-    ``precheck`` may answer a message with a reply (a 4xx) instead of queueing it."""
+    ``precheck`` may answer a message with a reply (a 4xx) instead of queueing it.
+    ``sockets``: listening sockets systemd passed (socket activation), by name ``"smtp"`` and
+    ``"lmtp"``; each is served instead of binding the configured address or path."""
     settings = config.smtp
+    passed = dict(sockets or {})
     loop = asyncio.get_running_loop()
     # gethostname(), never getfqdn(): aiosmtpd's default does a blocking DNS lookup per session
     hostname = socket.gethostname()
@@ -404,7 +466,7 @@ async def start_smtp(
             precheck=precheck,
         )
 
-    if address is not None:
+    if address is not None or "smtp" in passed:
         handler = handler_for("smtp")
         cap = _SessionCap(settings.max_sessions, "smtp")
 
@@ -417,10 +479,14 @@ async def start_smtp(
                 **common,
             )
 
-        host, port = address
-        smtp_server = await loop.create_server(smtp_session, host=host or None, port=port)
+        if "smtp" in passed:
+            smtp_server = await loop.create_server(smtp_session, sock=passed["smtp"])
+        else:
+            assert address is not None
+            host, port = address
+            smtp_server = await loop.create_server(smtp_session, host=host or None, port=port)
         caps.append(cap)
-    if settings.lmtp_socket is not None:
+    if settings.lmtp_socket is not None or "lmtp" in passed:
         lmtp_handler = handler_for("lmtp")
         lmtp_cap = _SessionCap(settings.max_sessions, "lmtp")
 
@@ -428,22 +494,28 @@ async def start_smtp(
             return _Lmtp(lmtp_handler, sessions=lmtp_cap, **common)
 
         try:
-            lmtp_server = await loop.create_unix_server(
-                lmtp_session, path=os.fspath(settings.lmtp_socket)
-            )
+            if "lmtp" in passed:
+                lmtp_server = await loop.create_unix_server(lmtp_session, sock=passed["lmtp"])
+            else:
+                lmtp_server = await loop.create_unix_server(
+                    lmtp_session, path=os.fspath(settings.lmtp_socket)
+                )
         except BaseException:
             if smtp_server is not None:
                 smtp_server.close()
             store_executor.shutdown(wait=False)
             raise
         caps.append(lmtp_cap)
-    listener = SmtpListener(smtp_server, lmtp_server, caps, settings.lmtp_socket, store_executor)
+    # a path systemd bound is systemd's to remove
+    own_path = settings.lmtp_socket if "lmtp" not in passed else None
+    listener = SmtpListener(smtp_server, lmtp_server, caps, own_path, store_executor)
     log.info(
         _kv(
             "smtp.listening",
             host=listener.host,
             port=listener.port,
             lmtp_socket=settings.lmtp_socket if lmtp_server is not None else None,
+            activation=",".join(sorted(passed)) or None,
             hostname=hostname,
             max_sessions=settings.max_sessions,
             max_message_size=settings.max_message_size,

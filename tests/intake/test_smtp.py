@@ -368,8 +368,9 @@ def test_stop_closes_idle_sessions_and_refuses_new_ones(tmp_path):
     with running_smtp(tmp_path) as smtp:
         port = smtp.port
         idle = smtplib.SMTP("127.0.0.1", port, timeout=10)
-    with pytest.raises(smtplib.SMTPServerDisconnected):
-        idle.noop()
+    # RFC 5321 §3.8: a server that stops says 421 before it closes a session
+    assert idle.getreply() == (421, f"4.3.2 {socket.gethostname()} shutting down".encode())
+    assert idle.sock.recv(1) == b""
     idle.close()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()

@@ -1,0 +1,277 @@
+"""The daemon as a service (SPEC §7) with real peers: a graceful stop that drains the SMTP
+listener (421 to what is new, 250 to the message in the middle of DATA) within the stop
+timeout, socket activation with a socket the test bound itself, and ``ingestd status`` showing
+each IMAP account's connection against a real Dovecot that is then stopped.
+
+The daemon, its configuration and the read-only views are the e2e rig's (``rig_daemon``); the
+mails are built with the helpers of ``test_mail_e2e``.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import smtplib
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from conftest import missing
+from rig_daemon import RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup
+from rig_dns import TxtServer
+from rig_dovecot import Dovecot, dovecot_problem
+from rig_signers import SigningKey, rsa_key, sign_dkimpy
+from test_mail_e2e import CSV, TODAY, deck_mail, send
+
+from ingestd.daemon import ActivationError, activated_sockets
+from ingestd.intake.imap import read_status
+
+STOP_BOUND = 30.0  # the default [daemon] stop_timeout
+SHORT_STOP = 1.0  # the stop_timeout of the test that runs into it
+IMPORT_TIMEOUT = 20.0
+
+
+@pytest.fixture(scope="module")
+def acme_key() -> SigningKey:
+    return rsa_key(2048)
+
+
+@pytest.fixture(scope="module")
+def dns(acme_key: SigningKey) -> Iterator[TxtServer]:
+    with TxtServer() as server:
+        server.set_txt("sel1._domainkey.acme.example", acme_key.record)
+        yield server
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    problem = dovecot_problem()
+    if problem is not None:
+        missing(problem)
+    server = Dovecot()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+def signed_deck(key: SigningKey, message_id: str, *codes: str) -> bytes:
+    day = TODAY.isoformat()
+    lines = ["Code,Destination,Rate,Effective Date"]
+    lines += [f"{code},Dest {code},0.0{i + 1},{day}" for i, code in enumerate(codes)]
+    deck = ("acme_az.csv", ("\r\n".join(lines) + "\r\n").encode(), CSV)
+    raw = deck_mail(deck, message_id=message_id)
+    return sign_dkimpy(raw, key, domain="acme.example", selector="sel1")
+
+
+def with_stop_timeout(setup: Setup, value: str) -> None:
+    text = setup.config.read_text()
+    setup.config.write_text(text.replace("[daemon]\n", f'[daemon]\nstop_timeout = "{value}"\n'))
+
+
+def open_session(port: int) -> smtplib.SMTP:
+    client = smtplib.SMTP("127.0.0.1", port, local_hostname="mx.acme.example", timeout=15)
+    assert client.ehlo()[0] == 250
+    return client
+
+
+def begin_data(client: smtplib.SMTP) -> None:
+    """MAIL, RCPT and DATA up to the 354: the next bytes are the message."""
+    assert client.mail(VENDOR_SENDER)[0] == 250
+    assert client.rcpt(RECIPIENT)[0] == 250
+    client.putcmd("data")
+    assert client.getreply()[0] == 354
+
+
+def data_lines(raw: bytes) -> bytes:
+    """The message as sent after DATA: dot-stuffed, without the final ``.`` line."""
+    assert raw.endswith(b"\r\n")
+    return re.sub(rb"(?m)^\.", b"..", raw)
+
+
+def greeting(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.settimeout(10)
+        return sock.recv(512)
+
+
+def refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+# --- 1. graceful stop -------------------------------------------------------------------------
+
+
+def test_sigterm_drains_smtp_a_message_in_data_gets_250_and_is_imported_once(
+    tmp_path, dns, acme_key
+):
+    setup = Setup.create(tmp_path, nameserver=dns.address)
+    message_id = "<drained@acme.example>"
+    body = data_lines(signed_deck(acme_key, message_id, "44", "4420"))
+    with setup.daemon() as daemon:
+        idle = open_session(setup.port)  # connected before the stop, no transaction
+        sending = open_session(setup.port)
+        begin_data(sending)
+        sending.send(body[: len(body) // 2])
+        started = time.monotonic()
+        daemon.process.send_signal(signal.SIGTERM)
+        daemon.wait_for(lambda: "daemon.stopping" in daemon.log_text(), 10, "the stop to begin")
+
+        # the socket is still there, but a new session is turned away…
+        hello = greeting(setup.port)
+        assert hello.startswith(b"421 4.3.2 ") and hello.rstrip().endswith(b"shutting down")
+        # …and so is a new transaction on a session opened before the stop
+        code, reply = idle.mail(VENDOR_SENDER)
+        assert (code, reply.split()[0]) == (421, b"4.3.2"), reply
+        assert idle.sock.recv(1) == b""  # and the server closed it
+        idle.close()
+        # the message in the middle of DATA is finished and queued
+        sending.send(body[len(body) // 2 :] + b".\r\n")
+        code, reply = sending.getreply()
+        assert code == 250 and b"queued as" in reply, reply
+        sending.close()
+
+        assert daemon.process.wait(STOP_BOUND + 5) == 0
+        took = time.monotonic() - started
+        assert took < STOP_BOUND
+        log = daemon.log_text(100_000)
+        assert "event=smtp.refused_connection" in log and "reason=stopping" in log
+        assert "event=smtp.refused_mail" in log and "event=daemon.stopped" in log
+        assert "daemon.stop_timeout" not in log and "cut_session" not in log
+
+    # the worker took nothing after the stop began: the message waits for the next start
+    assert len(setup.queued()) == 1 and setup.messages() == []
+    with setup.daemon() as daemon:
+        daemon.wait_for(lambda: len(setup.versions()) == 1, IMPORT_TIMEOUT, "the import")
+        daemon.wait_for(lambda: not setup.queued(), 10, "an empty queue")
+        assert daemon.stop() == 0
+    (version,) = setup.versions()
+    assert (version["message_id"], version["rows_total"]) == (message_id, 2)
+    (message,) = setup.messages()
+    assert (message["state"], message["result"], message["attempts"]) == ("done", "imported", 1)
+    print(f"SIGTERM with a session in DATA: exit 0 in {took:.2f} s")
+
+
+def test_stop_timeout_bounds_the_drain_and_cuts_a_sender_that_does_not_finish(
+    tmp_path, dns, acme_key
+):
+    setup = Setup.create(tmp_path, nameserver=dns.address)
+    with_stop_timeout(setup, f"{SHORT_STOP:g}s")
+    body = data_lines(signed_deck(acme_key, "<never-finished@acme.example>", "44"))
+    with setup.daemon() as daemon:
+        stalled = open_session(setup.port)
+        begin_data(stalled)
+        stalled.send(body[:200])  # and nothing more
+        started = time.monotonic()
+        daemon.process.send_signal(signal.SIGTERM)
+        assert daemon.process.wait(SHORT_STOP + 10) == 0
+        took = time.monotonic() - started
+        # it waited for the sender, but no longer than the stop timeout (plus the exit itself)
+        assert SHORT_STOP <= took < SHORT_STOP + 5, took
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            stalled.getreply()  # no 250: the sender still has the message and retries
+        stalled.close()
+        log = daemon.log_text(100_000)
+        assert "event=smtp.cut_session" in log and "event=daemon.stopped" in log
+    assert setup.queued() == [] and setup.messages() == []
+
+
+# --- 2. socket activation ---------------------------------------------------------------------
+
+
+def test_socket_activation_serves_the_passed_socket_and_binds_nothing(tmp_path, dns, acme_key):
+    setup = Setup.create(tmp_path, nameserver=dns.address)
+    message_id = "<activated@acme.example>"
+    with socket.create_server(("127.0.0.1", 0)) as passed:
+        port = passed.getsockname()[1]
+        assert port != setup.port
+        with setup.daemon(listen_socket=passed) as daemon:
+            send(port, signed_deck(acme_key, message_id, "33", "49"))
+            daemon.wait_for(lambda: len(setup.versions()) == 1, IMPORT_TIMEOUT, "the import")
+            assert refused(setup.port)  # [smtp] listen was not bound
+            log = daemon.log_text(100_000)
+            assert "event=daemon.socket_passed kind=smtp name=smtp" in log
+            assert f"port={port}" in log and "activation=smtp" in log
+            assert daemon.stop() == 0
+    (version,) = setup.versions()
+    assert version["message_id"] == message_id
+
+
+def test_passed_sockets_are_sorted_by_name_or_refused_with_the_reason(tmp_path):
+    tcp = socket.create_server(("127.0.0.1", 0))
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix.bind(str(tmp_path / "lmtp.sock"))
+    unix.listen()
+    try:
+        # unnamed sockets (systemd's default name is the socket unit's) go by their family
+        found = activated_sockets([("ingestd.socket", tcp), ("unknown", unix)])
+        assert found == {"smtp": tcp, "lmtp": unix}
+        assert activated_sockets([("lmtp", unix)]) == {"lmtp": unix}
+    finally:
+        tcp.close()
+        unix.close()
+    cases = [
+        ("submission", "passed fd 3 is named 'submission'; name it smtp or lmtp"),
+        ("smtp", "passed fd 4 is a second smtp socket"),
+    ]
+    for name, reason in cases:
+        first = socket.create_server(("127.0.0.1", 0))
+        second = socket.create_server(("127.0.0.1", 0))
+        passed = [(name, first)] if name != "smtp" else [("smtp", first), ("smtp", second)]
+        with pytest.raises(ActivationError, match=re.escape(reason)):
+            activated_sockets(passed)
+        assert first.fileno() == -1  # closed: nothing half-started keeps them
+        second.close()
+
+
+# --- 3. IMAP connection state in `ingestd status` ---------------------------------------------
+
+
+def test_status_shows_the_imap_account_connected_then_in_backoff(tmp_path, dns, dovecot):
+    password = tmp_path / "imap.pass"
+    password.write_text(dovecot.password + "\n")
+    mailbox = ImapMailbox(dovecot.host, dovecot.port, dovecot.user, password)
+    setup = Setup.create(tmp_path, nameserver=dns.address, imap=mailbox)
+    state_dir = tmp_path / "state"
+    before = read_status(state_dir, mailbox.name)  # what `status` shows before the first run
+    assert (before["state"], before["connected"]) == ("unknown", False)
+    with setup.daemon() as daemon:
+        daemon.wait_for(
+            lambda: read_status(state_dir, mailbox.name)["state"] == "idle",
+            10,
+            "the poller in IDLE",
+        )
+        (idle,) = setup.cli_json("status")["imap"]
+        assert (idle["state"], idle["connected"], idle["running"]) == ("idle", True, True)
+        assert idle["last_sweep"] is not None and idle["last_error"] is None
+        assert (idle["host"], idle["port"], idle["pid"]) == (
+            dovecot.host,
+            dovecot.port,
+            daemon.process.pid,
+        )
+        human = setup.cli("status").stdout
+        assert f"imap       {mailbox.name}: idle since {idle['since']}" in human
+
+        dovecot.stop()
+        daemon.wait_for(
+            lambda: "refused" in (read_status(state_dir, mailbox.name).get("last_error") or ""),
+            15,
+            "a failed reconnect",
+        )
+        (down,) = setup.cli_json("status")["imap"]
+        assert (down["state"], down["connected"], down["running"]) == ("backoff", False, True)
+        assert "ConnectionRefusedError" in down["last_error"]
+        assert down["since"] >= idle["since"] and down["retry_at"] >= down["last_error_at"]
+        assert down["last_sweep"] == idle["last_sweep"]  # nothing swept since
+        human = setup.cli("status").stdout
+        assert f"{mailbox.name}: backoff since {down['since']}, next attempt" in human
+        assert "ConnectionRefusedError" in human
+        assert daemon.stop() == 0
+    stopped = read_status(state_dir, mailbox.name)
+    assert (stopped["state"], stopped["running"], stopped["retry_at"]) == ("stopped", False, None)
