@@ -96,6 +96,9 @@ class SmtpConfig:
     recipients: tuple[str, ...] = ("rates@localhost",)  # lower-cased; others get 550 at RCPT
     max_message_size: int = 50 * 1024 * 1024
     max_sessions: int = 50
+    # seconds a session may wait before its next command, and a message's DATA may take (RFC
+    # 5321 §4.5.3.2: 5 minutes); then it is closed, so idle or slow sockets free their slot
+    timeout: float = 300.0
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     require_starttls: bool = False
@@ -920,6 +923,7 @@ def _parse_smtp(t: _Table) -> SmtpConfig:
         recipients=t.get("recipients", _list(_address), d.recipients),
         max_message_size=t.get("max_message_size", _size_conv, d.max_message_size),
         max_sessions=t.get("max_sessions", _integer(lo=1), d.max_sessions),
+        timeout=t.get("timeout", _duration_conv(hi=3600), d.timeout),
         tls_cert_file=t.get("tls_cert_file", _optional(_path)),
         tls_key_file=t.get("tls_key_file", _optional(_path)),
         require_starttls=t.get("require_starttls", _boolean, False),

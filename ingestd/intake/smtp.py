@@ -445,6 +445,7 @@ async def start_smtp(
         "hostname": hostname,
         "ident": IDENT,
         "loop": loop,
+        "timeout": settings.timeout,  # idle sessions and slow senders lose their slot
     }
     context = tls_context(settings)  # first: a bad certificate fails the start, cleanly
     # its own threads for the fsyncs: a pipeline busy in the default executor must not delay
