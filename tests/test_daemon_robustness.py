@@ -67,6 +67,14 @@ def assert_versions_whole(setup: Setup) -> list[dict]:
             "closed": v["rows_closed"],
             "total": v["rows_total"],
         }, f"version {v['number']} is half-written: {found} in voice_rates, the version says {v}"
+    # every table, not only "default", points at its last version, which exists and is whole
+    # (billing reads current_version through the current_* views)
+    tables = setup.query("SELECT id, name, current_version FROM rate_tables")
+    for t in tables:
+        numbers = [r["number"] for r in setup.query(
+            "SELECT number FROM versions WHERE table_id = ? ORDER BY number", t["id"])]  # fmt: skip
+        assert numbers == list(range(1, len(numbers) + 1)), (t, numbers)
+        assert t["current_version"] == (numbers[-1] if numbers else 0), (t, numbers)
     return versions
 
 
