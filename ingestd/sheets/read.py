@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import re
 import zipfile
@@ -309,12 +310,13 @@ def _read_csv(data: bytes, *, max_rows: int, max_columns: int) -> pl.DataFrame:
     if "\n" not in text and "\r" in text:  # classic Mac line ends
         text, utf8 = text.replace("\r", "\n"), None
     utf8 = utf8 or text.encode("utf-8")
+    lines = text.split("\n")
+    check_text(text, lines)
     delimiter = sniff_delimiter(text)
     # Upper bound of the width: a record on one line has at most (delimiters + 1) fields; a
     # record spanning lines is caught by the sentinel column below.
-    width = min(
-        max(map(methodcaller("count", delimiter), text.split("\n")), default=0) + 1, max_columns + 1
-    )
+    width = min(max(map(methodcaller("count", delimiter), lines), default=0) + 1, max_columns + 1)
+    del lines
     frame = _polars_csv(utf8, delimiter, width, max_rows)
     if frame is None:  # quotes inside unquoted fields: polars refuses, the csv module copes
         frame = _python_csv(text, delimiter, max_rows)
@@ -325,6 +327,29 @@ def _read_csv(data: bytes, *, max_rows: int, max_columns: int) -> pl.DataFrame:
         if frame is None:
             frame = _python_csv(text, delimiter, max_rows)
     return _finish(frame, max_rows=max_rows, max_columns=max_columns)
+
+
+# No sheet has a line this long (Excel holds at most 32,767 characters in a cell): such a line
+# is a binary file or a hostile one, and would cost seconds in every later stage.
+MAX_LINE_CHARS = 1 << 20
+
+
+def check_text(text: str, lines: list[str]) -> None:
+    """Refuse text that no spreadsheet wrote: NUL characters, a line of a megabyte."""
+    nul = text.find("\0")
+    if nul >= 0:
+        raise SheetError(
+            "nul_bytes",
+            f"the text holds NUL bytes (first on line {text.count(chr(10), 0, nul) + 1}): a "
+            "binary file, or UTF-16 without a byte-order mark; send it as UTF-8 text",
+        )
+    longest = max(map(len, lines), default=0)
+    if longest > MAX_LINE_CHARS:
+        number = next(i for i, line in enumerate(lines, 1) if len(line) == longest)
+        raise SheetError(
+            "line_too_long",
+            f"line {number} has {longest} characters, more than {MAX_LINE_CHARS} (limit)",
+        )
 
 
 def _polars_csv(data: bytes, delimiter: str, width: int, max_rows: int) -> pl.DataFrame | None:
@@ -339,6 +364,7 @@ def _polars_csv(data: bytes, delimiter: str, width: int, max_rows: int) -> pl.Da
             schema=schema,
             truncate_ragged_lines=True,
             missing_columns="insert",
+            extra_columns="ignore",  # a first line wider than the limit: the sentinel tells
             raise_if_empty=False,
             n_rows=max_rows + 1,
         )
@@ -366,6 +392,7 @@ _MIDNIGHT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00$"
 
 
 def _read_workbook(data: bytes, *, max_rows: int, max_columns: int) -> list[Sheet]:
+    check_workbook(data, max_rows=max_rows, max_columns=max_columns)
     try:
         reader = fastexcel.read_excel(data)
         names = reader.sheet_names
@@ -443,6 +470,142 @@ def _canonical_cell(column: str, *, with_numbers: bool) -> pl.Expr:
             .then(number.cast(pl.Int8, strict=False).cast(pl.String))
         )
     return rule.otherwise(cell).alias(column)
+
+
+# --- hostile workbooks -----------------------------------------------------------------------
+
+# calamine (under fastexcel) holds a sheet as a dense grid of 32-byte cells from its first to
+# its last used row and column, and every shared string, before n_rows/use_columns apply: two
+# cells far apart (A1 and XFD1048576: 550 GB) or a part that inflates a thousandfold abort the
+# process.  So the parts are inflated and measured here first, within these limits.
+MAX_GRID_CELLS = 50_000_000  # ≈ 1.6 GB in calamine: a 2M-row deck of 25 columns still fits
+MAX_PART_RATIO = 100  # real sheet XML compresses 5-20×, deflated zeros about 1000×
+_RATIO_FLOOR = 16 * 2**20  # parts smaller than this may compress as well as they like
+_XML_PER_ROW = 1024  # workbook XML allowed per row of max_rows (a real deck: ~300 bytes)
+_PART = re.compile(r"\.(xml|bin)$", re.I)
+_SHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.(xml|bin)$", re.I)
+# a cell reference past column Z or row 999,999 (one quick pass finds none in a real deck),
+# then the whole reference of a cell with content (self-closing cells are empty and calamine
+# skips them)
+_FAR_CELL = re.compile(rb' r="(?:[A-Z]{2,3}[0-9]|[A-Z][0-9]{7})')
+_CELL_REF = re.compile(rb' r="([A-Z]{1,3})([0-9]{1,9})"[^>]*(?<!/)>')
+_TAIL = 64  # bytes carried between chunks, so a cell reference split by a chunk is seen
+
+
+def check_workbook(data: bytes, *, max_rows: int, max_columns: int) -> None:
+    """Refuse a workbook the reader library cannot read safely: password-protected, a part
+    that inflates beyond the limits, a sheet whose cells span more than the limits."""
+    if data.startswith(_OLE2):
+        _check_not_encrypted(data)
+    elif data.startswith(_ZIP):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                _check_parts(archive, max_rows=max_rows, max_columns=max_columns)
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as exc:
+            raise SheetError("unreadable", f"the workbook cannot be unpacked: {exc}") from exc
+
+
+def _check_not_encrypted(data: bytes) -> None:
+    """A password-protected XLSX is an OLE container with these streams ([MS-OFFCRYPTO] 2.3.4);
+    stream names are UTF-16LE in the directory."""
+    if any((name + "\0").encode("utf-16-le") in data for name in ("EncryptedPackage",)):
+        raise SheetError(
+            "encrypted", "the workbook is password-protected; send it without a password"
+        )
+
+
+def _check_parts(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int) -> None:
+    budget = max(_XML_PER_ROW * max_rows, 64 * 2**20)
+    unpacked = 0
+    for info in archive.infolist():
+        if not _PART.search(info.filename):
+            continue  # images and other media: the reader never inflates them
+        label = _member_label(info.filename)
+        extent = _SheetExtent(label) if _SHEET_PART.match(info.filename) else None
+        size, tail = 0, b""
+        with archive.open(info) as part:
+            while chunk := part.read(_CHUNK):
+                size += len(chunk)
+                unpacked += len(chunk)
+                if unpacked > budget:
+                    raise SheetError(
+                        "too_large",
+                        f"the workbook's parts unpack to more than {budget} bytes (limit)",
+                    )
+                if size > _RATIO_FLOOR and size > MAX_PART_RATIO * max(info.compress_size, 1):
+                    raise SheetError(
+                        "too_large",
+                        f"workbook part {label!r} inflates more than {MAX_PART_RATIO} times "
+                        f"its {info.compress_size} bytes (a zip bomb)",
+                    )
+                if extent is not None:
+                    extent.scan(tail + chunk)
+                    tail = chunk[-_TAIL:]
+        if extent is not None:
+            if extent.rows * extent.columns > MAX_GRID_CELLS and extent.rows == 999_999:
+                # a wide sheet: how far down its cells reach decides, so look again closely
+                extent.rescan_rows(archive, info, MAX_GRID_CELLS // extent.columns)
+            extent.check(max_rows=max_rows, max_columns=max_columns)
+
+
+@dataclass
+class _SheetExtent:
+    """How far a sheet's cells reach, from their references (``r="AB12"``), found cheaply: a
+    real deck has no column past Z and no row past 999,999, so the scan finds almost
+    nothing in it."""
+
+    label: str
+    columns: int = 26  # "Z": no reference with two letters seen
+    rows: int = 999_999  # no reference with seven digits seen
+
+    def scan(self, text: bytes) -> None:
+        for far in _FAR_CELL.finditer(text):
+            cell = _CELL_REF.match(text, far.start())
+            if cell is not None:
+                self.columns = max(self.columns, _column_number(cell.group(1)))
+                self.rows = max(self.rows, int(cell.group(2)))
+
+    def rescan_rows(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, allowed: int) -> None:
+        """The last row exactly, where it is at least ``allowed``'s number of digits long."""
+        tall, last, tail = _tall_cells(len(str(allowed))), 0, b""
+        with archive.open(info) as part:
+            while chunk := part.read(_CHUNK):
+                for match in tall.finditer(tail + chunk):
+                    last = max(last, int(match.group(1)))
+                tail = chunk[-_TAIL:]
+        self.rows = max(last, allowed)
+
+    def check(self, *, max_rows: int, max_columns: int) -> None:
+        if self.columns > max(max_columns, 26):
+            raise SheetError(
+                "too_many_columns",
+                f"sheet part {self.label!r} has cells in column {self.columns}: more than "
+                f"{max_columns} columns (limit)",
+            )
+        if self.rows > max(max_rows, 999_999):
+            raise SheetError(
+                "too_many_rows",
+                f"sheet part {self.label!r} has cells in row {self.rows}: more than "
+                f"{max_rows} rows (limit)",
+            )
+        if self.rows * self.columns > MAX_GRID_CELLS:
+            raise SheetError(
+                "too_many_cells",
+                f"sheet part {self.label!r} spans {self.rows} rows by {self.columns} columns: "
+                f"more than {MAX_GRID_CELLS} cells (limit)",
+            )
+
+
+@functools.lru_cache(maxsize=8)
+def _tall_cells(digits: int) -> re.Pattern[bytes]:
+    return re.compile(rb' r="[A-Z]{1,3}([0-9]{%d,9})"[^>]*(?<!/)>' % digits)
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
 
 
 # --- common ----------------------------------------------------------------------------------
