@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -131,9 +133,17 @@ def _ensure_sqlite_dir(url: sa.URL) -> None:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _bind_null(_value: None) -> None:
+    return None
+
+
 def make_engine(url: str) -> Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        # None is bound as NULL either way; registered, the sqlite3 module finds its adapter at
+        # once instead of probing None for adaptation protocols first, which is most of the
+        # cost of an empty cell in a million-row insert (SPEC §8)
+        sqlite3.register_adapter(type(None), _bind_null)
         _ensure_sqlite_dir(parsed)
         engine = sa.create_engine(parsed, connect_args={"timeout": 60})
 
@@ -715,7 +725,10 @@ def _to_frame(raw: pl.DataFrame, names: list[str], spec: KindSpec) -> pl.DataFra
 
 
 def _db_frame(spec: KindSpec, inserts: pl.DataFrame, dialect: str) -> pl.DataFrame:
-    """The rows to insert, in column order, as the driver wants them."""
+    """The rows to insert, in column order, as the driver wants them: prices and times as
+    text, flags as 0/1 (a Python bool is not one of the types the sqlite3 module binds
+    directly: every one goes through its adapter lookup, the dearest part of a million-row
+    insert)."""
     frame = inserts.select(*spec.row_columns, "change_class")
     if dialect == "postgresql":
         return frame  # COPY reads polars' CSV text as is
@@ -724,7 +737,41 @@ def _db_frame(spec: KindSpec, inserts: pl.DataFrame, dialect: str) -> pl.DataFra
         for c, t in frame.schema.items()
         if t in (PRICE, TIME)
     }
-    return frame.with_columns(_by_distinct(frame[c], text) for c, text in texts.items())
+    return frame.with_columns(
+        *(_by_distinct(frame[c], text) for c, text in texts.items()),
+        *(pl.col(c).cast(pl.Int8) for c, t in frame.schema.items() if t == pl.Boolean),
+    )
+
+
+# A value written into the statement instead of bound: digits, or text of these characters
+# only (no quote, no backslash, whatever the server's escaping rules).
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9 _.:+-]{0,64}")
+
+
+def _constant_columns(frame: pl.DataFrame) -> dict[str, str]:
+    """The columns holding one value in every row, as SQL literals: a first import's
+    change_class, a deck without end dates or currency.  Each bound value costs the driver a
+    call, and NULL the most (the sqlite3 module looks for an adapter first)."""
+    out = {}
+    for column in frame.get_columns():
+        if column.name == "code":  # the key differs from row to row; it keeps the frame's rows
+            continue
+        nulls = column.null_count()
+        if nulls == column.len():
+            out[column.name] = "NULL"
+            continue
+        if nulls:
+            continue
+        first = column[0]
+        if isinstance(first, int) and not isinstance(first, bool):
+            literal = str(int(first))
+        elif isinstance(first, str) and _PLAIN_TEXT.fullmatch(first):
+            literal = f"'{first}'"
+        else:
+            continue
+        if (column == first).all():
+            out[column.name] = literal
+    return out
 
 
 def _by_distinct(column: pl.Series, text: pl.Expr) -> pl.Series:
@@ -771,8 +818,12 @@ def _bulk_insert(
             copy.write(frame.write_csv(include_header=False))
         return
     mark = "?" if dialect == "sqlite" else "%s"
-    # the table and version are the same for every row: literals, not parameters
-    row = f"({int(table_id)}, {int(version)}, {', '.join([mark] * frame.width)})"
+    # the table and version are the same for every row, and so are some columns of a deck:
+    # literals, not parameters
+    constant = _constant_columns(frame)
+    row = ", ".join(constant.get(c, mark) for c in frame.columns)
+    row = f"({int(table_id)}, {int(version)}, {row})"
+    frame = frame.drop(list(constant))
     insert = f"INSERT INTO {spec.table} ({names}) VALUES "
     cursor = raw.cursor()
     try:
