@@ -197,6 +197,12 @@ def price_text(price: pl.Expr) -> pl.Expr:
     return text.str.replace(r"(\.[0-9]*[1-9])0+$", "$1").str.replace(r"\.0+$", "")
 
 
+def has_repeats(column: pl.Series) -> bool:
+    """Whether a value occurs more than once: on a million codes a distinct count is several
+    times cheaper than marking every repeated row, and most decks list each code once."""
+    return column.n_unique() < column.len()
+
+
 def iso(value: datetime | None) -> str | None:
     """An instant as reports and the store's text show it: naive UTC, whole seconds."""
     return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S")

@@ -23,7 +23,16 @@ import phonenumbers
 import polars as pl
 
 from ingestd.errors import RowError
-from ingestd.rates.model import TIME, ChangeClass, DeckMode, Kind, KindSpec, iso, spec_for
+from ingestd.rates.model import (
+    TIME,
+    ChangeClass,
+    DeckMode,
+    Kind,
+    KindSpec,
+    has_repeats,
+    iso,
+    spec_for,
+)
 
 # Which notice period applies to which change class (SPEC §4 "notice periods per change class").
 NOTICE_OF = {
@@ -280,7 +289,10 @@ def _split_settled(
               maintain_order="left")
         .get_column("_at")
     )  # fmt: skip
-    same = at.is_not_null() & ~deck.get_column("code").is_duplicated()
+    codes = deck.get_column("code")
+    same = at.is_not_null()
+    if has_repeats(codes):
+        same = same & ~codes.is_duplicated()
     for column in spec.value_columns:
         if not same.any():
             break
@@ -450,7 +462,7 @@ def _restated(deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec) -> pl.
 def _dedupe_slots(deck: pl.DataFrame) -> pl.DataFrame:
     """Rows of one code that land on the same instant: the most recently stated one wins
     (a past-dated row and an ASAP row both take effect on receipt), then the later row."""
-    if not deck.get_column("code").is_duplicated().any():  # one row per code: nothing to do
+    if not has_repeats(deck.get_column("code")):  # one row per code: nothing to do
         return deck
     order = pl.col("stated").fill_null(datetime.max)
     return (
@@ -516,6 +528,10 @@ def _merge(
 ) -> tuple[pl.DataFrame, pl.Series]:
     """Put the deck rows into the codes' timelines; return rows to insert and ids to close."""
     cols = list(spec.row_columns)
+    if existing.is_empty() and not has_repeats(deck.get_column("code")):
+        # a first import listing every code once: each row is its code's whole timeline
+        inserts = deck.select(*cols, "change_class").sort("code", "effective_from")
+        return inserts, pl.Series("id", [], pl.Int64)
     # only the timelines of the codes the deck lists (missing ones included) can change
     existing = existing.join(deck.select("code").unique(), on="code", how="semi")
     # existing rows the deck replaces: the same instant, or after a discontinued row of the code

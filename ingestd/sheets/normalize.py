@@ -23,7 +23,7 @@ from datetime import datetime
 import polars as pl
 
 from ingestd.errors import RowError, SheetError
-from ingestd.rates.model import PRICE, TIME, Kind, KindSpec, spec_for
+from ingestd.rates.model import PRICE, TIME, Kind, KindSpec, has_repeats, spec_for
 from ingestd.sheets.cells import (
     DATE_ORDERS,
     HYPHEN_MEANINGS,
@@ -1076,9 +1076,9 @@ def _conflicts(
     compared = [c for c in spec.schema() if c not in (*keys, "description")]
     # codes first (a quarter of the memory of hashing code and time together on a large
     # deck where every code is listed once), then code and time among the repeated codes
-    repeated = rows.get_column("code").is_duplicated()
-    if not repeated.any():
+    if not has_repeats(rows.get_column("code")):
         return rows, [], []
+    repeated = rows.get_column("code").is_duplicated()
     positions = (
         rows.select(keys)
         .with_row_index("_position")
