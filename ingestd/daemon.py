@@ -293,7 +293,6 @@ class Daemon:
                     "daemon.stop_timeout",
                     stop_timeout=f"{timeout:g}s",
                     abandoned=",".join(self.abandoned),
-                    queue=self.queue.pending(),
                 )
             )
         else:

@@ -13,6 +13,7 @@ import re
 import signal
 import smtplib
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 
@@ -28,7 +29,7 @@ from ingestd.daemon import ActivationError, activated_sockets
 from ingestd.intake.imap import read_status
 
 STOP_BOUND = 30.0  # the default [daemon] stop_timeout
-SHORT_STOP = 1.0  # the stop_timeout of the test that runs into it
+SHORT_STOP = 0.5  # the stop_timeout of the tests that run into it
 IMPORT_TIMEOUT = 20.0
 
 
@@ -275,3 +276,43 @@ def test_status_shows_the_imap_account_connected_then_in_backoff(tmp_path, dns, 
         assert daemon.stop() == 0
     stopped = read_status(state_dir, mailbox.name)
     assert (stopped["state"], stopped["running"], stopped["retry_at"]) == ("stopped", False, None)
+
+
+def test_stop_timeout_abandons_the_message_in_hand_and_the_next_start_imports_it(
+    tmp_path, dns, acme_key
+):
+    setup = Setup.create(tmp_path, nameserver=dns.address)
+    with_stop_timeout(setup, f"{SHORT_STOP:g}s")
+    message_id = "<abandoned@acme.example>"
+    with setup.daemon() as daemon:
+        # another writer holds SQLite's write lock: the worker's first write waits for it
+        # (busy timeout 60 s), so the message stays in hand past the stop timeout
+        lock = sqlite3.connect(setup.db_path, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            send(setup.port, signed_deck(acme_key, message_id, "44", "4420", "33"))
+            daemon.wait_for(
+                lambda: [q.split("/")[0] for q in setup.queued()] == ["processing"],
+                IMPORT_TIMEOUT,
+                "the worker to take the message",
+            )
+            started = time.monotonic()
+            daemon.process.send_signal(signal.SIGTERM)
+            assert daemon.process.wait(SHORT_STOP + 10) == 0
+            took = time.monotonic() - started
+        finally:
+            lock.rollback()
+            lock.close()
+        log = daemon.log_text(100_000)
+    assert "event=daemon.stop_timeout" in log and "abandoned=queue-worker" in log, log[-3000:]
+    assert SHORT_STOP <= took < SHORT_STOP + 5, took
+    assert setup.versions() == [] and len(setup.queued()) == 1  # nothing written, nothing lost
+    with setup.daemon() as daemon:
+        daemon.wait_for(lambda: len(setup.versions()) == 1, IMPORT_TIMEOUT, "the import")
+        daemon.wait_for(lambda: not setup.queued(), 10, "an empty queue")
+        assert daemon.stop() == 0
+    (version,) = setup.versions()
+    assert (version["message_id"], version["rows_total"]) == (message_id, 3)
+    (message,) = setup.messages()
+    assert (message["state"], message["result"]) == ("done", "imported")
+    print(f"stop timeout {SHORT_STOP:g} s with a message in hand: exit 0 in {took:.2f} s")
