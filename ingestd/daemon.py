@@ -218,7 +218,10 @@ class Daemon:
         return code
 
     async def _main(self) -> int:
-        passed = activated_sockets(systemd.listen_fds_with_names())
+        try:
+            passed = activated_sockets(systemd.listen_fds_with_names())
+        except OSError as e:
+            raise ActivationError(f"socket activation: {e.strerror}") from None
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

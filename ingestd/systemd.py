@@ -160,11 +160,17 @@ def listen_fds(
                 env.pop(name, None)
     if pid != os.getpid() or count <= 0:
         return []
-    sockets = []
+    sockets: list[socket.socket] = []
     for fd in range(LISTEN_FDS_START, LISTEN_FDS_START + count):
-        os.set_inheritable(fd, False)
-        # family, type and protocol are read from the fd itself
-        sockets.append(socket.socket(fileno=fd))
+        try:
+            os.set_inheritable(fd, False)
+            # family, type and protocol are read from the fd itself
+            sockets.append(socket.socket(fileno=fd))
+        except OSError as e:
+            # a wrong LISTEN_FDS (or a closed fd): say which one, instead of a bare errno
+            for sock in sockets:
+                sock.close()
+            raise OSError(e.errno, f"passed fd {fd} is not a socket ({e.strerror})") from None
     return sockets
 
 

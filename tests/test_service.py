@@ -9,24 +9,28 @@ mails are built with the helpers of ``test_mail_e2e``.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
 import smtplib
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 from conftest import missing
-from rig_daemon import RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup
+from rig_daemon import ACTIVATE, RECIPIENT, ROOT, VENDOR_SENDER, ImapMailbox, Setup
 from rig_dns import TxtServer
 from rig_dovecot import Dovecot, dovecot_problem
 from rig_signers import SigningKey, rsa_key, sign_dkimpy
 from test_mail_e2e import CSV, TODAY, deck_mail, send
 
 from ingestd.daemon import ActivationError, activated_sockets
-from ingestd.intake.imap import read_status
+from ingestd.intake.imap import AccountStatus, ConnectionState, read_status, status_path
 
 STOP_BOUND = 30.0  # the default [daemon] stop_timeout
 SHORT_STOP = 0.5  # the stop_timeout of the tests that run into it
@@ -231,6 +235,25 @@ def test_passed_sockets_are_sorted_by_name_or_refused_with_the_reason(tmp_path):
         second.close()
 
 
+def test_a_passed_fd_that_is_no_socket_stops_the_start_with_the_reason(tmp_path, dns):
+    setup = Setup.create(tmp_path, nameserver=dns.address)
+    read_end, write_end = os.pipe()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", ACTIVATE, str(read_end),
+             sys.executable, "-m", "ingestd", "-c", str(setup.config), "run"],
+            pass_fds=(read_end,), capture_output=True, text=True, cwd=ROOT, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        "ingestd: socket activation: passed fd 3 is not a socket (Socket operation on non-socket)"
+    )
+    assert "Traceback" not in done.stderr
+
+
 # --- 3. IMAP connection state in `ingestd status` ---------------------------------------------
 
 
@@ -316,3 +339,36 @@ def test_stop_timeout_abandons_the_message_in_hand_and_the_next_start_imports_it
     (message,) = setup.messages()
     assert (message["state"], message["result"]) == ("done", "imported")
     print(f"stop timeout {SHORT_STOP:g} s with a message in hand: exit 0 in {took:.2f} s")
+
+
+def test_status_says_when_the_daemon_that_wrote_the_state_is_gone(tmp_path, dns):
+    password = tmp_path / "imap.pass"
+    password.write_text("unused\n")
+    mailbox = ImapMailbox("127.0.0.1", 1, "vendor", password)
+    setup = Setup.create(tmp_path, nameserver=dns.address, imap=mailbox)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(gone.stdout)  # a process that has exited: as after a SIGKILL or a crash
+    written = AccountStatus(
+        account=mailbox.name,
+        state=ConnectionState.IDLE,
+        since="2025-01-06T10:00:00+00:00",
+        host="127.0.0.1",
+        port=1,
+        folder="INBOX",
+        pid=pid,
+        last_sweep="2025-01-06T10:00:01+00:00",
+    )
+    path = status_path(tmp_path / "state", mailbox.name)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(written.as_json()))
+    (shown,) = setup.cli_json("status")["imap"]
+    assert (shown["state"], shown["running"], shown["connected"]) == ("idle", False, False)
+    human = setup.cli("status").stdout
+    assert (
+        f"imap       {mailbox.name}: idle since 2025-01-06T10:00:00+00:00 (daemon not running), "
+        "last sweep 2025-01-06T10:00:01+00:00"
+    ) in human
+    path.write_text("{not json")
+    broken = read_status(tmp_path / "state", mailbox.name)
+    assert broken["state"] == "unknown" and "unreadable" in broken["last_error"]
