@@ -74,20 +74,15 @@ class _SessionCap:
         self.kind = kind
         self.live: set[SMTP] = set()
         self.closing = False
-        self.empty = asyncio.Event()
-        self.empty.set()
 
     def admit(self, protocol: SMTP) -> bool:
         if self.closing or len(self.live) >= self.limit:
             return False
         self.live.add(protocol)
-        self.empty.clear()
         return True
 
     def leave(self, protocol: SMTP) -> None:
         self.live.discard(protocol)
-        if not self.live:
-            self.empty.set()
 
 
 class _CappedSession:
