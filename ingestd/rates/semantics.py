@@ -731,18 +731,7 @@ def _shorter_prefix_meanwhile(
     if future.is_empty():
         return
     now = plan.received_at
-    in_effect = (
-        pl.concat(
-            [existing.select(spec.row_columns), inserts.select(spec.row_columns)],
-            how="vertical_relaxed",
-        )
-        .filter(pl.col("effective_from") <= now)
-        .group_by("code")
-        .agg(pl.all().sort_by("effective_from").last())
-        .filter(~pl.col("discontinued") & ~pl.col("forbidden"))
-        .select("code", pl.col(price).alias("_short_price"))
-    )
-    candidates = (
+    shorter = (
         future.select("code", price)
         .with_columns(
             _prefix=pl.int_ranges(1, pl.col("code").str.len_chars()).list.eval(
@@ -752,7 +741,21 @@ def _shorter_prefix_meanwhile(
         .explode("_prefix")
         .drop_nulls("_prefix")
         .with_columns(_shorter=pl.col("code").str.slice(0, pl.col("_prefix")))
-        .join(in_effect, left_on="_shorter", right_on="code", suffix="_x")
+    )
+    # the rate in effect now of just those shorter codes (not of every code in the table)
+    columns = ["code", "effective_from", "discontinued", "forbidden", price]
+    wanted = shorter.select(pl.col("_shorter").unique().alias("code"))
+    in_effect = (
+        pl.concat([existing.select(columns), inserts.select(columns)], how="vertical_relaxed")
+        .join(wanted, on="code", how="semi")
+        .filter(pl.col("effective_from") <= now)
+        .group_by("code")
+        .agg(pl.all().sort_by("effective_from").last())
+        .filter(~pl.col("discontinued") & ~pl.col("forbidden"))
+        .select("code", pl.col(price).alias("_short_price"))
+    )
+    candidates = (
+        shorter.join(in_effect, left_on="_shorter", right_on="code", suffix="_x")
         .sort("_prefix")
         .group_by("code")
         .agg(pl.col(price).last(), pl.col("_short_price").last())
