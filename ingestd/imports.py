@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -284,8 +285,13 @@ def _import_deck(
             mode=mode,
             received_at=outcome.received_at,
             policy=vendor.policy,
+            later_warnings=True,
         )
         _fill_from_plan(outcome, plan, deck)
+        if (
+            plan.held and not accept_guards
+        ) or dry_run or _too_many_rejected(outcome, deck, vendor):
+            _fill_warnings(outcome, plan.finish_warnings())
         _refuse_if_too_many_rejected(outcome, deck, vendor)
         if plan.held and not accept_guards:
             tripped = [g for g in plan.guards if g.tripped]
@@ -303,19 +309,26 @@ def _import_deck(
         outcome.version = writer.table.current_version + 1
         outcome.message = f"imported as version {outcome.version}"
         progress("writing")
-        writer.write_version(
-            plan.inserts,
-            plan.closes,
-            dataclasses.replace(provenance, mode=str(mode)),
-            outcome.as_dict(),
-        )
+        # the warnings are worked out on another core while the rows are written
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="warnings") as pool:
+            warnings = pool.submit(plan.finish_warnings)
+
+            def summary() -> dict:
+                _fill_warnings(outcome, warnings.result())
+                return outcome.as_dict()
+
+            writer.write_version(
+                plan.inserts,
+                plan.closes,
+                dataclasses.replace(provenance, mode=str(mode)),
+                summary,
+            )
 
 
 def _fill_from_plan(outcome: ImportOutcome, plan: Plan, deck: DeckRead) -> None:
     outcome.counts = plan.counts
     outcome.rejected = list(deck.errors) + list(plan.rejected)
     outcome.deferred = [d.as_dict() for d in plan.deferred]
-    outcome.warnings = [w.as_dict() for w in plan.warnings]
     outcome.guards = [{**g.as_dict(), "tripped": g.tripped} for g in plan.guards]
     outcome.rows = {
         "in_file": deck.total_rows,
@@ -328,11 +341,22 @@ def _fill_from_plan(outcome: ImportOutcome, plan: Plan, deck: DeckRead) -> None:
     }
 
 
+def _fill_warnings(outcome: ImportOutcome, warnings: list) -> None:
+    outcome.warnings = [w.as_dict() for w in warnings]
+
+
+def _too_many_rejected(outcome: ImportOutcome, deck: DeckRead, vendor: Vendor) -> bool:
+    share = len(outcome.rejected) / max(deck.total_rows, 1)
+    return share > vendor.policy.max_rejected_share or (
+        deck.rows.is_empty() and bool(outcome.rejected)
+    )
+
+
 def _refuse_if_too_many_rejected(outcome: ImportOutcome, deck: DeckRead, vendor: Vendor) -> None:
     total = max(deck.total_rows, 1)
     share = len(outcome.rejected) / total
     limit = vendor.policy.max_rejected_share
-    if share > limit or (deck.rows.is_empty() and outcome.rejected):
+    if _too_many_rejected(outcome, deck, vendor):
         raise RefusedError(
             "too_many_rejected",
             f"{len(outcome.rejected)} of {deck.total_rows} rows were rejected "

@@ -14,7 +14,7 @@ erase the rate in effect before them (OpenTWPS "several rates per code").
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -111,6 +111,15 @@ class Plan:
     missing_discontinued: int = 0
     accepted_short: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # the warnings still to work out (plan_import with later_warnings)
+    pending_warnings: Callable[[], list[Finding]] | None = field(default=None, repr=False)
+
+    def finish_warnings(self) -> list[Finding]:
+        """Work out the warnings if that was left for later; they only inform, so this may
+        run beside the write of the version (another core)."""
+        if self.pending_warnings is not None:
+            self.warnings, self.pending_warnings = self.pending_warnings(), None
+        return self.warnings
 
     @property
     def held(self) -> bool:
@@ -143,8 +152,12 @@ def plan_import(
     mode: DeckMode | str,
     received_at: datetime,
     policy: PolicyLike,
+    later_warnings: bool = False,
 ) -> Plan:
     """Plan one deck against a table's current rows.
+
+    With ``later_warnings`` the warnings are left to ``plan.finish_warnings()``: the guards
+    decide whether the plan is written, the warnings only inform.
 
     ``existing``: the rows of the table's latest version (``spec.row_columns`` + ``id``).
     ``deck``: normalized deck rows (``spec.row_columns`` + ``source_row``), null
@@ -203,7 +216,9 @@ def plan_import(
         accepted_short=accepted_short,
     )
     plan.guards = list(_guards(existing, deck, plan, spec, policy))
-    plan.warnings = list(_warnings(existing, deck, inserts, plan, spec, policy))
+    plan.pending_warnings = lambda: list(_warnings(existing, deck, inserts, plan, spec, policy))
+    if not later_warnings:
+        plan.finish_warnings()
     return plan
 
 

@@ -443,9 +443,15 @@ class Writer:
         return read_rows(self.conn, self.table, version)
 
     def write_version(
-        self, inserts: pl.DataFrame, closes: pl.Series, provenance: Provenance, summary: dict
+        self,
+        inserts: pl.DataFrame,
+        closes: pl.Series,
+        provenance: Provenance,
+        summary: dict | Callable[[], dict],
     ) -> int:
-        """Write a new version: close the rows it drops, insert the rows it adds."""
+        """Write a new version: close the rows it drops, insert the rows it adds.  ``summary``
+        may be a function, called once the rows are in (what it reports may be worked out
+        meanwhile)."""
         if self.written is not None:
             raise RuntimeError("one version per transaction")
         number = self.table.current_version + 1
@@ -490,7 +496,9 @@ class Writer:
                 rows_total=total,
                 rows_added=inserts.height,
                 rows_closed=len(ids),
-                summary=json.dumps(summary, default=str, sort_keys=True),
+                summary=json.dumps(
+                    summary() if callable(summary) else summary, default=str, sort_keys=True
+                ),
             )
         )
         currency = self.table.currency or _single_currency(inserts)
