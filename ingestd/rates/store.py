@@ -548,7 +548,8 @@ def _snapshot_rows(
         ]
     ).sort("code", "effective_from")
     buffer = io.BytesIO()
-    rows.write_ipc(buffer, compression="zstd")
+    # lz4: twice the bytes of zstd here, but read and written in two thirds of the time
+    rows.write_ipc(buffer, compression="lz4")
     return rows, buffer.getvalue()
 
 
