@@ -278,15 +278,20 @@ def _import_deck(
             outcome.message = f"this file was already imported as version {dup}"
             return
         progress("planning")
+        existing = writer.current_rows()
         plan = plan_import(
-            writer.current_rows(),
+            existing,
             deck.rows,
             kind=deck.kind,
             mode=mode,
             received_at=outcome.received_at,
             policy=vendor.policy,
-            later_warnings=True,
+            # a table's first version: the warnings are worked out while its rows are written
+            # (the long part); later versions write little, and the warnings' work would keep
+            # both million-row frames alive through the write (memory, SPEC §8)
+            later_warnings=existing.is_empty(),
         )
+        del existing
         _fill_from_plan(outcome, plan, deck)
         if (
             plan.held and not accept_guards
@@ -309,7 +314,8 @@ def _import_deck(
         outcome.version = writer.table.current_version + 1
         outcome.message = f"imported as version {outcome.version}"
         progress("writing")
-        # the warnings are worked out on another core while the rows are written
+        # the warnings, if not yet known, are worked out on another core while the rows are
+        # written
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="warnings") as pool:
             warnings = pool.submit(plan.finish_warnings)
 

@@ -13,6 +13,7 @@ erase the rate in effect before them (OpenTWPS "several rates per code").
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from ingestd.rates.model import (
     Kind,
     KindSpec,
     has_repeats,
+    in_code_order,
     iso,
     spec_for,
 )
@@ -216,10 +218,17 @@ def plan_import(
         accepted_short=accepted_short,
     )
     plan.guards = list(_guards(existing, deck, plan, spec, policy))
-    plan.pending_warnings = lambda: list(_warnings(existing, deck, inserts, plan, spec, policy))
-    if not later_warnings:
-        plan.finish_warnings()
+    if later_warnings:
+        plan.pending_warnings = functools.partial(
+            _listed_warnings, existing, deck, inserts, plan, spec, policy
+        )
+    else:
+        plan.warnings = _listed_warnings(existing, deck, inserts, plan, spec, policy)
     return plan
+
+
+def _listed_warnings(*args) -> list[Finding]:
+    return list(_warnings(*args))
 
 
 # --- steps -------------------------------------------------------------------------------------
@@ -230,20 +239,8 @@ def _prepare_existing(existing: pl.DataFrame, spec: KindSpec) -> pl.DataFrame:
     if existing.is_empty() and not existing.columns:
         existing = pl.DataFrame(schema={"id": pl.Int64, **spec.schema()})
     existing = existing.select(cols).cast({"id": pl.Int64, **spec.schema()})
-    return existing if _in_code_order(existing) else existing.sort("code", "effective_from")
+    return existing if in_code_order(existing) else existing.sort("code", "effective_from")
 
-
-def _in_code_order(rows: pl.DataFrame) -> bool:
-    """Sorted by code, then effective_from, as the store hands rows over: checking is a
-    fraction of sorting a million rows again."""
-    n = rows.height
-    code, start = rows.get_column("code"), rows.get_column("effective_from")
-    if n < 2:
-        return True
-    if code.null_count() or start.null_count() or not code.is_sorted():
-        return False
-    same = code.slice(1) == code.slice(0, n - 1)
-    return not (same & (start.slice(1) < start.slice(0, n - 1))).any()
 
 
 def _prepare_deck(
@@ -616,10 +613,9 @@ def _merge(
 def _guards(
     existing: pl.DataFrame, deck: pl.DataFrame, plan: Plan, spec: KindSpec, policy: PolicyLike
 ) -> Iterable[Finding]:
-    live_codes = existing.group_by("code").agg(
-        pl.col("discontinued").sort_by("effective_from").last()
-    )
-    live = int((~live_codes["discontinued"]).sum()) if live_codes.height else 0
+    # existing is in code order: a code's last row is where the code changes
+    last = (pl.col("code") != pl.col("code").shift(-1)).fill_null(True)
+    live = existing.select((last & ~pl.col("discontinued")).sum()).item() or 0
     if plan.mode is DeckMode.FULL and live:
         share = plan.missing_discontinued / live
         yield Finding(
@@ -634,8 +630,13 @@ def _guards(
         )
 
     # ASAP rows are dated "now": a deck with any of them is never stale
-    stated = deck.filter(pl.col("_missing").is_null()) if "_missing" in deck.columns else deck
-    newest = None if stated["stated"].null_count() else stated["stated"].max()
+    # one column, not a copy of the deck (memory)
+    stated = deck.select(
+        pl.col("stated").filter(pl.col("_missing").is_null())
+        if "_missing" in deck.columns
+        else pl.col("stated")
+    ).to_series()
+    newest = None if stated.null_count() else stated.max()
     if newest is not None:
         age = (plan.received_at - newest).total_seconds() / 86400
         yield Finding(
@@ -773,8 +774,10 @@ def _shorter_prefix_meanwhile(
     columns = ["code", "effective_from", "discontinued", "forbidden", price]
     wanted = shorter.select(pl.col("_shorter").unique().alias("code"))
     in_effect = (
-        pl.concat([existing.select(columns), inserts.select(columns)], how="vertical_relaxed")
-        .join(wanted, on="code", how="semi")
+        pl.concat(
+            [r.select(columns).join(wanted, on="code", how="semi") for r in (existing, inserts)],
+            how="vertical_relaxed",
+        )
         .filter(pl.col("effective_from") <= now)
         .group_by("code")
         .agg(pl.all().sort_by("effective_from").last())
