@@ -17,6 +17,10 @@ from sqlalchemy.types import TypeDecorator
 
 from ingestd.rates.model import PRICE_PRECISION, PRICE_SCALE, SPECS, Kind, KindSpec
 
+# The newest migration in ingestd/migrations/versions: the schema this code reads and writes
+# (a test holds it equal to Alembic's head).
+SCHEMA_REVISION = "0004"
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",

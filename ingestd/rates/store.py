@@ -43,6 +43,7 @@ from ingestd.rates.model import (
 )
 from ingestd.rates.schema import (
     RATE_TABLES,
+    SCHEMA_REVISION,
     canonical_decimal,
     rate_snapshots,
     rate_tables,
@@ -215,6 +216,15 @@ class Store:
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
+    def _stamped(self) -> str | None:
+        """The revision Alembic recorded, read directly (None when there is none yet)."""
+        try:
+            with self.engine.connect() as conn:
+                found = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+        except sa.exc.DBAPIError:
+            return None
+        return found[0][0] if len(found) == 1 else None
+
     def head_revision(self) -> str | None:
         from alembic.script import ScriptDirectory
 
@@ -222,8 +232,10 @@ class Store:
             return ScriptDirectory.from_config(self._alembic_config(conn)).get_current_head()
 
     def require_schema(self, *, auto_upgrade: bool) -> None:
-        """Make sure the schema is current: upgrade (embedded SQLite) or say what to run."""
-        if self.revision() == self.head_revision():
+        """Make sure the schema is current: upgrade (embedded SQLite) or say what to run.
+        A database at SCHEMA_REVISION is read with one query, without loading Alembic (a
+        fifth of a second at every start of the command)."""
+        if self._stamped() == SCHEMA_REVISION or self.revision() == self.head_revision():
             return
         if auto_upgrade:
             self.upgrade()

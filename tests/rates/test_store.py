@@ -18,6 +18,7 @@ from factories import at, voice
 from test_semantics import Policy
 
 from ingestd.rates.model import spec_for
+from ingestd.rates.schema import SCHEMA_REVISION
 from ingestd.rates.semantics import plan_import
 from ingestd.rates.store import Provenance, Store
 
@@ -50,7 +51,7 @@ def store(db_url):
 
 
 def test_upgrade_is_idempotent_and_creates_the_views(store):
-    assert store.revision() == store.head_revision()
+    assert store.revision() == store.head_revision() == SCHEMA_REVISION
     assert store.upgrade()[0] == store.head_revision()
     names = sa.inspect(store.engine).get_view_names()
     assert {"current_voice_rates", "current_sms_rates", "current_did_numbers"} <= set(names)
