@@ -177,7 +177,16 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    # a server that drops packets must not hang the worker on connect: the daemon's health
+    # check and retries only work if a connection attempt ends (the URL's own value wins)
+    connect_args = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+# Seconds a PostgreSQL connection attempt may take (libpq's connect_timeout).
+CONNECT_TIMEOUT = 10
 
 
 class Store:

@@ -321,3 +321,35 @@ def test_rollback_drops_the_snapshot_and_the_next_import_is_right(sqlite_url):
     table = store.find_table("acme")
     assert _current_via_writer(store).equals(store.rows(table))
     assert _snapshot_version(store) == table.current_version
+
+
+def test_a_postgresql_server_that_never_answers_fails_the_connect_in_bounded_time(monkeypatch):
+    """A server that takes the connection but never speaks (a black hole, a hung host) ends
+    the attempt after the connect timeout instead of hanging the daemon's worker."""
+    import socket
+
+    import ingestd.rates.store as store_module
+
+    pytest.importorskip("psycopg")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the handshake completes in the backlog; nothing is ever said
+    port = silent.getsockname()[1]
+    monkeypatch.setattr(store_module, "CONNECT_TIMEOUT", 1)
+    try:
+        engine = store_module.make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test")
+        failed: list[BaseException] = []
+
+        def connect() -> None:
+            try:
+                engine.connect()
+            except BaseException as e:  # the thread reports whatever ended the attempt
+                failed.append(e)
+
+        attempt = threading.Thread(target=connect, daemon=True)
+        attempt.start()
+        attempt.join(6)
+        assert not attempt.is_alive(), "the connection attempt is still waiting"
+        assert failed and isinstance(failed[0], sa.exc.OperationalError), failed
+    finally:
+        silent.close()
