@@ -1,5 +1,6 @@
 """Shared fixtures: real databases (SQLite always; PostgreSQL and MariaDB over real connections,
-SPEC §9) and the rule that a missing component skips on a laptop but fails in CI."""
+SPEC §9), a real Dovecot, and the rule that a missing component skips on a laptop but fails in
+CI."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from rig_dovecot import Dovecot, dovecot_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -76,3 +78,17 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         missing(f"the shared corpus is not at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    """A real Dovecot (SPEC §9) on free ports in its own folder, stopped by PID."""
+    problem = dovecot_problem()
+    if problem is not None:
+        missing(problem)
+    server = Dovecot()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()

@@ -36,7 +36,7 @@ from aiosmtpd.controller import Controller
 from conftest import PG_ADMIN, _server_database, missing
 from rig_daemon import RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup
 from rig_dns import TxtServer
-from rig_dovecot import Dovecot, dovecot_problem, free_port
+from rig_dovecot import Dovecot, free_port
 from rig_signers import SigningKey, rsa_key, sign_dkimpy
 from test_mail_e2e import CSV, deck_mail, send, voice_csv
 
@@ -62,19 +62,6 @@ def key() -> SigningKey:
 def dns(key: SigningKey) -> Iterator[TxtServer]:
     with TxtServer({"sel1._domainkey.acme.example": key.record}) as server:
         yield server
-
-
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    problem = dovecot_problem()
-    if problem is not None:
-        missing(problem)
-    server = Dovecot()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
 
 
 def mailbox_of(dovecot: Dovecot, folder: Path) -> ImapMailbox:

@@ -35,7 +35,7 @@ import pytest
 from conftest import missing
 from rig_daemon import RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup
 from rig_dns import TxtServer
-from rig_dovecot import Dovecot, dovecot_problem, free_port
+from rig_dovecot import free_port
 from rig_signers import SigningKey, rsa_key, sign_crafted, sign_dkimpy, sign_opendkim
 
 IMPORT_TIMEOUT = 20.0  # seconds from the 250 until the version must be there
@@ -534,19 +534,6 @@ def test_attack_fixtures_are_quarantined_each_with_its_reason(setup, keys):
 
 
 # --- 6. IMAP: a real Dovecot mailbox and the real pipeline ----------------------------------
-
-
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    problem = dovecot_problem()
-    if problem is not None:
-        missing(problem)
-    server = Dovecot()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
 
 
 def test_imap_mail_is_imported_and_moved_while_the_daemon_idles(tmp_path, dns, keys, dovecot):

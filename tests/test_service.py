@@ -22,10 +22,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import missing
 from rig_daemon import ACTIVATE, RECIPIENT, ROOT, VENDOR_SENDER, ImapMailbox, Setup
 from rig_dns import TxtServer
-from rig_dovecot import Dovecot, dovecot_problem
 from rig_signers import SigningKey, rsa_key, sign_dkimpy
 from test_mail_e2e import CSV, TODAY, deck_mail, send
 
@@ -47,19 +45,6 @@ def dns(acme_key: SigningKey) -> Iterator[TxtServer]:
     with TxtServer() as server:
         server.set_txt("sel1._domainkey.acme.example", acme_key.record)
         yield server
-
-
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    problem = dovecot_problem()
-    if problem is not None:
-        missing(problem)
-    server = Dovecot()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
 
 
 def signed_deck(key: SigningKey, message_id: str, *codes: str) -> bytes:
