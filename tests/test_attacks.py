@@ -462,9 +462,15 @@ def test_a_connection_flood_is_capped_and_idle_sockets_are_dropped(
         text.replace("[smtp]\n", f'[smtp]\nmax_sessions = {CAP}\ntimeout = "{IDLE_TIMEOUT}s"\n')
     )
     legit = signed(rate_message([deck(3)], message_id=f"<flood@{ACME}>"), keys.acme, ACME)
+    warm = signed(rate_message([deck(2, first=4500)], message_id=f"<warm@{ACME}>"), keys.acme, ACME)
     with setup.daemon() as daemon:
         assert daemon.process is not None
         pid = daemon.process.pid
+        # one message through the whole daemon first, so that what a first import loads
+        # (templates, mail modules, the reader's caches) is not counted as the flood's memory
+        with smtplib.SMTP("127.0.0.1", setup.port, local_hostname="mx.acme.example") as first:
+            first.sendmail(SENDER, [DAEMON_RECIPIENT], warm)
+        daemon.wait_for(lambda: setup.count("versions") == 1, 20, "the warm-up deck imported")
         rss_before = rss_kb(pid)
         client = smtplib.SMTP("127.0.0.1", setup.port, local_hostname="mx.acme.example", timeout=20)
         client.ehlo()
@@ -502,7 +508,7 @@ def test_a_connection_flood_is_capped_and_idle_sockets_are_dropped(
         # the slots are free again: a new sender gets in and is answered
         with smtplib.SMTP("127.0.0.1", setup.port, timeout=20) as again:
             assert again.noop()[0] == 250
-        daemon.wait_for(lambda: setup.count("versions") == 1, 20, "the legitimate deck imported")
+        daemon.wait_for(lambda: setup.count("versions") == 2, 20, "the legitimate deck imported")
         grown = rss_kb(pid) - rss_before
         assert grown < 50_000, f"RSS grew by {grown} kB during the flood"
         assert daemon.stop() == 0
