@@ -270,8 +270,16 @@ def _import_deck(
     _refuse_if_too_many_rejected(outcome, deck, vendor)
     with store.writing(vendor.id, deck.kind, outcome.table) as writer:
         _refuse_on_currency(writer.table, deck)
-        dup = writer.duplicate_of(provenance.file_hash)
-        if dup is not None:
+        found = writer.duplicate_of(provenance.file_hash)
+        if found is not None:
+            dup, by_message = found
+            if provenance.message_id and by_message == provenance.message_id:
+                # this very message imported it in an attempt that died before the message was
+                # finished (another message with the same Message-ID stops as a duplicate
+                # before any import): imported, not a duplicate of itself
+                outcome.status, outcome.version = "imported", dup
+                outcome.message = f"imported as version {dup} (an earlier attempt)"
+                return
             outcome.status = "duplicate"
             outcome.duplicate_of = dup
             outcome.version = writer.table.current_version
@@ -351,22 +359,23 @@ def _fill_warnings(outcome: ImportOutcome, warnings: list) -> None:
     outcome.warnings = [w.as_dict() for w in warnings]
 
 
+def _rejected_share(outcome: ImportOutcome, deck: DeckRead) -> float:
+    return len(outcome.rejected) / max(deck.total_rows, 1)
+
+
 def _too_many_rejected(outcome: ImportOutcome, deck: DeckRead, vendor: Vendor) -> bool:
-    share = len(outcome.rejected) / max(deck.total_rows, 1)
-    return share > vendor.policy.max_rejected_share or (
+    return _rejected_share(outcome, deck) > vendor.policy.max_rejected_share or (
         deck.rows.is_empty() and bool(outcome.rejected)
     )
 
 
 def _refuse_if_too_many_rejected(outcome: ImportOutcome, deck: DeckRead, vendor: Vendor) -> None:
-    total = max(deck.total_rows, 1)
-    share = len(outcome.rejected) / total
-    limit = vendor.policy.max_rejected_share
     if _too_many_rejected(outcome, deck, vendor):
         raise RefusedError(
             "too_many_rejected",
             f"{len(outcome.rejected)} of {deck.total_rows} rows were rejected "
-            f"({share:.1%}; the limit is {limit:.0%})",
+            f"({_rejected_share(outcome, deck):.1%}; "
+            f"the limit is {vendor.policy.max_rejected_share:.0%})",
         )
     if deck.rows.is_empty():
         raise RefusedError("empty", "the sheet holds no rate rows")

@@ -45,7 +45,7 @@ from ingestd.imports import ImportOutcome, import_file
 from ingestd.logs import kv as _kv
 from ingestd.mail.mime import Extraction, extract_sheets, parse_message
 from ingestd.rates.model import iso
-from ingestd.rates.schema import messages, outbox, quarantine, rate_tables, versions
+from ingestd.rates.schema import messages, outbox, quarantine
 from ingestd.rates.store import Store, utcnow
 
 log = logging.getLogger("ingestd.pipeline")
@@ -514,7 +514,6 @@ class Pipeline:
                 nesting=sheet.depth,
             )
             for result in results:
-                self._own_earlier_import(result, outcome.message_id)
                 log.info(
                     _kv(
                         "pipeline.sheet",
@@ -559,30 +558,6 @@ class Pipeline:
             outcome.message = "no sheet could be imported"
         self._finish(row_id, outcome, state="done", notify="pending")
         return outcome
-
-    def _own_earlier_import(self, result: ImportOutcome, message_id: str | None) -> None:
-        """A sheet this very message imported in an attempt that died before the message was
-        finished (a kill between the sheet's commit and the end) is imported, not a duplicate:
-        the version carries this message's Message-ID (another message with the same one was
-        stopped as a duplicate before any import)."""
-        if result.status != "duplicate" or result.duplicate_of is None or not message_id:
-            return
-        with self.store.engine.connect() as conn:
-            holder = conn.execute(
-                sa.select(versions.c.message_id)
-                .join(rate_tables, rate_tables.c.id == versions.c.table_id)
-                .where(
-                    rate_tables.c.vendor == result.vendor,
-                    rate_tables.c.kind == result.kind,
-                    rate_tables.c.name == result.table,
-                    versions.c.number == result.duplicate_of,
-                )
-            ).scalar()
-        if holder != message_id:
-            return
-        result.status, result.version = "imported", result.duplicate_of
-        result.message = f"imported as version {result.duplicate_of} (an earlier attempt)"
-        result.duplicate_of = None
 
     # --- the messages row ---------------------------------------------------------------------
 

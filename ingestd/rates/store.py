@@ -452,14 +452,21 @@ class Writer:
         self.written: int | None = None
         self._current: pl.DataFrame | None = None  # the latest version's rows, once read
 
-    def duplicate_of(self, file_hash: str) -> int | None:
-        """The version that already holds this exact file, if any."""
-        q = sa.select(sa.func.max(versions.c.number)).where(
-            versions.c.table_id == self.table.id,
-            versions.c.file_hash == file_hash,
-            versions.c.origin == "import",
+    def duplicate_of(self, file_hash: str) -> tuple[int, str | None] | None:
+        """The latest version that already holds this exact file, if any, and the Message-ID
+        it came with."""
+        q = (
+            sa.select(versions.c.number, versions.c.message_id)
+            .where(
+                versions.c.table_id == self.table.id,
+                versions.c.file_hash == file_hash,
+                versions.c.origin == "import",
+            )
+            .order_by(versions.c.number.desc())
+            .limit(1)
         )
-        return self.conn.execute(q).scalar()
+        found = self.conn.execute(q).first()
+        return None if found is None else (found.number, found.message_id)
 
     def current_rows(self) -> pl.DataFrame:
         """The latest version's rows (with ``id``), sorted by code and effective_from."""
@@ -551,7 +558,7 @@ class Writer:
         self.conn.execute(rate_snapshots.delete().where(rate_snapshots.c.table_id == self.table.id))
         if rows is None or first_id is None:
             return
-        if _inserted_ids(self.conn, self.spec, first_id, count) is None:
+        if not _numbered_from(self.conn, self.spec, first_id, count):
             return
         row_count, id_sum, data = rows.result()
         self.conn.execute(
@@ -725,17 +732,16 @@ def _next_row_id(conn: Connection, table: sa.Table) -> int | None:
     return conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one() + 1
 
 
-def _inserted_ids(conn: Connection, spec: KindSpec, first: int, count: int) -> pl.Series | None:
-    """The ids of the rows just inserted, when they are exactly ``first … first+count-1`` in
+def _numbered_from(conn: Connection, spec: KindSpec, first: int, count: int) -> bool:
+    """Whether the rows just inserted have exactly the ids ``first … first+count-1`` in
     insertion order (SQLite's rule for a table without AUTOINCREMENT, checked, not assumed)."""
-    ids = pl.int_range(first, first + count, dtype=pl.Int64, eager=True).alias("id")
     if count == 0:
-        return ids
+        return True
     table = RATE_TABLES[spec.kind]
     got = conn.execute(
         sa.select(sa.func.count(), sa.func.max(table.c.id)).where(table.c.id >= first)
     ).one()
-    return ids if tuple(got) == (count, first + count - 1) else None
+    return tuple(got) == (count, first + count - 1)
 
 
 def _read_snapshot(conn: Connection, table: TableRef) -> pl.DataFrame | None:
