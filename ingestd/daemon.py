@@ -365,7 +365,7 @@ def activated_sockets(passed: list[tuple[str, socket.socket]]) -> dict[str, sock
         elif sock.type != socket.SOCK_STREAM:
             problem = "is not a stream socket (ListenStream=)"
         if problem is not None:
-            for s in (*found.values(), *(s for _, s in passed)):
+            for _, s in passed:  # the ones already sorted are among them
                 s.close()
             raise ActivationError(
                 f"socket activation: passed fd {systemd.LISTEN_FDS_START + position} {problem}"

@@ -460,7 +460,7 @@ def _why_invalid(name: str, lookup: KeyLookup) -> str:
         record = lookup(name.encode("ascii"))
     except DnsTemporaryError:  # cannot happen: the answer is cached and was not temporary
         record = None
-    if record is not None and re.search(rb"(^|;)\s*p\s*=\s*(;|$)", record):
+    if _key_tags(lookup, name).get("p") == "":
         return f"the key at {name} is revoked (empty p=, RFC 6376 §3.6.1)"
     try:
         dkim.evaluate_pk(name.encode("ascii"), record)

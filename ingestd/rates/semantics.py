@@ -218,12 +218,11 @@ def plan_import(
         accepted_short=accepted_short,
     )
     plan.guards = list(_guards(existing, deck, plan, spec, policy))
-    if later_warnings:
-        plan.pending_warnings = functools.partial(
-            _listed_warnings, existing, deck, inserts, plan, spec, policy
-        )
-    else:
-        plan.warnings = _listed_warnings(existing, deck, inserts, plan, spec, policy)
+    plan.pending_warnings = functools.partial(
+        _listed_warnings, existing, deck, inserts, plan, spec, policy
+    )
+    if not later_warnings:
+        plan.finish_warnings()
     return plan
 
 
