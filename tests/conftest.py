@@ -8,10 +8,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
+from rig_dns import TxtServer
 from rig_dovecot import Dovecot, dovecot_problem
+
+if TYPE_CHECKING:
+    from rig_signers import SigningKey
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -92,3 +97,19 @@ def dovecot() -> Iterator[Dovecot]:
         yield server
     finally:
         server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def acme_key() -> SigningKey:
+    """Vendor acme's DKIM key (selector sel1), for the tests that run the daemon."""
+    from rig_signers import rsa_key  # it takes ``missing`` from this module
+
+    return rsa_key(2048)
+
+
+@pytest.fixture(scope="module")
+def dns(acme_key: SigningKey) -> Iterator[TxtServer]:
+    """A DNS server publishing acme's key; modules with keys of their own define their own."""
+    with TxtServer() as server:
+        server.set_txt("sel1._domainkey.acme.example", acme_key.record)
+        yield server

@@ -6,8 +6,11 @@ from datetime import datetime
 from decimal import Decimal
 
 import polars as pl
+import sqlalchemy as sa
 
 from ingestd.rates.model import spec_for
+from ingestd.rates.schema import versions
+from ingestd.rates.store import Store
 
 
 def voice(*rows: tuple, currency: str = "USD") -> pl.DataFrame:
@@ -44,3 +47,16 @@ def frame(kind: str, rows: list[dict]) -> pl.DataFrame:
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def versions_are_whole(store: Store) -> None:
+    """Every version's recorded row count is the rows that really belong to it (no version
+    half-written)."""
+    with store.engine.connect() as conn:
+        recorded = conn.execute(sa.select(sa.func.count()).select_from(versions)).scalar_one()
+    seen = 0
+    for table in store.tables():
+        for version in store.versions(table):
+            assert store.rows(table, version.number).height == version.rows_total
+            seen += 1
+    assert seen == recorded

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 
-import pytest
 from rig_daemon import Setup
-from rig_dns import TxtServer
-from rig_signers import SigningKey, rsa_key, sign_dkimpy
+from rig_signers import SigningKey, sign_dkimpy
 from test_mail_e2e import CSV, TODAY, ZIP, deck_mail, send, zipped
 
 from ingestd.pipeline import MAX_ATTEMPTS
@@ -24,18 +21,6 @@ LARGE_ROWS = 200_000  # voice rows of the large deck: ~9 MB of CSV, ~1.5 MB zipp
 LARGE_STOP_TIMEOUT = 120.0  # seconds SIGTERM may take: the worker finishes the import in hand
 RUNS = 20  # SIGKILL runs
 SEED = 20250106
-
-
-@pytest.fixture(scope="module")
-def acme_key() -> SigningKey:
-    return rsa_key(2048)
-
-
-@pytest.fixture(scope="module")
-def dns(acme_key: SigningKey) -> Iterator[TxtServer]:
-    with TxtServer() as server:
-        server.set_txt("sel1._domainkey.acme.example", acme_key.record)
-        yield server
 
 
 def signed(raw: bytes, key: SigningKey) -> bytes:

@@ -20,7 +20,7 @@ from pathlib import Path
 import dkim
 import openpyxl
 import pytest
-import sqlalchemy as sa
+from factories import versions_are_whole
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rig_mail import VENDOR, codes, config_path, csv_deck, signed
@@ -29,7 +29,6 @@ from rig_signers import SigningKey, rsa_key
 from ingestd.config import load_config
 from ingestd.mail.mime import SKIP_REASONS
 from ingestd.pipeline import MessageOutcome, Pipeline
-from ingestd.rates.schema import versions
 from ingestd.rates.store import Store
 
 EXAMPLES = int(os.environ.get("INGESTD_FUZZ_EXAMPLES", "60"))
@@ -67,15 +66,7 @@ def check(pipeline: Pipeline, outcome: MessageOutcome) -> None:
         for result in sheet["outcomes"]:
             if result["status"] == "refused":
                 assert result["reason"] and result["message"], result
-    store = pipeline.store
-    with store.engine.connect() as conn:
-        recorded = conn.execute(sa.select(sa.func.count()).select_from(versions)).scalar_one()
-    seen = 0
-    for table in store.tables():
-        for version in store.versions(table):
-            assert store.rows(table, version.number).height == version.rows_total
-            seen += 1
-    assert seen == recorded
+    versions_are_whole(pipeline.store)
 
 
 # --- messages ----------------------------------------------------------------------------------

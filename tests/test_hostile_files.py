@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import openpyxl
 import pytest
-import sqlalchemy as sa
+from factories import versions_are_whole
 from rig_mail import VENDOR, codes, config_path, csv_deck, rate_message, signed, xlsx_deck
 from rig_signers import SigningKey, rsa_key
 
@@ -34,7 +34,6 @@ from ingestd.config import load_config
 from ingestd.mail.compose import notifications
 from ingestd.mail.mime import extract_sheets, parse_message
 from ingestd.pipeline import Pipeline
-from ingestd.rates.schema import versions
 from ingestd.rates.store import Store
 from ingestd.sheets.read import MAX_GRID_CELLS, MAX_LINE_CHARS
 
@@ -436,18 +435,6 @@ def pipeline(tmp_path, key):
     store.upgrade()
     yield Pipeline(config, store)
     store.close()
-
-
-def versions_are_whole(store: Store) -> None:
-    """Every version's recorded row count is the rows that really belong to it."""
-    with store.engine.connect() as conn:
-        recorded = conn.execute(sa.select(sa.func.count()).select_from(versions)).scalar_one()
-    seen = 0
-    for table in store.tables():
-        for version in store.versions(table):
-            assert store.rows(table, version.number).height == version.rows_total
-            seen += 1
-    assert seen == recorded
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))

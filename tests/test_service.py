@@ -19,12 +19,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 from rig_daemon import ACTIVATE, RECIPIENT, ROOT, VENDOR_SENDER, ImapMailbox, Setup
-from rig_dns import TxtServer
-from rig_signers import SigningKey, rsa_key, sign_dkimpy
+from rig_signers import SigningKey, sign_dkimpy
 from test_mail_e2e import CSV, TODAY, deck_mail, send
 
 from ingestd.daemon import ActivationError, activated_sockets
@@ -33,18 +31,6 @@ from ingestd.intake.imap import AccountStatus, ConnectionState, read_status, sta
 STOP_BOUND = 30.0  # the default [daemon] stop_timeout
 SHORT_STOP = 0.5  # the stop_timeout of the tests that run into it
 IMPORT_TIMEOUT = 20.0
-
-
-@pytest.fixture(scope="module")
-def acme_key() -> SigningKey:
-    return rsa_key(2048)
-
-
-@pytest.fixture(scope="module")
-def dns(acme_key: SigningKey) -> Iterator[TxtServer]:
-    with TxtServer() as server:
-        server.set_txt("sel1._domainkey.acme.example", acme_key.record)
-        yield server
 
 
 def signed_deck(key: SigningKey, message_id: str, *codes: str) -> bytes:
