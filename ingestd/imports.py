@@ -294,10 +294,8 @@ def _import_deck(
             mode=mode,
             received_at=outcome.received_at,
             policy=vendor.policy,
-            # a table's first version: the warnings are worked out while its rows are written
-            # (the long part); later versions write little, and the warnings' work would keep
-            # both million-row frames alive through the write (memory, SPEC §8)
-            later_warnings=existing.is_empty(),
+            # the warnings are worked out on another core while the version is written
+            later_warnings=True,
         )
         del existing
         _fill_from_plan(outcome, plan, deck)

@@ -170,13 +170,14 @@ def plan_import(
     received = _second(received_at)
     deck_rows = deck.height
     existing = _prepare_existing(existing, spec)
+    index = _CodeIndex(existing)
     deck, end_errors = _prepare_deck(deck, spec, received)
-    deck, settled = _split_settled(deck, existing, spec, received)
+    deck, settled = _split_settled(deck, existing, index, spec, received)
 
     tentative = pl.max_horizontal(pl.col("stated").fill_null(pl.lit(received)), pl.lit(received))
     deck = deck.with_columns(_tentative=tentative)
     # the timelines of the codes the deck lists (the others stay as they are)
-    touched = existing.join(deck.select("code").unique(), on="code", how="semi")
+    touched = index.rows(deck.get_column("code"))
     deck = _classify(deck, touched, spec, at="_tentative")
     deck, rejected, accepted_short = _resolve_effective(deck, received, policy)
     rejected = end_errors + rejected
@@ -187,21 +188,22 @@ def plan_import(
 
     missing = pl.DataFrame()
     if mode is DeckMode.FULL:
-        listed = pl.concat([deck.select("code"), settled.select("code")])
+        listed = index.listed(deck.get_column("code"), settled.get_column("_at"))
         missing = _discontinue_missing(existing, listed, spec, received, policy)
         deck = pl.concat([deck, missing], how="diagonal_relaxed")
         counts[ChangeClass.DISCONTINUED] = counts.get(ChangeClass.DISCONTINUED, 0) + missing.height
 
-    inserts, closes = _merge(existing, deck, spec)
-    if settled.height:  # the guards and warnings look at the whole deck (in any order)
-        deck = pl.concat([deck, settled], how="diagonal_relaxed")
-
+    inserts, closes = _merge(existing, deck, spec, index)
+    # settled rows are never deferred
     deferred = [
         Deferral(r["code"], r["change_class"], r["stated"], r["effective_from"], r["source_row"])
         for r in deck.filter(pl.col("_deferred"))
         .sort("code", "effective_from")
         .iter_rows(named=True)
     ]
+    if settled.height:  # the guards and warnings look at the whole deck (in any order)
+        deck = pl.concat([deck, settled.drop("_at")], how="diagonal_relaxed")
+
     plan = Plan(
         kind=spec.kind,
         mode=mode,
@@ -239,7 +241,6 @@ def _prepare_existing(existing: pl.DataFrame, spec: KindSpec) -> pl.DataFrame:
         existing = pl.DataFrame(schema={"id": pl.Int64, **spec.schema()})
     existing = existing.select(cols).cast({"id": pl.Int64, **spec.schema()})
     return existing if in_code_order(existing) else existing.sort("code", "effective_from")
-
 
 
 def _prepare_deck(
@@ -280,69 +281,127 @@ def _prepare_deck(
     return deck, errors
 
 
+class _CodeIndex:
+    """The existing rows (in code order) found by code: a binary search finds where a code's
+    rows start, and a code's rows are marked through the start of the run they are in.  On a
+    million codes this is several times cheaper than a hash join of their strings, and it
+    copies no row (SPEC §8)."""
+
+    def __init__(self, existing: pl.DataFrame):
+        self.existing = existing
+        self.code = existing.get_column("code")
+        n = existing.height
+        first = (self.code != self.code.shift(1)).fill_null(True)
+        # each row's index of the first row of its code
+        self.start = pl.select(
+            pl.when(first).then(pl.int_range(n, dtype=pl.UInt32)).forward_fill()
+        ).to_series()
+
+    def find(self, codes: pl.Series) -> pl.Series:
+        """Where each of ``codes`` starts in the existing rows, null where it has none."""
+        n = self.code.len()
+        if n == 0:
+            return pl.Series("_at", [None] * codes.len(), pl.UInt32)
+        ordered = codes.is_sorted()
+        order = None if ordered else codes.arg_sort()
+        wanted = codes if order is None else codes.gather(order)
+        at = self.code.search_sorted(wanted, side="left").clip(upper_bound=n - 1)
+        found = pl.select(
+            pl.when(self.code.gather(at) == wanted).then(at).cast(pl.UInt32).alias("_at")
+        ).to_series()
+        return found if order is None else found.gather(order.arg_sort())
+
+    def marked(self, at: pl.Series) -> pl.Series:
+        """A mask of the existing rows whose code starts at one of ``at``."""
+        hit = pl.zeros(self.code.len(), pl.Boolean, eager=True)
+        at = at.drop_nulls()
+        if at.len():
+            hit.scatter(at, True)
+        return hit.gather(self.start)
+
+    def rows(self, codes: pl.Series) -> pl.DataFrame:
+        """The existing rows of ``codes`` (a few of a large table: the timelines a deck
+        touches)."""
+        if self.existing.is_empty():
+            return self.existing
+        return self.existing.filter(self.marked(self.find(codes)))
+
+    def listed(self, codes: pl.Series, at: pl.Series) -> pl.Series:
+        """A mask of the existing rows whose code is one of ``codes`` or starts at one of
+        ``at`` (found before)."""
+        if self.existing.is_empty():
+            return pl.Series("listed", [], pl.Boolean)
+        return self.marked(pl.concat([self.find(codes), at.cast(pl.UInt32)]))
+
+
 # Rows that restate their code's only, settled row skip the timeline work (a switch for the
 # test that proves the shortcut changes no plan).
 SETTLED_SHORTCUT = True
+# what the guards and warnings read of a settled row (the rest of it is never copied)
+_SETTLED_COLUMNS = ("code", "stated", "forbidden", "discontinued", "vendor_class")
 
 
 def _split_settled(
-    deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec, received: datetime
+    deck: pl.DataFrame,
+    existing: pl.DataFrame,
+    index: _CodeIndex,
+    spec: KindSpec,
+    received: datetime,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split off the deck rows that repeat the one row their code has, in effect since before
     receipt, open-ended, not discontinued, with the same values, listed once in the deck: most
     of a re-sent deck.  Whatever their stated date, such a row is unchanged and writes nothing
-    (it lands after the existing row with equal values); they come back classified."""
+    (it lands after the existing row with equal values).  They come back classified, with
+    only the columns the guards and warnings read and ``_at``, where their code starts in
+    ``existing``."""
+    price = spec.rate_prices[0]
+    columns = [*_SETTLED_COLUMNS, price]
+    settled_schema = {
+        **{c: deck.schema[c] for c in columns},
+        "change_class": pl.String,
+        "_old_price": deck.schema[price],
+        "_at": pl.UInt32,
+    }
+    none = pl.DataFrame(schema=settled_schema)
     if not SETTLED_SHORTCUT or existing.is_empty() or deck.is_empty():
-        return deck, deck.clear()
-    code = pl.col("code")  # existing is sorted by code: a code alone differs from both sides
-    alone = existing.filter(
+        return deck, none
+    code = pl.col("code")  # existing is in code order: a code alone differs from both sides
+    alone = existing.select(
         (pl.col("effective_from") <= received)
         & pl.col("effective_to").is_null()
         & ~pl.col("discontinued")
         & (code != code.shift(1)).fill_null(True)
         & (code != code.shift(-1)).fill_null(True)
-    )
-    if alone.is_empty():
-        return deck, deck.clear()
-    # each deck row's row of ``alone`` by position, then compared one value column at a time:
-    # never a frame of a million rows twice as wide (memory, SPEC §8)
-    at = _positions(alone.get_column("code"), deck.get_column("code"))
+    ).to_series()
+    if not alone.any():
+        return deck, none
     codes = deck.get_column("code")
-    same = at.is_not_null()
+    at = index.find(codes)
+    # each deck row's existing row by position, compared one value column at a time: never a
+    # frame of a million rows twice as wide (memory, SPEC §8)
+    same = at.is_not_null() & alone.gather(at.fill_null(0))
     if has_repeats(codes):
         same = same & ~codes.is_duplicated()
     for column in spec.value_columns:
         if not same.any():
             break
-        old = alone.get_column(column).gather(at.fill_null(0))
+        old = existing.get_column(column).gather(at.fill_null(0))
         same = same & deck.get_column(column).eq_missing(old)
     if not same.any():
-        return deck, deck.clear()
+        return deck, none
     rest = deck.filter(~same)
-    price = spec.rate_prices[0]
-    settled = deck.filter(same).with_columns(
-        effective_from=pl.max_horizontal(pl.col("stated"), pl.lit(received)).cast(TIME),
-        change_class=pl.lit(ChangeClass.UNCHANGED.value),
-        _old_price=pl.col(price),
-        _earliest=pl.lit(received).cast(TIME),
-        _deferred=pl.lit(False),
+    settled = (
+        deck.select(columns)
+        .with_columns(_at=at)
+        .filter(same)
+        .select(
+            *columns,
+            change_class=pl.lit(ChangeClass.UNCHANGED.value),
+            _old_price=pl.col(price),
+            _at="_at",
+        )
     )
     return rest, settled
-
-
-def _positions(ordered: pl.Series, codes: pl.Series) -> pl.Series:
-    """Where each of ``codes`` is in ``ordered`` (sorted, each code once), null where it is
-    not: binary searches in code order, several times cheaper than a hash join of a million
-    codes with a million (SPEC §8)."""
-    if ordered.is_empty():
-        return pl.Series("_at", [None] * codes.len(), pl.UInt32)
-    order = codes.arg_sort()
-    wanted = codes.gather(order)
-    at = ordered.search_sorted(wanted, side="left").clip(upper_bound=ordered.len() - 1)
-    found = pl.select(
-        pl.when(ordered.gather(at) == wanted).then(at).alias("_at")
-    ).to_series()
-    return found.gather(order.arg_sort()).cast(pl.UInt32)
 
 
 def _values_equal(spec: KindSpec, left_suffix: str = "", right_suffix: str = "_old") -> pl.Expr:
@@ -515,23 +574,37 @@ def _count(classes: pl.Series) -> dict[str, int]:
 
 def _discontinue_missing(
     existing: pl.DataFrame,
-    deck: pl.DataFrame,
+    listed: pl.Series,
     spec: KindSpec,
     received: datetime,
     policy: PolicyLike,
 ) -> pl.DataFrame:
-    """A full deck replaces the table: codes it leaves out are discontinued (SPEC §4)."""
+    """A full deck replaces the table: codes it leaves out are discontinued (SPEC §4).
+    ``listed`` marks the existing rows of the codes the deck lists."""
     at = received + policy.notice_for("removal")
+    schema = {
+        "code": pl.String,
+        **{c: t for c, t in spec.schema().items() if c in spec.value_columns},
+        "effective_from": TIME,
+        "stated": TIME,
+        "source_row": pl.Int64,
+        "change_class": pl.String,
+        "_deferred": pl.Boolean,
+        "_missing": pl.Boolean,
+    }
+    if existing.is_empty():
+        return pl.DataFrame(schema=schema)
     # existing is sorted by code and effective_from: a code's last row is where the code
-    # changes; only the code column is carried (memory on a million-row table)
-    last = (pl.col("code") != pl.col("code").shift(-1)).fill_null(True)
-    gone = existing.select(pl.col("code").filter(last & ~pl.col("discontinued"))).join(
-        deck.select("code"), on="code", how="anti"
-    )
+    # changes; only the rows of codes the deck leaves out are copied (memory on a million-row
+    # table)
+    code = pl.col("code")
+    last = (code != code.shift(-1)).fill_null(True)
+    rows = existing.filter(~listed)
+    gone = rows.select(code.filter(last & ~pl.col("discontinued")))
     if gone.is_empty():
-        return pl.DataFrame(schema=deck.schema)
+        return pl.DataFrame(schema=schema)
     # the row carried into the discontinued row: the one in effect then, else the first later one
-    rows = existing.join(gone.select("code"), on="code", how="semi")
+    rows = rows.join(gone, on="code", how="semi")
     in_effect = (
         rows.filter(pl.col("effective_from") <= at)
         .group_by("code")
@@ -553,11 +626,11 @@ def _discontinue_missing(
         pl.lit(ChangeClass.DISCONTINUED.value).alias("change_class"),
         pl.lit(False).alias("_deferred"),
         pl.lit(True).alias("_missing"),
-    ).cast({c: t for c, t in deck.schema.items() if c in spec.row_columns})
+    ).cast({c: t for c, t in schema.items() if c in spec.row_columns})
 
 
 def _merge(
-    existing: pl.DataFrame, deck: pl.DataFrame, spec: KindSpec
+    existing: pl.DataFrame, deck: pl.DataFrame, spec: KindSpec, index: _CodeIndex
 ) -> tuple[pl.DataFrame, pl.Series]:
     """Put the deck rows into the codes' timelines; return rows to insert and ids to close."""
     cols = list(spec.row_columns)
@@ -566,7 +639,7 @@ def _merge(
         inserts = deck.select(*cols, "change_class").sort("code", "effective_from")
         return inserts, pl.Series("id", [], pl.Int64)
     # only the timelines of the codes the deck lists (missing ones included) can change
-    existing = existing.join(deck.select("code").unique(), on="code", how="semi")
+    existing = index.rows(deck.get_column("code"))
     # existing rows the deck replaces: the same instant, or after a discontinued row of the code
     same_slot = existing.join(
         deck.select("code", "effective_from"), on=["code", "effective_from"], how="semi"
@@ -647,11 +720,12 @@ def _guards(
 
     price = spec.rate_prices[0]
     ratio = pl.col(price).cast(pl.Float64) / pl.col("_old_price").cast(pl.Float64)
-    factor = policy.max_price_factor
+    factor = policy.max_price_factor  # above 1: a price that stays never jumps
     jumps = (
-        deck.filter(
-            pl.col("_old_price").is_not_null()
-            & (pl.col("_old_price") > 0)
+        deck.select("code", price, "_old_price")
+        .filter(pl.col("_old_price").is_not_null() & (pl.col(price) != pl.col("_old_price")))
+        .filter(
+            (pl.col("_old_price") > 0)
             & ((ratio > factor) | ((ratio < 1 / factor) & (pl.col(price) > 0)))
         )
         if "_old_price" in deck.columns
@@ -800,20 +874,23 @@ def _shorter_prefix_meanwhile(
         )
 
 
-_COUNTRY_CODES = sorted(str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+# Every number of one to three digits (no leading zero) → the E.164 country code it starts
+# with (libphonenumber's metadata; country codes are prefix-free, so there is at most one).
+_COUNTRY_CODE_OF = {
+    head: int(text[:n])
+    for head in range(1, 1000)
+    for text in [str(head)]
+    for n in (1, 2, 3)
+    if int(text[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+}
 
 
 def country_code(code: pl.Expr) -> pl.Expr:
-    """The E.164 country code a code starts with (libphonenumber's metadata), else null."""
-    out = pl.lit(None, pl.String)
-    for n in (3, 2, 1):  # country codes are prefix-free, so the order only matters for speed
-        head = code.str.slice(0, n)
-        out = (
-            pl.when(head.is_in(_COUNTRY_CODES) & (code.str.len_chars() >= n))
-            .then(head)
-            .otherwise(out)
-        )
-    return out
+    """The E.164 country code a code of digits starts with, as a number, else null: looked up
+    by the number of its first three digits (one slice of the strings, not three)."""
+    head = code.str.slice(0, 3)
+    number = pl.when(head.str.contains(r"^[1-9][0-9]*$")).then(head.cast(pl.Int32, strict=False))
+    return number.replace_strict(_COUNTRY_CODE_OF, default=None, return_dtype=pl.Int32)
 
 
 def plan_rollback(

@@ -451,6 +451,7 @@ class Writer:
         self.spec = spec_for(table.kind)
         self.written: int | None = None
         self._current: pl.DataFrame | None = None  # the latest version's rows, once read
+        self._snapshot: _SnapshotBase | None = None  # the snapshot they were read from
 
     def duplicate_of(self, file_hash: str) -> tuple[int, str | None] | None:
         """The latest version that already holds this exact file, if any, and the Message-ID
@@ -471,10 +472,11 @@ class Writer:
     def current_rows(self) -> pl.DataFrame:
         """The latest version's rows (with ``id``), sorted by code and effective_from."""
         if self._current is None:
-            snapshot = _read_snapshot(self.conn, self.table)
-            self._current = (
-                snapshot if snapshot is not None else read_rows(self.conn, self.table, None)
-            )
+            found = _read_snapshot(self.conn, self.table)
+            if found is not None:
+                self._current, self._snapshot = found
+            else:
+                self._current = read_rows(self.conn, self.table, None)
         return self._current
 
     def rows_at(self, version: int) -> pl.DataFrame:
@@ -500,23 +502,31 @@ class Writer:
             self.conn.execute(
                 sa.update(table).where(table.c.id.in_(ids[i : i + CHUNK])).values(version_to=number)
             )
-        first_id = _next_row_id(self.conn, table)
-        # the snapshot is built from values alone (polars, off the GIL) while the driver
-        # inserts: two cores busy instead of one (SPEC §8)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as pool:
-            snapshot = (
-                pool.submit(_snapshot_rows, self._current, closes, inserts, first_id)
-                if self._current is not None and first_id is not None
-                else None
-            )
+        if self._snapshot is not None and self._snapshot.keeps(inserts.height + len(ids)):
+            # the snapshot stays: the rows written since it are read back with it
             _bulk_insert(self.conn, self.spec, self.table.id, number, inserts)
             _fault("rows_written")
-            self._write_snapshot(number, inserts.height, first_id, snapshot)
-        total = self.conn.execute(
-            sa.select(sa.func.count())
-            .select_from(table)
-            .where(table.c.table_id == self.table.id, table.c.version_to.is_(None))
-        ).scalar_one()
+        else:
+            first_id = _next_row_id(self.conn, table)
+            # the snapshot is built from values alone (polars, off the GIL) while the driver
+            # inserts: two cores busy instead of one (SPEC §8)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as pool:
+                snapshot = (
+                    pool.submit(_snapshot_rows, self._current, closes, inserts, first_id)
+                    if self._current is not None and first_id is not None
+                    else None
+                )
+                _bulk_insert(self.conn, self.spec, self.table.id, number, inserts)
+                _fault("rows_written")
+                self._write_snapshot(number, inserts.height, first_id, snapshot)
+        if self._current is not None:  # the rows read in this transaction, less and plus
+            total = self._current.height - len(ids) + inserts.height
+        else:
+            total = self.conn.execute(
+                sa.select(sa.func.count())
+                .select_from(table)
+                .where(table.c.table_id == self.table.id, table.c.version_to.is_(None))
+            ).scalar_one()
         self.conn.execute(
             versions.insert().values(
                 table_id=self.table.id,
@@ -585,13 +595,7 @@ def _snapshot_rows(
     # both in code order, merged by code: the rows of one code put the kept ones first,
     # which is their order unless a new row goes before a kept one (rare: then sorted); one
     # copy of a million rows instead of three (memory, SPEC §8)
-    added = added.sort("code", "effective_from")
-    if in_code_order(kept):
-        rows = kept.merge_sorted(added, key="code")
-        if not in_code_order(rows):
-            rows = rows.sort("code", "effective_from")
-    else:
-        rows = pl.concat([kept, added]).sort("code", "effective_from")
+    rows = _merge_in_code_order(kept, added.sort("code", "effective_from"))
     del kept, added
     buffer = io.BytesIO()
     # lz4: twice the bytes of zstd here, but read and written in two thirds of the time
@@ -599,6 +603,18 @@ def _snapshot_rows(
     count = rows.height
     id_sum = int(rows["id"].sum() or 0)
     return count, id_sum, buffer.getvalue()
+
+
+def _merge_in_code_order(rows: pl.DataFrame, added: pl.DataFrame) -> pl.DataFrame:
+    """Rows in code order with some more in code order: merged by code, the rows of one code
+    put the first frame's first, which is their order unless an added row goes before one of
+    them (rare: then sorted); one copy of a million rows instead of three (memory, SPEC §8)."""
+    if added.is_empty():
+        return rows
+    if in_code_order(rows):
+        merged = rows.merge_sorted(added, key="code")
+        return merged if in_code_order(merged) else merged.sort("code", "effective_from")
+    return pl.concat([rows, added]).sort("code", "effective_from")
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -744,24 +760,74 @@ def _numbered_from(conn: Connection, spec: KindSpec, first: int, count: int) -> 
     return tuple(got) == (count, first + count - 1)
 
 
-def _read_snapshot(conn: Connection, table: TableRef) -> pl.DataFrame | None:
-    """The table's snapshot if it still describes exactly the latest version's rows."""
+# A snapshot stays while the rows added and closed since it was written are at most this share
+# of its rows: an import then writes only its own rows, and reading them back beside the
+# snapshot costs a fraction of writing a million rows again (SPEC §8).  Beyond it, the next
+# version writes a new snapshot.
+SNAPSHOT_DELTA_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class _SnapshotBase:
+    """The snapshot the current rows were read from: its version, its rows, and how many rows
+    were added or closed since."""
+
+    version: int
+    rows: int
+    changed: int
+
+    def keeps(self, more: int) -> bool:
+        """Whether the snapshot may stay once ``more`` rows are added or closed."""
+        return self.changed + more <= self.rows * SNAPSHOT_DELTA_SHARE
+
+
+def _read_snapshot(conn: Connection, table: TableRef) -> tuple[pl.DataFrame, _SnapshotBase] | None:
+    """The latest version's rows from the table's snapshot and the rows written since it,
+    if together they are still exactly the latest version's rows (count and id sum)."""
     if conn.dialect.name != "sqlite":
         return None
     found = conn.execute(
         sa.select(rate_snapshots).where(rate_snapshots.c.table_id == table.id)
     ).first()
-    if found is None or found.version != table.current_version:
+    if found is None or found.version > table.current_version:
         return None
     rows = RATE_TABLES[table.kind]
-    count, id_sum = conn.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(rows.c.id), 0)).where(
-            rows.c.table_id == table.id, rows.c.version_to.is_(None)
+    # the snapshot is unpacked (polars, off the GIL) while SQLite counts the rows
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as pool:
+        unpacked = pool.submit(pl.read_ipc, found.data)
+        count, id_sum = conn.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(rows.c.id), 0)).where(
+                rows.c.table_id == table.id, rows.c.version_to.is_(None)
+            )
+        ).one()
+        current = unpacked.result()
+    changed = 0
+    if found.version < table.current_version:
+        since = int(found.version)
+        closed = pl.Series(
+            "id",
+            conn.execute(
+                sa.select(rows.c.id).where(
+                    rows.c.table_id == table.id,
+                    rows.c.version_to > since,
+                    rows.c.version_from <= since,
+                )
+            )
+            .scalars()
+            .all(),
+            pl.Int64,
         )
-    ).one()
-    if (count, id_sum) != (found.row_count, found.id_sum):
+        live_since = f"version_from > {since} AND version_to IS NULL"
+        added = _fetch(conn, table, live_since, spec_for(table.kind).table).sort(
+            "code", "effective_from"
+        )
+        changed = closed.len() + added.height
+        if closed.len():
+            current = current.filter(~pl.col("id").is_in(closed.implode()))
+        current = _merge_in_code_order(current, added.select(current.columns))
+    if (count, id_sum) != (current.height, int(current["id"].sum() or 0)):
         return None
-    return pl.read_ipc(found.data)
+    return current, _SnapshotBase(int(found.version), int(found.row_count), changed)
 
 
 def read_rows(conn: Connection, table: TableRef, version: int | None) -> pl.DataFrame:

@@ -292,9 +292,23 @@ def test_deck_mode_from_subject_or_file_name(names, mode):
 
 
 def test_country_code_uses_libphonenumber_metadata():
-    codes = pl.DataFrame({"code": ["44207", "1212", "9715", "999", "8862", "0"]})
+    codes = pl.DataFrame({"code": ["44207", "1212", "9715", "999", "8862", "0", "044", "+44"]})
     got = codes.select(country_code(pl.col("code")))["code"].to_list()
-    assert got == ["44", "1", "971", None, "886", None]
+    assert got == [44, 1, 971, None, 886, None, None, None]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text("0123456789", max_size=8), min_size=1, max_size=30))
+def test_country_code_is_the_country_code_prefix_of_the_digits(codes):
+    """The lookup by the first three digits agrees with reading the metadata code by code."""
+    import phonenumbers
+
+    def expected(code: str) -> int | None:
+        found = [cc for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE if code.startswith(str(cc))]
+        return found[0] if found else None
+
+    got = pl.DataFrame({"code": codes}).select(country_code(pl.col("code")))["code"].to_list()
+    assert got == [expected(c) for c in codes]
 
 
 def test_end_date_one_minute_after_start_removes_the_route():
@@ -409,10 +423,10 @@ def test_a_resent_deck_takes_the_shortcut_and_writes_nothing():
     deck = voice(("44", None, "0.05"), ("49", at("2024-01-01 00:00:00"), "0.02"))
     existing = table_from(plan(EMPTY, deck, received=RECEIVED - timedelta(days=3)).inserts)
     prepared, _ = semantics._prepare_deck(deck, spec_for("voice"), RECEIVED)
+    existing = semantics._prepare_existing(existing, spec_for("voice"))
     rest, settled = semantics._split_settled(
-        prepared, semantics._prepare_existing(existing, spec_for("voice")), spec_for("voice"),
-        RECEIVED,
-    )  # fmt: skip
+        prepared, existing, semantics._CodeIndex(existing), spec_for("voice"), RECEIVED
+    )
     assert (rest.height, settled.height) == (0, 2)
     again = plan(existing, deck)
     assert again.changes == 0

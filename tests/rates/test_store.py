@@ -23,6 +23,7 @@ from ingestd.rates.semantics import plan_import
 from ingestd.rates.store import Provenance, Store
 
 RECEIVED = at("2024-05-09 11:33:01")
+DAY = timedelta(days=1)
 
 
 def write(
@@ -285,6 +286,77 @@ def test_snapshot_holds_exactly_the_latest_rows_and_is_used(sqlite_url):
     assert "edited" not in _current_via_writer(store)["description"].to_list()
 
 
+def _live_rows(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM voice_rates WHERE version_to IS NULL"
+        ).scalar_one()
+
+
+def _table_of(n: int, price: str = "0.10", moved: int = 0) -> pl.DataFrame:
+    """A full deck of ``n`` codes; the first ``moved`` of them at another price."""
+    return voice(*[(str(440000 + i), None, "0.07" if i < moved else price) for i in range(n)])
+
+
+def _added_and_closed(store: Store) -> list[tuple[int, int]]:
+    with store.engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.exec_driver_sql(
+                "SELECT rows_added, rows_closed FROM versions ORDER BY number"
+            )
+        ]
+
+
+def test_snapshot_stays_while_few_rows_change_and_the_rows_since_are_read_with_it(
+    sqlite_url, monkeypatch
+):
+    from ingestd.rates import store as store_module
+
+    monkeypatch.setattr(store_module, "SNAPSHOT_DELTA_SHARE", 0.05)  # 20 rows of 400
+    store = Store(sqlite_url)
+    store.upgrade()
+    day = timedelta(days=1)
+
+    def check(version: int, snapshot: int) -> pl.DataFrame:
+        table = store.find_table("acme")
+        assert table.current_version == version
+        current = _current_via_writer(store)
+        assert current.equals(store.rows(table))
+        assert _snapshot_version(store) == snapshot
+        # the version's row total is its live rows, however the writer worked it out
+        with store.engine.connect() as conn:
+            total = conn.exec_driver_sql(
+                f"SELECT rows_total FROM versions WHERE number = {version}"
+            ).scalar_one()
+        assert total == _live_rows(store) == current.height
+        return current
+
+    write(store, _table_of(400), mode="full")
+    check(1, snapshot=1)
+    write(store, _table_of(400, moved=8), received=RECEIVED + day, mode="full")
+    assert _added_and_closed(store)[1] == (8, 0)
+    check(2, snapshot=1)  # 8 rows since the snapshot: it stays
+    write(store, _table_of(400, moved=20), received=RECEIVED + 2 * day, mode="full")
+    assert _added_and_closed(store)[2] == (12, 0)
+    check(3, snapshot=1)  # 8 + 12: still within 5%
+    # a deck that leaves a code out (a discontinued row) and lowers one more price: over 5%
+    write(store, _table_of(400, moved=21).slice(1), received=RECEIVED + 3 * day, mode="full")
+    assert _added_and_closed(store)[3] == (2, 0)
+    check(4, snapshot=4)
+    write(store, voice(("33", None, "0.5")), received=RECEIVED + 4 * day)
+    check(5, snapshot=4)
+
+    # the snapshot (not the rows) is read: a row of the snapshot edited behind ingestd's back
+    # is not seen, while the rows written since the snapshot are read from the table
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE voice_rates SET description = 'edited' WHERE code IN ('440399', '33')"
+        )
+    seen = _current_via_writer(store)
+    assert seen.filter(pl.col("description") == "edited")["code"].to_list() == ["33"]
+
+
 @pytest.mark.parametrize(
     "outside",
     [
@@ -296,10 +368,17 @@ def test_snapshot_holds_exactly_the_latest_rows_and_is_used(sqlite_url):
         " interval_n, forbidden, discontinued, change_class FROM voice_rates LIMIT 1",
     ],
 )
-def test_snapshot_is_not_trusted_once_the_rows_differ(sqlite_url, outside):
+@pytest.mark.parametrize("rows_since", [False, True])
+def test_snapshot_is_not_trusted_once_the_rows_differ(sqlite_url, outside, rows_since, monkeypatch):
+    from ingestd.rates import store as store_module
+
+    monkeypatch.setattr(store_module, "SNAPSHOT_DELTA_SHARE", 0.5)
     store = Store(sqlite_url)
     store.upgrade()
     write(store, voice(*[(str(4400 + i), None, "0.10") for i in range(20)]))
+    if rows_since:  # the snapshot of version 1 and the rows of version 2
+        write(store, voice(("4410", None, "0.05"), ("33", None, "1")), received=RECEIVED + DAY)
+        assert _snapshot_version(store) == 1
     with store.engine.begin() as conn:
         conn.exec_driver_sql(outside)
     table = store.find_table("acme")
