@@ -16,6 +16,7 @@ import re
 import zipfile
 import zlib
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from operator import methodcaller
 from pathlib import PurePath
@@ -24,6 +25,7 @@ import fastexcel
 import polars as pl
 
 from ingestd.errors import SheetError
+from ingestd.memory import give_back
 
 WORKBOOK_FORMATS = ("xlsx", "xlsb", "xls", "ods")
 # A CSV/TXT delimiter is one of these; on a tie the earlier wins (a comma is the likeliest to
@@ -466,10 +468,11 @@ def _read_workbook(data: bytes, *, max_rows: int, max_columns: int) -> list[Shee
     date1904 = _uses_1904(data)
     for name in names:
         try:
-            frame = _load_sheet(reader, name, max_rows=max_rows, max_columns=max_columns)
+            frame = _load_sheet(data, reader, name, max_rows=max_rows, max_columns=max_columns)
         except fastexcel.FastExcelError as exc:
             raise SheetError("unreadable", f"sheet {name!r} cannot be read: {exc}") from exc
         sheets.append(Sheet(name, frame, date1904))
+        give_back()  # what the reader's threads freed (memory, SPEC §8)
     return sheets
 
 
@@ -483,8 +486,8 @@ def _uses_1904(data: bytes) -> bool:
     return re.search(rb'date1904\s*=\s*"(1|true)"', head) is not None
 
 
-def _load_sheet(reader, name: str, *, max_rows: int, max_columns: int) -> pl.DataFrame:
-    def load(dtype: str) -> pl.DataFrame:
+def _load_sheet(data: bytes, reader, name: str, *, max_rows: int, max_columns: int) -> pl.DataFrame:
+    def load(reader, dtype: str) -> pl.DataFrame:
         # skip_rows=0 keeps blank rows above the first cell, so row numbers stay true; one
         # column more than allowed is enough to tell the limit was passed
         sheet = reader.load_sheet(
@@ -497,19 +500,24 @@ def _load_sheet(reader, name: str, *, max_rows: int, max_columns: int) -> pl.Dat
         )
         return sheet.to_polars()
 
-    text = load("string")
-    text = text.rename(dict(zip(text.columns, _names(text.width), strict=True)))
-    if text.width == 0:
-        return text
-    numeric_text = pl.any_horizontal(
-        pl.col(c).str.contains(_FASTEXCEL_FRACTION) | pl.col(c).is_in(["true", "false"])
-        for c in text.columns
-    )
-    with_numbers = text.select(numeric_text.any()).item()
-    if with_numbers:
-        floats = load("float")
-        floats.columns = [f"n{c}" for c in text.columns]
-        text = pl.concat([text, floats], how="horizontal")
+    # The cells as numbers are read at the same time on the other core, by a reader of their
+    # own (a reader loads one sheet at a time): nearly every deck has prices with fractions,
+    # and each read parses the whole sheet (half of a million-row import, SPEC §8).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbook") as pool:
+        numbers = pool.submit(load, fastexcel.read_excel(data), "float")
+        text = load(reader, "string")
+        text = text.rename(dict(zip(text.columns, _names(text.width), strict=True)))
+        if text.width == 0:
+            return text
+        numeric_text = pl.any_horizontal(
+            pl.col(c).str.contains(_FASTEXCEL_FRACTION) | pl.col(c).is_in(["true", "false"])
+            for c in text.columns
+        )
+        with_numbers = text.select(numeric_text.any()).item()
+        if with_numbers:
+            floats = numbers.result()
+            floats.columns = [f"n{c}" for c in text.columns]
+            text = pl.concat([text, floats], how="horizontal")
     cells = [c for c in text.columns if c.startswith("c")]
     return _finish(
         text.select(_canonical_cell(c, with_numbers=with_numbers) for c in cells),
