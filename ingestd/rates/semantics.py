@@ -193,7 +193,11 @@ def plan_import(
         deck = pl.concat([deck, missing], how="diagonal_relaxed")
         counts[ChangeClass.DISCONTINUED] = counts.get(ChangeClass.DISCONTINUED, 0) + missing.height
 
-    inserts, closes = _merge(existing, deck, spec, index)
+    # the timelines the deck changes: its codes', and those of the codes it leaves out
+    timelines = touched
+    if missing.height:
+        timelines = pl.concat([touched, index.rows(missing.get_column("code"))])
+    inserts, closes = _merge(timelines, deck, spec)
     # settled rows are never deferred
     deferred = [
         Deferral(r["code"], r["change_class"], r["stated"], r["effective_from"], r["source_row"])
@@ -630,16 +634,15 @@ def _discontinue_missing(
 
 
 def _merge(
-    existing: pl.DataFrame, deck: pl.DataFrame, spec: KindSpec, index: _CodeIndex
+    existing: pl.DataFrame, deck: pl.DataFrame, spec: KindSpec
 ) -> tuple[pl.DataFrame, pl.Series]:
-    """Put the deck rows into the codes' timelines; return rows to insert and ids to close."""
+    """Put the deck rows into the codes' timelines (``existing``: their rows, at least those
+    of the codes the deck lists); return rows to insert and ids to close."""
     cols = list(spec.row_columns)
     if existing.is_empty() and not has_repeats(deck.get_column("code")):
-        # a first import listing every code once: each row is its code's whole timeline
+        # new codes (a first import), each listed once: each row is its code's whole timeline
         inserts = deck.select(*cols, "change_class").sort("code", "effective_from")
         return inserts, pl.Series("id", [], pl.Int64)
-    # only the timelines of the codes the deck lists (missing ones included) can change
-    existing = index.rows(deck.get_column("code"))
     # existing rows the deck replaces: the same instant, or after a discontinued row of the code
     same_slot = existing.join(
         deck.select("code", "effective_from"), on=["code", "effective_from"], how="semi"

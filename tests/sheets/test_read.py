@@ -109,6 +109,22 @@ def test_latin1_is_the_last_resort():
     assert rows(data)[1] == ("44", "caf\xe9\x81")
 
 
+def test_a_file_that_stops_being_utf8_after_the_first_lines_is_read_as_cp1252():
+    # the first 20,000 lines are ASCII (the sniffed head decodes as UTF-8); the last is not
+    body = "".join(f"44{i:05d},0.1,Germany\n" for i in range(20_000))
+    data = ("Prefix,Price,Destination\n" + body + "33,0.2,Île-de-France\n").encode("cp1252")
+    got = rows(data)
+    assert got[-1] == ("33", "0.2", "Île-de-France") and len(got) == 20_002
+
+
+def test_nul_bytes_are_found_on_their_line_after_multibyte_text():
+    lines = ["Prefix,Price,Destination", *(f"44{i},0.1,Königsberg € «Mobile»" for i in range(40))]
+    data = "\n".join([*lines, "33,0.2,Île\0-de-France", ""]).encode()  # too few to look binary
+    with pytest.raises(SheetError) as e:
+        read_sheets(data)
+    assert e.value.reason == "nul_bytes" and "line 42" in str(e.value)
+
+
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_delimiters(delimiter):
     lines = [["Prefix", "Price", "Valid From"], ["44", "0,15", "2023-05-16"], ["49", "0,2", ""]]
