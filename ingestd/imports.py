@@ -26,9 +26,10 @@ from ingestd.rates.semantics import (
     plan_purge,
     plan_rollback,
 )
-from ingestd.rates.store import Provenance, Store, TableRef
+from ingestd.rates.store import Provenance, RowsAhead, Store, TableRef
 from ingestd.sheets.deck import ReadOptions, read_decks
 from ingestd.sheets.opentwps import DeckRead
+from ingestd.sheets.table import FoundTable
 
 # Outcome statuses and the exit code each one means for the CLI (SPEC §2.2).
 EXIT = {"imported": 0, "duplicate": 0, "dry_run": 0, "held": 1, "refused": 1}
@@ -181,7 +182,21 @@ def import_file(
         options = ReadOptions.for_vendor(
             vendor, limits, kind=wanted_kind, kind_source="command line" if kind else "vendor"
         )
-        decks = _read_with_learned_order(store, vendor.id, data, file_name, options)
+        ahead: list[RowsAhead] = []
+
+        def found_tables(tables: list[FoundTable]) -> None:
+            # the table the first deck most likely goes to has its rows read meanwhile (a deck
+            # whose sheet holds several rate tables goes elsewhere: then they are not used)
+            if ahead or not tables:
+                return
+            first = tables[0]
+            rule = pick_rule(vendor, file_name=file_name, subject=subject, sheet=first.sheet)
+            name = table or (rule.name if rule is not None else None) or "default"
+            ahead.append(RowsAhead(store, vendor.id, first.kind, name))
+
+        decks = _read_with_learned_order(
+            store, vendor.id, data, file_name, options, found_tables=found_tables
+        )
     except RefusedError as e:
         refused = outcome()
         refused.reason, refused.message = e.reason, e.message
@@ -213,6 +228,7 @@ def import_file(
                 accept_guards=accept_guards,
                 progress=progress,
                 provenance=provenance,
+                ahead=ahead[0] if ahead else None,
             )
         except RefusedError as e:
             result.status, result.reason, result.message = "refused", e.reason, e.message
@@ -221,12 +237,18 @@ def import_file(
 
 
 def _read_with_learned_order(
-    store: Store, vendor_id: str, data: bytes, file_name: str | None, options: ReadOptions
+    store: Store,
+    vendor_id: str,
+    data: bytes,
+    file_name: str | None,
+    options: ReadOptions,
+    *,
+    found_tables: Callable[[list[FoundTable]], None] | None = None,
 ) -> list[DeckRead]:
     """Read the decks; a date column no value decides takes the order that earlier decks of
     the same vendor proved (SPEC §3.3), and says so."""
     try:
-        return read_decks(data, filename=file_name, options=options)
+        return read_decks(data, filename=file_name, options=options, found_tables=found_tables)
     except SheetError as e:
         if e.reason != "ambiguous_dates" or options.date_order != "auto":
             raise
@@ -264,6 +286,7 @@ def _import_deck(
     accept_guards: bool,
     progress: Callable[[str], None],
     provenance: Provenance,
+    ahead: RowsAhead | None = None,
 ) -> None:
     outcome.sheet = deck.report()
     outcome.rejected = list(deck.errors)
@@ -286,7 +309,7 @@ def _import_deck(
             outcome.message = f"this file was already imported as version {dup}"
             return
         progress("planning")
-        existing = writer.current_rows()
+        existing = writer.current_rows(ahead)
         plan = plan_import(
             existing,
             deck.rows,
@@ -300,8 +323,10 @@ def _import_deck(
         del existing
         _fill_from_plan(outcome, plan, deck)
         if (
-            plan.held and not accept_guards
-        ) or dry_run or _too_many_rejected(outcome, deck, vendor):
+            (plan.held and not accept_guards)
+            or dry_run
+            or _too_many_rejected(outcome, deck, vendor)
+        ):
             _fill_warnings(outcome, plan.finish_warnings())
         _refuse_if_too_many_rejected(outcome, deck, vendor)
         if plan.held and not accept_guards:

@@ -7,7 +7,7 @@ database, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -17,7 +17,7 @@ from ingestd.rates.model import Kind
 from ingestd.sheets.normalize import normalize
 from ingestd.sheets.opentwps import DeckRead, read_opentwps
 from ingestd.sheets.read import read_sheets
-from ingestd.sheets.table import find_tables
+from ingestd.sheets.table import FoundTable, find_tables
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,17 @@ class ReadOptions:
         )
 
 
-def read_decks(data: bytes, *, filename: str | None, options: ReadOptions) -> list[DeckRead]:
+def read_decks(
+    data: bytes,
+    *,
+    filename: str | None,
+    options: ReadOptions,
+    found_tables: Callable[[list[FoundTable]], None] | None = None,
+) -> list[DeckRead]:
     """Every deck in a file, one per (kind, table suffix): sheets that feed the same rate table
-    (a price sheet and its code-changes sheet) are combined into one deck."""
+    (a price sheet and its code-changes sheet) are combined into one deck.  ``found_tables``
+    is told the tables found before their cells are read (the caller may get ready for them
+    meanwhile)."""
     if data.lstrip()[:1] == b"{":  # our own JSON export
         return [
             read_opentwps(
@@ -103,6 +111,8 @@ def read_decks(data: bytes, *, filename: str | None, options: ReadOptions) -> li
         date_order=options.date_order,
     )
     del sheets  # the tables hold what they need: the rest of the cells can go (memory)
+    if found_tables is not None:
+        found_tables(list(found))
     decks: list[DeckRead] = []
     while found:
         table = found.pop(0)

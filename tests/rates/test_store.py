@@ -432,3 +432,68 @@ def test_a_postgresql_server_that_never_answers_fails_the_connect_in_bounded_tim
         assert failed and isinstance(failed[0], sa.exc.OperationalError), failed
     finally:
         silent.close()
+
+
+# --- rows read ahead (before the lock) -----------------------------------------------------------
+
+
+def test_rows_read_ahead_serve_only_the_version_they_were_read_at(store):
+    from ingestd.rates.store import RowsAhead
+
+    write(store, voice(*[(str(4400 + i), None, "0.10") for i in range(30)]))
+    assert RowsAhead(store, "acme", "voice", "other").take(store.find_table("acme")) is None
+    ahead = RowsAhead(store, "acme", "voice", "default")
+    with store.writing("acme", "voice", "default") as w:
+        assert w.current_rows(ahead).equals(store.rows(store.find_table("acme")))
+    assert ahead.take(store.find_table("acme")) is None  # taken once
+    # another version is written after the rows were read ahead: they are not used
+    ahead = RowsAhead(store, "acme", "voice", "default")
+    ahead._thread.join()
+    write(store, voice(("4400", None, "0.05"), ("33", None, "1")), received=RECEIVED + DAY)
+    table = store.find_table("acme")
+    assert ahead.take(table) is None
+    with store.writing("acme", "voice", "default") as w:
+        assert w.current_rows(ahead).equals(store.rows(table))
+
+
+def test_an_import_uses_the_rows_read_while_its_deck_was_read(sqlite_url, monkeypatch):
+    """ingestd import reads the table's rows on another thread while it reads the deck: a
+    row edited behind ingestd's back after that read (and before the lock) is not seen."""
+    from ingestd.config import load_config
+    from ingestd.imports import import_sheet
+    from ingestd.rates import store as store_module
+
+    monkeypatch.setattr(store_module, "SNAPSHOT_DELTA_SHARE", 0.5)
+    store = Store(sqlite_url)
+    store.upgrade()
+    write(store, voice(*[(str(4400 + i), None, "0.10") for i in range(30)]))
+    write(store, voice(("33", None, "1")), received=RECEIVED + DAY)  # a row since the snapshot
+    config = load_config(None)
+    deck = b"Code,Rate\n33,1\n4400,0.2\n"
+    edits = []
+    read = store_module.RowsAhead._read
+
+    def read_then_edit(self, *args):
+        read(self, *args)  # the rows as they are, then an edit before the import's lock
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE voice_rates SET description = 'edited' WHERE code = '33'")
+        edits.append(self._result[1])
+
+    monkeypatch.setattr(store_module.RowsAhead, "_read", read_then_edit)
+    seen = []
+    plan = store_module.Writer.current_rows
+
+    def spy(self, ahead=None):
+        rows = plan(self, ahead)
+        seen.append(rows.filter(pl.col("code") == "33")["description"].to_list())
+        return rows
+
+    monkeypatch.setattr(store_module.Writer, "current_rows", spy)
+    result = import_sheet(
+        store, config, "acme", deck, file_name="acme.csv", received_at=RECEIVED + 2 * DAY
+    )
+    assert result.status == "imported", result.message
+    assert edits == [2] and seen == [["dest 33"]]
+    # the edit is there for whoever reads the rows now
+    rows = store.rows(store.find_table("acme"))
+    assert "edited" in rows.filter(pl.col("code") == "33")["description"].to_list()
