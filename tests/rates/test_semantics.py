@@ -419,6 +419,56 @@ def test_settled_rows_shortcut_gives_the_same_plan(first, second, resend, mode, 
     assert fast.warnings == slow.warnings
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    changes=st.lists(
+        st.tuples(
+            st.sampled_from(["0.01", "0.02", "0.05"]),
+            st.sampled_from(["", "", "", "F", "D"]),
+            st.sampled_from([None, "2024-05-01 00:00:00", "2024-06-30 00:00:00"]),
+        ),
+        min_size=len(_CODES),
+        max_size=len(_CODES),
+    ),
+    mode=st.sampled_from(["full", "partial"]),
+)
+def test_a_deck_with_the_tables_codes_in_its_order_gives_the_same_plan(changes, mode):
+    """The same codes in the same order, one row each: row i is compared with row i."""
+    codes = sorted(_CODES)
+    earlier = RECEIVED - timedelta(days=30)
+    existing = table_from(
+        plan(EMPTY, voice(*[(c, None, "0.02") for c in codes]), received=earlier).inserts
+    )
+    deck = voice(
+        *[
+            (c, at(when) if when else None, price, flags)
+            for c, (price, flags, when) in zip(codes, changes, strict=True)
+        ]
+    )
+    index = semantics._CodeIndex(semantics._prepare_existing(existing, spec_for("voice")))
+    assert index.aligned(deck["code"])
+    plans = []
+    for shortcut in (True, False):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(semantics, "SETTLED_SHORTCUT", shortcut)
+            plans.append(plan(existing, deck, mode=mode))
+    fast, slow = plans
+    key = ["code", "effective_from"]
+    assert fast.inserts.sort(key).equals(slow.inserts.sort(key))
+    assert fast.closes.sort().equals(slow.closes.sort())
+    assert (fast.counts, fast.deferred, fast.guards, fast.warnings) == (
+        slow.counts,
+        slow.deferred,
+        slow.guards,
+        slow.warnings,
+    )
+    # a code more, or one row more of a code: not aligned, the codes are looked up
+    assert not index.aligned(pl.concat([deck["code"], pl.Series(["999"])]))
+    assert not semantics._CodeIndex(pl.concat([existing, existing.head(1)]).sort("code")).aligned(
+        deck["code"]
+    )
+
+
 def test_a_resent_deck_takes_the_shortcut_and_writes_nothing():
     deck = voice(("44", None, "0.05"), ("49", at("2024-01-01 00:00:00"), "0.02"))
     existing = table_from(plan(EMPTY, deck, received=RECEIVED - timedelta(days=3)).inserts)
