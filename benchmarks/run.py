@@ -53,6 +53,7 @@ messages behind it instead of being counted once per message that would have bee
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import json
 import math
@@ -792,6 +793,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no ingestd command beside {sys.executable}: pip install -e . first")
     host = machine()
     print(f"# machine: {machine_line(host)}", flush=True)
+    compiled_package()
     databases = ["sqlite"]
     if not args.no_postgresql:
         why = postgresql_reachable(args.postgresql)
@@ -836,6 +838,15 @@ def main(argv: list[str] | None = None) -> int:
             + "\n"
         )
     return 0
+
+
+def compiled_package() -> None:
+    """Byte-compile ingestd as installing it from a wheel does: an editable install under
+    PYTHONDONTWRITEBYTECODE (common in containers) would compile every module at every start,
+    a tenth of a second that no deployed daemon or command pays."""
+    import ingestd as package
+
+    compileall.compile_dir(Path(package.__file__).parent, quiet=1)
 
 
 def run_one(ingestd: Path, deck: Deck, databases: list[str], args, emit) -> None:

@@ -223,8 +223,9 @@ def _table(store: Store, args: argparse.Namespace) -> TableRef:
 
 def _print_json(data: Any, out: TextIO | None = None) -> None:
     out = out or sys.stdout
-    json.dump(data, out, indent=2, default=str, ensure_ascii=False)
-    out.write("\n")
+    # one write: json.dump writes every token on its own, a system call each when Python's
+    # output is unbuffered (PYTHONUNBUFFERED, as under systemd and in containers)
+    out.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
 def _ts(value: datetime | None) -> str:

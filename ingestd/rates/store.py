@@ -170,6 +170,10 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_connection.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # statement journals (a multi-row INSERT keeps the pages it changes, to undo just
+            # itself) in memory instead of a temporary file: a tenth of a second of system
+            # calls in a 1% re-import of a million rows
+            cur.execute("PRAGMA temp_store=MEMORY")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
