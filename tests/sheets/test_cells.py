@@ -529,3 +529,29 @@ def test_change_words():
         "increase", "unchanged", "discontinued", "forbidden", "new", None, None, None, None,
     ]  # fmt: skip
     assert unknown.to_list() == [None] * 7 + ["Rerouted", None]
+
+
+_MOSTLY_BLANK = st.lists(
+    st.one_of(
+        st.none(),
+        st.none(),
+        st.none(),
+        st.sampled_from(["yes", "X", " 0 ", "maybe", "60/1", "60", "0/0", "Increase", "closed "]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(cells=_MOSTLY_BLANK)
+def test_a_mostly_blank_column_reads_as_each_cell_reads_alone(cells):
+    """Mostly blank columns take a path of their own (only filled cells are looked at): each
+    cell reads as it does among filled cells."""
+    column = pl.Series("c", cells, dtype=pl.String)
+    for parse in (parse_flags, parse_pulse, parse_change_words):
+        whole = parse(column)
+        for i, cell in enumerate(cells):
+            # the cell beside two filled ones: the general path
+            alone = parse(pl.Series("c", [cell, "1", "2"], dtype=pl.String))
+            assert [part[i] for part in whole] == [part[0] for part in alone], (parse, cell)
