@@ -532,37 +532,47 @@ def _load_sheet(data: bytes, reader, name: str, *, max_rows: int, max_columns: i
         text = text.rename(dict(zip(text.columns, _names(text.width), strict=True)))
         if text.width == 0:
             return text
-        numeric_text = pl.any_horizontal(
-            pl.col(c).str.contains(_FASTEXCEL_FRACTION) | pl.col(c).is_in(["true", "false"])
+        # which columns hold what the canonical form rewrites, in one pass: the rules then
+        # run on those columns only
+        found = text.select(
+            pl.col(c).str.contains(what).any().alias(f"{c} {kind}")
             for c in text.columns
-        )
-        with_numbers = text.select(numeric_text.any()).item()
-        if with_numbers:
+            for kind, what in (("m", _MIDNIGHT), ("f", _FASTEXCEL_FRACTION), ("b", _BOOLEAN))
+        ).row(0, named=True)
+        numeric = [c for c in text.columns if found[f"{c} f"] or found[f"{c} b"]]
+        if numeric:
             floats = numbers.result()
             floats.columns = [f"n{c}" for c in text.columns]
-            text = pl.concat([text, floats], how="horizontal")
+            text = pl.concat([text, floats.select(f"n{c}" for c in numeric)], how="horizontal")
     cells = [c for c in text.columns if c.startswith("c")]
     return _finish(
-        text.select(_canonical_cell(c, with_numbers=with_numbers) for c in cells),
+        text.select(
+            _canonical_cell(c, midnight=found[f"{c} m"], number=c in numeric) for c in cells
+        ),
         max_rows=max_rows,
         max_columns=max_columns,
     )
 
 
-def _canonical_cell(column: str, *, with_numbers: bool) -> pl.Expr:
-    """One workbook column rendered canonically: ISO dates, exact numbers, booleans as 1/0.
+_BOOLEAN = r"^(true|false)$"
 
-    ``n<column>`` holds the same cells read as floats (null where the cell is not a number).
-    """
+
+def _canonical_cell(column: str, *, midnight: bool, number: bool) -> pl.Expr:
+    """One workbook column rendered canonically: ISO dates, exact numbers, booleans as 1/0
+    (``midnight``: the column holds date-times at midnight; ``number``: it holds numbers with
+    fractions or booleans, which ``n<column>`` holds read as floats, null where the cell is not
+    a number)."""
     cell = pl.col(column)
+    if not (midnight or number):
+        return cell
     rule = pl.when(cell.str.contains(_MIDNIGHT)).then(cell.str.slice(0, 10))
-    if with_numbers:
-        number = pl.col(f"n{column}")
+    if number:
+        value = pl.col(f"n{column}")
         rule = (
-            rule.when(number.is_not_null() & cell.str.contains(_FASTEXCEL_FRACTION))
-            .then(number.cast(pl.String))
-            .when(number.is_not_null() & cell.is_in(["true", "false"]))
-            .then(number.cast(pl.Int8, strict=False).cast(pl.String))
+            rule.when(value.is_not_null() & cell.str.contains(_FASTEXCEL_FRACTION))
+            .then(value.cast(pl.String))
+            .when(value.is_not_null() & cell.is_in(["true", "false"]))
+            .then(value.cast(pl.Int8, strict=False).cast(pl.String))
         )
     return rule.otherwise(cell).alias(column)
 
