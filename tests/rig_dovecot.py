@@ -69,6 +69,9 @@ service anvil {{
 _AUTH_AND_MAIL_23 = """\
 disable_plaintext_auth = no
 mail_location = maildir:~/Maildir
+# a message delivered while an IDLE starts, before Dovecot watches the maildir, is otherwise
+# announced only at the next check (30 s by default): the tests wait seconds, not half a minute
+mailbox_idle_check_interval = 1 secs
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN {root}/passwd
