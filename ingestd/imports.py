@@ -106,6 +106,12 @@ def pick_rule(
     )
 
 
+def table_name(table: str | None, rule: TableRule | None, suffix: str | None) -> str:
+    """The rate table a deck goes to: the one the command names, its table rule's, its
+    jurisdiction's suffix, else "default"."""
+    return table or (rule.name if rule is not None else None) or suffix or "default"
+
+
 def decide_mode(
     explicit: str | None, rule: TableRule | None, vendor: Vendor, *names: str | None
 ) -> tuple[DeckMode, str]:
@@ -191,8 +197,7 @@ def import_file(
                 return
             first = tables[0]
             rule = pick_rule(vendor, file_name=file_name, subject=subject, sheet=first.sheet)
-            name = table or (rule.name if rule is not None else None) or "default"
-            ahead.append(RowsAhead(store, vendor.id, first.kind, name))
+            ahead.append(RowsAhead(store, vendor.id, first.kind, table_name(table, rule, None)))
 
         decks = _read_with_learned_order(
             store, vendor.id, data, file_name, options, found_tables=found_tables
@@ -213,9 +218,7 @@ def import_file(
         result = outcome()
         try:
             rule = pick_rule(vendor, file_name=file_name, subject=subject, sheet=deck.sheet)
-            name = (
-                table or (rule.name if rule is not None else None) or deck.table_suffix or "default"
-            )
+            name = table_name(table, rule, deck.table_suffix)
             deck_mode, result.mode_source = decide_mode(mode, rule, vendor, subject, file_name)
             result.table, result.kind, result.mode = name, str(deck.kind), str(deck_mode)
             _import_deck(

@@ -315,7 +315,7 @@ class _CodeIndex:
         """Where each of ``codes`` starts in the existing rows, null where it has none."""
         n = self.code.len()
         if n == 0:
-            return pl.Series("_at", [None] * codes.len(), pl.UInt32)
+            return pl.repeat(None, codes.len(), dtype=pl.UInt32, eager=True).alias("_at")
         ordered = codes.is_sorted()
         order = None if ordered else codes.arg_sort()
         wanted = codes if order is None else codes.gather(order)
@@ -336,15 +336,11 @@ class _CodeIndex:
     def rows(self, codes: pl.Series) -> pl.DataFrame:
         """The existing rows of ``codes`` (a few of a large table: the timelines a deck
         touches)."""
-        if self.existing.is_empty():
-            return self.existing
         return self.existing.filter(self.marked(self.find(codes)))
 
     def listed(self, codes: pl.Series, at: pl.Series) -> pl.Series:
         """A mask of the existing rows whose code is one of ``codes`` or starts at one of
         ``at`` (found before)."""
-        if self.existing.is_empty():
-            return pl.Series("listed", [], pl.Boolean)
         return self.marked(pl.concat([self.find(codes), at.cast(pl.UInt32)]))
 
 
@@ -370,13 +366,16 @@ def _split_settled(
     ``existing``."""
     price = spec.rate_prices[0]
     columns = [*_SETTLED_COLUMNS, price]
-    settled_schema = {
-        **{c: deck.schema[c] for c in columns},
-        "change_class": pl.String,
-        "_old_price": deck.schema[price],
-        "_at": pl.UInt32,
-    }
-    none = pl.DataFrame(schema=settled_schema)
+
+    def settled(rows: pl.DataFrame) -> pl.DataFrame:
+        return rows.select(
+            *columns,
+            change_class=pl.lit(ChangeClass.UNCHANGED.value),
+            _old_price=pl.col(price),
+            _at=pl.col("_at").cast(pl.UInt32),
+        )
+
+    none = settled(deck.clear().with_columns(_at=pl.lit(None, pl.UInt32)))
     if not SETTLED_SHORTCUT or existing.is_empty() or deck.is_empty():
         return deck, none
     code = pl.col("code")  # existing is in code order: a code alone differs from both sides
@@ -410,19 +409,7 @@ def _split_settled(
         same = same & deck.get_column(column).eq_missing(old)
     if not same.any():
         return deck, none
-    rest = deck.filter(~same)
-    settled = (
-        deck.select(columns)
-        .with_columns(_at=at)
-        .filter(same)
-        .select(
-            *columns,
-            change_class=pl.lit(ChangeClass.UNCHANGED.value),
-            _old_price=pl.col(price),
-            _at="_at",
-        )
-    )
-    return rest, settled
+    return deck.filter(~same), settled(deck.select(columns).with_columns(_at=at).filter(same))
 
 
 def _values_equal(spec: KindSpec, left_suffix: str = "", right_suffix: str = "_old") -> pl.Expr:
@@ -603,18 +590,6 @@ def _discontinue_missing(
     """A full deck replaces the table: codes it leaves out are discontinued (SPEC §4).
     ``listed`` marks the existing rows of the codes the deck lists."""
     at = received + policy.notice_for("removal")
-    schema = {
-        "code": pl.String,
-        **{c: t for c, t in spec.schema().items() if c in spec.value_columns},
-        "effective_from": TIME,
-        "stated": TIME,
-        "source_row": pl.Int64,
-        "change_class": pl.String,
-        "_deferred": pl.Boolean,
-        "_missing": pl.Boolean,
-    }
-    if existing.is_empty():
-        return pl.DataFrame(schema=schema)
     # existing is sorted by code and effective_from: a code's last row is where the code
     # changes; only the rows of codes the deck leaves out are copied (memory on a million-row
     # table)
@@ -622,8 +597,6 @@ def _discontinue_missing(
     last = (code != code.shift(-1)).fill_null(True)
     rows = existing.filter(~listed)
     gone = rows.select(code.filter(last & ~pl.col("discontinued")))
-    if gone.is_empty():
-        return pl.DataFrame(schema=schema)
     # the row carried into the discontinued row: the one in effect then, else the first later one
     rows = rows.join(gone, on="code", how="semi")
     in_effect = (
@@ -647,7 +620,7 @@ def _discontinue_missing(
         pl.lit(ChangeClass.DISCONTINUED.value).alias("change_class"),
         pl.lit(False).alias("_deferred"),
         pl.lit(True).alias("_missing"),
-    ).cast({c: t for c, t in schema.items() if c in spec.row_columns})
+    ).cast({c: t for c, t in spec.schema().items() if c in spec.row_columns})
 
 
 def _merge(

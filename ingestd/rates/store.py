@@ -510,22 +510,20 @@ class Writer:
             self.conn.execute(
                 sa.update(table).where(table.c.id.in_(ids[i : i + CHUNK])).values(version_to=number)
             )
-        if self._snapshot is not None and self._snapshot.keeps(inserts.height + len(ids)):
-            # the snapshot stays: the rows written since it are read back with it
+        # the snapshot stays while few rows changed since it: they are read back beside it
+        keep = self._snapshot is not None and self._snapshot.keeps(inserts.height + len(ids))
+        first_id = None if keep else _next_row_id(self.conn, table)
+        # a new snapshot is built from values alone (polars, off the GIL) while the driver
+        # inserts: two cores busy instead of one (SPEC §8)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as pool:
+            snapshot = (
+                pool.submit(_snapshot_rows, self._current, closes, inserts, first_id)
+                if self._current is not None and first_id is not None
+                else None
+            )
             _bulk_insert(self.conn, self.spec, self.table.id, number, inserts)
             _fault("rows_written")
-        else:
-            first_id = _next_row_id(self.conn, table)
-            # the snapshot is built from values alone (polars, off the GIL) while the driver
-            # inserts: two cores busy instead of one (SPEC §8)
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as pool:
-                snapshot = (
-                    pool.submit(_snapshot_rows, self._current, closes, inserts, first_id)
-                    if self._current is not None and first_id is not None
-                    else None
-                )
-                _bulk_insert(self.conn, self.spec, self.table.id, number, inserts)
-                _fault("rows_written")
+            if not keep:
                 self._write_snapshot(number, inserts.height, first_id, snapshot)
         if self._current is not None:  # the rows read in this transaction, less and plus
             total = self._current.height - len(ids) + inserts.height
@@ -613,17 +611,7 @@ class RowsAhead:
     def _read(self, store: Store, vendor: str, kind: Kind, name: str) -> None:
         try:
             with store.engine.connect() as conn:
-                row = (
-                    conn.execute(
-                        sa.select(rate_tables).where(
-                            rate_tables.c.vendor == vendor,
-                            rate_tables.c.kind == str(kind),
-                            rate_tables.c.name == name,
-                        )
-                    )
-                    .mappings()
-                    .first()
-                )
+                row = _table_row(conn, vendor, kind, name, lock=False)
                 if row is None or not row["current_version"]:
                     return
                 table = _table_ref(row)
@@ -717,16 +705,22 @@ def _single_currency(frame: pl.DataFrame) -> str | None:
     return values[0] if values.len() == 1 else None
 
 
+def _table_row(conn: Connection, vendor: str, kind: Kind, name: str, *, lock: bool) -> Any:
+    """The rate_tables row of vendor/kind/name (None if there is none), locked for the
+    transaction with ``lock``."""
+    q = sa.select(rate_tables).where(
+        rate_tables.c.vendor == vendor,
+        rate_tables.c.kind == str(kind),
+        rate_tables.c.name == name,
+    )
+    if lock and conn.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already holds it
+        q = q.with_for_update()
+    return conn.execute(q).mappings().first()
+
+
 def _lock_table(conn: Connection, vendor: str, kind: Kind, name: str, *, create: bool) -> TableRef:
     def select():
-        q = sa.select(rate_tables).where(
-            rate_tables.c.vendor == vendor,
-            rate_tables.c.kind == str(kind),
-            rate_tables.c.name == name,
-        )
-        if conn.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already holds the lock
-            q = q.with_for_update()
-        return conn.execute(q).mappings().first()
+        return _table_row(conn, vendor, kind, name, lock=True)
 
     row = select()
     if row is None:
