@@ -20,6 +20,10 @@ memory from that process's own rusage via os.wait4):
                 --accept-guards --json` into a fresh database (after `ingestd db upgrade`);
   re-import 1%  the same command with the 1%-changed deck into the same table.
 
+Every run starts with an empty state folder: the first import finds no workbook sheet read
+before (state_dir/cache/sheets, written by it and included in its time), the re-import finds
+the first import's.
+
 The ingestd steps run on SQLite and, when reachable, on PostgreSQL (a database created and
 dropped for every size and format; --postgresql URL, --no-postgresql to skip it).  Every ingestd
 run must report status "imported" with the expected number of written rows, or the script stops

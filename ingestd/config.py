@@ -83,6 +83,9 @@ class DaemonConfig:
     templates_dir: Path | None = None
     # seconds a SIGTERM may take before the daemon exits leaving unfinished work to the next start
     stop_timeout: float = 30.0
+    # bytes of workbook sheets kept under state_dir/cache/sheets so that a sheet sent again is
+    # parsed only where its rows changed (SPEC §8); 0 = keep none
+    sheet_cache_size: int = 2 * 2**30
 
 
 @dataclass(frozen=True)
@@ -566,6 +569,10 @@ def _size_conv(value: Any, from_env: bool) -> int:
     return size
 
 
+def _size_or_none(value: Any, from_env: bool) -> int:
+    return _size(value)  # 0 allowed: none
+
+
 def _path(value: Any, from_env: bool) -> Path:
     return _cwd_path(_nonempty(value, from_env))
 
@@ -911,6 +918,7 @@ def _parse_daemon(t: _Table) -> DaemonConfig:
         log_level=t.get("log_level", _choice("debug", "info", "warning", "error"), "info"),
         templates_dir=t.get("templates_dir", _optional(_path)),
         stop_timeout=t.get("stop_timeout", _duration_conv(hi=3600), 30.0),
+        sheet_cache_size=t.get("sheet_cache_size", _size_or_none, DaemonConfig.sheet_cache_size),
     )
     t.finish()
     return config

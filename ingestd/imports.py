@@ -29,6 +29,7 @@ from ingestd.rates.semantics import (
 from ingestd.rates.store import Provenance, RowsAhead, Store, TableRef
 from ingestd.sheets.deck import ReadOptions, read_decks
 from ingestd.sheets.opentwps import DeckRead
+from ingestd.sheets.reread import SheetCache
 from ingestd.sheets.table import FoundTable
 
 # Outcome statuses and the exit code each one means for the CLI (SPEC §2.2).
@@ -94,6 +95,13 @@ class ImportOutcome:
 
 def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def sheet_cache(config: Config) -> SheetCache | None:
+    """Where workbook sheets are kept for reading them again (``[daemon] sheet_cache_size``)."""
+    if config.daemon.sheet_cache_size <= 0:
+        return None
+    return SheetCache(config.daemon.state_dir / "cache" / "sheets", config.daemon.sheet_cache_size)
 
 
 def pick_rule(
@@ -186,7 +194,11 @@ def import_file(
         wanted_kind = kind or (file_rule.kind if file_rule and file_rule.kind != "auto" else None)
         progress("reading")
         options = ReadOptions.for_vendor(
-            vendor, limits, kind=wanted_kind, kind_source="command line" if kind else "vendor"
+            vendor,
+            limits,
+            kind=wanted_kind,
+            kind_source="command line" if kind else "vendor",
+            sheet_cache=sheet_cache(config),
         )
         ahead: list[RowsAhead] = []
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from ingestd.cli import main
@@ -186,6 +188,48 @@ def test_export_at_an_instant_keeps_rows_in_effect(cli, tmp_path):
     ]
     _code, text = run("export", "--vendor", "v")
     assert len(list(csv.DictReader(io.StringIO(text)))) == 3
+
+
+def _workbook_deck(path: Path, prices: dict[str, float]) -> Path:
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Rates")
+    sheet.append(["Acme Telecom - voice rates"])
+    sheet.append(["Destination", "Code", "Rate", "Effective Date"])
+    for code, price in prices.items():
+        sheet.append([f"Dest {code}", int(code), price, "ASAP"])
+    book.save(path)
+    return path
+
+
+def test_a_workbook_sent_again_is_parsed_only_where_it_changed(cli, tmp_path, caplog):
+    prices = {str(4400 + i): round(0.01 + i / 10000, 4) for i in range(500)}
+    v1 = _workbook_deck(tmp_path / "acme-v1.xlsx", prices)
+    code, s1 = js(
+        cli, "import", str(v1), "--vendor", "acme", "--received-at", "2024-05-01T10:00:00Z"
+    )
+    assert (code, s1["status"], s1["counts"]["new"]) == (0, "imported", 500), s1
+    (entry,) = (tmp_path / "state" / "cache" / "sheets").glob("*.arrow")
+
+    prices["4450"] = 0.009  # a decrease: in effect at once
+    v2 = _workbook_deck(tmp_path / "acme-v2.xlsx", prices)
+    caplog.set_level(logging.INFO, logger="ingestd.sheets")
+    code, s2 = js(
+        cli, "import", str(v2), "--vendor", "acme", "--received-at", "2024-05-02T10:00:00Z"
+    )
+    assert (code, s2["version"]) == (0, 2), json.dumps(s2)[:1500]
+    assert {k: v for k, v in s2["counts"].items() if v} == {"unchanged": 499, "decrease": 1}
+    assert "'Rates': 1 of 502 row segments changed" in caplog.text
+    _code, found = js(cli, "lookup", "--vendor", "acme", "4450123", "--at", "2024-05-03T00:00:00Z")
+    assert (found["match"]["code"], found["match"]["price1"]) == ("4450", "0.009"), found
+    assert list(entry.parent.glob("*.arrow")) == [entry]
+
+
+def test_no_sheet_cache_with_a_size_of_0(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("INGESTD_DAEMON_SHEET_CACHE_SIZE", "0")
+    deck = _workbook_deck(tmp_path / "acme.xlsx", {"44": 0.01, "33": 0.02})
+    code, summary = js(cli, "import", str(deck), "--vendor", "acme")
+    assert (code, summary["status"]) == (0, "imported"), summary
+    assert not (tmp_path / "state" / "cache").exists()
 
 
 def test_dry_run_writes_nothing_and_shows_the_plan(cli, tmp_path):

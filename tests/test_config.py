@@ -71,6 +71,7 @@ def test_builtin_defaults(tmp_path: Path) -> None:
     assert config.path is None
     assert config.daemon.state_dir == tmp_path / "var"
     assert config.daemon.log_format == "kv" and config.daemon.log_level == "info"
+    assert config.daemon.sheet_cache_size == 2 * 1024 * MB
     assert config.database.url == f"sqlite:///{tmp_path}/var/ingestd.db"
     assert config.database.url.startswith("sqlite:////")  # absolute: four slashes
     assert config.smtp.listen == "127.0.0.1:2525"
@@ -254,6 +255,8 @@ def test_imap_account_needs_a_secret_source(tmp_path: Path) -> None:
     [
         ('[daemon]\nlog_level = "INFO"\n', "daemon.log_level",
          "'INFO' is not allowed; allowed: debug, info, warning, error"),
+        ('[daemon]\nsheet_cache_size = "-1"\n', "daemon.sheet_cache_size",
+         "expected a size like 512KB"),
         ('[database]\nurl = "oracle://x/y"\n', "database.url",
          "database 'oracle' is not supported; allowed: sqlite, postgresql, mysql, mariadb"),
         ('[database]\nurl = "var/ingestd.db"\n', "database.url", "is not an SQLAlchemy URL"),
@@ -367,6 +370,7 @@ def test_env_overrides_convert_types(tmp_path: Path) -> None:
             "INGESTD_OUTBOUND_FROM": "Desk <desk@x.example>",
             "INGESTD_DATABASE_URL": "postgresql+psycopg://ingestd@db/ingestd",
             "INGESTD_LIMITS_MAX_ROWS": "1000",
+            "INGESTD_DAEMON_SHEET_CACHE_SIZE": "0",
             "INGESTD_NOTIFY_RATES_TEAM": "team@x.example",
             "INGESTD_CONFIG": "ignored-here.toml",  # not an option: never an override
             "INGESTD_SOMETHING_ELSE": "x",  # not a section: left to whoever owns it
@@ -384,6 +388,7 @@ def test_env_overrides_convert_types(tmp_path: Path) -> None:
     assert config.outbound.from_addr == "Desk <desk@x.example>"
     assert config.database.url == "postgresql+psycopg://ingestd@db/ingestd"
     assert config.limits.max_rows == 1000
+    assert config.daemon.sheet_cache_size == 0  # none kept
     assert config.notify.rates_team == ("team@x.example",)
 
 

@@ -17,6 +17,7 @@ from ingestd.rates.model import Kind
 from ingestd.sheets.normalize import normalize
 from ingestd.sheets.opentwps import DeckRead, read_opentwps
 from ingestd.sheets.read import read_sheets
+from ingestd.sheets.reread import SheetCache
 from ingestd.sheets.table import FoundTable, find_tables
 
 
@@ -42,10 +43,17 @@ class ReadOptions:
     max_members: int = 50
     max_unpacked: int = 200 * 2**20
     max_nesting: int = 3
+    sheet_cache: SheetCache | None = None  # workbook sheets read before (``reread``)
 
     @classmethod
     def for_vendor(
-        cls, vendor, limits, *, kind: str | None = None, kind_source: str = "command line"
+        cls,
+        vendor,
+        limits,
+        *,
+        kind: str | None = None,
+        kind_source: str = "command line",
+        sheet_cache: SheetCache | None = None,
     ) -> ReadOptions:
         return cls(
             kind=kind,
@@ -65,6 +73,7 @@ class ReadOptions:
             max_members=limits.max_zip_members,
             max_unpacked=limits.max_unpacked_size,
             max_nesting=limits.max_nesting,
+            sheet_cache=sheet_cache,
         )
 
 
@@ -100,6 +109,7 @@ def read_decks(
         max_members=options.max_members,
         max_unpacked=options.max_unpacked,
         max_nesting=options.max_nesting,
+        cache=options.sheet_cache,
     )
     found = find_tables(
         sheets,

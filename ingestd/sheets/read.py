@@ -12,6 +12,7 @@ import codecs
 import csv
 import functools
 import io
+import logging
 import re
 import zipfile
 import zlib
@@ -26,6 +27,10 @@ import polars as pl
 
 from ingestd.errors import SheetError
 from ingestd.memory import give_back
+from ingestd.sheets import reread
+from ingestd.sheets.reread import SheetCache, WorkbookScan, is_sheet_xml
+
+log = logging.getLogger("ingestd.sheets")
 
 WORKBOOK_FORMATS = ("xlsx", "xlsb", "xls", "ods")
 # A CSV/TXT delimiter is one of these; on a tie the earlier wins (a comma is the likeliest to
@@ -115,6 +120,7 @@ def read_sheets(
     max_members: int = 50,
     max_unpacked: int = 200 * 2**20,
     max_nesting: int = 3,
+    cache: SheetCache | None = None,
 ) -> list[Sheet]:
     """Every non-empty sheet of a CSV/TXT file, a workbook or a ZIP archive, as string cells.
 
@@ -123,12 +129,14 @@ def read_sheets(
     ``inner.zip:member.csv``); members that are not sheets (PDF, images) are left out.  The
     archive limits: ``max_members`` files in all, ``max_unpacked`` bytes unpacked in all (counted
     while inflating, so a zip bomb stops early), ``max_nesting`` archives inside each other.
+    With a ``cache``, a workbook sheet read before is parsed only where its rows changed
+    (``reread``).
     """
     unpacking = _Unpacking(max_members, max_unpacked, max_nesting)
     csv_name = PurePath(filename).stem if filename else "csv"
     return _read_file(
         data, label=None, csv_name=csv_name, depth=0, unpacking=unpacking,
-        max_rows=max_rows, max_columns=max_columns,
+        max_rows=max_rows, max_columns=max_columns, cache=cache,
     )  # fmt: skip
 
 
@@ -141,12 +149,13 @@ def _read_file(
     unpacking: _Unpacking,
     max_rows: int,
     max_columns: int,
+    cache: SheetCache | None,
 ) -> list[Sheet]:
     fmt = detect_format(data)
     if fmt == "csv":
         sheets = [Sheet(csv_name, _read_csv(data, max_rows=max_rows, max_columns=max_columns))]
     elif fmt in WORKBOOK_FORMATS:
-        sheets = _read_workbook(data, max_rows=max_rows, max_columns=max_columns)
+        sheets = _read_workbook(data, max_rows=max_rows, max_columns=max_columns, cache=cache)
         if label is not None:
             sheets = [
                 Sheet(f"{label}:{sheet.name}", sheet.frame, sheet.date1904) for sheet in sheets
@@ -154,7 +163,7 @@ def _read_file(
     else:
         return _read_zip(
             data, label=label, depth=depth + 1, unpacking=unpacking,
-            max_rows=max_rows, max_columns=max_columns,
+            max_rows=max_rows, max_columns=max_columns, cache=cache,
         )  # fmt: skip
     return [sheet for sheet in sheets if _has_content(sheet.frame)]
 
@@ -205,6 +214,7 @@ def _read_zip(
     unpacking: _Unpacking,
     max_rows: int,
     max_columns: int,
+    cache: SheetCache | None,
 ) -> list[Sheet]:
     if depth > unpacking.max_nesting:
         raise SheetError(
@@ -225,7 +235,7 @@ def _read_zip(
                 try:
                     sheets += _read_file(
                         content, label=name, csv_name=name, depth=depth, unpacking=unpacking,
-                        max_rows=max_rows, max_columns=max_columns,
+                        max_rows=max_rows, max_columns=max_columns, cache=cache,
                     )  # fmt: skip
                 except SheetError as exc:
                     if exc.reason == "unknown_format":  # a cover letter, a logo: not a sheet
@@ -480,8 +490,13 @@ _FASTEXCEL_FRACTION = r"^-?(0|[1-9][0-9]*)\.[0-9]{0,8}[1-9]$"
 _MIDNIGHT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00$"
 
 
-def _read_workbook(data: bytes, *, max_rows: int, max_columns: int) -> list[Sheet]:
-    check_workbook(data, max_rows=max_rows, max_columns=max_columns)
+def _read_workbook(
+    data: bytes, *, max_rows: int, max_columns: int, cache: SheetCache | None = None
+) -> list[Sheet]:
+    scan = None
+    if cache is not None and data.startswith(_ZIP):
+        scan = WorkbookScan(cache, max_rows=max_rows, max_columns=max_columns)
+    check_workbook(data, max_rows=max_rows, max_columns=max_columns, scan=scan)
     try:
         reader = fastexcel.read_excel(data)
         names = reader.sheet_names
@@ -489,14 +504,64 @@ def _read_workbook(data: bytes, *, max_rows: int, max_columns: int) -> list[Shee
         raise SheetError("unreadable", f"the workbook cannot be opened: {exc}") from exc
     sheets = []
     date1904 = _uses_1904(data)
+    parts = reread.sheet_parts(data) if scan is not None else {}
     for name in names:
+        sheet_scan = scan.sheets.get(parts.get(name, "")) if scan is not None else None
         try:
-            frame = _load_sheet(data, reader, name, max_rows=max_rows, max_columns=max_columns)
+            frame = None
+            if sheet_scan is not None:
+                frame = _read_again(
+                    data, name, parts[name], sheet_scan, cache, max_rows, max_columns
+                )
+            if frame is None:
+                frame, first = _load_sheet(
+                    data, reader, name, max_rows=max_rows, max_columns=max_columns
+                )
+                if sheet_scan is not None and sheet_scan.hashed and sheet_scan.count:
+                    cache.put(
+                        sheet_scan.key,
+                        frame,
+                        sheet_scan.hashes(),
+                        reread.entry_meta(sheet_scan, first),
+                    )
         except fastexcel.FastExcelError as exc:
             raise SheetError("unreadable", f"sheet {name!r} cannot be read: {exc}") from exc
-        sheets.append(Sheet(name, frame, date1904))
+        sheets.append(
+            Sheet(name, _finish(frame, max_rows=max_rows, max_columns=max_columns), date1904)
+        )
         give_back()  # what the reader's threads freed (memory, SPEC §8)
     return sheets
+
+
+def _read_again(
+    data: bytes,
+    name: str,
+    part: str,
+    scan: reread.SheetScan,
+    cache: SheetCache,
+    max_rows: int,
+    max_columns: int,
+) -> pl.DataFrame | None:
+    """The sheet's cells from its last read and a parse of its changed rows, or None (parse
+    it whole): ``reread``."""
+    plan = reread.plan(scan)
+    if plan is None:
+        return None
+    copy = reread.workbook_with_sheet(data, part, plan.xml)
+    fresh, fresh_first = _load_sheet(
+        copy, fastexcel.read_excel(copy), name, max_rows=max_rows, max_columns=max_columns
+    )
+    cached_first = scan.entry.meta["first_column"]
+    frame = reread.assemble(scan.entry.frame(), cached_first, fresh, fresh_first, plan.spans)
+    if frame is None:
+        return None
+    log.info(
+        "sheet %r: %d of %d row segments changed since its last read, only they were parsed",
+        name, plan.changed, scan.count,
+    )  # fmt: skip
+    if plan.changed > reread.REWRITE_SHARE * scan.count:
+        cache.put(scan.key, frame, scan.hashes(), reread.entry_meta(scan, cached_first))
+    return frame
 
 
 def _uses_1904(data: bytes) -> bool:
@@ -509,7 +574,13 @@ def _uses_1904(data: bytes) -> bool:
     return re.search(rb'date1904\s*=\s*"(1|true)"', head) is not None
 
 
-def _load_sheet(data: bytes, reader, name: str, *, max_rows: int, max_columns: int) -> pl.DataFrame:
+def _load_sheet(
+    data: bytes, reader, name: str, *, max_rows: int, max_columns: int
+) -> tuple[pl.DataFrame, int | None]:
+    """The sheet's cells rendered canonically (not yet ``_finish``-ed), and the number of its
+    first column (0 = A; None without cells): the frame starts at the first column with a
+    cell."""
+
     def load(reader, dtype: str) -> pl.DataFrame:
         # skip_rows=0 keeps blank rows above the first cell, so row numbers stay true; one
         # column more than allowed is enough to tell the limit was passed
@@ -521,7 +592,12 @@ def _load_sheet(data: bytes, reader, name: str, *, max_rows: int, max_columns: i
             dtypes=dtype,
             use_columns=lambda column: column.index <= max_columns,
         )
+        if dtype == "string":
+            columns = sheet.selected_columns
+            first.append(columns[0].absolute_index if columns else None)
         return sheet.to_polars()
+
+    first: list[int | None] = []
 
     # The cells as numbers are read at the same time on the other core, by a reader of their
     # own (a reader loads one sheet at a time): nearly every deck has prices with fractions,
@@ -531,7 +607,7 @@ def _load_sheet(data: bytes, reader, name: str, *, max_rows: int, max_columns: i
         text = load(reader, "string")
         text = text.rename(dict(zip(text.columns, _names(text.width), strict=True)))
         if text.width == 0:
-            return text
+            return text, None
         # which columns hold what the canonical form rewrites, in one pass: the rules then
         # run on those columns only
         found = text.select(
@@ -545,13 +621,10 @@ def _load_sheet(data: bytes, reader, name: str, *, max_rows: int, max_columns: i
             floats.columns = [f"n{c}" for c in text.columns]
             text = pl.concat([text, floats.select(f"n{c}" for c in numeric)], how="horizontal")
     cells = [c for c in text.columns if c.startswith("c")]
-    return _finish(
-        text.select(
-            _canonical_cell(c, midnight=found[f"{c} m"], number=c in numeric) for c in cells
-        ),
-        max_rows=max_rows,
-        max_columns=max_columns,
+    canonical = text.select(
+        _canonical_cell(c, midnight=found[f"{c} m"], number=c in numeric) for c in cells
     )
+    return canonical, first[0]
 
 
 _BOOLEAN = r"^(true|false)$"
@@ -597,15 +670,18 @@ _CELL_REF = re.compile(rb' r="([A-Z]{1,3})([0-9]{1,9})"[^>]*(?<!/)>')
 _TAIL = 64  # bytes carried between chunks, so a cell reference split by a chunk is seen
 
 
-def check_workbook(data: bytes, *, max_rows: int, max_columns: int) -> None:
+def check_workbook(
+    data: bytes, *, max_rows: int, max_columns: int, scan: WorkbookScan | None = None
+) -> None:
     """Refuse a workbook the reader library cannot read safely: password-protected, a part
-    that inflates beyond the limits, a sheet whose cells span more than the limits."""
+    that inflates beyond the limits, a sheet whose cells span more than the limits.  ``scan``
+    is shown every part inflated (for reading the workbook again, ``reread``)."""
     if data.startswith(_OLE2):
         _check_not_encrypted(data)
     elif data.startswith(_ZIP):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                _check_parts(archive, max_rows=max_rows, max_columns=max_columns)
+                _check_parts(archive, max_rows=max_rows, max_columns=max_columns, scan=scan)
         except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as exc:
             raise SheetError("unreadable", f"the workbook cannot be unpacked: {exc}") from exc
 
@@ -619,14 +695,23 @@ def _check_not_encrypted(data: bytes) -> None:
         )
 
 
-def _check_parts(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int) -> None:
+def _check_parts(
+    archive: zipfile.ZipFile, *, max_rows: int, max_columns: int, scan: WorkbookScan | None
+) -> None:
     budget = max(_XML_PER_ROW * max_rows, 64 * 2**20)
     unpacked = 0
-    for info in archive.infolist():
+    # the parts that are not sheet XML first: the sheets' cells depend on them (scan's key)
+    for info in sorted(archive.infolist(), key=lambda i: is_sheet_xml(i.filename)):
         if not _PART.search(info.filename):
             continue  # images and other media: the reader never inflates them
         label = _member_label(info.filename)
         extent = _SheetExtent(label) if _SHEET_PART.match(info.filename) else None
+        feed = None
+        if scan is not None:
+            if is_sheet_xml(info.filename):
+                feed = scan.sheet_part(info.filename).feed
+            else:
+                feed = scan.other_part(info.filename)
         size, tail = 0, b""
         with archive.open(info) as part:
             while chunk := part.read(_CHUNK):
@@ -646,6 +731,8 @@ def _check_parts(archive: zipfile.ZipFile, *, max_rows: int, max_columns: int) -
                 if extent is not None:
                     extent.scan(tail + chunk)
                     tail = chunk[-_TAIL:]
+                if feed is not None:
+                    feed(chunk)
         if extent is not None:
             if extent.rows * extent.columns > MAX_GRID_CELLS and extent.rows == 999_999:
                 # a wide sheet: how far down its cells reach decides, so look again closely
@@ -721,12 +808,17 @@ def _names(width: int) -> list[str]:
 
 
 def _finish(frame: pl.DataFrame, *, max_rows: int, max_columns: int) -> pl.DataFrame:
-    """Blank cells → null, trailing empty columns dropped, limits enforced."""
+    """Blank cells → null, trailing empty columns and rows dropped, limits enforced."""
     frame = frame.with_columns(
         pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c) for c in frame.columns
     )
     used = [c for c in frame.columns if frame.get_column(c).null_count() < frame.height]
     width = int(used[-1][1:]) + 1 if used else 0
+    if used:
+        filled = frame.select(pl.any_horizontal(pl.col(used).is_not_null())).to_series()
+        frame = frame.head(filled.arg_true()[-1] + 1)
+    else:
+        frame = frame.clear()
     if width > max_columns:
         raise SheetError(
             "too_many_columns", f"the sheet has more than {max_columns} columns (limit)"
