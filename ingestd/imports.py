@@ -97,11 +97,13 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sheet_cache(config: Config) -> SheetCache | None:
-    """Where workbook sheets are kept for reading them again (``[daemon] sheet_cache_size``)."""
+def sheet_cache(config: Config, vendor_id: str) -> SheetCache | None:
+    """Where a vendor's workbook sheets are kept for reading them again (``[daemon]
+    sheet_cache_size``)."""
     if config.daemon.sheet_cache_size <= 0:
         return None
-    return SheetCache(config.daemon.state_dir / "cache" / "sheets", config.daemon.sheet_cache_size)
+    folder = config.daemon.state_dir / "cache" / "sheets"
+    return SheetCache(folder, config.daemon.sheet_cache_size, namespace=vendor_id)
 
 
 def pick_rule(
@@ -198,7 +200,7 @@ def import_file(
             limits,
             kind=wanted_kind,
             kind_source="command line" if kind else "vendor",
-            sheet_cache=sheet_cache(config),
+            sheet_cache=sheet_cache(config, vendor.id),
         )
         ahead: list[RowsAhead] = []
 

@@ -520,6 +520,7 @@ def _read_workbook(
                 if sheet_scan is not None and sheet_scan.hashed and sheet_scan.count:
                     cache.put(
                         sheet_scan.key,
+                        sheet_scan.slot(),
                         frame,
                         sheet_scan.hashes(),
                         reread.entry_meta(sheet_scan, first),
@@ -551,8 +552,8 @@ def _read_again(
     fresh, fresh_first = _load_sheet(
         copy, fastexcel.read_excel(copy), name, max_rows=max_rows, max_columns=max_columns
     )
-    cached_first = scan.entry.meta["first_column"]
-    frame = reread.assemble(scan.entry.frame(), cached_first, fresh, fresh_first, plan.spans)
+    cached_first = plan.entry.meta["first_column"]
+    frame = reread.assemble(plan.entry.frame(), cached_first, fresh, fresh_first, plan.spans)
     if frame is None:
         return None
     log.info(
@@ -560,7 +561,11 @@ def _read_again(
         name, plan.changed, scan.count,
     )  # fmt: skip
     if plan.changed > reread.REWRITE_SHARE * scan.count:
-        cache.put(scan.key, frame, scan.hashes(), reread.entry_meta(scan, cached_first))
+        cache.put(
+            scan.key, plan.entry.slot, frame, scan.hashes(), reread.entry_meta(scan, cached_first)
+        )
+    else:
+        plan.entry.touch()
     return frame
 
 

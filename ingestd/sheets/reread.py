@@ -49,6 +49,8 @@ import pyarrow as pa
 log = logging.getLogger("ingestd.sheets")
 
 FORMAT = 1  # bump when an entry's layout or the reader's rendering of cells changes
+SLOTS = 4  # entries per key
+_SHARE_FROM = 10_000  # segments compared before the changed share can end a comparison
 MAX_CHANGED_SHARE = 0.25  # more changed segments than this: the whole sheet is parsed
 # An entry is written again when the rows read afresh exceed this share: below it, the next
 # read compares with the older entry and parses a few more rows
@@ -71,12 +73,16 @@ def _versions() -> str:
 
 
 class SheetCache:
-    """The folder of entries (``<key>.arrow``), at most ``budget`` bytes in all: writing one
-    removes the least recently used beyond that."""
+    """The folder of entries (``<key>.<slot>.arrow``), at most ``budget`` bytes in all: writing
+    one removes the least recently used beyond that.  A key has ``SLOTS`` entries: a vendor's
+    system may send several decks whose other parts are the same (a deck per product), and
+    each is compared with the entry closest to it.  Keys are made in ``namespace`` (the
+    vendor): decks of other vendors never meet."""
 
-    def __init__(self, folder: Path, budget: int):
+    def __init__(self, folder: Path, budget: int, namespace: str = ""):
         self.folder = folder
         self.budget = budget
+        self.namespace = namespace
 
     @functools.cached_property
     def seed(self) -> int:
@@ -97,26 +103,28 @@ class SheetCache:
             key = os.urandom(8)  # entries cannot be written or compared: any key will do
         return int.from_bytes(key, "little")
 
-    def path(self, key: str) -> Path:
-        return self.folder / f"{key}.arrow"
+    def path(self, key: str, slot: int) -> Path:
+        return self.folder / f"{key}.{slot}.arrow"
 
-    def get(self, key: str) -> Entry | None:
-        path = self.path(key)
+    def entries(self, key: str) -> list[Entry]:
+        return [e for e in (self.get(key, slot) for slot in range(SLOTS)) if e is not None]
+
+    def get(self, key: str, slot: int) -> Entry | None:
+        path = self.path(key, slot)
         try:
             source = pa.memory_map(str(path))
             reader = pa.ipc.open_file(source)
             meta = json.loads(reader.schema.metadata[b"ingestd"])
             if meta.get("versions") != _versions():
                 return None
-            os.utime(path)  # recently used
-            return Entry(reader, meta)
+            return Entry(reader, meta, slot, path.stat().st_mtime, path)
         except (FileNotFoundError, NotADirectoryError):
             return None  # never written (or no folder at all: put says why)
         except (OSError, pa.ArrowException, KeyError, TypeError, ValueError) as exc:
             log.warning("sheet cache entry %s is unreadable, the sheet is parsed: %s", path, exc)
             return None
 
-    def put(self, key: str, frame: pl.DataFrame, hashes: np.ndarray, meta: dict) -> None:
+    def put(self, key: str, slot: int, frame: pl.DataFrame, hashes: np.ndarray, meta: dict) -> None:
         """Write an entry (atomically: readers see the old one or the new one); a failure to
         write is logged, never raised."""
         height = max(frame.height, len(hashes))
@@ -124,7 +132,7 @@ class SheetCache:
         table = pl.concat([_pad(frame, height), _pad(hashes, height)], how="horizontal").to_arrow()
         meta = {**meta, "versions": _versions(), "height": frame.height}
         table = table.replace_schema_metadata({"ingestd": json.dumps(meta)})
-        path = self.path(key)
+        path = self.path(key, slot)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -169,6 +177,14 @@ def _pad(frame: pl.DataFrame, height: int) -> pl.DataFrame:
 class Entry:
     reader: pa.ipc.RecordBatchFileReader
     meta: dict
+    slot: int
+    used: float  # when it was last used (mtime)
+    path: Path
+
+    def touch(self) -> None:
+        """Used now (entries least recently used go first)."""
+        with contextlib.suppress(OSError):
+            os.utime(self.path)
 
     def hashes(self) -> np.ndarray:
         column = self.reader.read_all().column(_HASH).slice(0, self.meta["segments"])
@@ -185,7 +201,9 @@ class WorkbookScan:
 
     def __init__(self, cache: SheetCache, *, max_rows: int, max_columns: int):
         self.cache = cache
-        self._context = hashlib.blake2b(f"{_versions()} {max_rows} {max_columns}".encode())
+        self._context = hashlib.blake2b(
+            f"{_versions()} {max_rows} {max_columns}\0{cache.namespace}".encode()
+        )
         self.sheets: dict[str, SheetScan] = {}
 
     def other_part(self, name: str) -> Callable[[bytes], None] | None:
@@ -198,37 +216,74 @@ class WorkbookScan:
         context = self._context.copy()
         context.update(b"\0sheet\0" + name.encode())
         key = context.hexdigest()[:40]
-        scan = self.sheets[name] = SheetScan(key, self.cache.get(key), self.cache.seed)
+        entries = self.cache.entries(key)
+        scan = self.sheets[name] = SheetScan(key, [_Candidate(e) for e in entries], self.cache.seed)
         return scan
 
 
 @dataclass
+class _Candidate:
+    """One entry compared with the sheet, chunk by chunk: its changed segments (kept, with the
+    unchanged neighbours that bound them) until there are too many."""
+
+    entry: Entry
+    old: np.ndarray | None = None
+    changed: dict[int, bytes] = field(default_factory=dict)
+    bounds: dict[int, bytes] = field(default_factory=dict)
+    compared: bool = True  # False: too many changed segments to read the sheet again
+    _want: int = -1  # the segment after a change, not yet seen
+
+    def __post_init__(self) -> None:
+        try:
+            self.old = self.entry.hashes()
+        except (pa.ArrowException, KeyError, ValueError) as exc:
+            log.warning("sheet cache entry (slot %d) is unreadable: %s", self.entry.slot, exc)
+            self.compared = False
+
+    def close_to(self, count: int) -> bool:
+        """Compared to the end with no more than ``MAX_CHANGED_SHARE`` of the segments changed
+        (``count``: the sheet's)."""
+        if not self.compared:
+            return False
+        return len(self.changed) <= MAX_CHANGED_SHARE * max(len(self.old), count)
+
+    def compare(
+        self, buf: bytes, offsets: np.ndarray, hashes: np.ndarray, first: int, last: bytes
+    ) -> None:
+        old = self.old[first : first + len(hashes)]
+        differ = np.ones(len(hashes), bool)
+        differ[: len(old)] = hashes[: len(old)] != old
+        segment = lambda i: buf[offsets[i] : offsets[i + 1]]  # noqa: E731
+        if self._want >= first and not differ[self._want - first]:
+            self.bounds[self._want] = segment(self._want - first)
+        for i in np.flatnonzero(differ).tolist():
+            index = first + i
+            self.changed[index] = segment(i)
+            if index - 1 not in self.changed and index - 1 not in self.bounds and index > 0:
+                self.bounds[index - 1] = segment(i - 1) if i > 0 else last
+            self._want = index + 1
+            if i + 1 < len(hashes) and not differ[i + 1]:
+                self.bounds[index + 1] = segment(i + 1)
+        seen = first + len(hashes)
+        if len(self.changed) > MAX_CHANGED_SHARE * max(seen, _SHARE_FROM):
+            # too many so far: not this entry (what its changes hold goes at once)
+            self.old, self.compared, self.changed, self.bounds = None, False, {}, {}
+
+
+@dataclass
 class SheetScan:
-    """One sheet part's segments, hashed chunk by chunk as the part is inflated; with an entry,
-    the changed segments are kept (with the neighbours that bound them)."""
+    """One sheet part's segments, hashed chunk by chunk as the part is inflated, and compared
+    with the key's entries."""
 
     key: str
-    entry: Entry | None
+    candidates: list[_Candidate]
     seed: int
     count: int = 0  # segments seen
     head: bytes = b""  # segment 0 (what precedes the first row, and the first row)
     tail: bytes = b""  # after the last </row>
-    parts: list[np.ndarray] = field(default_factory=list)  # hashes, chunk by chunk
-    changed: dict[int, bytes] = field(default_factory=dict)
-    bounds: dict[int, bytes] = field(default_factory=dict)  # unchanged neighbours of changes
-    hashed: bool = True  # False: a segment too long to hold (no entry for this sheet)
-    compared: bool = True  # False: too many changed segments to read the sheet again
-    _old: np.ndarray | None = None
     last: bytes = b""  # the last segment so far
-    _want: int = -1  # the segment after a change, not yet seen
-
-    def __post_init__(self) -> None:
-        if self.entry is not None:
-            try:
-                self._old = self.entry.hashes()
-            except (pa.ArrowException, KeyError, ValueError) as exc:
-                log.warning("sheet cache entry %s is unreadable: %s", self.key, exc)
-                self.entry = None
+    parts: list[np.ndarray] = field(default_factory=list)  # hashes, chunk by chunk
+    hashed: bool = True  # False: a segment too long to hold (no entry for this sheet)
 
     def feed(self, chunk: bytes) -> None:
         if not self.hashed:
@@ -243,7 +298,7 @@ class SheetScan:
         if len(ends) == 0:
             self.tail = buf
             if len(buf) > MAX_SEGMENT:  # no real row is this long: white space, a bomb
-                self.hashed, self.tail, self.parts = False, b"", []
+                self.hashed, self.tail, self.parts, self.candidates = False, b"", [], []
             return
         offsets = np.empty(len(ends) + 1, np.int64)
         offsets[0], offsets[1:] = 0, ends
@@ -251,40 +306,30 @@ class SheetScan:
             pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(buf)]
         )
         hashes = pl.Series(segments).hash(self.seed).to_numpy()
-        first = self.count
-        if first == 0:
+        if self.count == 0:
             self.head = buf[: ends[0]]
-        if self._old is not None:
-            self._compare(buf, offsets, hashes, first)
+        for candidate in self.candidates:
+            if candidate.compared:
+                candidate.compare(buf, offsets, hashes, self.count, self.last)
         self.parts.append(hashes)
         self.count += len(ends)
         self.last = buf[offsets[-2] : offsets[-1]]
         self.tail = buf[ends[-1] :]
 
-    def _compare(self, buf: bytes, offsets: np.ndarray, hashes: np.ndarray, first: int) -> None:
-        old = self._old[first : first + len(hashes)]
-        differ = np.ones(len(hashes), bool)
-        differ[: len(old)] = hashes[: len(old)] != old
-        segment = lambda i: buf[offsets[i] : offsets[i + 1]]  # noqa: E731
-        if self._want >= first and not differ[self._want - first]:
-            self.bounds[self._want] = segment(self._want - first)
-        for i in np.flatnonzero(differ).tolist():
-            index = first + i
-            self.changed[index] = segment(i)
-            if index - 1 not in self.changed and index - 1 not in self.bounds and index > 0:
-                self.bounds[index - 1] = segment(i - 1) if i > 0 else self.last
-            self._want = index + 1
-            if i + 1 < len(hashes) and not differ[i + 1]:
-                self.bounds[index + 1] = segment(i + 1)
-        if len(self.changed) > MAX_CHANGED_SHARE * max(len(self._old), first + len(hashes)):
-            self._old, self.compared = None, False  # too many: the whole sheet is parsed
-
-    def bound(self, index: int) -> bytes:
-        """An unchanged segment next to a change (the last one is always known)."""
-        return self.last if index == self.count - 1 else self.bounds.get(index, b"")
-
     def hashes(self) -> np.ndarray:
         return np.concatenate(self.parts) if self.parts else np.empty(0, np.uint64)
+
+    def slot(self) -> int:
+        """Where a whole parse of this sheet goes: the entry it was closest to, else a free
+        slot, else the least recently used."""
+        close = [c.entry.slot for c in self.candidates if c.close_to(self.count)]
+        if close:
+            return close[0]
+        taken = {c.entry.slot for c in self.candidates}
+        free = [slot for slot in range(SLOTS) if slot not in taken]
+        if free:
+            return free[0]
+        return min(self.candidates, key=lambda c: c.entry.used).entry.slot
 
 
 @dataclass
@@ -292,19 +337,23 @@ class Plan:
     """Which rows a re-read takes from the parse of the changed segments: half-open spans of
     0-based frame rows (``None`` as an end: to the last row)."""
 
+    entry: Entry  # the entry the other rows come from
     xml: bytes  # the sheet holding only the changed segments
     spans: list[tuple[int, int | None]]
     changed: int  # segments
 
 
 def plan(scan: SheetScan) -> Plan | None:
-    """How to read the sheet again from its entry, or None (parse it whole)."""
-    if scan.entry is None or not (scan.hashed and scan.compared) or scan.count == 0:
+    """How to read the sheet again from the closest entry, or None (parse it whole)."""
+    tail = _digest(scan.tail)
+    close = [
+        c for c in scan.candidates if c.close_to(scan.count) and c.entry.meta.get("tail") == tail
+    ]
+    if not close or not scan.hashed or scan.count == 0:
         return None
-    meta = scan.entry.meta
-    if meta.get("tail") != _digest(scan.tail):
-        return None
-    changed = sorted(scan.changed)
+    candidate = min(close, key=lambda c: len(c.changed) + abs(len(c.old) - scan.count))
+    meta = candidate.entry.meta
+    changed = sorted(candidate.changed)
     old_count = meta["segments"]
     if scan.count < old_count:
         changed.append(scan.count)  # rows removed at the end: a run past the last segment
@@ -317,7 +366,7 @@ def plan(scan: SheetScan) -> Plan | None:
     runs = _runs(changed)
     for start, end in runs:  # inclusive segment indexes
         for index in range(start, min(end, scan.count - 1) + 1):
-            segment = scan.changed[index]
+            segment = candidate.changed[index]
             if index == 0:
                 segment = segment[first_row.start() :]
             if len(_ROW.findall(segment)) != len(_ROW_NUMBER.findall(segment)):
@@ -326,20 +375,25 @@ def plan(scan: SheetScan) -> Plan | None:
         if start == 0:
             low = 0
         else:
-            numbers = _ROW_NUMBER.findall(scan.bound(start - 1))
+            numbers = _ROW_NUMBER.findall(_bound(scan, candidate, start - 1))
             if not numbers:
                 return None
             low = int(numbers[-1])  # the last row before the run, 1-based = first 0-based after
         if end + 1 >= scan.count:
             high = None
         else:
-            numbers = _ROW_NUMBER.findall(scan.bound(end + 1))
+            numbers = _ROW_NUMBER.findall(_bound(scan, candidate, end + 1))
             if not numbers:
                 return None
             high = int(numbers[0]) - 1
         spans.append((low, high))
     xml = scan.head[: first_row.start()] + b"".join(body) + scan.tail
-    return Plan(xml, spans, sum(1 for i in changed if i < scan.count))
+    return Plan(candidate.entry, xml, spans, sum(1 for i in changed if i < scan.count))
+
+
+def _bound(scan: SheetScan, candidate: _Candidate, index: int) -> bytes:
+    """An unchanged segment next to a change (the last one is always known)."""
+    return scan.last if index == scan.count - 1 else candidate.bounds.get(index, b"")
 
 
 def _runs(indexes: list[int]) -> list[tuple[int, int]]:

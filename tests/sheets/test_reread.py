@@ -147,6 +147,39 @@ def test_a_broken_entry_is_a_whole_parse_and_is_written_again(cache, caplog):
     assert "0 of 43 row segments changed" in caplog.text
 
 
+def test_decks_sharing_their_other_parts_each_find_their_own_entry(tmp_path, caplog):
+    # a vendor's system sends a deck per product: same styles, same sheet name, other rows
+    cache = SheetCache(tmp_path / "sheets", 2**30)
+    products = [deck(100 + 10 * p, price=lambda i, p=p: base_price(i) + p) for p in range(5)]
+    for rows in products[:4]:
+        read(workbook(rows), cache)
+    assert len(list(cache.folder.glob("*.arrow"))) == 4  # one key, four slots
+    caplog.set_level(logging.INFO, logger="ingestd.sheets")
+    for p in (2, 0, 3, 1):
+        rows = [list(r) for r in products[p]]
+        rows[5][2] = 7.5
+        caplog.clear()
+        same(read(workbook(rows), cache), read(workbook(rows)))
+        assert f"1 of {len(rows)} row segments changed" in caplog.text, p
+    # a fifth product takes the slot used longest ago (product 2's)
+    read(workbook(products[4]), cache)
+    for p, again in ((2, False), (1, True)):
+        caplog.clear()
+        read(workbook(products[p]), cache)
+        assert (AGAIN in caplog.text) is again, p
+
+
+def test_a_vendors_entries_are_its_own(tmp_path, caplog):
+    data = workbook(deck(30))
+    read(data, SheetCache(tmp_path, 2**30, namespace="acme"))
+    caplog.set_level(logging.INFO, logger="ingestd.sheets")
+    read(data, SheetCache(tmp_path, 2**30, namespace="globex"))
+    assert AGAIN not in caplog.text
+    assert len(list(tmp_path.glob("*.arrow"))) == 2
+    read(data, SheetCache(tmp_path, 2**30, namespace="acme"))
+    assert "0 of 33 row segments changed" in caplog.text
+
+
 def test_entries_beyond_the_budget_go_least_recently_used_first(tmp_path):
     one, two = workbook(deck(200)), workbook(deck(200, price=lambda i: 1.5), title="Other")
     probe = SheetCache(tmp_path / "probe", 2**30)
