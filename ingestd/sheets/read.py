@@ -155,7 +155,10 @@ def _read_file(
     if fmt == "csv":
         sheets = [Sheet(csv_name, _read_csv(data, max_rows=max_rows, max_columns=max_columns))]
     elif fmt in WORKBOOK_FORMATS:
-        sheets = _read_workbook(data, max_rows=max_rows, max_columns=max_columns, cache=cache)
+        # only XLSX/XLSM sheets are XML rows that can be compared (reread)
+        sheets = _read_workbook(
+            data, max_rows=max_rows, max_columns=max_columns, cache=cache if fmt == "xlsx" else None
+        )
         if label is not None:
             sheets = [
                 Sheet(f"{label}:{sheet.name}", sheet.frame, sheet.date1904) for sheet in sheets
@@ -494,7 +497,7 @@ def _read_workbook(
     data: bytes, *, max_rows: int, max_columns: int, cache: SheetCache | None = None
 ) -> list[Sheet]:
     scan = None
-    if cache is not None and data.startswith(_ZIP):
+    if cache is not None:
         scan = WorkbookScan(cache, max_rows=max_rows, max_columns=max_columns)
     check_workbook(data, max_rows=max_rows, max_columns=max_columns, scan=scan)
     try:

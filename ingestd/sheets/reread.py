@@ -5,22 +5,25 @@ XML is most of the cost of reading a large workbook.  So the rows whose XML is u
 the last read of that sheet are taken from that read, and only the others are parsed.
 
 A sheet's XML is cut after every ``</row>`` into *segments* (segment 0 also holds what comes
-before the first row; what follows the last ``</row>`` is the sheet's *tail*).  A full read
+before the first row; what follows the last ``</row>`` is the sheet's *tail*).  A whole parse
 leaves in the cache folder the sheet's cells (canonical, as the reader renders them) and a
-64-bit hash of every segment, under a key made of everything else the cells depend on: the
-workbook's other parts (shared strings, styles, workbook.xml with its date system), the sheet's
-part name, the reader's limits and the versions of the libraries; the tail must match too.
+64-bit hash of every segment, keyed by a secret seed of the folder, under a key made of the
+vendor and everything else the cells depend on: the workbook's other parts (shared strings,
+styles, workbook.xml with its date system), the sheet's part name, the reader's limits and the
+versions of ingestd and the libraries; the tail must match too.  A key has ``SLOTS`` entries,
+for the decks of one vendor system that share all of that.
 
-The next read with that key compares segment hashes in order.  A run of changed segments
-(segments past the end of either read count as changed) is parsed alone, in a copy of the
-workbook whose sheet holds only the changed segments, and every spreadsheet row between the
-run's unchanged neighbours comes from that parse: in valid sheet XML rows ascend, so those rows
-belong to the run in both reads.  Every other row comes from the cache.  Where this could differ
-from parsing the whole sheet, the whole sheet is parsed: a changed row or a neighbour without a
-row number, more than ``MAX_CHANGED_SHARE`` of the segments changed, cells left or right of the
-cached columns, or the cached first column left with no cell in the kept rows.
+The next read with that key compares segment hashes in order with each entry, and reads again
+from the closest.  A run of changed segments (segments past the end of either read count as
+changed) is parsed alone, in a copy of the workbook whose sheet holds only the changed
+segments, and every spreadsheet row between the run's unchanged neighbours comes from that
+parse: in valid sheet XML rows ascend, so those rows belong to the run in both reads.  Every
+other row comes from the entry.  Where this could differ from parsing the whole sheet, the whole
+sheet is parsed: a changed row or a neighbour without a row number, more than
+``MAX_CHANGED_SHARE`` of the segments changed, cells left or right of the cached columns, or
+the cached first column left with no cell in the kept rows.
 
-The cache only ever saves time: a missing, unreadable or foreign entry means a full parse.
+The cache only ever saves time: a missing, unreadable or foreign entry means a whole parse.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from ingestd import __version__
+
 log = logging.getLogger("ingestd.sheets")
 
 FORMAT = 1  # bump when an entry's layout or the reader's rendering of cells changes
@@ -69,7 +74,9 @@ _EMPTY_SHEET = (
 
 
 def _versions() -> str:
-    return f"{FORMAT} fastexcel {fastexcel.__version__} polars {pl.__version__}"
+    return (
+        f"{FORMAT} ingestd {__version__} fastexcel {fastexcel.__version__} polars {pl.__version__}"
+    )
 
 
 class SheetCache:
