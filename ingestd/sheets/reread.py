@@ -42,14 +42,17 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 import fastexcel
-import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from ingestd import __version__
+
+if TYPE_CHECKING:  # they load when a workbook is read: a CSV import does not pay for them
+    import numpy as np
+    import pyarrow as pa
 
 log = logging.getLogger("ingestd.sheets")
 
@@ -117,6 +120,8 @@ class SheetCache:
         return [e for e in (self.get(key, slot) for slot in range(SLOTS)) if e is not None]
 
     def get(self, key: str, slot: int) -> Entry | None:
+        import pyarrow as pa
+
         path = self.path(key, slot)
         try:
             source = pa.memory_map(str(path))
@@ -134,6 +139,8 @@ class SheetCache:
     def put(self, key: str, slot: int, frame: pl.DataFrame, hashes: np.ndarray, meta: dict) -> None:
         """Write an entry (atomically: readers see the old one or the new one); a failure to
         write is logged, never raised."""
+        import pyarrow as pa
+
         height = max(frame.height, len(hashes))
         hashes = pl.DataFrame({_HASH: pl.Series(hashes, dtype=pl.UInt64)})
         table = pl.concat([_pad(frame, height), _pad(hashes, height)], how="horizontal").to_arrow()
@@ -241,6 +248,8 @@ class _Candidate:
     _want: int = -1  # the segment after a change, not yet seen
 
     def __post_init__(self) -> None:
+        import pyarrow as pa
+
         try:
             self.old = self.entry.hashes()
         except (pa.ArrowException, KeyError, ValueError) as exc:
@@ -257,6 +266,8 @@ class _Candidate:
     def compare(
         self, buf: bytes, offsets: np.ndarray, hashes: np.ndarray, first: int, last: bytes
     ) -> None:
+        import numpy as np
+
         old = self.old[first : first + len(hashes)]
         differ = np.ones(len(hashes), bool)
         differ[: len(old)] = hashes[: len(old)] != old
@@ -293,6 +304,9 @@ class SheetScan:
     hashed: bool = True  # False: a segment too long to hold (no entry for this sheet)
 
     def feed(self, chunk: bytes) -> None:
+        import numpy as np
+        import pyarrow as pa
+
         if not self.hashed:
             return
         buf = self.tail + chunk
@@ -324,6 +338,8 @@ class SheetScan:
         self.tail = buf[ends[-1] :]
 
     def hashes(self) -> np.ndarray:
+        import numpy as np
+
         return np.concatenate(self.parts) if self.parts else np.empty(0, np.uint64)
 
     def slot(self) -> int:
@@ -476,6 +492,8 @@ def assemble(
 ) -> pl.DataFrame | None:
     """The cached cells with the rows of ``spans`` taken from ``fresh`` (the parse of the
     changed segments, rows in place); None where the result could differ from a whole parse."""
+    import numpy as np
+
     height = max(cached.height, fresh.height)
     take = np.zeros(height, bool)
     for low, high in spans:
