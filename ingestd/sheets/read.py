@@ -513,9 +513,12 @@ def _read_workbook(
         try:
             frame = None
             if sheet_scan is not None:
-                frame = _read_again(
-                    data, name, parts[name], sheet_scan, cache, max_rows, max_columns
-                )
+                try:
+                    frame = _read_again(
+                        data, name, parts[name], sheet_scan, cache, max_rows, max_columns
+                    )
+                except Exception as exc:  # the cache only ever saves time: parse it whole
+                    log.warning("sheet %r not read again, parsed whole: %r", name, exc)
             if frame is None:
                 frame, first = _load_sheet(
                     data, reader, name, max_rows=max_rows, max_columns=max_columns

@@ -141,20 +141,20 @@ class SheetCache:
         write is logged, never raised."""
         import pyarrow as pa
 
-        height = max(frame.height, len(hashes))
-        hashes = pl.DataFrame({_HASH: pl.Series(hashes, dtype=pl.UInt64)})
-        table = pl.concat([_pad(frame, height), _pad(hashes, height)], how="horizontal").to_arrow()
-        meta = {**meta, "versions": _versions(), "height": frame.height}
-        table = table.replace_schema_metadata({"ingestd": json.dumps(meta)})
         path = self.path(key, slot)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
+            height = max(frame.height, len(hashes))
+            column = pl.DataFrame({_HASH: pl.Series(hashes, dtype=pl.UInt64)})
+            table = pl.concat([_pad(frame, height), _pad(column, height)], how="horizontal")
+            meta = {**meta, "versions": _versions(), "height": frame.height}
+            table = table.to_arrow().replace_schema_metadata({"ingestd": json.dumps(meta)})
             self.folder.mkdir(parents=True, exist_ok=True)
             with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
                 out.write_table(table)
             os.replace(tmp, path)
             self._evict(keep=path)
-        except OSError as exc:
+        except Exception as exc:  # an entry is never worth failing the import for
             log.warning("sheet cache entry %s not written: %s", path, exc)
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)

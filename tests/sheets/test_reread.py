@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ingestd.sheets import reread
 from ingestd.sheets.read import read_sheets
 from ingestd.sheets.reread import SheetCache
 
@@ -191,6 +192,22 @@ def test_entries_beyond_the_budget_go_least_recently_used_first(tmp_path):
     (kept,) = cache.folder.glob("*.arrow")
     read(one, cache)
     assert list(cache.folder.glob("*.arrow")) != [kept]
+
+
+def test_a_failure_in_reading_again_is_a_whole_parse(cache, caplog, monkeypatch):
+    first = workbook(deck(40))
+    again = workbook(deck(40, price=lambda i: 2.5 if i == 7 else base_price(i)))
+    read(first, cache)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk says no")
+
+    monkeypatch.setattr(reread, "assemble", broken)
+    monkeypatch.setattr(reread.SheetCache, "_evict", broken)  # and writing the entry fails too
+    caplog.set_level(logging.INFO, logger="ingestd.sheets")
+    same(read(again, cache), read(again))
+    assert "not read again, parsed whole: RuntimeError('disk says no')" in caplog.text
+    assert "not written: disk says no" in caplog.text
 
 
 def test_a_write_cut_short_is_cleared_an_hour_later(cache):
