@@ -5,15 +5,22 @@ against our `ingestd` through the CLI; the detection report is checked here."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
+import zipfile
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from ingestd.sheets.read import read_sheets
+from ingestd.sheets.reread import SheetCache
 
 INGESTD = Path(sys.executable).with_name("ingestd")
 
@@ -167,3 +174,31 @@ def test_sms_deck_from_split_mcc_mnc_keeps_every_code(corpus, tmp_path, fmt):
     got = {r["MCCMNC E.212"]: r["Price"] for r in csv.DictReader(proc.stdout.splitlines())}
     assert got == wanted
     assert any(len(code) == 6 for code in got) and any(code.endswith("01") for code in got)
+
+
+def test_airtel_read_again_after_an_edit_is_its_whole_parse(corpus, tmp_path, caplog):
+    """The re-read (ingestd/sheets/reread.py) on a workbook Excel wrote: shared strings, shared
+    formulas, styles, a drawing, a calculation chain; one cached price changed in 'Pricing'."""
+    data = (corpus / "Airtel.xlsx").read_bytes()
+    part = "xl/worksheets/sheet1.xml"
+    xml = zipfile.ZipFile(io.BytesIO(data)).read(part)
+    price = list(re.finditer(rb"<v>(0\.[0-9]+)</v>", xml))[100]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            content = src.read(info)
+            if info.filename == part:
+                content = content[: price.start(1)] + b"0.98765" + content[price.end(1) :]
+            dst.writestr(info, content)
+    edited = out.getvalue()
+
+    cache = SheetCache(tmp_path / "sheets", 2**30)
+    read_sheets(data, filename="Airtel.xlsx", cache=cache)
+    caplog.set_level(logging.INFO, logger="ingestd.sheets")
+    again = read_sheets(edited, filename="Airtel.xlsx", cache=cache)
+    whole = read_sheets(edited, filename="Airtel.xlsx")
+    assert "'Pricing': 1 of 18269 row segments changed" in caplog.text
+    assert [s.name for s in again] == [s.name for s in whole]
+    for a, b in zip(again, whole, strict=True):
+        assert a.frame.rows() == b.frame.rows(), a.name
+    assert "0.98765" in {cell for row in again[0].frame.rows() for cell in row}
