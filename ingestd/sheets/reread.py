@@ -342,12 +342,16 @@ class SheetScan:
 
         return np.concatenate(self.parts) if self.parts else np.empty(0, np.uint64)
 
+    def distance(self, candidate: _Candidate) -> int:
+        """Segments that differ from a candidate compared to the end."""
+        return len(candidate.changed) + abs(len(candidate.old) - self.count)
+
     def slot(self) -> int:
         """Where a whole parse of this sheet goes: the entry it was closest to, else a free
         slot, else the least recently used."""
-        close = [c.entry.slot for c in self.candidates if c.close_to(self.count)]
+        close = [c for c in self.candidates if c.close_to(self.count)]
         if close:
-            return close[0]
+            return min(close, key=self.distance).entry.slot
         taken = {c.entry.slot for c in self.candidates}
         free = [slot for slot in range(SLOTS) if slot not in taken]
         if free:
@@ -374,7 +378,7 @@ def plan(scan: SheetScan) -> Plan | None:
     ]
     if not close or not scan.hashed or scan.count == 0:
         return None
-    candidate = min(close, key=lambda c: len(c.changed) + abs(len(c.old) - scan.count))
+    candidate = min(close, key=scan.distance)
     meta = candidate.entry.meta
     changed = sorted(candidate.changed)
     old_count = meta["segments"]
