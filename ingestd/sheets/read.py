@@ -717,10 +717,11 @@ def _check_parts(
             continue  # images and other media: the reader never inflates them
         label = _member_label(info.filename)
         extent = _SheetExtent(label) if _SHEET_PART.match(info.filename) else None
-        feed = None
+        feed, sheet = None, None
         if scan is not None:
             if is_sheet_xml(info.filename):
-                feed = scan.sheet_part(info.filename).feed
+                sheet = scan.sheet_part(info.filename)
+                feed = sheet.feed
             else:
                 feed = scan.other_part(info.filename)
         size, tail = 0, b""
@@ -744,6 +745,8 @@ def _check_parts(
                     tail = chunk[-_TAIL:]
                 if feed is not None:
                     feed(chunk)
+        if sheet is not None:
+            sheet.close()
         if extent is not None:
             if extent.rows * extent.columns > MAX_GRID_CELLS and extent.rows == 999_999:
                 # a wide sheet: how far down its cells reach decides, so look again closely

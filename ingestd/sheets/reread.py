@@ -64,6 +64,7 @@ MAX_CHANGED_SHARE = 0.25  # more changed segments than this: the whole sheet is 
 # read compares with the older entry and parses a few more rows
 REWRITE_SHARE = 0.05
 MAX_SEGMENT = 16 * 2**20  # bytes of XML without a </row>: past this, the sheet is not kept
+_BATCH = 8 * 2**20  # inflated bytes hashed at a time
 _HASH = "#hash"
 # parts no cell depends on: document properties (author, times saved), the formula calculation
 # order, the colour theme
@@ -302,13 +303,26 @@ class SheetScan:
     last: bytes = b""  # the last segment so far
     parts: list[np.ndarray] = field(default_factory=list)  # hashes, chunk by chunk
     hashed: bool = True  # False: a segment too long to hold (no entry for this sheet)
+    _pending: list[bytes] = field(default_factory=list)
+    _pending_size: int = 0
 
     def feed(self, chunk: bytes) -> None:
+        """The next inflated bytes of the part; ``close`` after the last."""
+        self._pending.append(chunk)
+        self._pending_size += len(chunk)
+        if self._pending_size >= _BATCH:
+            self.close()
+
+    def close(self) -> None:
+        """Hash what was fed so far (in batches: a hash call has a fixed cost)."""
+        chunk, self._pending, self._pending_size = b"".join(self._pending), [], 0
+        if self.hashed and chunk:
+            self._segments(chunk)
+
+    def _segments(self, chunk: bytes) -> None:
         import numpy as np
         import pyarrow as pa
 
-        if not self.hashed:
-            return
         buf = self.tail + chunk
         view = np.frombuffer(buf, np.uint8)
         # "</row>" ends where "w>" follows "</ro": look at the rare "w" bytes only
