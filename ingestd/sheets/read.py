@@ -511,26 +511,7 @@ def _read_workbook(
     for name in names:
         sheet_scan = scan.sheets.get(parts.get(name, "")) if scan is not None else None
         try:
-            frame = None
-            if sheet_scan is not None:
-                try:
-                    frame = _read_again(
-                        data, name, parts[name], sheet_scan, cache, max_rows, max_columns
-                    )
-                except Exception as exc:  # the cache only ever saves time: parse it whole
-                    log.warning("sheet %r not read again, parsed whole: %r", name, exc)
-            if frame is None:
-                frame, first = _load_sheet(
-                    data, reader, name, max_rows=max_rows, max_columns=max_columns
-                )
-                if sheet_scan is not None and sheet_scan.hashed and sheet_scan.count:
-                    cache.put(
-                        sheet_scan.key,
-                        sheet_scan.slot(),
-                        frame,
-                        sheet_scan.hashes(),
-                        reread.entry_meta(sheet_scan, first),
-                    )
+            frame = _sheet_cells(data, reader, name, sheet_scan, cache, max_rows, max_columns)
         except fastexcel.FastExcelError as exc:
             raise SheetError("unreadable", f"sheet {name!r} cannot be read: {exc}") from exc
         sheets.append(
@@ -540,10 +521,34 @@ def _read_workbook(
     return sheets
 
 
+def _sheet_cells(
+    data: bytes,
+    reader,
+    name: str,
+    scan: reread.SheetScan | None,
+    cache: SheetCache | None,
+    max_rows: int,
+    max_columns: int,
+) -> pl.DataFrame:
+    """A sheet's cells (not yet ``_finish``-ed): read again from the cache where its scan
+    allows, else parsed whole and kept for the next read."""
+    if scan is not None:
+        try:
+            frame = _read_again(data, name, scan, cache, max_rows, max_columns)
+        except Exception as exc:  # the cache only ever saves time: parse it whole
+            log.warning("sheet %r not read again, parsed whole: %r", name, exc)
+        else:
+            if frame is not None:
+                return frame
+    frame, first = _load_sheet(data, reader, name, max_rows=max_rows, max_columns=max_columns)
+    if scan is not None:
+        cache.put(scan, scan.slot(), frame, first)
+    return frame
+
+
 def _read_again(
     data: bytes,
     name: str,
-    part: str,
     scan: reread.SheetScan,
     cache: SheetCache,
     max_rows: int,
@@ -554,7 +559,7 @@ def _read_again(
     plan = reread.plan(scan)
     if plan is None:
         return None
-    copy = reread.workbook_with_sheet(data, part, plan.xml)
+    copy = reread.workbook_with_sheet(data, scan.part, plan.xml)
     fresh, fresh_first = _load_sheet(
         copy, fastexcel.read_excel(copy), name, max_rows=max_rows, max_columns=max_columns
     )
@@ -567,9 +572,7 @@ def _read_again(
         name, plan.changed, scan.count,
     )  # fmt: skip
     if plan.changed > reread.REWRITE_SHARE * scan.count:
-        cache.put(
-            scan.key, plan.entry.slot, frame, scan.hashes(), reread.entry_meta(scan, cached_first)
-        )
+        cache.put(scan, plan.entry.slot, frame, cached_first)
     else:
         plan.entry.touch()
     return frame
@@ -592,7 +595,7 @@ def _load_sheet(
     first column (0 = A; None without cells): the frame starts at the first column with a
     cell."""
 
-    def load(reader, dtype: str) -> pl.DataFrame:
+    def load(reader, dtype: str) -> tuple[pl.DataFrame, int | None]:
         # skip_rows=0 keeps blank rows above the first cell, so row numbers stay true; one
         # column more than allowed is enough to tell the limit was passed
         sheet = reader.load_sheet(
@@ -603,19 +606,15 @@ def _load_sheet(
             dtypes=dtype,
             use_columns=lambda column: column.index <= max_columns,
         )
-        if dtype == "string":
-            columns = sheet.selected_columns
-            first.append(columns[0].absolute_index if columns else None)
-        return sheet.to_polars()
-
-    first: list[int | None] = []
+        columns = sheet.selected_columns
+        return sheet.to_polars(), columns[0].absolute_index if columns else None
 
     # The cells as numbers are read at the same time on the other core, by a reader of their
     # own (a reader loads one sheet at a time): nearly every deck has prices with fractions,
     # and each read parses the whole sheet (half of a million-row import, SPEC §8).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbook") as pool:
         numbers = pool.submit(load, fastexcel.read_excel(data), "float")
-        text = load(reader, "string")
+        text, first = load(reader, "string")
         text = text.rename(dict(zip(text.columns, _names(text.width), strict=True)))
         if text.width == 0:
             return text, None
@@ -628,14 +627,14 @@ def _load_sheet(
         ).row(0, named=True)
         numeric = [c for c in text.columns if found[f"{c} f"] or found[f"{c} b"]]
         if numeric:
-            floats = numbers.result()
+            floats = numbers.result()[0]
             floats.columns = [f"n{c}" for c in text.columns]
             text = pl.concat([text, floats.select(f"n{c}" for c in numeric)], how="horizontal")
     cells = [c for c in text.columns if c.startswith("c")]
     canonical = text.select(
         _canonical_cell(c, midnight=found[f"{c} m"], number=c in numeric) for c in cells
     )
-    return canonical, first[0]
+    return canonical, first
 
 
 _BOOLEAN = r"^(true|false)$"

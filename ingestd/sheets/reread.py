@@ -137,18 +137,30 @@ class SheetCache:
             log.warning("sheet cache entry %s is unreadable, the sheet is parsed: %s", path, exc)
             return None
 
-    def put(self, key: str, slot: int, frame: pl.DataFrame, hashes: np.ndarray, meta: dict) -> None:
-        """Write an entry (atomically: readers see the old one or the new one); a failure to
-        write is logged, never raised."""
+    def put(
+        self, scan: SheetScan, slot: int, frame: pl.DataFrame, first_column: int | None
+    ) -> None:
+        """Keep ``frame``, the cells of the sheet ``scan`` hashed, as the key's entry ``slot``
+        (``first_column``: the frame's, see ``assemble``).  Written atomically: readers see
+        the old entry or the new one; a failure to write is logged, never raised."""
         import pyarrow as pa
 
-        path = self.path(key, slot)
+        if not scan.hashed or scan.count == 0:
+            return  # nothing to compare a later read with
+        path = self.path(scan.key, slot)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
+            hashes = scan.hashes()
             height = max(frame.height, len(hashes))
             column = pl.DataFrame({_HASH: pl.Series(hashes, dtype=pl.UInt64)})
             table = pl.concat([_pad(frame, height), _pad(column, height)], how="horizontal")
-            meta = {**meta, "versions": _versions(), "height": frame.height}
+            meta = {
+                "segments": scan.count,
+                "tail": _digest(scan.tail),
+                "first_column": first_column,
+                "versions": _versions(),
+                "height": frame.height,
+            }
             table = table.to_arrow().replace_schema_metadata({"ingestd": json.dumps(meta)})
             self.folder.mkdir(parents=True, exist_ok=True)
             with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
@@ -201,12 +213,15 @@ class Entry:
         with contextlib.suppress(OSError):
             os.utime(self.path)
 
+    @functools.cached_property
+    def _table(self) -> pa.Table:
+        return self.reader.read_all()
+
     def hashes(self) -> np.ndarray:
-        column = self.reader.read_all().column(_HASH).slice(0, self.meta["segments"])
-        return column.to_numpy()
+        return self._table.column(_HASH).slice(0, self.meta["segments"]).to_numpy()
 
     def frame(self) -> pl.DataFrame:
-        table = self.reader.read_all().drop_columns([_HASH]).slice(0, self.meta["height"])
+        table = self._table.drop_columns([_HASH]).slice(0, self.meta["height"])
         return pl.from_arrow(table)
 
 
@@ -232,7 +247,9 @@ class WorkbookScan:
         context.update(b"\0sheet\0" + name.encode())
         key = context.hexdigest()[:40]
         entries = self.cache.entries(key)
-        scan = self.sheets[name] = SheetScan(key, [_Candidate(e) for e in entries], self.cache.seed)
+        scan = self.sheets[name] = SheetScan(
+            name, key, [_Candidate(e) for e in entries], self.cache.seed
+        )
         return scan
 
 
@@ -294,6 +311,7 @@ class SheetScan:
     """One sheet part's segments, hashed chunk by chunk as the part is inflated, and compared
     with the key's entries."""
 
+    part: str  # xl/worksheets/sheet1.xml
     key: str
     candidates: list[_Candidate]
     seed: int
@@ -451,10 +469,6 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def entry_meta(scan: SheetScan, first_column: int | None) -> dict:
-    return {"segments": scan.count, "tail": _digest(scan.tail), "first_column": first_column}
-
-
 def workbook_with_sheet(data: bytes, part: str, xml: bytes) -> bytes:
     """A copy of the workbook whose sheet ``part`` is ``xml`` and whose other sheets are empty
     (stored, not deflated: it is read once, at once)."""
@@ -512,12 +526,12 @@ def assemble(
     changed segments, rows in place); None where the result could differ from a whole parse."""
     import numpy as np
 
+    if cached.width == 0 or cached_first is None:
+        return None  # rows only from the parse of changes would need their own first column
     height = max(cached.height, fresh.height)
     take = np.zeros(height, bool)
     for low, high in spans:
         take[low : height if high is None else min(high, height)] = True
-    if cached.width == 0 or cached_first is None:
-        return None  # rows only from the parse of changes would need their own first column
     if fresh.width:
         shift = fresh_first - cached_first
         if shift < 0 or shift + fresh.width > cached.width:
