@@ -47,8 +47,7 @@ first_valid_uid = {uid}
 first_valid_gid = {gid}
 namespace inbox {{
   inbox = yes
-  separator = /
-}}
+{namespace}}}
 service imap-login {{
   chroot =
   inet_listener imap {{
@@ -140,6 +139,18 @@ def _self_signed_certificate(cert: Path, key: Path) -> None:
     )  # fmt: skip
 
 
+# The personal namespace of each folder layout the rig can run, as ``(prefix, separator)``
+# and the lines of dovecot.conf's ``namespace inbox`` that make it.
+LAYOUTS: dict[str, tuple[tuple[str, str], str]] = {
+    # Exchange's and Gmail's shape: "ingestd/processed" is the server's name too
+    "slash": (("", "/"), "  separator = /\n"),
+    # Dovecot's default for Maildir (no separator line): "ingestd.processed"
+    "dot": (("", "."), ""),
+    # Courier's and Cyrus's shape: every folder below INBOX, "INBOX.ingestd.processed"
+    "inbox-prefix": (("INBOX.", "."), "  prefix = INBOX.\n  separator = .\n"),
+}
+
+
 @dataclass(frozen=True)
 class StoredMessage:
     uid: int
@@ -154,9 +165,14 @@ class Dovecot:
     user = "alice"
     password = "rates-secret"
 
-    def __init__(self, *, tls: bool = False, extra_config: str = "") -> None:
+    def __init__(
+        self, *, tls: bool = False, extra_config: str = "", layout: str = "slash"
+    ) -> None:
         """``tls`` adds IMAPS (``imaps_port``) and STARTTLS with a self-signed certificate for
-        127.0.0.1 (``ca_file`` trusts it); ``extra_config`` is appended to dovecot.conf."""
+        127.0.0.1 (``ca_file`` trusts it); ``extra_config`` is appended to dovecot.conf;
+        ``layout`` is one of ``LAYOUTS``: the personal namespace's separator and prefix."""
+        (self.prefix, self.separator), self._namespace = LAYOUTS[layout]
+        self.layout = layout
         self.port = free_port()
         self.imaps_port = free_port() if tls else 0
         self.root = Path(tempfile.mkdtemp(prefix="ingestd-dovecot-"))
@@ -199,6 +215,7 @@ class Dovecot:
                 ssl="yes" if tls else "no",
                 tls=tls,
                 extra=extra_config,
+                namespace=self._namespace,
                 **names,
             )
         )
@@ -313,6 +330,13 @@ class Dovecot:
         return pids
 
     # -- mail -------------------------------------------------------------------------------
+
+    def server_name(self, folder: str) -> str:
+        """The server's name of a folder written with ``/`` (as ingestd's configuration writes
+        it), worked out from this rig's own layout: what a mail client shows."""
+        if folder.upper() == "INBOX":
+            return "INBOX"
+        return self.prefix + folder.replace("/", self.separator)
 
     @contextlib.contextmanager
     def client(self) -> Iterator[IMAPClient]:

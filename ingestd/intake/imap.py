@@ -23,8 +23,14 @@ every wake-up is followed by a full ``UID SEARCH``, never by trusting EXISTS cou
 
 What the poller is doing is published for ``ingestd status`` (another process) in
 ``state_dir/imap/<account>.status.json``, replaced atomically at each change: the connection
-state (``connecting``, ``connected``, ``idle``, ``polling``, ``backoff``, ``stopped``) and since
-when, the last error, the next attempt, the last complete sweep, and the daemon's pid.
+state (``connecting``, ``connected``, ``idle``, ``polling``, ``backoff``, ``config_error``,
+``stopped``) and since when, the last error, the next attempt, the last complete sweep, and the
+daemon's pid.
+
+Folder names are configured with ``/`` between levels and translated to the server's names after
+each login (``server_folder``, README "IMAP"). What the server refuses for a reason an operator
+must fix — the login, a folder name — is a configuration error: its own state, the server's
+words, a fixed slow retry instead of the growing reconnect delay.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import json
 import logging
 import os
 import random
+import re
 import ssl
 import threading
 import time
@@ -45,7 +52,7 @@ from typing import Any
 from urllib.parse import quote
 
 from imapclient import IMAPClient, SocketTimeout
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from ingestd.config import ImapAccount
 from ingestd.errors import IngestdError
@@ -62,10 +69,18 @@ _EARLY_SHARE = 0.5
 # …and only this many in a row count as a dead connection: one early empty answer can be a
 # stray TLS record (a session ticket), but a closed socket answers early every time
 _EARLY_EMPTY_LIMIT = 3
+# seconds between attempts while the configuration does not fit the server (README "IMAP"):
+# slow, since a person must act, and fixed, so a fix is noticed within this time
+CONFIG_ERROR_DELAY = 300.0
 # a connection that lasted this long was healthy: the next failure starts the delays afresh
 _HEALTHY_AFTER = 30.0
 # how long DONE and LOGOUT may take when stopping, so a silent network cannot hold up a stop
 _GOODBYE_TIMEOUT = 2.0
+# a refusal with one of these response codes (RFC 5530) is the server's passing trouble, not the
+# configuration's: retried like a network failure
+_TRANSIENT_CODES = ("[UNAVAILABLE]", "[SERVERBUG]", "[INUSE]", "[LIMIT]")
+# imapclient's wording of a refused command: "create failed: <the server's words>"
+_FAILED_PREFIX = re.compile(r"^[A-Za-z ]+ failed: ")
 
 
 class Disposition(enum.StrEnum):
@@ -93,12 +108,81 @@ class ConnectionLost(Exception):
     """The server went away without an error from the socket (EOF in IDLE, BYE)."""
 
 
+class ImapConfigError(Exception):
+    """The account does not fit the server and only an operator can change that: the login
+    was refused, a folder can be neither selected nor created, a folder name cannot be written
+    in the server's hierarchy, the password cannot be read. ``server`` holds the server's own
+    words when it refused something."""
+
+    def __init__(self, message: str, *, folder: str | None = None, server: str | None = None):
+        super().__init__(f"{message}: {server}" if server else message)
+        self.folder = folder
+        self.server = server
+
+
+class FolderNameError(ValueError):
+    """A configured folder name that the server's hierarchy cannot hold (see server_folder)."""
+
+
+@dataclass(frozen=True)
+class PersonalNamespace:
+    """Where the account's own folders live on the server: names start with ``prefix`` (``""``
+    or e.g. ``"INBOX."``) and levels are joined by ``delimiter`` (None: a flat server)."""
+
+    prefix: str = ""
+    delimiter: str | None = "/"
+
+
+def server_folder(name: str, namespace: PersonalNamespace) -> str:
+    """The server's name of a folder configured as ``name`` (README "IMAP", folder names).
+
+    ``/`` in a configured name always separates levels; each level is written unchanged (the
+    IMAP client encodes non-ASCII as modified UTF-7) and joined with the server's delimiter, and
+    the personal namespace's prefix is put in front unless the name already begins with it.
+    ``INBOX`` (any case) is the inbox and never prefixed. Raises FolderNameError for an empty
+    level, a level holding the server's delimiter, or several levels on a flat server."""
+    levels = name.split("/")
+    if not name or any(not level for level in levels):
+        raise FolderNameError(
+            f"folder {name!r}: empty folder level (write levels as a/b, without a leading, "
+            "trailing or doubled '/')"
+        )
+    if len(levels) == 1 and levels[0].upper() == "INBOX":
+        return "INBOX"
+    delimiter = namespace.delimiter
+    if delimiter is None:
+        if len(levels) > 1:
+            raise FolderNameError(
+                f"folder {name!r}: the server has no folder hierarchy; use a one-level name"
+            )
+        return namespace.prefix + name
+    for level in levels:
+        if delimiter in level:
+            raise FolderNameError(
+                f"folder {name!r}: {delimiter!r} separates folder levels on this server; "
+                f"write levels with '/' (e.g. {name.replace(delimiter, '/')!r})"
+            )
+    prefix_levels = namespace.prefix.removesuffix(delimiter).split(delimiter)
+    if namespace.prefix and _begins_with(levels, prefix_levels):
+        return delimiter.join(prefix_levels + levels[len(prefix_levels) :])
+    return namespace.prefix + delimiter.join(levels)
+
+
+def _begins_with(levels: list[str], prefix_levels: list[str]) -> bool:
+    """Whether a name's first levels are the prefix's (INBOX in any case, as IMAP has it)."""
+    if len(levels) <= len(prefix_levels):  # "INBOX" alone is the inbox, not the prefix
+        return False
+    return all(
+        a == b or (a.upper() == b.upper() == "INBOX")
+        for a, b in zip(levels, prefix_levels, strict=False)
+    )
+
+
 # errors that mean "this connection is unusable": drop it and reconnect after a delay
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # socket errors, timeouts, TLS failures
-    IMAPClientError,  # NO/BAD answers, aborts (IMAPClientAbortError), failed login
+    IMAPClientError,  # NO/BAD answers, aborts (IMAPClientAbortError), temporary refusals
     ConnectionLost,
-    IngestdError,  # the password file cannot be read: an operator fixes it, we keep trying
 )
 
 
@@ -138,6 +222,7 @@ class ConnectionState(enum.StrEnum):
     IDLE = "idle"  # waiting in IDLE for news
     POLLING = "polling"  # waiting for the next poll (no IDLE)
     BACKOFF = "backoff"  # the connection failed; waiting before the next attempt
+    CONFIG_ERROR = "config_error"  # the server refused the login or a folder; slow retries
     STOPPED = "stopped"  # the daemon stopped the poller
 
 
@@ -232,9 +317,11 @@ class ImapPoller:
         use_idle: bool = True,
         reconnect_delay: tuple[float, float] = (1.0, 300.0),
         retry_delay: tuple[float, float] = (60.0, 3600.0),
+        config_error_delay: float = CONFIG_ERROR_DELAY,
     ) -> None:
         """``reconnect_delay`` and ``retry_delay`` are (first, maximum) seconds of two doubling
-        delays: between connection attempts, and before a RETRY message is fetched again.
+        delays: between connection attempts, and before a RETRY message is fetched again;
+        ``config_error_delay`` is the fixed wait after a configuration error (ImapConfigError).
         ``use_idle=False`` polls even when the server offers IDLE."""
         self.account = account
         self.stop = stop  # set it to make run() return
@@ -246,8 +333,10 @@ class ImapPoller:
         self._use_idle = use_idle
         self._reconnect_delay = reconnect_delay
         self._retry_delay = retry_delay
+        self._config_error_delay = config_error_delay
         self._random = random.Random()
         self._client: IMAPClient | None = None
+        self._server_names: dict[str, str] = {}  # configured folder name -> the server's
         self._connected_since: float | None = None
         self._capabilities: frozenset[bytes] = frozenset()
         self._tracked: _Tracked | None = None
@@ -268,7 +357,8 @@ class ImapPoller:
 
     def run(self) -> None:
         """Watch the folder until ``stop`` is set; connection failures are retried forever with
-        a growing delay, because the daemon must outlive a mail server's outage."""
+        a growing delay, because the daemon must outlive a mail server's outage; configuration
+        errors every ``config_error_delay`` seconds."""
         self._info("poller_started", host=self.account.host, port=self.account.port)
         self._publish(ConnectionState.CONNECTING)
         failures = 0  # since the last healthy connection
@@ -284,6 +374,9 @@ class ImapPoller:
                         if not handed and not _take_arrivals(self._connected()):
                             break
                     self._wait_for_change()
+                except ImapConfigError as e:
+                    self._drop_connection()
+                    self._config_error(e)
                 except Exception as e:
                     since = self._connected_since
                     if since is not None and time.monotonic() - since >= _HEALTHY_AFTER:
@@ -315,6 +408,27 @@ class ImapPoller:
             self._publish(ConnectionState.STOPPED, retry_at=None)
             self._info("poller_stopped")
 
+    def _config_error(self, e: ImapConfigError) -> None:
+        """Publish and log what the server refused, in its words, and wait the fixed delay."""
+        delay = self._config_error_delay
+        self._publish(
+            ConnectionState.CONFIG_ERROR,
+            last_error=str(e)[:500],
+            last_error_at=_now(),
+            retry_at=_now(delay),
+        )
+        self._log.error(
+            _kv(
+                "config_error",
+                account=self.account.name,
+                folder=e.folder,
+                server=e.server,
+                error=str(e),
+                retry_in=f"{delay:.0f}s",
+            )
+        )
+        self.stop.wait(delay)
+
     def run_once(self) -> int:
         """Connect if needed, then one full search, fetch, hand-over and move; returns how many
         messages were handed to the handler. Errors are raised (and the connection dropped);
@@ -345,27 +459,18 @@ class ImapPoller:
         if self._client is not None:
             return
         account = self.account
-        tls = account.security == "tls"
-        context = self._ssl_context
-        if context is None and account.security != "none":
-            context = ssl.create_default_context()
-        client = IMAPClient(
-            account.host,
-            account.port,
-            ssl=tls,
-            ssl_context=context if tls else None,
-            timeout=self._timeout,
-        )
+        client = _login(account, self._ssl_context, self._timeout, self._log)
         try:
-            if account.security == "starttls":
-                client.starttls(context)
-            client.login(account.username, account.password())
             self._capabilities = frozenset(client.capabilities())
+            namespace = resolve_namespace(client, self._capabilities)
+            names = _server_names(account, namespace)
             for folder in (account.processed_folder, account.quarantine_folder):
-                self._ensure_folder(client, folder)
-            selected = client.select_folder(account.folder)
+                if _ensure_folder(client, folder, names[folder]):
+                    self._info("folder_created", folder=folder, server_folder=names[folder])
+            uidvalidity = _select_source(client, account.folder, names[account.folder])
             self._client = client
-            self._select(int(selected[b"UIDVALIDITY"]))
+            self._server_names = names
+            self._select(uidvalidity)
         except BaseException:
             self._client = None
             _shutdown(client, self._log)
@@ -378,22 +483,12 @@ class ImapPoller:
             port=account.port,
             security=account.security,
             folder=account.folder,
+            server_folder=names[account.folder],
+            prefix=namespace.prefix,
+            delimiter=namespace.delimiter or "NIL",
             idle=self._idle_usable(),
             move="MOVE" if b"MOVE" in self._capabilities else "COPY",
         )
-
-    def _ensure_folder(self, client: IMAPClient, folder: str) -> None:
-        """Create a missing target folder (and subscribe it, so mail clients show it)."""
-        if client.folder_exists(folder):
-            return
-        try:
-            client.create_folder(folder)
-        except IMAPClientError:
-            if not client.folder_exists(folder):  # not a race with another poller: a real error
-                raise
-            return
-        client.subscribe_folder(folder)
-        self._info("folder_created", folder=folder)
 
     def _select(self, uidvalidity: int) -> None:
         """Load what is tracked and forget it when the folder's UIDVALIDITY has changed: the
@@ -532,6 +627,7 @@ class ImapPoller:
             if disposition is Disposition.PROCESSED
             else account.quarantine_folder
         )
+        target = self._server_names[target]
         if b"MOVE" in self._capabilities:
             client.move([uid], target)
             method = "move"
@@ -678,6 +774,202 @@ class ImapPoller:
 
     def _info(self, event: str, **fields: object) -> None:
         self._log.info(_kv(event, account=self.account.name, **fields))
+
+
+@dataclass
+class AccountCheck:
+    """What ``ingestd check-config --connect`` found for one account (see check_account)."""
+
+    account: str
+    host: str
+    port: int
+    ok: bool = False
+    prefix: str | None = None  # the personal namespace, once logged in
+    delimiter: str | None = None
+    folders: list[dict[str, str]] = field(default_factory=list)  # role, folder, server, result
+    error: str | None = None  # what failed, with the server's words
+    config_error: bool = False  # True: the configuration does not fit; False: the connection
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_account(
+    account: ImapAccount,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    timeout: float = 30.0,
+    log: logging.Logger | logging.LoggerAdapter = LOG,
+) -> AccountCheck:
+    """Log in as the poller does, resolve the namespace, EXAMINE the source folder and make
+    sure the processed and quarantine folders exist, creating them when missing."""
+    check = AccountCheck(account.name, account.host, account.port)
+    client: IMAPClient | None = None
+    try:
+        client = _login(account, ssl_context, SocketTimeout(timeout, timeout), log)
+        namespace = resolve_namespace(client, frozenset(client.capabilities()))
+        check.prefix, check.delimiter = namespace.prefix, namespace.delimiter
+        names = _server_names(account, namespace)
+        _select_source(client, account.folder, names[account.folder], readonly=True)
+        check.folders.append(
+            {"role": "source", "folder": account.folder, "server": names[account.folder],
+             "result": "selectable"}
+        )  # fmt: skip
+        for role, folder in (
+            ("processed", account.processed_folder),
+            ("quarantine", account.quarantine_folder),
+        ):
+            created = _ensure_folder(client, folder, names[folder])
+            check.folders.append(
+                {"role": role, "folder": folder, "server": names[folder],
+                 "result": "created" if created else "exists"}
+            )  # fmt: skip
+        check.ok = True
+    except ImapConfigError as e:
+        check.error, check.config_error = str(e), True
+    except _CONNECTION_ERRORS as e:
+        check.error = f"{type(e).__name__}: {e}"
+    finally:
+        if client is not None:
+            try:
+                client.logout()
+            except _CONNECTION_ERRORS:
+                _shutdown(client, log)
+    return check
+
+
+# -- connecting: login, namespace, folders (shared by the poller and check_account) -----------
+
+
+def _login(
+    account: ImapAccount,
+    ssl_context: ssl.SSLContext | None,
+    timeout: SocketTimeout,
+    log: logging.Logger | logging.LoggerAdapter,
+) -> IMAPClient:
+    """A logged-in client; ImapConfigError when the password cannot be read or the server
+    refuses the login for good."""
+    try:
+        password = account.password()
+    except IngestdError as e:
+        raise ImapConfigError(str(e)) from e
+    tls = account.security == "tls"
+    context = ssl_context
+    if context is None and account.security != "none":
+        context = ssl.create_default_context()
+    client = IMAPClient(
+        account.host,
+        account.port,
+        ssl=tls,
+        ssl_context=context if tls else None,
+        timeout=timeout,
+    )
+    try:
+        if account.security == "starttls":
+            client.starttls(context)
+        try:
+            client.login(account.username, password)
+        except IMAPClientError as e:
+            if _transient(e):
+                raise
+            raise ImapConfigError(
+                f"login refused for {account.username!r}", server=_server_words(e)
+            ) from e
+    except BaseException:
+        _shutdown(client, log)
+        raise
+    return client
+
+
+def resolve_namespace(client: IMAPClient, capabilities: frozenset[bytes]) -> PersonalNamespace:
+    """The account's personal namespace: NAMESPACE (RFC 2342) when offered, else the
+    delimiter that ``LIST "" ""`` reports, with no prefix."""
+    if b"NAMESPACE" in capabilities:
+        personal = client.namespace().personal
+        if personal:
+            prefix, delimiter = personal[0]
+            return PersonalNamespace(prefix or "", _text(delimiter))
+    listed = client.list_folders("", "")
+    return PersonalNamespace("", _text(listed[0][1]) if listed else None)
+
+
+def _text(value: str | bytes | None) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value or None
+
+
+def _server_names(account: ImapAccount, namespace: PersonalNamespace) -> dict[str, str]:
+    """The server's names of the account's three folders, keyed by their configured names."""
+    names = {}
+    for folder in (account.folder, account.processed_folder, account.quarantine_folder):
+        try:
+            names[folder] = server_folder(folder, namespace)
+        except FolderNameError as e:
+            raise ImapConfigError(str(e), folder=folder) from e
+    return names
+
+
+def _ensure_folder(client: IMAPClient, folder: str, name: str) -> bool:
+    """Create the target folder ``folder`` (``name`` on the server) when it is missing, and
+    subscribe it so mail clients show it; True when it was created."""
+    if client.folder_exists(name):
+        return False
+    try:
+        client.create_folder(name)
+    except IMAPClientError as e:
+        if client.folder_exists(name):  # another poller made it meanwhile
+            return False
+        if _transient(e):
+            raise
+        raise ImapConfigError(
+            f"folder {folder!r} (server name {name!r}) cannot be created",
+            folder=folder,
+            server=_server_words(e),
+        ) from e
+    client.subscribe_folder(name)
+    return True
+
+
+def _select_source(client: IMAPClient, folder: str, name: str, *, readonly: bool = False) -> int:
+    """Select the folder to watch (never created: a mistyped name must not become an empty
+    folder watched forever); returns its UIDVALIDITY."""
+    try:
+        selected = client.select_folder(name, readonly=readonly)
+    except IMAPClientError as e:
+        if _transient(e):
+            raise
+        raise ImapConfigError(
+            f"folder {folder!r} (server name {name!r}) cannot be selected",
+            folder=folder,
+            server=_server_words(e),
+        ) from e
+    return int(selected[b"UIDVALIDITY"])
+
+
+def _refusal(e: BaseException) -> IMAPClientError | None:
+    """The server's refusal behind ``e`` (imapclient wraps a refused login in LoginError)."""
+    seen: BaseException | None = e
+    innermost = None
+    while isinstance(seen, IMAPClientError):
+        innermost = seen
+        seen = seen.__context__
+    return innermost
+
+
+def _transient(e: IMAPClientError) -> bool:
+    """A lost connection, or a refusal the server itself calls temporary: not configuration."""
+    if isinstance(e.__context__, OSError) or isinstance(_refusal(e), IMAPClientAbortError):
+        return True
+    return any(code in _server_words(e).upper() for code in _TRANSIENT_CODES)
+
+
+def _server_words(e: IMAPClientError) -> str:
+    """What the server said, without the client's wording around it."""
+    refusal = _refusal(e) or e
+    said = refusal.args[0] if refusal.args else str(refusal)
+    text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
+    return _FAILED_PREFIX.sub("", text, count=1).strip()
 
 
 def _take_arrivals(client: IMAPClient) -> bool:
