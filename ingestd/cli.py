@@ -167,7 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", type=int, required=True, metavar="N", help="version to return to")
 
     command("status", cmd_status, "tables, versions and last imports")
-    command("check-config", cmd_check_config, "validate the configuration and reach the database")
+    p = command(
+        "check-config", cmd_check_config, "validate the configuration and reach the database"
+    )
+    p.add_argument(
+        "--connect",
+        action="store_true",
+        help="also log in to every IMAP account and check its folders (creating missing "
+        "processed/quarantine folders)",
+    )
 
     p = command("db", cmd_db, "database schema", json_output=False)
     p.add_argument("action", choices=["upgrade", "current"], help="upgrade: apply migrations")
@@ -643,12 +651,13 @@ def _imap_line(a: dict[str, Any]) -> str:
         line += f" since {a['since']}"
     if a["state"] not in ("unknown", "stopped") and not a["running"]:
         line += " (daemon not running)"
-    if a["state"] == "backoff" and a.get("retry_at"):
+    if a["state"] in ("backoff", "config_error") and a.get("retry_at"):
         line += f", next attempt {a['retry_at']}"
     line += f", last sweep {a.get('last_sweep') or 'never'}"
     if a.get("last_error"):
         at = f" at {a['last_error_at']}" if a.get("last_error_at") else ""
-        line += f"; last error{at}: {a['last_error']}"
+        what = "configuration error" if a["state"] == "config_error" else "last error"
+        line += f"; {what}{at}: {a['last_error']}"
     return line
 
 
@@ -683,6 +692,12 @@ def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
     except ConfigError as e:
         ok = False
         report["dkim"] = {"signing": False, "error": str(e)}
+    if args.connect:
+        from ingestd.intake.imap import check_account
+
+        checks = [check_account(account) for account in config.imap]
+        report["imap"] = [c.as_json() for c in checks]
+        ok = ok and all(c.ok for c in checks)
     if args.json:
         _print_json({"ok": ok, **report})
     else:
@@ -708,7 +723,26 @@ def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
                   f"({dkim['algorithm']})")  # fmt: skip
         else:
             print("outgoing mail not DKIM-signed ([outbound] dkim_domain/selector/key_file unset)")
+        if not args.connect and config.imap:
+            print(f"{len(config.imap)} IMAP accounts not contacted (--connect logs in to them)")
+        for check in report.get("imap", []):
+            for line in _imap_check_lines(check):
+                print(line)
     return 0 if ok else 1
+
+
+def _imap_check_lines(c: dict[str, Any]) -> list[str]:
+    """``check-config --connect``'s report of one IMAP account."""
+    head = f"imap {c['account']} ({c['host']}:{c['port']})"
+    if not c["ok"]:
+        why = "configuration error" if c["config_error"] else "not reachable"
+        return [f"{head}: NOT usable, {why}: {c['error']}"]
+    delimiter = "NIL" if c["delimiter"] is None else repr(c["delimiter"])
+    lines = [f"{head}: ok, namespace prefix {c['prefix']!r}, delimiter {delimiter}"]
+    for f in c["folders"]:
+        lines.append(f"  {f['role']:<10} {f['folder']!r} is {f['server']!r} on the server: "
+                     f"{f['result']}")  # fmt: skip
+    return lines
 
 
 def cmd_db(args: argparse.Namespace, config: Config) -> int:

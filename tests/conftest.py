@@ -86,12 +86,13 @@ def corpus() -> Path:
 
 
 @pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    """A real Dovecot (SPEC §9) on free ports in its own folder, stopped by PID."""
+def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
+    """A real Dovecot (SPEC §9) on free ports in its own folder, stopped by PID. Parametrize
+    indirectly with a dict of ``Dovecot`` arguments (e.g. ``{"layout": "dot"}``)."""
     problem = dovecot_problem()
     if problem is not None:
         missing(problem)
-    server = Dovecot()
+    server = Dovecot(**getattr(request, "param", {}))
     try:
         server.start()
         yield server

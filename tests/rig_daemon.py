@@ -63,6 +63,7 @@ class ImapMailbox:
     password_file: Path
     name: str = "vendor-mailbox"
     poll_interval: str = "1s"
+    folder: str = "INBOX"
     processed_folder: str = "ingestd/processed"
     quarantine_folder: str = "ingestd/quarantine"
 
@@ -128,6 +129,7 @@ class Setup:
                 'security = "none"',
                 f"username = {_toml(imap.username)}",
                 f"password_file = {_toml(imap.password_file)}",
+                f"folder = {_toml(imap.folder)}",
                 f"processed_folder = {_toml(imap.processed_folder)}",
                 f"quarantine_folder = {_toml(imap.quarantine_folder)}",
                 f"poll_interval = {_toml(imap.poll_interval)}",

@@ -536,10 +536,20 @@ def test_attack_fixtures_are_quarantined_each_with_its_reason(setup, keys):
 # --- 6. IMAP: a real Dovecot mailbox and the real pipeline ----------------------------------
 
 
+@pytest.mark.parametrize(
+    "dovecot",
+    [{"layout": "dot"}, {"layout": "slash"}, {"layout": "inbox-prefix"}],
+    indirect=True,
+    ids=["dot-separator", "slash-separator", "inbox-prefix"],
+)
 def test_imap_mail_is_imported_and_moved_while_the_daemon_idles(tmp_path, dns, keys, dovecot):
+    """The folders are configured as "ingestd/processed" whatever the server's layout: Dovecot's
+    default '.', '/', and every folder below "INBOX." (README "IMAP")."""
     password = tmp_path / "imap.pass"
     password.write_text(dovecot.password + "\n")
     mailbox = ImapMailbox(dovecot.host, dovecot.port, dovecot.user, password)
+    processed = dovecot.server_name(mailbox.processed_folder)
+    quarantine = dovecot.server_name(mailbox.quarantine_folder)
     setup = Setup.create(tmp_path, nameserver=dns.address, imap=mailbox)
     signed = acme_signed(deck_mail(az_deck(("44", "UK", "0.01"), ("4420", "London", "0.02"))), keys)
     unsigned = deck_mail(az_deck(("33", "France", "0.02")))
@@ -556,14 +566,14 @@ def test_imap_mail_is_imported_and_moved_while_the_daemon_idles(tmp_path, dns, k
         time.sleep(0.3)  # from its first search into IDLE
         dovecot.append(signed)
         daemon.wait_for(
-            lambda: dovecot.contents(mailbox.processed_folder) == [signed],
+            lambda: dovecot.contents(processed) == [signed],
             10,
             "the signed message in the processed folder",
         )
         assert len(setup.versions()) == 1
         dovecot.append(unsigned)
         daemon.wait_for(
-            lambda: dovecot.contents(mailbox.quarantine_folder) == [unsigned],
+            lambda: dovecot.contents(quarantine) == [unsigned],
             10,
             "the unsigned message in the quarantine folder",
         )
@@ -583,7 +593,7 @@ def test_imap_mail_is_imported_and_moved_while_the_daemon_idles(tmp_path, dns, k
     )
     assert rates(setup, "default") == {"44": "0.01", "4420": "0.02"}
     assert [q["reason"] for q in setup.cli_json("quarantine", "list")] == ["unsigned"]
-    assert dovecot.contents(mailbox.processed_folder) == [signed]
+    assert dovecot.contents(processed) == [signed]
 
 
 def test_smtp_imap_and_cli_at_once_each_message_imported(tmp_path, dns, keys, dovecot):

@@ -424,7 +424,7 @@ class ImapPoller:
                 folder=e.folder,
                 server=e.server,
                 error=str(e),
-                retry_in=f"{delay:.0f}s",
+                retry_in=f"{delay:.1f}s",
             )
         )
         self.stop.wait(delay)
@@ -923,7 +923,7 @@ def _ensure_folder(client: IMAPClient, folder: str, name: str) -> bool:
         if _transient(e):
             raise
         raise ImapConfigError(
-            f"folder {folder!r} (server name {name!r}) cannot be created",
+            f"folder {_shown(folder, name)} cannot be created",
             folder=folder,
             server=_server_words(e),
         ) from e
@@ -940,11 +940,23 @@ def _select_source(client: IMAPClient, folder: str, name: str, *, readonly: bool
         if _transient(e):
             raise
         raise ImapConfigError(
-            f"folder {folder!r} (server name {name!r}) cannot be selected",
+            f"folder {_shown(folder, name)} cannot be selected",
             folder=folder,
             server=_server_words(e),
         ) from e
     return int(selected[b"UIDVALIDITY"])
+
+
+def _shown(folder: str, name: str) -> str:
+    """A folder as an error names it: configured name and server name, each clipped so the
+    server's words after them fit in the published status."""
+
+    def clip(text: str) -> str:
+        return repr(text if len(text) <= 80 else text[:80] + "…")
+
+    if folder == name:
+        return clip(folder)
+    return f"{clip(folder)} (server name {clip(name)})"
 
 
 def _refusal(e: BaseException) -> IMAPClientError | None:

@@ -4,9 +4,34 @@ refuses the login or a folder."""
 
 from __future__ import annotations
 
-import pytest
+import logging
+import threading
+from pathlib import Path
 
-from ingestd.intake.imap import FolderNameError, PersonalNamespace, server_folder
+import pytest
+from rig_dovecot import Dovecot
+
+from ingestd.intake.imap import (
+    Disposition,
+    FolderNameError,
+    ImapPoller,
+    MessageRef,
+    PersonalNamespace,
+    read_status,
+    server_folder,
+)
+
+from .test_imap import (
+    PROCESSED,
+    QUARANTINE,
+    Recorder,
+    account_for,
+    events,
+    message,
+    poller_for,
+    sweep_once,
+    wait_until,
+)
 
 SLASH = PersonalNamespace("", "/")  # Exchange, Gmail, Dovecot with separator = /
 DOT = PersonalNamespace("", ".")  # Dovecot's default for Maildir
@@ -79,3 +104,179 @@ def test_names_the_servers_hierarchy_cannot_hold_are_refused_naming_the_folder(
         server_folder(configured, namespace)
     assert f"folder {configured!r}" in str(refused.value)
     assert says in str(refused.value)
+
+
+# -- the poller against Dovecot in each layout ------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _log_everything(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="ingestd.imap")
+
+
+LAYOUTS = [
+    {"layout": "dot"},
+    {"layout": "slash"},
+    {"layout": "inbox-prefix"},
+    # no NAMESPACE capability: the delimiter comes from LIST "" ""
+    {"layout": "dot", "extra_config": "imap_capability = IMAP4rev1 IDLE MOVE UIDPLUS"},
+]
+LAYOUT_IDS = ["dot", "slash", "inbox-prefix", "dot-without-namespace"]
+
+
+@pytest.mark.parametrize("dovecot", LAYOUTS, indirect=True, ids=LAYOUT_IDS)
+def test_folders_configured_with_slash_work_in_every_layout(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    dovecot.append(message(1))
+    dovecot.append(message(2))
+
+    def handler(raw: bytes, ref: MessageRef) -> Disposition:
+        return Disposition.QUARANTINED if raw == message(2) else Disposition.PROCESSED
+
+    assert sweep_once(account_for(dovecot, tmp_path), handler, tmp_path) == 2
+    assert dovecot.contents("INBOX") == []
+    assert dovecot.contents(dovecot.server_name(PROCESSED)) == [message(1)]
+    assert dovecot.contents(dovecot.server_name(QUARANTINE)) == [message(2)]
+    with dovecot.client() as c:
+        names = {name for _, _, name in c.list_folders()}
+        subscribed = {name for _, _, name in c.list_sub_folders()}
+    expected = {dovecot.server_name(PROCESSED), dovecot.server_name(QUARANTINE)}
+    assert expected <= names and expected <= subscribed
+    assert "ingestd/processed" not in names or dovecot.separator == "/"
+
+
+@pytest.mark.parametrize("dovecot", LAYOUTS[:3], indirect=True, ids=LAYOUT_IDS[:3])
+def test_a_source_folder_and_targets_with_non_ascii_names(
+    dovecot: Dovecot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source, processed = "fournisseurs/décomptes", "ingestd/traité"
+    dovecot.create_folder(dovecot.server_name("fournisseurs"))
+    dovecot.create_folder(dovecot.server_name(source))
+    dovecot.append(message(1), folder=dovecot.server_name(source))
+    account = account_for(dovecot, tmp_path, folder=source, processed_folder=processed)
+    handler = Recorder()
+    assert sweep_once(account, handler, tmp_path) == 1
+    assert handler.calls[0][1].folder == source  # the configured name, as the handler sees it
+    assert dovecot.contents(dovecot.server_name(source)) == []
+    assert dovecot.contents(dovecot.server_name(processed)) == [message(1)]
+    [connected] = events(caplog, "connected")
+    assert f"server_folder={dovecot.server_name(source)}" in connected.getMessage()
+    with dovecot.client() as c:  # stored in modified UTF-7, as any mail client writes it
+        raw_names = c._imap.list('""', "*")[1]
+    assert any(b"trait&AOk-" in line for line in raw_names)
+
+
+# -- configuration errors: their own state, the server's words, a slow fixed retry -----------
+
+
+def status_of(tmp_path: Path) -> dict:
+    return read_status(tmp_path / "state", "vendor-mailbox")
+
+
+def run_until_config_error(
+    poller: ImapPoller, tmp_path: Path, caplog: pytest.LogCaptureFixture, errors: int = 2
+) -> dict:
+    """Run the poller until it logged ``errors`` configuration errors; returns its status."""
+    thread = threading.Thread(target=poller.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: len(events(caplog, "config_error")) >= errors, timeout=15)
+        return status_of(tmp_path)
+    finally:
+        poller.stop.set()
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("dovecot", [{"layout": "dot"}], indirect=True)
+def test_a_wrong_password_is_a_configuration_error_with_the_servers_words(
+    dovecot: Dovecot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    account = account_for(dovecot, tmp_path)
+    assert account.password_file is not None
+    account.password_file.write_text("not-the-password\n")
+    poller = poller_for(account, Recorder(), tmp_path, config_error_delay=0.3)
+    status = run_until_config_error(poller, tmp_path, caplog)
+    assert status["state"] == "config_error" and status["running"] is True
+    assert "[AUTHENTICATIONFAILED] Authentication failed." in status["last_error"]
+    assert "login refused for 'alice'" in status["last_error"]
+    first, second = events(caplog, "config_error")[:2]
+    assert 'server="[AUTHENTICATIONFAILED] Authentication failed."' in first.getMessage()
+    assert first.levelno == logging.ERROR
+    # the same fixed delay each time, never the growing reconnect delay
+    assert "retry_in=0.3s" in first.getMessage() and "retry_in=0.3s" in second.getMessage()
+    assert events(caplog, "connection_failed") == []
+
+
+@pytest.mark.parametrize("dovecot", [{"layout": "dot"}], indirect=True)
+def test_a_fixed_password_is_noticed_at_the_next_slow_retry(
+    dovecot: Dovecot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    account = account_for(dovecot, tmp_path)
+    assert account.password_file is not None
+    account.password_file.write_text("not-the-password\n")
+    dovecot.append(message(1))
+    handler = Recorder()
+    poller = poller_for(account, handler, tmp_path, config_error_delay=0.5)
+    thread = threading.Thread(target=poller.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: status_of(tmp_path)["state"] == "config_error", timeout=10)
+        account.password_file.write_text(dovecot.password + "\n")
+        wait_until(lambda: dovecot.contents("ingestd.processed") == [message(1)], timeout=10)
+        assert status_of(tmp_path)["state"] in ("idle", "connected")
+    finally:
+        poller.stop.set()
+        thread.join(timeout=5)
+    assert handler.raws == [message(1)]
+
+
+@pytest.mark.parametrize(
+    ("dovecot", "changes", "folder", "said"),
+    [
+        # Dovecot refuses to create it: the server's words, the folder named
+        (
+            {"layout": "dot"},
+            {"quarantine_folder": "~held"},
+            "~held",
+            "[CANNOT] Invalid mailbox name: Begins with '~'",
+        ),
+        ({"layout": "slash"}, {"processed_folder": "x" * 300}, "x" * 300, "[CANNOT]"),
+        # a source folder is selected, never created: a typo must not be watched forever
+        ({"layout": "inbox-prefix"}, {"folder": "vendors/acme"}, "vendors/acme", "[NONEXISTENT]"),
+        # a name the server's hierarchy cannot hold: refused before the server is asked
+        (
+            {"layout": "dot"},
+            {"processed_folder": "ingestd.processed"},
+            "ingestd.processed",
+            None,
+        ),
+    ],
+    indirect=["dovecot"],
+    ids=["refused-by-dovecot", "too-long", "missing-source", "dot-in-a-level"],
+)
+def test_a_folder_that_cannot_be_used_is_a_configuration_error(
+    dovecot: Dovecot,
+    changes: dict,
+    folder: str,
+    said: str | None,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dovecot.append(message(1))
+    account = account_for(dovecot, tmp_path, **changes)
+    handler = Recorder()
+    poller = poller_for(account, handler, tmp_path, config_error_delay=0.3)
+    status = run_until_config_error(poller, tmp_path, caplog)
+    assert status["state"] == "config_error"
+    assert "folder " + repr(folder)[:80] in status["last_error"]
+    logged = events(caplog, "config_error")[0].getMessage()
+    assert f"folder={folder}" in logged
+    if said is None:
+        assert "server=" not in logged
+        assert "'.' separates folder levels on this server" in status["last_error"]
+    else:
+        assert said in status["last_error"] and said in logged
+    assert events(caplog, "connection_failed") == []
+    assert handler.calls == [] and dovecot.contents("INBOX") == [message(1)]  # nothing lost
