@@ -244,7 +244,12 @@ def test_a_fixed_password_is_noticed_at_the_next_slow_retry(
         ),
         ({"layout": "slash"}, {"processed_folder": "x" * 300}, "x" * 300, "[CANNOT]"),
         # a source folder is selected, never created: a typo must not be watched forever
-        ({"layout": "inbox-prefix"}, {"folder": "vendors/acme"}, "vendors/acme", "[NONEXISTENT]"),
+        (
+            {"layout": "inbox-prefix"},
+            {"folder": "vendors/acme"},
+            "vendors/acme",
+            "Mailbox doesn't exist: INBOX.vendors.acme",
+        ),
         # a name the server's hierarchy cannot hold: refused before the server is asked
         (
             {"layout": "dot"},
