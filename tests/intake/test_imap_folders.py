@@ -9,7 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from rig_dovecot import Dovecot
+from rig_daemon import ImapMailbox, Setup
+from rig_dovecot import Dovecot, free_port
 
 from ingestd.intake.imap import (
     Disposition,
@@ -285,3 +286,145 @@ def test_a_folder_that_cannot_be_used_is_a_configuration_error(
         assert said in status["last_error"] and said in logged
     assert events(caplog, "connection_failed") == []
     assert handler.calls == [] and dovecot.contents("INBOX") == [message(1)]  # nothing lost
+
+
+# -- through the daemon and the CLI -------------------------------------------------------------
+
+
+def imap_table(dovecot: Dovecot, name: str, password_file: Path, **folders: str) -> str:
+    """One more ``[[imap]]`` account for Setup.create's ``extra``."""
+    lines = [
+        "",
+        "[[imap]]",
+        f'name = "{name}"',
+        f'host = "{dovecot.host}"',
+        f"port = {dovecot.port}",
+        'security = "none"',
+        f'username = "{dovecot.user}"',
+        f'password_file = "{password_file}"',
+        *(f'{key} = "{value}"' for key, value in folders.items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def passwords(dovecot: Dovecot, tmp_path: Path) -> tuple[Path, Path]:
+    good, wrong = tmp_path / "imap.pass", tmp_path / "wrong.pass"
+    good.write_text(dovecot.password + "\n")
+    wrong.write_text("not-the-password\n")
+    return good, wrong
+
+
+@pytest.mark.parametrize("dovecot", [{"layout": "dot"}], indirect=True)
+def test_ingestd_status_shows_configuration_errors_in_the_servers_words(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    good, wrong = passwords(dovecot, tmp_path)
+    mailbox = ImapMailbox(dovecot.host, dovecot.port, dovecot.user, wrong)
+    extra = imap_table(dovecot, "held-folder", good, quarantine_folder="~held")
+    setup = Setup.create(tmp_path, nameserver="127.0.0.1:9", imap=mailbox, extra=extra)
+    dovecot.append(message(1))
+    state = tmp_path / "state"
+    with setup.daemon() as daemon:
+        daemon.wait_for(
+            lambda: all(
+                read_status(state, name)["state"] == "config_error"
+                for name in ("vendor-mailbox", "held-folder")
+            ),
+            15,
+            "both accounts in config_error",
+        )
+        listed = {a["account"]: a for a in setup.cli_json("status")["imap"]}
+        text = setup.cli("status").stdout
+        log = daemon.log_text()
+        assert daemon.stop() == 0
+    refused, held = listed["vendor-mailbox"], listed["held-folder"]
+    assert refused["state"] == held["state"] == "config_error"
+    assert refused["running"] and refused["retry_at"]
+    assert refused["last_error"] == (
+        "login refused for 'alice': [AUTHENTICATIONFAILED] Authentication failed."
+    )
+    assert held["last_error"].startswith("folder '~held' cannot be created: [CANNOT] Invalid ")
+    assert (
+        "imap       vendor-mailbox: config_error since " in text
+        and "; configuration error at " in text
+        and ": login refused for 'alice': [AUTHENTICATIONFAILED] Authentication failed." in text
+    )
+    assert "held-folder: config_error" in text and "Begins with '~'" in text
+    assert 'event=config_error account=vendor-mailbox server="[AUTHENTICATIONFAILED]' in log
+    assert "event=config_error account=held-folder folder=~held server=" in log
+    assert "retry_in=300.0s" in log  # slow and fixed, not the growing reconnect delay
+    assert "connection_failed" not in log
+    assert dovecot.contents("INBOX") == [message(1)]  # waiting, not lost
+
+
+@pytest.mark.parametrize("dovecot", [{"layout": "inbox-prefix"}], indirect=True)
+def test_check_config_connect_logs_in_and_checks_the_folders(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    good, wrong = passwords(dovecot, tmp_path)
+    mailbox = ImapMailbox(dovecot.host, dovecot.port, dovecot.user, good)
+    setup = Setup.create(tmp_path, nameserver="127.0.0.1:9", imap=mailbox)
+
+    done = setup.cli("check-config", "--connect")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert (
+        f"imap vendor-mailbox ({dovecot.host}:{dovecot.port}): ok, namespace prefix 'INBOX.', "
+        "delimiter '.'" in out
+    )
+    assert "  source     'INBOX' is 'INBOX' on the server: selectable" in out
+    assert (
+        "  processed  'ingestd/processed' is 'INBOX.ingestd.processed' on the server: created"
+        in out
+    )
+    assert dovecot.server_name("ingestd/quarantine") == "INBOX.ingestd.quarantine"
+    assert dovecot.messages("INBOX.ingestd.quarantine") == []  # it exists now
+    report = setup.cli_json("check-config", "--connect")  # a second time: they exist
+    [account] = report["imap"]
+    assert report["ok"] is True and account["ok"] is True
+    assert [(f["role"], f["server"], f["result"]) for f in account["folders"]] == [
+        ("source", "INBOX", "selectable"),
+        ("processed", "INBOX.ingestd.processed", "exists"),
+        ("quarantine", "INBOX.ingestd.quarantine", "exists"),
+    ]
+    # without --connect nothing is contacted, and it says so
+    assert "1 IMAP accounts not contacted" in setup.cli("check-config").stdout
+
+    extra = imap_table(dovecot, "wrong-password", wrong) + imap_table(
+        dovecot, "missing-source", good, folder="vendors/acme"
+    )
+    (tmp_path / "bad").mkdir()
+    setup = Setup.create(tmp_path / "bad", nameserver="127.0.0.1:9", imap=mailbox, extra=extra)
+    done = setup.cli("check-config", "--connect")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "imap vendor-mailbox (" in done.stdout  # the good one is still checked and ok
+    assert (
+        "imap wrong-password (127.0.0.1:" in done.stdout
+        and "NOT usable, configuration error: login refused for 'alice': "
+        "[AUTHENTICATIONFAILED] Authentication failed." in done.stdout
+    )
+    assert (
+        "imap missing-source (127.0.0.1:" in done.stdout
+        and "NOT usable, configuration error: folder 'vendors/acme' (server name "
+        "'INBOX.vendors.acme') cannot be selected: Mailbox doesn't exist: INBOX.vendors.acme"
+        in done.stdout
+    )
+    assert "Traceback" not in done.stdout + done.stderr
+    report = setup.cli_json("check-config", "--connect", exit_code=1)
+    assert [(a["account"], a["ok"], a["config_error"]) for a in report["imap"]] == [
+        ("vendor-mailbox", True, False),
+        ("wrong-password", False, True),
+        ("missing-source", False, True),
+    ]
+
+
+def test_check_config_connect_reports_an_unreachable_server(tmp_path: Path) -> None:
+    password = tmp_path / "imap.pass"
+    password.write_text("secret\n")
+    mailbox = ImapMailbox("127.0.0.1", free_port(), "alice", password)  # nothing listens
+    setup = Setup.create(tmp_path, nameserver="127.0.0.1:9", imap=mailbox)
+    done = setup.cli("check-config", "--connect")
+    assert done.returncode == 1
+    assert "imap vendor-mailbox (127.0.0.1:" in done.stdout
+    assert "NOT usable, not reachable: ConnectionRefusedError" in done.stdout
