@@ -165,9 +165,7 @@ class Dovecot:
     user = "alice"
     password = "rates-secret"
 
-    def __init__(
-        self, *, tls: bool = False, extra_config: str = "", layout: str = "slash"
-    ) -> None:
+    def __init__(self, *, tls: bool = False, extra_config: str = "", layout: str = "slash") -> None:
         """``tls`` adds IMAPS (``imaps_port``) and STARTTLS with a self-signed certificate for
         127.0.0.1 (``ca_file`` trusts it); ``extra_config`` is appended to dovecot.conf;
         ``layout`` is one of ``LAYOUTS``: the personal namespace's separator and prefix."""

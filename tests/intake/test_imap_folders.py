@@ -402,7 +402,8 @@ def test_check_config_connect_logs_in_and_checks_the_folders(
     assert (
         "imap wrong-password (127.0.0.1:" in done.stdout
         and "NOT usable, configuration error: login refused for 'alice': "
-        "[AUTHENTICATIONFAILED] Authentication failed." in done.stdout
+        "[AUTHENTICATIONFAILED] Authentication failed."
+        in done.stdout
     )
     assert (
         "imap missing-source (127.0.0.1:" in done.stdout
