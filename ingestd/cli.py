@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _instant(text: str) -> datetime:
     """ISO date or datetime; naive means UTC; returned as naive UTC, within the dates a deck
-    may hold (1900 to 2200, README "Reading decks")."""
+    may hold (1900 to 2200, README "Command line")."""
     try:
         value = datetime.fromisoformat(
             text.strip().replace(" ", "T", 1) if " " in text.strip() else text.strip()

@@ -41,7 +41,7 @@ DEFAULT_CONFIG = Path("config/ingestd.toml")
 VENDORS_DIR = "vendors.d"  # next to the main file: one TOML file per vendor
 
 NOTICE_CHANGES = ("increase", "decrease", "new", "removal", "interval_change")
-# vendor ids and rate table names: one rule for both (README "Configuration"); the database's
+# vendor ids and rate table names: one rule for both (README "Command line"); the database's
 # columns for them (rates/schema.py) hold NAME_LENGTH characters, so nothing is ever truncated
 NAME_LENGTH = 64
 VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")

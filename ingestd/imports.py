@@ -119,7 +119,7 @@ def pick_rule(
 def table_name(table: str | None, rule: TableRule | None, suffix: str | None) -> str:
     """The rate table a deck goes to: the one the command names, its table rule's, its
     jurisdiction's suffix, else "default"; refused unless it follows the name rule (README
-    "Configuration": the same as vendor ids)."""
+    "Command line": the same as vendor ids)."""
     name = table or (rule.name if rule is not None else None) or suffix or "default"
     problem = name_problem(name, "a table name")
     if problem is not None:

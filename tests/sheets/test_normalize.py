@@ -828,7 +828,7 @@ def test_a_different_description_alone_is_no_conflict():
 
 def test_any_jurisdiction_header_gives_a_valid_table_name():
     """A vendor's ``columns`` may call any header a jurisdiction price: its table's name still
-    follows the rule of table names (README "Configuration")."""
+    follows the rule of table names (README "Command line")."""
     from ingestd.config import name_problem
 
     table = found(
