@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IngestdError as e:
         return _fail(str(e), 1)
     except sqlalchemy.exc.OperationalError as e:
-        return _fail(f"database error: {e.orig or e}", 1)
+        return _fail(f"database error: {' '.join(str(e.orig or e).split())}", 1)
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:
@@ -93,7 +93,8 @@ def _crash(command: str, error: Exception, config: Config | None, *, debug: bool
         what = what[:500] + "…"
     log = logging.getLogger("ingestd.cli")
     where = None
-    if command != "run" and config is not None:  # the daemon logs to its own log (stderr)
+    daemon_log = command == "run" and bool(logging.getLogger().handlers)  # configured by run
+    if not daemon_log and config is not None:
         where = config.daemon.state_dir / CLI_LOG
         try:
             where.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +106,7 @@ def _crash(command: str, error: Exception, config: Config | None, *, debug: bool
             log.addHandler(handler)
             log.propagate = False
     try:
-        if where is not None or command == "run":
+        if where is not None or daemon_log:
             log.error(kv("command.failed", command=command, error=what), exc_info=error)
     finally:
         if where is not None:
