@@ -7,24 +7,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import sqlalchemy.exc
 
 from ingestd import __version__
-from ingestd.config import Config, ConfigError, describe, load_config
+from ingestd.config import Config, ConfigError, describe, load_config, name_problem
 from ingestd.errors import IngestdError, RefusedError, UsageError
 from ingestd.imports import ImportOutcome, import_file, rollback
+from ingestd.logs import KvFormatter, kv
 from ingestd.rates.export import write_export
 from ingestd.rates.model import Kind, iso, spec_for
 from ingestd.rates.schema import canonical_decimal
 from ingestd.rates.semantics import in_effect_at
 from ingestd.rates.store import Store, TableRef, utcnow
+from ingestd.sheets.cells import DATE_RANGE
 
 if TYPE_CHECKING:  # the mail modules load only for the commands that use them
     from ingestd.pipeline import HeldMessage, MessageOutcome
@@ -33,12 +37,15 @@ SHOWN = 50  # rows of a list printed for people; --json gives all
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help(sys.stderr)
-        return 2
+    args: argparse.Namespace | None = None
+    config: Config | None = None
     try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help(sys.stderr)
+            return 2
         config = load_config(getattr(args, "config", None))
         return args.func(args, config)
     except ConfigError as e:
@@ -50,14 +57,74 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IngestdError as e:
         return _fail(str(e), 1)
     except sqlalchemy.exc.OperationalError as e:
-        return _fail(f"database error: {e.orig or e}", 1)
+        return _fail(f"database error: {' '.join(str(e.orig or e).split())}", 1)
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as e:
+        # a failure no rule foresaw: one line for the user, the traceback in the log (README
+        # "Command line": --debug)
+        debug = getattr(args, "debug", False) if args is not None else "--debug" in argv
+        return _crash(_command_name(args), e, config, debug=debug)
 
 
 def _fail(message: str, code: int) -> int:
     print(f"ingestd: {message}", file=sys.stderr)
     return code
+
+
+CLI_LOG = "ingestd-cli.log"  # in state_dir: the tracebacks of failed commands
+
+
+def _crash(command: str, error: Exception, config: Config | None, *, debug: bool) -> int:
+    """``ingestd: COMMAND failed: what`` on stderr (exit 1), the traceback logged at error
+    level: to the daemon's log for ``run``, else to ``state_dir/ingestd-cli.log``; printed on
+    stderr too with ``--debug``."""
+    orig = getattr(error, "orig", None) if isinstance(error, sqlalchemy.exc.DBAPIError) else None
+    if orig is not None:  # the driver's words, not SQLAlchemy's statement and parameters
+        what = f"database error: {type(orig).__name__}: {orig}"
+    elif isinstance(error, OSError):
+        what = str(error)
+    else:
+        what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    what = " ".join(what.split())
+    if len(what) > 500:
+        what = what[:500] + "…"
+    log = logging.getLogger("ingestd.cli")
+    where = None
+    daemon_log = command == "run" and bool(logging.getLogger().handlers)  # configured by run
+    if not daemon_log and config is not None:
+        where = config.daemon.state_dir / CLI_LOG
+        try:
+            where.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(where, encoding="utf-8")
+        except OSError:
+            where = None
+        else:
+            handler.setFormatter(KvFormatter())
+            log.addHandler(handler)
+            log.propagate = False
+    try:
+        if where is not None or daemon_log:
+            log.error(kv("command.failed", command=command, error=what), exc_info=error)
+    finally:
+        if where is not None:
+            log.removeHandler(handler)
+            handler.close()
+            log.propagate = True
+    if debug:
+        traceback.print_exception(error, file=sys.stderr)
+        return _fail(f"{command} failed: {what}", 1)
+    hint = f"traceback in {where}; " if where is not None else ""
+    return _fail(f"{command} failed: {what} ({hint}--debug prints it)", 1)
+
+
+def _command_name(args: argparse.Namespace | None) -> str:
+    if args is None or not getattr(args, "command", None):
+        return "ingestd"
+    action = getattr(args, "action", None)
+    return f"{args.command} {action}" if args.command in ("quarantine", "outbox") else args.command
 
 
 # --- arguments ---------------------------------------------------------------------------------
@@ -72,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         metavar="PATH",
         help="configuration file (default: $INGESTD_CONFIG, then config/ingestd.toml)",
+    )
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="when a command fails unexpectedly, print the traceback too",
     )
     parser = argparse.ArgumentParser(
         prog="ingestd",
@@ -91,9 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     def table_args(p: argparse.ArgumentParser, *, table_required: bool = False) -> None:
-        p.add_argument("--vendor", required=True, help="vendor id")
+        p.add_argument("--vendor", required=True, type=_name("a vendor id"), help="vendor id")
         p.add_argument(
-            "--table", required=table_required, help="rate table name (default: the only one)"
+            "--table",
+            required=table_required,
+            type=_name("a table name"),
+            help="rate table name (default: the only one)",
         )
         p.add_argument("--kind", choices=[k.value for k in Kind], help="voice, sms or did")
 
@@ -108,11 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--vendor",
+        type=_name("a vendor id"),
         help="vendor id (need not be configured); required for sheets, a message's vendor is "
         "its authenticated sender",
     )
     p.add_argument(
-        "--table", help="rate table name (default: the vendor's table rule, else 'default')"
+        "--table",
+        type=_name("a table name"),
+        help="rate table name (default: the vendor's table rule, else 'default')",
     )
     p.add_argument(
         "--kind",
@@ -138,14 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("diff", cmd_diff, "what changed between two versions")
     table_args(p)
-    p.add_argument("from_version", type=int, metavar="FROM")
-    p.add_argument("to_version", type=int, metavar="TO")
+    p.add_argument("from_version", type=_whole(VERSION_MAX), metavar="FROM")
+    p.add_argument("to_version", type=_whole(VERSION_MAX), metavar="TO")
 
     p = command("export", cmd_export, "write a rate table as an OpenTWPS file", json_output=False)
     table_args(p)
     p.add_argument("--format", choices=["csv", "xlsx", "json"], default="csv")
     p.add_argument(
-        "--version", type=int, dest="at_version", help="version number (default: latest)"
+        "--version",
+        type=_whole(VERSION_MAX),
+        dest="at_version",
+        help="version number (default: latest)",
     )
     p.add_argument(
         "--at", type=_instant, metavar="ISO", help="only the rows in effect at this instant"
@@ -164,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("rollback", cmd_rollback, "a new version whose content equals an earlier one")
     table_args(p, table_required=True)
-    p.add_argument("--to", type=int, required=True, metavar="N", help="version to return to")
+    p.add_argument(
+        "--to", type=_whole(VERSION_MAX), required=True, metavar="N", help="version to return to"
+    )
 
     command("status", cmd_status, "tables, versions and last imports")
     p = command(
@@ -182,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("quarantine", cmd_quarantine, "messages held for a person: list, show, release")
     p.add_argument("action", choices=["list", "show", "release", "drop"])
-    p.add_argument("id", type=int, nargs="?", help="the quarantined message (show/release/drop)")
+    p.add_argument(
+        "id", type=_whole(ID_MAX), nargs="?", help="the quarantined message (show/release/drop)"
+    )
     p.add_argument("--all", action="store_true", help="list: also released and dropped ones")
     p.add_argument(
         "--accept-unauthenticated",
@@ -190,12 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="release: import a message whose sender authentication failed (recorded in the "
         "provenance of its versions)",
     )
-    p.add_argument("--vendor", help="release: the vendor of a sender no vendor lists")
+    p.add_argument(
+        "--vendor",
+        type=_name("a vendor id"),
+        help="release: the vendor of a sender no vendor lists",
+    )
     p.add_argument("--note", help="release/drop: why (kept with the quarantine entry)")
 
     p = command("outbox", cmd_outbox, "outgoing mail: list it, send a failed one again")
     p.add_argument("action", choices=["list", "retry"])
-    p.add_argument("id", type=int, nargs="?", help="retry: the outbox message")
+    p.add_argument("id", type=_whole(ID_MAX), nargs="?", help="retry: the outbox message")
     p.add_argument(
         "--state", help="list: only pending, sent, failed or suppressed messages (default: all)"
     )
@@ -205,18 +295,56 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _instant(text: str) -> datetime:
-    """ISO date or datetime; naive means UTC; returned as naive UTC."""
+    """ISO date or datetime; naive means UTC; returned as naive UTC, within the dates a deck
+    may hold (1900 to 2200, README "Command line")."""
     try:
         value = datetime.fromisoformat(
             text.strip().replace(" ", "T", 1) if " " in text.strip() else text.strip()
         )
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an ISO date or datetime (e.g. 2024-05-16 or 2024-05-16T10:00:00Z)"
         ) from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # the offset moves it past year 1 or 9999
+        value = None
+    if value is None or not DATE_RANGE[0] <= value < DATE_RANGE[1]:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is outside {DATE_RANGE[0]:%Y-%m-%d} … {DATE_RANGE[1]:%Y-%m-%d} (UTC)"
+        )
     return value
+
+
+VERSION_MAX = 2**31 - 1  # the database's INTEGER version numbers
+ID_MAX = 2**63 - 1  # its BIGINT row ids
+
+
+def _whole(limit: int) -> Callable[[str], int]:
+    """A version number or row id: a whole number the database's column can hold."""
+
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 0 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to {limit}")
+        return value
+
+    return check
+
+
+def _name(what: str) -> Callable[[str], str]:
+    """An argument that is a vendor id or table name: the rule of both (config.name_problem)."""
+
+    def check(text: str) -> str:
+        problem = name_problem(text, what)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
+        return text
+
+    return check
 
 
 def _store(config: Config) -> Store:
@@ -538,7 +666,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     if args.at is not None:
         rows = in_effect_at(rows, args.at).select(rows.columns)
     if args.output:
-        with open(args.output, "wb") as out:
+        with _output(args.output) as out:
             n = write_export(rows, table.kind, args.format, out, extended=args.extended)
         if sys.stderr.isatty():
             print(f"{n} rows of {table.label} written to {args.output}", file=sys.stderr)
@@ -548,6 +676,14 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     write_export(rows, table.kind, args.format, sys.stdout.buffer, extended=args.extended)
     sys.stdout.buffer.flush()
     return 0
+
+
+def _output(name: str) -> BinaryIO:
+    """The -o file, opened for writing; a path that cannot be one is a usage error."""
+    try:
+        return open(name, "wb")  # the caller's with closes it
+    except OSError as e:
+        raise UsageError(f"cannot write {name}: {e.strerror}") from None
 
 
 def cmd_lookup(args: argparse.Namespace, config: Config) -> int:

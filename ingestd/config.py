@@ -41,7 +41,22 @@ DEFAULT_CONFIG = Path("config/ingestd.toml")
 VENDORS_DIR = "vendors.d"  # next to the main file: one TOML file per vendor
 
 NOTICE_CHANGES = ("increase", "decrease", "new", "removal", "interval_change")
-VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")  # also the spelling of table names
+# vendor ids and rate table names: one rule for both (README "Command line"); the database's
+# columns for them (rates/schema.py) hold NAME_LENGTH characters, so nothing is ever truncated
+NAME_LENGTH = 64
+VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
+NAME_RULE = f"a-z 0-9 . _ - (not first), at most {NAME_LENGTH} characters"
+
+
+def name_problem(text: str, what: str = "a name") -> str | None:
+    """Why ``text`` cannot be a vendor id or rate table name (``what`` it is meant to be: "a
+    vendor id", "a table name"), or None when it can."""
+    if len(text) > NAME_LENGTH:
+        length = f"{len(text)} characters, at most {NAME_LENGTH}"
+        return f"{text[:20]!r}… is too long for {what}: {length}"
+    if not VENDOR_ID.fullmatch(text):
+        return f"{text!r} is not {what}; allowed: {NAME_RULE}"
+    return None
 
 
 class ConfigError(IngestdError):
@@ -305,11 +320,9 @@ class Vendor:
     @classmethod
     def unknown(cls, vendor_id: str, policy: Policy) -> Vendor:
         """A vendor that is not configured: every default, and ``known`` False."""
-        if not VENDOR_ID.fullmatch(vendor_id):
-            raise ConfigError(
-                f"{vendor_id!r} is not a vendor id; allowed: a-z 0-9 . _ - (not first)",
-                key="vendor",
-            )
+        problem = name_problem(vendor_id, "a vendor id")
+        if problem is not None:
+            raise ConfigError(problem, key="vendor")
         return cls(id=vendor_id, name=vendor_id, known=False, policy=policy)
 
 
@@ -707,8 +720,17 @@ def _nameserver(value: Any, from_env: bool) -> str:
 
 def _vendor_id(value: Any, from_env: bool) -> str:
     text = _string(value, from_env)
-    if not VENDOR_ID.fullmatch(text):
-        raise _Bad(f"{_show(value)} is not an id; allowed: a-z 0-9 . _ - (not first), like 'acme'")
+    problem = name_problem(text, "an id")
+    if problem is not None:
+        raise _Bad(f"{problem}; like 'acme'")
+    return text
+
+
+def _table_name(value: Any, from_env: bool) -> str:
+    text = _string(value, from_env)
+    problem = name_problem(text, "a table name")
+    if problem is not None:
+        raise _Bad(f"{problem}; like 'default' or 'premium'")
     return text
 
 
@@ -1036,7 +1058,7 @@ def _parse_subscriber(value: Any, from_env: bool) -> Subscriber:
         subscriber = Subscriber(
             address=t.get("address", _address, _REQUIRED),
             vendor=t.get("vendor", _optional(_vendor_id)),
-            table=t.get("table", _optional(_vendor_id)),
+            table=t.get("table", _optional(_table_name)),
         )
         t.finish()
     except ConfigError as e:
@@ -1102,7 +1124,7 @@ def _parse_limits(t: _Table) -> Limits:
 
 
 def _parse_table_rule(t: _Table) -> TableRule:
-    name = t.get("name", _vendor_id, _REQUIRED)
+    name = t.get("name", _table_name, _REQUIRED)
     kind = t.get("kind", _choice("voice", "sms", "did", "auto"), "auto")
     mode = t.get("mode", _choice("full", "partial", "auto"), "auto")
     match = t.table("match")

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from ingestd.config import Config, TableRule, Vendor
+from ingestd.config import Config, TableRule, Vendor, name_problem
 from ingestd.errors import RefusedError, RowError, SheetError
 from ingestd.rates.model import DeckMode, iso
 from ingestd.rates.semantics import (
@@ -118,8 +118,13 @@ def pick_rule(
 
 def table_name(table: str | None, rule: TableRule | None, suffix: str | None) -> str:
     """The rate table a deck goes to: the one the command names, its table rule's, its
-    jurisdiction's suffix, else "default"."""
-    return table or (rule.name if rule is not None else None) or suffix or "default"
+    jurisdiction's suffix, else "default"; refused unless it follows the name rule (README
+    "Command line": the same as vendor ids)."""
+    name = table or (rule.name if rule is not None else None) or suffix or "default"
+    problem = name_problem(name, "a table name")
+    if problem is not None:
+        raise RefusedError("bad_table_name", problem)
+    return name
 
 
 def decide_mode(

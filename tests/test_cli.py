@@ -358,3 +358,138 @@ def test_check_config_checks_templates_and_the_outgoing_dkim_key(tmp_path):
         "selector": "out",
         "algorithm": "rsa-sha256",
     }
+
+
+# --- errors a user sees: one line, never a traceback (README "Command line") -----------------
+
+
+def _env(tmp_path: Path, db_url: str | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
+    env["INGESTD_DAEMON_STATE_DIR"] = str(tmp_path / "state")
+    if db_url is not None:
+        env["INGESTD_DATABASE_URL"] = db_url
+    return env
+
+
+def _one_line(p: subprocess.CompletedProcess, code: int, *words: str) -> str:
+    """The process ended with ``code`` and one line on stderr holding ``words``."""
+    assert "Traceback" not in p.stderr, p.stderr
+    lines = [line for line in p.stderr.splitlines() if line.startswith("ingestd")]
+    assert p.returncode == code, p.stderr
+    assert lines and all(w in lines[-1] for w in words), p.stderr
+    return lines[-1]
+
+
+@pytest.fixture
+def exported(tmp_path) -> dict:
+    """A state folder with one imported table, for the export tests."""
+    env = _env(tmp_path)
+    f = deck(tmp_path / "a.csv", "44,0.0100,0.0100,ASAP,UTC,1,1,0,0")
+    p = _ingestd("import", str(f), "--vendor", "v", env=env, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    return env
+
+
+def test_an_export_into_a_path_that_cannot_be_written_is_one_clear_line(tmp_path, exported):
+    missing = tmp_path / "nope" / "x.csv"
+    p = _ingestd("export", "--vendor", "v", "-o", str(missing), env=exported, cwd=tmp_path)
+    _one_line(p, 2, f"cannot write {missing}", "No such file or directory")
+    p = _ingestd("export", "--vendor", "v", "-o", str(tmp_path), env=exported, cwd=tmp_path)
+    _one_line(p, 2, f"cannot write {tmp_path}", "Is a directory")
+    p = _ingestd("export", "--vendor", "v", "--format", "xlsx", "-o", str(tmp_path),
+                 env=exported, cwd=tmp_path)  # fmt: skip
+    _one_line(p, 2, "Is a directory")
+
+
+def test_an_unforeseen_failure_is_one_line_and_its_traceback_goes_to_the_log(tmp_path, exported):
+    # a full disk while writing: nothing checks for it up front
+    p = _ingestd("export", "--vendor", "v", "-o", "/dev/full", env=exported, cwd=tmp_path)
+    log = tmp_path / "state" / "ingestd-cli.log"
+    line = _one_line(p, 1, "ingestd: export failed:", "No space left on device", str(log))
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "--debug" in line
+    text = log.read_text()
+    assert "level=error" in text and "event=command.failed command=export" in text
+    assert "Traceback (most recent call last)" in text and "write_export" in text
+    for where in (["--debug", "export"], ["export", "--debug"]):  # before or after the command
+        p = _ingestd(*where, "--vendor", "v", "-o", "/dev/full", env=exported, cwd=tmp_path)
+        assert p.returncode == 1
+        assert "Traceback (most recent call last)" in p.stderr
+        assert p.stderr.strip().splitlines()[-1].startswith("ingestd: export failed:")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["import", "a.csv", "--vendor", "v", "--received-at", "9999-12-31T23:59:59-05:00"],
+        ["import", "a.csv", "--vendor", "v", "--received-at", "0001-01-01T00:00+05:00"],
+        ["import", "a.csv", "--vendor", "v", "--received-at", "2300-01-01"],
+        ["export", "--vendor", "v", "--at", "9999-12-31T23:59:59-05:00"],
+        ["lookup", "--vendor", "v", "44", "--at", "0001-01-01T00:00+05:00"],
+    ],
+)
+def test_instants_out_of_range_are_usage_errors_naming_the_argument(tmp_path, args):
+    p = _ingestd(*args, env=_env(tmp_path), cwd=tmp_path)
+    option = next(a for a in args if a in ("--received-at", "--at"))
+    _one_line(p, 2, f"argument {option}:", "outside 1900-01-01")
+
+
+def test_numbers_the_database_cannot_hold_are_usage_errors(tmp_path):
+    huge = "9" * 25
+    for args in (
+        ["diff", "--vendor", "v", "--table", "t", "1", huge],
+        ["rollback", "--vendor", "v", "--table", "t", "--to", huge],
+        ["export", "--vendor", "v", "--version", "-1"],
+        ["quarantine", "show", huge],
+        ["outbox", "retry", huge],
+    ):
+        p = _ingestd(*args, env=_env(tmp_path), cwd=tmp_path)
+        _one_line(p, 2, "is not a number from 0 to")
+
+
+BAD_NAMES = [" ", "\t", "../../etc", "a/b", "a" * 300, "a" * 65, "Acme", "-x", ""]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES, ids=repr)
+def test_table_names_follow_the_rule_of_vendor_ids_in_every_command(tmp_path, capsys, name):
+    """Refused while the arguments are read (exit 2), before any database is opened."""
+    f = deck(tmp_path / "a.csv", "44,0.0100,0.0100,ASAP,UTC,1,1,0,0")
+    for args in (
+        ["import", str(f)],
+        ["versions"],
+        ["diff", "1", "2"],
+        ["export"],
+        ["lookup", "44"],
+        ["rollback", "--to", "1"],
+    ):
+        for option, given in (  # --x=VALUE: a name starting with "-" is still its value
+            ("--table", [*args, "--vendor=v", f"--table={name}"]),
+            ("--vendor", [*args, f"--vendor={name}", "--table=t"]),
+        ):
+            with pytest.raises(SystemExit) as stop:
+                main(given)
+            err = capsys.readouterr().err
+            assert stop.value.code == 2, given
+            assert f"argument {option}:" in err and ("a-z 0-9" in err or "too long" in err), err
+
+
+def test_a_name_as_long_as_the_schema_holds_works_and_a_longer_one_is_refused(db_url, tmp_path):
+    """100 characters on PostgreSQL failed the insert (varying(64)); 64 is what the columns
+    hold on every database."""
+    env = _env(tmp_path, db_url)
+    assert _ingestd("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    f = deck(tmp_path / "a.csv", "44,0.0100,0.0100,ASAP,UTC,1,1,0,0")
+    vendor, table = "v" * 64, "t" * 64
+    p = _ingestd("import", str(f), "--vendor", vendor, "--table", table, "--json",
+                 env=env, cwd=tmp_path)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert (json.loads(p.stdout)["vendor"], json.loads(p.stdout)["table"]) == (vendor, table)
+    p = _ingestd("versions", "--vendor", vendor, "--table", table, "--json", env=env, cwd=tmp_path)
+    assert json.loads(p.stdout)["table"]["table"] == table
+    for option, value in (("--table", "t" * 100), ("--vendor", "v" * 100)):
+        args = {"--vendor": vendor, "--table": table, option: value}
+        p = _ingestd("import", str(f), *[x for kv in args.items() for x in kv],
+                     env=env, cwd=tmp_path)  # fmt: skip
+        _one_line(p, 2, f"argument {option}:", "100 characters, at most 64")
+        p = _ingestd("versions", *[x for kv in args.items() for x in kv], env=env, cwd=tmp_path)
+        _one_line(p, 2, f"argument {option}:", "at most 64")

@@ -31,6 +31,7 @@ from ingestd.config import (
     format_size,
     load_config,
     mask_url,
+    name_problem,
     parse_duration,
     parse_size,
 )
@@ -334,6 +335,21 @@ def test_imap_account_needs_a_secret_source(tmp_path: Path) -> None:
          "imap[1].name", "duplicate imap account 'm'; already defined at"),
         ('[imap]\nname = "m"\n', "imap", "expected an array of tables ([[imap]]), got a table"),
         ('smtp = "127.0.0.1:25"\n', "smtp", "expected a table [smtp], got '127.0.0.1:25'"),
+        # vendor ids and table names: one rule, as long as the database's columns (64)
+        (f'[[vendors]]\nid = "{"a" * 65}"\n', "vendors[0].id",
+         "is too long for an id: 65 characters, at most 64"),
+        ('[[vendors]]\nid = "a"\n[[vendors.tables]]\nname = "../../etc"\n',
+         "vendors[0].tables[0].name", "'../../etc' is not a table name; allowed: a-z 0-9"),
+        ('[[vendors]]\nid = "a"\n[[vendors.tables]]\nname = "a/b"\n',
+         "vendors[0].tables[0].name", "'a/b' is not a table name"),
+        ('[[vendors]]\nid = "a"\n[[vendors.tables]]\nname = " "\n',
+         "vendors[0].tables[0].name", "' ' is not a table name"),
+        ('[[vendors]]\nid = "a"\n[[vendors.tables]]\nname = "\\t"\n',
+         "vendors[0].tables[0].name", "'\\t' is not a table name"),
+        (f'[[vendors]]\nid = "a"\n[[vendors.tables]]\nname = "{"t" * 300}"\n',
+         "vendors[0].tables[0].name", "is too long for a table name: 300 characters"),
+        ('[notify]\nprice_change_subscribers = [{ address = "n@x.example", table = "A B" }]\n',
+         "notify.price_change_subscribers[0].table", "'A B' is not a table name"),
     ],
 )  # fmt: skip
 def test_error_messages(tmp_path: Path, text: str, key: str, message: str) -> None:
@@ -548,6 +564,18 @@ def test_unknown_vendor_gets_defaults(tmp_path: Path) -> None:
     assert vendor.tables == () and vendor.senders == ()
     with pytest.raises(ConfigError, match="'One Off' is not a vendor id"):
         config.vendor("One Off")
+    with pytest.raises(ConfigError, match="is too long for a vendor id: 100 characters"):
+        config.vendor("v" * 100)
+
+
+def test_names_are_as_long_as_the_database_columns_that_hold_them() -> None:
+    from ingestd.config import NAME_LENGTH
+    from ingestd.rates.schema import messages, rate_tables
+
+    for column in (rate_tables.c.vendor, rate_tables.c.name, messages.c.vendor):
+        assert column.type.length == NAME_LENGTH
+    assert name_problem("a" * NAME_LENGTH) is None
+    assert "too long" in name_problem("a" * (NAME_LENGTH + 1))
 
 
 def test_table_rule_matches_every_given_condition() -> None:

@@ -1,6 +1,6 @@
 """Templates → the subject, text and HTML of one outgoing message (SPEC §6).
 
-Each purpose is three files in ``templates/`` (see its README for the context each one gets):
+Each purpose is three files in ``ingestd/templates/`` (its README lists the context each one gets):
 
 - ``<name>.subject.txt`` — one line; whitespace (newlines included) collapses to single spaces,
   so a template may spread it over several lines and a header can never be split by it;
@@ -33,8 +33,8 @@ import jinja2
 
 from ingestd.rates.schema import canonical_decimal
 
-# parents: [0] ingestd/mail, [1] ingestd, [2] the project folder that holds templates/
-BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+# inside the package, so that an installed wheel has them (README "Sending mail")
+BUNDLED_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 # every purpose compose.py renders; check_templates loads all three parts of each
 TEMPLATE_NAMES = (
     "vendor_confirmation",

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.types import TypeDecorator
 
+from ingestd.config import NAME_LENGTH
 from ingestd.rates.model import PRICE_PRECISION, PRICE_SCALE, SPECS, Kind, KindSpec
 
 # The newest migration in ingestd/migrations/versions: the schema this code reads and writes
@@ -77,8 +78,9 @@ rate_tables = sa.Table(
     "rate_tables",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("vendor", sa.String(64), nullable=False),
-    sa.Column("name", sa.String(64), nullable=False),
+    # the name rule (config.name_problem) keeps vendor ids and table names within these
+    sa.Column("vendor", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("name", sa.String(NAME_LENGTH), nullable=False),
     sa.Column("kind", sa.String(8), nullable=False),
     sa.Column("currency", sa.String(3)),
     sa.Column("current_version", sa.Integer, nullable=False, server_default="0"),
@@ -144,7 +146,7 @@ messages = sa.Table(
     sa.Column("message_id", sa.String(998)),
     sa.Column("from_addr", sa.String(320)),
     sa.Column("subject", sa.String(998)),
-    sa.Column("vendor", sa.String(64)),
+    sa.Column("vendor", sa.String(NAME_LENGTH)),
     sa.Column("state", sa.String(16), nullable=False),  # processing | done | quarantined | dropped
     sa.Column("result", sa.String(24)),  # imported | partly_imported | refused | duplicate | …
     sa.Column("reason", sa.String(64)),

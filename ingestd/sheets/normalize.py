@@ -23,6 +23,7 @@ from datetime import datetime
 
 import polars as pl
 
+from ingestd.config import NAME_LENGTH
 from ingestd.errors import RowError, SheetError
 from ingestd.rates.model import PRICE, TIME, Kind, KindSpec, has_repeats, spec_for
 from ingestd.sheets.cells import (
@@ -307,11 +308,14 @@ def _rate_tables(sheet: _Sheet) -> list[tuple[str | None, str | None]]:
 
 
 def _jurisdiction(header: str, column: str) -> str:
+    """The table suffix of a jurisdiction price column: a name by the rule of table names
+    (config.name_problem)."""
     words = re.sub(r"[^a-z]+", "", header.lower())
     for name in JURISDICTIONS:
         if name in words:
             return name
-    return re.sub(r"[^a-z0-9]+", "_", header.lower()).strip("_") or column
+    name = re.sub(r"[^a-z0-9]+", "_", header.lower()).strip("_")[:NAME_LENGTH].strip("_")
+    return name or re.sub(r"[^a-z0-9]+", "_", column.lower()).strip("_")[:NAME_LENGTH] or "price"
 
 
 def _warn_unknown_words(sheet: _Sheet, name: str, unknown: pl.Series, warnings: list[str]) -> None:

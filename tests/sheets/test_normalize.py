@@ -824,3 +824,19 @@ def test_a_different_description_alone_is_no_conflict():
               ["United Kingdom", "44", "0.1"])
     )  # fmt: skip
     assert deck.errors == [] and column(deck, "description") == ["UK"]
+
+
+def test_any_jurisdiction_header_gives_a_valid_table_name():
+    """A vendor's ``columns`` may call any header a jurisdiction price: its table's name still
+    follows the rule of table names (README "Command line")."""
+    from ingestd.config import name_problem
+
+    table = found(
+        [("NPANXX", "npanxx"), ("Tarif ÉTÉ / Zone 2", "price_jurisdiction"),
+         ("ÄÖÜ", "price_jurisdiction"), ("x" * 300, "price_jurisdiction")],
+        ["201555", "0.01", "0.02", "0.03"],
+    )  # fmt: skip
+    suffixes = [deck.table_suffix for deck in normalize(table)]
+    assert suffixes[:2] == ["tarif_t_zone_2", "c2"]
+    assert suffixes[2] == "x" * 64
+    assert [name_problem(s) for s in suffixes] == [None, None, None]
