@@ -261,7 +261,11 @@ class KeyLookup:
             try:
                 for future in as_completed(futures, timeout=self._remaining()):
                     name = futures[future]
-                    self._keep(name, *future.result())
+                    try:
+                        self._keep(name, *future.result())
+                    except Exception as e:  # no socket, no thread: this host, not the key
+                        failed = f"DNS lookup of {name} failed: {type(e).__name__}: {e}"
+                        self._keep(name, DnsTemporaryError(failed), None)
                     yield name
             except FutureTimeout:
                 pass
