@@ -55,6 +55,8 @@ def main() -> None:
                 reply = "250"
             except smtplib.SMTPDataError as e:
                 reply = f"{e.smtp_code} {e.smtp_error.decode(errors='replace')[:120]}"
+            except smtplib.SMTPServerDisconnected:
+                reply = "no reply: the daemon closed the connection ([smtp] timeout)"
             elapsed = time.monotonic() - started
             daemon.stop(timeout=120)
     print(
