@@ -178,7 +178,9 @@ class ImapAccount:
 @dataclass(frozen=True)
 class DnsConfig:
     nameservers: tuple[str, ...] = ()  # () = the system resolver; "ip" or "ip:port"
-    timeout: float = 5.0
+    timeout: float = 5.0  # one query (README "Authentication")
+    budget: float = 10.0  # every DKIM key lookup of one message together
+    max_signatures: int = 5  # DKIM signatures examined per message; the rest are ignored
 
     @property
     def nameserver_addresses(self) -> tuple[tuple[str, int], ...]:
@@ -1006,6 +1008,8 @@ def _parse_dns(t: _Table) -> DnsConfig:
     config = DnsConfig(
         nameservers=t.get("nameservers", _list(_nameserver), ()),
         timeout=t.get("timeout", _duration_conv(), 5.0),
+        budget=t.get("budget", _duration_conv(hi=3600), DnsConfig.budget),
+        max_signatures=t.get("max_signatures", _integer(1, 100), DnsConfig.max_signatures),
     )
     t.finish()
     return config

@@ -5,8 +5,13 @@
         config: [dns] nameservers = [dns.address], timeout = "500ms"
         dns.mode = "drop"        # stop answering: the client times out
         dns.mode = "servfail"    # answer SERVFAIL
+        dns.drop("stall*._domainkey.acme.example")  # never answer these names (fnmatch)
+        dns.set_cname("a._domainkey.acme.example", "b._domainkey.acme.example")
 
 Unknown names get NXDOMAIN; a known name asked for another type gets an empty NOERROR answer.
+A CNAME is followed the way a recursive resolver does (the chain, then the target's records,
+in one answer; a loop is given once round), or with ``chase_cnames = False`` the way an
+authoritative server of another zone does (only the CNAME: the client asks for the target).
 UDP answers are limited to 512 bytes like a classic server, so a 2048-bit key arrives truncated
 over UDP and the client must retry over TCP, as on the real Internet without EDNS.
 """
@@ -16,9 +21,10 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from typing import Literal
 
-from dnslib import QTYPE, RCODE, RR, TXT, DNSError, DNSRecord
+from dnslib import CNAME, QTYPE, RCODE, RR, TXT, DNSError, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 
 Mode = Literal["answer", "drop", "servfail"]
@@ -41,19 +47,32 @@ class _TxtResolver(BaseResolver):
         name = str(request.q.qname).lower().rstrip(".")
         with self.server.lock:
             mode = self.server.mode
-            values = list(self.server.records.get(name, ()))
+            dropped = any(fnmatchcase(name, pattern) for pattern in self.server.dropped)
+            records = {k: list(v) for k, v in self.server.records.items()}
+            cnames = dict(self.server.cnames)
+            chase = self.server.chase_cnames
             self.server.queries.append((name, handler.protocol))
-        if mode == "drop":
+        if mode == "drop" or dropped:
             # DNSHandler sends nothing when the resolver raises DNSError
             raise DNSError(f"dropped query for {name}")
         reply = request.reply()
         if mode == "servfail":
             reply.header.rcode = RCODE.SERVFAIL
-        elif name not in self.server.records:
+            return reply
+        owner, seen = name, set()
+        while owner in cnames and owner not in seen and request.q.qtype != QTYPE.CNAME:
+            seen.add(owner)
+            reply.add_answer(RR(owner, QTYPE.CNAME, rdata=CNAME(cnames[owner])))
+            if not chase:
+                return reply
+            owner = cnames[owner]
+        if owner in seen:  # a loop, given once round
+            return reply
+        if owner not in records and owner not in cnames:
             reply.header.rcode = RCODE.NXDOMAIN
         elif request.q.qtype == QTYPE.TXT:
-            for value in values:
-                reply.add_answer(RR(request.q.qname, QTYPE.TXT, rdata=TXT(txt_strings(value))))
+            for value in records.get(owner, ()):
+                reply.add_answer(RR(owner, QTYPE.TXT, rdata=TXT(txt_strings(value))))
         return reply
 
 
@@ -78,6 +97,9 @@ class TxtServer:
         self.lock = threading.Lock()
         self.records: dict[str, list[str]] = {}
         self.mode: Mode = "answer"
+        self.dropped: set[str] = set()  # fnmatch patterns of names never answered
+        self.cnames: dict[str, str] = {}  # name -> target
+        self.chase_cnames = True  # answer with the whole chain, as a recursive resolver does
         self.queries: list[tuple[str, str]] = []  # (name, "udp" | "tcp") in arrival order
         for name, value in (records or {}).items():
             self.set_txt(name, value)
@@ -95,10 +117,23 @@ class TxtServer:
         with self.lock:
             self.records[name.lower().rstrip(".")] = [value] if isinstance(value, str) else value
 
+    def set_cname(self, name: str, target: str) -> None:
+        """Serve ``name`` as a CNAME of ``target``."""
+        with self.lock:
+            self.cnames[name.lower().rstrip(".")] = target.lower().rstrip(".")
+
+    def drop(self, *patterns: str) -> None:
+        """Never answer the names matching these fnmatch patterns (the client times out)."""
+        with self.lock:
+            self.dropped.update(p.lower().rstrip(".") for p in patterns)
+
     def reset(self) -> None:
         """Back to answering, no records, no queries seen: one server can serve many tests."""
         with self.lock:
             self.records.clear()
+            self.cnames.clear()
+            self.dropped.clear()
+            self.chase_cnames = True
             self.mode = "answer"
             self.queries.clear()
 

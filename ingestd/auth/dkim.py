@@ -16,14 +16,24 @@ breaks body hashes) and answers pass, fail or temperror with a stable reason cod
   ``dkim_expired``;
 - ``ok``: at least one signature verifies and satisfies every rule.
 
+The policy rules that need no key (d=, h=, a=, l=, x=) are applied to every signature before
+any key is fetched: a signature that could never count costs no DNS query. Of the others at
+most ``[dns] max_signatures`` are examined (pinned keys first, then the bottom-most: relays add
+their signatures on top of the signer's); the rest are reported as ``not_examined``. Their keys
+are fetched in parallel within one time budget for the whole message (``[dns] budget``); the
+first signature that passes settles the message without waiting for the other lookups, and a
+lookup still unanswered when the budget runs out is ``dns_temporary`` (README "Authentication").
+
 When no signature passes, the reason shown is the most useful one: a DNS failure first (a retry
-may pass), then a policy reason of a signature that verified (the vendor's own signature that is
-not good enough before a third party's misaligned one), then a policy reason known without the
-key, then ``dkim_fail``.
+may pass), then a policy reason of a signature that verified (a key too small, a key in testing
+mode), then a policy reason known without the key (the vendor's own signature that is not good
+enough before a third party's misaligned one), then ``dkim_fail``.
 
 Keys come from DNS (dnspython, ``[dns]`` of the configuration) unless the vendor pins the key
-name in ``dkim_keys``, which then replaces DNS for that name. The lookup is synchronous: call
-:func:`authenticate` from a worker thread, never on the event loop.
+name in ``dkim_keys``, which then replaces DNS for that name. A CNAME chain is followed (at most
+:data:`MAX_CNAME_HOPS` names); a loop of any length is a permanent failure of that signature.
+The lookup is synchronous: call :func:`authenticate` from a worker thread, never on the event
+loop.
 """
 
 from __future__ import annotations
@@ -31,7 +41,10 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from email.errors import HeaderParseError, ObsoleteHeaderDefect
 from email.headerregistry import Address
@@ -41,8 +54,10 @@ from typing import Literal
 
 import dkim
 import dns.exception
+import dns.message
 import dns.name
 import dns.nameserver
+import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 from dkim.util import InvalidTagValueList, parse_tag_value
@@ -79,6 +94,9 @@ REASONS = (
 # The reasons that hold a message for a person: every failure but the temporary one. A release
 # of such a message needs --accept-unauthenticated.
 HOLD_REASONS = frozenset(REASONS) - {"ok", "dns_temporary"}
+# The reason of a signature that was not looked at although the message got that far: beyond
+# [dns] max_signatures, or not needed once another one passed (never a message's reason).
+NOT_EXAMINED = "not_examined"
 
 EDNS_PAYLOAD = 1232  # DNS flag day 2020: fits a 2048-bit key in UDP; larger answers go over TCP
 _MAX_DETAIL = 300  # characters of a dkimpy message kept in a detail line
@@ -86,6 +104,7 @@ _MAX_DETAIL = 300  # characters of a dkimpy message kept in a detail line
 # IndexError in validate_signature_fields); a hostile header must be a fail, not a crash
 _DKIMPY_ERRORS = (dkim.DKIMException, ValueError, IndexError, KeyError, TypeError)
 _KEY_RECORD = re.compile(rb"(^|;)\s*p\s*=")
+MAX_CNAME_HOPS = 8  # CNAMEs followed from a key name before the chain counts as broken
 # what the email package's header parser raises on hostile values instead of a defect
 _HEADER_ERRORS = (HeaderParseError, ValueError, IndexError, TypeError, AttributeError)
 
@@ -98,8 +117,9 @@ class SignatureResult:
     domain: str  # d= as written ("" when missing)
     selector: str  # s=
     algorithm: str  # a=
-    result: SignatureStatus  # skipped: not looked at (the message failed before signatures)
-    reason: str  # a code of REASONS
+    result: SignatureStatus  # skipped: not looked at (the message failed before signatures,
+    # or the signature was not examined: reason NOT_EXAMINED)
+    reason: str  # a code of REASONS, or NOT_EXAMINED
     detail: str  # one line for people
     verified: bool | None = None  # the cryptographic check: None = not done or not possible
 
@@ -179,69 +199,195 @@ def key_name(selector: str, domain: str) -> str:
     return f"{selector.lower()}._domainkey.{normalize_domain(domain)}"
 
 
+Answer = bytes | DnsTemporaryError | None
+
+
 class KeyLookup:
     """The ``dnsfunc`` handed to dkimpy: pinned keys first, then DNS; remembers for each name
     where its answer came from, so a failure can say "no key at …" rather than "did not verify".
 
-    Returns the key record (bytes) or None when there is none (NXDOMAIN, no TXT record: a
-    permanent failure of that signature, RFC 6376 §6.1.2); raises :class:`DnsTemporaryError`
-    when DNS could not answer. Answers are kept for the life of the object (one message)."""
+    Returns the key record (bytes) or None when there is none (NXDOMAIN, no TXT record, a CNAME
+    loop: a permanent failure of that signature, RFC 6376 §6.1.2); raises
+    :class:`DnsTemporaryError` when DNS could not answer. Answers are kept for the life of the
+    object (one message), and every lookup ends by ``deadline`` (``time.monotonic()``), the
+    message's DNS budget: :meth:`fetch` asks for several names at once."""
 
-    def __init__(self, config: DnsConfig, pins: Mapping[str, str]):
+    def __init__(self, config: DnsConfig, pins: Mapping[str, str], deadline: float):
         self._config = config
         self._pins = pins
+        self._deadline = deadline
         self._resolver: dns.resolver.Resolver | None = None
-        self._answers: dict[str, bytes | DnsTemporaryError | None] = {}
+        self._answers: dict[str, Answer] = {}
         self.sources: dict[str, str] = {}  # name -> "pinned key" | "DNS" | why there is none
 
+    def pinned(self, name: str) -> bool:
+        return name in self._pins
+
     def __call__(self, name: bytes, timeout: float = 5.0) -> bytes | None:
-        # dkimpy passes its own timeout; ours comes from the configuration
+        # dkimpy passes its own timeout; ours comes from the configuration and the budget
         key = name.decode("ascii", "replace").lower().rstrip(".")
         if not name.isascii():
             self.sources[key] = "not an ASCII DNS name"
             return None
         if key not in self._answers:
-            self._answers[key] = self._fetch(key)
+            self._keep(key, *self._fetch(key))
         answer = self._answers[key]
         if isinstance(answer, DnsTemporaryError):
             raise answer
         return answer
 
-    def _fetch(self, key: str) -> bytes | DnsTemporaryError | None:
+    def fetch(self, names: Sequence[str]) -> Iterator[str]:
+        """Look ``names`` up in parallel; yield each name as its answer is known (pinned and
+        known ones first), until all are or the budget runs out. A name never yielded is
+        answered :class:`DnsTemporaryError` from then on. The caller may stop early: lookups
+        still running end by themselves within the budget."""
+        wanted = list(dict.fromkeys(names))
+        for name in wanted:
+            if name in self._pins and name not in self._answers:
+                self._keep(name, *self._fetch(name))
+        yield from (name for name in wanted if name in self._answers)
+        missing = [name for name in wanted if name not in self._answers]
+        if not missing:
+            return
+        try:
+            self._resolver_ready()  # once, before the threads share it
+        except dns.resolver.NoResolverConfiguration:
+            pass  # each lookup says so
+        executor = ThreadPoolExecutor(max_workers=len(missing), thread_name_prefix="dkim-dns")
+        try:
+            futures: dict[Future[tuple[Answer, str | None]], str] = {
+                executor.submit(self._fetch, name): name for name in missing
+            }
+            try:
+                for future in as_completed(futures, timeout=self._remaining()):
+                    name = futures[future]
+                    try:
+                        self._keep(name, *future.result())
+                    except Exception as e:  # no socket, no thread: this host, not the key
+                        failed = f"DNS lookup of {name} failed: {type(e).__name__}: {e}"
+                        self._keep(name, DnsTemporaryError(failed), None)
+                    yield name
+            except FutureTimeout:
+                pass
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+            for name in missing:
+                if name not in self._answers:
+                    self._answers[name] = self._out_of_budget(name)
+
+    def _keep(self, name: str, answer: Answer, source: str | None) -> None:
+        self._answers[name] = answer
+        if source is not None:
+            self.sources[name] = source
+
+    def _remaining(self) -> float:
+        return max(0.0, self._deadline - time.monotonic())
+
+    def _out_of_budget(self, key: str) -> DnsTemporaryError:
+        return DnsTemporaryError(
+            f"the DNS budget of {self._config.budget:g}s for this message ran out before the "
+            f"key at {key} came"
+        )
+
+    def _resolver_ready(self) -> dns.resolver.Resolver:
+        if self._resolver is None:
+            self._resolver = make_resolver(self._config)
+        return self._resolver
+
+    def _fetch(self, key: str) -> tuple[Answer, str | None]:
+        """(answer, where it came from or why there is none); runs in a thread of :meth:`fetch`:
+        only reads the object."""
         pinned = self._pins.get(key)
         if pinned is not None:
-            self.sources[key] = "pinned key"
-            return pinned.encode("ascii", "replace")
+            return pinned.encode("ascii", "replace"), "pinned key"
         try:
             qname = dns.name.from_text(key)
         except dns.exception.DNSException as e:  # a label too long, an empty label
-            self.sources[key] = f"not a DNS name ({type(e).__name__})"
-            return None
+            return None, f"not a DNS name ({type(e).__name__})"
+        chain = [qname]
+        while len(chain) <= MAX_CNAME_HOPS + 1:
+            lifetime = min(self._config.timeout, self._remaining())
+            if lifetime <= 0:
+                return self._out_of_budget(key), None
+            try:
+                answer = self._resolver_ready().resolve(
+                    chain[-1], dns.rdatatype.TXT, search=False, raise_on_no_answer=False,
+                    lifetime=lifetime,
+                )  # fmt: skip
+            except dns.resolver.NXDOMAIN:
+                return None, "NXDOMAIN"
+            except dns.exception.Timeout:
+                if lifetime < self._config.timeout:
+                    return self._out_of_budget(key), None
+                return DnsTemporaryError(
+                    f"DNS timeout for {key} after {self._config.timeout:g}s"
+                ), None
+            except dns.resolver.NoNameservers as e:
+                loop = _cname_loop(e)
+                if loop is not None:
+                    return None, _loop_text(chain[:-1] + loop)
+                return DnsTemporaryError(f"no DNS server answered for {key} (SERVFAIL?): {e}"), None
+            except dns.resolver.NoResolverConfiguration:
+                return DnsTemporaryError(
+                    "no DNS resolver configured ([dns] nameservers is empty)"
+                ), None
+            except dns.exception.DNSException as e:
+                return DnsTemporaryError(
+                    f"DNS lookup of {key} failed: {type(e).__name__}: {e}"
+                ), None
+            if answer.rrset is not None:
+                records = [b"".join(rdata.strings) for rdata in answer.rrset]
+                # RFC 6376 §3.6.2.2 leaves several records undefined; take the first key
+                for record in records:
+                    if _KEY_RECORD.search(record):
+                        return record, "DNS"
+                return (records[0] if records else None), "DNS"
+            target = answer.canonical_name
+            if target == chain[-1]:
+                return None, "no TXT record"
+            # a server that gives only the CNAME (the target is in another zone): ask for it
+            chain = [*chain, *_chain_names(answer.response, chain[-1])[1:]]
+            if len(set(chain)) < len(chain) or target in chain[:-1]:
+                return None, _loop_text(chain)
+        return None, f"a CNAME chain of more than {MAX_CNAME_HOPS} names: {_path_text(chain)}"
+
+
+def _chain_names(response: dns.message.Message, qname: dns.name.Name) -> list[dns.name.Name]:
+    """The names a response's CNAME records lead through from ``qname``, stopping at the first
+    repeated name (included, so that a loop shows where it closes)."""
+    names = [qname]
+    while len(names) <= dns.message.MAX_CHAIN + 1:
         try:
-            if self._resolver is None:
-                self._resolver = make_resolver(self._config)
-            answer = self._resolver.resolve(qname, dns.rdatatype.TXT, search=False)
-        except dns.resolver.NXDOMAIN:
-            self.sources[key] = "NXDOMAIN"
-            return None
-        except dns.resolver.NoAnswer:
-            self.sources[key] = "no TXT record"
-            return None
-        except dns.exception.Timeout:
-            return DnsTemporaryError(f"DNS timeout for {key} after {self._config.timeout:g}s")
-        except dns.resolver.NoNameservers as e:
-            return DnsTemporaryError(f"no DNS server answered for {key} (SERVFAIL?): {e}")
-        except dns.resolver.NoResolverConfiguration:
-            return DnsTemporaryError("no DNS resolver configured ([dns] nameservers is empty)")
-        except dns.exception.DNSException as e:
-            return DnsTemporaryError(f"DNS lookup of {key} failed: {type(e).__name__}: {e}")
-        records = [b"".join(rdata.strings) for rdata in answer]
-        self.sources[key] = "DNS"
-        # RFC 6376 §3.6.2.2 leaves several records undefined; take the first that is a key
-        for record in records:
-            if _KEY_RECORD.search(record):
-                return record
-        return records[0] if records else None
+            rrset = response.find_rrset(
+                response.answer, names[-1], dns.rdataclass.IN, dns.rdatatype.CNAME
+            )
+        except KeyError:
+            break
+        target = next(iter(rrset)).target
+        names.append(target)
+        if target in names[:-1]:
+            break
+    return names
+
+
+def _cname_loop(error: dns.resolver.NoNameservers) -> list[dns.name.Name] | None:
+    """The CNAME loop (first name to the repeated one) when a server's answer was refused for
+    chaining too long (a recursive resolver gives the whole loop at once), else None."""
+    for attempt in error.kwargs.get("errors") or ():
+        exception, response = attempt[3], attempt[4]
+        if isinstance(exception, dns.message.ChainTooLong) and response is not None:
+            return _chain_names(response, response.question[0].name)
+    return None
+
+
+def _path_text(names: Sequence[dns.name.Name]) -> str:
+    return " → ".join(name.to_text(omit_final_dot=True) for name in names)
+
+
+def _loop_text(names: Sequence[dns.name.Name]) -> str:
+    if names and names[-1] in names[:-1]:
+        return f"a CNAME loop: {_path_text(names)}"
+    return f"a CNAME chain that does not end: {_path_text(names)}"
 
 
 # --- the message ----------------------------------------------------------------------------------
@@ -295,12 +441,8 @@ def authenticate(raw: bytes, config: Config, *, now: float | None = None) -> Aut
     context = PolicyContext(
         vendor, normalize_domain(address.rpartition("@")[2]), checked_at, header_counts=counts
     )
-    lookup = KeyLookup(config.dns, vendor.dkim_keys)
-    results = tuple(
-        _check_signature(verifier, i, value, lookup, context)
-        for i, value in enumerate(signature_headers)
-    )
-    return _verdict(results, vendor, address)
+    results = _check_signatures(verifier, signature_headers, context, config.dns)
+    return _verdict(results, vendor, address, config.dns)
 
 
 def _single_address(value: bytes) -> tuple[str | None, str, str]:
@@ -368,31 +510,91 @@ def _skipped(index: int, value: bytes, reason: str, detail: str) -> SignatureRes
     )
 
 
-def _check_signature(
-    verifier: dkim.DKIM, index: int, value: bytes, lookup: KeyLookup, context: PolicyContext
-) -> SignatureResult:
-    """Verify one signature with dkimpy, then hold it to the vendor policy."""
-    facts = _facts(value)
-    if facts is None:
-        return SignatureResult(
-            index, "", "", "", "fail", "dkim_fail", "the DKIM-Signature is not a tag=value list"
+def _check_signatures(
+    verifier: dkim.DKIM, values: Sequence[bytes], context: PolicyContext, config: DnsConfig
+) -> tuple[SignatureResult, ...]:
+    """Every signature, topmost first: the rules that need no key decide which could count; at
+    most ``max_signatures`` of those are verified, their keys fetched in parallel within the
+    message's DNS budget, and the first that passes settles the message."""
+    results: dict[int, SignatureResult] = {}
+    candidates: list[tuple[int, SignatureFacts, str]] = []
+    for index, value in enumerate(values):
+        facts = _facts(value)
+        if facts is None:
+            results[index] = SignatureResult(
+                index, "", "", "", "fail", "dkim_fail", "the DKIM-Signature is not a tag=value list"
+            )
+            continue
+        violation = first_violation(facts, context)
+        if violation is not None:  # could never count: no key is fetched for it
+            results[index] = _signature_result(index, facts, "fail", *violation, verified=None)
+            continue
+        candidates.append((index, facts, key_name(facts.selector, facts.domain)))
+    lookup = KeyLookup(config, context.vendor.dkim_keys, time.monotonic() + config.budget)
+    # pinned keys cost no query; the signer's own signature is the bottom-most (relays and
+    # lists add theirs on top), so an added heap of signatures cannot push it out
+    candidates.sort(key=lambda c: (not lookup.pinned(c[2]), -c[0]))
+    for index, facts, _ in candidates[config.max_signatures :]:
+        detail = (
+            f"not examined: more than [dns] max_signatures = {config.max_signatures} "
+            "signatures could count"
         )
+        results[index] = _signature_result(index, facts, "skipped", NOT_EXAMINED, detail, None)
+    pending: dict[str, list[tuple[int, SignatureFacts]]] = {}
+    for index, facts, name in candidates[: config.max_signatures]:
+        pending.setdefault(name, []).append((index, facts))
+    passed: SignatureResult | None = None
+    with closing(lookup.fetch(list(pending))) as answered:
+        for name in answered:
+            for index, facts in pending.pop(name):
+                results[index] = _check_signature(verifier, index, facts, lookup, context)
+                passed = passed or (results[index] if results[index].result == "pass" else None)
+            if passed is not None:
+                break
+    for signatures in pending.values():
+        for index, facts in signatures:
+            if passed is None:  # the budget ran out before its key came: dns_temporary
+                results[index] = _check_signature(verifier, index, facts, lookup, context)
+            else:
+                detail = f"not examined: signature {passed.index + 1} passed first"
+                results[index] = _signature_result(
+                    index, facts, "skipped", NOT_EXAMINED, detail, None
+                )
+    return tuple(results[index] for index in sorted(results))
+
+
+def _signature_result(
+    index: int,
+    facts: SignatureFacts,
+    status: SignatureStatus,
+    reason: str,
+    detail: str,
+    verified: bool | None,
+) -> SignatureResult:
+    return SignatureResult(
+        index, facts.domain, facts.selector, facts.algorithm, status, reason, detail, verified
+    )
+
+
+def _check_signature(
+    verifier: dkim.DKIM,
+    index: int,
+    facts: SignatureFacts,
+    lookup: KeyLookup,
+    context: PolicyContext,
+) -> SignatureResult:
+    """Verify one signature the key-free rules accept with dkimpy, then hold its key to the
+    vendor policy."""
 
     def result(
         status: SignatureStatus, reason: str, detail: str, verified: bool | None
     ) -> SignatureResult:
-        return SignatureResult(
-            index, facts.domain, facts.selector, facts.algorithm, status, reason, detail, verified
-        )
+        return _signature_result(index, facts, status, reason, detail, verified)
 
     name = key_name(facts.selector, facts.domain)
     try:
         valid = verifier.verify(idx=index, dnsfunc=lookup)
     except DnsTemporaryError as e:
-        # a signature the policy refuses anyway needs no retry
-        violation = first_violation(facts, context)
-        if violation is not None:
-            return result("fail", *violation, verified=None)
         return result("temperror", "dns_temporary", str(e), verified=None)
     except _DKIMPY_ERRORS as e:
         message = _one_line(str(e))
@@ -478,16 +680,22 @@ def _rank(result: SignatureResult) -> int:
         return 0
     if result.result == "temperror":
         return 1
+    if result.result == "skipped":
+        return 7
     if result.verified and result.reason != "dkim_misaligned":
         return 2
     if result.verified:
         return 3
-    if result.reason != "dkim_fail":
+    if result.reason not in ("dkim_fail", "dkim_misaligned"):
         return 4
-    return 5
+    if result.reason == "dkim_misaligned":
+        return 5
+    return 6
 
 
-def _verdict(results: tuple[SignatureResult, ...], vendor: Vendor, address: str) -> AuthResult:
+def _verdict(
+    results: tuple[SignatureResult, ...], vendor: Vendor, address: str, config: DnsConfig
+) -> AuthResult:
     best = min(results, key=lambda r: (_rank(r), r.index))
     where = f"d={best.domain or '?'} s={best.selector or '?'}"
     if best.result == "pass":
@@ -507,10 +715,16 @@ def _verdict(results: tuple[SignatureResult, ...], vendor: Vendor, address: str)
         else f"none of {len(results)} DKIM signatures passes; signature {best.index + 1}"
     )
     status: Status = "temperror" if best.result == "temperror" else "fail"
+    ignored = sum(1 for r in results if r.reason == NOT_EXAMINED)
+    more = (
+        f"; {ignored} more not examined ([dns] max_signatures = {config.max_signatures})"
+        if ignored
+        else ""
+    )
     return AuthResult(
         status,
         best.reason,
-        f"From {address} (vendor {vendor.id}): {which} ({where}): {best.detail}",
+        f"From {address} (vendor {vendor.id}): {which} ({where}): {best.detail}{more}",
         vendor=vendor,
         from_addr=address,
         signatures=results,

@@ -198,10 +198,12 @@ class IntakeHandler:
         on_queued: Callable[[QueueItem], None] | None,
         executor: Executor | None = None,
         precheck: Callable[[bytes], str | None] | None = None,
+        check_executor: Executor | None = None,
     ):
         self.queue = queue
         self.precheck = precheck
         self.executor = executor
+        self.check_executor = check_executor
         self.recipients = frozenset(address.lower() for address in recipients)
         self.source = source
         self.on_queued = on_queued
@@ -255,8 +257,9 @@ class IntakeHandler:
         loop = asyncio.get_running_loop()
         if self.precheck is not None:
             # e.g. DKIM keys unreachable: a 4xx makes the sender retry, so the verdict is
-            # never taken on a DNS outage (SPEC §5); runs off the loop (DNS may take seconds)
-            refusal = await loop.run_in_executor(None, self.precheck, raw)
+            # never taken on a DNS outage (SPEC §5); runs off the loop (DNS may take seconds),
+            # in a thread of its own: a session whose check waits for DNS delays no other
+            refusal = await loop.run_in_executor(self.check_executor, self.precheck, raw)
             if refusal is not None:
                 log.warning(
                     _kv(
@@ -353,11 +356,13 @@ class SmtpListener:
         caps: list[_SessionCap],
         lmtp_socket: Path | None,
         store_executor: ThreadPoolExecutor,
+        check_executor: ThreadPoolExecutor | None = None,
     ):
         self._smtp_server = smtp_server
         self._lmtp_server = lmtp_server
         self._caps = caps
         self._store_executor = store_executor
+        self._check_executor = check_executor
         self.lmtp_socket = lmtp_socket
         self.port: int | None = None
         self.host: str | None = None
@@ -413,6 +418,9 @@ class SmtpListener:
             self.lmtp_socket.unlink(missing_ok=True)
         # a store still running for a cut session finishes; its item is queued, not lost
         await asyncio.get_running_loop().run_in_executor(None, self._store_executor.shutdown)
+        if self._check_executor is not None:
+            # a check of a cut session has nobody to answer; it ends within the DNS budget
+            self._check_executor.shutdown(wait=False, cancel_futures=True)
         log.info(_kv("smtp.stopped", port=self.port, lmtp_socket=self.lmtp_socket))
 
 
@@ -448,6 +456,13 @@ async def start_smtp(
     store_executor = ThreadPoolExecutor(
         max_workers=min(STORE_THREADS, settings.max_sessions), thread_name_prefix="smtp-store"
     )
+    # one thread per session that may be in DATA (SMTP and LMTP each have max_sessions): a
+    # check waiting for DNS (up to [dns] budget) never queues another session's check
+    check_executor = (
+        ThreadPoolExecutor(max_workers=2 * settings.max_sessions, thread_name_prefix="smtp-check")
+        if precheck is not None
+        else None
+    )
     caps: list[_SessionCap] = []
     smtp_server = lmtp_server = None
     address = settings.listen_address
@@ -460,6 +475,7 @@ async def start_smtp(
             on_queued=on_queued,
             executor=store_executor,
             precheck=precheck,
+            check_executor=check_executor,
         )
 
     if address is not None or "smtp" in passed:
@@ -500,11 +516,15 @@ async def start_smtp(
             if smtp_server is not None:
                 smtp_server.close()
             store_executor.shutdown(wait=False)
+            if check_executor is not None:
+                check_executor.shutdown(wait=False)
             raise
         caps.append(lmtp_cap)
     # a path systemd bound is systemd's to remove
     own_path = settings.lmtp_socket if "lmtp" not in passed else None
-    listener = SmtpListener(smtp_server, lmtp_server, caps, own_path, store_executor)
+    listener = SmtpListener(
+        smtp_server, lmtp_server, caps, own_path, store_executor, check_executor
+    )
     log.info(
         _kv(
             "smtp.listening",

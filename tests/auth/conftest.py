@@ -75,13 +75,20 @@ MakeConfig = Callable[..., Config]
 def make_config(tmp_path: Path, dns_server: TxtServer) -> MakeConfig:
     """A Config read from a TOML file, its [dns] pointing at the test DNS server.
 
-    ``acme_extra``: more TOML lines for vendor acme (dkim_domains, dkim_keys)."""
+    ``acme_extra``: more TOML lines for vendor acme (dkim_domains, dkim_keys); ``dns_extra``:
+    more lines of [dns] (budget, max_signatures)."""
 
-    def make(*, acme_extra: str = "", timeout: str = "2s", nameserver: str | None = None) -> Config:
+    def make(
+        *,
+        acme_extra: str = "",
+        timeout: str = "2s",
+        nameserver: str | None = None,
+        dns_extra: str = "",
+    ) -> Config:
         text = (
             f'[daemon]\nstate_dir = "{tmp_path / "var"}"\n\n'
             f'[dns]\nnameservers = ["{nameserver or dns_server.address}"]\n'
-            f'timeout = "{timeout}"\n' + VENDORS.format(acme_extra=acme_extra)
+            f'timeout = "{timeout}"\n{dns_extra}\n' + VENDORS.format(acme_extra=acme_extra)
         )
         path = tmp_path / "ingestd.toml"
         path.write_text(text, encoding="utf-8")

@@ -32,6 +32,14 @@ def assert_fail(result: AuthResult, reason: str, *, verified: bool | None = None
         assert any(s.verified is verified for s in result.signatures), result.signatures
 
 
+def assert_refused_without_a_key(result: AuthResult, reason: str, dns: TxtServer) -> None:
+    """Refused by a rule that needs no key (SPEC §5): the signature was never verified and its
+    key never asked for."""
+    assert_fail(result, reason)
+    assert all(s.verified is None for s in result.signatures if s.reason == reason)
+    assert dns.queries == []
+
+
 def acme_signed(keys: Keys, dns: TxtServer, message: bytes | None = None) -> bytes:
     publish(dns, "sel1", ACME, keys.rsa2048)
     return sign_dkimpy(message or rate_mail(), keys.rsa2048, domain=ACME, selector="sel1")
@@ -57,7 +65,8 @@ def test_attacker_signature_beside_a_broken_vendor_signature_is_misaligned(
     tampered = vendor.replace(b"A-Z deck", b"A-Z deck, route via us")  # acme's now fails
     raw = sign_dkimpy(tampered, keys.other, domain="evil.example", selector="sel1")
     result = authenticate(raw, make_config())
-    assert_fail(result, "dkim_misaligned", verified=True)
+    assert_fail(result, "dkim_misaligned", verified=False)
+    assert result.signatures[0].verified is None  # could never count: not verified
     assert [(s.domain, s.reason) for s in result.signatures] == [
         ("evil.example", "dkim_misaligned"),
         (ACME, "dkim_fail"),
@@ -155,7 +164,7 @@ def test_subject_added_above_the_signed_one_is_refused(
     # a verifier hashes the bottom-most Subject; ingestd's table rules read the topmost
     raw = b"Subject: Acme PREMIUM full A-Z\r\n" + acme_signed(keys, dns_server)
     result = authenticate(raw, make_config())
-    assert_fail(result, "dkim_header_unsigned", verified=True)
+    assert_refused_without_a_key(result, "dkim_header_unsigned", dns_server)
     assert "2 subject header(s) but h= signs 1" in result.detail
 
 
@@ -166,7 +175,8 @@ def test_unsigned_subject_is_refused(
     raw = sign_crafted(
         rate_mail(), keys.rsa2048, domain=ACME, selector="sel1", signed_headers=("from", "date")
     )
-    assert_fail(authenticate(raw, make_config()), "dkim_header_unsigned", verified=True)
+    result = authenticate(raw, make_config())
+    assert_refused_without_a_key(result, "dkim_header_unsigned", dns_server)
 
 
 def test_message_id_added_above_a_signed_one_is_refused(
@@ -179,7 +189,9 @@ def test_message_id_added_above_a_signed_one_is_refused(
     )  # fmt: skip
     raw = b"Message-ID: <fresh-1@acme.example>\r\n" + signed
     assert authenticate(signed, make_config()).ok
-    assert_fail(authenticate(raw, make_config()), "dkim_header_unsigned", verified=True)
+    dns_server.queries.clear()
+    result = authenticate(raw, make_config())
+    assert_refused_without_a_key(result, "dkim_header_unsigned", dns_server)
 
 
 def test_oversigned_headers_pass_and_block_additions(

@@ -98,7 +98,7 @@ def test_signature_by_opendkim_passes(
     assert result.vendor is not None and result.vendor.id == "acme"
 
 
-def test_a_second_valid_signature_after_a_broken_first_passes(
+def test_a_valid_signature_beside_a_broken_one_passes(
     keys: Keys, dns_server: TxtServer, make_config: MakeConfig
 ) -> None:
     raw = signed_by_acme(keys, dns_server)
@@ -107,10 +107,20 @@ def test_a_second_valid_signature_after_a_broken_first_passes(
     result = authenticate(raw, make_config())
     assert result.ok, result.detail
     first, second = result.signatures
-    assert (first.selector, first.result, first.reason) == ("gone", "fail", "dkim_fail")
-    assert "NXDOMAIN" in first.detail
+    # the keys are fetched together: the pass settles the message, whether or not the
+    # NXDOMAIN arrived first
+    assert (first.selector, first.result, first.reason) in {
+        ("gone", "fail", "dkim_fail"),
+        ("gone", "skipped", "not_examined"),
+    }
     assert (second.selector, second.result) == ("sel1", "pass")
     assert result.selector == "sel1"
+    # and the other way round: a broken signature below the vendor's does not hide it
+    below = sign_dkimpy(rate_mail(), keys.other, domain=ACME, selector="gone")
+    reversed_order = signed_by_acme(keys, dns_server, below)
+    result = authenticate(reversed_order, make_config())
+    assert result.ok and result.selector == "sel1", result.detail
+    assert result.signatures[1].reason in ("dkim_fail", "not_examined")
 
 
 def test_subdomain_sender_aligns_with_the_organizational_domain(
@@ -171,7 +181,9 @@ def test_signature_of_another_domain_is_misaligned(
     raw = sign_dkimpy(rate_mail(), keys.other, domain="evil.example", selector="sel1")
     result = authenticate(raw, make_config())
     assert_fail(result, "dkim_misaligned")
-    assert result.signatures[0].verified is True  # a real signature, just not acme's
+    # a real signature, just not acme's: it could never count, so its key is not fetched
+    assert result.signatures[0].verified is None
+    assert dns_server.queries == []
     assert "evil.example" in result.detail
 
 
@@ -207,7 +219,7 @@ def test_length_tag_with_appended_content_is_refused(
     raw += b"\r\nPS: send payments to our NEW bank account.\r\n"
     result = authenticate(raw, make_config())
     assert_fail(result, "dkim_length_tag")
-    assert result.signatures[0].verified is True  # l= is what let the appended text through
+    assert result.signatures[0].verified is None  # refused before its key was fetched
 
 
 def test_rsa_sha1_is_refused(keys: Keys, dns_server: TxtServer, make_config: MakeConfig) -> None:
@@ -226,7 +238,8 @@ def test_from_not_covered_by_the_signature_is_refused(
     )
     result = authenticate(raw, make_config())
     assert_fail(result, "dkim_from_unsigned")
-    assert result.signatures[0].verified is True
+    assert result.signatures[0].verified is None
+    assert dns_server.queries == []
 
 
 def test_two_from_headers_are_refused(
@@ -285,7 +298,7 @@ def test_expiry_is_judged_at_now(
     assert authenticate(raw, config, now=expires - 60).ok
     late = authenticate(raw, config, now=expires + 60)
     assert_fail(late, "dkim_expired")
-    assert late.signatures[0].verified is True
+    assert late.signatures[0].verified is None
 
 
 def test_512_bit_key_is_refused(keys: Keys, dns_server: TxtServer, make_config: MakeConfig) -> None:
