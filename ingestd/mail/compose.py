@@ -622,6 +622,7 @@ def import_summary(
         "auth": _auth_view(msg),
         "decks": decks[:HELD_IN_BODY],
         "decks_total": len(decks),
+        "limit": config.notify.reports_per_message,
         "statuses": [{"label": label, "count": n} for label, n in statuses.most_common()],
         "rows": {k: sum(d["rows"][k] for d in decks) for k in ROW_COUNTS},
         "rejected_total": len(rejected),

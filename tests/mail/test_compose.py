@@ -398,6 +398,38 @@ def test_no_confirmation_to_a_null_sender(rig):
     assert vendor_confirmation(person, rig.config, null_sender=True) is None
 
 
+def test_a_message_with_many_decks_gets_one_report_listing_them_all(rig):
+    """More decks than [notify] reports_per_message (5): one summary report, not one each,
+    so one message cannot use up the rates team's daily cap."""
+    sheets = [(f"rates_{n}.csv", csv_deck(codes(5, price=f"0.0{n}00"))) for n in range(1, 7)]
+    sheets.append(("broken.csv", b"Foo,Bar\r\n1,2\r\n"))
+    outcome = rig.send(sheets, subject="Acme: seven sheets")
+    statuses = [d["status"] for s in outcome.as_dict()["sheets"] for d in s["outcomes"]]
+    assert statuses == ["imported"] * 6 + ["refused"]
+    sent = notifications(outcome, rig.config, rig.store)
+    reports = [o for o in sent if o.purpose == "import_report"]
+    assert len(reports) == 1 and sent[0].purpose == "confirmation"
+    r = read(reports[0])
+    assert reports[0].recipients == TEAM and reports[0].source_class == "authenticated"
+    assert r.subject == (
+        "[ingestd] Acme Voice Wholesale: 7 decks in one message, 6 accepted, 1 refused"
+    )
+    both(r, "7 decks", "rates_1.csv", "rates_6.csv", "broken.csv", "decks.csv")
+    (part,) = [a for a in r.message.iter_attachments() if a.get_filename() == "decks.csv"]
+    decks = csv_rows(part.get_payload(decode=True))  # the bytes, with their BOM for Excel
+    assert [(d["File"], d["Version"], d["Status"]) for d in decks] == [
+        *[(f"rates_{n}.csv", str(n), "accepted") for n in range(1, 7)],
+        ("broken.csv", "", "refused"),
+    ]
+    assert "export --vendor acme --table default" in decks[5]["Export"]
+    assert decks[6]["Export"] == ""
+    # the same outcome composed again is the same message
+    again = [
+        o for o in notifications(outcome, rig.config, rig.store) if o.purpose == reports[0].purpose
+    ]
+    assert [o.message_id for o in again] == [reports[0].message_id]
+
+
 def test_a_message_without_a_sheet_is_answered_and_alerted(rig):
     outcome = rig.send([("terms.pdf", PDF)], subject="our terms")
     assert (outcome.status, outcome.reason) == ("quarantined", "no_sheet")
