@@ -45,7 +45,7 @@ from ingestd.auth import HOLD_REASONS
 from ingestd.config import Config
 from ingestd.imports import purge_discontinued
 from ingestd.logs import kv
-from ingestd.mail.compose import cap_notice, unauthenticated_digest
+from ingestd.mail.compose import Outgoing, cap_notice, unauthenticated_digest
 from ingestd.mail.outbox import HeldBack, Outbox
 from ingestd.notify import Notifier
 from ingestd.rates.model import Kind, iso
@@ -292,13 +292,7 @@ class Jobs:
             outgoing = unauthenticated_digest(
                 entries, self.config, since=start, until=start + period, now=now
             )
-            outbox_id = self.outbox.enqueue(
-                outgoing.message, purpose=outgoing.purpose, now=now,
-                source_class=outgoing.source_class,
-            )  # fmt: skip
-            self._announced.add(key)
-            if outbox_id is not None:
-                stored.append(outbox_id)
+            outbox_id = self._enqueue_once(key, outgoing, now, stored)
             log.info(
                 kv("notices.digest", outbox_id=outbox_id, since=iso(start),
                    until=iso(start + period), held=len(entries))
@@ -315,13 +309,7 @@ class Jobs:
                 recipient, source_class, rows, self.config,
                 since=start, until=start + period, now=now,
             )  # fmt: skip
-            outbox_id = self.outbox.enqueue(
-                outgoing.message, purpose=outgoing.purpose, recipients=outgoing.recipients,
-                now=now, source_class=outgoing.source_class,
-            )  # fmt: skip
-            self._announced.add(key)
-            if outbox_id is not None:
-                stored.append(outbox_id)
+            outbox_id = self._enqueue_once(key, outgoing, now, stored)
             log.warning(
                 kv("notices.cap_reached", outbox_id=outbox_id, recipient=recipient,
                    source_class=source_class, since=iso(start), until=iso(start + period),
@@ -329,6 +317,18 @@ class Jobs:
             )  # fmt: skip
         self._forget(since)
         return stored
+
+    def _enqueue_once(
+        self, key: tuple[str, datetime, str], outgoing: Outgoing, now: datetime, stored: list[int]
+    ) -> int | None:
+        outbox_id = self.outbox.enqueue(
+            outgoing.message, purpose=outgoing.purpose, recipients=outgoing.recipients, now=now,
+            source_class=outgoing.source_class,
+        )  # fmt: skip
+        self._announced.add(key)
+        if outbox_id is not None:
+            stored.append(outbox_id)
+        return outbox_id
 
     def _forget(self, since: datetime) -> None:
         """Periods before the lookback are never composed again: keep the set small."""
