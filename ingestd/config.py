@@ -203,7 +203,8 @@ class OutboundConfig:
     dkim_domain: str | None = None  # sign outgoing mail when domain, selector and key are set
     dkim_selector: str | None = None
     dkim_key_file: Path | None = None
-    max_per_recipient_per_day: int = 50  # a loop breaker, not a quota
+    # a loop breaker, not a quota: counted per recipient and per source class (README "Mail out")
+    max_per_recipient_per_day: int = 50
 
     def password(self, env: Mapping[str, str] | None = None) -> str | None:
         return read_secret(self.password_file, self.password_env, what="outbound", env=env)
@@ -222,6 +223,11 @@ class Subscriber:
 class NotifyConfig:
     rates_team: tuple[str, ...] = ("rates-team@localhost",)
     price_change_subscribers: tuple[Subscriber, ...] = ()
+    # seconds per period: alerts about unauthenticated mail go out as one digest per period,
+    # and what a daily cap held back is announced once per period (README "Mail out")
+    unauthenticated_digest: float = 3600.0
+    # a message that imports more decks than this gets one summary report instead of one each
+    reports_per_message: int = 5
 
 
 _NO_ENTRIES: Mapping[str, Any] = MappingProxyType({})
@@ -1075,7 +1081,12 @@ def _parse_notify(t: _Table) -> NotifyConfig:
     config = NotifyConfig(
         rates_team=t.get("rates_team", _list(_address), d.rates_team),
         price_change_subscribers=t.get("price_change_subscribers", _list(_parse_subscriber), ()),
-    )
+        unauthenticated_digest=t.get(
+            "unauthenticated_digest", _duration_conv(above=0.999, hi=86400),
+            d.unauthenticated_digest,
+        ),
+        reports_per_message=t.get("reports_per_message", _integer(lo=1), d.reports_per_message),
+    )  # fmt: skip
     t.finish()
     return config
 

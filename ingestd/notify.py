@@ -63,6 +63,7 @@ class Notifier:
                 purpose=message.purpose,
                 message_row=outcome.row_id,
                 recipients=list(message.recipients),
+                source_class=message.source_class,
             )
         with self.store.begin_write() as conn:
             conn.execute(

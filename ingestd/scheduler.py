@@ -6,7 +6,11 @@
 - ``digest``      daily at ``DIGEST_AT`` UTC: one message to the rates team listing what took
                   effect in the last 24 hours;
 - ``purge``       daily at ``PURGE_AT`` UTC: discontinued codes past their vendor's retention
-                  leave the table as a new version (SPEC §4 "Discontinued").
+                  leave the table as a new version (SPEC §4 "Discontinued");
+- ``notices``     after each period of ``[notify] unauthenticated_digest``: one digest to the
+                  rates team of the messages held because their sender was not authenticated,
+                  and one "cap reached" notice per recipient and source class saying what a
+                  daily cap held back in the period (SPEC §6, README "Sending mail").
 
 The jobs are plain methods of :class:`Jobs` taking ``now``, so tests call them directly with the
 instant they want; the scheduler only calls them with the clock.  Every scheduled call goes
@@ -16,7 +20,8 @@ without our ``event=`` format and the job name admins grep for.
 
 Several daemons may share one database (SPEC §7): purge serializes on the table lock and finds
 nothing the second time; the digest's Message-ID is derived from its date, and the outbox keeps
-one row per Message-ID, so the rates team gets one digest a day whoever sends it.
+one row per Message-ID, so the rates team gets one digest a day whoever sends it (the notices'
+Message-IDs are derived from their period the same way).
 """
 
 from __future__ import annotations
@@ -36,13 +41,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from ingestd.auth import HOLD_REASONS
 from ingestd.config import Config
 from ingestd.imports import purge_discontinued
 from ingestd.logs import kv
-from ingestd.mail.outbox import Outbox
+from ingestd.mail.compose import Outgoing, cap_notice, unauthenticated_digest
+from ingestd.mail.outbox import HeldBack, Outbox
 from ingestd.notify import Notifier
 from ingestd.rates.model import Kind, iso
-from ingestd.rates.schema import RATE_TABLES, rate_tables, versions
+from ingestd.rates.schema import RATE_TABLES, messages, quarantine, rate_tables, versions
 from ingestd.rates.store import Store, utcnow
 
 log = logging.getLogger("ingestd.scheduler")
@@ -59,6 +66,14 @@ DIGEST_PURPOSE = "activation_digest"
 # near their time, a daily job is still worth doing an hour late.
 INTERVAL_GRACE = 30
 DAILY_GRACE = 3600
+# The notices job runs every period, at most this many seconds apart (so a period of a day is
+# announced within a minute of its end) ...
+NOTICES_INTERVAL = 60.0
+# ... and announces a period once it ended this long ago (its last writes are committed), and
+# until it ended this long ago (a daemon that was stopped catches up on the last day).
+NOTICES_SETTLE = timedelta(seconds=2)
+NOTICES_LOOKBACK = timedelta(hours=24)
+_EPOCH = datetime(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -151,6 +166,10 @@ class Jobs:
     # the scan starts one interval before the start (the digest, from the database, still
     # covers a gap)
     last_activation: datetime | None = field(default=None)
+    # the periods whose notices this process stored already (kind, period start, about whom):
+    # they are not composed again every minute; after a restart the outbox's Message-IDs keep
+    # a period from being announced twice
+    _announced: set[tuple[str, datetime, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.last_activation is None:
@@ -246,6 +265,75 @@ class Jobs:
             )
         return written
 
+    def notices(self, now: datetime | None = None) -> list[int]:
+        """For each period of ``[notify] unauthenticated_digest`` that has ended (within the
+        last day): the digest of messages held because their sender was not authenticated,
+        and the "cap reached" notice to each recipient a daily cap held messages back from,
+        per source class.  Composed from the database, so a restart or another daemon changes
+        nothing: the same period gives the same Message-IDs, stored once.  Returns the
+        outbox ids of what it stored (or found stored)."""
+        now = _naive_utc(now or self.now())
+        period = timedelta(seconds=self.config.notify.unauthenticated_digest)
+        until = period_start(now - NOTICES_SETTLE, period)
+        since = period_start(until - NOTICES_LOOKBACK, period)
+        if until <= since:
+            return []
+        stored: list[int] = []
+        held = held_strangers(self.store, since, until)
+        by_period: dict[datetime, list[dict[str, Any]]] = {}
+        for entry in held:
+            by_period.setdefault(period_start(entry["held_at"], period), []).append(entry)
+        for start, entries in sorted(by_period.items()):
+            key = ("digest", start, "")
+            if key in self._announced:
+                continue
+            for entry in entries:
+                entry["held_at"] = iso(entry["held_at"])
+            outgoing = unauthenticated_digest(
+                entries, self.config, since=start, until=start + period, now=now
+            )
+            outbox_id = self._enqueue_once(key, outgoing, now, stored)
+            log.info(
+                kv("notices.digest", outbox_id=outbox_id, since=iso(start),
+                   until=iso(start + period), held=len(entries))
+            )  # fmt: skip
+        capped: dict[tuple[datetime, str, str], list[HeldBack]] = {}
+        for h in self.outbox.held_back(since, until):
+            start = period_start(h.created_at, period)
+            capped.setdefault((start, h.recipient, h.source_class), []).append(h)
+        for (start, recipient, source_class), rows in sorted(capped.items()):
+            key = ("cap", start, f"{recipient} {source_class}")
+            if key in self._announced:
+                continue
+            outgoing = cap_notice(
+                recipient, source_class, rows, self.config,
+                since=start, until=start + period, now=now,
+            )  # fmt: skip
+            outbox_id = self._enqueue_once(key, outgoing, now, stored)
+            log.warning(
+                kv("notices.cap_reached", outbox_id=outbox_id, recipient=recipient,
+                   source_class=source_class, since=iso(start), until=iso(start + period),
+                   held=len(rows))
+            )  # fmt: skip
+        self._forget(since)
+        return stored
+
+    def _enqueue_once(
+        self, key: tuple[str, datetime, str], outgoing: Outgoing, now: datetime, stored: list[int]
+    ) -> int | None:
+        outbox_id = self.outbox.enqueue(
+            outgoing.message, purpose=outgoing.purpose, recipients=outgoing.recipients, now=now,
+            source_class=outgoing.source_class,
+        )  # fmt: skip
+        self._announced.add(key)
+        if outbox_id is not None:
+            stored.append(outbox_id)
+        return outbox_id
+
+    def _forget(self, since: datetime) -> None:
+        """Periods before the lookback are never composed again: keep the set small."""
+        self._announced = {k for k in self._announced if k[1] >= since}
+
     # --- running them ------------------------------------------------------------------------
 
     def guarded(self, name: str, job: Callable[..., Any]) -> Callable[[], None]:
@@ -260,6 +348,40 @@ class Jobs:
 
         run.__name__ = f"ingestd_{name}"
         return run
+
+
+def period_start(moment: datetime, period: timedelta) -> datetime:
+    """The start of the period ``moment`` falls in: periods are counted from the Unix epoch,
+    so every daemon, and every run, cuts time at the same instants (hours on the hour)."""
+    seconds = max(int(period.total_seconds()), 1)
+    elapsed = int((moment - _EPOCH).total_seconds())
+    return _EPOCH + timedelta(seconds=elapsed - elapsed % seconds)
+
+
+def held_strangers(store: Store, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """The quarantine entries made in ``[since, until)`` because the sender was not
+    authenticated (``auth.HOLD_REASONS``), oldest first, as the digest shows them."""
+    q = (
+        sa.select(
+            quarantine.c.id, quarantine.c.reason, quarantine.c.detail, quarantine.c.state,
+            quarantine.c.created_at, messages.c.from_addr, messages.c.subject,
+            messages.c.source, messages.c.received_at,
+        )
+        .join(messages, messages.c.id == quarantine.c.message_row)
+        .where(
+            quarantine.c.created_at >= since,
+            quarantine.c.created_at < until,
+            quarantine.c.reason.in_(sorted(HOLD_REASONS)),
+        )
+        .order_by(quarantine.c.id)
+    )  # fmt: skip
+    with store.engine.connect() as conn:
+        rows = conn.execute(q).mappings().all()
+    names = {"created_at": "held_at", "from_addr": "from"}
+    return [
+        {names.get(k, k): (iso(v) if k == "received_at" else v) for k, v in row.items()}
+        for row in rows
+    ]
 
 
 def digest_message(config: Config, found: list[Activation], now: datetime) -> EmailMessage:
@@ -306,7 +428,7 @@ def build_scheduler(
     *,
     outbox_interval: float = OUTBOX_INTERVAL,
 ) -> BackgroundScheduler:
-    """The scheduler with the four jobs, not started: the daemon calls ``start()`` once its
+    """The scheduler with the five jobs, not started: the daemon calls ``start()`` once its
     store is ready and ``shutdown(wait=True)`` on stop, so a purge or delivery in progress
     finishes before the store is closed.
 
@@ -334,6 +456,15 @@ def build_scheduler(
         id="digest",
         name="digest",
         misfire_grace_time=DAILY_GRACE,
+    )
+    scheduler.add_job(
+        jobs.guarded("notices", jobs.notices),
+        IntervalTrigger(
+            seconds=min(jobs.config.notify.unauthenticated_digest, NOTICES_INTERVAL),
+            timezone=UTC,
+        ),
+        id="notices",
+        name="notices",
     )
     scheduler.add_job(
         jobs.guarded("purge", jobs.purge),

@@ -19,6 +19,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -36,7 +37,8 @@ from ingestd.mail.outbox import Outbox, header_text
 from ingestd.notify import Notifier
 from ingestd.pipeline import MessageOutcome, Pipeline
 from ingestd.rates.schema import messages, outbox, rate_tables, versions
-from ingestd.rates.store import Store
+from ingestd.rates.store import Store, utcnow
+from ingestd.scheduler import NOTICES_SETTLE, Jobs, period_start
 
 ACME, BETA = "acme.example", "beta.example"
 ACME_FROM = f"Acme Rates <rates@{ACME}>"
@@ -134,6 +136,17 @@ class World:
     def tables(self, vendor: str) -> set[str]:
         return {t.name for t in self.store.tables(vendor)}
 
+    def digest(self) -> list[int]:
+        """The scheduler's notices job once this period is over: the digest of the messages
+        held because their sender was not authenticated (README "Sending mail")."""
+        notifier = Notifier(self.config, self.store, self.outbox)
+        jobs = Jobs(self.config, self.store, notifier, self.outbox)
+        period = timedelta(seconds=self.config.notify.unauthenticated_digest)
+        end = period_start(utcnow(), period) + period + NOTICES_SETTLE
+        stored = jobs.notices(now=end)
+        self.outbox.deliver_due(now=end)  # as the daemon does at that time
+        return stored
+
     def delivered(self) -> list[tuple[bytes, EmailMessage]]:
         """Every .eml the file transport wrote, raw and parsed."""
         self.outbox.deliver_due()
@@ -227,8 +240,13 @@ def test_new_forgeries_are_quarantined_with_their_reason_and_nobody_is_answered(
     sent = world.outbox_recipients()
     to_vendor = [r for r in sent if f"rates@{ACME}" in r[1]]
     assert to_vendor == [("confirmation", [f"rates@{ACME}"])]  # the genuine deck's answer only
-    alerts = [r for r in sent if r[0] == "quarantine_alert"]
-    assert alerts == [("quarantine_alert", [TEAM])] * len(fixtures)
+    assert [r for r in sent if r[0] == "quarantine_alert"] == []  # not one by one...
+    (digest_id,) = world.digest()  # ...but all of them in the period's digest
+    (digest,) = [r for r in world.rows(outbox) if r["id"] == digest_id]
+    subject = email.message_from_bytes(bytes(digest["raw"]), policy=email.policy.default)["Subject"]
+    assert (json.loads(digest["recipients"]), subject.split(" held")[0]) == (
+        [TEAM], f"[ingestd] {len(fixtures)} messages",
+    )  # fmt: skip
 
 
 # --- 2. SMTP smuggling: one DATA is one message -----------------------------------------------
@@ -345,10 +363,11 @@ def test_vendor_strings_cannot_add_headers_or_recipients_to_outgoing_mail(
     )  # fmt: skip
     assert world.process(authenticated).status == "imported"
     assert world.process(stranger).status == "quarantined"
+    world.digest()  # the stranger's From and Subject reach the team in the digest
     delivered = world.delivered()
     purposes = sorted(m["X-Ingestd-Purpose"] for _, m in delivered)
     assert purposes == sorted(
-        ["confirmation", "quarantine_alert", *["import_report", "price_change"] * 2]
+        ["confirmation", "unauthenticated_digest", *["import_report", "price_change"] * 2]
     )
     by_id = {m["Message-ID"]: m for _, m in delivered}
     for row in world.rows(outbox):

@@ -286,6 +286,16 @@ def test_imap_account_needs_a_secret_source(tmp_path: Path) -> None:
         ('[outbound]\nusername = "u"\n', "outbound.password_file", "missing for username 'u'"),
         ('[outbound]\npassword_file = "p"\npassword_env = "P"\n', "outbound.password_env",
          "not both"),
+        ("[outbound]\nmax_per_recipient_per_day = 0\n", "outbound.max_per_recipient_per_day",
+         "0 is out of range; allowed: at least 1"),
+        ('[notify]\nunauthenticated_digest = "500ms"\n', "notify.unauthenticated_digest",
+         "is too short"),
+        ('[notify]\nunauthenticated_digest = "2d"\n', "notify.unauthenticated_digest",
+         "'2d' is too long; allowed: at most 1d"),
+        ('[notify]\nunauthenticated_digest = "hourly"\n', "notify.unauthenticated_digest",
+         "expected a duration"),
+        ("[notify]\nreports_per_message = 0\n", "notify.reports_per_message",
+         "0 is out of range; allowed: at least 1"),
         ("[policy]\nmax_rejected_share = 5\n", "policy.max_rejected_share",
          "5 is out of range; allowed: 0 to 1"),
         ("[policy]\nmax_price_factor = 1\n", "policy.max_price_factor",
@@ -388,6 +398,8 @@ def test_env_overrides_convert_types(tmp_path: Path) -> None:
             "INGESTD_LIMITS_MAX_ROWS": "1000",
             "INGESTD_DAEMON_SHEET_CACHE_SIZE": "0",
             "INGESTD_NOTIFY_RATES_TEAM": "team@x.example",
+            "INGESTD_NOTIFY_UNAUTHENTICATED_DIGEST": "15m",
+            "INGESTD_NOTIFY_REPORTS_PER_MESSAGE": "3",
             "INGESTD_CONFIG": "ignored-here.toml",  # not an option: never an override
             "INGESTD_SOMETHING_ELSE": "x",  # not a section: left to whoever owns it
         },
@@ -406,6 +418,7 @@ def test_env_overrides_convert_types(tmp_path: Path) -> None:
     assert config.limits.max_rows == 1000
     assert config.daemon.sheet_cache_size == 0  # none kept
     assert config.notify.rates_team == ("team@x.example",)
+    assert (config.notify.unauthenticated_digest, config.notify.reports_per_message) == (900, 3)
 
 
 def test_env_bool(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 import signal
 import smtplib
@@ -29,6 +30,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.policy import default as default_policy
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -515,13 +517,11 @@ def test_attack_fixtures_are_quarantined_each_with_its_reason(setup, keys):
     for result in held:
         message = rows[result["message_row"]]
         assert (message["state"], message["reason"]) == ("quarantined", result["reason"])
-        # the rates team is alerted; the (unproven) sender is told nothing
+        # the rates team hears of it in the period's digest (README "Sending mail"), not one
+        # alert each; the (unproven) sender is told nothing
         assert message["notify"] == "alerted", result["reason"]
-        sent = setup.query(
-            "SELECT purpose, recipients FROM outbox WHERE message_row = ?", message["id"]
-        )
-        assert [o["purpose"] for o in sent] == ["quarantine_alert"], result["reason"]
-        assert all(json.loads(o["recipients"]) == ["rates-team@localhost"] for o in sent)
+        sent = setup.query("SELECT purpose FROM outbox WHERE message_row = ?", message["id"])
+        assert sent == [], result["reason"]
     assert rows[genuine_result["message_row"]]["notify"] == "sent"
     # nothing at all went to any address a fixture claimed to be from, but the genuine answer
     answered = [json.loads(o["recipients"]) for o in setup.query("SELECT * FROM outbox")]
@@ -694,6 +694,7 @@ def test_answers_wait_for_a_stopped_relay_and_go_once_it_is_back(tmp_path, dns, 
             f'port = {relay_port}\nsecurity = "none"\ntimeout = "5s"\n'
             'from = "Rates Desk <rates@carrier.example>"\n\n'
             '[notify]\nrates_team = ["rates-team@carrier.example"]\n'
+            'unauthenticated_digest = "1s"\n'
         ),
     )
     genuine = acme_signed(deck_mail(az_deck(("4455", "UK", "0.03"))), keys)
@@ -707,14 +708,14 @@ def test_answers_wait_for_a_stopped_relay_and_go_once_it_is_back(tmp_path, dns, 
         # the relay is down: every answer waits in the outbox, tried once and scheduled again
         daemon.wait_for(
             lambda: setup.count("outbox", "attempts >= 1 AND state = 'pending'") == 3,
-            IMPORT_TIMEOUT,
+            IMPORT_TIMEOUT * 2,  # the spoof's digest after its period, then an outbox run
             "three answers tried and waiting",
         )
         outbox = setup.query("SELECT id, purpose, recipients FROM outbox ORDER BY id")
         assert sorted((o["purpose"], o["recipients"]) for o in outbox) == [
             ("confirmation", f'["{VENDOR_SENDER}"]'),
             ("import_report", '["rates-team@carrier.example"]'),
-            ("quarantine_alert", '["rates-team@carrier.example"]'),
+            ("unauthenticated_digest", '["rates-team@carrier.example"]'),
         ]
         controller = Controller(relay, hostname="127.0.0.1", port=relay_port)
         controller.start()
@@ -741,7 +742,7 @@ def test_answers_wait_for_a_stopped_relay_and_go_once_it_is_back(tmp_path, dns, 
     (alert,) = [
         message_from_bytes(raw, policy=default_policy)
         for _, raw in relay.received
-        if b"quarantine_alert" in raw
+        if b"unauthenticated_digest" in raw
     ]
     assert "unknown_sender" in alert.get_body(("plain",)).get_content()
 
@@ -845,3 +846,132 @@ def test_the_daemon_speaks_sd_notify_and_reloads_on_sighup(tmp_path, dns, keys, 
         assert b"RELOADING=1" in seen and b"STOPPING=1" in seen
     finally:
         listener.close()
+
+
+# --- 10. rate limits: strangers cannot silence the rates team ---------------------------------
+
+
+def outbox_mail(setup: Setup, purpose: str) -> list[tuple[dict[str, Any], EmailMessage]]:
+    """The outbox rows of one purpose with their stored messages, oldest first."""
+    rows = setup.query("SELECT * FROM outbox WHERE purpose = ? ORDER BY id", purpose)
+    return [(row, message_from_bytes(row["raw"], policy=default_policy)) for row in rows]
+
+
+def held_in(subject: str, pattern: str) -> int:
+    found = re.search(pattern, subject)
+    assert found, subject
+    return int(found[1])
+
+
+def test_strangers_cannot_silence_the_rates_team(tmp_path, dns, keys):
+    """60 unsigned decks from strangers and from a forged vendor address, then the vendor's
+    genuine deck: the strangers come to the rates team as digests, one per period, the cap
+    on them trips and says so, and the vendor's import report is delivered all the same."""
+    setup = Setup.create(
+        tmp_path,
+        nameserver=dns.address,
+        extra=(
+            "[outbound]\nmax_per_recipient_per_day = 2\n\n"
+            '[notify]\nunauthenticated_digest = "1s"\n\n'
+        ),
+    )
+    deck = az_deck(("4455", "UK", "0.0001"))
+    strangers = [
+        deck_mail(deck, from_header=f"Mallory <m{n % 7}@strangers.example>")
+        if n % 2
+        else deck_mail(deck)  # claims to be the vendor, unsigned
+        for n in range(60)
+    ]
+    with setup.daemon() as daemon:
+        for batch in range(4):  # four periods at least: more digests than the cap allows
+            for raw in strangers[batch * 15 : (batch + 1) * 15]:
+                send(setup.port, raw)
+            time.sleep(1.2)
+        send(setup.port, acme_signed(deck_mail(az_deck(("4455", "UK", "0.03"))), keys))
+        daemon.wait_for(
+            lambda: setup.count("outbox", "purpose = 'import_report' AND state = 'sent'") == 1,
+            60,
+            "the genuine deck's import report delivered",
+        )
+
+        def digested() -> int:
+            return sum(
+                held_in(m["Subject"], r"\] (\d+) messages? held")
+                for _, m in outbox_mail(setup, "unauthenticated_digest")
+            )
+
+        daemon.wait_for(lambda: digested() == 60, 60, "every stranger's message in a digest")
+
+        def announced() -> int:
+            return sum(
+                held_in(m["Subject"], r"cap reached: (\d+) messages?")
+                for _, m in outbox_mail(setup, "cap_notice")
+            )
+
+        suppressed = "purpose = 'unauthenticated_digest' AND state = 'suppressed'"
+        daemon.wait_for(
+            lambda: announced() == setup.count("outbox", suppressed) > 0,
+            60,
+            "what the cap held back announced",
+        )
+        daemon.wait_for(
+            lambda: setup.count("outbox", "state = 'pending'") == 0, 60, "everything sent"
+        )
+        assert daemon.stop() == 0
+
+    assert (
+        setup.count("quarantine") == 60
+        and setup.count("outbox", "purpose = 'quarantine_alert'") == 0
+    )
+    assert [v["file_name"] for v in setup.versions()] == ["acme_az.xlsx"]
+    digests = outbox_mail(setup, "unauthenticated_digest")
+    assert 4 <= len(digests) < 60
+    assert {row["source_class"] for row, _ in digests} == {"unauthenticated"}
+    assert sum(row["state"] == "sent" for row, _ in digests) == 2  # the cap: 2 a day
+    _, first = digests[0]
+    text = first.get_body(("plain",)).get_content()
+    assert "strangers.example" in text and "unsigned" in text and "quarantine list" in text
+    # one notice per period that held something back, to the rates team, never suppressed
+    notices = outbox_mail(setup, "cap_notice")
+    assert {(row["state"], row["source_class"], row["recipients"]) for row, _ in notices} == {
+        ("sent", "system", '["rates-team@localhost"]')
+    }
+    body = notices[0][1].get_body(("plain",)).get_content()
+    assert "outbox list --state suppressed" in body and "digests of unauthenticated" in body
+    # the vendor's answer and report went out: its class has its own count
+    answers = setup.query(
+        "SELECT purpose, state, source_class FROM outbox WHERE message_row IS NOT NULL"
+    )
+    assert sorted((a["purpose"], a["state"], a["source_class"]) for a in answers) == [
+        ("confirmation", "sent", "authenticated"),
+        ("import_report", "sent", "authenticated"),
+    ]
+    listed = setup.cli_json("outbox", "list", "--state", "suppressed")
+    assert {e["purpose"] for e in listed} == {"unauthenticated_digest"}
+
+
+def test_one_message_with_many_sheets_does_not_crowd_out_later_reports(tmp_path, dns, keys):
+    """40 sheets in one signed message: one report listing them all, not 40, so the vendor's
+    next deck still gets its report under a daily cap of 5."""
+    setup = Setup.create(
+        tmp_path, nameserver=dns.address, extra="[outbound]\nmax_per_recipient_per_day = 5\n\n"
+    )
+    sheets = [
+        (f"acme_{n:02}.csv", voice_csv([("4455", "UK", f"0.1{n:03}")]), CSV) for n in range(1, 41)
+    ]
+    with setup.daemon() as daemon:
+        send(setup.port, acme_signed(deck_mail(*sheets), keys))
+        send(setup.port, acme_signed(deck_mail(az_deck(("4455", "UK", "0.05"))), keys))
+        daemon.wait_for(lambda: len(setup.versions()) == 41, 120, "41 versions")
+        daemon.wait_for(
+            lambda: setup.count("outbox", "purpose = 'import_report' AND state = 'sent'") == 2,
+            60,
+            "both reports delivered",
+        )
+        assert daemon.stop() == 0
+    assert setup.count("outbox", "state = 'suppressed'") == 0
+    (summary, _), (later, _) = [(m, row) for row, m in outbox_mail(setup, "import_report")]
+    assert "40 decks in one message, 40 accepted" in summary["Subject"]
+    (decks,) = [a for a in summary.iter_attachments() if a.get_filename() == "decks.csv"]
+    assert decks.get_payload(decode=True).count(b"\r\n") == 41  # the header and 40 decks
+    assert "default (voice) version 41 imported" in later["Subject"]

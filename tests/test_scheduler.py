@@ -7,6 +7,7 @@ stamps versions with the real clock, so the decks here are dated in the real fut
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -22,9 +23,10 @@ from ingestd.config import Config, load_config
 from ingestd.imports import import_file
 from ingestd.mail.outbox import Outbox
 from ingestd.notify import Notifier
+from ingestd.pipeline import Pipeline
 from ingestd.rates.schema import outbox as outbox_table
 from ingestd.rates.store import Store, utcnow
-from ingestd.scheduler import DIGEST_PURPOSE, Jobs, build_scheduler
+from ingestd.scheduler import DIGEST_PURPOSE, Jobs, build_scheduler, period_start
 
 TEAM = "rates-team@desk.example"
 # the activation instant of the future-dated rows: minutes aligned, well after any version
@@ -32,8 +34,9 @@ T = (utcnow() + timedelta(days=10)).replace(hour=0, minute=0, second=0)
 RECEIVED = utcnow() - timedelta(minutes=5)
 
 
-def make_config(folder: Path, db_url: str) -> Config:
-    """The real loader; vendor ``v`` keeps discontinued codes 30 days (the default is 90)."""
+def make_config(folder: Path, db_url: str, *, outbound: str = "", notify: str = "") -> Config:
+    """The real loader; vendor ``v`` keeps discontinued codes 30 days (the default is 90);
+    ``outbound``, ``notify``: more lines for those sections."""
     path = folder / "ingestd.toml"
     path.write_text(
         f"""
@@ -44,8 +47,10 @@ url = "{db_url}"
 [outbound]
 dir = "{folder / "outbox"}"
 from = "Rates Desk <rates@desk.example>"
+{outbound}
 [notify]
 rates_team = ["{TEAM}"]
+{notify}
 [[vendors]]
 id = "v"
 name = "Vendor V"
@@ -58,8 +63,8 @@ discontinued_retention_days = 30
     return load_config(path, env={})
 
 
-def setup(folder: Path, db_url: str, clock: datetime) -> Jobs:
-    config = make_config(folder, db_url)
+def setup(folder: Path, db_url: str, clock: datetime, **sections: str) -> Jobs:
+    config = make_config(folder, db_url, **sections)
     store = Store(db_url)
     store.upgrade()
     outbox = Outbox(store, config)
@@ -242,7 +247,13 @@ def test_a_failing_job_is_logged_and_the_scheduler_keeps_running(jobs, caplog):
     try:
         assert notifier.ran.wait(10), "the outbox job stopped after failing"
         assert scheduler.running
-        assert {j.id for j in scheduler.get_jobs()} == {"outbox", "activation", "digest", "purge"}
+        assert {j.id for j in scheduler.get_jobs()} == {
+            "outbox",
+            "activation",
+            "digest",
+            "notices",
+            "purge",
+        }
     finally:
         scheduler.shutdown(wait=True)
     failed = [r for r in caplog.records if r.getMessage() == "event=job.failed job=outbox"]
@@ -250,3 +261,109 @@ def test_a_failing_job_is_logged_and_the_scheduler_keeps_running(jobs, caplog):
     assert all(r.exc_info and "database is down" in str(r.exc_info[1]) for r in failed)
     # the wrapper caught it: APScheduler itself never saw an exception
     assert not [r for r in caplog.records if r.name.startswith("apscheduler") and r.exc_info]
+
+
+# --- notices: the digest of unauthenticated mail, "cap reached" -------------------------------
+
+
+def stranger_mail(n: int) -> bytes:
+    """An unsigned deck from somebody no vendor lists."""
+    message = EmailMessage()
+    message["From"] = f"Mallory {n} <m{n % 3}@strangers.example>"
+    message["To"] = "rates@desk.example"
+    message["Subject"] = f"Cheap rates {n}"
+    message["Message-ID"] = f"<stranger-{n}@strangers.example>"
+    message.set_content("rates attached")
+    message.add_attachment(deck([("44", "0.01", T)]), maintype="text", subtype="csv",
+                           filename="rates.csv")  # fmt: skip
+    return message.as_bytes()
+
+
+def parsed(row: dict) -> EmailMessage:
+    return message_from_bytes(bytes(row["raw"]), policy=default)  # type: ignore[return-value]
+
+
+def test_strangers_are_told_in_one_digest_per_period(tmp_path, db_url):
+    jobs = setup(tmp_path, db_url, T)
+    try:
+        pipeline = Pipeline(jobs.config, jobs.store)
+        pipeline.after = jobs.notifier.notify  # as the daemon wires it
+        for n in range(7):
+            outcome = pipeline.process(stranger_mail(n), source="smtp")
+            assert (outcome.status, outcome.reason) == ("quarantined", "unknown_sender")
+        assert outbox_rows(jobs.store) == []  # no alert one by one
+        period = timedelta(hours=1)  # [notify] unauthenticated_digest's default
+        start = period_start(utcnow(), period)
+
+        assert jobs.notices(now=start + period - timedelta(seconds=5)) == []  # not over yet
+        (digest_id,) = jobs.notices(now=start + period + timedelta(seconds=5))
+        (row,) = outbox_rows(jobs.store)
+        assert (row["id"], row["purpose"], row["source_class"], row["state"]) == (
+            digest_id, "unauthenticated_digest", "unauthenticated", "pending",
+        )  # fmt: skip
+        assert json.loads(row["recipients"]) == [TEAM]
+        message = parsed(row)
+        assert message["Subject"].startswith("[ingestd] 7 messages held from unauthenticated")
+        assert "(3 senders)" in message["Subject"]
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        for part in (text, html):
+            assert "unknown_sender" in part and "m0@strangers.example" in part
+            assert "ingestd -c" in part and "quarantine list" in part
+            assert "--accept-unauthenticated" in part
+        assert "Cheap rates 6" in text
+
+        # the next run, and a restarted daemon, store no second digest
+        assert jobs.notices(now=start + period + timedelta(seconds=65)) == []
+        again = setup(tmp_path, db_url, T)
+        assert again.notices(now=start + period + timedelta(seconds=65)) == [digest_id]
+        again.store.close()
+        assert len(outbox_rows(jobs.store)) == 1
+    finally:
+        jobs.store.close()
+
+
+def test_a_cap_reached_notice_lists_what_was_held_back_once_per_period(tmp_path, sqlite_url):
+    jobs = setup(
+        tmp_path, sqlite_url, T,
+        outbound="max_per_recipient_per_day = 2", notify='unauthenticated_digest = "10m"',
+    )  # fmt: skip
+    store, outbox = jobs.store, jobs.outbox
+    try:
+        now = utcnow()
+        period = timedelta(minutes=10)
+        start = period_start(now, period)
+        for n in range(5):
+            outbox.enqueue(report(n), purpose="import_report", now=now)
+        states = [r["state"] for r in outbox_rows(store)]
+        assert states == ["pending", "pending", "suppressed", "suppressed", "suppressed"]
+
+        (notice_id,) = jobs.notices(now=start + period + timedelta(seconds=5))
+        notice = next(r for r in outbox_rows(store) if r["id"] == notice_id)
+        # not held back by the cap that tripped, and about the recipient's own mail
+        assert (notice["purpose"], notice["state"], notice["source_class"]) == (
+            "cap_notice", "pending", "system",
+        )  # fmt: skip
+        assert json.loads(notice["recipients"]) == [TEAM]
+        message = parsed(notice)
+        assert message["Subject"].startswith("[ingestd] Daily cap reached: 3 messages about")
+        for part in (message.get_body(("plain",)).get_content(),
+                     message.get_body(("html",)).get_content()):  # fmt: skip
+            assert "outbox list --state suppressed" in part
+            assert "import reports" in part and "max_per_recipient_per_day" in part
+        assert jobs.notices(now=start + period + timedelta(seconds=65)) == []
+        # a later period that held nothing back says nothing
+        assert jobs.notices(now=start + 2 * period + timedelta(seconds=5)) == []
+        assert [r["purpose"] for r in outbox_rows(store)].count("cap_notice") == 1
+    finally:
+        store.close()
+
+
+def report(n: int) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "Rates Desk <rates@desk.example>"
+    message["To"] = TEAM
+    message["Subject"] = f"report {n}"
+    message["Message-ID"] = f"<report-{n}@desk.example>"
+    message.set_content("a report")
+    return message

@@ -60,7 +60,13 @@ PURPOSES = {
     "import_report": "report",
     "price_change": "prices",
     "quarantine_alert": "alert",
+    "unauthenticated_digest": "strangers",
+    "cap_notice": "held",
 }
+RELEASE_STRANGER = (
+    "quarantine", "release", "ID", "--accept-unauthenticated", "--vendor", "VENDOR_ID",
+)  # fmt: skip
+HELD_IN_BODY = 30  # entries a digest or a "cap reached" notice lists; all of them go as CSV
 REJECTED_IN_BODY = 20  # rejected rows listed in a body; more go to a CSV attachment
 DEFERRED_IN_BODY = 20
 CHANGES_IN_BODY = 15  # per group of a price-change notice
@@ -223,6 +229,8 @@ class Outgoing:
     purpose: str  # a key of PURPOSES (also the X-Ingestd-Purpose header)
     recipients: tuple[str, ...]  # bare addresses, the envelope RCPT TO
     message: EmailMessage
+    # whose mail it is about, the daily cap it counts against (outbox.SOURCE_CLASSES)
+    source_class: str = "authenticated"
 
     @property
     def message_id(self) -> str:
@@ -509,9 +517,12 @@ def quarantine_alert(
     message_id = _message_id(
         config, "quarantine_alert", view["raw_sha256"], recipients, view["id"], view["reason"]
     )
+    # a held deck of a proven vendor, or a message whose sender nobody proved (a crash)
+    proven = (view["auth"] or {}).get("status") == "pass"
     return _outgoing(
         "quarantine_alert", recipients, rendered, config, message_id,
         auto_submitted="auto-generated", now=now,
+        source_class="authenticated" if proven else "unauthenticated",
     )  # fmt: skip
 
 
@@ -531,7 +542,13 @@ def notifications(
     the vendor's confirmation (when it may be sent), the quarantine alert (held messages), and
     per deck the rates team's report (imported or refused decks) and the subscribers'
     price-change notices (imported decks).  A held deck has no report of its own: the alert
-    is its report, and its release brings the import report."""
+    is its report, and its release brings the import report.
+
+    A message held because its sender was not authenticated gets no alert of its own: the
+    scheduler's ``unauthenticated_digest`` tells the rates team about all of them once per
+    period, so strangers cannot flood the team.  A message with more decks to report than
+    ``[notify] reports_per_message`` gets one ``import_summary`` listing them all instead of
+    one report each (README "Sending mail")."""
     msg = _view(outcome)
     out: list[Outgoing] = []
     confirmation = vendor_confirmation(
@@ -544,17 +561,212 @@ def notifications(
     )
     if confirmation is not None:
         out.append(confirmation)
-    if msg["status"] == "quarantined" and msg["quarantine_id"] is not None:
+    held = msg["status"] == "quarantined" and msg["quarantine_id"] is not None
+    if held and msg["reason"] not in AUTH_HOLDS:
         alert = quarantine_alert(outcome, config, source=source, received_at=received_at, now=now)
         out.append(alert)
     # a message held for one deck may have imported others before it: those versions exist
-    for sheet in msg["sheets"]:
-        for deck in sheet.get("outcomes") or ():
-            if deck.get("status") in ("imported", "refused"):
-                out.append(import_report(outcome, deck, config, store, now=now))
-            if deck.get("status") == "imported":
-                out += price_change_notice(outcome, deck, config, store, now=now)
+    decks = [deck for sheet in msg["sheets"] for deck in sheet.get("outcomes") or ()]
+    reported = [d for d in decks if d.get("status") in ("imported", "refused")]
+    if len(reported) > config.notify.reports_per_message:
+        out.append(import_summary(outcome, config, store, now=now))
+    else:
+        out += [import_report(outcome, deck, config, store, now=now) for deck in reported]
+    for deck in decks:
+        if deck.get("status") == "imported":
+            out += price_change_notice(outcome, deck, config, store, now=now)
     return out
+
+
+def import_summary(
+    outcome: OutcomeLike, config: Config, store: Store, *, now: datetime | None = None
+) -> Outgoing:
+    """The rates team's one report on a message with many decks: every deck with its table,
+    version, status and counts, and the command that exports each new version; the list as a
+    CSV, and every rejected row as CSV when there are any.  Purpose ``import_report``."""
+    msg = _view(outcome)
+    decks = [d for d in _decks(msg) if d["status"] in ("imported", "refused")]
+    vendor = config.vendor(msg["vendor"] or next((d["vendor"] for d in decks), None) or "")
+    recipients = _recipients(config.notify.rates_team)
+    for deck in decks:
+        table_ref = _table_of(store, deck)
+        deck["export_command"] = (
+            _command(
+                config,
+                "export",
+                "--vendor",
+                vendor.id,
+                "--table",
+                table_ref.name,
+                "--kind",
+                str(table_ref.kind),
+                "--version",
+                str(deck["version"]),
+                "-o",
+                f"{_slug(vendor.id)}-{_slug(deck['table'])}-v{deck['version']}.csv",
+            )
+            if deck["status"] == "imported" and table_ref is not None and deck["version"]
+            else None
+        )
+        deck["accepted"] = deck["rows"]["accepted"]  # flat, for the templates' tables
+        deck["rejected_rows"] = deck["rows"]["rejected"]
+    rejected = [row for deck in decks for row in deck["rejected"]]
+    attachments = [_decks_csv(decks, "decks.csv")]
+    if rejected:
+        attachments.append(_rejected_csv(rejected, "rejected-rows.csv"))
+    statuses = Counter(d["status_label"] for d in decks)
+    context = {
+        **_common(config),
+        "vendor": _vendor_view(vendor),
+        "inbound": _inbound_view(msg, msg["message_id"]),
+        "auth": _auth_view(msg),
+        "decks": decks[:HELD_IN_BODY],
+        "decks_total": len(decks),
+        "limit": config.notify.reports_per_message,
+        "statuses": [{"label": label, "count": n} for label, n in statuses.most_common()],
+        "rows": {k: sum(d["rows"][k] for d in decks) for k in ROW_COUNTS},
+        "rejected_total": len(rejected),
+        "attachments": [a.filename for a in attachments],
+        "reference": msg["raw_sha256"][:12],
+    }
+    rendered = render("import_summary", context, templates_dir=config.daemon.templates_dir)
+    facts = sorted(
+        "|".join(str(d[k]) for k in ("file_hash", "table", "kind", "status", "version"))
+        for d in decks
+    )
+    message_id = _message_id(
+        config, "import_report", msg["raw_sha256"], recipients, "summary", *facts
+    )
+    return _outgoing(
+        "import_report", recipients, rendered, config, message_id,
+        auto_submitted="auto-generated", attachments=attachments, now=now,
+    )  # fmt: skip
+
+
+def unauthenticated_digest(
+    held: Sequence[Mapping[str, Any]],
+    config: Config,
+    *,
+    since: datetime,
+    until: datetime,
+    now: datetime | None = None,
+) -> Outgoing:
+    """The rates team's one message per period about the messages held because their sender
+    was not authenticated (``held``: quarantine entries with ``id``, ``reason``, ``detail``,
+    ``from``, ``subject``, ``source``, ``received_at``, ``held_at``, ``state``): how many, from
+    whom, why, and the commands that list, release or drop them.  Its Message-ID is the period
+    and the recipients, so every daemon sharing the database composes the same one."""
+    recipients = _recipients(config.notify.rates_team)
+    entries = [
+        {**h, "reason_text": HOLD_TEXT.get(h["reason"] or "", h["reason"] or "held")} for h in held
+    ]
+    senders: dict[str, dict[str, Any]] = {}
+    for h in entries:
+        sender = senders.setdefault(
+            h["from"] or "", {"from": h["from"] or "(no From)", "count": 0, "reasons": Counter()}
+        )
+        sender["count"] += 1
+        sender["reasons"][h["reason"]] += 1
+    by_sender = sorted(senders.values(), key=lambda s: (-s["count"], s["from"]))
+    reasons = Counter(h["reason"] for h in entries)
+    first = entries[0]["id"] if entries else None
+    context = {
+        **_common(config),
+        "since": iso(since),
+        "until": iso(until),
+        "total": len(entries),
+        "held": entries[:HELD_IN_BODY],
+        "senders": [
+            {"from": s["from"], "count": s["count"], "reasons": ", ".join(sorted(s["reasons"]))}
+            for s in by_sender[:HELD_IN_BODY]
+        ],
+        "senders_total": len(by_sender),
+        "reasons": [
+            {"reason": r, "text": HOLD_TEXT.get(r or "", r or "held"), "count": n}
+            for r, n in reasons.most_common()
+        ],
+        "commands": {
+            "list": _command(config, "quarantine", "list"),
+            "show": _command(config, "quarantine", "show", str(first or "ID")),
+            "release": _command(config, *RELEASE_STRANGER),
+            "drop": _command(config, "quarantine", "drop", "ID"),
+        },
+        "attachment": "held.csv" if len(entries) > HELD_IN_BODY else None,
+    }
+    rendered = render("unauthenticated_digest", context, templates_dir=config.daemon.templates_dir)
+    message_id = _message_id(
+        config, "unauthenticated_digest", "", recipients, iso(since), iso(until)
+    )
+    attachments = [_held_csv(entries, "held.csv")] if context["attachment"] else []
+    return _outgoing(
+        "unauthenticated_digest", recipients, rendered, config, message_id,
+        auto_submitted="auto-generated", attachments=attachments, now=now,
+        source_class="unauthenticated",
+    )  # fmt: skip
+
+
+# how the "cap reached" notice names a source class and an outbox purpose
+CLASS_TEXT = {
+    "authenticated": "about authenticated vendors' imports",
+    "unauthenticated": "about mail whose sender was not authenticated",
+    "system": "from ingestd itself (delivery failures, digests)",
+}
+PURPOSE_TEXT = {
+    "confirmation": "vendor confirmations",
+    "import_report": "import reports",
+    "price_change": "price-change notices",
+    "quarantine_alert": "quarantine alerts",
+    "unauthenticated_digest": "digests of unauthenticated mail",
+    "delivery_failure": "delivery-failure notices",
+    "activation_digest": "digests of rates taking effect",
+}
+
+
+def cap_notice(
+    recipient: str,
+    source_class: str,
+    held: Sequence[Any],
+    config: Config,
+    *,
+    since: datetime,
+    until: datetime,
+    now: datetime | None = None,
+) -> Outgoing:
+    """The one message per period and source class that tells ``recipient`` what the daily
+    cap held back from it (``held``: ``outbox.HeldBack`` values): how many, per purpose and per
+    vendor, and the commands that list them and send one.  The outbox never holds it back."""
+    ids = [h.id for h in held]
+    purposes = Counter(h.purpose for h in held)
+    vendors = Counter(h.vendor or "-" for h in held)
+    context = {
+        **_common(config),
+        "recipient": recipient,
+        "source_class": source_class,
+        "class_text": CLASS_TEXT.get(source_class, source_class),
+        "cap": config.outbound.max_per_recipient_per_day,
+        "since": iso(since),
+        "until": iso(until),
+        "total": len(held),
+        "purposes": [
+            {"purpose": p, "label": PURPOSE_TEXT.get(p, p), "count": n}
+            for p, n in purposes.most_common()
+        ],
+        "vendors": [{"vendor": v, "count": n} for v, n in vendors.most_common()],
+        "ids": ids[:HELD_IN_BODY],
+        "commands": {
+            "list": _command(config, "outbox", "list", "--state", "suppressed"),
+            "retry": _command(config, "outbox", "retry", str(ids[0] if ids else "ID")),
+        },
+    }
+    rendered = render("cap_notice", context, templates_dir=config.daemon.templates_dir)
+    recipients = (recipient,)
+    message_id = _message_id(
+        config, "cap_notice", "", recipients, source_class, iso(since), iso(until)
+    )
+    return _outgoing(
+        "cap_notice", recipients, rendered, config, message_id,
+        auto_submitted="auto-generated", now=now, source_class="system",
+    )  # fmt: skip
 
 
 # --- the price-change list -----------------------------------------------------------------
@@ -1096,6 +1308,37 @@ def _rejected_csv(rows: Sequence[Mapping[str, Any]], name: str) -> Attachment:
     return Attachment(name, out.getvalue().encode("utf-8-sig"), "text", "csv")
 
 
+def _decks_csv(decks: Sequence[Mapping[str, Any]], name: str) -> Attachment:
+    """One line per deck of an import summary."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        ["File", "Sheet", "Table", "Kind", "Version", "Status", "Reason", "Rows in file",
+         "Accepted", "Rejected", "Deferred", "Changed", "Export"]
+    )  # fmt: skip
+    for d in decks:
+        writer.writerow(
+            [_text_cell(d["path"]), _text_cell(d["sheet"]), _text_cell(d["table"]), d["kind"],
+             d["version"] or "", d["status_label"], d["reason"] or "", d["rows"]["in_file"],
+             d["rows"]["accepted"], d["rows"]["rejected"], d["rows"]["deferred"], d["changes"],
+             d.get("export_command") or ""]
+        )  # fmt: skip
+    return Attachment(name, out.getvalue().encode("utf-8-sig"), "text", "csv")
+
+
+def _held_csv(held: Sequence[Mapping[str, Any]], name: str) -> Attachment:
+    """Every entry of an unauthenticated digest; the From and Subject are a stranger's words."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["Quarantine id", "Held at (UTC)", "From", "Subject", "Reason", "Detail"])
+    for h in held:
+        writer.writerow(
+            [h["id"], h["held_at"], _text_cell(h["from"]), _text_cell(h["subject"]),
+             h["reason"], _text_cell(h["detail"])]
+        )  # fmt: skip
+    return Attachment(name, out.getvalue().encode("utf-8-sig"), "text", "csv")
+
+
 def _deferred_csv(rows: Sequence[Mapping[str, Any]], name: str) -> Attachment:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -1120,6 +1363,7 @@ def _outgoing(
     references: str | None = None,
     attachments: Iterable[Attachment] = (),
     now: datetime | None = None,
+    source_class: str = "authenticated",
 ) -> Outgoing:
     """The message around the rendered words: the headers every outgoing message carries
     (RFC 3834 Auto-Submitted, the purpose, a deterministic Message-ID), text and HTML as
@@ -1150,7 +1394,7 @@ def _outgoing(
         message.add_attachment(
             att.data, maintype=att.maintype, subtype=att.subtype, filename=att.filename
         )
-    return Outgoing(purpose, recipients, message)
+    return Outgoing(purpose, recipients, message, source_class)
 
 
 def _message_id(config: Config, purpose: str, raw_sha256: str, recipients: Sequence[str],

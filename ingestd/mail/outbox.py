@@ -6,7 +6,11 @@ The life of a message:
 - ``enqueue`` turns it into its final bytes (DKIM-signed when configured) and stores them with
   the envelope in the ``outbox`` table, keyed by its Message-ID (enqueueing it twice is a no-op).
   The per-recipient daily cap is applied here: a loop breaker, so even the rates team's alerts
-  stop after ``max_per_recipient_per_day`` in 24 hours.
+  stop after ``max_per_recipient_per_day`` in 24 hours.  It is counted per source class
+  (``SOURCE_CLASSES``): messages about strangers' mail never use up the count of reports about
+  authenticated vendors' imports.  A message a cap holds back keeps whom it was held from in
+  ``held_for``; the scheduler announces those once per period (``held_back``, README "Mail
+  out"), and that announcement is never capped itself.
 - ``deliver_due`` claims one due row at a time in its own write transaction (``attempts`` + 1 and
   ``next_attempt_at`` moved past the attempt, a lease) with a compare-and-set on ``attempts``,
   so two daemons on one database never send the same row; then it sends and marks it sent right
@@ -57,8 +61,21 @@ log = logging.getLogger("ingestd.mail.outbox")
 
 PURPOSES = (
     "confirmation", "import_report", "price_change", "quarantine_alert", "delivery_failure",
-    "activation_digest",
+    "activation_digest", "unauthenticated_digest", "cap_notice",
 )  # fmt: skip
+# Whom a message is about, each with its own daily cap per recipient: an authenticated vendor's
+# import (or an operator's), mail whose sender was not authenticated, ingestd itself.
+SOURCE_CLASSES = ("authenticated", "unauthenticated", "system")
+# the class of a purpose when the caller does not say (a quarantine alert says: it is about
+# an authenticated vendor's held deck or about a stranger's crash)
+PURPOSE_CLASSES = {
+    "confirmation": "authenticated", "import_report": "authenticated",
+    "price_change": "authenticated", "quarantine_alert": "authenticated",
+    "unauthenticated_digest": "unauthenticated", "delivery_failure": "system",
+    "activation_digest": "system", "cap_notice": "system",
+}  # fmt: skip
+# never held back by a cap: the one message per period that says what a cap held back
+UNCAPPED = frozenset({"cap_notice"})
 STATES = ("pending", "sent", "failed", "suppressed")
 MESSAGE_ID_MAX = 255  # the column's size
 
@@ -145,12 +162,15 @@ class OutboxEntry:
     sent_at: datetime | None
     message_row: int | None
     subject: str | None
+    source_class: str = "system"
+    held_for: tuple[str, ...] = ()  # the recipients a daily cap held it back from
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "message_id": self.message_id,
             "purpose": self.purpose,
+            "class": self.source_class,
             "recipients": list(self.recipients),
             "subject": self.subject,
             "state": self.state,
@@ -160,7 +180,20 @@ class OutboxEntry:
             "created_at": iso(self.created_at),
             "sent_at": iso(self.sent_at),
             "message_row": self.message_row,
+            "held_for": list(self.held_for),
         }
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """One message a daily cap held back from one recipient (for the "cap reached" notice)."""
+
+    id: int
+    recipient: str
+    source_class: str
+    purpose: str
+    vendor: str | None  # the vendor of the inbound message it was about
+    created_at: datetime
 
 
 @dataclass
@@ -204,6 +237,7 @@ class _Prepared:
     recipients: tuple[str, ...]
     raw: bytes
     message_row: int | None
+    source_class: str
 
 
 # --- transports -------------------------------------------------------------------------------
@@ -495,14 +529,17 @@ class Outbox:
         message_row: int | None = None,
         recipients: Iterable[str] | None = None,
         now: datetime | None = None,
+        source_class: str | None = None,
     ) -> int | None:
         """Store ``message`` for delivery to ``recipients`` (the envelope; default its To, Cc
         and Bcc addresses); its outbox id, the existing id when its Message-ID is stored
         already, or None when it has nobody to go to (no address, or only the null sender
-        ``<>``: nothing is ever sent there)."""
+        ``<>``: nothing is ever sent there).  ``source_class`` (``SOURCE_CLASSES``) is the
+        daily cap it counts against; by default the purpose's (``PURPOSE_CLASSES``)."""
         prepared = self._prepare(
-            message, purpose=purpose, message_row=message_row, recipients=recipients
-        )
+            message, purpose=purpose, message_row=message_row, recipients=recipients,
+            source_class=source_class,
+        )  # fmt: skip
         if prepared is None:
             return None
         with self.store.begin_write() as conn:
@@ -515,9 +552,15 @@ class Outbox:
         purpose: str,
         message_row: int | None,
         recipients: Iterable[str] | None = None,
+        source_class: str | None = None,
     ) -> _Prepared | None:
         if purpose not in PURPOSES:
             raise ValueError(f"unknown outbox purpose {purpose!r}; allowed: {', '.join(PURPOSES)}")
+        source_class = source_class or PURPOSE_CLASSES[purpose]
+        if source_class not in SOURCE_CLASSES:
+            raise ValueError(
+                f"unknown source class {source_class!r}; allowed: {', '.join(SOURCE_CLASSES)}"
+            )
         message_id = (message["Message-ID"] or "").strip()
         if not message_id or len(message_id) > MESSAGE_ID_MAX:
             raise ValueError(
@@ -547,23 +590,27 @@ class Outbox:
         raw = message.as_bytes(policy=SMTP_POLICY)
         if self.signer is not None:
             raw = self.signer.sign(raw)
-        return _Prepared(message_id, purpose, envelope, raw, message_row)
+        return _Prepared(message_id, purpose, envelope, raw, message_row, source_class)
 
     def _store(self, conn: Connection, prepared: _Prepared, now: datetime | None) -> int:
         """Insert inside the caller's write transaction: the existing id for a known
-        Message-ID (also when another daemon inserts it at this moment), the daily cap applied."""
+        Message-ID (also when another daemon inserts it at this moment), the daily cap of its
+        source class applied."""
         now = now or utcnow()
         existing = _id_of(conn, prepared.message_id)
         if existing is not None:
             return existing
         cap = self.config.outbound.max_per_recipient_per_day
+        kind = prepared.source_class
         allowed, capped = [], []
         for address in prepared.recipients:
-            (capped if _sent_today(conn, address, now) >= cap else allowed).append(address)
+            full = prepared.purpose not in UNCAPPED and _sent_today(conn, address, now, kind) >= cap
+            (capped if full else allowed).append(address)
         state = "pending" if allowed else "suppressed"
         note = (
-            f"suppressed for {', '.join(capped)}: the daily cap of {cap} messages per recipient "
-            "was reached (max_per_recipient_per_day)"
+            f"suppressed for {', '.join(capped)}: the daily cap of {cap} {kind} messages per "
+            "recipient was reached (max_per_recipient_per_day); the recipient is told once per "
+            "period what was held back"
             if capped
             else None
         )
@@ -581,6 +628,8 @@ class Outbox:
                         next_attempt_at=now if allowed else None,
                         last_error=note,
                         created_at=now,
+                        source_class=kind,
+                        held_for=json.dumps(capped) if capped else None,
                     )
                 ).inserted_primary_key[0]
         except sa.exc.IntegrityError:
@@ -598,7 +647,7 @@ class Outbox:
         if capped:
             log.warning(
                 kv("outbox.suppressed", **fields, recipients=",".join(capped), cap=cap,
-                   state=state)
+                   source_class=kind, state=state)
             )  # fmt: skip
         log.info(kv("outbox.enqueued", **fields, recipients=",".join(allowed) or None, state=state))
         return row_id
@@ -778,6 +827,30 @@ class Outbox:
         with self.store.engine.connect() as conn:
             return [_entry(row) for row in conn.execute(q.order_by(outbox.c.id)).mappings()]
 
+    def held_back(self, since: datetime, until: datetime) -> list[HeldBack]:
+        """Per recipient, the messages a daily cap held back from it that were stored in
+        ``[since, until)``, oldest first (what the "cap reached" notices list)."""
+        q = (
+            sa.select(
+                outbox.c.id, outbox.c.held_for, outbox.c.source_class, outbox.c.purpose,
+                outbox.c.created_at, messages.c.vendor,
+            )
+            .select_from(outbox.outerjoin(messages, messages.c.id == outbox.c.message_row))
+            .where(
+                outbox.c.created_at >= _naive(since),
+                outbox.c.created_at < _naive(until),
+                outbox.c.held_for.is_not(None),
+            )
+            .order_by(outbox.c.id)
+        )  # fmt: skip
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [
+            HeldBack(row.id, address, row.source_class, row.purpose, row.vendor, row.created_at)
+            for row in rows
+            for address in json.loads(row.held_for)
+        ]
+
     def retry(self, entry_id: int, *, now: datetime | None = None) -> OutboxEntry:
         """Make a failed, pending or suppressed message due now with a fresh count of attempts
         (the operator's decision overrides the daily cap); the next delivery run sends it.  A
@@ -884,6 +957,8 @@ def _entry(row: Any) -> OutboxEntry:
         sent_at=row["sent_at"],
         message_row=row["message_row"],
         subject=str(subject) if subject is not None else None,
+        source_class=row["source_class"],
+        held_for=tuple(json.loads(row["held_for"])) if row["held_for"] else (),
     )
 
 
@@ -892,15 +967,16 @@ def _id_of(conn: Connection, message_id: str, *, latest: bool = False) -> int | 
     return conn.execute(q.with_for_update() if latest else q).scalar()
 
 
-def _sent_today(conn: Connection, address: str, now: datetime) -> int:
-    """Messages stored for ``address`` in the 24 hours before ``now`` (suppressed ones do not
-    count: they were not sent)."""
+def _sent_today(conn: Connection, address: str, now: datetime, source_class: str) -> int:
+    """Messages of ``source_class`` stored for ``address`` in the 24 hours before ``now``
+    (suppressed ones do not count: they were not sent)."""
     return conn.execute(
         sa.select(sa.func.count())
         .select_from(outbox)
         .where(
             outbox.c.created_at > now - timedelta(days=1),
             outbox.c.state != "suppressed",
+            outbox.c.source_class == source_class,
             # the JSON list holds it quoted: "a@x" never matches "ba@x"; _ and % escaped
             outbox.c.recipients.contains(json.dumps(address), autoescape=True),
         )

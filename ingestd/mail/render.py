@@ -41,6 +41,9 @@ TEMPLATE_NAMES = (
     "import_report",
     "price_change_notice",
     "quarantine_alert",
+    "import_summary",
+    "unauthenticated_digest",
+    "cap_notice",
 )
 PARTS = ("subject.txt", "txt", "html")
 MISSING = "—"  # what a missing price, date or number shows

@@ -20,7 +20,7 @@ from ingestd.rates.model import PRICE_PRECISION, PRICE_SCALE, SPECS, Kind, KindS
 
 # The newest migration in ingestd/migrations/versions: the schema this code reads and writes
 # (a test holds it equal to Alembic's head).
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 metadata = sa.MetaData(
     naming_convention={
@@ -191,7 +191,7 @@ outbox = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("message_id", sa.String(255), nullable=False, unique=True),  # enqueue is idempotent
-    # confirmation | import_report | price_change | quarantine_alert | delivery_failure
+    # outbox.PURPOSES: confirmation | import_report | quarantine_alert | cap_notice | …
     sa.Column("purpose", sa.String(32), nullable=False),
     sa.Column("recipients", sa.Text, nullable=False),  # the envelope recipients, JSON list
     sa.Column("raw", Blob, nullable=False),
@@ -202,6 +202,10 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("sent_at", Timestamp),
+    # authenticated | unauthenticated | system: each class has its own daily cap per recipient
+    # (README "Mail out"), so strangers never crowd out reports about vendors' imports
+    sa.Column("source_class", sa.String(16), nullable=False, server_default="system"),
+    sa.Column("held_for", sa.Text),  # the recipients a cap held it back from, JSON list
     sa.Index(None, "state", "next_attempt_at"),
     sa.Index(None, "created_at"),  # the per-recipient daily cap counts the last 24 hours
 )

@@ -47,13 +47,16 @@ from ingestd.imports import import_file, import_sheet, rollback
 from ingestd.mail import compose
 from ingestd.mail.compose import (
     Outgoing,
+    cap_notice,
     import_report,
     notifications,
     price_change_notice,
     quarantine_alert,
+    unauthenticated_digest,
     vendor_confirmation,
 )
 from ingestd.mail.mime import parse_message, summarize
+from ingestd.mail.outbox import HeldBack
 from ingestd.mail.render import check_templates, instant, price, text_table
 from ingestd.pipeline import MessageOutcome, Pipeline, Quarantine
 from ingestd.rates.model import spec_for
@@ -365,9 +368,9 @@ def test_no_confirmation_to_an_unsigned_sender(rig):
     outcome = rig.send([("rates.csv", csv_deck(codes(5)))], key=False)
     assert (outcome.status, outcome.reason) == ("quarantined", "unsigned")
     assert vendor_confirmation(outcome, rig.config) is None
-    # the rates team still hears of it, and only the rates team
-    (alert,) = notifications(outcome, rig.config, rig.store)
-    assert alert.purpose == "quarantine_alert" and alert.recipients == TEAM
+    # nobody hears of it one by one: the rates team reads it in the period's digest
+    # (tests/test_scheduler.py), so strangers cannot flood the team with alerts
+    assert notifications(outcome, rig.config, rig.store) == []
 
 
 @pytest.mark.parametrize(
@@ -396,6 +399,78 @@ def test_no_confirmation_to_a_null_sender(rig):
     person = dataclasses.replace(outcome, envelope_from=SENDER)
     assert vendor_confirmation(person, rig.config) is not None
     assert vendor_confirmation(person, rig.config, null_sender=True) is None
+
+
+def test_a_message_with_many_decks_gets_one_report_listing_them_all(rig):
+    """More decks than [notify] reports_per_message (5): one summary report, not one each,
+    so one message cannot use up the rates team's daily cap."""
+    sheets = [(f"rates_{n}.csv", csv_deck(codes(5, price=f"0.0{n}00"))) for n in range(1, 7)]
+    sheets.append(("broken.csv", b"Foo,Bar\r\n1,2\r\n"))
+    outcome = rig.send(sheets, subject="Acme: seven sheets")
+    statuses = [d["status"] for s in outcome.as_dict()["sheets"] for d in s["outcomes"]]
+    assert statuses == ["imported"] * 6 + ["refused"]
+    sent = notifications(outcome, rig.config, rig.store)
+    reports = [o for o in sent if o.purpose == "import_report"]
+    assert len(reports) == 1 and sent[0].purpose == "confirmation"
+    r = read(reports[0])
+    assert reports[0].recipients == TEAM and reports[0].source_class == "authenticated"
+    assert r.subject == (
+        "[ingestd] Acme Voice Wholesale: 7 decks in one message, 6 accepted, 1 refused"
+    )
+    both(r, "7 decks", "rates_1.csv", "rates_6.csv", "broken.csv", "decks.csv")
+    (part,) = [a for a in r.message.iter_attachments() if a.get_filename() == "decks.csv"]
+    decks = csv_rows(part.get_payload(decode=True))  # the bytes, with their BOM for Excel
+    assert [(d["File"], d["Version"], d["Status"]) for d in decks] == [
+        *[(f"rates_{n}.csv", str(n), "accepted") for n in range(1, 7)],
+        ("broken.csv", "", "refused"),
+    ]
+    assert "export --vendor acme --table default" in decks[5]["Export"]
+    assert decks[6]["Export"] == ""
+    # the same outcome composed again is the same message
+    again = [
+        o for o in notifications(outcome, rig.config, rig.store) if o.purpose == reports[0].purpose
+    ]
+    assert [o.message_id for o in again] == [reports[0].message_id]
+
+
+def test_the_digest_of_strangers_and_the_cap_notice_read_well_in_both_parts(rig):
+    """The digest lists what strangers wrote escaped, the rest as CSV; the cap notice says what
+    was held back and how to see it."""
+    held = [
+        {"id": n, "reason": "unknown_sender" if n % 2 else "unsigned", "detail": "no key",
+         "from": f"m{n % 4}@evil.example", "subject": f"<script>x</script> {n}",
+         "source": "smtp", "received_at": "2025-01-06T10:00:00", "held_at": "2025-01-06T10:00:01",
+         "state": "held"}
+        for n in range(1, 41)
+    ]  # fmt: skip
+    since, until = datetime(2025, 1, 6, 10), datetime(2025, 1, 6, 11)
+    digest = unauthenticated_digest(held, rig.config, since=since, until=until)
+    assert (digest.purpose, digest.recipients, digest.source_class) == (
+        "unauthenticated_digest", TEAM, "unauthenticated",
+    )  # fmt: skip
+    r = read(digest)
+    assert r.subject == (
+        "[ingestd] 40 messages held from unauthenticated senders (4 senders), "
+        "2025-01-06 10:00 UTC to 2025-01-06 11:00 UTC"
+    )
+    both(r, "unknown_sender", "m1@evil.example", "<script>x</script> 30", "held.csv")
+    assert "<script>" not in r.html and "<script>x</script> 31" not in r.text
+    (part,) = [a for a in r.message.iter_attachments() if a.get_filename() == "held.csv"]
+    assert len(csv_rows(part.get_payload(decode=True))) == 40
+    again = unauthenticated_digest(held[:3], rig.config, since=since, until=until)
+    assert again.message_id == digest.message_id  # one per period, whatever it lists
+
+    box = [
+        HeldBack(n, TEAM[0], "authenticated", "import_report", "acme", since) for n in (7, 8)
+    ] + [HeldBack(9, TEAM[0], "authenticated", "price_change", None, since)]
+    notice = cap_notice(TEAM[0], "authenticated", box, rig.config, since=since, until=until)
+    assert (notice.purpose, notice.recipients, notice.source_class) == (
+        "cap_notice", (TEAM[0],), "system",
+    )  # fmt: skip
+    r = read(notice)
+    assert r.subject.startswith("[ingestd] Daily cap reached: 3 messages about authenticated")
+    both(r, "import reports", "price-change notices", "acme", "7, 8, 9",
+         "outbox list --state suppressed", "outbox retry 7")  # fmt: skip
 
 
 def test_a_message_without_a_sheet_is_answered_and_alerted(rig):

@@ -580,6 +580,79 @@ def test_rates_team_alerts_are_capped_too(sqlite_url, tmp_path, stores):
     assert states == ["pending", "pending", "suppressed"]
 
 
+def test_caps_are_kept_per_source_class(db_url, tmp_path, stores):
+    """Strangers' alerts use up their own class's count, never the count of reports about
+    authenticated vendors' imports; what a cap held back is recorded per recipient."""
+    box = outbox_for(stores, make_config(tmp_path, db_url, max_per_recipient_per_day=2))
+    now = utcnow()
+
+    def state(n: int, purpose: str, to: str = RATES_TEAM, **kwargs: Any) -> str:
+        entry = box.get(box.enqueue(mail(n, to=to), purpose=purpose, now=now, **kwargs))
+        return entry.state
+
+    strangers = [state(n, "unauthenticated_digest") for n in range(4)]
+    assert strangers == ["pending", "pending", "suppressed", "suppressed"]
+    # an alert about a stranger's crash counts in the strangers' class too
+    assert state(9, "quarantine_alert", source_class="unauthenticated") == "suppressed"
+    # reports about authenticated vendors still go out, up to their own cap
+    reports = [state(n, "import_report") for n in range(10, 13)]
+    assert reports == ["pending", "pending", "suppressed"]
+    assert state(20, "delivery_failure") == "pending"  # ingestd's own notices: a third count
+    # the "cap reached" notice itself is never held back
+    assert [state(n, "cap_notice") for n in range(30, 34)] == ["pending"] * 4
+    # two recipients, one of them over the cap: the row records whom it was held from
+    both = box.get(
+        box.enqueue(mail(40, to=f"{RATES_TEAM}, ops@carrier.example"), purpose="import_report",
+                    now=now)
+    )  # fmt: skip
+    assert (both.state, both.recipients, both.held_for) == (
+        "pending", ("ops@carrier.example",), (RATES_TEAM,),
+    )  # fmt: skip
+    assert both.source_class == "authenticated" and both.as_dict()["class"] == "authenticated"
+
+    held = box.held_back(now, now + timedelta(seconds=1))
+    assert [(h.recipient, h.source_class, h.purpose) for h in held] == [
+        (RATES_TEAM, "unauthenticated", "unauthenticated_digest"),
+        (RATES_TEAM, "unauthenticated", "unauthenticated_digest"),
+        (RATES_TEAM, "unauthenticated", "quarantine_alert"),
+        (RATES_TEAM, "authenticated", "import_report"),
+        (RATES_TEAM, "authenticated", "import_report"),
+    ]
+    assert box.held_back(now + timedelta(seconds=1), now + timedelta(hours=1)) == []
+    with pytest.raises(ValueError, match="source class"):
+        box.enqueue(mail(50), purpose="import_report", source_class="vip")
+
+
+def test_the_upgrade_to_source_classes_keeps_and_classifies_stored_mail(db_url, stores):
+    """Migration 0005 on a database with mail in it: each row gets its purpose's class."""
+    from alembic import command
+
+    store = Store(db_url)
+    stores.append(store)
+    with store.engine.begin() as conn:
+        command.upgrade(store._alembic_config(conn), "0004")
+    now = utcnow()
+    old = sa.table(
+        "outbox", *(sa.column(c) for c in ("message_id", "purpose", "recipients", "raw",
+                                           "state", "attempts", "created_at"))
+    )  # fmt: skip
+    with store.engine.begin() as conn:
+        for n, purpose in enumerate(("import_report", "quarantine_alert", "delivery_failure")):
+            conn.execute(
+                old.insert().values(message_id=f"<{n}@x>", purpose=purpose, raw=b"x",
+                                    recipients=json.dumps([RATES_TEAM]), state="sent",
+                                    attempts=1, created_at=now)
+            )  # fmt: skip
+    store.upgrade()
+    assert store.revision() == store.head_revision()
+    got = {r["purpose"]: (r["source_class"], r["held_for"]) for r in rows(store)}
+    assert got == {
+        "import_report": ("authenticated", None),
+        "quarantine_alert": ("unauthenticated", None),
+        "delivery_failure": ("system", None),
+    }
+
+
 # --- the command line -------------------------------------------------------------------------
 
 
