@@ -210,12 +210,15 @@ class KeyLookup:
     loop: a permanent failure of that signature, RFC 6376 §6.1.2); raises
     :class:`DnsTemporaryError` when DNS could not answer. Answers are kept for the life of the
     object (one message), and every lookup ends by ``deadline`` (``time.monotonic()``), the
-    message's DNS budget: :meth:`fetch` asks for several names at once."""
+    message's DNS budget (default: the configured budget from now): :meth:`fetch` asks for
+    several names at once."""
 
-    def __init__(self, config: DnsConfig, pins: Mapping[str, str], deadline: float):
+    def __init__(
+        self, config: DnsConfig, pins: Mapping[str, str], deadline: float | None = None
+    ):
         self._config = config
         self._pins = pins
-        self._deadline = deadline
+        self._deadline = time.monotonic() + config.budget if deadline is None else deadline
         self._resolver: dns.resolver.Resolver | None = None
         self._answers: dict[str, Answer] = {}
         self.sources: dict[str, str] = {}  # name -> "pinned key" | "DNS" | why there is none
@@ -530,7 +533,7 @@ def _check_signatures(
             results[index] = _signature_result(index, facts, "fail", *violation, verified=None)
             continue
         candidates.append((index, facts, key_name(facts.selector, facts.domain)))
-    lookup = KeyLookup(config, context.vendor.dkim_keys, time.monotonic() + config.budget)
+    lookup = KeyLookup(config, context.vendor.dkim_keys)
     # pinned keys cost no query; the signer's own signature is the bottom-most (relays and
     # lists add theirs on top), so an added heap of signatures cannot push it out
     candidates.sort(key=lambda c: (not lookup.pinned(c[2]), -c[0]))
