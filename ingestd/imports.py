@@ -429,8 +429,8 @@ def clip_text_fields(rows: pl.DataFrame, kind: Kind) -> tuple[pl.DataFrame, list
         findings.append(
             Finding(
                 "text_clipped",
-                f"{name}: {long.height} values longer than the column's {length:,} characters "
-                f"were cut to it: {shown}{more}",
+                f"{name}: {long.height} {'value' if long.height == 1 else 'values'} longer "
+                f"than the column's {length:,} characters cut to that length: {shown}{more}",
                 count=long.height,
                 examples=tuple(long.head(EXAMPLES)["code"]),
             )
