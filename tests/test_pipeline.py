@@ -963,9 +963,15 @@ def test_a_message_that_keeps_failing_is_held_with_its_sender_and_subject(tmp_pa
         )
     mail = tmp_path / "m.eml"
     mail.write_bytes(deck_mail(key, subject="Acme weekly rates"))
-    for _ in range(MAX_ATTEMPTS):
-        done = ingestd(config, "import", str(mail))
-        assert done.returncode != 0 and "the disk refused the write" in done.stderr
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert ingestd(config, "import", str(mail)).returncode != 0
+        store = Store(url)
+        try:
+            (row,) = message_rows(store)
+        finally:
+            store.close()
+        assert (row["state"], row["attempts"]) == ("processing", attempt)
+        assert "the disk refused the write" in row["last_error"]
     done = ingestd(config, "import", str(mail), "--json")
     outcome = as_json(done)
     assert (done.returncode, outcome["reason"]) == (1, "pipeline_crash")
