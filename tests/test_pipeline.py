@@ -1002,3 +1002,43 @@ def test_a_message_the_queue_gave_up_on_is_held_with_its_envelope_sender(lite):
     assert outcome.envelope_from == "Bounce@Acme.Example"
     (entry,) = Quarantine(lite).list()
     assert (entry.reason, entry.from_addr) == ("pipeline_crash", "bounce@acme.example")
+
+
+def test_the_daemon_holds_a_message_with_too_many_sheets_received_over_smtp(
+    tmp_path, dns, acme_key
+):
+    from rig_daemon import Setup
+    from rig_signers import sign_dkimpy
+    from test_mail_e2e import CSV, deck_mail, send
+
+    dns.reset()
+    dns.set_txt("sel1._domainkey.acme.example", acme_key.record)
+    setup = Setup.create(
+        tmp_path, nameserver=dns.address, extra="[limits]\nmax_sheets_per_message = 10\n"
+    )
+    decks = [(f"rates-{n}.csv", csv_deck(codes(2, first=6000 + 10 * n)), CSV) for n in range(300)]
+    raw = sign_dkimpy(
+        deck_mail(*decks, message_id="<three-hundred@acme.example>"),
+        acme_key,
+        domain="acme.example",
+        selector="sel1",
+    )
+    with setup.daemon() as daemon:
+        send(setup.port, raw)
+        daemon.wait_for(
+            lambda: [m["state"] for m in setup.messages()] == ["quarantined"],
+            30,
+            "the message held",
+        )
+        assert daemon.stop() == 0
+    (message,) = setup.messages()
+    assert message["reason"] == "too_many_sheets"
+    assert setup.versions() == []
+    (held,) = setup.cli_json("quarantine", "list")
+    assert (held["reason"], held["from"]) == ("too_many_sheets", "rates@acme.example")
+    assert (
+        "more than 10 rate sheets (301 parts)"
+        in setup.cli_json("quarantine", "show", str(held["id"]))["detail"]
+    )
+    alerts = setup.query("SELECT purpose FROM outbox WHERE message_row = ?", message["id"])
+    assert [a["purpose"] for a in alerts] == ["quarantine_alert"]
