@@ -335,7 +335,7 @@ def _import_deck(
             outcome.message = f"this file was already imported as version {dup}"
             return
         progress("planning")
-        rows, clipped = clip_text_fields(deck.rows, deck.kind)
+        rows, clipped = _clip_text_fields(deck.rows, deck.kind)
         existing = writer.current_rows(ahead)
         plan = plan_import(
             existing,
@@ -405,7 +405,7 @@ def _fill_from_plan(outcome: ImportOutcome, plan: Plan, deck: DeckRead) -> None:
     }
 
 
-def clip_text_fields(rows: pl.DataFrame, kind: Kind) -> tuple[pl.DataFrame, list[Finding]]:
+def _clip_text_fields(rows: pl.DataFrame, kind: Kind) -> tuple[pl.DataFrame, list[Finding]]:
     """The deck's rows with every text longer than its column (``rates.schema``) cut to the
     column's length, before anything compares or stores them, and a ``text_clipped`` warning
     per field naming the rows and their lengths: the same rows on every database."""
