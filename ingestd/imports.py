@@ -415,11 +415,11 @@ def _clip_text_fields(rows: pl.DataFrame, kind: Kind) -> tuple[pl.DataFrame, lis
         if name not in rows.columns or rows.schema[name] != pl.String:
             continue
         chars = pl.col(name).str.len_chars()
+        if not rows.select((chars > length).any()).item():
+            continue
         long = rows.select("code", row.alias("source_row"), chars.alias("chars")).filter(
             pl.col("chars") > length
         )
-        if long.is_empty():
-            continue
         rows = rows.with_columns(pl.col(name).str.slice(0, length))
         shown = ", ".join(
             f"row {row} ({chars:,} characters)"
