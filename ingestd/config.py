@@ -267,6 +267,9 @@ class Limits:
     max_columns: int = 200
     max_zip_members: int = 50
     max_nesting: int = 3  # archives and forwarded messages inside each other
+    # rate sheet files in one message (attachments, ZIP members, forwarded messages' sheets):
+    # a message with more is held whole (README "Receiving mail", quarantine too_many_sheets)
+    max_sheets_per_message: int = 50
 
 
 @dataclass(frozen=True)
@@ -1133,6 +1136,9 @@ def _parse_limits(t: _Table) -> Limits:
         max_columns=t.get("max_columns", _integer(lo=1), d.max_columns),
         max_zip_members=t.get("max_zip_members", _integer(lo=1), d.max_zip_members),
         max_nesting=t.get("max_nesting", _integer(lo=0), d.max_nesting),
+        max_sheets_per_message=t.get(
+            "max_sheets_per_message", _integer(lo=1), d.max_sheets_per_message
+        ),
     )
     t.finish()
     return limits

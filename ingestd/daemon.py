@@ -166,6 +166,7 @@ class Daemon:
                     source=item.source,
                     correlation_id=item.id,
                     error=traceback.format_exc(),
+                    envelope_from=item.meta.get("mail_from"),
                 )
                 self.queue.complete(item)
             else:

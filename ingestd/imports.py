@@ -18,15 +18,18 @@ import polars as pl
 
 from ingestd.config import Config, TableRule, Vendor, name_problem
 from ingestd.errors import RefusedError, RowError, SheetError
-from ingestd.rates.model import DeckMode, iso
+from ingestd.rates.model import DeckMode, Kind, iso
+from ingestd.rates.schema import RATE_TABLES, versions
 from ingestd.rates.semantics import (
+    EXAMPLES,
+    Finding,
     Plan,
     deck_mode_from_name,
     plan_import,
     plan_purge,
     plan_rollback,
 )
-from ingestd.rates.store import Provenance, RowsAhead, Store, TableRef
+from ingestd.rates.store import Provenance, RowsAhead, Store, TableRef, fit_row, text_lengths
 from ingestd.sheets.deck import ReadOptions, read_decks
 from ingestd.sheets.opentwps import DeckRead
 from ingestd.sheets.reread import SheetCache
@@ -168,13 +171,19 @@ def import_file(
     vendor = config.vendor(vendor_id)
     progress = progress or (lambda stage: None)
     received_at = received_at.replace(microsecond=0, tzinfo=None)
+    # as the version will keep them (a subject longer than its column is cut)
     provenance = Provenance(
-        received_at=received_at,
-        message_id=message_id,
-        sender=sender,
-        subject=subject,
-        file_name=file_name,
-        file_hash=file_hash(data),
+        **fit_row(
+            versions,
+            {
+                "received_at": received_at,
+                "message_id": message_id,
+                "sender": sender,
+                "subject": subject,
+                "file_name": file_name,
+                "file_hash": file_hash(data),
+            },
+        )
     )
 
     def outcome() -> ImportOutcome:
@@ -331,10 +340,11 @@ def _import_deck(
             outcome.message = f"this file was already imported as version {dup}"
             return
         progress("planning")
+        rows, clipped = _clip_text_fields(deck.rows, deck.kind)
         existing = writer.current_rows(ahead)
         plan = plan_import(
             existing,
-            deck.rows,
+            rows,
             kind=deck.kind,
             mode=mode,
             received_at=outcome.received_at,
@@ -342,14 +352,14 @@ def _import_deck(
             # the warnings are worked out on another core while the version is written
             later_warnings=True,
         )
-        del existing
+        del existing, rows
         _fill_from_plan(outcome, plan, deck)
         if (
             (plan.held and not accept_guards)
             or dry_run
             or _too_many_rejected(outcome, deck, vendor)
         ):
-            _fill_warnings(outcome, plan.finish_warnings())
+            _fill_warnings(outcome, [*clipped, *plan.finish_warnings()])
         _refuse_if_too_many_rejected(outcome, deck, vendor)
         if plan.held and not accept_guards:
             tripped = [g for g in plan.guards if g.tripped]
@@ -373,7 +383,7 @@ def _import_deck(
             warnings = pool.submit(plan.finish_warnings)
 
             def summary() -> dict:
-                _fill_warnings(outcome, warnings.result())
+                _fill_warnings(outcome, [*clipped, *warnings.result()])
                 return outcome.as_dict()
 
             writer.write_version(
@@ -398,6 +408,39 @@ def _fill_from_plan(outcome: ImportOutcome, plan: Plan, deck: DeckRead) -> None:
         "closed": plan.closes.len(),
         "discontinued_missing": plan.missing_discontinued,
     }
+
+
+def _clip_text_fields(rows: pl.DataFrame, kind: Kind) -> tuple[pl.DataFrame, list[Finding]]:
+    """The deck's rows with every text longer than its column (``rates.schema``) cut to the
+    column's length, before anything compares or stores them, and a ``text_clipped`` warning
+    per field naming the rows and their lengths: the same rows on every database."""
+    findings = []
+    row = pl.col("source_row") if "source_row" in rows.columns else pl.lit(None, pl.Int64)
+    for name, length in text_lengths(RATE_TABLES[kind]).items():
+        if name not in rows.columns or rows.schema[name] != pl.String:
+            continue
+        chars = pl.col(name).str.len_chars()
+        if not rows.select((chars > length).any()).item():
+            continue
+        long = rows.select("code", row.alias("source_row"), chars.alias("chars")).filter(
+            pl.col("chars") > length
+        )
+        rows = rows.with_columns(pl.col(name).str.slice(0, length))
+        shown = ", ".join(
+            f"row {row} ({chars:,} characters)"
+            for row, chars in long.head(EXAMPLES).select("source_row", "chars").iter_rows()
+        )
+        more = f" and {long.height - EXAMPLES} more" if long.height > EXAMPLES else ""
+        findings.append(
+            Finding(
+                "text_clipped",
+                f"{name}: {long.height} {'value' if long.height == 1 else 'values'} longer "
+                f"than the column's {length:,} characters cut to that length: {shown}{more}",
+                count=long.height,
+                examples=tuple(long.head(EXAMPLES)["code"]),
+            )
+        )
+    return rows, findings
 
 
 def _fill_warnings(outcome: ImportOutcome, warnings: list) -> None:

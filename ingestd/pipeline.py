@@ -43,10 +43,16 @@ from ingestd.config import Config, Vendor
 from ingestd.errors import IngestdError, UsageError
 from ingestd.imports import ImportOutcome, import_file
 from ingestd.logs import kv as _kv
-from ingestd.mail.mime import Extraction, extract_sheets, parse_message
+from ingestd.mail.mime import (
+    Extraction,
+    MessageSummary,
+    extract_sheets,
+    parse_message,
+    read_headers,
+)
 from ingestd.rates.model import iso
 from ingestd.rates.schema import messages, outbox, quarantine
-from ingestd.rates.store import Store, utcnow
+from ingestd.rates.store import Store, fit_row, utcnow
 
 log = logging.getLogger("ingestd.pipeline")
 
@@ -154,6 +160,9 @@ class Release:
     accept_guards: bool = True
     accept_unauthenticated: bool = False
     vendor: str | None = None  # for a sender no vendor lists
+    # a message held for holding more sheets than [limits] max_sheets_per_message: a person
+    # looked at it, every sheet is imported
+    accept_sheet_count: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -161,6 +170,7 @@ class Release:
             "accept_guards": self.accept_guards,
             "accept_unauthenticated": self.accept_unauthenticated,
             "vendor": self.vendor,
+            "accept_sheet_count": self.accept_sheet_count,
         }
 
 
@@ -357,14 +367,14 @@ class Pipeline:
             return self._hold(
                 row_id,
                 raw,
-                MessageOutcome(
-                    status="quarantined",
-                    reason="pipeline_crash",
-                    message=f"processing this message failed {attempts - 1} times; "
+                _crashed(
+                    raw,
+                    digest,
+                    row_id,
+                    correlation_id,
+                    envelope_from,
+                    f"processing this message failed {attempts - 1} times; "
                     f"last error: {(last or 'the process died').splitlines()[-1]}",
-                    raw_sha256=digest,
-                    correlation_id=correlation_id,
-                    row_id=row_id,
                 ),
                 detail=last or "the process died while processing it",
             )
@@ -423,25 +433,18 @@ class Pipeline:
         if auth.status == "temperror":
             raise TemporaryFailure(f"cannot check the sender now: {auth.detail}")
         message = parse_message(raw)
-        extraction = extract_sheets(message, self.config.limits)
-        summary = extraction.message_summary
-        outcome = MessageOutcome(
-            status="refused",
-            reason=None,
-            message="",
-            raw_sha256=digest,
-            correlation_id=correlation_id,
-            row_id=row_id,
-            vendor=auth.vendor.id if auth.vendor else None,
-            from_addr=auth.from_addr or _address(summary.from_addr),
-            subject=summary.subject,
-            message_id=summary.message_id,
-            auth=auth.as_dict(),
-            skipped=[_skipped(s) for s in extraction.skipped],
-            envelope_from=envelope_from,
-            automated=summary.is_automated,
-            references=summary.references,
+        limits = self.config.limits
+        # counted before any sheet is read; a person who released such a message checked it
+        every_sheet = release is not None and release.accept_sheet_count
+        extraction = extract_sheets(
+            message, limits, max_sheets=None if every_sheet else limits.max_sheets_per_message
         )
+        summary = extraction.message_summary
+        outcome = _outcome_of(summary, digest, row_id, correlation_id, envelope_from)
+        outcome.vendor = auth.vendor.id if auth.vendor else None
+        outcome.from_addr = auth.from_addr or outcome.from_addr
+        outcome.auth = auth.as_dict()
+        outcome.skipped = [_skipped(s) for s in extraction.skipped]
         # by Message-ID only once the sender domain is proven: a forgery must not pass for,
         # nor pre-empt, the vendor's real message
         duplicate = (
@@ -461,6 +464,10 @@ class Pipeline:
             outcome.message = f"sender not authenticated: {auth.detail}"
             return self._hold(row_id, raw, outcome, detail=auth.detail)
         outcome.vendor = vendor.id
+        if extraction.too_many_sheets:
+            outcome.status, outcome.reason = "quarantined", "too_many_sheets"
+            outcome.message = _too_many_sheets_text(extraction, limits.max_sheets_per_message)
+            return self._hold(row_id, raw, outcome, detail=outcome.message)
         if not extraction.sheets:
             outcome.status, outcome.reason = "quarantined", "no_sheet"
             outcome.message = _no_sheet_text(extraction)
@@ -585,15 +592,20 @@ class Pipeline:
                     with conn.begin_nested():
                         row_id = conn.execute(
                             messages.insert().values(
-                                raw_sha256=digest,
-                                source=source,
-                                correlation_id=correlation_id,
-                                received_at=received,
-                                state="processing",
-                                attempts=1,
-                                notify="none",
-                                created_at=now,
-                                updated_at=now,
+                                fit_row(
+                                    messages,
+                                    {
+                                        "raw_sha256": digest,
+                                        "source": source,
+                                        "correlation_id": correlation_id,
+                                        "received_at": received,
+                                        "state": "processing",
+                                        "attempts": 1,
+                                        "notify": "none",
+                                        "created_at": now,
+                                        "updated_at": now,
+                                    },
+                                )
                             )
                         ).inserted_primary_key[0]
                 except sa.exc.IntegrityError:
@@ -623,10 +635,15 @@ class Pipeline:
                 messages.update()
                 .where(messages.c.id == row.id)
                 .values(
-                    state="processing",
-                    attempts=attempts,
-                    correlation_id=correlation_id,
-                    updated_at=now,
+                    fit_row(
+                        messages,
+                        {
+                            "state": "processing",
+                            "attempts": attempts,
+                            "correlation_id": correlation_id,
+                            "updated_at": now,
+                        },
+                    )
                 )
             )
             return row.id, attempts, (row.state, row.attempts)
@@ -653,17 +670,22 @@ class Pipeline:
                 messages.update()
                 .where(messages.c.id == row_id)
                 .values(
-                    state=state,
-                    result=outcome.status,
-                    reason=outcome.reason,
-                    message_id=_clip(outcome.message_id, 998),
-                    from_addr=_clip(outcome.from_addr, 320),
-                    subject=_clip(outcome.subject, 998),
-                    vendor=outcome.vendor,
-                    auth=json.dumps(outcome.auth, default=str) if outcome.auth else None,
-                    outcome=json.dumps(outcome.as_dict(), default=str),
-                    notify=notify,
-                    updated_at=utcnow(),
+                    fit_row(
+                        messages,
+                        {
+                            "state": state,
+                            "result": outcome.status,
+                            "reason": outcome.reason,
+                            "message_id": outcome.message_id,
+                            "from_addr": outcome.from_addr,
+                            "subject": outcome.subject,
+                            "vendor": outcome.vendor,
+                            "auth": json.dumps(outcome.auth, default=str) if outcome.auth else None,
+                            "outcome": json.dumps(outcome.as_dict(), default=str),
+                            "notify": notify,
+                            "updated_at": utcnow(),
+                        },
+                    )
                 )
             )
 
@@ -720,12 +742,17 @@ class Pipeline:
             )
             outcome.quarantine_id = conn.execute(
                 quarantine.insert().values(
-                    message_row=row_id,
-                    reason=outcome.reason or "held",
-                    detail=detail[:20000],
-                    raw_path=str(path),
-                    state="held",
-                    created_at=utcnow(),
+                    fit_row(
+                        quarantine,
+                        {
+                            "message_row": row_id,
+                            "reason": outcome.reason or "held",
+                            "detail": detail[:20000],
+                            "raw_path": str(path),
+                            "state": "held",
+                            "created_at": utcnow(),
+                        },
+                    )
                 )
             ).inserted_primary_key[0]
         self._finish(
@@ -762,8 +789,15 @@ class Pipeline:
             os.close(directory)
         return path
 
-    def quarantine_crashed(self, raw: bytes, *, source: str, correlation_id: str | None,
-                           error: str) -> MessageOutcome:  # fmt: skip
+    def quarantine_crashed(
+        self,
+        raw: bytes,
+        *,
+        source: str,
+        correlation_id: str | None,
+        error: str,
+        envelope_from: str | None = None,
+    ) -> MessageOutcome:
         """Hold a message the caller gave up on (the queue counted its attempts)."""
         digest = raw_hash(raw)
         claim = self._claim(raw, digest, source, utcnow(), correlation_id, None)
@@ -771,13 +805,13 @@ class Pipeline:
             return claim
         row_id, _, _ = claim
         self._record_error(row_id, error)
-        outcome = MessageOutcome(
-            status="quarantined",
-            reason="pipeline_crash",
-            message=f"processing this message failed {MAX_ATTEMPTS} times",
-            raw_sha256=digest,
-            correlation_id=correlation_id,
-            row_id=row_id,
+        outcome = _crashed(
+            raw,
+            digest,
+            row_id,
+            correlation_id,
+            envelope_from,
+            f"processing this message failed {MAX_ATTEMPTS} times",
         )
         outcome = self._hold(row_id, raw, outcome, detail=error)
         if self.after is not None:
@@ -892,6 +926,7 @@ class Quarantine:
             quarantine_id=held_id,
             accept_unauthenticated=accept_unauthenticated,
             vendor=vendor,
+            accept_sheet_count=held.reason == "too_many_sheets",
         )
         outcome = self.pipeline.process(
             raw, source="release", received_at=held.received_at, release=release
@@ -980,8 +1015,53 @@ def _address(header: str | None) -> str | None:
     return address.lower() or None
 
 
-def _clip(text: str | None, size: int) -> str | None:
-    return None if text is None else text[:size]
+def _outcome_of(
+    summary: MessageSummary,
+    digest: str,
+    row_id: int,
+    correlation_id: str | None,
+    envelope_from: str | None,
+) -> MessageOutcome:
+    """A message's outcome with what its headers say (not yet decided: refused)."""
+    return MessageOutcome(
+        status="refused",
+        reason=None,
+        message="",
+        raw_sha256=digest,
+        correlation_id=correlation_id,
+        row_id=row_id,
+        from_addr=_address(summary.from_addr),
+        subject=summary.subject,
+        message_id=summary.message_id,
+        envelope_from=envelope_from,
+        automated=summary.is_automated,
+        references=summary.references,
+    )
+
+
+def _crashed(
+    raw: bytes,
+    digest: str,
+    row_id: int,
+    correlation_id: str | None,
+    envelope_from: str | None,
+    text: str,
+) -> MessageOutcome:
+    """A message held because processing it kept failing: who sent it and what it is about
+    come from its headers alone (its body may be what failed), the sender from the From
+    header, else the envelope."""
+    outcome = _outcome_of(read_headers(raw), digest, row_id, correlation_id, envelope_from)
+    outcome.status, outcome.reason, outcome.message = "quarantined", "pipeline_crash", text
+    outcome.from_addr = outcome.from_addr or _address(envelope_from)
+    return outcome
+
+
+def _too_many_sheets_text(extraction: Extraction, limit: int) -> str:
+    return (
+        f"the message holds more than {limit} rate sheets ({extraction.parts:,} parts); "
+        f"the limit is {limit} ([limits] max_sheets_per_message). Nothing was imported; "
+        "releasing it imports every sheet"
+    )
 
 
 def _skipped(part: Any) -> dict[str, Any]:

@@ -91,6 +91,7 @@ def test_builtin_defaults(tmp_path: Path) -> None:
     assert config.policy.max_rejected_share == 0.05
     assert config.limits == Limits()
     assert config.limits.max_unpacked_size == 200 * MB and config.limits.max_rows == 2_000_000
+    assert config.limits.max_sheets_per_message == 50
     assert config.vendors == ()
 
 
@@ -305,6 +306,10 @@ def test_imap_account_needs_a_secret_source(tmp_path: Path) -> None:
         ("[policy]\nnotice_hours = 168\n", "policy.notice_hours", "expected a table, got 168"),
         ("[limits]\nmax_rows = 1.5\n", "limits.max_rows", "expected an integer, got 1.5"),
         ("[limits]\nmax_file_size = 1.5\n", "limits.max_file_size", "expected a size"),
+        ("[limits]\nmax_sheets_per_message = 0\n", "limits.max_sheets_per_message",
+         "0 is out of range; allowed: at least 1"),
+        ('[limits]\nmax_sheets_per_message = "many"\n', "limits.max_sheets_per_message",
+         "expected an integer"),
         ('[[vendors]]\nid = "Acme"\n', "vendors[0].id", "'Acme' is not an id"),
         ('[[vendors]]\nid = "a"\ntimezone = "Mars/Olympus"\n', "vendors[0].timezone",
          "is not an IANA time zone"),
@@ -396,6 +401,7 @@ def test_env_overrides_convert_types(tmp_path: Path) -> None:
             "INGESTD_OUTBOUND_FROM": "Desk <desk@x.example>",
             "INGESTD_DATABASE_URL": "postgresql+psycopg://ingestd@db/ingestd",
             "INGESTD_LIMITS_MAX_ROWS": "1000",
+            "INGESTD_LIMITS_MAX_SHEETS_PER_MESSAGE": "5",
             "INGESTD_DAEMON_SHEET_CACHE_SIZE": "0",
             "INGESTD_NOTIFY_RATES_TEAM": "team@x.example",
             "INGESTD_NOTIFY_UNAUTHENTICATED_DIGEST": "15m",
@@ -416,6 +422,7 @@ def test_env_overrides_convert_types(tmp_path: Path) -> None:
     assert config.outbound.from_addr == "Desk <desk@x.example>"
     assert config.database.url == "postgresql+psycopg://ingestd@db/ingestd"
     assert config.limits.max_rows == 1000
+    assert config.limits.max_sheets_per_message == 5
     assert config.daemon.sheet_cache_size == 0  # none kept
     assert config.notify.rates_team == ("team@x.example",)
     assert (config.notify.unauthenticated_digest, config.notify.reports_per_message) == (900, 3)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -779,3 +781,264 @@ def test_a_held_message_delivered_again_goes_back_to_the_imap_quarantine_folder(
         assert daemon.imap_handler(deck_mail(key), ref) is Disposition.PROCESSED
     finally:
         daemon.store.close()
+
+
+# --- through the real process: sheets per message, long headers, crashes -----------------------
+
+
+def ingestd(config: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``python -m ingestd -c CONFIG …`` in a process of its own (this checkout's code)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
+    return subprocess.run(
+        [sys.executable, "-m", "ingestd", "-c", str(config), *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def as_json(done: subprocess.CompletedProcess) -> Any:
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        raise AssertionError(f"exit {done.returncode}: {done.stdout}{done.stderr}") from None
+
+
+def deck_rows(url: str) -> list[dict[str, Any]]:
+    store = Store(url)
+    try:
+        with store.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.select(versions)).mappings()]
+    finally:
+        store.close()
+
+
+def sheets_mail(
+    key: SigningKey, message_id: str, csvs: int, zipped: int, forwarded: int, *, start: int = 5000
+) -> bytes:
+    """A signed message with ``csvs`` CSV attachments, a ZIP of ``zipped`` CSVs and a forwarded
+    message holding ``forwarded`` CSVs: every CSV a deck of its own codes, from ``start``."""
+    from email import message_from_bytes, policy
+
+    first = iter(range(start, 9_000_000, 10))
+    attachments = [(f"rates-{n}.csv", csv_deck(codes(2, first=next(first)))) for n in range(csvs)]
+    if zipped:
+        members = {f"z{n}.csv": csv_deck(codes(2, first=next(first))) for n in range(zipped)}
+        attachments.append(("more.zip", zip_of(members)))
+    outer = message_from_bytes(rate_message(attachments, message_id=message_id), policy=policy.SMTP)
+    if forwarded:
+        inner = rate_message(
+            [(f"fwd-{n}.csv", csv_deck(codes(2, first=next(first)))) for n in range(forwarded)],
+            subject="the decks of last week",
+            message_id=f"<inner-{message_id[1:]}",
+        )
+        outer.add_attachment(message_from_bytes(inner, policy=policy.SMTP))
+    return signed(outer.as_bytes(policy=policy.SMTP), key)
+
+
+def test_a_message_with_more_sheets_than_the_limit_is_held_whole_and_released_whole(tmp_path, key):
+    config = config_path(tmp_path, pin=key)
+    url = load_config(config, env={}).database.url
+    limit = {"INGESTD_LIMITS_MAX_SHEETS_PER_MESSAGE": "5"}
+    # 3 attachments + a ZIP of 2 + a forward holding 1: six sheets, one more than allowed
+    many = tmp_path / "many.eml"
+    many.write_bytes(sheets_mail(key, "<many@acme.example>", 3, 2, 1))
+    done = ingestd(config, "import", str(many), "--json", **limit)
+    outcome = as_json(done)
+    assert (done.returncode, outcome["status"], outcome["reason"]) == (
+        1,
+        "quarantined",
+        "too_many_sheets",
+    )
+    assert "more than 5 rate sheets" in outcome["message"]
+    assert "max_sheets_per_message" in outcome["message"]
+    assert outcome["sheets"] == []
+    assert deck_rows(url) == []  # nothing imported, not the first five either
+
+    listed = ingestd(config, "quarantine", "list", **limit)
+    assert "too_many_sheets" in listed.stdout and SENDER in listed.stdout
+    shown = as_json(ingestd(config, "quarantine", "show", str(outcome["quarantine_id"]), "--json"))
+    assert "more than 5 rate sheets" in shown["detail"]
+
+    # an operator who looked at it releases it: every sheet is imported, the limit stays
+    done = ingestd(
+        config,
+        "quarantine",
+        "release",
+        str(outcome["quarantine_id"]),
+        "--note",
+        "six decks of one vendor: fine",
+        "--json",
+        **limit,
+    )
+    released = as_json(done)
+    assert (done.returncode, released["status"]) == (0, "imported")
+    # three CSVs, the ZIP (its two CSVs make one version) and the forward's CSV
+    assert len(released["sheets"]) == 5
+    versions_made = deck_rows(url)
+    assert len(versions_made) == 5
+    store = Store(url)
+    try:
+        assert len(open_codes(store)) == 12  # two codes in each of the six CSVs
+    finally:
+        store.close()
+    release = json.loads(versions_made[0]["summary"])["authentication"]["release"]
+    assert release["accept_sheet_count"] is True
+    entry = as_json(ingestd(config, "quarantine", "show", str(outcome["quarantine_id"]), "--json"))
+    assert (entry["state"], entry["resolution"]) == ("released", "six decks of one vendor: fine")
+
+    # five sheets are within the limit
+    five = tmp_path / "five.eml"
+    five.write_bytes(sheets_mail(key, "<five@acme.example>", 2, 2, 1, start=7000))
+    done = ingestd(config, "import", str(five), "--json", **limit)
+    assert (done.returncode, as_json(done)["status"]) == (0, "imported")
+    assert len(deck_rows(url)) == 9  # two CSVs, the ZIP, the forward's CSV
+
+
+def test_five_thousand_attachments_are_held_without_reading_them(tmp_path, key):
+    config = config_path(tmp_path, pin=key)
+    url = load_config(config, env={}).database.url
+    flood = tmp_path / "flood.eml"
+    flood.write_bytes(sheets_mail(key, "<flood@acme.example>", 5000, 0, 0))
+    started = time.monotonic()
+    done = ingestd(config, "import", str(flood), "--json")
+    took = time.monotonic() - started
+    outcome = as_json(done)
+    assert (done.returncode, outcome["reason"]) == (1, "too_many_sheets")
+    assert outcome["message"].startswith(
+        "the message holds more than 50 rate sheets (5,001 parts); the limit is 50"
+    )
+    assert deck_rows(url) == []
+    # the 5,000 decks are not read: the MIME parse is most of it (4,571 versions took minutes)
+    assert took < 60, took
+    print(f"5,000 attachments held in {took:.1f} s")
+
+
+def long_header_mail(key: SigningKey) -> tuple[bytes, str, str]:
+    subject = "Rates " + " ".join(f"update{n}" for n in range(200))  # ~1,600 characters
+    message_id = f"<{'x' * 1200}@acme.example>"
+    raw = signed(
+        rate_message([("rates.csv", csv_deck(codes(3)))], subject=subject, message_id=message_id),
+        key,
+    )
+    return raw, subject, message_id
+
+
+def test_a_subject_and_message_id_longer_than_their_columns_are_cut_on_every_database(
+    db_url, tmp_path, key
+):
+    config = config_path(tmp_path, pin=key, db_url=db_url)
+    assert ingestd(config, "db", "upgrade").returncode == 0
+    raw, subject, message_id = long_header_mail(key)
+    assert len(subject) > 998 and len(message_id) > 998
+    mail = tmp_path / "long.eml"
+    mail.write_bytes(raw)
+    done = ingestd(config, "import", str(mail), "--json")
+    assert (done.returncode, as_json(done)["status"]) == (0, "imported"), done.stderr
+    (version,) = deck_rows(db_url)
+    assert (version["subject"], version["message_id"]) == (subject[:998], message_id[:998])
+    assert version["sender"] == SENDER and version["file_name"] == "rates.csv"
+    store = Store(db_url)
+    try:
+        (row,) = message_rows(store)
+    finally:
+        store.close()
+    assert (row["subject"], row["message_id"]) == (subject[:998], message_id[:998])
+    # the same message again is recognised, by its bytes
+    done = ingestd(config, "import", str(mail), "--json")
+    assert (done.returncode, as_json(done)["status"]) == (0, "duplicate")
+
+
+def test_a_message_that_keeps_failing_is_held_with_its_sender_and_subject(tmp_path, key):
+    config = config_path(tmp_path, pin=key)
+    url = load_config(config, env={}).database.url
+    assert ingestd(config, "db", "upgrade").returncode == 0
+    # a real fault: the database refuses every new version (as a full or broken disk would)
+    path = sa.make_url(url).database
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON versions "
+            "BEGIN SELECT RAISE(ABORT, 'the disk refused the write'); END"
+        )
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(deck_mail(key, subject="Acme weekly rates"))
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert ingestd(config, "import", str(mail)).returncode != 0
+        store = Store(url)
+        try:
+            (row,) = message_rows(store)
+        finally:
+            store.close()
+        assert (row["state"], row["attempts"]) == ("processing", attempt)
+        assert "the disk refused the write" in row["last_error"]
+    done = ingestd(config, "import", str(mail), "--json")
+    outcome = as_json(done)
+    assert (done.returncode, outcome["reason"]) == (1, "pipeline_crash")
+    assert (outcome["from"], outcome["subject"]) == (SENDER, "Acme weekly rates")
+    assert outcome["message_id"] == "<deck-1@acme.example>"
+    listed = ingestd(config, "quarantine", "list").stdout
+    (line,) = [line for line in listed.splitlines() if "pipeline_crash" in line]
+    assert f"{SENDER}  Acme weekly rates" in line and "?" not in line
+    shown = as_json(ingestd(config, "quarantine", "show", str(outcome["quarantine_id"]), "--json"))
+    assert shown["from"] == SENDER and "the disk refused the write" in shown["detail"]
+
+
+def test_a_message_the_queue_gave_up_on_is_held_with_its_envelope_sender(lite):
+    # no From header: the envelope sender is who sent it
+    raw = b"To: rates@carrier.example\r\nSubject: broken\r\n\r\nbody\r\n"
+    outcome = lite.quarantine_crashed(
+        raw,
+        source="smtp",
+        correlation_id="q-1",
+        error="Traceback …\nRuntimeError: boom",
+        envelope_from="Bounce@Acme.Example",
+    )
+    assert (outcome.reason, outcome.from_addr, outcome.subject) == (
+        "pipeline_crash",
+        "bounce@acme.example",
+        "broken",
+    )
+    assert outcome.envelope_from == "Bounce@Acme.Example"
+    (entry,) = Quarantine(lite).list()
+    assert (entry.reason, entry.from_addr) == ("pipeline_crash", "bounce@acme.example")
+
+
+def test_the_daemon_holds_a_message_with_too_many_sheets_received_over_smtp(
+    tmp_path, dns, acme_key
+):
+    from rig_daemon import Setup
+    from rig_signers import sign_dkimpy
+    from test_mail_e2e import CSV, deck_mail, send
+
+    dns.reset()
+    dns.set_txt("sel1._domainkey.acme.example", acme_key.record)
+    setup = Setup.create(
+        tmp_path, nameserver=dns.address, extra="[limits]\nmax_sheets_per_message = 10\n"
+    )
+    decks = [(f"rates-{n}.csv", csv_deck(codes(2, first=6000 + 10 * n)), CSV) for n in range(300)]
+    raw = sign_dkimpy(
+        deck_mail(*decks, message_id="<three-hundred@acme.example>"),
+        acme_key,
+        domain="acme.example",
+        selector="sel1",
+    )
+    with setup.daemon() as daemon:
+        send(setup.port, raw)
+        daemon.wait_for(
+            lambda: [m["state"] for m in setup.messages()] == ["quarantined"],
+            30,
+            "the message held",
+        )
+        assert daemon.stop() == 0
+    (message,) = setup.messages()
+    assert message["reason"] == "too_many_sheets"
+    assert setup.versions() == []
+    (held,) = setup.cli_json("quarantine", "list")
+    assert (held["reason"], held["from"]) == ("too_many_sheets", "rates@acme.example")
+    assert (
+        "more than 10 rate sheets (301 parts)"
+        in setup.cli_json("quarantine", "show", str(held["id"]))["detail"]
+    )
+    alerts = setup.query("SELECT purpose FROM outbox WHERE message_row = ?", message["id"])
+    assert [a["purpose"] for a in alerts] == ["quarantine_alert"]

@@ -218,6 +218,7 @@ HOLD_TEXT = {
     "dkim_test_key": "the DKIM key is in testing mode (t=y)",
     "no_sheet": "the message holds no rate sheet",
     "guard_triggered": "a sheet tripped a guard (mass discontinue, stale deck, price jump)",
+    "too_many_sheets": "the message holds more rate sheets than [limits] max_sheets_per_message",
     "pipeline_crash": "processing the message failed repeatedly",
 }
 

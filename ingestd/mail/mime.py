@@ -9,6 +9,11 @@ encrypted parts, winmail.dat) and tell a message body from an attached text file
 Nothing here raises on a hostile or broken message: every part that is left out is a
 :class:`SkippedPart` with a stable reason code (:data:`SKIP_REASONS`) and one line for people, so
 the vendor can be told why "no usable sheet" was found.
+
+The sheet files of a message are counted as they are found (a ZIP by the sheet-like files it
+holds, archives inside it included), and the walk stops once there are more than the caller
+allows (``[limits] max_sheets_per_message``): a message of thousands of attachments costs the
+parse of its MIME structure, not the decoding and hashing of every part.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage, Message
 from pathlib import PurePosixPath
+from typing import IO
 
 from ingestd.config import Limits
 from ingestd.errors import SheetError
@@ -199,6 +205,12 @@ class Extraction:
     sheets: tuple[Attachment, ...]
     skipped: tuple[SkippedPart, ...]
     message_summary: MessageSummary
+    # sheet files found: an attachment counts one, a ZIP the sheet-like files it holds
+    sheet_files: int = 0
+    # more sheet files than the caller allowed: the walk stopped there, ``sheets`` and
+    # ``skipped`` are incomplete and ``sheet_files`` is the count at which it stopped
+    too_many_sheets: bool = False
+    parts: int = 0  # the message's leaf MIME parts, forwarded messages' included
 
 
 class NestingTooDeepDefect(email.errors.MessageDefect):
@@ -223,11 +235,37 @@ def parse_message(raw: bytes) -> EmailMessage:
         return message
 
 
-def extract_sheets(message: EmailMessage, limits: Limits) -> Extraction:
-    """Every part of the message that is a sheet by its bytes, and every other part with why."""
-    walk = _Walk(limits)
-    walk.run(message)
-    return Extraction(tuple(walk.sheets), tuple(walk.skipped), summarize(message))
+def extract_sheets(
+    message: EmailMessage, limits: Limits, *, max_sheets: int | None = None
+) -> Extraction:
+    """Every part of the message that is a sheet by its bytes, and every other part with why;
+    with ``max_sheets``, only until more sheet files than that are found
+    (``Extraction.too_many_sheets``)."""
+    walk = _Walk(limits, max_sheets)
+    try:
+        walk.run(message)
+    except _TooManySheets:
+        pass
+    return Extraction(
+        tuple(walk.sheets),
+        tuple(walk.skipped),
+        summarize(message),
+        sheet_files=walk.sheet_files,
+        too_many_sheets=walk.too_many,
+        parts=_leaf_parts(message),
+    )
+
+
+def _leaf_parts(message: Message) -> int:
+    """Parts that hold content, without decoding any; a forward's parts count too."""
+    return sum(1 for part in message.walk() if not part.is_multipart())
+
+
+def read_headers(raw: bytes) -> MessageSummary:
+    """The headers of a raw message without parsing its body (of a message whose processing
+    failed: the body may be the reason)."""
+    parser = email.parser.BytesHeaderParser(EmailMessage, policy=email.policy.default)
+    return summarize(parser.parsebytes(raw))
 
 
 def summarize(message: Message) -> MessageSummary:
@@ -260,12 +298,26 @@ class _Place:
     subject: str
 
 
+class _TooManySheets(Exception):
+    """The walk found more sheet files than it may: it stops."""
+
+
 @dataclass
 class _Walk:
     limits: Limits
+    max_sheets: int | None = None  # None: every sheet of the message
     sheets: list[Attachment] = field(default_factory=list)
     skipped: list[SkippedPart] = field(default_factory=list)
     seen: dict[str, str] = field(default_factory=dict)  # sha256 → path of the first sheet
+    sheet_files: int = 0
+    too_many: bool = False
+
+    @property
+    def room(self) -> int:
+        """Sheet files that may still be found before the walk stops (past it: one more)."""
+        if self.max_sheets is None:
+            return _UNCOUNTED
+        return self.max_sheets - self.sheet_files
 
     def run(self, root: Message) -> None:
         if any(isinstance(defect, NestingTooDeepDefect) for defect in root.defects):
@@ -379,10 +431,11 @@ class _Walk:
                 detail = f"an image shown in the message ({content_type})"
                 self.skip(path, "inline_image", detail, part)
                 return
-        verdict = _judge(data, self.limits, where.depth)
-        if isinstance(verdict, _Skip):
-            self.skip(path, verdict.reason, verdict.detail, part)
+        judged = _judge(data, self.limits, where.depth, self.room)
+        if isinstance(judged, _Skip):
+            self.skip(path, judged.reason, judged.detail, part)
             return
+        verdict, files = judged
         if verdict == "csv" and media in ("image", "audio", "video", "font", "model"):
             self.skip(path, "not_a_sheet", f"text sent as {content_type}, not a sheet", part)
             return
@@ -391,7 +444,7 @@ class _Walk:
             self.forward(parse_message(data), name or f"part-{section}", where, part)
             return
         filename = name or f"part-{section}.{verdict}"
-        self.add(part, data, verdict, filename, where.prefix + filename, where)
+        self.add(part, data, verdict, filename, where.prefix + filename, where, files)
 
     def decoded(self, part: Message, path: str) -> bytes | None:
         """The part's bytes within the size limit, or None after recording why not."""
@@ -407,7 +460,14 @@ class _Walk:
         return data
 
     def add(
-        self, part: Message, data: bytes, fmt: str, filename: str, path: str, where: _Place
+        self,
+        part: Message,
+        data: bytes,
+        fmt: str,
+        filename: str,
+        path: str,
+        where: _Place,
+        files: int,
     ) -> None:
         digest = hashlib.sha256(data).hexdigest()
         first = self.seen.get(digest)
@@ -415,6 +475,10 @@ class _Walk:
             self.skip(path, "duplicate_part", f"the same bytes as {first!r}", part)
             return
         self.seen[digest] = path
+        self.sheet_files += files
+        if self.max_sheets is not None and self.sheet_files > self.max_sheets:
+            self.too_many = True
+            raise _TooManySheets
         self.sheets.append(
             Attachment(
                 filename=filename,
@@ -458,8 +522,9 @@ class _Skip:
     detail: str
 
 
-def _judge(data: bytes, limits: Limits, depth: int) -> str | _Skip:
-    """The format of a sheet-like file, or why the bytes are not one."""
+def _judge(data: bytes, limits: Limits, depth: int, room: int) -> tuple[str, int] | _Skip:
+    """The format of a sheet-like file and the sheet files it holds (counted up to one past
+    ``room``), or why the bytes are not one."""
     try:
         fmt = detect_format(data)
     except SheetError as exc:
@@ -469,7 +534,7 @@ def _judge(data: bytes, limits: Limits, depth: int) -> str | _Skip:
     except _ZIP_ERRORS as exc:  # detect_format opens ZIPs and lets some of their errors out
         return _Skip("unreadable", f"the file looks like a ZIP archive but: {exc}")
     if fmt == "xls":
-        return _ole_verdict(data) or fmt
+        return _ole_verdict(data) or (fmt, 1)
     if fmt == "zip":
         if depth + 1 > limits.max_nesting:
             return _Skip(
@@ -477,12 +542,13 @@ def _judge(data: bytes, limits: Limits, depth: int) -> str | _Skip:
                 f"an archive inside messages forwarded {depth} deep: more than "
                 f"{limits.max_nesting} levels (limit)",
             )
-        return _zip_verdict(data, limits) or fmt
+        files = _zip_verdict(data, limits, _ZipCount(limits, depth + 1, room))
+        return files if isinstance(files, _Skip) else (fmt, files)
     if fmt == "csv":
         kind = _text_kind(data)
         if kind is not None:
             return kind
-    return fmt
+    return fmt, 1
 
 
 def _text_kind(data: bytes) -> _Skip | None:
@@ -528,11 +594,32 @@ def _ole_verdict(data: bytes) -> _Skip | None:
     return None
 
 
-def _zip_verdict(data: bytes, limits: Limits) -> _Skip | None:
-    """None when the archive holds something sheet-like (the reader unpacks it), else why not.
+# "no limit": a count of sheet files nothing stops
+_UNCOUNTED = 1 << 62
 
-    Cheap: the first bytes of at most ``max_zip_members`` members, never the whole archive.
+
+@dataclass
+class _ZipCount:
+    """Counting the sheet files of one attachment's archives: how deep the archive lies, how
+    many files may still be found before the count stops, and the bytes of archives inside
+    it unpacked so far (within ``max_unpacked_size``, as the reader's)."""
+
+    limits: Limits
+    depth: int
+    room: int
+    unpacked: int = 0
+
+
+def _zip_verdict(data: bytes, limits: Limits, count: _ZipCount) -> _Skip | int:
+    """The sheet files the archive holds (at least 1 when it holds something sheet-like: the
+    reader unpacks it), else why it is no sheet.
+
+    Cheap: the first bytes of at most ``max_zip_members`` members; only a member that is an
+    archive or a workbook (a ZIP itself) is unpacked, to tell which and count what it holds.
+    Counting stops one past ``count.room``.
     """
+    files = 0
+    sheet_like = False
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive_members(archive)
@@ -546,10 +633,17 @@ def _zip_verdict(data: bytes, limits: Limits) -> _Skip | None:
             for info in members:
                 if info.flag_bits & 0x1:
                     encrypted += 1
-                elif _member_is_sheet_like(archive, info):
-                    return None
+                    continue
+                found = _member_sheet_files(archive, info, count, files)
+                if found is not None:
+                    sheet_like = True
+                    files += found
+                    if files > count.room:
+                        break
     except _ZIP_ERRORS as exc:
         return _Skip("unreadable", f"the archive cannot be opened: {exc}")
+    if sheet_like:
+        return max(files, 1)
     if encrypted:
         return _Skip("encrypted", "the archive is password-protected; send it without one")
     if not members:
@@ -559,20 +653,49 @@ def _zip_verdict(data: bytes, limits: Limits) -> _Skip | None:
     return _Skip("not_a_sheet", f"the archive holds no sheet ({names}{more})")
 
 
-def _member_is_sheet_like(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
-    """By the member's first bytes, as the reader will judge it (names lie inside archives too)."""
+def _member_sheet_files(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, count: _ZipCount, found: int
+) -> int | None:
+    """The sheet files an archive member is, by its first bytes, as the reader will judge it
+    (names lie inside archives too): None when it is no sheet; an archive inside the archive
+    counts the files it holds (0 when none)."""
     try:
         with archive.open(info) as member:
             head = member.read(_HEAD)
+            if head.startswith(_ZIP_MAGIC):
+                return _inner_zip_files(member, head, count, found)
     except _ZIP_ERRORS:
-        return True  # cannot tell here: the reader will say what is wrong with it
-    if head.startswith(_ZIP_MAGIC) or head.startswith(_OLE2_MAGIC):
-        return True
+        return 1  # cannot tell here: the reader will say what is wrong with it
+    if head.startswith(_OLE2_MAGIC):
+        return 1
     try:
         detect_format(head)
     except SheetError:
-        return False
-    return head.strip() != b"" and _text_kind(head) is None
+        return None
+    return 1 if head.strip() != b"" and _text_kind(head) is None else None
+
+
+def _inner_zip_files(member: IO[bytes], head: bytes, count: _ZipCount, found: int) -> int:
+    """A ZIP inside an archive: one workbook, or an archive whose sheet files count. Unpacked
+    within what is left of ``max_unpacked_size``; one that does not fit, or lies deeper than
+    ``max_nesting``, counts as one file (the reader refuses it)."""
+    limits = count.limits
+    left = limits.max_unpacked_size - count.unpacked
+    if count.depth + 1 > limits.max_nesting or left <= len(head):
+        return 1
+    data = head + member.read(left - len(head) + 1)
+    count.unpacked += len(data)
+    if count.unpacked > limits.max_unpacked_size:
+        return 1
+    try:
+        if detect_format(data) != "zip":
+            return 1
+    except (SheetError, *_ZIP_ERRORS):
+        return 1
+    inner = _ZipCount(limits, count.depth + 1, count.room - found, count.unpacked)
+    files = _zip_verdict(data, limits, inner)
+    count.unpacked = inner.unpacked
+    return files if isinstance(files, int) else 0
 
 
 # --- transfer encodings ----------------------------------------------------------------------

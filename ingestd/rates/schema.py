@@ -63,6 +63,24 @@ class Price(TypeDecorator):
         return None if value is None else Decimal(value)
 
 
+class BoundedText(TypeDecorator):
+    """Text of at most ``length`` characters, kept so by ingestd (``rates.store.fit_row``) on
+    every database alike; the column itself is TEXT, as the migrations made it."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def __init__(self, length: int):
+        super().__init__()
+        self.length = length
+
+
+# The free-text fields of rate rows (description, DID status, type, notes, local requirements):
+# longer cells are cut to this many characters with a warning (README "The import summary").
+# MariaDB's TEXT holds 65,535 bytes, so 4,000 characters of up to 4 bytes fit everywhere.
+TEXT_FIELD_LENGTH = 4000
+
+
 # Naive UTC, whole seconds; on SQLite the text form SQLite's own datetime() produces, so that
 # consumers can compare with datetime('now').
 Timestamp = sa.DateTime().with_variant(
@@ -218,7 +236,7 @@ def _column_type(dtype: pl.DataType) -> sa.types.TypeEngine:
         return sa.Integer()
     if dtype == pl.Boolean:
         return sa.Boolean(create_constraint=False)
-    return sa.Text()
+    return BoundedText(TEXT_FIELD_LENGTH)
 
 
 def _rate_table(spec: KindSpec) -> sa.Table:
@@ -236,7 +254,7 @@ def _rate_table(spec: KindSpec) -> sa.Table:
         sa.Column("effective_to", Timestamp),
         sa.Column("forbidden", sa.Boolean(create_constraint=False), nullable=False),
         sa.Column("discontinued", sa.Boolean(create_constraint=False), nullable=False),
-        sa.Column("description", sa.Text),
+        sa.Column("description", BoundedText(TEXT_FIELD_LENGTH)),
         sa.Column("currency", sa.String(3)),
         sa.Column("change_class", sa.String(16), nullable=False),
         # the latest version's rows of a table, by code: current views, lookups, diffs

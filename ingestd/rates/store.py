@@ -17,7 +17,7 @@ import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -46,12 +47,14 @@ from ingestd.rates.model import (
 from ingestd.rates.schema import (
     RATE_TABLES,
     SCHEMA_REVISION,
+    BoundedText,
     canonical_decimal,
     rate_snapshots,
     rate_tables,
     versions,
 )
 from ingestd.rates.semantics import in_effect_at
+from ingestd.sheets.cells import ascii_digits
 
 log = logging.getLogger("ingestd.store")
 
@@ -142,6 +145,84 @@ class Provenance:
     file_name: str | None = None
     file_hash: str | None = None
     rollback_to: int | None = None
+
+
+def text_lengths(table: sa.Table) -> dict[str, int]:
+    """The characters each bounded text column of ``table`` holds (``String(n)``,
+    ``BoundedText``). SQLite ignores the length, PostgreSQL refuses a longer value and
+    MariaDB's TEXT stops at 64 KB: ingestd keeps values within it, the same on all three."""
+    return {
+        column.name: column.type.length
+        for column in table.columns
+        if isinstance(column.type, sa.String | BoundedText) and column.type.length
+    }
+
+
+def fit_row(table: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` for a row of ``table``, every text longer than its column cut to the column's
+    length: what a message fills in (subject, sender, file name, Message-ID, …) never fails
+    an insert."""
+    lengths = text_lengths(table)
+    return {
+        name: value[: lengths[name]] if isinstance(value, str) and name in lengths else value
+        for name, value in values.items()
+    }
+
+
+def lookup_digits(number: str, kind: Kind) -> str:
+    """The digits a number typed for a lookup is matched by (README "Command line"): digits of
+    any script as ASCII; spaces, dashes, dots and parentheses left out. An E.164 number written
+    internationally (``+44 (0) 20 7946 0018``, ``0044 20 …``) loses its international prefix
+    and the trunk prefix its country writes in parentheses after the country code; a whole
+    number is read by libphonenumber (letters, extensions, a trunk prefix written without
+    parentheses), a prefix too short to be a number by its digits."""
+    text = ascii_digits(number).strip()
+    international = re.match(r"\+|00", text)
+    if kind is Kind.SMS or international is None:
+        digits = _digits_only(text)
+    else:
+        digits = _international_digits(text[international.end() :].lstrip())
+    if not digits:
+        raise UsageError(f"{number!r} holds no digits")
+    return digits
+
+
+# "44 (0) 20 …" after the "+": the country code, then a trunk prefix in parentheses
+_WRITTEN_TRUNK = re.compile(r"([0-9][0-9 .\-]*?)[ .\-]*\(\s*([0-9]+)\s*\)")
+
+
+def _international_digits(text: str) -> str:
+    """The E.164 digits of a number written after its international prefix."""
+    trunk = _WRITTEN_TRUNK.match(text)
+    if trunk is not None and trunk.group(2) in _trunk_prefixes(_digits_only(trunk.group(1))):
+        text = trunk.group(1) + " " + text[trunk.end() :]
+    try:
+        number = phonenumbers.parse("+" + text, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_possible_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+    return _digits_only(text)
+
+
+def _trunk_prefixes(country_code: str) -> set[str]:
+    """The national (trunk) prefixes of a country calling code's regions (``0`` for 44, ``8``
+    for 7, none for 39: Italy's leading 0 is part of the number), from libphonenumber."""
+    if not country_code or len(country_code) > 3:
+        return set()
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(country_code), ())
+    found = set()
+    for region in regions:
+        meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+            int(country_code), region
+        )
+        if meta is not None and meta.national_prefix:
+            found.add(meta.national_prefix)
+    return found
+
+
+def _digits_only(text: str) -> str:
+    return re.sub(r"[^0-9]", "", text)
 
 
 def _ensure_sqlite_dir(url: sa.URL) -> None:
@@ -341,9 +422,7 @@ class Store:
     def lookup(self, table: TableRef, number: str, at: datetime) -> dict | None:
         """The rate in effect at ``at`` for a number: longest prefix (voice), the MCCMNC (sms),
         the number itself (did).  Discontinued and expired rows do not match."""
-        digits = "".join(ch for ch in number if ch.isdigit())
-        if not digits:
-            raise UsageError(f"{number!r} holds no digits")
+        digits = lookup_digits(number, table.kind)
         keys = (
             [digits[:n] for n in range(1, len(digits) + 1)]
             if table.kind is Kind.VOICE
@@ -535,24 +614,31 @@ class Writer:
             ).scalar_one()
         self.conn.execute(
             versions.insert().values(
-                table_id=self.table.id,
-                number=number,
-                origin=provenance.origin,
-                mode=provenance.mode,
-                rollback_to=provenance.rollback_to,
-                received_at=provenance.received_at,
-                created_at=now,
-                message_id=provenance.message_id,
-                sender=provenance.sender,
-                subject=provenance.subject,
-                file_name=provenance.file_name,
-                file_hash=provenance.file_hash,
-                rows_total=total,
-                rows_added=inserts.height,
-                rows_closed=len(ids),
-                summary=json.dumps(
-                    summary() if callable(summary) else summary, default=str, sort_keys=True
-                ),
+                fit_row(
+                    versions,
+                    {
+                        "table_id": self.table.id,
+                        "number": number,
+                        "origin": provenance.origin,
+                        "mode": provenance.mode,
+                        "rollback_to": provenance.rollback_to,
+                        "received_at": provenance.received_at,
+                        "created_at": now,
+                        "message_id": provenance.message_id,
+                        "sender": provenance.sender,
+                        "subject": provenance.subject,
+                        "file_name": provenance.file_name,
+                        "file_hash": provenance.file_hash,
+                        "rows_total": total,
+                        "rows_added": inserts.height,
+                        "rows_closed": len(ids),
+                        "summary": json.dumps(
+                            summary() if callable(summary) else summary,
+                            default=str,
+                            sort_keys=True,
+                        ),
+                    },
+                )
             )
         )
         currency = self.table.currency or _single_currency(inserts)

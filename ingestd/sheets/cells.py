@@ -15,6 +15,7 @@ caller names another, ``parse_ints``), ``bad_flag``, ``bad_currency``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -148,6 +149,33 @@ _LIST_SEPARATORS = r"[,;|\r\n]+"  # one cell, several codes: "49152, 49162", "23
 _HYPHENATED = r"^\+?([0-9]+)[-\u2010\u2011\u2012\u2013\u2014]\+?([0-9]+)$"  # after spaces go
 
 
+def ascii_digits(text: str) -> str:
+    """``text`` with every Unicode decimal digit (full-width ``４``, Arabic-Indic ``٤``,
+    Devanagari ``४``, …) as its ASCII digit and the full-width forms of ASCII signs
+    (``＋``, ``－``, ``（``) as those signs: how codes and numbers are written in East Asian and
+    Arabic-script spreadsheets and keyboards."""
+    if text.isascii():
+        return text
+    return "".join(
+        str(unicodedata.decimal(ch))
+        if ch.isdecimal()
+        else chr(ord(ch) - 0xFEE0)
+        if "\uff01" <= ch <= "\uff5e"
+        else ch
+        for ch in text
+    )
+
+
+def _ascii_code_cells(s: pl.Series) -> pl.Series:
+    """Code cells with ``ascii_digits`` applied to those that are not ASCII (once per distinct
+    cell; a deck of ASCII cells costs a count of bytes and characters)."""
+    text = s.cast(pl.String)
+    if text.str.len_bytes().sum() == text.str.len_chars().sum():
+        return text
+    foreign = text.filter(text.str.len_bytes() != text.str.len_chars()).unique()
+    return text.replace({cell: ascii_digits(cell) for cell in foreign.to_list()})
+
+
 def _with_code_digits(
     frame: pl.DataFrame, text: str, *, international_prefix: bool
 ) -> pl.DataFrame:
@@ -222,7 +250,8 @@ def parse_codes(s: pl.Series, *, international_prefix: bool = True) -> tuple[pl.
     (``7.94E+4``, or more than Excel's 15 significant digits) lost digits and is a ``bad_code``.
     """
     cell, digits = pl.col(_WORK), pl.col("digits")
-    out = _with_code_digits(_frame(s), _WORK, international_prefix=international_prefix).select(
+    cells = _frame(_ascii_code_cells(s))
+    out = _with_code_digits(cells, _WORK, international_prefix=international_prefix).select(
         digits.alias("code"),
         _errors([(_blank(cell), "missing_code"), (digits.is_null(), "bad_code")]).alias("error"),
     )
@@ -249,7 +278,7 @@ def expand_codes(
     if hyphen not in HYPHEN_MEANINGS:
         raise ValueError(f"hyphen must be one of {HYPHEN_MEANINGS}, not {hyphen!r}")
     item, start, end = pl.col("item"), pl.col("start"), pl.col("end")
-    cells = pl.DataFrame({"cell": s.cast(pl.String)}).with_row_index("row")
+    cells = pl.DataFrame({"cell": _ascii_code_cells(s)}).with_row_index("row")
     # most cells hold one plain code: only the others are split and looked at for hyphens
     several = pl.col("cell").str.contains(r"[,;|\r\n\-\u2010-\u2014]").fill_null(False)
     plain = cells.filter(~several).select(

@@ -596,6 +596,81 @@ def test_the_same_bytes_attached_twice_are_one_sheet():
     assert "'rates.csv'" in result.skipped[1].detail
 
 
+# --- the count of sheets (limits.max_sheets_per_message) -------------------------------------
+
+
+def counted(msg: EmailMessage, max_sheets: int | None) -> Extraction:
+    return extract_sheets(parse_message(msg.as_bytes()), LIMITS, max_sheets=max_sheets)
+
+
+def csv_of(n: int) -> bytes:
+    return CSV + f"Somewhere,{880000 + n},0.3\r\n".encode()
+
+
+def test_sheets_are_counted_in_attachments_zips_archives_inside_them_and_forwards():
+    msg = message()
+    msg.add_attachment(csv_of(1), maintype="text", subtype="csv", filename="a.csv")
+    msg.add_attachment(csv_of(1), maintype="text", subtype="csv", filename="same-bytes.csv")
+    msg.add_attachment(PDF, maintype="application", subtype="pdf", filename="terms.pdf")
+    inner_zip = zip_of({"x.csv": csv_of(2), "y.csv": csv_of(3), "notes.pdf": PDF})
+    msg.add_attachment(
+        zip_of({"b.csv": csv_of(4), "book.xlsx": xlsx(), "old.zip": inner_zip, "c.pdf": PDF}),
+        maintype="application",
+        subtype="zip",
+        filename="decks.zip",
+    )
+    inner = message("rates")
+    inner.add_attachment(csv_of(5), maintype="text", subtype="csv", filename="d.csv")
+    inner.add_attachment(xls(), maintype="application", subtype="vnd.ms-excel", filename="e.xls")
+    outer = forward(inner, "Fwd: rates")
+    for part in list(msg.iter_attachments()):
+        outer.attach(part)
+    # a.csv 1 + decks.zip (b.csv, book.xlsx, old.zip's x.csv and y.csv) 4 + the forward's 2
+    everything = counted(outer, None)
+    assert (everything.sheet_files, everything.too_many_sheets) == (7, False)
+    assert len(everything.sheets) == 4
+    at_the_limit = counted(outer, 7)
+    assert (at_the_limit.sheet_files, at_the_limit.too_many_sheets) == (7, False)
+    assert found(at_the_limit) == found(everything)
+    over = counted(outer, 6)
+    assert over.too_many_sheets and over.sheet_files > 6
+
+
+def test_the_walk_stops_one_sheet_past_the_limit_and_still_counts_the_parts():
+    msg = message()
+    for n in range(300):
+        msg.add_attachment(csv_of(n), maintype="text", subtype="csv", filename=f"r{n}.csv")
+    result = counted(msg, 10)
+    assert result.too_many_sheets
+    assert (result.sheet_files, len(result.sheets)) == (11, 10)  # 289 parts never decoded
+    assert result.parts == 301  # the body and every attachment
+    assert not counted(msg, 300).too_many_sheets
+
+
+def test_a_zip_of_many_sheets_alone_passes_the_limit():
+    msg = message()
+    msg.add_attachment(
+        zip_of({f"r{n}.csv": csv_of(n) for n in range(8)}),
+        maintype="application",
+        subtype="zip",
+        filename="all.zip",
+    )
+    assert counted(msg, 7).too_many_sheets
+    assert counted(msg, 8).sheet_files == 8
+
+
+def test_a_zip_that_contains_itself_is_counted_within_the_nesting_limit():
+    # an archive whose member is an archive whose member is ... (nesting bounded by max_nesting)
+    data = zip_of({"r.csv": CSV})
+    for level in range(10):
+        data = zip_of({f"level{level}.zip": data, f"r{level}.csv": csv_of(level)})
+    msg = message()
+    msg.add_attachment(data, maintype="application", subtype="zip", filename="deep.zip")
+    result = counted(msg, None)
+    # max_nesting 3: the attachment and two archives below it are opened, the rest count one
+    assert result.sheet_files == 4
+
+
 def test_encrypted_parts_are_named_as_such():
     encrypted = MIMEMultipart("encrypted", protocol="application/pgp-encrypted")
     encrypted.attach(MIMEApplication(b"Version: 1\n", "pgp-encrypted"))

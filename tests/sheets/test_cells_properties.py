@@ -4,6 +4,9 @@ again, it gives itself back)."""
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -65,6 +68,45 @@ def test_code_lists_and_ranges(cells, international, hyphen):
     canonical = frame.get_column("code").drop_nulls()
     again, problems = parse_codes(canonical, international_prefix=international)
     assert again.to_list() == canonical.to_list() and problems.null_count() == len(canonical)
+
+
+# the zero of every script's decimal digits (ASCII, full-width, Arabic-Indic, Devanagari, …)
+ZEROS = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.decimal(chr(c), None) == 0]
+# a code cell as written in ASCII, and the same cell in other scripts: a character of it is
+# (ASCII character, zero of the script its digit is written in, full-width sign or not)
+WRITTEN = st.lists(
+    st.tuples(st.sampled_from("0123456789+-,; "), st.sampled_from(ZEROS), st.booleans()),
+    max_size=24,
+)
+
+
+def in_scripts(written: list[tuple[str, str, bool]]) -> str:
+    return "".join(
+        chr(ord(zero) + int(ch))
+        if ch.isdigit()
+        else chr(ord(ch) + 0xFEE0)
+        if full_width and ch != " "
+        else ch
+        for ch, zero, full_width in written
+    )
+
+
+@PROPERTIES
+@given(st.lists(WRITTEN, max_size=20), st.booleans(), st.sampled_from(["auto", "range", "pair"]))
+def test_codes_written_in_any_script_read_as_in_ascii(cells, international, hyphen):
+    ascii_cells = series(["".join(ch for ch, _, _ in cell) for cell in cells])
+    other = series([in_scripts(cell) for cell in cells])
+    assert all(a.isascii() for a in ascii_cells.to_list())
+    codes, errors = parse_codes(other, international_prefix=international)
+    expected, expected_errors = parse_codes(ascii_cells, international_prefix=international)
+    assert codes.to_list() == expected.to_list()
+    assert errors.to_list() == expected_errors.to_list()
+    frame, meaning = expand_codes(other, hyphen=hyphen, international_prefix=international)
+    plain, plain_meaning = expand_codes(
+        ascii_cells, hyphen=hyphen, international_prefix=international
+    )
+    assert meaning == plain_meaning
+    assert frame.select("row", "code", "error").equals(plain.select("row", "code", "error"))
 
 
 @PROPERTIES
