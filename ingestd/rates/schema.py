@@ -20,7 +20,7 @@ from ingestd.rates.model import PRICE_PRECISION, PRICE_SCALE, SPECS, Kind, KindS
 
 # The newest migration in ingestd/migrations/versions: the schema this code reads and writes
 # (a test holds it equal to Alembic's head).
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 metadata = sa.MetaData(
     naming_convention={
@@ -75,6 +75,13 @@ class BoundedText(TypeDecorator):
         self.length = length
 
 
+# Bytes of any size: MySQL/MariaDB's BLOB stops at 64 KiB, and a message with its attachment
+# is larger.
+Blob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+# JSON documents and error texts of any size (an import summary lists every rejected row):
+# MySQL/MariaDB's TEXT stops at 64 KiB, so these are LONGTEXT there.
+Document = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
 # The free-text fields of rate rows (description, DID status, type, notes, local requirements):
 # longer cells are cut to this many characters with a warning (README "The import summary").
 # MariaDB's TEXT holds 65,535 bytes, so 4,000 characters of up to 4 bytes fit everywhere.
@@ -126,7 +133,7 @@ versions = sa.Table(
     sa.Column("rows_total", sa.Integer, nullable=False),  # rows in this version
     sa.Column("rows_added", sa.Integer, nullable=False),
     sa.Column("rows_closed", sa.Integer, nullable=False),
-    sa.Column("summary", sa.Text, nullable=False),  # the import summary, JSON
+    sa.Column("summary", Document, nullable=False),  # the import summary, JSON
     sa.UniqueConstraint("table_id", "number"),
     sa.Index(None, "table_id", "file_hash"),
 )
@@ -169,9 +176,9 @@ messages = sa.Table(
     sa.Column("result", sa.String(24)),  # imported | partly_imported | refused | duplicate | …
     sa.Column("reason", sa.String(64)),
     sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("last_error", sa.Text),
-    sa.Column("auth", sa.Text),  # the authentication verdict, JSON
-    sa.Column("outcome", sa.Text),  # sheets, skipped parts and import outcomes, JSON
+    sa.Column("last_error", Document),
+    sa.Column("auth", Document),  # the authentication verdict, JSON
+    sa.Column("outcome", Document),  # sheets, skipped parts and import outcomes, JSON
     sa.Column("notify", sa.String(16), nullable=False),  # pending | sent | none
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
@@ -186,19 +193,16 @@ quarantine = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("message_row", sa.Integer, sa.ForeignKey("messages.id"), nullable=False),
     sa.Column("reason", sa.String(64), nullable=False),
-    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("detail", Document, nullable=False),
     sa.Column("raw_path", sa.String(1024), nullable=False),
     sa.Column("state", sa.String(16), nullable=False),  # held | released | dropped
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("resolved_at", Timestamp),
-    sa.Column("resolution", sa.Text),
+    sa.Column("resolution", Document),
     sa.Index(None, "state"),
 )
 
 
-# Bytes of any size: MySQL/MariaDB's BLOB stops at 64 KiB, and a message with its attachment
-# is larger.
-Blob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 
 # Every message ingestd sends (SPEC §6), stored before delivery and delivered by the scheduler:
 # the final bytes (DKIM-signed when configured), the envelope, and the retry state.  A row is
@@ -211,19 +215,19 @@ outbox = sa.Table(
     sa.Column("message_id", sa.String(255), nullable=False, unique=True),  # enqueue is idempotent
     # outbox.PURPOSES: confirmation | import_report | quarantine_alert | cap_notice | …
     sa.Column("purpose", sa.String(32), nullable=False),
-    sa.Column("recipients", sa.Text, nullable=False),  # the envelope recipients, JSON list
+    sa.Column("recipients", Document, nullable=False),  # the envelope recipients, JSON list
     sa.Column("raw", Blob, nullable=False),
     sa.Column("message_row", sa.Integer, sa.ForeignKey("messages.id")),  # what it is about
     sa.Column("state", sa.String(16), nullable=False),  # pending | sent | failed | suppressed
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", Timestamp),
-    sa.Column("last_error", sa.Text),
+    sa.Column("last_error", Document),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("sent_at", Timestamp),
     # authenticated | unauthenticated | system: each class has its own daily cap per recipient
     # (README "Mail out"), so strangers never crowd out reports about vendors' imports
     sa.Column("source_class", sa.String(16), nullable=False, server_default="system"),
-    sa.Column("held_for", sa.Text),  # the recipients a cap held it back from, JSON list
+    sa.Column("held_for", Document),  # the recipients a cap held it back from, JSON list
     sa.Index(None, "state", "next_attempt_at"),
     sa.Index(None, "created_at"),  # the per-recipient daily cap counts the last 24 hours
 )

@@ -159,3 +159,19 @@ def test_lookup_reads_a_trunk_prefix_and_digits_of_any_script_as_do_code_cells(d
     assert lookup(tmp_path, db_url, "+1 212") is None
     done = ingestd(tmp_path, db_url, "lookup", "--vendor", "acme", "(+) - .")
     assert (done.returncode, done.stderr.strip()) == (2, "ingestd: '(+) - .' holds no digits")
+
+
+def test_a_summary_longer_than_mariadbs_text_is_stored_on_every_database(db_url, tmp_path):
+    # 900 rejected rows, each listed with its raw cells: a summary of ~200 KB, past the 64 KiB
+    # that MariaDB's TEXT holds (the documents are LONGTEXT there)
+    assert ingestd(tmp_path, db_url, "db", "upgrade").returncode == 0
+    good = [f"{440000 + i},0.0100,0.0100,ASAP,UTC,1,1,0,0" for i in range(20_000)]
+    bad = [f"4{i:05d}x,0.0100,0.0100,ASAP,UTC,1,1,0,0" for i in range(900)]
+    deck = sheet(tmp_path / "voice.csv", VOICE, *good, *bad)
+    done = ingestd(tmp_path, db_url, "import", deck, "--vendor", "acme", "--json")
+    summary = as_json(done)
+    assert (done.returncode, summary["status"]) == (0, "imported"), done.stderr
+    assert summary["rows"]["rejected"] == 900
+    ((stored_summary,),) = stored(db_url, "SELECT summary FROM versions")
+    assert len(stored_summary.encode()) > 65_535
+    assert len(json.loads(stored_summary)["rejected"]) == 900
