@@ -14,6 +14,7 @@ import functools
 import io
 import logging
 import re
+import struct
 import zipfile
 import zlib
 from collections import Counter
@@ -117,6 +118,7 @@ def read_sheets(
     filename: str | None = None,
     max_rows: int = 2_000_000,
     max_columns: int = 200,
+    max_cell_size: int = 32_767,
     max_members: int = 50,
     max_unpacked: int = 200 * 2**20,
     max_nesting: int = 3,
@@ -130,14 +132,36 @@ def read_sheets(
     archive limits: ``max_members`` files in all, ``max_unpacked`` bytes unpacked in all (counted
     while inflating, so a zip bomb stops early), ``max_nesting`` archives inside each other.
     With a ``cache``, a workbook sheet read before is parsed only where its rows changed
-    (``reread``).
+    (``reread``).  A sheet with a cell longer than ``max_cell_size`` characters is refused.
     """
     unpacking = _Unpacking(max_members, max_unpacked, max_nesting)
     csv_name = PurePath(filename).stem if filename else "csv"
-    return _read_file(
+    sheets = _read_file(
         data, label=None, csv_name=csv_name, depth=0, unpacking=unpacking,
-        max_rows=max_rows, max_columns=max_columns, cache=cache,
+        max_rows=max_rows, max_columns=max_columns, max_cell_size=max_cell_size, cache=cache,
     )  # fmt: skip
+    for sheet in sheets:
+        _check_cells(sheet, max_cell_size)
+    return sheets
+
+
+def _check_cells(sheet: Sheet, max_cell_size: int) -> None:
+    """Refuse a sheet with a cell longer than the limit (``cell_too_large``): no spreadsheet
+    program writes one (README "Reading decks"), and every later stage would carry it."""
+    frame = sheet.frame
+    longest = frame.select(pl.col(c).str.len_bytes().max() for c in frame.columns).row(0)
+    for column, size in zip(frame.columns, longest, strict=True):
+        if size is None or size <= max_cell_size:
+            continue  # a character is at least a byte
+        lengths = frame.get_column(column).str.len_chars()
+        if lengths.max() > max_cell_size:
+            row = lengths.arg_max()
+            start = frame.get_column(column)[row][:20]
+            raise SheetError(
+                "cell_too_large",
+                f"sheet {sheet.name!r} has a cell of {lengths.max()} characters in row "
+                f"{row + 1} (starting {start!r}): more than {max_cell_size} (limit)",
+            )
 
 
 def _read_file(
@@ -149,6 +173,7 @@ def _read_file(
     unpacking: _Unpacking,
     max_rows: int,
     max_columns: int,
+    max_cell_size: int,
     cache: SheetCache | None,
 ) -> list[Sheet]:
     fmt = detect_format(data)
@@ -157,8 +182,9 @@ def _read_file(
     elif fmt in WORKBOOK_FORMATS:
         # only XLSX/XLSM sheets are XML rows that can be compared (reread)
         sheets = _read_workbook(
-            data, max_rows=max_rows, max_columns=max_columns, cache=cache if fmt == "xlsx" else None
-        )
+            data, max_rows=max_rows, max_columns=max_columns, max_cell_size=max_cell_size,
+            cache=cache if fmt == "xlsx" else None,
+        )  # fmt: skip
         if label is not None:
             sheets = [
                 Sheet(f"{label}:{sheet.name}", sheet.frame, sheet.date1904) for sheet in sheets
@@ -166,7 +192,7 @@ def _read_file(
     else:
         return _read_zip(
             data, label=label, depth=depth + 1, unpacking=unpacking,
-            max_rows=max_rows, max_columns=max_columns, cache=cache,
+            max_rows=max_rows, max_columns=max_columns, max_cell_size=max_cell_size, cache=cache,
         )  # fmt: skip
     return [sheet for sheet in sheets if _has_content(sheet.frame)]
 
@@ -217,6 +243,7 @@ def _read_zip(
     unpacking: _Unpacking,
     max_rows: int,
     max_columns: int,
+    max_cell_size: int,
     cache: SheetCache | None,
 ) -> list[Sheet]:
     if depth > unpacking.max_nesting:
@@ -238,7 +265,8 @@ def _read_zip(
                 try:
                     sheets += _read_file(
                         content, label=name, csv_name=name, depth=depth, unpacking=unpacking,
-                        max_rows=max_rows, max_columns=max_columns, cache=cache,
+                        max_rows=max_rows, max_columns=max_columns,
+                        max_cell_size=max_cell_size, cache=cache,
                     )  # fmt: skip
                 except SheetError as exc:
                     if exc.reason == "unknown_format":  # a cover letter, a logo: not a sheet
@@ -494,12 +522,19 @@ _MIDNIGHT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00$"
 
 
 def _read_workbook(
-    data: bytes, *, max_rows: int, max_columns: int, cache: SheetCache | None = None
+    data: bytes,
+    *,
+    max_rows: int,
+    max_columns: int,
+    max_cell_size: int,
+    cache: SheetCache | None = None,
 ) -> list[Sheet]:
     scan = None
     if cache is not None:
         scan = WorkbookScan(cache, max_rows=max_rows, max_columns=max_columns)
-    check_workbook(data, max_rows=max_rows, max_columns=max_columns, scan=scan)
+    check_workbook(
+        data, max_rows=max_rows, max_columns=max_columns, max_cell_size=max_cell_size, scan=scan
+    )
     try:
         reader = fastexcel.read_excel(data)
         names = reader.sheet_names
@@ -681,17 +716,26 @@ _TAIL = 64  # bytes carried between chunks, so a cell reference split by a chunk
 
 
 def check_workbook(
-    data: bytes, *, max_rows: int, max_columns: int, scan: WorkbookScan | None = None
+    data: bytes,
+    *,
+    max_rows: int,
+    max_columns: int,
+    max_cell_size: int = 32_767,
+    scan: WorkbookScan | None = None,
 ) -> None:
     """Refuse a workbook the reader library cannot read safely: password-protected, a part
     that inflates beyond the limits, a sheet whose cells span more than the limits.  ``scan``
     is shown every part inflated (for reading the workbook again, ``reread``)."""
     if data.startswith(_OLE2):
         _check_not_encrypted(data)
+        _check_xls(data, max_rows=max_rows, max_columns=max_columns)
     elif data.startswith(_ZIP):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                _check_parts(archive, max_rows=max_rows, max_columns=max_columns, scan=scan)
+                _check_parts(
+                    archive, max_rows=max_rows, max_columns=max_columns,
+                    max_cell_size=max_cell_size, scan=scan,
+                )  # fmt: skip
         except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as exc:
             raise SheetError("unreadable", f"the workbook cannot be unpacked: {exc}") from exc
 
@@ -706,16 +750,25 @@ def _check_not_encrypted(data: bytes) -> None:
 
 
 def _check_parts(
-    archive: zipfile.ZipFile, *, max_rows: int, max_columns: int, scan: WorkbookScan | None
+    archive: zipfile.ZipFile,
+    *,
+    max_rows: int,
+    max_columns: int,
+    max_cell_size: int,
+    scan: WorkbookScan | None,
 ) -> None:
     budget = max(_XML_PER_ROW * max_rows, 64 * 2**20)
     unpacked = 0
+    ods = "xl/workbook.xml" not in archive.namelist()
     # the parts that are not sheet XML first: the sheets' cells depend on them (scan's key)
     for info in sorted(archive.infolist(), key=lambda i: is_sheet_xml(i.filename)):
         if not _PART.search(info.filename):
             continue  # images and other media: the reader never inflates them
         label = _member_label(info.filename)
         extent = _SheetExtent(label) if _SHEET_PART.match(info.filename) else None
+        tables = None
+        if ods and info.filename == "content.xml":
+            tables = _OdsExtent(max_rows, max_columns, max_cell_size)
         feed, sheet = None, None
         if scan is not None:
             if is_sheet_xml(info.filename):
@@ -744,8 +797,12 @@ def _check_parts(
                     tail = chunk[-_TAIL:]
                 if feed is not None:
                     feed(chunk)
+                if tables is not None:
+                    tables.feed(chunk)
         if sheet is not None:
             sheet.close()
+        if tables is not None:
+            tables.close()
         if extent is not None:
             if extent.rows * extent.columns > MAX_GRID_CELLS and extent.rows == 999_999:
                 # a wide sheet: how far down its cells reach decides, so look again closely
@@ -811,6 +868,293 @@ def _column_number(letters: bytes) -> int:
     for letter in letters:
         number = number * 26 + letter - 64
     return number
+
+
+# calamine holds an ODS cell about four times as big as an XLSX one (a copy of its value and
+# of its formula; measured: 40 million repeated cells took 4.9 GB), so an ODS table may span a
+# quarter of MAX_GRID_CELLS (≈ 1.5 GB).
+MAX_ODS_CELLS = MAX_GRID_CELLS // 4
+# content.xml is cut into rows and tables (a million rows: well under a second); a row's cells
+# are looked at one by one only where the row repeats some of them
+_ODS_TOKEN = re.compile(
+    rb"<table:table-row(?=[\s/>])([^>]*?)(/?)>|</table:table-row>"
+    rb"|<table:table(?=[\s/>])([^>]*?)(/?)>"
+)
+_ROW_END = b"</table:table-row>"
+# what only the row-by-row reading understands: repeats, runs of spaces, a new table
+_NOT_PLAIN = (b"-repeated=", b'text:c="', b"<table:table ", b"<table:table>", b"<table:table-row/>")
+_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s/>])([^>]*)>")
+_ROWS_REPEATED = re.compile(rb'table:number-rows-repeated="([0-9]{1,12})"')
+_COLUMNS_REPEATED = re.compile(rb'table:number-columns-repeated="([0-9]{1,12})"')
+_TABLE_NAME = re.compile(rb'table:name="([^"]*)"')
+_SPACES = re.compile(rb'<text:s(?=[\s/>])[^>]*?text:c="([0-9]{1,12})"')
+
+
+class _OdsExtent:
+    """How far each table of an ODS ``content.xml`` reaches as calamine holds it, fed the part
+    as it inflates: from the first row with a value to the last, repeated rows counted, by the
+    widest such row up to its last value (repeated cells counted).  Empty rows and cells after
+    the last value cost nothing: LibreOffice ends every table with a million empty rows."""
+
+    def __init__(self, max_rows: int, max_columns: int, max_cell_size: int):
+        self.max_rows, self.max_columns, self.max_cell_size = max_rows, max_columns, max_cell_size
+        self.pending, self.resume = b"", 0  # bytes not yet cut into rows; where to go on
+        self.row_start: int | None = None  # where the open row's cells start in ``pending``
+        self.repeat = 1
+        self.barriers: dict[bytes, int] = {}
+        self._table(b"")
+
+    def _table(self, attrs: bytes) -> None:
+        name = _TABLE_NAME.search(attrs)
+        self.table = name.group(1).decode("utf-8", "replace") if name else "?"
+        self.row, self.first, self.last, self.width = 0, 0, 0, 0
+
+    def feed(self, chunk: bytes) -> None:
+        text = self.pending + chunk
+        cut = text.rfind(b"<")  # a tag may go on in the next chunk
+        cut = len(text) if cut < 0 else max(cut, self.resume)
+        self._tokens(text, cut)
+        keep = cut if self.row_start is None else self.row_start
+        self.pending, self.resume = text[keep:], cut - keep
+        if self.row_start is not None:
+            self.row_start = 0
+
+    def close(self) -> None:
+        self._tokens(self.pending, len(self.pending))
+
+    def _tokens(self, text: bytes, end: int) -> None:
+        at, self.barriers = self.resume, {}
+        while True:
+            if self.row_start is None:
+                at = self._plain_rows(text, at, end)
+            token = _ODS_TOKEN.search(text, at, end)
+            if token is None:
+                return
+            at = token.end()
+            row_attrs, row_closed, table_attrs, table_closed = token.groups()
+            if row_attrs is not None:
+                repeat = _repeats(_ROWS_REPEATED, row_attrs)
+                if row_closed:  # <table:table-row/>: an empty row
+                    self.row += repeat
+                else:
+                    self.row_start, self.repeat = token.end(), repeat
+            elif table_attrs is not None:
+                if not table_closed:
+                    self._table(table_attrs)
+            elif self.row_start is not None:  # </table:table-row>
+                self._row(text[self.row_start : token.start()])
+                self.row_start = None
+
+    def _plain_rows(self, text: bytes, start: int, end: int) -> int:
+        """The whole rows from ``start`` counted at once where none repeats (most of a deck):
+        each taken as holding values, as wide as its cells.  Returns where they end."""
+        stop = end
+        for needle in _NOT_PLAIN:  # where each is next, found once per pass over the text
+            found = self.barriers.get(needle, -2)
+            if -1 != found < start:
+                found = self.barriers[needle] = text.find(needle, start, end)
+            if found >= 0:
+                stop = min(stop, found)
+        last = text.rfind(_ROW_END, start, stop)
+        if last < 0:
+            return start
+        rows = text[start : last + len(_ROW_END)]
+        count = rows.count(_ROW_END)
+        if rows.count(b"<table:table-row ") + rows.count(b"<table:table-row>") != count:
+            return start
+        if b"value" in rows or b"formula" in rows:
+            each = rows.split(_ROW_END)
+            width = max(map(methodcaller("count", b"<table:table-cell"), each))
+            if b"<table:covered-table-cell" in rows:
+                width += max(map(methodcaller("count", b"<table:covered-table-cell"), each))
+            if not self.last:
+                self.first = self.row
+            self.last, self.width = self.row + count, max(self.width, width)
+            self._check()
+        self.row += count
+        return last + len(_ROW_END)
+
+    def _row(self, cells: bytes) -> None:
+        if b'text:c="' in cells:  # <text:s text:c="N"/>: N spaces, which the reader writes out
+            for spaces in _SPACES.finditer(cells):
+                if int(spaces.group(1)) > self.max_cell_size:
+                    raise SheetError(
+                        "cell_too_large",
+                        f"table {self.table!r} has a cell of more than {self.max_cell_size} "
+                        f"characters in row {self.row + 1} (limit)",
+                    )
+        width = _ods_row_width(cells)
+        if width:
+            if not self.last:
+                self.first = self.row
+            self.last, self.width = self.row + self.repeat, max(self.width, width)
+            self._check()
+        self.row += self.repeat
+
+    def _check(self) -> None:
+        where = f"table {self.table!r} has values"
+        if self.width > self.max_columns:
+            raise SheetError(
+                "too_many_columns",
+                f"{where} in column {self.width}: more than {self.max_columns} columns (limit)",
+            )
+        if self.last > self.max_rows:
+            raise SheetError(
+                "too_many_rows",
+                f"{where} in row {self.last}: more than {self.max_rows} rows (limit)",
+            )
+        if (self.last - self.first) * self.width > MAX_ODS_CELLS:
+            raise SheetError(
+                "too_many_cells",
+                f"{where} across {self.last - self.first} rows (repeated rows counted) by "
+                f"{self.width} columns: more than {MAX_ODS_CELLS} cells (limit for ODS)",
+            )
+
+
+def _repeats(attribute: re.Pattern[bytes], attrs: bytes) -> int:
+    found = attribute.search(attrs)
+    return max(int(found.group(1)), 1) if found else 1
+
+
+def _ods_row_width(cells: bytes) -> int:
+    """How many cells of an ODS row calamine holds: up to its last cell with a value or a
+    formula (an upper bound: "value" anywhere in the row counts)."""
+    if b"value" not in cells and b"formula" not in cells:
+        return 0
+    if b"-repeated=" not in cells:
+        return cells.count(b"<table:table-cell") + cells.count(b"<table:covered-table-cell")
+    column = width = 0
+    for cell in _ODS_CELL.finditer(cells):
+        attrs = cell.group(1)
+        column += _repeats(_COLUMNS_REPEATED, attrs)
+        if b"value" in attrs or b"formula" in attrs:
+            width = column
+    return width
+
+
+# Legacy XLS (BIFF8 in an OLE compound file): calamine reserves a sheet's grid from its
+# DIMENSIONS record and then holds it densely up to its farthest cell with a value; both are
+# whatever the file says (a 5 KB file with a cell in column 16,384 asked for 34 GB).  A true
+# XLS sheet has at most 65,536 rows by 256 columns (16.7 million cells, 1 GB in calamine).
+_OLE_END = 0xFFFFFFFE
+# BIFF records of a cell with a value: FORMULA, LABELSST, RSTRING, NUMBER, LABEL, BOOLERR, RK
+# (BLANK and MULBLANK are formatting only: the reader skips them); MULRK spans columns
+_XLS_CELLS = frozenset((0x0006, 0x00FD, 0x00D6, 0x0203, 0x0204, 0x0205, 0x027E))
+_XLS_MULRK, _XLS_DIMENSIONS, _XLS_BOF, _XLS_EOF = 0x00BD, 0x0200, 0x0809, 0x000A
+
+
+def _check_xls(data: bytes, *, max_rows: int, max_columns: int) -> None:
+    """Refuse a legacy XLS whose sheets declare or reach beyond the limits (the grid checks of
+    ``_SheetExtent``), read from its BIFF records before the reader sees it."""
+    stream = _ole_stream(data, ("workbook", "book"))
+    if stream is None:
+        return  # not a workbook the reader can open either: it says so
+    sheet, offset = 0, 0
+    extent: _SheetExtent | None = None
+    while offset + 4 <= len(stream):
+        kind, size = struct.unpack_from("<HH", stream, offset)
+        record = stream[offset + 4 : offset + 4 + size]
+        offset += 4 + size
+        if kind == _XLS_BOF and len(record) >= 4:
+            if extent is not None:
+                extent.check(max_rows=max_rows, max_columns=max_columns)
+            extent = None
+            if struct.unpack_from("<H", record, 2)[0] != 0x0005:  # not the workbook's globals
+                sheet += 1
+                extent = _SheetExtent(f"XLS sheet {sheet}", columns=0, rows=0)
+        elif extent is None:
+            continue
+        elif kind == _XLS_EOF:
+            extent.check(max_rows=max_rows, max_columns=max_columns)
+            extent = None
+        elif kind == _XLS_DIMENSIONS and len(record) >= 10:
+            if len(record) >= 14:  # BIFF8: rows as 32 bits
+                _, rows, _, columns = struct.unpack_from("<IIHH", record)
+            else:
+                _, rows, _, columns = struct.unpack_from("<HHHH", record)
+            if rows * columns > MAX_GRID_CELLS:
+                raise SheetError(
+                    "too_many_cells",
+                    f"XLS sheet {sheet} declares {rows} rows by {columns} columns: more than "
+                    f"{MAX_GRID_CELLS} cells (limit)",
+                )
+        elif (kind in _XLS_CELLS and len(record) >= 4) or (kind == _XLS_MULRK and len(record) >= 6):
+            row, column = struct.unpack_from("<HH", record)
+            if kind == _XLS_MULRK:
+                (column,) = struct.unpack_from("<H", record, len(record) - 2)
+            extent.rows, extent.columns = max(extent.rows, row + 1), max(extent.columns, column + 1)
+    if extent is not None:
+        extent.check(max_rows=max_rows, max_columns=max_columns)
+
+
+def _ole_stream(data: bytes, names: tuple[str, ...]) -> bytes | None:
+    """The first stream of an OLE compound file named one of ``names`` (case-insensitive), or
+    None where the file is not one or has none ([MS-CFB]: header, FAT, directory, mini
+    stream); every chain is bounded by the file's sectors."""
+    if len(data) < 512:
+        return None
+    shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
+    if not (7 <= shift <= 16 and mini_shift < shift):
+        return None
+    sector = 1 << shift
+    sectors = len(data) // sector + 1
+    fat_count, directory, _, cutoff, minifat, minifat_count, difat, difat_count = (
+        struct.unpack_from("<IIIIIIII", data, 0x2C)
+    )
+    per_sector = sector // 4
+
+    def at(sid: int) -> bytes:
+        return data[(sid + 1) * sector : (sid + 2) * sector]
+
+    fat_sectors = list(struct.unpack_from("<109I", data, 0x4C))
+    for _ in range(min(difat_count, sectors)):
+        if difat >= sectors:
+            break
+        block = struct.unpack(f"<{per_sector}I", at(difat).ljust(sector, b"\xff"))
+        fat_sectors += block[:-1]
+        difat = block[-1]
+    fat: list[int] = []
+    for sid in fat_sectors[: min(fat_count, sectors)]:
+        if sid < sectors:
+            fat += struct.unpack(f"<{per_sector}I", at(sid).ljust(sector, b"\xff"))
+
+    def chain(start: int, table: list[int], limit: int) -> list[int]:
+        found: list[int] = []
+        while start < len(table) and start != _OLE_END and len(found) < limit:
+            found.append(start)
+            start = table[start]
+        return found
+
+    def read(start: int, size: int) -> bytes:
+        return b"".join(at(sid) for sid in chain(start, fat, sectors))[:size]
+
+    entries = read(directory, sectors * sector)
+    root_start, stream = None, None
+    for index in range(0, len(entries) - 127, 128):
+        entry = entries[index : index + 128]
+        length, kind = struct.unpack_from("<HB", entry, 64)
+        start, size = struct.unpack_from("<IQ", entry, 116)
+        if shift == 9:
+            size &= 0xFFFFFFFF  # version 3: the high half is undefined
+        name = entry[: max(length - 2, 0)].decode("utf-16-le", "replace").lower()
+        if kind == 5 and root_start is None:
+            root_start, root_size = start, size
+        elif kind == 2 and name in names and stream is None:
+            stream = (start, min(size, len(data)))
+    if stream is None:
+        return None
+    start, size = stream
+    if size >= cutoff or root_start is None:
+        return read(start, size)
+    mini = 1 << mini_shift
+    small_table: list[int] = []
+    for sid in chain(minifat, fat, min(minifat_count, sectors)):
+        small_table += struct.unpack(f"<{per_sector}I", at(sid).ljust(sector, b"\xff"))
+    container = read(root_start, min(root_size, len(data)))
+    return b"".join(
+        container[sid * mini : (sid + 1) * mini]
+        for sid in chain(start, small_table, len(container) // mini + 1)
+    )[:size]
 
 
 # --- common ----------------------------------------------------------------------------------
