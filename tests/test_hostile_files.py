@@ -245,6 +245,19 @@ def xlsx_cells(*refs: str) -> bytes:
     return workbook_parts(**{"xl/worksheets/sheet1.xml": sheet})
 
 
+def xlsx_rows(xml: bytes) -> bytes:
+    """A sheet with a header row and these rows (XML) after it."""
+    return workbook_parts(**{"xl/worksheets/sheet1.xml": SHEET_HEAD + xml + SHEET_TAIL})
+
+
+def xlsx_far_row() -> bytes:
+    """A cell at Z2 and a cell without a reference in row 9,999,999: the reader puts it where
+    its row says (8 GB asked for, an abort)."""
+    return xlsx_rows(
+        b'<row r="2"><c r="Z2"><v>1</v></c></row><row r="9999999"><c><v>1</v></c></row>'
+    )
+
+
 def xlsx_16384_columns() -> bytes:
     book = openpyxl.Workbook()
     sheet = book.active
@@ -643,6 +656,7 @@ BOUNDED = {
     "xls_dimensions_lie": Hostile(
         "rates.xls", lambda: xls_with(2, 2, dimensions=(2**32 - 16, 65535)), "too_many_cells"
     ),
+    "xlsx_row_9999999_cell_without_reference": Hostile("rates.xlsx", xlsx_far_row, "too_many_rows"),
     "csv_50mb_cell": Hostile("rates.csv", csv_50mb_cell, "cell_too_large"),
     "xlsx_50mb_cell": Hostile("rates.xlsx", xlsx_50mb_cell, "cell_too_large"),
 }

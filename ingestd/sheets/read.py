@@ -707,11 +707,20 @@ _RATIO_FLOOR = 16 * 2**20  # parts smaller than this may compress as well as the
 _XML_PER_ROW = 1024  # workbook XML allowed per row of max_rows (a real deck: ~300 bytes)
 _PART = re.compile(r"\.(xml|bin)$", re.I)
 _SHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.(xml|bin)$", re.I)
-# a cell reference past column Z or row 999,999 (one quick pass finds none in a real deck),
-# then the whole reference of a cell with content (self-closing cells are empty and calamine
-# skips them)
-_FAR_CELL = re.compile(rb' r="(?:[A-Z]{2,3}[0-9]|[A-Z][0-9]{7})')
+# a cell reference past column Z or row 999,999, or a row numbered past it (one quick pass
+# finds none in a real deck), then the whole reference of a cell with content (self-closing
+# cells are empty and calamine skips them) or of a row (its cells without a reference of their
+# own are in it)
+_FAR_CELL = re.compile(rb' r="(?:[A-Z]{2,3}[0-9]|[A-Z]?[0-9]{7})')
 _CELL_REF = re.compile(rb' r="([A-Z]{1,3})([0-9]{1,9})"[^>]*(?<!/)>')
+_ROW_REF = re.compile(rb' r="([0-9]{1,9})"[^>]*(?<!/)>')
+# a cell without a reference (calamine puts it right of the cell before it in its row), told
+# quickly: spreadsheet programs write the reference first; cells with a namespace prefix are
+# looked at closely too
+_BARE_CELL = re.compile(rb"<c(?: (?:[^r]|r[^=])|>)")
+_PREFIXED = re.compile(rb"<[A-Za-z_][\w.-]*:worksheet[\s>]")
+_ROW_CLOSE = re.compile(rb"</(?:\w+:)?row>")
+_CELL_OPEN = re.compile(rb"<(?:\w+:)?c(?=[\s>/])")
 _TAIL = 64  # bytes carried between chunks, so a cell reference split by a chunk is seen
 
 
@@ -804,6 +813,8 @@ def _check_parts(
         if tables is not None:
             tables.close()
         if extent is not None:
+            if extent.bare:
+                extent.rescan_bare(archive, info)
             if extent.rows * extent.columns > MAX_GRID_CELLS and extent.rows == 999_999:
                 # a wide sheet: how far down its cells reach decides, so look again closely
                 extent.rescan_rows(archive, info, MAX_GRID_CELLS // extent.columns)
@@ -819,6 +830,7 @@ class _SheetExtent:
     label: str
     columns: int = 26  # "Z": no reference with two letters seen
     rows: int = 999_999  # no reference with seven digits seen
+    bare: bool = False  # a cell without a reference seen
 
     def scan(self, text: bytes) -> None:
         for far in _FAR_CELL.finditer(text):
@@ -826,6 +838,28 @@ class _SheetExtent:
             if cell is not None:
                 self.columns = max(self.columns, _column_number(cell.group(1)))
                 self.rows = max(self.rows, int(cell.group(2)))
+            elif (row := _ROW_REF.match(text, far.start())) is not None:
+                self.rows = max(self.rows, int(row.group(1)))
+        self.bare = (
+            self.bare
+            or _PREFIXED.search(text, 0, 4096) is not None
+            or _BARE_CELL.search(text) is not None
+        )
+
+    def rescan_bare(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+        """Where cells have no reference: the most cells one row holds, added to the farthest
+        column referenced (an upper bound of where calamine puts them), and the rows counted
+        one by one where they have no number either."""
+        most, count, carry = 0, 0, b""
+        with archive.open(info) as part:
+            while chunk := part.read(_CHUNK):
+                rows = _ROW_CLOSE.split(carry + chunk)
+                carry = rows.pop()
+                count += len(rows)
+                most = max(most, max((len(_CELL_OPEN.findall(row)) for row in rows), default=0))
+        most = max(most, len(_CELL_OPEN.findall(carry)))
+        self.columns += most
+        self.rows = max(self.rows, count)
 
     def rescan_rows(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, allowed: int) -> None:
         """The last row exactly, where it is at least ``allowed``'s number of digits long."""
@@ -860,7 +894,7 @@ class _SheetExtent:
 
 @functools.lru_cache(maxsize=8)
 def _tall_cells(digits: int) -> re.Pattern[bytes]:
-    return re.compile(rb' r="[A-Z]{1,3}([0-9]{%d,9})"[^>]*(?<!/)>' % digits)
+    return re.compile(rb' r="[A-Z]{0,3}([0-9]{%d,9})"[^>]*(?<!/)>' % digits)
 
 
 def _column_number(letters: bytes) -> int:

@@ -12,7 +12,7 @@ import pytest
 import xlwt
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_hostile_files import ods_cell, ods_row, ods_workbook, xls_with
+from test_hostile_files import ods_cell, ods_row, ods_workbook, xls_with, xlsx_rows
 
 from ingestd.errors import SheetError
 from ingestd.sheets.read import (
@@ -405,6 +405,45 @@ def test_a_legacy_xls_beyond_the_limits_is_refused_before_it_is_read(data, reaso
     with pytest.raises(SheetError) as refused:
         check_workbook(data, max_rows=2_000_000, max_columns=200)
     assert refused.value.reason == reason
+
+
+XLSX_PATTERNS = {
+    "a row numbered past the row limit": (
+        b'<row r="2"><c r="Z2"><v>1</v></c></row><row r="2000001"><c><v>1</v></c></row>',
+        "too_many_rows",
+    ),
+    "a row numbered far, its cells without references": (
+        b'<row r="2"><c r="Z2"><v>1</v></c></row><row r="1999999"><c><v>1</v></c></row>',
+        "too_many_cells",
+    ),
+    "a row of cells without references past the column limit": (
+        b'<row r="2">' + b"<c><v>1</v></c>" * 300 + b"</row>",
+        "too_many_columns",
+    ),
+    "cells without references after a far one": (
+        b'<row r="999999"><c r="GR999999"><v>1</v></c>' + b"<c><v>1</v></c>" * 10 + b"</row>",
+        "too_many_columns",
+    ),
+    "the reference after other attributes": (
+        b'<row r="1999999"><c t="n" r="Z1999999"><v>1</v></c><c s="0"><v>1</v></c></row>',
+        "too_many_cells",
+    ),
+}
+
+
+@pytest.mark.parametrize("pattern", list(XLSX_PATTERNS))
+def test_an_xlsx_whose_rows_place_cells_beyond_the_limits_is_refused_before_it_is_read(pattern):
+    rows, reason = XLSX_PATTERNS[pattern]
+    with pytest.raises(SheetError) as refused:
+        check_workbook(xlsx_rows(rows), max_rows=2_000_000, max_columns=200)
+    assert refused.value.reason == reason
+
+
+def test_an_xlsx_whose_cells_have_no_references_is_read():
+    rows = b"".join(
+        b'<row><c t="inlineStr"><is><t>%d</t></is></c><c><v>0.5</v></c></row>' % n for n in (44, 45)
+    )
+    assert rows_of(xlsx_rows(rows)) == [("Prefix", None), ("44", "0.5"), ("45", "0.5")]
 
 
 def test_a_legacy_xls_with_a_formatted_blank_far_away_is_read():
