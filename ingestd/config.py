@@ -1096,7 +1096,8 @@ def _parse_limits(t: _Table) -> Limits:
         max_unpacked_size=t.get("max_unpacked_size", _size_conv, d.max_unpacked_size),
         max_rows=t.get("max_rows", _integer(lo=1), d.max_rows),
         max_columns=t.get("max_columns", _integer(lo=1), d.max_columns),
-        max_cell_size=t.get("max_cell_size", _integer(lo=1), d.max_cell_size),
+        # at most the csv module's field limit, which reads CSV text polars cannot
+        max_cell_size=t.get("max_cell_size", _integer(lo=1, hi=131_072), d.max_cell_size),
         max_zip_members=t.get("max_zip_members", _integer(lo=1), d.max_zip_members),
         max_nesting=t.get("max_nesting", _integer(lo=0), d.max_nesting),
     )

@@ -386,7 +386,10 @@ def _read_csv_text(utf8: bytes, text: _Text, *, max_rows: int, max_columns: int)
         frame = _python_csv(text.whole(), delimiter, max_rows)
     elif frame.get_column(f"c{width}").is_not_null().any() and width <= max_columns:
         reader = csv.reader(io.StringIO(text.whole()), delimiter=delimiter)
-        width = min(max(map(len, reader), default=1), max_columns + 1)
+        try:
+            width = min(max(map(len, reader), default=1), max_columns + 1)
+        except csv.Error as exc:
+            raise _csv_refusal(exc) from exc
         frame = _polars_csv(utf8, delimiter, width, max_rows)
         if frame is None:
             frame = _python_csv(text.whole(), delimiter, max_rows)
@@ -504,13 +507,28 @@ def _polars_csv(data: bytes, delimiter: str, width: int, max_rows: int) -> pl.Da
 
 def _python_csv(text: str, delimiter: str, max_rows: int) -> pl.DataFrame:
     records = []
-    for number, record in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter)):
-        if number > max_rows:
-            break
-        records.append(record)
+    try:
+        for number, record in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter)):
+            if number > max_rows:
+                break
+            records.append(record)
+    except csv.Error as exc:
+        raise _csv_refusal(exc) from exc
     width = max(map(len, records), default=1)
     columns = {f"c{i}": [r[i] if i < len(r) else None for r in records] for i in range(width)}
     return pl.DataFrame(columns, schema={name: pl.String for name in columns})
+
+
+def _csv_refusal(exc: csv.Error) -> SheetError:
+    """The csv module's error as the sender should read it: its one limit is a field's size
+    (often a quote that opens a field and never closes it), above ``max_cell_size``'s."""
+    if "field larger than field limit" in str(exc):
+        return SheetError(
+            "cell_too_large",
+            f"a quoted field runs over more than {csv.field_size_limit()} characters (limit); "
+            "is a quote left open?",
+        )
+    return SheetError("unreadable", f"the text cannot be split into fields: {exc}")
 
 
 # --- workbooks -------------------------------------------------------------------------------
@@ -775,9 +793,11 @@ def _check_parts(
             continue  # images and other media: the reader never inflates them
         label = _member_label(info.filename)
         extent = _SheetExtent(label) if _SHEET_PART.match(info.filename) else None
-        tables = None
+        tables, text = None, None
         if ods and info.filename == "content.xml":
             tables = _OdsExtent(max_rows, max_columns, max_cell_size)
+        if extent is not None or tables is not None or _TEXT_PART.match(info.filename):
+            text = _TextRun(label, max_cell_size)
         feed, sheet = None, None
         if scan is not None:
             if is_sheet_xml(info.filename):
@@ -804,6 +824,8 @@ def _check_parts(
                 if extent is not None:
                     extent.scan(tail + chunk)
                     tail = chunk[-_TAIL:]
+                if text is not None:
+                    text.feed(chunk)
                 if feed is not None:
                     feed(chunk)
                 if tables is not None:
@@ -819,6 +841,42 @@ def _check_parts(
                 # a wide sheet: how far down its cells reach decides, so look again closely
                 extent.rescan_rows(archive, info, MAX_GRID_CELLS // extent.columns)
             extent.check(max_rows=max_rows, max_columns=max_columns)
+
+
+_TEXT_PART = re.compile(r"^xl/sharedStrings\.xml$", re.I)
+
+
+class _TextRun:
+    """The longest run of a part without a ``<``, as it inflates: a text (a cell's, a shared
+    string's) or an attribute value at least that long.  Only runs that cross a chunk's edge
+    are measured (two searches a chunk), so every run longer than a chunk is seen and refused
+    where it is certainly longer than ``max_cell_size`` characters (a character is at most 10
+    bytes written as a reference, ``&#x10FFFF;``) before the reader holds it; the exact
+    measure is ``_check_cells``'s.  White space between elements is no cell (a part padded
+    with it is a zip bomb, refused as one)."""
+
+    def __init__(self, label: str, max_cell_size: int):
+        self.label, self.max_cell_size = label, max_cell_size
+        self.bound = max(10 * max_cell_size, _CHUNK)
+        self.run = 0  # bytes without a "<" at the end of what was fed
+        self.solid = False  # the run holds more than white space
+
+    def feed(self, chunk: bytes) -> None:
+        first = chunk.find(b"<")
+        head = chunk if first < 0 else chunk[:first]
+        self.run += len(head)
+        self.solid = self.solid or bool(head.strip())
+        if self.run > self.bound and self.solid:
+            raise SheetError(
+                "cell_too_large",
+                f"workbook part {self.label!r} holds a text of more than {self.bound} bytes: a "
+                f"cell longer than {self.max_cell_size} characters (limit)",
+            )
+        if first >= 0:
+            last = chunk.rfind(b"<")
+            self.run = len(chunk) - 1 - last
+            after = chunk.find(b">", last)
+            self.solid = after < 0 or bool(chunk[after + 1 :].strip())
 
 
 @dataclass

@@ -495,3 +495,35 @@ def test_runs_of_spaces_are_counted_before_the_reader_writes_them_out():
     with pytest.raises(SheetError) as refused:
         check_workbook(ods_workbook(("S", ods_row(spaces))), max_rows=10, max_columns=10)
     assert refused.value.reason == "cell_too_large"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Prefix,Destination\r\n44,ab"c' + "y" * 200_000 + "\r\n",  # one line, quotes inside
+        'Prefix,Destination\r\n44,ab"c\r\n45,"' + "y\n" * 100_000 + "\r\n",  # never closed
+    ],
+    ids=["quote inside a field", "quote left open"],
+)
+def test_a_csv_field_beyond_the_csv_modules_limit_is_a_cell_too_large(text):
+    with pytest.raises(SheetError) as refused:
+        read_sheets(text.encode())
+    assert refused.value.reason == "cell_too_large"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        xlsx_rows(
+            b'<row r="2"><c r="A2" t="inlineStr"><is><t>'
+            + b"y" * 3_000_000
+            + b"</t></is></c></row>"
+        ),
+        ods_workbook(("S", ods_row(ods_cell("y" * 3_000_000)))),
+    ],
+    ids=["xlsx", "ods"],
+)
+def test_a_cell_of_megabytes_is_refused_while_its_part_inflates(data):
+    with pytest.raises(SheetError) as refused:
+        check_workbook(data, max_rows=10, max_columns=10)
+    assert refused.value.reason == "cell_too_large"
