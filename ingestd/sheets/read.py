@@ -13,6 +13,7 @@ import csv
 import functools
 import io
 import logging
+import operator
 import re
 import struct
 import zipfile
@@ -20,6 +21,7 @@ import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from operator import methodcaller
 from pathlib import PurePath
 
@@ -973,8 +975,11 @@ _ODS_TOKEN = re.compile(
     rb"|<table:table(?=[\s/>])([^>]*?)(/?)>"
 )
 _ROW_END = b"</table:table-row>"
+_FEW = 4  # repeated cells counted with their row's cells at once (more: one row at a time)
 # what only the row-by-row reading understands: repeats, runs of spaces, a new table
-_NOT_PLAIN = (b"-repeated=", b'text:c="', b"<table:table ", b"<table:table>", b"<table:table-row/>")
+_NOT_PLAIN = (
+    b"number-rows-repeated=", b'text:c="', b"<table:table ", b"<table:table>", b"<table:table-row/>"
+)  # fmt: skip
 _ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s/>])([^>]*)>")
 _ROWS_REPEATED = re.compile(rb'table:number-rows-repeated="([0-9]{1,12})"')
 _COLUMNS_REPEATED = re.compile(rb'table:number-columns-repeated="([0-9]{1,12})"')
@@ -1039,7 +1044,8 @@ class _OdsExtent:
 
     def _plain_rows(self, text: bytes, start: int, end: int) -> int:
         """The whole rows from ``start`` counted at once where none repeats (most of a deck):
-        each taken as holding values, as wide as its cells.  Returns where they end."""
+        without repeated cells each taken as holding values, as wide as its cells; with them,
+        as ``_ods_row_width`` says.  Returns where they end."""
         stop = end
         for needle in _NOT_PLAIN:  # where each is next, found once per pass over the text
             found = self.barriers.get(needle, -2)
@@ -1054,7 +1060,33 @@ class _OdsExtent:
         count = rows.count(_ROW_END)
         if rows.count(b"<table:table-row ") + rows.count(b"<table:table-row>") != count:
             return start
-        if b"value" in rows or b"formula" in rows:
+        repeats = _COLUMNS_REPEATED.findall(rows)
+        if repeats and max(map(int, repeats)) <= _FEW:
+            # a few equal values side by side (LibreOffice writes them as one repeated cell):
+            # each row as wide as its cells and its repeats at most, counted at once
+            each, most = rows.split(_ROW_END), max(map(int, repeats))
+            cells = map(methodcaller("count", b"<table:table-cell"), each)
+            if b"<table:covered-table-cell" in rows:
+                covered = map(methodcaller("count", b"<table:covered-table-cell"), each)
+                cells = map(operator.add, cells, covered)
+            more = map(
+                operator.mul, map(methodcaller("count", b"-repeated="), each), repeat(most - 1)
+            )
+            if not self.last:
+                self.first = self.row
+            self.last = self.row + count
+            self.width = max(self.width, max(map(operator.add, cells, more)))
+            self._check()
+        elif repeats:
+            widths = list(map(_ods_row_width, rows.split(_ROW_END)[:-1]))
+            first = next((i for i, width in enumerate(widths) if width), None)
+            if first is not None:
+                after = len(widths) - next(i for i, width in enumerate(reversed(widths)) if width)
+                if not self.last:
+                    self.first = self.row + first
+                self.last, self.width = self.row + after, max(self.width, max(widths))
+                self._check()
+        elif b"value" in rows or b"formula" in rows:
             each = rows.split(_ROW_END)
             width = max(map(methodcaller("count", b"<table:table-cell"), each))
             if b"<table:covered-table-cell" in rows:
@@ -1113,15 +1145,13 @@ def _ods_row_width(cells: bytes) -> int:
     formula (an upper bound: "value" anywhere in the row counts)."""
     if b"value" not in cells and b"formula" not in cells:
         return 0
-    if b"-repeated=" not in cells:
-        return cells.count(b"<table:table-cell") + cells.count(b"<table:covered-table-cell")
-    column = width = 0
-    for cell in _ODS_CELL.finditer(cells):
-        attrs = cell.group(1)
-        column += _repeats(_COLUMNS_REPEATED, attrs)
-        if b"value" in attrs or b"formula" in attrs:
-            width = column
-    return width
+    if b"-repeated=" in cells:  # the cells up to the end of the last tag with a value
+        close = cells.find(b">", max(cells.rfind(b"value"), cells.rfind(b"formula")))
+        cells = cells[: close + 1] if close >= 0 else cells
+        repeats = sum(max(int(n), 1) - 1 for n in _COLUMNS_REPEATED.findall(cells))
+    else:
+        repeats = 0
+    return cells.count(b"<table:table-cell") + cells.count(b"<table:covered-table-cell") + repeats
 
 
 # Legacy XLS (BIFF8 in an OLE compound file): calamine reserves a sheet's grid from its

@@ -359,7 +359,7 @@ _cells = st.tuples(st.sampled_from(["x", None]), st.integers(1, 6), st.booleans(
 _rows = st.tuples(st.lists(_cells, max_size=4), st.integers(1, 5))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(tables=st.lists(st.lists(_rows, max_size=5), min_size=1, max_size=3))
 def test_the_ods_measure_is_never_below_what_the_reader_holds(tables):
     """Any mix of repeated rows and (covered) cells, in several tables: the measure of each
