@@ -1171,17 +1171,24 @@ def _check_xls(data: bytes, *, max_rows: int, max_columns: int) -> None:
     stream = _ole_stream(data, ("workbook", "book"))
     if stream is None:
         return  # not a workbook the reader can open either: it says so
-    sheet, offset = 0, 0
+    sheet, offset, end = 0, 0, len(stream)
     extent: _SheetExtent | None = None
-    while offset + 4 <= len(stream):
+    while offset + 4 <= end:
         kind, size = struct.unpack_from("<HH", stream, offset)
-        record = stream[offset + 4 : offset + 4 + size]
-        offset += 4 + size
-        if kind == _XLS_BOF and len(record) >= 4:
+        body, offset = offset + 4, offset + 4 + size
+        size = min(size, end - body)
+        if kind in _XLS_CELLS or kind == _XLS_MULRK:  # most records: only two numbers read
+            if extent is not None and size >= (6 if kind == _XLS_MULRK else 4):
+                row, column = struct.unpack_from("<HH", stream, body)
+                if kind == _XLS_MULRK:
+                    (column,) = struct.unpack_from("<H", stream, body + size - 2)
+                extent.rows = max(extent.rows, row + 1)
+                extent.columns = max(extent.columns, column + 1)
+        elif kind == _XLS_BOF and size >= 4:
             if extent is not None:
                 extent.check(max_rows=max_rows, max_columns=max_columns)
             extent = None
-            if struct.unpack_from("<H", record, 2)[0] != 0x0005:  # not the workbook's globals
+            if struct.unpack_from("<H", stream, body + 2)[0] != 0x0005:  # not the globals
                 sheet += 1
                 extent = _SheetExtent(f"XLS sheet {sheet}", columns=0, rows=0)
         elif extent is None:
@@ -1189,22 +1196,17 @@ def _check_xls(data: bytes, *, max_rows: int, max_columns: int) -> None:
         elif kind == _XLS_EOF:
             extent.check(max_rows=max_rows, max_columns=max_columns)
             extent = None
-        elif kind == _XLS_DIMENSIONS and len(record) >= 10:
-            if len(record) >= 14:  # BIFF8: rows as 32 bits
-                _, rows, _, columns = struct.unpack_from("<IIHH", record)
+        elif kind == _XLS_DIMENSIONS and size >= 10:
+            if size >= 14:  # BIFF8: rows as 32 bits
+                _, rows, _, columns = struct.unpack_from("<IIHH", stream, body)
             else:
-                _, rows, _, columns = struct.unpack_from("<HHHH", record)
+                _, rows, _, columns = struct.unpack_from("<HHHH", stream, body)
             if rows * columns > MAX_GRID_CELLS:
                 raise SheetError(
                     "too_many_cells",
                     f"XLS sheet {sheet} declares {rows} rows by {columns} columns: more than "
                     f"{MAX_GRID_CELLS} cells (limit)",
                 )
-        elif (kind in _XLS_CELLS and len(record) >= 4) or (kind == _XLS_MULRK and len(record) >= 6):
-            row, column = struct.unpack_from("<HH", record)
-            if kind == _XLS_MULRK:
-                (column,) = struct.unpack_from("<H", record, len(record) - 2)
-            extent.rows, extent.columns = max(extent.rows, row + 1), max(extent.columns, column + 1)
     if extent is not None:
         extent.check(max_rows=max_rows, max_columns=max_columns)
 
