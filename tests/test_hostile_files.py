@@ -389,6 +389,63 @@ def xls_with(row: int, column: int, *, dimensions: tuple[int, int] | None = None
     return bytes(data)
 
 
+def _xlsb_record(kind: int, body: bytes = b"") -> bytes:
+    """[MS-XLSB] 2.1.4: the type and the size 7 bits a byte, then the body."""
+    head = bytes([kind]) if kind < 0x80 else bytes([kind & 0x7F | 0x80, kind >> 7])
+    size, sizes = len(body), bytearray()
+    while True:
+        sizes.append(size & 0x7F | (0x80 if size >> 7 else 0))
+        size >>= 7
+        if not size:
+            break
+    return head + bytes(sizes) + body
+
+
+def _wide(text: str) -> bytes:
+    return struct.pack("<I", len(text)) + text.encode("utf-16-le")
+
+
+def xlsb_workbook(cells: list[tuple[int, int, str | float]]) -> bytes:
+    """An XLSB with one sheet "Rates" holding these (row, column, value) cells, 0-based and in
+    order, written record by record (no library writes XLSB)."""
+    book = b"".join((
+        _xlsb_record(0x83), _xlsb_record(0x8F),  # BrtBeginBook, BrtBeginBundleShs
+        _xlsb_record(0x9C, struct.pack("<II", 0, 1) + _wide("rId1") + _wide("Rates")),
+        _xlsb_record(0x90), _xlsb_record(0x84),  # BrtEndBundleShs, BrtEndBook
+    ))  # fmt: skip
+    sheet = bytearray(_xlsb_record(0x81) + _xlsb_record(0x94, bytes(16)) + _xlsb_record(0x91))
+    row = None
+    for number, column, value in cells:
+        if number != row:
+            sheet += _xlsb_record(0x00, struct.pack("<I", number) + bytes(13))  # BrtRowHdr
+            row = number
+        if isinstance(value, str):  # BrtCellSt, else BrtCellReal
+            sheet += _xlsb_record(0x06, struct.pack("<II", column, 0) + _wide(value))
+        else:
+            sheet += _xlsb_record(0x05, struct.pack("<IId", column, 0, value))
+    sheet += _xlsb_record(0x92) + _xlsb_record(0x82)  # BrtEndSheetData, BrtEndSheet
+    relationships = (
+        '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+        '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships/{}" Target="{}"/></Relationships>'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+            'content-types"><Default Extension="bin" ContentType="application/vnd.ms-excel.'
+            'sheet.binary.macroEnabled.main"/></Types>',
+        )
+        archive.writestr("_rels/.rels", relationships.format("officeDocument", "xl/workbook.bin"))
+        archive.writestr("xl/workbook.bin", book)
+        archive.writestr(
+            "xl/_rels/workbook.bin.rels", relationships.format("worksheet", "worksheets/sheet1.bin")
+        )
+        archive.writestr("xl/worksheets/sheet1.bin", bytes(sheet))
+    return out.getvalue()
+
+
 BIG_CELL = 50 * 2**20  # characters in one cell
 
 
@@ -655,6 +712,11 @@ BOUNDED = {
     ),
     "xls_dimensions_lie": Hostile(
         "rates.xls", lambda: xls_with(2, 2, dimensions=(2**32 - 16, 65535)), "too_many_cells"
+    ),
+    "xlsb_cell_in_row_1000001_column_16384": Hostile(
+        "rates.xlsb",
+        lambda: xlsb_workbook([(0, 0, "Prefix"), (1_000_000, 16_383, 1.0)]),
+        "too_many_columns",
     ),
     "xlsx_row_9999999_cell_without_reference": Hostile("rates.xlsx", xlsx_far_row, "too_many_rows"),
     "csv_50mb_cell": Hostile("rates.csv", csv_50mb_cell, "cell_too_large"),

@@ -795,6 +795,10 @@ def _check_parts(
             continue  # images and other media: the reader never inflates them
         label = _member_label(info.filename)
         extent = _SheetExtent(label) if _SHEET_PART.match(info.filename) else None
+        records = None
+        if extent is not None and info.filename.lower().endswith(".bin"):  # XLSB
+            extent = _SheetExtent(label, columns=0, rows=0)
+            records = _XlsbRecords(extent)
         tables, text = None, None
         if ods and info.filename == "content.xml":
             tables = _OdsExtent(max_rows, max_columns, max_cell_size)
@@ -823,7 +827,9 @@ def _check_parts(
                         f"workbook part {label!r} inflates more than {MAX_PART_RATIO} times "
                         f"its {info.compress_size} bytes (a zip bomb)",
                     )
-                if extent is not None:
+                if records is not None:
+                    records.feed(chunk)
+                elif extent is not None:
                     extent.scan(tail + chunk)
                     tail = chunk[-_TAIL:]
                 if text is not None:
@@ -1279,6 +1285,62 @@ def _ole_stream(data: bytes, names: tuple[str, ...]) -> bytes | None:
         container[sid * mini : (sid + 1) * mini]
         for sid in chain(start, small_table, len(container) // mini + 1)
     )[:size]
+
+
+class _XlsbRecords:
+    """An XLSB sheet part's records, walked as the part inflates: calamine holds the sheet
+    densely up to the farthest cell with a value, whose column is any 32-bit number (a cell in
+    row 1,000,000, column 16,384 asked for 524 GB); it stops at a row past 1,048,576."""
+
+    def __init__(self, extent: _SheetExtent):
+        self.extent, self.pending, self.skip, self.row = extent, b"", 0, 0
+
+    def feed(self, chunk: bytes) -> None:
+        if self.skip >= len(chunk):
+            self.skip -= len(chunk)
+            return
+        data, self.skip = self.pending + chunk[self.skip :], 0
+        at, end, extent = 0, len(data), self.extent
+        while at < end:
+            head = _xlsb_head(data, at, end)
+            if head is None:
+                break
+            kind, size, body = head
+            if kind <= 0x0B:  # the dimensions (BrtWsDim) the reader does not trust
+                if body + min(size, 4) > end:
+                    break  # its numbers come with the next chunk
+                if kind == 0x00 and size >= 4:  # BrtRowHdr
+                    (self.row,) = struct.unpack_from("<I", data, body)
+                elif kind >= 0x02 and size >= 4 and self.row <= 0x100000:  # a cell, not blank
+                    (column,) = struct.unpack_from("<I", data, body)
+                    extent.rows = max(extent.rows, self.row + 1)
+                    extent.columns = max(extent.columns, column + 1)
+            if body + size > end:
+                self.skip, at = body + size - end, end
+                break
+            at = body + size
+        self.pending = data[at:]
+
+
+def _xlsb_head(data: bytes, at: int, end: int) -> tuple[int, int, int] | None:
+    """An XLSB record's type, size and where its body starts ([MS-XLSB] 2.1.4: 7 bits a byte,
+    the type in at most two bytes, the size in at most four), or None before its end."""
+    if at >= end:
+        return None
+    kind, at = data[at], at + 1
+    if kind >= 0x80:
+        if at >= end:
+            return None
+        kind, at = (kind & 0x7F) | (data[at] & 0x7F) << 7, at + 1
+    size = shift = 0
+    for _ in range(4):
+        if at >= end:
+            return None
+        byte, at = data[at], at + 1
+        size, shift = size | (byte & 0x7F) << shift, shift + 7
+        if byte < 0x80:
+            break
+    return kind, size, at
 
 
 # --- common ----------------------------------------------------------------------------------

@@ -12,12 +12,21 @@ import pytest
 import xlwt
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_hostile_files import ods_cell, ods_row, ods_workbook, xls_with, xlsx_rows
+from test_hostile_files import (
+    ods_cell,
+    ods_row,
+    ods_workbook,
+    xls_with,
+    xlsb_workbook,
+    xlsx_rows,
+)
 
 from ingestd.errors import SheetError
 from ingestd.sheets.read import (
     MAX_ODS_CELLS,
     _OdsExtent,
+    _SheetExtent,
+    _XlsbRecords,
     check_workbook,
     detect_format,
     read_sheets,
@@ -533,3 +542,28 @@ def test_a_cell_of_megabytes_is_refused_while_its_part_inflates(data):
     with pytest.raises(SheetError) as refused:
         check_workbook(data, max_rows=10, max_columns=10)
     assert refused.value.reason == "cell_too_large"
+
+
+def test_an_xlsb_is_read_and_one_with_a_far_cell_refused_before_it_is_read():
+    cells = [(0, 0, "Prefix"), (0, 1, "Rate"), (1, 0, "44"), (1, 1, 0.1)]
+    assert rows_of(xlsb_workbook(cells)) == [("Prefix", "Rate"), ("44", "0.1")]
+    for far, reason in (
+        ((2, 16_383, 1.0), "too_many_columns"),
+        ((2, 2**24, 1.0), "too_many_columns"),
+    ):
+        with pytest.raises(SheetError) as refused:
+            check_workbook(xlsb_workbook([*cells, far]), max_rows=2_000_000, max_columns=200)
+        assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 100])
+def test_xlsb_records_are_measured_however_the_part_arrives(chunk):
+    cells = [(r, c, f"v{r}" * (r % 5) if c % 2 else float(r)) for r in range(40) for c in (0, 3, 7)]
+    cells.append((41, 130, 1.0))
+    with zipfile.ZipFile(io.BytesIO(xlsb_workbook(cells))) as archive:
+        part = archive.read("xl/worksheets/sheet1.bin")
+    extent = _SheetExtent("s", columns=0, rows=0)
+    records = _XlsbRecords(extent)
+    for start in range(0, len(part), chunk):
+        records.feed(part[start : start + chunk])
+    assert (extent.rows, extent.columns) == (42, 131)
