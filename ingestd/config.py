@@ -265,6 +265,8 @@ class Limits:
     max_unpacked_size: int = 200 * 1024 * 1024  # everything unpacked from one archive, bytes
     max_rows: int = 2_000_000
     max_columns: int = 200
+    # characters in one cell: Excel's own limit, so no spreadsheet a vendor sends exceeds it
+    max_cell_size: int = 32_767
     max_zip_members: int = 50
     max_nesting: int = 3  # archives and forwarded messages inside each other
     # rate sheet files in one message (attachments, ZIP members, forwarded messages' sheets):
@@ -1134,6 +1136,8 @@ def _parse_limits(t: _Table) -> Limits:
         max_unpacked_size=t.get("max_unpacked_size", _size_conv, d.max_unpacked_size),
         max_rows=t.get("max_rows", _integer(lo=1), d.max_rows),
         max_columns=t.get("max_columns", _integer(lo=1), d.max_columns),
+        # at most the csv module's field limit, which reads CSV text polars cannot
+        max_cell_size=t.get("max_cell_size", _integer(lo=1, hi=131_072), d.max_cell_size),
         max_zip_members=t.get("max_zip_members", _integer(lo=1), d.max_zip_members),
         max_nesting=t.get("max_nesting", _integer(lo=0), d.max_nesting),
         max_sheets_per_message=t.get(

@@ -743,3 +743,13 @@ def test_format_picks_the_largest_exact_unit() -> None:
     assert format_duration(604800) == "7d"
     assert format_duration(90) == "90s"
     assert format_duration(0.5) == "500ms"
+
+
+def test_max_cell_size_default_override_and_validation(tmp_path: Path) -> None:
+    assert load(tmp_path, "").limits.max_cell_size == 32_767  # Excel's own cell limit
+    config = load(tmp_path, "", env={"INGESTD_LIMITS_MAX_CELL_SIZE": "1000"})
+    assert config.limits.max_cell_size == 1000
+    for bad in ("0", '"big"', "131073"):
+        with pytest.raises(ConfigError) as caught:
+            load(tmp_path, f"[limits]\nmax_cell_size = {bad}\n")
+        assert "limits.max_cell_size" in str(caught.value)

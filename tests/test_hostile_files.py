@@ -14,6 +14,8 @@ import json
 import os
 import resource
 import struct
+import subprocess
+import sys
 import time
 import tracemalloc
 import zipfile
@@ -25,6 +27,7 @@ from urllib.parse import quote
 
 import openpyxl
 import pytest
+import xlwt
 from factories import versions_are_whole
 from rig_mail import VENDOR, codes, config_path, csv_deck, rate_message, signed, xlsx_deck
 from rig_signers import SigningKey, rsa_key
@@ -35,7 +38,7 @@ from ingestd.mail.compose import notifications
 from ingestd.mail.mime import extract_sheets, parse_message
 from ingestd.pipeline import Pipeline
 from ingestd.rates.store import Store
-from ingestd.sheets.read import MAX_GRID_CELLS, MAX_LINE_CHARS
+from ingestd.sheets.read import MAX_GRID_CELLS, MAX_LINE_CHARS, MAX_ODS_CELLS
 
 GiB = 2**30
 # the configured limits these tests run under (smaller than the defaults, to stay fast)
@@ -242,6 +245,19 @@ def xlsx_cells(*refs: str) -> bytes:
     return workbook_parts(**{"xl/worksheets/sheet1.xml": sheet})
 
 
+def xlsx_rows(xml: bytes) -> bytes:
+    """A sheet with a header row and these rows (XML) after it."""
+    return workbook_parts(**{"xl/worksheets/sheet1.xml": SHEET_HEAD + xml + SHEET_TAIL})
+
+
+def xlsx_far_row() -> bytes:
+    """A cell at Z2 and a cell without a reference in row 9,999,999: the reader puts it where
+    its row says (8 GB asked for, an abort)."""
+    return xlsx_rows(
+        b'<row r="2"><c r="Z2"><v>1</v></c></row><row r="9999999"><c><v>1</v></c></row>'
+    )
+
+
 def xlsx_16384_columns() -> bytes:
     book = openpyxl.Workbook()
     sheet = book.active
@@ -303,6 +319,154 @@ def csv_with_nul() -> bytes:
 
 def csv_long_line() -> bytes:
     return csv_deck(codes(2)) + b"x" * (10 * 2**20) + b"\r\n" + csv_deck(codes(2))
+
+
+ODS_NAMESPACES = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+)
+
+
+def ods_workbook(*tables: tuple[str, str]) -> bytes:
+    """An ODS file whose content.xml holds these (name, rows XML) tables."""
+    body = "".join(
+        f'<table:table table:name="{name}">{rows}</table:table>' for name, rows in tables
+    )
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODS_NAMESPACES}>'
+        f"<office:body><office:spreadsheet>{body}</office:spreadsheet></office:body>"
+        "</office:document-content>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr(
+            "META-INF/manifest.xml",
+            '<?xml version="1.0"?><manifest:manifest xmlns:manifest='
+            '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>',
+        )
+    return out.getvalue()
+
+
+def ods_cell(text: str | None, repeat: int = 1, *, covered: bool = False) -> str:
+    """A cell holding ``text`` (None: an empty cell), ``repeat`` times."""
+    element = "table:covered-table-cell" if covered else "table:table-cell"
+    times = f' table:number-columns-repeated="{repeat}"' if repeat > 1 else ""
+    if text is None:
+        return f"<{element}{times}/>"
+    return f'<{element}{times} office:value-type="string"><text:p>{text}</text:p></{element}>'
+
+
+def ods_row(cells: str, repeat: int = 1) -> str:
+    times = f' table:number-rows-repeated="{repeat}"' if repeat > 1 else ""
+    return f"<table:table-row{times}>{cells}</table:table-row>"
+
+
+def ods_repeated() -> bytes:
+    """About a kilobyte: one row of one cell repeated 40 times, repeated 1,048,570 times (42 M
+    cells the reader would hold: it grew to 13 GB and aborted)."""
+    return ods_workbook(("Sheet1", ods_row(ods_cell("x", 40), 1_048_570)))
+
+
+def xls_with(row: int, column: int, *, dimensions: tuple[int, int] | None = None) -> bytes:
+    """A legacy XLS (xlwt) with a header and one label at (row, column), both 0-based, written
+    into its BIFF record past what xlwt allows (a column up to 65,535); ``dimensions``: the rows
+    and columns its DIMENSIONS record declares."""
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Rates")
+    sheet.write(0, 0, "Prefix")
+    sheet.write(1, 1, "far")
+    out = io.BytesIO()
+    book.save(out)
+    data = bytearray(out.getvalue())
+    at = data.find(struct.pack("<HHHH", 0x00FD, 10, 1, 1))  # LABELSST of the cell at B2
+    data[at + 4 : at + 8] = struct.pack("<HH", row, column)
+    if dimensions is not None:
+        at = data.find(struct.pack("<HH", 0x0200, 14))
+        data[at + 4 : at + 16] = struct.pack("<IIHH", 0, dimensions[0], 0, dimensions[1])
+    return bytes(data)
+
+
+def _xlsb_record(kind: int, body: bytes = b"") -> bytes:
+    """[MS-XLSB] 2.1.4: the type and the size 7 bits a byte, then the body."""
+    head = bytes([kind]) if kind < 0x80 else bytes([kind & 0x7F | 0x80, kind >> 7])
+    size, sizes = len(body), bytearray()
+    while True:
+        sizes.append(size & 0x7F | (0x80 if size >> 7 else 0))
+        size >>= 7
+        if not size:
+            break
+    return head + bytes(sizes) + body
+
+
+def _wide(text: str) -> bytes:
+    return struct.pack("<I", len(text)) + text.encode("utf-16-le")
+
+
+def xlsb_workbook(cells: list[tuple[int, int, str | float]]) -> bytes:
+    """An XLSB with one sheet "Rates" holding these (row, column, value) cells, 0-based and in
+    order, written record by record (no library writes XLSB)."""
+    book = b"".join((
+        _xlsb_record(0x83), _xlsb_record(0x8F),  # BrtBeginBook, BrtBeginBundleShs
+        _xlsb_record(0x9C, struct.pack("<II", 0, 1) + _wide("rId1") + _wide("Rates")),
+        _xlsb_record(0x90), _xlsb_record(0x84),  # BrtEndBundleShs, BrtEndBook
+    ))  # fmt: skip
+    sheet = bytearray(_xlsb_record(0x81) + _xlsb_record(0x94, bytes(16)) + _xlsb_record(0x91))
+    row = None
+    for number, column, value in cells:
+        if number != row:
+            sheet += _xlsb_record(0x00, struct.pack("<I", number) + bytes(13))  # BrtRowHdr
+            row = number
+        if isinstance(value, str):  # BrtCellSt, else BrtCellReal
+            sheet += _xlsb_record(0x06, struct.pack("<II", column, 0) + _wide(value))
+        else:
+            sheet += _xlsb_record(0x05, struct.pack("<IId", column, 0, value))
+    sheet += _xlsb_record(0x92) + _xlsb_record(0x82)  # BrtEndSheetData, BrtEndSheet
+    relationships = (
+        '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+        '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships/{}" Target="{}"/></Relationships>'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+            'content-types"><Default Extension="bin" ContentType="application/vnd.ms-excel.'
+            'sheet.binary.macroEnabled.main"/></Types>',
+        )
+        archive.writestr("_rels/.rels", relationships.format("officeDocument", "xl/workbook.bin"))
+        archive.writestr("xl/workbook.bin", book)
+        archive.writestr(
+            "xl/_rels/workbook.bin.rels", relationships.format("worksheet", "worksheets/sheet1.bin")
+        )
+        archive.writestr("xl/worksheets/sheet1.bin", bytes(sheet))
+    return out.getvalue()
+
+
+BIG_CELL = 50 * 2**20  # characters in one cell
+
+
+def csv_50mb_cell() -> bytes:
+    """A quoted description of 50 MB over lines of 100 characters (no line is long)."""
+    line = "y" * 99 + "\n"
+    cell = line * (BIG_CELL // 100)
+    return csv_deck(codes(2)) + f'"{cell}",44,0.1\r\n'.encode()
+
+
+def xlsx_50mb_cell() -> bytes:
+    """A deck whose destination cell is an inline string of 50 MB of hex (deflates 2:1, so no
+    part looks like a bomb; openpyxl would cut it to Excel's limit)."""
+    cell = os.urandom(BIG_CELL // 2).hex().encode()
+    sheet = (
+        SHEET_HEAD.replace(b"Prefix", b"Destination")
+        + b'<row r="2"><c r="A2" t="inlineStr"><is><t>' + cell + b"</t></is></c>"
+        + b'<c r="B2"><v>44</v></c><c r="C2"><v>0.1</v></c></row>'
+        + SHEET_TAIL
+    )  # fmt: skip
+    return workbook_parts(**{"xl/worksheets/sheet1.xml": sheet})
 
 
 @dataclass(frozen=True)
@@ -530,3 +694,118 @@ def test_attachment_names_are_never_paths_and_are_shown_safely(pipeline, key, tm
             if filename:
                 assert "/" not in filename and "\\" not in filename and "\0" not in filename
     assert shown >= 2  # the vendor's confirmation and the import report name it, escaped
+
+
+# --- what only a bounded process may try -------------------------------------------------------
+
+# Files that made the reader allocate gigabytes or abort the whole process before they were
+# measured: each goes through ``ingestd import`` in a child process whose address space is
+# capped, so a regression fails fast here instead of taking the machine down.
+ADDRESS_SPACE = 4 * GiB
+BOUNDED = {
+    "ods_repeated_rows_and_cells": Hostile("rates.ods", ods_repeated, "too_many_cells"),
+    "ods_in_a_zip": Hostile(
+        "rates.zip", lambda: raw_zip([member("deck.ods", ods_repeated())]), "too_many_cells"
+    ),
+    "xls_cell_in_column_16384": Hostile(
+        "rates.xls", lambda: xls_with(65535, 16383), "too_many_columns"
+    ),
+    "xls_dimensions_lie": Hostile(
+        "rates.xls", lambda: xls_with(2, 2, dimensions=(2**32 - 16, 65535)), "too_many_cells"
+    ),
+    "xlsb_cell_in_row_1000001_column_16384": Hostile(
+        "rates.xlsb",
+        lambda: xlsb_workbook([(0, 0, "Prefix"), (1_000_000, 16_383, 1.0)]),
+        "too_many_columns",
+    ),
+    "xlsx_row_9999999_cell_without_reference": Hostile("rates.xlsx", xlsx_far_row, "too_many_rows"),
+    "csv_50mb_cell": Hostile("rates.csv", csv_50mb_cell, "cell_too_large"),
+    "xlsx_50mb_cell": Hostile("rates.xlsx", xlsx_50mb_cell, "cell_too_large"),
+}
+BOUNDED_PEAK_MB = 1500  # the child's peak RSS
+
+_CHILD = """
+import json, resource, sys
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from ingestd.cli import main
+code = main(sys.argv[2:])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+print(json.dumps({"code": code, "peak_mb": peak}), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def bounded_import(config: Path, path: Path) -> tuple[int, dict | None, int | None, str]:
+    """``ingestd import PATH --json`` in a child capped at ADDRESS_SPACE: its exit code, its
+    summary, its peak RSS in MB and its stderr."""
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(ADDRESS_SPACE), "-c", str(config), "import",
+         str(path), "--vendor", VENDOR, "--json"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "INGESTD_CONFIG": ""},
+    )  # fmt: skip
+    summary = json.loads(child.stdout) if child.stdout.strip() else None
+    if isinstance(summary, list):
+        summary = summary[0]
+    tail = child.stderr.strip().splitlines()[-1:] or [""]
+    try:
+        peak = json.loads(tail[0])["peak_mb"]
+    except (ValueError, KeyError, TypeError):
+        peak = None
+    return child.returncode, summary, peak, child.stderr[-2000:]
+
+
+def test_the_bounded_inputs_are_what_they_claim():
+    ods = zipfile.ZipFile(io.BytesIO(ods_repeated()))
+    assert len(ods_repeated()) < 2048
+    assert b'number-rows-repeated="1048570"' in ods.read("content.xml")
+    assert 1_048_570 * 40 > MAX_ODS_CELLS
+    assert len(csv_50mb_cell()) > BIG_CELL and max(map(len, csv_50mb_cell().split(b"\n"))) < 200
+
+
+@pytest.mark.parametrize("case", list(BOUNDED))
+def test_ingestd_import_refuses_it_before_the_reader_allocates(tmp_path, key, case):
+    hostile = BOUNDED[case]
+    config = config_path(tmp_path, pin=key, vendor_extra=LIMITS)
+    path = tmp_path / hostile.name
+    path.write_bytes(hostile.build())
+    started = time.perf_counter()
+    code, summary, peak, stderr = bounded_import(config, path)
+    seconds = time.perf_counter() - started
+    assert code == 1 and summary is not None, (code, stderr)
+    assert (summary["status"], summary["reason"]) == ("refused", hostile.reason), summary
+    assert summary["message"] and "\n" not in summary["message"]
+    assert peak is not None and peak < BOUNDED_PEAK_MB, (peak, stderr)
+    assert seconds < 60, seconds
+    good = tmp_path / "good.csv"
+    good.write_bytes(csv_deck(codes(3)))
+    code, summary, _, stderr = bounded_import(config, good)
+    assert (code, summary["status"], summary["version"]) == (0, "imported", 1), stderr
+
+
+def test_the_daemon_refuses_a_repeated_cells_ods_by_mail_and_goes_on(tmp_path, dns, acme_key):
+    """The ODS through SMTP to the real daemon: 250, the sheet refused with its reason, the
+    daemon alive, the next deck imported.  (A sixth of the reported file's rows, so that an
+    unguarded reader costs about 2 GB, not 13.)"""
+    from rig_daemon import Setup
+    from test_daemon_robustness import signed as acme_signed
+    from test_daemon_robustness import small_deck
+    from test_mail_e2e import deck_mail, send
+
+    ods_type = ("application", "vnd.oasis.opendocument.spreadsheet")
+    hostile = ods_workbook(("Sheet1", ods_row(ods_cell("x", 40), 400_000)))
+    setup = Setup.create(tmp_path, nameserver=dns.address)
+    with setup.daemon() as daemon:
+        raw = deck_mail(("rates.ods", hostile, ods_type), message_id="<ods@acme.example>")
+        send(setup.port, acme_signed(raw, acme_key))
+        daemon.wait_for(
+            lambda: setup.count("messages", "state IN ('done', 'quarantined')") == 1,
+            60, "the ODS message processed",
+        )  # fmt: skip
+        assert daemon.process.poll() is None, daemon.log_text()
+        (message,) = setup.messages()
+        assert "too_many_cells" in (message["outcome"] or ""), message
+        raw = deck_mail(small_deck(3), message_id="<next@acme.example>")
+        send(setup.port, acme_signed(raw, acme_key))
+        daemon.wait_for(lambda: setup.count("versions") == 1, 60, "the next deck's version")
+        assert daemon.process.poll() is None, daemon.log_text()

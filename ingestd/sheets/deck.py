@@ -40,6 +40,7 @@ class ReadOptions:
     duplicate_policy: str = "refuse"
     max_rows: int = 2_000_000
     max_columns: int = 200
+    max_cell_size: int = 32_767
     max_members: int = 50
     max_unpacked: int = 200 * 2**20
     max_nesting: int = 3
@@ -70,6 +71,7 @@ class ReadOptions:
             duplicate_policy=vendor.duplicate_policy,
             max_rows=limits.max_rows,
             max_columns=limits.max_columns,
+            max_cell_size=limits.max_cell_size,
             max_members=limits.max_zip_members,
             max_unpacked=limits.max_unpacked_size,
             max_nesting=limits.max_nesting,
@@ -106,6 +108,7 @@ def read_decks(
         filename=filename,
         max_rows=options.max_rows,
         max_columns=options.max_columns,
+        max_cell_size=options.max_cell_size,
         max_members=options.max_members,
         max_unpacked=options.max_unpacked,
         max_nesting=options.max_nesting,

@@ -13,12 +13,15 @@ import csv
 import functools
 import io
 import logging
+import operator
 import re
+import struct
 import zipfile
 import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from operator import methodcaller
 from pathlib import PurePath
 
@@ -117,6 +120,7 @@ def read_sheets(
     filename: str | None = None,
     max_rows: int = 2_000_000,
     max_columns: int = 200,
+    max_cell_size: int = 32_767,
     max_members: int = 50,
     max_unpacked: int = 200 * 2**20,
     max_nesting: int = 3,
@@ -130,14 +134,36 @@ def read_sheets(
     archive limits: ``max_members`` files in all, ``max_unpacked`` bytes unpacked in all (counted
     while inflating, so a zip bomb stops early), ``max_nesting`` archives inside each other.
     With a ``cache``, a workbook sheet read before is parsed only where its rows changed
-    (``reread``).
+    (``reread``).  A sheet with a cell longer than ``max_cell_size`` characters is refused.
     """
     unpacking = _Unpacking(max_members, max_unpacked, max_nesting)
     csv_name = PurePath(filename).stem if filename else "csv"
-    return _read_file(
+    sheets = _read_file(
         data, label=None, csv_name=csv_name, depth=0, unpacking=unpacking,
-        max_rows=max_rows, max_columns=max_columns, cache=cache,
+        max_rows=max_rows, max_columns=max_columns, max_cell_size=max_cell_size, cache=cache,
     )  # fmt: skip
+    for sheet in sheets:
+        _check_cells(sheet, max_cell_size)
+    return sheets
+
+
+def _check_cells(sheet: Sheet, max_cell_size: int) -> None:
+    """Refuse a sheet with a cell longer than the limit (``cell_too_large``): no spreadsheet
+    program writes one (README "Reading decks"), and every later stage would carry it."""
+    frame = sheet.frame
+    longest = frame.select(pl.col(c).str.len_bytes().max() for c in frame.columns).row(0)
+    for column, size in zip(frame.columns, longest, strict=True):
+        if size is None or size <= max_cell_size:
+            continue  # a character is at least a byte
+        lengths = frame.get_column(column).str.len_chars()
+        if lengths.max() > max_cell_size:
+            row = lengths.arg_max()
+            start = frame.get_column(column)[row][:20]
+            raise SheetError(
+                "cell_too_large",
+                f"sheet {sheet.name!r} has a cell of {lengths.max()} characters in row "
+                f"{row + 1} (starting {start!r}): more than {max_cell_size} (limit)",
+            )
 
 
 def _read_file(
@@ -149,6 +175,7 @@ def _read_file(
     unpacking: _Unpacking,
     max_rows: int,
     max_columns: int,
+    max_cell_size: int,
     cache: SheetCache | None,
 ) -> list[Sheet]:
     fmt = detect_format(data)
@@ -157,8 +184,9 @@ def _read_file(
     elif fmt in WORKBOOK_FORMATS:
         # only XLSX/XLSM sheets are XML rows that can be compared (reread)
         sheets = _read_workbook(
-            data, max_rows=max_rows, max_columns=max_columns, cache=cache if fmt == "xlsx" else None
-        )
+            data, max_rows=max_rows, max_columns=max_columns, max_cell_size=max_cell_size,
+            cache=cache if fmt == "xlsx" else None,
+        )  # fmt: skip
         if label is not None:
             sheets = [
                 Sheet(f"{label}:{sheet.name}", sheet.frame, sheet.date1904) for sheet in sheets
@@ -166,7 +194,7 @@ def _read_file(
     else:
         return _read_zip(
             data, label=label, depth=depth + 1, unpacking=unpacking,
-            max_rows=max_rows, max_columns=max_columns, cache=cache,
+            max_rows=max_rows, max_columns=max_columns, max_cell_size=max_cell_size, cache=cache,
         )  # fmt: skip
     return [sheet for sheet in sheets if _has_content(sheet.frame)]
 
@@ -217,6 +245,7 @@ def _read_zip(
     unpacking: _Unpacking,
     max_rows: int,
     max_columns: int,
+    max_cell_size: int,
     cache: SheetCache | None,
 ) -> list[Sheet]:
     if depth > unpacking.max_nesting:
@@ -238,7 +267,8 @@ def _read_zip(
                 try:
                     sheets += _read_file(
                         content, label=name, csv_name=name, depth=depth, unpacking=unpacking,
-                        max_rows=max_rows, max_columns=max_columns, cache=cache,
+                        max_rows=max_rows, max_columns=max_columns,
+                        max_cell_size=max_cell_size, cache=cache,
                     )  # fmt: skip
                 except SheetError as exc:
                     if exc.reason == "unknown_format":  # a cover letter, a logo: not a sheet
@@ -358,7 +388,10 @@ def _read_csv_text(utf8: bytes, text: _Text, *, max_rows: int, max_columns: int)
         frame = _python_csv(text.whole(), delimiter, max_rows)
     elif frame.get_column(f"c{width}").is_not_null().any() and width <= max_columns:
         reader = csv.reader(io.StringIO(text.whole()), delimiter=delimiter)
-        width = min(max(map(len, reader), default=1), max_columns + 1)
+        try:
+            width = min(max(map(len, reader), default=1), max_columns + 1)
+        except csv.Error as exc:
+            raise _csv_refusal(exc) from exc
         frame = _polars_csv(utf8, delimiter, width, max_rows)
         if frame is None:
             frame = _python_csv(text.whole(), delimiter, max_rows)
@@ -476,13 +509,28 @@ def _polars_csv(data: bytes, delimiter: str, width: int, max_rows: int) -> pl.Da
 
 def _python_csv(text: str, delimiter: str, max_rows: int) -> pl.DataFrame:
     records = []
-    for number, record in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter)):
-        if number > max_rows:
-            break
-        records.append(record)
+    try:
+        for number, record in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter)):
+            if number > max_rows:
+                break
+            records.append(record)
+    except csv.Error as exc:
+        raise _csv_refusal(exc) from exc
     width = max(map(len, records), default=1)
     columns = {f"c{i}": [r[i] if i < len(r) else None for r in records] for i in range(width)}
     return pl.DataFrame(columns, schema={name: pl.String for name in columns})
+
+
+def _csv_refusal(exc: csv.Error) -> SheetError:
+    """The csv module's error as the sender should read it: its one limit is a field's size
+    (often a quote that opens a field and never closes it), above ``max_cell_size``'s."""
+    if "field larger than field limit" in str(exc):
+        return SheetError(
+            "cell_too_large",
+            f"a quoted field runs over more than {csv.field_size_limit()} characters (limit); "
+            "is a quote left open?",
+        )
+    return SheetError("unreadable", f"the text cannot be split into fields: {exc}")
 
 
 # --- workbooks -------------------------------------------------------------------------------
@@ -494,12 +542,19 @@ _MIDNIGHT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} 00:00:00$"
 
 
 def _read_workbook(
-    data: bytes, *, max_rows: int, max_columns: int, cache: SheetCache | None = None
+    data: bytes,
+    *,
+    max_rows: int,
+    max_columns: int,
+    max_cell_size: int,
+    cache: SheetCache | None = None,
 ) -> list[Sheet]:
     scan = None
     if cache is not None:
         scan = WorkbookScan(cache, max_rows=max_rows, max_columns=max_columns)
-    check_workbook(data, max_rows=max_rows, max_columns=max_columns, scan=scan)
+    check_workbook(
+        data, max_rows=max_rows, max_columns=max_columns, max_cell_size=max_cell_size, scan=scan
+    )
     try:
         reader = fastexcel.read_excel(data)
         names = reader.sheet_names
@@ -672,26 +727,44 @@ _RATIO_FLOOR = 16 * 2**20  # parts smaller than this may compress as well as the
 _XML_PER_ROW = 1024  # workbook XML allowed per row of max_rows (a real deck: ~300 bytes)
 _PART = re.compile(r"\.(xml|bin)$", re.I)
 _SHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.(xml|bin)$", re.I)
-# a cell reference past column Z or row 999,999 (one quick pass finds none in a real deck),
-# then the whole reference of a cell with content (self-closing cells are empty and calamine
-# skips them)
-_FAR_CELL = re.compile(rb' r="(?:[A-Z]{2,3}[0-9]|[A-Z][0-9]{7})')
+# a cell reference past column Z or row 999,999, or a row numbered past it (one quick pass
+# finds none in a real deck), then the whole reference of a cell with content (self-closing
+# cells are empty and calamine skips them) or of a row (its cells without a reference of their
+# own are in it)
+_FAR_CELL = re.compile(rb' r="(?:[A-Z]{2,3}[0-9]|[A-Z]?[0-9]{7})')
 _CELL_REF = re.compile(rb' r="([A-Z]{1,3})([0-9]{1,9})"[^>]*(?<!/)>')
+_ROW_REF = re.compile(rb' r="([0-9]{1,9})"[^>]*(?<!/)>')
+# a cell without a reference (calamine puts it right of the cell before it in its row), told
+# quickly: spreadsheet programs write the reference first; cells with a namespace prefix are
+# looked at closely too
+_BARE_CELL = re.compile(rb"<c(?: (?:[^r]|r[^=])|>)")
+_PREFIXED = re.compile(rb"<[A-Za-z_][\w.-]*:worksheet[\s>]")
+_ROW_CLOSE = re.compile(rb"</(?:\w+:)?row>")
+_CELL_OPEN = re.compile(rb"<(?:\w+:)?c(?=[\s>/])")
 _TAIL = 64  # bytes carried between chunks, so a cell reference split by a chunk is seen
 
 
 def check_workbook(
-    data: bytes, *, max_rows: int, max_columns: int, scan: WorkbookScan | None = None
+    data: bytes,
+    *,
+    max_rows: int,
+    max_columns: int,
+    max_cell_size: int = 32_767,
+    scan: WorkbookScan | None = None,
 ) -> None:
     """Refuse a workbook the reader library cannot read safely: password-protected, a part
     that inflates beyond the limits, a sheet whose cells span more than the limits.  ``scan``
     is shown every part inflated (for reading the workbook again, ``reread``)."""
     if data.startswith(_OLE2):
         _check_not_encrypted(data)
+        _check_xls(data, max_rows=max_rows, max_columns=max_columns)
     elif data.startswith(_ZIP):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                _check_parts(archive, max_rows=max_rows, max_columns=max_columns, scan=scan)
+                _check_parts(
+                    archive, max_rows=max_rows, max_columns=max_columns,
+                    max_cell_size=max_cell_size, scan=scan,
+                )  # fmt: skip
         except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as exc:
             raise SheetError("unreadable", f"the workbook cannot be unpacked: {exc}") from exc
 
@@ -706,16 +779,31 @@ def _check_not_encrypted(data: bytes) -> None:
 
 
 def _check_parts(
-    archive: zipfile.ZipFile, *, max_rows: int, max_columns: int, scan: WorkbookScan | None
+    archive: zipfile.ZipFile,
+    *,
+    max_rows: int,
+    max_columns: int,
+    max_cell_size: int,
+    scan: WorkbookScan | None,
 ) -> None:
     budget = max(_XML_PER_ROW * max_rows, 64 * 2**20)
     unpacked = 0
+    ods = "xl/workbook.xml" not in archive.namelist()
     # the parts that are not sheet XML first: the sheets' cells depend on them (scan's key)
     for info in sorted(archive.infolist(), key=lambda i: is_sheet_xml(i.filename)):
         if not _PART.search(info.filename):
             continue  # images and other media: the reader never inflates them
         label = _member_label(info.filename)
         extent = _SheetExtent(label) if _SHEET_PART.match(info.filename) else None
+        records = None
+        if extent is not None and info.filename.lower().endswith(".bin"):  # XLSB
+            extent = _SheetExtent(label, columns=0, rows=0)
+            records = _XlsbRecords(extent)
+        tables, text = None, None
+        if ods and info.filename == "content.xml":
+            tables = _OdsExtent(max_rows, max_columns, max_cell_size)
+        if extent is not None or tables is not None or _TEXT_PART.match(info.filename):
+            text = _TextRun(label, max_cell_size)
         feed, sheet = None, None
         if scan is not None:
             if is_sheet_xml(info.filename):
@@ -739,18 +827,64 @@ def _check_parts(
                         f"workbook part {label!r} inflates more than {MAX_PART_RATIO} times "
                         f"its {info.compress_size} bytes (a zip bomb)",
                     )
-                if extent is not None:
+                if records is not None:
+                    records.feed(chunk)
+                elif extent is not None:
                     extent.scan(tail + chunk)
                     tail = chunk[-_TAIL:]
+                if text is not None:
+                    text.feed(chunk)
                 if feed is not None:
                     feed(chunk)
+                if tables is not None:
+                    tables.feed(chunk)
         if sheet is not None:
             sheet.close()
+        if tables is not None:
+            tables.close()
         if extent is not None:
+            if extent.bare:
+                extent.rescan_bare(archive, info)
             if extent.rows * extent.columns > MAX_GRID_CELLS and extent.rows == 999_999:
                 # a wide sheet: how far down its cells reach decides, so look again closely
                 extent.rescan_rows(archive, info, MAX_GRID_CELLS // extent.columns)
             extent.check(max_rows=max_rows, max_columns=max_columns)
+
+
+_TEXT_PART = re.compile(r"^xl/sharedStrings\.xml$", re.I)
+
+
+class _TextRun:
+    """The longest run of a part without a ``<``, as it inflates: a text (a cell's, a shared
+    string's) or an attribute value at least that long.  Only runs that cross a chunk's edge
+    are measured (two searches a chunk), so every run longer than a chunk is seen and refused
+    where it is certainly longer than ``max_cell_size`` characters (a character is at most 10
+    bytes written as a reference, ``&#x10FFFF;``) before the reader holds it; the exact
+    measure is ``_check_cells``'s.  White space between elements is no cell (a part padded
+    with it is a zip bomb, refused as one)."""
+
+    def __init__(self, label: str, max_cell_size: int):
+        self.label, self.max_cell_size = label, max_cell_size
+        self.bound = max(10 * max_cell_size, _CHUNK)
+        self.run = 0  # bytes without a "<" at the end of what was fed
+        self.solid = False  # the run holds more than white space
+
+    def feed(self, chunk: bytes) -> None:
+        first = chunk.find(b"<")
+        head = chunk if first < 0 else chunk[:first]
+        self.run += len(head)
+        self.solid = self.solid or bool(head.strip())
+        if self.run > self.bound and self.solid:
+            raise SheetError(
+                "cell_too_large",
+                f"workbook part {self.label!r} holds a text of more than {self.bound} bytes: a "
+                f"cell longer than {self.max_cell_size} characters (limit)",
+            )
+        if first >= 0:
+            last = chunk.rfind(b"<")
+            self.run = len(chunk) - 1 - last
+            after = chunk.find(b">", last)
+            self.solid = after < 0 or bool(chunk[after + 1 :].strip())
 
 
 @dataclass
@@ -762,6 +896,7 @@ class _SheetExtent:
     label: str
     columns: int = 26  # "Z": no reference with two letters seen
     rows: int = 999_999  # no reference with seven digits seen
+    bare: bool = False  # a cell without a reference seen
 
     def scan(self, text: bytes) -> None:
         for far in _FAR_CELL.finditer(text):
@@ -769,6 +904,28 @@ class _SheetExtent:
             if cell is not None:
                 self.columns = max(self.columns, _column_number(cell.group(1)))
                 self.rows = max(self.rows, int(cell.group(2)))
+            elif (row := _ROW_REF.match(text, far.start())) is not None:
+                self.rows = max(self.rows, int(row.group(1)))
+        self.bare = (
+            self.bare
+            or _PREFIXED.search(text, 0, 4096) is not None
+            or _BARE_CELL.search(text) is not None
+        )
+
+    def rescan_bare(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+        """Where cells have no reference: the most cells one row holds, added to the farthest
+        column referenced (an upper bound of where calamine puts them), and the rows counted
+        one by one where they have no number either."""
+        most, count, carry = 0, 0, b""
+        with archive.open(info) as part:
+            while chunk := part.read(_CHUNK):
+                rows = _ROW_CLOSE.split(carry + chunk)
+                carry = rows.pop()
+                count += len(rows)
+                most = max(most, max((len(_CELL_OPEN.findall(row)) for row in rows), default=0))
+        most = max(most, len(_CELL_OPEN.findall(carry)))
+        self.columns += most
+        self.rows = max(self.rows, count)
 
     def rescan_rows(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, allowed: int) -> None:
         """The last row exactly, where it is at least ``allowed``'s number of digits long."""
@@ -803,7 +960,7 @@ class _SheetExtent:
 
 @functools.lru_cache(maxsize=8)
 def _tall_cells(digits: int) -> re.Pattern[bytes]:
-    return re.compile(rb' r="[A-Z]{1,3}([0-9]{%d,9})"[^>]*(?<!/)>' % digits)
+    return re.compile(rb' r="[A-Z]{0,3}([0-9]{%d,9})"[^>]*(?<!/)>' % digits)
 
 
 def _column_number(letters: bytes) -> int:
@@ -811,6 +968,379 @@ def _column_number(letters: bytes) -> int:
     for letter in letters:
         number = number * 26 + letter - 64
     return number
+
+
+# calamine holds an ODS cell about four times as big as an XLSX one (a copy of its value and
+# of its formula; measured: 40 million repeated cells took 4.9 GB), so an ODS table may span a
+# quarter of MAX_GRID_CELLS (≈ 1.5 GB).
+MAX_ODS_CELLS = MAX_GRID_CELLS // 4
+# content.xml is cut into rows and tables (a million rows: well under a second); a row's cells
+# are looked at one by one only where the row repeats some of them
+_ODS_TOKEN = re.compile(
+    rb"<table:table-row(?=[\s/>])([^>]*?)(/?)>|</table:table-row>"
+    rb"|<table:table(?=[\s/>])([^>]*?)(/?)>"
+)
+_ROW_END = b"</table:table-row>"
+_FEW = 4  # repeated cells counted with their row's cells at once (more: one row at a time)
+# what only the row-by-row reading understands: repeats, runs of spaces, a new table
+_NOT_PLAIN = (
+    b"number-rows-repeated=", b'text:c="', b"<table:table ", b"<table:table>", b"<table:table-row/>"
+)  # fmt: skip
+_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s/>])([^>]*)>")
+_ROWS_REPEATED = re.compile(rb'table:number-rows-repeated="([0-9]{1,12})"')
+_COLUMNS_REPEATED = re.compile(rb'table:number-columns-repeated="([0-9]{1,12})"')
+_TABLE_NAME = re.compile(rb'table:name="([^"]*)"')
+_SPACES = re.compile(rb'<text:s(?=[\s/>])[^>]*?text:c="([0-9]{1,12})"')
+
+
+class _OdsExtent:
+    """How far each table of an ODS ``content.xml`` reaches as calamine holds it, fed the part
+    as it inflates: from the first row with a value to the last, repeated rows counted, by the
+    widest such row up to its last value (repeated cells counted).  Empty rows and cells after
+    the last value cost nothing: LibreOffice ends every table with a million empty rows."""
+
+    def __init__(self, max_rows: int, max_columns: int, max_cell_size: int):
+        self.max_rows, self.max_columns, self.max_cell_size = max_rows, max_columns, max_cell_size
+        self.pending, self.resume = b"", 0  # bytes not yet cut into rows; where to go on
+        self.row_start: int | None = None  # where the open row's cells start in ``pending``
+        self.repeat = 1
+        self.barriers: dict[bytes, int] = {}
+        self._table(b"")
+
+    def _table(self, attrs: bytes) -> None:
+        name = _TABLE_NAME.search(attrs)
+        self.table = name.group(1).decode("utf-8", "replace") if name else "?"
+        self.row, self.first, self.last, self.width = 0, 0, 0, 0
+
+    def feed(self, chunk: bytes) -> None:
+        text = self.pending + chunk
+        cut = text.rfind(b"<")  # a tag may go on in the next chunk
+        cut = len(text) if cut < 0 else max(cut, self.resume)
+        self._tokens(text, cut)
+        keep = cut if self.row_start is None else self.row_start
+        self.pending, self.resume = text[keep:], cut - keep
+        if self.row_start is not None:
+            self.row_start = 0
+
+    def close(self) -> None:
+        self._tokens(self.pending, len(self.pending))
+
+    def _tokens(self, text: bytes, end: int) -> None:
+        at, self.barriers = self.resume, {}
+        while True:
+            if self.row_start is None:
+                at = self._plain_rows(text, at, end)
+            token = _ODS_TOKEN.search(text, at, end)
+            if token is None:
+                return
+            at = token.end()
+            row_attrs, row_closed, table_attrs, table_closed = token.groups()
+            if row_attrs is not None:
+                repeat = _repeats(_ROWS_REPEATED, row_attrs)
+                if row_closed:  # <table:table-row/>: an empty row
+                    self.row += repeat
+                else:
+                    self.row_start, self.repeat = token.end(), repeat
+            elif table_attrs is not None:
+                if not table_closed:
+                    self._table(table_attrs)
+            elif self.row_start is not None:  # </table:table-row>
+                self._row(text[self.row_start : token.start()])
+                self.row_start = None
+
+    def _plain_rows(self, text: bytes, start: int, end: int) -> int:
+        """The whole rows from ``start`` counted at once where none repeats (most of a deck):
+        without repeated cells each taken as holding values, as wide as its cells; with them,
+        as ``_ods_row_width`` says.  Returns where they end."""
+        stop = end
+        for needle in _NOT_PLAIN:  # where each is next, found once per pass over the text
+            found = self.barriers.get(needle, -2)
+            if -1 != found < start:
+                found = self.barriers[needle] = text.find(needle, start, end)
+            if found >= 0:
+                stop = min(stop, found)
+        last = text.rfind(_ROW_END, start, stop)
+        if last < 0:
+            return start
+        rows = text[start : last + len(_ROW_END)]
+        count = rows.count(_ROW_END)
+        if rows.count(b"<table:table-row ") + rows.count(b"<table:table-row>") != count:
+            return start
+        repeats = _COLUMNS_REPEATED.findall(rows)
+        if repeats and max(map(int, repeats)) <= _FEW:
+            # a few equal values side by side (LibreOffice writes them as one repeated cell):
+            # each row as wide as its cells and its repeats at most, counted at once
+            each, most = rows.split(_ROW_END), max(map(int, repeats))
+            cells = map(methodcaller("count", b"<table:table-cell"), each)
+            if b"<table:covered-table-cell" in rows:
+                covered = map(methodcaller("count", b"<table:covered-table-cell"), each)
+                cells = map(operator.add, cells, covered)
+            more = map(
+                operator.mul, map(methodcaller("count", b"-repeated="), each), repeat(most - 1)
+            )
+            if not self.last:
+                self.first = self.row
+            self.last = self.row + count
+            self.width = max(self.width, max(map(operator.add, cells, more)))
+            self._check()
+        elif repeats:
+            widths = list(map(_ods_row_width, rows.split(_ROW_END)[:-1]))
+            first = next((i for i, width in enumerate(widths) if width), None)
+            if first is not None:
+                after = len(widths) - next(i for i, width in enumerate(reversed(widths)) if width)
+                if not self.last:
+                    self.first = self.row + first
+                self.last, self.width = self.row + after, max(self.width, max(widths))
+                self._check()
+        elif b"value" in rows or b"formula" in rows:
+            each = rows.split(_ROW_END)
+            width = max(map(methodcaller("count", b"<table:table-cell"), each))
+            if b"<table:covered-table-cell" in rows:
+                width += max(map(methodcaller("count", b"<table:covered-table-cell"), each))
+            if not self.last:
+                self.first = self.row
+            self.last, self.width = self.row + count, max(self.width, width)
+            self._check()
+        self.row += count
+        return last + len(_ROW_END)
+
+    def _row(self, cells: bytes) -> None:
+        if b'text:c="' in cells:  # <text:s text:c="N"/>: N spaces, which the reader writes out
+            for spaces in _SPACES.finditer(cells):
+                if int(spaces.group(1)) > self.max_cell_size:
+                    raise SheetError(
+                        "cell_too_large",
+                        f"table {self.table!r} has a cell of more than {self.max_cell_size} "
+                        f"characters in row {self.row + 1} (limit)",
+                    )
+        width = _ods_row_width(cells)
+        if width:
+            if not self.last:
+                self.first = self.row
+            self.last, self.width = self.row + self.repeat, max(self.width, width)
+            self._check()
+        self.row += self.repeat
+
+    def _check(self) -> None:
+        where = f"table {self.table!r} has values"
+        if self.width > self.max_columns:
+            raise SheetError(
+                "too_many_columns",
+                f"{where} in column {self.width}: more than {self.max_columns} columns (limit)",
+            )
+        if self.last > self.max_rows:
+            raise SheetError(
+                "too_many_rows",
+                f"{where} in row {self.last}: more than {self.max_rows} rows (limit)",
+            )
+        if (self.last - self.first) * self.width > MAX_ODS_CELLS:
+            raise SheetError(
+                "too_many_cells",
+                f"{where} across {self.last - self.first} rows (repeated rows counted) by "
+                f"{self.width} columns: more than {MAX_ODS_CELLS} cells (limit for ODS)",
+            )
+
+
+def _repeats(attribute: re.Pattern[bytes], attrs: bytes) -> int:
+    found = attribute.search(attrs)
+    return max(int(found.group(1)), 1) if found else 1
+
+
+def _ods_row_width(cells: bytes) -> int:
+    """How many cells of an ODS row calamine holds: up to its last cell with a value or a
+    formula (an upper bound: "value" anywhere in the row counts)."""
+    if b"value" not in cells and b"formula" not in cells:
+        return 0
+    if b"-repeated=" in cells:  # the cells up to the end of the last tag with a value
+        close = cells.find(b">", max(cells.rfind(b"value"), cells.rfind(b"formula")))
+        cells = cells[: close + 1] if close >= 0 else cells
+        repeats = sum(max(int(n), 1) - 1 for n in _COLUMNS_REPEATED.findall(cells))
+    else:
+        repeats = 0
+    return cells.count(b"<table:table-cell") + cells.count(b"<table:covered-table-cell") + repeats
+
+
+# Legacy XLS (BIFF8 in an OLE compound file): calamine reserves a sheet's grid from its
+# DIMENSIONS record and then holds it densely up to its farthest cell with a value; both are
+# whatever the file says (a 5 KB file with a cell in column 16,384 asked for 34 GB).  A true
+# XLS sheet has at most 65,536 rows by 256 columns (16.7 million cells, 1 GB in calamine).
+_OLE_END = 0xFFFFFFFE
+# BIFF records of a cell with a value: FORMULA, LABELSST, RSTRING, NUMBER, LABEL, BOOLERR, RK
+# (BLANK and MULBLANK are formatting only: the reader skips them); MULRK spans columns
+_XLS_CELLS = frozenset((0x0006, 0x00FD, 0x00D6, 0x0203, 0x0204, 0x0205, 0x027E))
+_XLS_MULRK, _XLS_DIMENSIONS, _XLS_BOF, _XLS_EOF = 0x00BD, 0x0200, 0x0809, 0x000A
+
+
+def _check_xls(data: bytes, *, max_rows: int, max_columns: int) -> None:
+    """Refuse a legacy XLS whose sheets declare or reach beyond the limits (the grid checks of
+    ``_SheetExtent``), read from its BIFF records before the reader sees it."""
+    stream = _ole_stream(data, ("workbook", "book"))
+    if stream is None:
+        return  # not a workbook the reader can open either: it says so
+    sheet, offset, end = 0, 0, len(stream)
+    extent: _SheetExtent | None = None
+    while offset + 4 <= end:
+        kind, size = struct.unpack_from("<HH", stream, offset)
+        body, offset = offset + 4, offset + 4 + size
+        size = min(size, end - body)
+        if kind in _XLS_CELLS or kind == _XLS_MULRK:  # most records: only two numbers read
+            if extent is not None and size >= (6 if kind == _XLS_MULRK else 4):
+                row, column = struct.unpack_from("<HH", stream, body)
+                if kind == _XLS_MULRK:
+                    (column,) = struct.unpack_from("<H", stream, body + size - 2)
+                extent.rows = max(extent.rows, row + 1)
+                extent.columns = max(extent.columns, column + 1)
+        elif kind == _XLS_BOF and size >= 4:
+            if extent is not None:
+                extent.check(max_rows=max_rows, max_columns=max_columns)
+            extent = None
+            if struct.unpack_from("<H", stream, body + 2)[0] != 0x0005:  # not the globals
+                sheet += 1
+                extent = _SheetExtent(f"XLS sheet {sheet}", columns=0, rows=0)
+        elif extent is None:
+            continue
+        elif kind == _XLS_EOF:
+            extent.check(max_rows=max_rows, max_columns=max_columns)
+            extent = None
+        elif kind == _XLS_DIMENSIONS and size >= 10:
+            if size >= 14:  # BIFF8: rows as 32 bits
+                _, rows, _, columns = struct.unpack_from("<IIHH", stream, body)
+            else:
+                _, rows, _, columns = struct.unpack_from("<HHHH", stream, body)
+            if rows * columns > MAX_GRID_CELLS:
+                raise SheetError(
+                    "too_many_cells",
+                    f"XLS sheet {sheet} declares {rows} rows by {columns} columns: more than "
+                    f"{MAX_GRID_CELLS} cells (limit)",
+                )
+    if extent is not None:
+        extent.check(max_rows=max_rows, max_columns=max_columns)
+
+
+def _ole_stream(data: bytes, names: tuple[str, ...]) -> bytes | None:
+    """The first stream of an OLE compound file named one of ``names`` (case-insensitive), or
+    None where the file is not one or has none ([MS-CFB]: header, FAT, directory, mini
+    stream); every chain is bounded by the file's sectors."""
+    if len(data) < 512:
+        return None
+    shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
+    if not (7 <= shift <= 16 and mini_shift < shift):
+        return None
+    sector = 1 << shift
+    sectors = len(data) // sector + 1
+    fat_count, directory, _, cutoff, minifat, minifat_count, difat, difat_count = (
+        struct.unpack_from("<IIIIIIII", data, 0x2C)
+    )
+    per_sector = sector // 4
+
+    def at(sid: int) -> bytes:
+        return data[(sid + 1) * sector : (sid + 2) * sector]
+
+    fat_sectors = list(struct.unpack_from("<109I", data, 0x4C))
+    for _ in range(min(difat_count, sectors)):
+        if difat >= sectors:
+            break
+        block = struct.unpack(f"<{per_sector}I", at(difat).ljust(sector, b"\xff"))
+        fat_sectors += block[:-1]
+        difat = block[-1]
+    fat: list[int] = []
+    for sid in fat_sectors[: min(fat_count, sectors)]:
+        if sid < sectors:
+            fat += struct.unpack(f"<{per_sector}I", at(sid).ljust(sector, b"\xff"))
+
+    def chain(start: int, table: list[int], limit: int) -> list[int]:
+        found: list[int] = []
+        while start < len(table) and start != _OLE_END and len(found) < limit:
+            found.append(start)
+            start = table[start]
+        return found
+
+    def read(start: int, size: int) -> bytes:
+        return b"".join(at(sid) for sid in chain(start, fat, sectors))[:size]
+
+    entries = read(directory, sectors * sector)
+    root_start, stream = None, None
+    for index in range(0, len(entries) - 127, 128):
+        entry = entries[index : index + 128]
+        length, kind = struct.unpack_from("<HB", entry, 64)
+        start, size = struct.unpack_from("<IQ", entry, 116)
+        if shift == 9:
+            size &= 0xFFFFFFFF  # version 3: the high half is undefined
+        name = entry[: max(length - 2, 0)].decode("utf-16-le", "replace").lower()
+        if kind == 5 and root_start is None:
+            root_start, root_size = start, size
+        elif kind == 2 and name in names and stream is None:
+            stream = (start, min(size, len(data)))
+    if stream is None:
+        return None
+    start, size = stream
+    if size >= cutoff or root_start is None:
+        return read(start, size)
+    mini = 1 << mini_shift
+    small_table: list[int] = []
+    for sid in chain(minifat, fat, min(minifat_count, sectors)):
+        small_table += struct.unpack(f"<{per_sector}I", at(sid).ljust(sector, b"\xff"))
+    container = read(root_start, min(root_size, len(data)))
+    return b"".join(
+        container[sid * mini : (sid + 1) * mini]
+        for sid in chain(start, small_table, len(container) // mini + 1)
+    )[:size]
+
+
+class _XlsbRecords:
+    """An XLSB sheet part's records, walked as the part inflates: calamine holds the sheet
+    densely up to the farthest cell with a value, whose column is any 32-bit number (a cell in
+    row 1,000,000, column 16,384 asked for 524 GB); it stops at a row past 1,048,576."""
+
+    def __init__(self, extent: _SheetExtent):
+        self.extent, self.pending, self.skip, self.row = extent, b"", 0, 0
+
+    def feed(self, chunk: bytes) -> None:
+        if self.skip >= len(chunk):
+            self.skip -= len(chunk)
+            return
+        data, self.skip = self.pending + chunk[self.skip :], 0
+        at, end, extent = 0, len(data), self.extent
+        while at < end:
+            head = _xlsb_head(data, at, end)
+            if head is None:
+                break
+            kind, size, body = head
+            if kind <= 0x0B:  # the dimensions (BrtWsDim) the reader does not trust
+                if body + min(size, 4) > end:
+                    break  # its numbers come with the next chunk
+                if kind == 0x00 and size >= 4:  # BrtRowHdr
+                    (self.row,) = struct.unpack_from("<I", data, body)
+                elif kind >= 0x02 and size >= 4 and self.row <= 0x100000:  # a cell, not blank
+                    (column,) = struct.unpack_from("<I", data, body)
+                    extent.rows = max(extent.rows, self.row + 1)
+                    extent.columns = max(extent.columns, column + 1)
+            if body + size > end:
+                self.skip, at = body + size - end, end
+                break
+            at = body + size
+        self.pending = data[at:]
+
+
+def _xlsb_head(data: bytes, at: int, end: int) -> tuple[int, int, int] | None:
+    """An XLSB record's type, size and where its body starts ([MS-XLSB] 2.1.4: 7 bits a byte,
+    the type in at most two bytes, the size in at most four), or None before its end."""
+    if at >= end:
+        return None
+    kind, at = data[at], at + 1
+    if kind >= 0x80:
+        if at >= end:
+            return None
+        kind, at = (kind & 0x7F) | (data[at] & 0x7F) << 7, at + 1
+    size = shift = 0
+    for _ in range(4):
+        if at >= end:
+            return None
+        byte, at = data[at], at + 1
+        size, shift = size | (byte & 0x7F) << shift, shift + 7
+        if byte < 0x80:
+            break
+    return kind, size, at
 
 
 # --- common ----------------------------------------------------------------------------------

@@ -6,11 +6,32 @@ import datetime as dt
 import io
 import zipfile
 
+import fastexcel
 import openpyxl
 import pytest
+import xlwt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_hostile_files import (
+    ods_cell,
+    ods_row,
+    ods_workbook,
+    xls_with,
+    xlsb_workbook,
+    xlsx_rows,
+)
 
 from ingestd.errors import SheetError
-from ingestd.sheets.read import detect_format, read_sheets, sniff_delimiter
+from ingestd.sheets.read import (
+    MAX_ODS_CELLS,
+    _OdsExtent,
+    _SheetExtent,
+    _XlsbRecords,
+    check_workbook,
+    detect_format,
+    read_sheets,
+    sniff_delimiter,
+)
 
 
 def rows(data: bytes, **kw) -> list[tuple]:
@@ -275,3 +296,274 @@ def test_workbook_limits():
     with pytest.raises(SheetError) as caught:
         read_sheets(xlsx(many), max_columns=1)
     assert caught.value.reason == "too_many_columns"
+
+
+# --- workbooks measured before they are read ---------------------------------------------------
+
+
+_ROWS = MAX_ODS_CELLS // 10 + 1  # rows of 10 cells just past the limit
+# (pattern, reason): each spans more than the ODS limit only through its repeats
+ODS_PATTERNS = {
+    "rows repeated": ([("S", ods_row(ods_cell("x") * 10, _ROWS))], "too_many_cells"),
+    "cells repeated in repeated rows": (
+        [("S", ods_row(ods_cell("x", 10), _ROWS))], "too_many_cells",
+    ),
+    "cells repeated past the column limit": (
+        [("S", ods_row(ods_cell("x", 201)))], "too_many_columns",
+    ),
+    "rows repeated past the row limit": (
+        [("S", ods_row(ods_cell("x"), 2_000_001))], "too_many_rows",
+    ),
+    "empty rows repeated between values": (
+        [("S", ods_row(ods_cell("x", 10)) + ods_row(ods_cell(None, 10), _ROWS) + ods_row(
+            ods_cell("x")))], "too_many_cells",
+    ),
+    "empty cells repeated before a value": (
+        [("S", ods_row(ods_cell(None, 150) + ods_cell("x"), _ROWS // 10))], "too_many_cells",
+    ),
+    "covered cells repeated": (
+        [("S", ods_row(ods_cell("x") + ods_cell("y", 9, covered=True), _ROWS))],
+        "too_many_cells",
+    ),
+    "in the second of several tables": (
+        [("Fine", ods_row(ods_cell("x") * 3, 5)), ("Bad", ods_row(ods_cell("x", 20), _ROWS))],
+        "too_many_cells",
+    ),
+    "rows in row groups and header rows": (
+        [("S", "<table:table-header-rows>" + ods_row(ods_cell("h", 10))
+          + "</table:table-header-rows><table:table-row-group>"
+          + ods_row(ods_cell("x", 10), _ROWS) + "</table:table-row-group>")],
+        "too_many_cells",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", list(ODS_PATTERNS))
+def test_an_ods_spanning_more_than_the_limits_is_refused_before_it_is_read(pattern):
+    tables, reason = ODS_PATTERNS[pattern]
+    with pytest.raises(SheetError) as refused:
+        check_workbook(ods_workbook(*tables), max_rows=2_000_000, max_columns=200)
+    assert refused.value.reason == reason
+
+
+def test_a_libreoffice_ods_with_its_million_empty_rows_is_read():
+    """LibreOffice ends a table with its empty rows and columns repeated to the sheet's end:
+    they cost the reader nothing and are not counted."""
+    rows = ods_row(ods_cell("Prefix") + ods_cell("Rate")) + ods_row(
+        ods_cell("44") + ods_cell("0.1")
+    )
+    tail = ods_row(ods_cell(None, 1022)) + ods_row(ods_cell(None, 1024), 1_048_574)
+    data = ods_workbook(
+        ("Rates", rows + tail), ("Sheet2", ods_row(ods_cell(None, 1024), 1_048_576))
+    )
+    assert rows_of(data) == [("Prefix", "Rate"), ("44", "0.1")]
+
+
+def rows_of(data: bytes) -> list[tuple]:
+    (sheet,) = read_sheets(data)
+    return sheet.frame.rows()
+
+
+_cells = st.tuples(st.sampled_from(["x", None]), st.integers(1, 6), st.booleans())
+_rows = st.tuples(st.lists(_cells, max_size=4), st.integers(1, 5))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    tables=st.lists(st.lists(_rows, max_size=5), min_size=1, max_size=3),
+    chunk=st.sampled_from([1 << 20, 7, 64, 333]),
+)
+def test_the_ods_measure_is_never_below_what_the_reader_holds(tables, chunk):
+    """Any mix of repeated rows and (covered) cells, in several tables: the measure of each
+    table covers the rows and columns the reader gives (it may count more, never less), however
+    the part's bytes arrive."""
+    built = [
+        (f"T{i}", "".join(ods_row("".join(ods_cell(t, n, covered=c) for t, n, c in cells), times)
+                          for cells, times in rows))
+        for i, rows in enumerate(tables)
+    ]  # fmt: skip
+    data = ods_workbook(*built)
+    measured = []
+
+    class Recording(_OdsExtent):
+        def _table(self, attrs):
+            if hasattr(self, "table"):
+                measured.append((self.last, self.width))
+            super()._table(attrs)
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        extent = Recording(2_000_000, 200, 32_767)
+        content = archive.read("content.xml")
+        for start in range(0, len(content), chunk):
+            extent.feed(content[start : start + chunk])
+        extent.close()
+    measured.append((extent.last, extent.width))
+    measured = measured[1:]  # the first entry is the state before any table
+    reader = fastexcel.read_excel(data)
+    for name, (last, width) in zip(reader.sheet_names, measured, strict=True):
+        sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+        frame = sheet.to_polars()
+        columns = sheet.selected_columns
+        right = columns[-1].absolute_index + 1 if columns else 0
+        assert frame.height <= last and right <= width, (name, frame.height, right, last, width)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (xls_with(65535, 16383), "too_many_columns"),
+        (xls_with(2, 2, dimensions=(2**32 - 16, 65535)), "too_many_cells"),
+    ],
+    ids=["cell in column 16384", "DIMENSIONS lie"],
+)
+def test_a_legacy_xls_beyond_the_limits_is_refused_before_it_is_read(data, reason):
+    with pytest.raises(SheetError) as refused:
+        check_workbook(data, max_rows=2_000_000, max_columns=200)
+    assert refused.value.reason == reason
+
+
+XLSX_PATTERNS = {
+    "a row numbered past the row limit": (
+        b'<row r="2"><c r="Z2"><v>1</v></c></row><row r="2000001"><c><v>1</v></c></row>',
+        "too_many_rows",
+    ),
+    "a row numbered far, its cells without references": (
+        b'<row r="2"><c r="Z2"><v>1</v></c></row><row r="1999999"><c><v>1</v></c></row>',
+        "too_many_cells",
+    ),
+    "a row of cells without references past the column limit": (
+        b'<row r="2">' + b"<c><v>1</v></c>" * 300 + b"</row>",
+        "too_many_columns",
+    ),
+    "cells without references after a far one": (
+        b'<row r="999999"><c r="GR999999"><v>1</v></c>' + b"<c><v>1</v></c>" * 10 + b"</row>",
+        "too_many_columns",
+    ),
+    "the reference after other attributes": (
+        b'<row r="1999999"><c t="n" r="Z1999999"><v>1</v></c><c s="0"><v>1</v></c></row>',
+        "too_many_cells",
+    ),
+}
+
+
+@pytest.mark.parametrize("pattern", list(XLSX_PATTERNS))
+def test_an_xlsx_whose_rows_place_cells_beyond_the_limits_is_refused_before_it_is_read(pattern):
+    rows, reason = XLSX_PATTERNS[pattern]
+    with pytest.raises(SheetError) as refused:
+        check_workbook(xlsx_rows(rows), max_rows=2_000_000, max_columns=200)
+    assert refused.value.reason == reason
+
+
+def test_an_xlsx_whose_cells_have_no_references_is_read():
+    rows = b"".join(
+        b'<row><c t="inlineStr"><is><t>%d</t></is></c><c><v>0.5</v></c></row>' % n for n in (44, 45)
+    )
+    assert rows_of(xlsx_rows(rows)) == [("Prefix", None), ("44", "0.5"), ("45", "0.5")]
+
+
+def test_a_legacy_xls_with_a_formatted_blank_far_away_is_read():
+    assert rows_of(xls_with(1, 1))[:2] == [("Prefix", None), (None, "far")]
+
+
+# --- cells longer than the limit ----------------------------------------------------------------
+
+
+def _long_xlsx(text: str) -> bytes:
+    return xlsx(
+        lambda b: b.active.append(["Prefix", "Destination"]) or b.active.append(["44", text])
+    )
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda t: f'Prefix,Destination\r\n44,"{t[:50]}\n{t[50:]}"\r\n'.encode(),  # quoted, 2 lines
+        _long_xlsx,
+        lambda t: ods_workbook(
+            ("S", ods_row(ods_cell("Prefix")) + ods_row(ods_cell("44") + ods_cell(t)))
+        ),
+    ],
+    ids=["csv", "xlsx", "ods"],
+)
+def test_a_cell_longer_than_the_limit_refuses_its_sheet(build):
+    with pytest.raises(SheetError) as refused:
+        read_sheets(build("y" * 101), max_cell_size=100)
+    assert refused.value.reason == "cell_too_large"
+    assert "row 2" in str(refused.value) and "more than 100" in str(refused.value)
+    assert rows_of(build("y" * 99))[1][1].replace("\n", "") == "y" * 99
+
+
+def test_an_xls_cell_longer_than_the_limit_refuses_its_sheet():
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Rates")
+    sheet.write(0, 0, "Prefix")
+    sheet.write(1, 0, "y" * 300)
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(SheetError) as refused:
+        read_sheets(out.getvalue(), max_cell_size=200)
+    assert refused.value.reason == "cell_too_large"
+
+
+def test_runs_of_spaces_are_counted_before_the_reader_writes_them_out():
+    spaces = ods_cell('<text:s text:c="2000000000"/>')
+    with pytest.raises(SheetError) as refused:
+        check_workbook(ods_workbook(("S", ods_row(spaces))), max_rows=10, max_columns=10)
+    assert refused.value.reason == "cell_too_large"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Prefix,Destination\r\n44,ab"c' + "y" * 200_000 + "\r\n",  # one line, quotes inside
+        'Prefix,Destination\r\n44,ab"c\r\n45,"' + "y\n" * 100_000 + "\r\n",  # never closed
+    ],
+    ids=["quote inside a field", "quote left open"],
+)
+def test_a_csv_field_beyond_the_csv_modules_limit_is_a_cell_too_large(text):
+    with pytest.raises(SheetError) as refused:
+        read_sheets(text.encode())
+    assert refused.value.reason == "cell_too_large"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        xlsx_rows(
+            b'<row r="2"><c r="A2" t="inlineStr"><is><t>'
+            + b"y" * 3_000_000
+            + b"</t></is></c></row>"
+        ),
+        ods_workbook(("S", ods_row(ods_cell("y" * 3_000_000)))),
+    ],
+    ids=["xlsx", "ods"],
+)
+def test_a_cell_of_megabytes_is_refused_while_its_part_inflates(data):
+    with pytest.raises(SheetError) as refused:
+        check_workbook(data, max_rows=10, max_columns=10)
+    assert refused.value.reason == "cell_too_large"
+
+
+def test_an_xlsb_is_read_and_one_with_a_far_cell_refused_before_it_is_read():
+    cells = [(0, 0, "Prefix"), (0, 1, "Rate"), (1, 0, "44"), (1, 1, 0.1)]
+    assert rows_of(xlsb_workbook(cells)) == [("Prefix", "Rate"), ("44", "0.1")]
+    for far, reason in (
+        ((2, 16_383, 1.0), "too_many_columns"),
+        ((2, 2**24, 1.0), "too_many_columns"),
+    ):
+        with pytest.raises(SheetError) as refused:
+            check_workbook(xlsb_workbook([*cells, far]), max_rows=2_000_000, max_columns=200)
+        assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 100])
+def test_xlsb_records_are_measured_however_the_part_arrives(chunk):
+    cells = [(r, c, f"v{r}" * (r % 5) if c % 2 else float(r)) for r in range(40) for c in (0, 3, 7)]
+    cells.append((41, 130, 1.0))
+    with zipfile.ZipFile(io.BytesIO(xlsb_workbook(cells))) as archive:
+        part = archive.read("xl/worksheets/sheet1.bin")
+    extent = _SheetExtent("s", columns=0, rows=0)
+    records = _XlsbRecords(extent)
+    for start in range(0, len(part), chunk):
+        records.feed(part[start : start + chunk])
+    assert (extent.rows, extent.columns) == (42, 131)
