@@ -731,20 +731,21 @@ def _nameserver(value: Any, from_env: bool) -> str:
     return text
 
 
-def _vendor_id(value: Any, from_env: bool) -> str:
-    text = _string(value, from_env)
-    problem = name_problem(text, "an id")
-    if problem is not None:
-        raise _Bad(f"{problem}; like 'acme'")
-    return text
+def _name(what: str, example: str) -> Conv[str]:
+    """A converter for a vendor id or a table name: one rule (``name_problem``) for both."""
+
+    def convert(value: Any, from_env: bool) -> str:
+        text = _string(value, from_env)
+        problem = name_problem(text, what)
+        if problem is not None:
+            raise _Bad(f"{problem}; like {example}")
+        return text
+
+    return convert
 
 
-def _table_name(value: Any, from_env: bool) -> str:
-    text = _string(value, from_env)
-    problem = name_problem(text, "a table name")
-    if problem is not None:
-        raise _Bad(f"{problem}; like 'default' or 'premium'")
-    return text
+_vendor_id = _name("an id", "'acme'")
+_table_name = _name("a table name", "'default' or 'premium'")
 
 
 def _timezone(value: Any, from_env: bool) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -60,3 +63,11 @@ def versions_are_whole(store: Store) -> None:
             assert store.rows(table, version.number).height == version.rows_total
             seen += 1
     assert seen == recorded
+
+
+def as_json(done: subprocess.CompletedProcess) -> Any:
+    """The JSON a command printed, or the command's whole output as the assertion's message."""
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        raise AssertionError(f"exit {done.returncode}: {done.stdout}{done.stderr}") from None

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from factories import as_json
 from rig_dns import TxtServer
 from rig_mail import (
     DOMAIN,
@@ -796,13 +797,6 @@ def ingestd(config: Path, *args: str, **env: str) -> subprocess.CompletedProcess
         text=True,
         timeout=600,
     )
-
-
-def as_json(done: subprocess.CompletedProcess) -> Any:
-    try:
-        return json.loads(done.stdout)
-    except ValueError:
-        raise AssertionError(f"exit {done.returncode}: {done.stdout}{done.stderr}") from None
 
 
 def deck_rows(url: str) -> list[dict[str, Any]]:

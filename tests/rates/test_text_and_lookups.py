@@ -11,9 +11,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
+from factories import as_json
 
 from ingestd.rates.schema import TEXT_FIELD_LENGTH
 
@@ -40,13 +40,6 @@ def ingestd(tmp_path: Path, db_url: str, *args: str) -> subprocess.CompletedProc
         text=True,
         timeout=300,
     )
-
-
-def as_json(done: subprocess.CompletedProcess) -> Any:
-    try:
-        return json.loads(done.stdout)
-    except ValueError:
-        raise AssertionError(f"exit {done.returncode}: {done.stdout}{done.stderr}") from None
 
 
 def sheet(path: Path, header: str, *rows: str) -> str:
