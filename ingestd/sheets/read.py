@@ -26,6 +26,7 @@ from operator import methodcaller
 from pathlib import PurePath
 
 import fastexcel
+import olefile
 import polars as pl
 
 from ingestd.errors import SheetError
@@ -1164,7 +1165,6 @@ def _ods_row_width(cells: bytes) -> int:
 # DIMENSIONS record and then holds it densely up to its farthest cell with a value; both are
 # whatever the file says (a 5 KB file with a cell in column 16,384 asked for 34 GB).  A true
 # XLS sheet has at most 65,536 rows by 256 columns (16.7 million cells, 1 GB in calamine).
-_OLE_END = 0xFFFFFFFE
 # BIFF records of a cell with a value: FORMULA, LABELSST, RSTRING, NUMBER, LABEL, BOOLERR, RK
 # (BLANK and MULBLANK are formatting only: the reader skips them); MULRK spans columns
 _XLS_CELLS = frozenset((0x0006, 0x00FD, 0x00D6, 0x0203, 0x0204, 0x0205, 0x027E))
@@ -1219,72 +1219,16 @@ def _check_xls(data: bytes, *, max_rows: int, max_columns: int) -> None:
 
 def _ole_stream(data: bytes, names: tuple[str, ...]) -> bytes | None:
     """The first stream of an OLE compound file named one of ``names`` (case-insensitive), or
-    None where the file is not one or has none ([MS-CFB]: header, FAT, directory, mini
-    stream); every chain is bounded by the file's sectors."""
-    if len(data) < 512:
+    None where the file is not one, olefile cannot read it, or it has none."""
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as container:
+            for entry in container.listdir(streams=True, storages=False):
+                if len(entry) == 1 and entry[0].lower() in names:
+                    return container.openstream(entry).read()
+    except (OSError, ValueError, IndexError, struct.error, RecursionError):
+        # a damaged container: the reader refuses it too, with its own words
         return None
-    shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
-    if not (7 <= shift <= 16 and mini_shift < shift):
-        return None
-    sector = 1 << shift
-    sectors = len(data) // sector + 1
-    fat_count, directory, _, cutoff, minifat, minifat_count, difat, difat_count = (
-        struct.unpack_from("<IIIIIIII", data, 0x2C)
-    )
-    per_sector = sector // 4
-
-    def at(sid: int) -> bytes:
-        return data[(sid + 1) * sector : (sid + 2) * sector]
-
-    fat_sectors = list(struct.unpack_from("<109I", data, 0x4C))
-    for _ in range(min(difat_count, sectors)):
-        if difat >= sectors:
-            break
-        block = struct.unpack(f"<{per_sector}I", at(difat).ljust(sector, b"\xff"))
-        fat_sectors += block[:-1]
-        difat = block[-1]
-    fat: list[int] = []
-    for sid in fat_sectors[: min(fat_count, sectors)]:
-        if sid < sectors:
-            fat += struct.unpack(f"<{per_sector}I", at(sid).ljust(sector, b"\xff"))
-
-    def chain(start: int, table: list[int], limit: int) -> list[int]:
-        found: list[int] = []
-        while start < len(table) and start != _OLE_END and len(found) < limit:
-            found.append(start)
-            start = table[start]
-        return found
-
-    def read(start: int, size: int) -> bytes:
-        return b"".join(at(sid) for sid in chain(start, fat, sectors))[:size]
-
-    entries = read(directory, sectors * sector)
-    root_start, stream = None, None
-    for index in range(0, len(entries) - 127, 128):
-        entry = entries[index : index + 128]
-        length, kind = struct.unpack_from("<HB", entry, 64)
-        start, size = struct.unpack_from("<IQ", entry, 116)
-        if shift == 9:
-            size &= 0xFFFFFFFF  # version 3: the high half is undefined
-        name = entry[: max(length - 2, 0)].decode("utf-16-le", "replace").lower()
-        if kind == 5 and root_start is None:
-            root_start, root_size = start, size
-        elif kind == 2 and name in names and stream is None:
-            stream = (start, min(size, len(data)))
-    if stream is None:
-        return None
-    start, size = stream
-    if size >= cutoff or root_start is None:
-        return read(start, size)
-    mini = 1 << mini_shift
-    small_table: list[int] = []
-    for sid in chain(minifat, fat, min(minifat_count, sectors)):
-        small_table += struct.unpack(f"<{per_sector}I", at(sid).ljust(sector, b"\xff"))
-    container = read(root_start, min(root_size, len(data)))
-    return b"".join(
-        container[sid * mini : (sid + 1) * mini]
-        for sid in chain(start, small_table, len(container) // mini + 1)
-    )[:size]
+    return None
 
 
 class _XlsbRecords:
