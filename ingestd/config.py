@@ -272,6 +272,9 @@ class Limits:
     # rate sheet files in one message (attachments, ZIP members, forwarded messages' sheets):
     # a message with more is held whole (README "Receiving mail", quarantine too_many_sheets)
     max_sheets_per_message: int = 50
+    # MIME boundary lines in one message (a bound on its parts, found before it is parsed): a
+    # message with more is held whole (quarantine too_many_parts); 10,000 parse in about a second
+    max_mime_parts: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -1141,6 +1144,7 @@ def _parse_limits(t: _Table) -> Limits:
         max_cell_size=t.get("max_cell_size", _integer(lo=1, hi=131_072), d.max_cell_size),
         max_zip_members=t.get("max_zip_members", _integer(lo=1), d.max_zip_members),
         max_nesting=t.get("max_nesting", _integer(lo=0), d.max_nesting),
+        max_mime_parts=t.get("max_mime_parts", _integer(lo=1), d.max_mime_parts),
         max_sheets_per_message=t.get(
             "max_sheets_per_message", _integer(lo=1), d.max_sheets_per_message
         ),

@@ -49,6 +49,7 @@ from ingestd.mail.mime import (
     extract_sheets,
     parse_message,
     read_headers,
+    too_many_parts,
 )
 from ingestd.rates.model import iso
 from ingestd.rates.schema import messages, outbox, quarantine
@@ -432,10 +433,10 @@ class Pipeline:
         )
         if auth.status == "temperror":
             raise TemporaryFailure(f"cannot check the sender now: {auth.detail}")
-        message = parse_message(raw)
         limits = self.config.limits
         # counted before any sheet is read; a person who released such a message checked it
         every_sheet = release is not None and release.accept_sheet_count
+        message = parse_message(raw, max_parts=None if every_sheet else limits.max_mime_parts)
         extraction = extract_sheets(
             message, limits, max_sheets=None if every_sheet else limits.max_sheets_per_message
         )
@@ -464,6 +465,13 @@ class Pipeline:
             outcome.message = f"sender not authenticated: {auth.detail}"
             return self._hold(row_id, raw, outcome, detail=auth.detail)
         outcome.vendor = vendor.id
+        if (defect := too_many_parts(message)) is not None:
+            outcome.status, outcome.reason = "quarantined", "too_many_parts"
+            outcome.message = (
+                f"the message has {defect} ([limits] max_mime_parts); it was not read past its "
+                "headers and nothing was imported; releasing it reads and imports it whole"
+            )
+            return self._hold(row_id, raw, outcome, detail=outcome.message)
         if extraction.too_many_sheets:
             outcome.status, outcome.reason = "quarantined", "too_many_sheets"
             outcome.message = _too_many_sheets_text(extraction, limits.max_sheets_per_message)
@@ -926,7 +934,7 @@ class Quarantine:
             quarantine_id=held_id,
             accept_unauthenticated=accept_unauthenticated,
             vendor=vendor,
-            accept_sheet_count=held.reason == "too_many_sheets",
+            accept_sheet_count=held.reason in ("too_many_sheets", "too_many_parts"),
         )
         outcome = self.pipeline.process(
             raw, source="release", received_at=held.received_at, release=release

@@ -92,6 +92,7 @@ def test_builtin_defaults(tmp_path: Path) -> None:
     assert config.limits == Limits()
     assert config.limits.max_unpacked_size == 200 * MB and config.limits.max_rows == 2_000_000
     assert config.limits.max_sheets_per_message == 50
+    assert config.limits.max_mime_parts == 10_000
     assert config.vendors == ()
 
 
@@ -310,6 +311,8 @@ def test_imap_account_needs_a_secret_source(tmp_path: Path) -> None:
          "0 is out of range; allowed: at least 1"),
         ('[limits]\nmax_sheets_per_message = "many"\n', "limits.max_sheets_per_message",
          "expected an integer"),
+        ("[limits]\nmax_mime_parts = 0\n", "limits.max_mime_parts",
+         "0 is out of range; allowed: at least 1"),
         ('[[vendors]]\nid = "Acme"\n', "vendors[0].id", "'Acme' is not an id"),
         ('[[vendors]]\nid = "a"\ntimezone = "Mars/Olympus"\n', "vendors[0].timezone",
          "is not an IANA time zone"),
@@ -402,6 +405,7 @@ def test_env_overrides_convert_types(tmp_path: Path) -> None:
             "INGESTD_DATABASE_URL": "postgresql+psycopg://ingestd@db/ingestd",
             "INGESTD_LIMITS_MAX_ROWS": "1000",
             "INGESTD_LIMITS_MAX_SHEETS_PER_MESSAGE": "5",
+            "INGESTD_LIMITS_MAX_MIME_PARTS": "500",
             "INGESTD_DAEMON_SHEET_CACHE_SIZE": "0",
             "INGESTD_NOTIFY_RATES_TEAM": "team@x.example",
             "INGESTD_NOTIFY_UNAUTHENTICATED_DIGEST": "15m",
@@ -423,6 +427,7 @@ def test_env_overrides_convert_types(tmp_path: Path) -> None:
     assert config.database.url == "postgresql+psycopg://ingestd@db/ingestd"
     assert config.limits.max_rows == 1000
     assert config.limits.max_sheets_per_message == 5
+    assert config.limits.max_mime_parts == 500
     assert config.daemon.sheet_cache_size == 0  # none kept
     assert config.notify.rates_team == ("team@x.example",)
     assert (config.notify.unauthenticated_digest, config.notify.reports_per_message) == (900, 3)

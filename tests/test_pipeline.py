@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -1036,3 +1037,88 @@ def test_the_daemon_holds_a_message_with_too_many_sheets_received_over_smtp(
     )
     alerts = setup.query("SELECT purpose FROM outbox WHERE message_row = ?", message["id"])
     assert [a["purpose"] for a in alerts] == ["quarantine_alert"]
+
+
+def parts_mail(key: SigningKey, message_id: str, text_parts: int, *, first: int = 5000) -> bytes:
+    """A signed message holding one deck (three codes from ``first``) and ``text_parts``
+    one-line text parts (written directly: the email package takes long to build 100,000)."""
+    deck = rate_message([("rates.csv", csv_deck(codes(3, first=first)))], message_id=message_id)
+    boundary = re.search(rb'boundary="([^"]+)"', deck).group(1)
+    closing = b"--" + boundary + b"--"
+    extra = b"".join(
+        b"--%s\r\nContent-Type: text/plain\r\n\r\nnote %d\r\n" % (boundary, n)
+        for n in range(text_parts)
+    )
+    return signed(deck.replace(closing, extra + closing), key)
+
+
+def test_a_message_with_more_mime_parts_than_the_limit_is_held_unparsed(tmp_path, key):
+    config = config_path(tmp_path, pin=key)
+    url = load_config(config, env={}).database.url
+    limit = {"INGESTD_LIMITS_MAX_MIME_PARTS": "100"}
+    many = tmp_path / "many.eml"
+    many.write_bytes(parts_mail(key, "<parts@acme.example>", 200))
+    done = ingestd(config, "import", str(many), "--json", **limit)
+    outcome = as_json(done)
+    assert (done.returncode, outcome["status"], outcome["reason"]) == (
+        1,
+        "quarantined",
+        "too_many_parts",
+    )
+    assert "more than 100 (limit)" in outcome["message"]
+    assert "max_mime_parts" in outcome["message"]
+    assert deck_rows(url) == []
+    listed = ingestd(config, "quarantine", "list", **limit)
+    assert "too_many_parts" in listed.stdout and SENDER in listed.stdout
+
+    # released, it is read whole: its one deck is imported, the notes are no sheets
+    done = ingestd(
+        config, "quarantine", "release", str(outcome["quarantine_id"]), "--json", **limit
+    )
+    released = as_json(done)
+    assert (done.returncode, released["status"], len(released["sheets"])) == (0, "imported", 1)
+    assert len(deck_rows(url)) == 1
+
+    # within the limit it is read at once
+    few = tmp_path / "few.eml"
+    few.write_bytes(parts_mail(key, "<few@acme.example>", 50, first=8000))
+    done = ingestd(config, "import", str(few), "--json", **limit)
+    assert (done.returncode, as_json(done)["status"]) == (0, "imported"), done.stdout
+
+
+def test_a_forward_with_more_mime_parts_than_the_limit_is_skipped(tmp_path, key):
+    from email import message_from_bytes, policy
+
+    config = config_path(tmp_path, pin=key)
+    url = load_config(config, env={}).database.url
+    inner = parts_mail(key, "<inner@acme.example>", 200)
+    outer = message_from_bytes(
+        rate_message([("rates.csv", csv_deck(codes(2, first=7000)))]), policy=policy.SMTP
+    )
+    # a forward encoded in base64 (not allowed, yet sent): its parts are not lines of the
+    # outer message, so they are counted when it is decoded
+    outer.add_attachment(inner, maintype="message", subtype="rfc822", cte="base64")
+    mail = tmp_path / "forward.eml"
+    mail.write_bytes(signed(outer.as_bytes(policy=policy.SMTP), key))
+    done = ingestd(config, "import", str(mail), "--json", INGESTD_LIMITS_MAX_MIME_PARTS="100")
+    outcome = as_json(done)
+    assert (done.returncode, outcome["status"]) == (0, "imported"), done.stdout
+    assert [s["reason"] for s in outcome["skipped"] if s["reason"] == "too_many_parts"] == [
+        "too_many_parts"
+    ]
+    assert len(deck_rows(url)) == 1
+
+
+def test_a_hundred_thousand_parts_are_held_without_parsing_them(tmp_path, key):
+    config = config_path(tmp_path, pin=key)
+    flood = tmp_path / "flood.eml"
+    flood.write_bytes(parts_mail(key, "<parts-flood@acme.example>", 100_000))
+    started = time.monotonic()
+    done = ingestd(config, "import", str(flood), "--json")
+    took = time.monotonic() - started
+    outcome = as_json(done)
+    assert (done.returncode, outcome["reason"]) == (1, "too_many_parts")
+    assert re.search(r"10\d,\d{3} MIME boundary lines, more than 10,000 \(limit\)",
+                     outcome["message"]), outcome["message"]
+    assert [s["reason"] for s in outcome["skipped"]] == ["too_many_parts"]  # nothing walked
+    print(f"100,000 MIME parts held in {took:.1f} s")

@@ -219,6 +219,7 @@ HOLD_TEXT = {
     "no_sheet": "the message holds no rate sheet",
     "guard_triggered": "a sheet tripped a guard (mass discontinue, stale deck, price jump)",
     "too_many_sheets": "the message holds more rate sheets than [limits] max_sheets_per_message",
+    "too_many_parts": "the message has more MIME parts than [limits] max_mime_parts",
     "pipeline_crash": "processing the message failed repeatedly",
 }
 

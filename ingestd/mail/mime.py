@@ -13,7 +13,9 @@ the vendor can be told why "no usable sheet" was found.
 The sheet files of a message are counted as they are found (a ZIP by the sheet-like files it
 holds, archives inside it included), and the walk stops once there are more than the caller
 allows (``[limits] max_sheets_per_message``): a message of thousands of attachments costs the
-parse of its MIME structure, not the decoding and hashing of every part.
+parse of its MIME structure, not the decoding and hashing of every part; and a message with
+more lines that may be MIME boundaries than ``[limits] max_mime_parts`` is not parsed past its
+headers at all (:func:`parse_message`), nor is a forward so large found inside it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ SKIP_REASONS: dict[str, str] = {
     "too_large": "larger than the attachment size limit",
     "too_deep": "forwarded messages or archives nested deeper than the limit",
     "too_many_members": "an archive holding more files than the limit",
+    "too_many_parts": "a message with more MIME parts than the limit, not read past its headers",
     "undecodable": "the transfer encoding (base64, quoted-printable) is broken",
     "unreadable": "looks like an archive or workbook but cannot be opened",
     "empty": "an attachment without content",
@@ -217,15 +220,31 @@ class NestingTooDeepDefect(email.errors.MessageDefect):
     """The MIME parts nest so deeply that the parser gave up; only the headers were read."""
 
 
+class TooManyPartsDefect(email.errors.MessageDefect):
+    """The message has more MIME boundary lines than ``[limits] max_mime_parts``: only the
+    headers were read (parsing is what costs: 100,000 tiny parts take the parser ~10 s)."""
+
+
 # --- the public functions --------------------------------------------------------------------
 
 
-def parse_message(raw: bytes) -> EmailMessage:
+def parse_message(raw: bytes, *, max_parts: int | None = None) -> EmailMessage:
     """The message as ``email.policy.default`` parses it; never raises.
 
     Thousands of nested multiparts exhaust the parser's recursion: then only the headers are
     parsed and a :class:`NestingTooDeepDefect` tells :func:`extract_sheets` why it finds nothing.
+    With ``max_parts``, a message with more boundary lines than that (each part starts with
+    one, so they are at least its parts) is not parsed past its headers either
+    (:class:`TooManyPartsDefect`).
     """
+    if max_parts is not None and (lines := boundary_lines(raw)) > max_parts:
+        message = email.parser.BytesHeaderParser(
+            EmailMessage, policy=email.policy.default
+        ).parsebytes(raw)
+        message.defects.append(
+            TooManyPartsDefect(f"{lines:,} MIME boundary lines, more than {max_parts:,} (limit)")
+        )
+        return message
     try:
         return email.parser.BytesParser(EmailMessage, policy=email.policy.default).parsebytes(raw)
     except RecursionError:
@@ -235,12 +254,24 @@ def parse_message(raw: bytes) -> EmailMessage:
         return message
 
 
+def boundary_lines(raw: bytes) -> int:
+    """Lines that may be MIME boundaries (they start with ``--``): a bound on a message's
+    parts found without parsing it."""
+    return raw.count(b"\n--") + raw.startswith(b"--")
+
+
+def too_many_parts(message: Message) -> TooManyPartsDefect | None:
+    """Why ``message`` was parsed no further than its headers, if it has too many parts."""
+    return next((d for d in message.defects if isinstance(d, TooManyPartsDefect)), None)
+
+
 def extract_sheets(
     message: EmailMessage, limits: Limits, *, max_sheets: int | None = None
 ) -> Extraction:
     """Every part of the message that is a sheet by its bytes, and every other part with why;
     with ``max_sheets``, only until more sheet files than that are found
-    (``Extraction.too_many_sheets``)."""
+    (``Extraction.too_many_sheets``), and a forwarded message is parsed only within
+    ``[limits] max_mime_parts``; without it, every sheet of every part."""
     walk = _Walk(limits, max_sheets)
     try:
         walk.run(message)
@@ -319,9 +350,18 @@ class _Walk:
             return _UNCOUNTED
         return self.max_sheets - self.sheet_files
 
+    @property
+    def max_parts(self) -> int | None:
+        """Boundary lines a forwarded message may have before it is left unparsed; counted
+        only where sheets are counted (a released message is read whole)."""
+        return None if self.max_sheets is None else self.limits.max_mime_parts
+
     def run(self, root: Message) -> None:
         if any(isinstance(defect, NestingTooDeepDefect) for defect in root.defects):
             self.skip("message", "too_deep", "MIME parts nested too deeply to parse", root)
+            return
+        if (defect := too_many_parts(root)) is not None:
+            self.skip("message", "too_many_parts", str(defect), root)
             return
         self.walk(root, _Place("", 0, _header_text(root, "subject") or ""))
 
@@ -373,7 +413,7 @@ class _Walk:
                 path = where.prefix + (_filename(part) or f"message-{section}.eml")
                 self.skip(path, decoded.reason, decoded.detail, part)
                 return
-            inner = parse_message(decoded)
+            inner = parse_message(decoded, max_parts=self.max_parts)
         self.forward(inner, _message_name(part, inner, section), where, part)
 
     def forward(self, inner: Message, name: str, where: _Place, part: Message) -> None:
@@ -386,6 +426,8 @@ class _Walk:
             self.skip(path, "too_deep", detail, part)
         elif any(isinstance(defect, NestingTooDeepDefect) for defect in inner.defects):
             self.skip(path, "too_deep", "MIME parts nested too deeply to parse", part)
+        elif (defect := too_many_parts(inner)) is not None:
+            self.skip(path, "too_many_parts", str(defect), part)
         else:
             self.walk(inner, _Place(f"{path}/", depth, _header_text(inner, "subject") or ""))
 
@@ -441,7 +483,8 @@ class _Walk:
             return
         if verdict == "csv" and lower_name.endswith(".eml"):
             # a forward attached as a file (application/octet-stream), not as message/rfc822
-            self.forward(parse_message(data), name or f"part-{section}", where, part)
+            inner = parse_message(data, max_parts=self.max_parts)
+            self.forward(inner, name or f"part-{section}", where, part)
             return
         filename = name or f"part-{section}.{verdict}"
         self.add(part, data, verdict, filename, where.prefix + filename, where, files)

@@ -23,8 +23,10 @@ from ingestd.config import Limits
 from ingestd.mail.mime import (
     SKIP_REASONS,
     Extraction,
+    boundary_lines,
     extract_sheets,
     parse_message,
+    too_many_parts,
 )
 
 CSV = b"Destination,Prefix,Rate\r\nUnited Kingdom,44,0.1\r\nGermany,49,0.2\r\n"
@@ -778,3 +780,22 @@ def test_any_bytes_as_a_message_never_raise(raw: bytes):
         sheet.format in ("csv", "xlsx", "xlsb", "xls", "ods", "zip") for sheet in result.sheets
     )
     assert len({sheet.sha256 for sheet in result.sheets}) == len(result.sheets)
+
+
+def test_a_message_with_more_boundary_lines_than_allowed_is_parsed_no_further_than_its_headers():
+    outer = MIMEMultipart()
+    outer["Subject"] = "many notes"
+    outer.attach(MIMEApplication(CSV, "csv", Name="rates.csv"))
+    for n in range(30):
+        outer.attach(MIMEText(f"note {n}"))
+    raw = outer.as_bytes()
+    lines = boundary_lines(raw)
+    assert lines == 32  # one before each of the 31 parts, and the closing one
+    assert too_many_parts(parse_message(raw, max_parts=lines)) is None
+    held = parse_message(raw, max_parts=lines - 1)
+    assert str(too_many_parts(held)) == "32 MIME boundary lines, more than 31 (limit)"
+    assert held["Subject"] == "many notes" and not held.is_multipart()
+    result = extract_sheets(held, LIMITS, max_sheets=50)
+    assert (result.sheets, [p.reason for p in result.skipped]) == ((), ["too_many_parts"])
+    # read whole (released): no limit
+    assert len(extract_sheets(parse_message(raw), LIMITS).sheets) == 1
