@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.handlers
 import sys
 import time
 import traceback
@@ -75,6 +76,7 @@ def _fail(message: str, code: int) -> int:
 
 
 CLI_LOG = "ingestd-cli.log"  # in state_dir: the tracebacks of failed commands
+CLI_LOG_SIZE, CLI_LOG_KEPT = 1 << 20, 3  # rotated at 1 MiB, three old files kept
 
 
 def _crash(command: str, error: Exception, config: Config | None, *, debug: bool) -> int:
@@ -98,7 +100,9 @@ def _crash(command: str, error: Exception, config: Config | None, *, debug: bool
         where = config.daemon.state_dir / CLI_LOG
         try:
             where.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(where, encoding="utf-8")
+            handler = logging.handlers.RotatingFileHandler(
+                where, maxBytes=CLI_LOG_SIZE, backupCount=CLI_LOG_KEPT, encoding="utf-8"
+            )
         except OSError:
             where = None
         else:

@@ -418,6 +418,17 @@ def test_an_unforeseen_failure_is_one_line_and_its_traceback_goes_to_the_log(tmp
         assert p.stderr.strip().splitlines()[-1].startswith("ingestd: export failed:")
 
 
+def test_the_log_of_failed_commands_is_rotated(tmp_path, exported):
+    log = tmp_path / "state" / "ingestd-cli.log"
+    log.parent.mkdir(exist_ok=True)
+    old = "level=error event=command.failed command=old\n" * 30_000  # past the 1 MiB bound
+    log.write_text(old)
+    p = _ingestd("export", "--vendor", "v", "-o", "/dev/full", env=exported, cwd=tmp_path)
+    assert p.returncode == 1
+    assert (tmp_path / "state" / "ingestd-cli.log.1").read_text() == old
+    assert "command=export" in log.read_text() and "command=old" not in log.read_text()
+
+
 @pytest.mark.parametrize(
     "args",
     [
