@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,7 +25,7 @@ import polars as pl
 
 from ingestd.rates.export import FORMULA_START
 from ingestd.rates.model import PRICE, TIME
-from ingestd.sheets.headers import currency_in
+from ingestd.sheets.headers import currency_in, fold
 
 MAX_CODE_DIGITS = 15  # E.164: a number (and so a prefix) has at most 15 digits
 MAX_RANGE_CODES = 10_000  # "447400-447409" is ten codes; a range of more is a typo
@@ -34,7 +35,15 @@ COUNTRY_CODES = frozenset(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REG
 ABSURD_PRICE = 1_000_000
 # Excel keeps 15 significant digits; more in a price is binary float noise
 PRICE_SIGNIFICANT_DIGITS = 15
-ASAP_WORDS = ("asap", "immediate", "immediately", "now")
+# compared by ``word_key`` (no case, accents or end punctuation): ``IMMÉDIAT`` is ``immediat``
+ASAP_WORDS = (
+    "asap", "immediate", "immediately", "now",
+    # es pt fr de it ru tr ar zh
+    "inmediato", "inmediata", "inmediatamente", "de inmediato", "imediato", "imediata",
+    "imediatamente", "immédiat", "immédiate", "immédiatement", "dès que possible", "sofort",
+    "ab sofort", "umgehend", "immediato", "immediata", "subito", "немедленно", "сразу",
+    "срочно", "hemen", "derhal", "acil", "فوري", "فورا", "立即", "立即生效", "即时", "马上",
+)  # fmt: skip
 FLAG_TRUE = ("1", "true", "yes", "y", "x")
 FLAG_FALSE = ("0", "false", "no", "n")
 MONTHS = {
@@ -699,7 +708,7 @@ def _datetimes(
         local.alias("local"),
         offset.alias("offset"),
         ambiguous.alias("ambiguous"),
-        pl.col("text").str.to_lowercase().is_in(ASAP_WORDS).alias("asap"),
+        pl.col("text").is_in(_asap_cells(frame.get_column("text"))).alias("asap"),
     )
     in_zone = _to_utc(pl.col("local"), default_zone)
     bad_zone = pl.lit(False)
@@ -821,22 +830,81 @@ def parse_pulse(s: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
 # A vendor's own word for what happened to a row (a "Change" / "Rate Change" / "Status" column,
 # or a code-changes sheet), normalised to ingestd's change classes.
 CHANGE_WORDS = {
-    "increase": ("increase", "increased", "up", "rate increase", "price increase"),
-    "decrease": ("decrease", "decreased", "down", "rate decrease", "price decrease", "reduced"),
-    "new": ("new", "added", "add", "new code", "code added", "new destination", "new route"),
+    "increase": (
+        "increase", "increased", "up", "rate increase", "price increase",
+        # es pt fr de it ru tr ar zh
+        "aumento", "subida", "sube", "incremento", "alza", "aumentado", "hausse", "augmentation",
+        "erhöhung", "erhöht", "preiserhöhung", "rialzo", "повышение", "увеличение", "рост",
+        "artış", "zam", "زيادة", "ارتفاع", "上调", "涨价", "上涨",
+    ),
+    "decrease": (
+        "decrease", "decreased", "down", "rate decrease", "price decrease", "reduced",
+        "baja", "bajada", "disminución", "reducción", "redução", "diminuição", "reduzido",
+        "baisse", "diminution", "senkung", "gesenkt", "preissenkung", "riduzione",
+        "diminuzione", "ribasso", "понижение", "снижение", "уменьшение", "azalış", "düşüş",
+        "indirim", "تخفيض", "انخفاض", "下调", "降价", "下降",
+    ),
+    "new": (
+        "new", "added", "add", "new code", "code added", "new destination", "new route",
+        "nuevo", "nueva", "alta", "añadido", "novo", "nova", "adicionado", "nouveau",
+        "nouvelle", "ajouté", "neu", "hinzugefügt", "nuovo", "nuova", "aggiunto", "новый",
+        "новая", "новое", "добавлен", "добавлено", "yeni", "eklendi", "جديد", "新增", "新",
+        "新开",
+    ),
     "unchanged": (
         "no change", "no changes", "unchanged", "same", "nochange", "not changed",
         "no change on pending increase", "code unchanged",
+        "sin cambio", "sin cambios", "igual", "sem alteração", "sem alterações", "inalterado",
+        "sem mudança", "inchangé", "sans changement", "aucun changement", "unverändert",
+        "keine änderung", "invariato", "nessuna variazione", "без изменений",
+        "не изменилось", "değişiklik yok", "değişmedi", "aynı", "بدون تغيير", "لا تغيير",
+        "不变", "无变化", "未变",
     ),
     "discontinued": (
         "closed", "close", "deleted", "delete", "removed", "remove", "discontinued", "withdrawn",
         "code removed", "code deleted", "code closed",
+        "eliminado", "eliminada", "borrado", "dado de baja", "cerrado", "removido", "excluído",
+        "encerrado", "supprimé", "supprimée", "fermé", "retiré", "gelöscht", "entfernt",
+        "geschlossen", "eliminato", "rimosso", "chiuso", "удалено", "удален", "удалён",
+        "закрыто", "закрыт", "silindi", "kaldırıldı", "kapatıldı", "محذوف", "حذف", "مغلق",
+        "删除", "关闭", "已删除", "停用",
     ),
-    "forbidden": ("blocked", "block", "barred", "forbidden"),
+    "forbidden": (
+        "blocked", "block", "barred", "forbidden",
+        "bloqueado", "bloqué", "interdit", "gesperrt", "bloccato", "заблокировано",
+        "запрещено", "engellendi", "محظور", "禁止", "封锁",
+    ),
 }  # fmt: skip
 # cells that say nothing: no word, not an unknown one
 NO_WORDS = ("", "-", "n/a", "na", "none", "null", "undefined", "tbd")
-_WORD_CLASS = {word: change for change, words in CHANGE_WORDS.items() for word in words}
+
+
+def word_key(text: str) -> str:
+    """A vendor's word as ``ASAP_WORDS``, ``CHANGE_WORDS`` and ``NO_WORDS`` are compared: no
+    case or accents (``headers.fold``), spaces and ``_`` one space, no end punctuation."""
+    return " ".join(fold(text).replace("_", " ").split()).strip(" .!:")
+
+
+_WORD_CLASS = {word_key(word): change for change, words in CHANGE_WORDS.items() for word in words}
+_ASAP_KEYS = frozenset(word_key(word) for word in ASAP_WORDS)
+_NO_WORD_KEYS = frozenset(word_key(word) for word in NO_WORDS)
+
+
+def _keyed(cells: pl.Series, keys: Mapping[str, str] | frozenset[str]) -> dict[str, str]:
+    """Each distinct cell whose ``word_key`` is among ``keys`` → its value there (a set: the
+    key itself); computed once per distinct word, not per row."""
+    out = {}
+    for cell in cells.drop_nulls().unique():
+        key = word_key(cell)
+        if key in keys:
+            out[cell] = keys[key] if isinstance(keys, Mapping) else key
+    return out
+
+
+def _asap_cells(texts: pl.Series) -> list[str]:
+    """The cells of a date column that are ASAP words (only cells without digits are looked
+    at: a column of dates has many distinct cells, its words few)."""
+    return list(_keyed(texts.filter(~texts.str.contains(r"[0-9]").fill_null(True)), _ASAP_KEYS))
 
 
 def parse_change_words(s: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -847,8 +915,10 @@ def parse_change_words(s: pl.Series) -> tuple[pl.Series, pl.Series]:
     warns about it: an unknown word is not a reason to reject a row)."""
     cell = pl.col(_WORK)
     written = cell.str.strip_chars()
-    word = written.str.to_lowercase().str.replace_all(r"[\s_]+", " ").str.strip_chars(" .!:")
-    change = word.replace_strict(_WORD_CLASS, default=None, return_dtype=pl.String)
-    unknown = change.is_null() & word.is_not_null() & ~word.is_in(NO_WORDS)
+    change = cell.replace_strict(
+        _keyed(s.cast(pl.String), _WORD_CLASS), default=None, return_dtype=pl.String
+    )
+    said_nothing = cell.is_in(list(_keyed(s.cast(pl.String), _NO_WORD_KEYS)))
+    unknown = change.is_null() & written.is_not_null() & ~said_nothing
     out = _per_cell(s, change.alias("change"), pl.when(unknown).then(written).alias("unknown"))
     return out.get_column("change").rename(s.name), out.get_column("unknown")

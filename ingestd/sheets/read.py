@@ -25,6 +25,7 @@ from itertools import repeat
 from operator import methodcaller
 from pathlib import PurePath
 
+import charset_normalizer
 import fastexcel
 import olefile
 import polars as pl
@@ -316,17 +317,62 @@ def _unpack(
 # --- CSV / TXT -------------------------------------------------------------------------------
 
 
+# The legacy code pages decks come in (README "Reading decks"): Western, Central European,
+# Cyrillic, Greek, Turkish, Hebrew, Arabic, Baltic, Chinese.
+LEGACY_ENCODINGS = (
+    "cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257",
+    "iso8859_2", "iso8859_5", "iso8859_7", "iso8859_9", "iso8859_15", "koi8_r", "cp866",
+    "gb18030", "big5",
+)  # fmt: skip
+# the lines with non-ASCII bytes the detector is shown (they alone tell code pages apart)
+_DETECT_BYTES = 64 * 1024
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
-    """The text of a CSV/TXT file and the encoding it was read with."""
+    """The text of a CSV/TXT file and the encoding it was read with.
+
+    A BOM names the encoding; else UTF-8; else the legacy code page ``charset_normalizer``
+    finds in the lines with non-ASCII bytes (cp1251, GB18030, cp1256...).  Where Western
+    cp1252 reads them as well as the best guess, cp1252 is taken (it is the usual one, and
+    short texts do not tell it from cp1250), unless cp1254 reads them as Turkish.  A text the
+    detector finds no language in is cp1252 if it decodes so, else latin-1.
+    """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding), encoding
-    for encoding in ("utf-8", "cp1252"):
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    encoding = _legacy_encoding(data)
+    if encoding:
         try:
             return data.decode(encoding), encoding
         except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1"), "latin-1"
+            pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def _legacy_encoding(data: bytes) -> str | None:
+    sample = b"\n".join(re.findall(rb"[^\r\n]*[\x80-\xff][^\r\n]*", data[: 64 * _DETECT_BYTES]))
+    if len(sample) > _DETECT_BYTES:  # whole lines: a character is not cut in two
+        sample = sample[:_DETECT_BYTES].rpartition(b"\n")[0] or sample[:_DETECT_BYTES]
+    matches = charset_normalizer.from_bytes(sample, cp_isolation=list(LEGACY_ENCODINGS))
+    best = matches.best()
+    if best is None or not best.percent_coherence:
+        return None
+    tied = [
+        m for m in matches
+        if (m.percent_chaos, m.percent_coherence) == (best.percent_chaos, best.percent_coherence)
+    ]  # fmt: skip
+    if any(m.encoding == "cp1254" and m.language == "Turkish" for m in tied):
+        return "cp1254"
+    if any("cp1252" in m.could_be_from_charset for m in tied):
+        return "cp1252"
+    return best.encoding
 
 
 def sniff_delimiter(text: str) -> str:
