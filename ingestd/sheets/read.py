@@ -324,6 +324,7 @@ LEGACY_ENCODINGS = (
     "iso8859_2", "iso8859_5", "iso8859_7", "iso8859_9", "iso8859_15", "koi8_r", "cp866",
     "gb18030", "big5",
 )  # fmt: skip
+_MULTIBYTE = ("gb18030", "big5")
 # the lines with non-ASCII bytes the detector is shown (they alone tell code pages apart)
 _DETECT_BYTES = 64 * 1024
 
@@ -332,10 +333,11 @@ def decode_text(data: bytes) -> tuple[str, str]:
     """The text of a CSV/TXT file and the encoding it was read with.
 
     A BOM names the encoding; else UTF-8; else the legacy code page ``charset_normalizer``
-    finds in the lines with non-ASCII bytes (cp1251, GB18030, cp1256...).  Where Western
-    cp1252 reads them as well as the best guess, cp1252 is taken (it is the usual one, and
-    short texts do not tell it from cp1250), unless cp1254 reads them as Turkish.  A text the
-    detector finds no language in is cp1252 if it decodes so, else latin-1.
+    finds in the lines with non-ASCII bytes (cp1251, GB18030, cp1256...): of the readings with
+    the fewest odd characters, the one most like a language's letters.  Where Western cp1252
+    reads them as well as the best guess, cp1252 is taken (it is the usual one, and short texts
+    do not tell it from cp1250), unless cp1254 reads them as Turkish.  A text read with odd
+    characters and no language is cp1252 if it decodes so, else latin-1.
     """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
@@ -362,17 +364,16 @@ def _legacy_encoding(data: bytes) -> str | None:
         sample = sample[:_DETECT_BYTES].rpartition(b"\n")[0] or sample[:_DETECT_BYTES]
     matches = charset_normalizer.from_bytes(sample, cp_isolation=list(LEGACY_ENCODINGS))
     best = matches.best()
-    if best is None or not best.percent_coherence:
-        return None
-    tied = [
-        m for m in matches
-        if (m.percent_chaos, m.percent_coherence) == (best.percent_chaos, best.percent_coherence)
-    ]  # fmt: skip
+    if best is None or not (best.percent_coherence or best.encoding in _MULTIBYTE):
+        return None  # no language's letters (a multi-byte code page is its own evidence)
+    clean = [m for m in matches if m.percent_chaos == best.percent_chaos]
+    likeliest = max(m.percent_coherence for m in clean)
+    tied = [m for m in clean if m.percent_coherence == likeliest]
     if any(m.encoding == "cp1254" and m.language == "Turkish" for m in tied):
         return "cp1254"
     if any("cp1252" in m.could_be_from_charset for m in tied):
         return "cp1252"
-    return best.encoding
+    return tied[0].encoding
 
 
 def sniff_delimiter(text: str) -> str:
