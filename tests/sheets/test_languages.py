@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import subprocess
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import openpyxl
 import pytest
+from factories import as_json
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -592,3 +596,36 @@ def test_every_spelling_of_another_language_matches_without_its_accents_and_in_c
     field = vocab.match_header(spelling)
     assert field is not None
     assert vocab.match_header(_without_accents(spelling).upper()) == field
+
+
+# the first CSV deck of each code page
+ONE_PER_CODE_PAGE = list({d.encoding: d for d in reversed(DECKS) if d.encoding}.values())[::-1]
+
+
+@pytest.mark.parametrize(
+    "deck",
+    ONE_PER_CODE_PAGE,
+    ids=lambda d: d.name,
+)
+def test_a_legacy_code_page_deck_through_the_command_line(deck, tmp_path):
+    """One deck per code page, as a user imports it: ``ingestd import --dry-run --json``."""
+    path = tmp_path / deck.filename
+    path.write_bytes(deck.data())
+    env = {
+        **os.environ,
+        "INGESTD_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+        "INGESTD_DAEMON_STATE_DIR": str(tmp_path),
+    }
+    env.pop("INGESTD_CONFIG", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "ingestd", "import", str(path), "--vendor", "v",
+         "--received-at", "2027-01-01T00:00:00Z", "--dry-run", "--json"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    out = as_json(done)
+    assert (done.returncode, out["status"]) == (0, "dry_run"), out
+    assert sorted(out["sheet"]["mapping"]) == sorted(deck.header)
+    assert out["sheet"]["rows"] == {"seen": len(deck.expect), "accepted": len(deck.expect),
+                                    "rejected": 0}  # fmt: skip
+    assert out["sheet"]["currency"] == deck.currency
+    assert out["counts"]["discontinued"] == sum(e[4] == "discontinued" for e in deck.expect)
