@@ -42,7 +42,7 @@ ASAP_WORDS = (
     "inmediato", "inmediata", "inmediatamente", "de inmediato", "imediato", "imediata",
     "imediatamente", "immédiat", "immédiate", "immédiatement", "dès que possible", "sofort",
     "ab sofort", "umgehend", "immediato", "immediata", "subito", "немедленно", "сразу",
-    "срочно", "hemen", "derhal", "acil", "فوري", "فورا", "立即", "立即生效", "即时", "马上",
+    "hemen", "derhal", "فوري", "فورا", "立即", "立即生效", "即时", "马上",
 )  # fmt: skip
 FLAG_TRUE = ("1", "true", "yes", "y", "x")
 FLAG_FALSE = ("0", "false", "no", "n")
