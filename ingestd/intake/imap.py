@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 from imapclient import IMAPClient, SocketTimeout
@@ -870,11 +870,7 @@ def _login(
         try:
             client.login(account.username, password)
         except IMAPClientError as e:
-            if _transient(e):
-                raise
-            raise ImapConfigError(
-                f"login refused for {account.username!r}", server=_server_words(e)
-            ) from e
+            _refused(e, f"login refused for {account.username!r}")
     except BaseException:
         _shutdown(client, log)
         raise
@@ -920,13 +916,7 @@ def _ensure_folder(client: IMAPClient, folder: str, name: str) -> bool:
     except IMAPClientError as e:
         if client.folder_exists(name):  # another poller made it meanwhile
             return False
-        if _transient(e):
-            raise
-        raise ImapConfigError(
-            f"folder {_shown(folder, name)} cannot be created",
-            folder=folder,
-            server=_server_words(e),
-        ) from e
+        _refused(e, f"folder {_shown(folder, name)} cannot be created", folder=folder)
     client.subscribe_folder(name)
     return True
 
@@ -937,14 +927,16 @@ def _select_source(client: IMAPClient, folder: str, name: str, *, readonly: bool
     try:
         selected = client.select_folder(name, readonly=readonly)
     except IMAPClientError as e:
-        if _transient(e):
-            raise
-        raise ImapConfigError(
-            f"folder {_shown(folder, name)} cannot be selected",
-            folder=folder,
-            server=_server_words(e),
-        ) from e
+        _refused(e, f"folder {_shown(folder, name)} cannot be selected", folder=folder)
     return int(selected[b"UIDVALIDITY"])
+
+
+def _refused(e: IMAPClientError, message: str, *, folder: str | None = None) -> NoReturn:
+    """Raise the server's refusal ``e`` as it is when it is transient (the poller retries),
+    else as an ImapConfigError saying ``message`` and the server's words."""
+    if _transient(e):
+        raise e
+    raise ImapConfigError(message, folder=folder, server=_server_words(e)) from e
 
 
 def _shown(folder: str, name: str) -> str:
