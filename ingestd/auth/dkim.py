@@ -689,10 +689,10 @@ def _rank(result: SignatureResult) -> int:
         return 2
     if result.verified:
         return 3
-    if result.reason not in ("dkim_fail", "dkim_misaligned"):
-        return 4
     if result.reason == "dkim_misaligned":
         return 5
+    if result.reason != "dkim_fail":
+        return 4
     return 6
 
 
