@@ -1034,7 +1034,6 @@ _FEW = 4  # repeated cells counted with their row's cells at once (more: one row
 _NOT_PLAIN = (
     b"number-rows-repeated=", b'text:c="', b"<table:table ", b"<table:table>", b"<table:table-row/>"
 )  # fmt: skip
-_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s/>])([^>]*)>")
 _ROWS_REPEATED = re.compile(rb'table:number-rows-repeated="([0-9]{1,12})"')
 _COLUMNS_REPEATED = re.compile(rb'table:number-columns-repeated="([0-9]{1,12})"')
 _TABLE_NAME = re.compile(rb'table:name="([^"]*)"')
