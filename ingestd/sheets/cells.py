@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -890,21 +889,16 @@ _ASAP_KEYS = frozenset(word_key(word) for word in ASAP_WORDS)
 _NO_WORD_KEYS = frozenset(word_key(word) for word in NO_WORDS)
 
 
-def _keyed(cells: pl.Series, keys: Mapping[str, str] | frozenset[str]) -> dict[str, str]:
-    """Each distinct cell whose ``word_key`` is among ``keys`` → its value there (a set: the
-    key itself); computed once per distinct word, not per row."""
-    out = {}
-    for cell in cells.drop_nulls().unique():
-        key = word_key(cell)
-        if key in keys:
-            out[cell] = keys[key] if isinstance(keys, Mapping) else key
-    return out
+def _word_keys(cells: pl.Series) -> dict[str, str]:
+    """Each distinct cell → its ``word_key``: computed once per distinct word, not per row."""
+    return {cell: word_key(cell) for cell in cells.drop_nulls().unique()}
 
 
 def _asap_cells(texts: pl.Series) -> list[str]:
     """The cells of a date column that are ASAP words (only cells without digits are looked
     at: a column of dates has many distinct cells, its words few)."""
-    return list(_keyed(texts.filter(~texts.str.contains(r"[0-9]").fill_null(True)), _ASAP_KEYS))
+    words = _word_keys(texts.filter(~texts.str.contains(r"[0-9]").fill_null(True)))
+    return [cell for cell, key in words.items() if key in _ASAP_KEYS]
 
 
 def parse_change_words(s: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -915,10 +909,10 @@ def parse_change_words(s: pl.Series) -> tuple[pl.Series, pl.Series]:
     warns about it: an unknown word is not a reason to reject a row)."""
     cell = pl.col(_WORK)
     written = cell.str.strip_chars()
-    change = cell.replace_strict(
-        _keyed(s.cast(pl.String), _WORD_CLASS), default=None, return_dtype=pl.String
-    )
-    said_nothing = cell.is_in(list(_keyed(s.cast(pl.String), _NO_WORD_KEYS)))
+    words = _word_keys(s.cast(pl.String))
+    classes = {word: _WORD_CLASS[key] for word, key in words.items() if key in _WORD_CLASS}
+    change = cell.replace_strict(classes, default=None, return_dtype=pl.String)
+    said_nothing = cell.is_in([word for word, key in words.items() if key in _NO_WORD_KEYS])
     unknown = change.is_null() & written.is_not_null() & ~said_nothing
     out = _per_cell(s, change.alias("change"), pl.when(unknown).then(written).alias("unknown"))
     return out.get_column("change").rename(s.name), out.get_column("unknown")

@@ -157,13 +157,14 @@ def _check_cells(sheet: Sheet, max_cell_size: int) -> None:
     for column, size in zip(frame.columns, longest, strict=True):
         if size is None or size <= max_cell_size:
             continue  # a character is at least a byte
-        lengths = frame.get_column(column).str.len_chars()
-        if lengths.max() > max_cell_size:
+        cells = frame.get_column(column)
+        lengths = cells.str.len_chars()
+        if (longest_chars := lengths.max()) > max_cell_size:
             row = lengths.arg_max()
-            start = frame.get_column(column)[row][:20]
+            start = cells[row][:20]
             raise SheetError(
                 "cell_too_large",
-                f"sheet {sheet.name!r} has a cell of {lengths.max()} characters in row "
+                f"sheet {sheet.name!r} has a cell of {longest_chars} characters in row "
                 f"{row + 1} (starting {start!r}): more than {max_cell_size} (limit)",
             )
 
@@ -1034,7 +1035,6 @@ _FEW = 4  # repeated cells counted with their row's cells at once (more: one row
 _NOT_PLAIN = (
     b"number-rows-repeated=", b'text:c="', b"<table:table ", b"<table:table>", b"<table:table-row/>"
 )  # fmt: skip
-_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s/>])([^>]*)>")
 _ROWS_REPEATED = re.compile(rb'table:number-rows-repeated="([0-9]{1,12})"')
 _COLUMNS_REPEATED = re.compile(rb'table:number-columns-repeated="([0-9]{1,12})"')
 _TABLE_NAME = re.compile(rb'table:name="([^"]*)"')
