@@ -352,7 +352,7 @@ def import_report(
     export_name = export_command = too_big = None
     exported = False
     if deck["status"] == "imported" and table_ref is not None and deck["version"]:
-        export_name = f"{_slug(vendor.id)}-{_slug(deck['table'])}-v{deck['version']}.csv"
+        export_name = _export_name(vendor.id, deck)
         size = store.version(table_ref, deck["version"]).rows_total  # without loading them
         if size <= ATTACH_MAX_ROWS:
             out = io.BytesIO()
@@ -362,11 +362,7 @@ def import_report(
             exported = True
         else:
             too_big = size
-            export_command = _command(
-                config, "export", "--vendor", vendor.id, "--table", table_ref.name,
-                "--kind", str(table_ref.kind), "--version", str(deck["version"]),
-                "-o", export_name,
-            )  # fmt: skip
+            export_command = _export_command(config, vendor.id, table_ref, deck)
     if len(deck["rejected"]) > REJECTED_IN_BODY:
         attachments.append(_rejected_csv(deck["rejected"], "rejected-rows.csv"))
     if len(deck["deferred"]) > DEFERRED_IN_BODY:
@@ -593,20 +589,7 @@ def import_summary(
     for deck in decks:
         table_ref = _table_of(store, deck)
         deck["export_command"] = (
-            _command(
-                config,
-                "export",
-                "--vendor",
-                vendor.id,
-                "--table",
-                table_ref.name,
-                "--kind",
-                str(table_ref.kind),
-                "--version",
-                str(deck["version"]),
-                "-o",
-                f"{_slug(vendor.id)}-{_slug(deck['table'])}-v{deck['version']}.csv",
-            )
+            _export_command(config, vendor.id, table_ref, deck)
             if deck["status"] == "imported" and table_ref is not None and deck["version"]
             else None
         )
@@ -1267,6 +1250,21 @@ def _command(config: Config, *args: str) -> str:
     if config.path is not None:
         head += ["-c", str(config.path)]
     return shlex.join([*head, *args])
+
+
+def _export_name(vendor_id: str, deck: Mapping[str, Any]) -> str:
+    return f"{_slug(vendor_id)}-{_slug(deck['table'])}-v{deck['version']}.csv"
+
+
+def _export_command(
+    config: Config, vendor_id: str, table_ref: TableRef, deck: Mapping[str, Any]
+) -> str:
+    """The command that exports a deck's new version to the file a report names."""
+    return _command(
+        config, "export", "--vendor", vendor_id, "--table", table_ref.name,
+        "--kind", str(table_ref.kind), "--version", str(deck["version"]),
+        "-o", _export_name(vendor_id, deck),
+    )  # fmt: skip
 
 
 def _common(config: Config) -> dict[str, Any]:
