@@ -642,9 +642,7 @@ def unauthenticated_digest(
     whom, why, and the commands that list, release or drop them.  Its Message-ID is the period
     and the recipients, so every daemon sharing the database composes the same one."""
     recipients = _recipients(config.notify.rates_team)
-    entries = [
-        {**h, "reason_text": HOLD_TEXT.get(h["reason"] or "", h["reason"] or "held")} for h in held
-    ]
+    entries = [{**h, "reason_text": _hold_text(h["reason"])} for h in held]
     senders: dict[str, dict[str, Any]] = {}
     for h in entries:
         sender = senders.setdefault(
@@ -667,8 +665,7 @@ def unauthenticated_digest(
         ],
         "senders_total": len(by_sender),
         "reasons": [
-            {"reason": r, "text": HOLD_TEXT.get(r or "", r or "held"), "count": n}
-            for r, n in reasons.most_common()
+            {"reason": r, "text": _hold_text(r), "count": n} for r, n in reasons.most_common()
         ],
         "commands": {
             "list": _command(config, "quarantine", "list"),
@@ -1210,7 +1207,7 @@ def _held_view(
         }
     vendor = config.vendor(view["vendor"]) if view["vendor"] else None
     view["vendor_name"] = (vendor.name or vendor.id) if vendor is not None else None
-    view["reason_text"] = HOLD_TEXT.get(view["reason"] or "", view["reason"] or "held")
+    view["reason_text"] = _hold_text(view["reason"])
     view["authentication_hold"] = view["reason"] in AUTH_HOLDS
     view["needs_vendor"] = view["authentication_hold"] and not view["vendor"]
     view["auth_detail"] = (view["auth"] or {}).get("detail")
@@ -1224,6 +1221,11 @@ def _held_view(
         if g["tripped"]
     ]
     return view
+
+
+def _hold_text(reason: str | None) -> str:
+    """Why a message is held, in words (the reason itself when it has none)."""
+    return HOLD_TEXT.get(reason or "", reason or "held")
 
 
 def _quarantine_commands(config: Config, held: Mapping[str, Any]) -> dict[str, str]:
