@@ -238,20 +238,23 @@ def parse_message(raw: bytes, *, max_parts: int | None = None) -> EmailMessage:
     (:class:`TooManyPartsDefect`).
     """
     if max_parts is not None and (lines := boundary_lines(raw)) > max_parts:
-        message = email.parser.BytesHeaderParser(
-            EmailMessage, policy=email.policy.default
-        ).parsebytes(raw)
-        message.defects.append(
-            TooManyPartsDefect(f"{lines:,} MIME boundary lines, more than {max_parts:,} (limit)")
+        return _headers_only(
+            raw,
+            TooManyPartsDefect(f"{lines:,} MIME boundary lines, more than {max_parts:,} (limit)"),
         )
-        return message
     try:
         return email.parser.BytesParser(EmailMessage, policy=email.policy.default).parsebytes(raw)
     except RecursionError:
-        parser = email.parser.BytesHeaderParser(EmailMessage, policy=email.policy.default)
-        message = parser.parsebytes(raw)
-        message.defects.append(NestingTooDeepDefect("MIME parts nested too deeply to parse"))
-        return message
+        return _headers_only(raw, NestingTooDeepDefect("MIME parts nested too deeply to parse"))
+
+
+def _headers_only(raw: bytes, defect: email.errors.MessageDefect | None = None) -> EmailMessage:
+    """The message with its headers parsed and its body left as it is, with why if it says."""
+    parser = email.parser.BytesHeaderParser(EmailMessage, policy=email.policy.default)
+    message = parser.parsebytes(raw)
+    if defect is not None:
+        message.defects.append(defect)
+    return message
 
 
 def boundary_lines(raw: bytes) -> int:
@@ -295,8 +298,7 @@ def _leaf_parts(message: Message) -> int:
 def read_headers(raw: bytes) -> MessageSummary:
     """The headers of a raw message without parsing its body (of a message whose processing
     failed: the body may be the reason)."""
-    parser = email.parser.BytesHeaderParser(EmailMessage, policy=email.policy.default)
-    return summarize(parser.parsebytes(raw))
+    return summarize(_headers_only(raw))
 
 
 def summarize(message: Message) -> MessageSummary:
