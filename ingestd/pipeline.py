@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -465,20 +466,8 @@ class Pipeline:
             outcome.message = f"sender not authenticated: {auth.detail}"
             return self._hold(row_id, raw, outcome, detail=auth.detail)
         outcome.vendor = vendor.id
-        if (defect := too_many_parts(message)) is not None:
-            outcome.status, outcome.reason = "quarantined", "too_many_parts"
-            outcome.message = (
-                f"the message has {defect} ([limits] max_mime_parts); it was not read past its "
-                "headers and nothing was imported; releasing it reads and imports it whole"
-            )
-            return self._hold(row_id, raw, outcome, detail=outcome.message)
-        if extraction.too_many_sheets:
-            outcome.status, outcome.reason = "quarantined", "too_many_sheets"
-            outcome.message = _too_many_sheets_text(extraction, limits.max_sheets_per_message)
-            return self._hold(row_id, raw, outcome, detail=outcome.message)
-        if not extraction.sheets:
-            outcome.status, outcome.reason = "quarantined", "no_sheet"
-            outcome.message = _no_sheet_text(extraction)
+        if (held := _unreadable(message, extraction, limits.max_sheets_per_message)) is not None:
+            outcome.status, (outcome.reason, outcome.message) = "quarantined", held
             return self._hold(row_id, raw, outcome, detail=outcome.message)
         return self._import_sheets(raw, row_id, received, outcome, extraction, vendor, release)
 
@@ -1062,6 +1051,23 @@ def _crashed(
     outcome.status, outcome.reason, outcome.message = "quarantined", "pipeline_crash", text
     outcome.from_addr = outcome.from_addr or _address(envelope_from)
     return outcome
+
+
+def _unreadable(
+    message: EmailMessage, extraction: Extraction, max_sheets: int
+) -> tuple[str, str] | None:
+    """Why a message's sheets are not imported (hold reason and text), or None: too many
+    MIME parts, too many sheets, or no sheet at all."""
+    if (defect := too_many_parts(message)) is not None:
+        return "too_many_parts", (
+            f"the message has {defect} ([limits] max_mime_parts); it was not read past its "
+            "headers and nothing was imported; releasing it reads and imports it whole"
+        )
+    if extraction.too_many_sheets:
+        return "too_many_sheets", _too_many_sheets_text(extraction, max_sheets)
+    if not extraction.sheets:
+        return "no_sheet", _no_sheet_text(extraction)
+    return None
 
 
 def _too_many_sheets_text(extraction: Extraction, limit: int) -> str:

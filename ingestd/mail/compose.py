@@ -352,7 +352,7 @@ def import_report(
     export_name = export_command = too_big = None
     exported = False
     if deck["status"] == "imported" and table_ref is not None and deck["version"]:
-        export_name = f"{_slug(vendor.id)}-{_slug(deck['table'])}-v{deck['version']}.csv"
+        export_name = _export_name(vendor.id, deck)
         size = store.version(table_ref, deck["version"]).rows_total  # without loading them
         if size <= ATTACH_MAX_ROWS:
             out = io.BytesIO()
@@ -362,11 +362,7 @@ def import_report(
             exported = True
         else:
             too_big = size
-            export_command = _command(
-                config, "export", "--vendor", vendor.id, "--table", table_ref.name,
-                "--kind", str(table_ref.kind), "--version", str(deck["version"]),
-                "-o", export_name,
-            )  # fmt: skip
+            export_command = _export_command(config, vendor.id, table_ref, deck)
     if len(deck["rejected"]) > REJECTED_IN_BODY:
         attachments.append(_rejected_csv(deck["rejected"], "rejected-rows.csv"))
     if len(deck["deferred"]) > DEFERRED_IN_BODY:
@@ -593,20 +589,7 @@ def import_summary(
     for deck in decks:
         table_ref = _table_of(store, deck)
         deck["export_command"] = (
-            _command(
-                config,
-                "export",
-                "--vendor",
-                vendor.id,
-                "--table",
-                table_ref.name,
-                "--kind",
-                str(table_ref.kind),
-                "--version",
-                str(deck["version"]),
-                "-o",
-                f"{_slug(vendor.id)}-{_slug(deck['table'])}-v{deck['version']}.csv",
-            )
+            _export_command(config, vendor.id, table_ref, deck)
             if deck["status"] == "imported" and table_ref is not None and deck["version"]
             else None
         )
@@ -659,9 +642,7 @@ def unauthenticated_digest(
     whom, why, and the commands that list, release or drop them.  Its Message-ID is the period
     and the recipients, so every daemon sharing the database composes the same one."""
     recipients = _recipients(config.notify.rates_team)
-    entries = [
-        {**h, "reason_text": HOLD_TEXT.get(h["reason"] or "", h["reason"] or "held")} for h in held
-    ]
+    entries = [{**h, "reason_text": _hold_text(h["reason"])} for h in held]
     senders: dict[str, dict[str, Any]] = {}
     for h in entries:
         sender = senders.setdefault(
@@ -684,8 +665,7 @@ def unauthenticated_digest(
         ],
         "senders_total": len(by_sender),
         "reasons": [
-            {"reason": r, "text": HOLD_TEXT.get(r or "", r or "held"), "count": n}
-            for r, n in reasons.most_common()
+            {"reason": r, "text": _hold_text(r), "count": n} for r, n in reasons.most_common()
         ],
         "commands": {
             "list": _command(config, "quarantine", "list"),
@@ -1227,7 +1207,7 @@ def _held_view(
         }
     vendor = config.vendor(view["vendor"]) if view["vendor"] else None
     view["vendor_name"] = (vendor.name or vendor.id) if vendor is not None else None
-    view["reason_text"] = HOLD_TEXT.get(view["reason"] or "", view["reason"] or "held")
+    view["reason_text"] = _hold_text(view["reason"])
     view["authentication_hold"] = view["reason"] in AUTH_HOLDS
     view["needs_vendor"] = view["authentication_hold"] and not view["vendor"]
     view["auth_detail"] = (view["auth"] or {}).get("detail")
@@ -1241,6 +1221,11 @@ def _held_view(
         if g["tripped"]
     ]
     return view
+
+
+def _hold_text(reason: str | None) -> str:
+    """Why a message is held, in words (the reason itself when it has none)."""
+    return HOLD_TEXT.get(reason or "", reason or "held")
 
 
 def _quarantine_commands(config: Config, held: Mapping[str, Any]) -> dict[str, str]:
@@ -1267,6 +1252,21 @@ def _command(config: Config, *args: str) -> str:
     if config.path is not None:
         head += ["-c", str(config.path)]
     return shlex.join([*head, *args])
+
+
+def _export_name(vendor_id: str, deck: Mapping[str, Any]) -> str:
+    return f"{_slug(vendor_id)}-{_slug(deck['table'])}-v{deck['version']}.csv"
+
+
+def _export_command(
+    config: Config, vendor_id: str, table_ref: TableRef, deck: Mapping[str, Any]
+) -> str:
+    """The command that exports a deck's new version to the file a report names."""
+    return _command(
+        config, "export", "--vendor", vendor_id, "--table", table_ref.name,
+        "--kind", str(table_ref.kind), "--version", str(deck["version"]),
+        "-o", _export_name(vendor_id, deck),
+    )  # fmt: skip
 
 
 def _common(config: Config) -> dict[str, Any]:

@@ -238,20 +238,23 @@ def parse_message(raw: bytes, *, max_parts: int | None = None) -> EmailMessage:
     (:class:`TooManyPartsDefect`).
     """
     if max_parts is not None and (lines := boundary_lines(raw)) > max_parts:
-        message = email.parser.BytesHeaderParser(
-            EmailMessage, policy=email.policy.default
-        ).parsebytes(raw)
-        message.defects.append(
-            TooManyPartsDefect(f"{lines:,} MIME boundary lines, more than {max_parts:,} (limit)")
+        return _headers_only(
+            raw,
+            TooManyPartsDefect(f"{lines:,} MIME boundary lines, more than {max_parts:,} (limit)"),
         )
-        return message
     try:
         return email.parser.BytesParser(EmailMessage, policy=email.policy.default).parsebytes(raw)
     except RecursionError:
-        parser = email.parser.BytesHeaderParser(EmailMessage, policy=email.policy.default)
-        message = parser.parsebytes(raw)
-        message.defects.append(NestingTooDeepDefect("MIME parts nested too deeply to parse"))
-        return message
+        return _headers_only(raw, NestingTooDeepDefect("MIME parts nested too deeply to parse"))
+
+
+def _headers_only(raw: bytes, defect: email.errors.MessageDefect | None = None) -> EmailMessage:
+    """The message with its headers parsed and its body left as it is, with why if it says."""
+    parser = email.parser.BytesHeaderParser(EmailMessage, policy=email.policy.default)
+    message = parser.parsebytes(raw)
+    if defect is not None:
+        message.defects.append(defect)
+    return message
 
 
 def boundary_lines(raw: bytes) -> int:
@@ -292,11 +295,19 @@ def _leaf_parts(message: Message) -> int:
     return sum(1 for part in message.walk() if not part.is_multipart())
 
 
+def _unparsed(message: Message) -> tuple[str, str] | None:
+    """Why ``message`` was read no further than its headers (skip reason, detail), if it was."""
+    if any(isinstance(defect, NestingTooDeepDefect) for defect in message.defects):
+        return "too_deep", "MIME parts nested too deeply to parse"
+    if (defect := too_many_parts(message)) is not None:
+        return "too_many_parts", str(defect)
+    return None
+
+
 def read_headers(raw: bytes) -> MessageSummary:
     """The headers of a raw message without parsing its body (of a message whose processing
     failed: the body may be the reason)."""
-    parser = email.parser.BytesHeaderParser(EmailMessage, policy=email.policy.default)
-    return summarize(parser.parsebytes(raw))
+    return summarize(_headers_only(raw))
 
 
 def summarize(message: Message) -> MessageSummary:
@@ -357,11 +368,8 @@ class _Walk:
         return None if self.max_sheets is None else self.limits.max_mime_parts
 
     def run(self, root: Message) -> None:
-        if any(isinstance(defect, NestingTooDeepDefect) for defect in root.defects):
-            self.skip("message", "too_deep", "MIME parts nested too deeply to parse", root)
-            return
-        if (defect := too_many_parts(root)) is not None:
-            self.skip("message", "too_many_parts", str(defect), root)
+        if (unparsed := _unparsed(root)) is not None:
+            self.skip("message", *unparsed, root)
             return
         self.walk(root, _Place("", 0, _header_text(root, "subject") or ""))
 
@@ -424,10 +432,8 @@ class _Walk:
             limit = self.limits.max_nesting
             detail = f"messages forwarded inside each other more than {limit} deep (limit)"
             self.skip(path, "too_deep", detail, part)
-        elif any(isinstance(defect, NestingTooDeepDefect) for defect in inner.defects):
-            self.skip(path, "too_deep", "MIME parts nested too deeply to parse", part)
-        elif (defect := too_many_parts(inner)) is not None:
-            self.skip(path, "too_many_parts", str(defect), part)
+        elif (unparsed := _unparsed(inner)) is not None:
+            self.skip(path, *unparsed, part)
         else:
             self.walk(inner, _Place(f"{path}/", depth, _header_text(inner, "subject") or ""))
 
