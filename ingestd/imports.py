@@ -416,12 +416,21 @@ def _clip_text_fields(rows: pl.DataFrame, kind: Kind) -> tuple[pl.DataFrame, lis
     per field naming the rows and their lengths: the same rows on every database."""
     findings = []
     row = pl.col("source_row") if "source_row" in rows.columns else pl.lit(None, pl.Int64)
-    for name, length in text_lengths(RATE_TABLES[kind]).items():
-        if name not in rows.columns or rows.schema[name] != pl.String:
+    lengths = {
+        name: length
+        for name, length in text_lengths(RATE_TABLES[kind]).items()
+        if name in rows.columns and rows.schema[name] == pl.String
+    }
+    if not lengths:
+        return rows, findings
+    # one pass over the deck finds the fields holding a longer text (usually none)
+    too_long = rows.select(
+        [(pl.col(name).str.len_chars() > length).any() for name, length in lengths.items()]
+    ).row(0, named=True)
+    for name, length in lengths.items():
+        if not too_long[name]:
             continue
         chars = pl.col(name).str.len_chars()
-        if not rows.select((chars > length).any()).item():
-            continue
         long = rows.select("code", row.alias("source_row"), chars.alias("chars")).filter(
             pl.col("chars") > length
         )

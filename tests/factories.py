@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -71,3 +75,19 @@ def as_json(done: subprocess.CompletedProcess) -> Any:
         return json.loads(done.stdout)
     except ValueError:
         raise AssertionError(f"exit {done.returncode}: {done.stdout}{done.stderr}") from None
+
+
+def run_ingestd(
+    *args: str, env: Mapping[str, str], cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """``python -m ingestd …`` in a process of its own (this checkout's code): the caller's
+    ``INGESTD_`` settings are left out, ``env`` is added."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
+    return subprocess.run(
+        [sys.executable, "-m", "ingestd", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from factories import as_json
+from factories import as_json, run_ingestd
 from rig_dns import TxtServer
 from rig_mail import (
     DOMAIN,
@@ -790,14 +790,7 @@ def test_a_held_message_delivered_again_goes_back_to_the_imap_quarantine_folder(
 
 def ingestd(config: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """``python -m ingestd -c CONFIG …`` in a process of its own (this checkout's code)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
-    return subprocess.run(
-        [sys.executable, "-m", "ingestd", "-c", str(config), *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_ingestd("-c", str(config), *args, env=env)
 
 
 def deck_rows(url: str) -> list[dict[str, Any]]:

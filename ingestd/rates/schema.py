@@ -203,7 +203,6 @@ quarantine = sa.Table(
 )
 
 
-
 # Every message ingestd sends (SPEC §6), stored before delivery and delivered by the scheduler:
 # the final bytes (DKIM-signed when configured), the envelope, and the retry state.  A row is
 # claimed for one delivery attempt by raising ``attempts`` and moving ``next_attempt_at`` past

@@ -11,6 +11,7 @@ crash leaves the previous version intact.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import phonenumbers
@@ -147,15 +149,19 @@ class Provenance:
     rollback_to: int | None = None
 
 
-def text_lengths(table: sa.Table) -> dict[str, int]:
+@functools.cache
+def text_lengths(table: sa.Table) -> Mapping[str, int]:
     """The characters each bounded text column of ``table`` holds (``String(n)``,
     ``BoundedText``). SQLite ignores the length, PostgreSQL refuses a longer value and
-    MariaDB's TEXT stops at 64 KB: ingestd keeps values within it, the same on all three."""
-    return {
-        column.name: column.type.length
-        for column in table.columns
-        if isinstance(column.type, sa.String | BoundedText) and column.type.length
-    }
+    MariaDB's TEXT stops at 64 KB: ingestd keeps values within it, the same on all three.
+    Worked out once per table (the tables are module-level and fixed)."""
+    return MappingProxyType(
+        {
+            column.name: column.type.length
+            for column in table.columns
+            if isinstance(column.type, sa.String | BoundedText) and column.type.length
+        }
+    )
 
 
 def fit_row(table: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:

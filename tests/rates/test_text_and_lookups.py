@@ -7,13 +7,11 @@ cell."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import sqlalchemy as sa
-from factories import as_json
+from factories import as_json, run_ingestd
 
 from ingestd.rates.schema import TEXT_FIELD_LENGTH
 
@@ -29,17 +27,8 @@ DID = (
 
 def ingestd(tmp_path: Path, db_url: str, *args: str) -> subprocess.CompletedProcess:
     """``python -m ingestd …`` in its own process on ``db_url`` (no configuration file)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
-    env["INGESTD_DATABASE_URL"] = db_url
-    env["INGESTD_DAEMON_STATE_DIR"] = str(tmp_path / "state")
-    return subprocess.run(
-        [sys.executable, "-m", "ingestd", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = {"INGESTD_DATABASE_URL": db_url, "INGESTD_DAEMON_STATE_DIR": str(tmp_path / "state")}
+    return run_ingestd(*args, env=env, cwd=tmp_path, timeout=300)
 
 
 def sheet(path: Path, header: str, *rows: str) -> str:

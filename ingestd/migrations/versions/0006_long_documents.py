@@ -33,9 +33,7 @@ def _retype(to: sa.types.TypeEngine, from_: sa.types.TypeEngine) -> None:
     if op.get_bind().dialect.name not in ("mysql", "mariadb"):
         return
     for table, column, nullable in DOCUMENTS:
-        op.alter_column(
-            table, column, type_=to, existing_type=from_, existing_nullable=nullable
-        )
+        op.alter_column(table, column, type_=to, existing_type=from_, existing_nullable=nullable)
 
 
 def upgrade() -> None:
