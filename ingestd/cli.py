@@ -540,6 +540,10 @@ def print_outcome(o: ImportOutcome, out: TextIO | None = None) -> None:
             )
         _more(w, len(o.rejected))
     if o.status == "held":
+        for doubt in (o.sheet or {}).get("doubts") or ():
+            w(f"  DOUBT     {doubt['subject']}: {doubt['question']}\n")
+            if doubt.get("answer"):
+                w(f"            answer with {doubt['answer']}\n")
         w(
             "  nothing was written; check the deck, then re-run with --accept-guards "
             "to import it anyway\n"

@@ -31,6 +31,7 @@ from ingestd.rates.semantics import (
 )
 from ingestd.rates.store import Provenance, RowsAhead, Store, TableRef, fit_row, text_lengths
 from ingestd.sheets.deck import ReadOptions, read_decks
+from ingestd.sheets.doubt import GUARD
 from ingestd.sheets.opentwps import DeckRead
 from ingestd.sheets.reread import SheetCache
 from ingestd.sheets.table import FoundTable
@@ -353,6 +354,7 @@ def _import_deck(
             later_warnings=True,
         )
         del existing, rows
+        plan.guards.append(doubtful_reading(deck))
         _fill_from_plan(outcome, plan, deck)
         if (
             (plan.held and not accept_guards)
@@ -392,6 +394,19 @@ def _import_deck(
                 dataclasses.replace(provenance, mode=str(mode)),
                 summary,
             )
+
+
+def doubtful_reading(deck: DeckRead) -> Finding:
+    """The guard of SPEC §3.5: a deck the reader has doubts about is held, each doubt with the
+    answer that settles it (``sheets.doubt``)."""
+    doubts = deck.doubts
+    message = (
+        f"the reading of the deck is doubtful ({len(doubts)}): "
+        + "; ".join(d.text() for d in doubts)
+        if doubts
+        else "every column, sheet and note of the deck was read"
+    )
+    return Finding(GUARD, message, count=len(doubts), tripped=bool(doubts))
 
 
 def _fill_from_plan(outcome: ImportOutcome, plan: Plan, deck: DeckRead) -> None:

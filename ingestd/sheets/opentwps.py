@@ -30,6 +30,7 @@ from ingestd.sheets.cells import (
 from ingestd.sheets.cells import clean_text as _text
 from ingestd.sheets.cells import parse_currencies as _currencies
 from ingestd.sheets.cells import raw_cells as _raw_cells
+from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.read import Sheet, read_sheets
 
 HEADER_SEARCH_ROWS = 60
@@ -64,6 +65,10 @@ class DeckRead:
     notice: dict = field(default_factory=dict)  # NoticeFacts.as_dict()
     skipped: dict[str, int] = field(default_factory=dict)  # blank, repeated_header, footnote…
     table_suffix: str | None = None  # one table per jurisdiction: the suffix of its name
+    # what the reader could not settle: the deck is held (doubt.GUARD) until a person answers
+    doubts: list[Doubt] = field(default_factory=list)
+    # the layout's key for vendor profiles (SPEC §3.5): the header row's words, hashed
+    fingerprint: str | None = None
 
     def report(self) -> dict:
         """The detection report of this sheet, JSON-ready."""
@@ -87,6 +92,8 @@ class DeckRead:
             "skipped": self.skipped,
             "table_suffix": self.table_suffix,
             "warnings": self.warnings,
+            "doubts": [d.as_dict() for d in self.doubts],
+            "fingerprint": self.fingerprint,
         }
 
 

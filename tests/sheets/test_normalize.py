@@ -145,6 +145,8 @@ def test_a_plain_deck_gives_the_kinds_row_shape_and_the_report():
         "skipped": {},
         "table_suffix": None,
         "warnings": [],
+        "doubts": [],
+        "fingerprint": None,
     }
 
 
