@@ -223,6 +223,8 @@ class Settling:
         """Every column's reading, and the doubts: low confidence, and unused columns that
         hold what a rate deck is made of."""
         field_of = {c: f for f, cols in columns.items() for c in cols}
+        # a column of whole seconds is asked as the first interval the deck lacks
+        intervals = [f for f in ("interval1", "interval_n") if f not in columns]
         readings = []
         for column in sorted(set(self.contents) | set(self.written), key=lambda c: int(c[1:])):
             content = self.contents.get(column)
@@ -257,8 +259,8 @@ class Settling:
             if column in dropped or content is None:
                 continue
             likely = WORTH_READING.get(content.kind or "")
-            if likely is None and content.fits("seconds"):
-                likely = "interval1"
+            if likely == "interval1" or (likely is None and content.fits("seconds")):
+                likely = intervals.pop(0) if intervals else "interval_n"
             if likely is None:
                 continue
             self.doubts.append(

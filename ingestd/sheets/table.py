@@ -467,9 +467,14 @@ class _Search:
         no such row, the positional Transmission Guidelines layout when the content agrees
         with it, else the columns by content."""
         frame = sheet.frame
-        # rows of one cell are titles and footnotes: the content is in the others
-        rows = frame.filter(pl.sum_horizontal(pl.col(c).is_not_null() for c in frame.columns) > 1)
-        contents = type_columns(rows, frame.columns)
+        # the content is in rows of several cells with a number among them: not in titles,
+        # footnotes or header rows
+        cells = frame.columns
+        rows = frame.filter(
+            (pl.sum_horizontal(pl.col(c).is_not_null() for c in cells) > 1)
+            & pl.any_horizontal(pl.col(c).str.contains(r"^\s*\+?[0-9]").fill_null(False) for c in cells)
+        )
+        contents = type_columns(rows, cells)
         codes = [c for c, content in contents.items() if _holds(content, "code")]
         if not codes:
             return None
@@ -487,7 +492,9 @@ class _Search:
             return None
         above = next((i for i in range(start - 1, -1, -1) if _filled(top[i])), None)
         if above is not None and len(_filled(top[above])) >= 2 and not _numbers_in(top[above]):
-            return self._table(sheet, top, above, start, {}, {})  # a header of unknown words
+            # a header row of words the vocabulary does not (all) know
+            mapping, sources = self._map_row(top[above])
+            return self._table(sheet, top, above, start, mapping, sources)
         if above is None:  # row 1 is data: the positional layout, if the content agrees
             guidelines = _guidelines_columns(frame.width, contents)
             if guidelines is not None:
@@ -521,37 +528,36 @@ class _Search:
     # -- when nothing was found
 
     def no_table_message(self, names: list[str]) -> str:
+        """Two lines: the best candidate and what it lacks; then the answer that reads it
+        (the field names are in README "How ingestd reads a deck")."""
         where = ", ".join(repr(n) for n in names) or "no sheet at all"
-        looked = (
-            f"no rate table found in {where}: looked in the first {HEADER_SEARCH_ROWS} rows for "
-            "a header row with a code column (e.g. Prefix, Code, Dial Codes, NPANXX, MCCMNC, "
-            "Number, or pairs like Country Code + Area Code, NPA + NXX, MCC + MNC) and a price "
-            "column (e.g. Rate, Price, Cost, MRC) or a code-change column, "
-            "and for the headerless Transmission Guidelines layout (code, description, price, …)"
-        )
-        if self.header_row is not None:
-            looked += f" (row {self.header_row} only, as the vendor's header_row says)"
-        best = ""
         if self.best.score > 0:
             shown = " | ".join(self.best.cells[:12])
-            missing = []
             fields = set(self.best.fields)
+            missing = []
             if not _has_code(fields):
                 missing.append("no code column")
             if not (fields & set(vocab.PRICE_FIELDS)) and "code_change" not in fields:
                 missing.append("no price column")
             lacks = " and ".join(missing) or "no data rows below it"
-            best = (
-                f". Best candidate: sheet {self.best.sheet!r} row {self.best.row}: {shown} — "
-                f"understood as {', '.join(self.best.fields)}; {lacks}"
+            first = (
+                f"no rate table found in {where}: the best candidate is sheet "
+                f"{self.best.sheet!r} row {self.best.row} ({shown}), understood as "
+                f"{', '.join(self.best.fields)}, with {lacks}"
             )
+        else:
+            first = (
+                f"no rate table found in {where}: no row in the first {HEADER_SEARCH_ROWS} rows "
+                "names a code and a price column, and no column holds codes"
+            )
+        if self.header_row is not None:
+            first += f" (row {self.header_row} only, as the vendor's header_row says)"
         fix = (
-            ". To read it, set in the vendor's config entry: header_row = <row of the header>, "
-            'columns = {"<header as written>" = "<field>"} (fields: '
-            + ", ".join(vocab.FIELDS)
-            + '; "ignore" leaves a column out), or sheet = "<sheet name>"'
+            'to read it: answer with --map "<header as written>=<field>" (or the vendor\'s '
+            "config entry: columns, header_row, sheet); the fields are in README "
+            '"How ingestd reads a deck"'
         )
-        return looked + best + fix
+        return first + "\n" + fix
 
 
 def _public(name: str) -> str:
