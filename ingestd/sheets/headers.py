@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 
 # Logical fields of a table (the keys of ``FoundTable.columns``), with their spellings.
@@ -29,7 +30,8 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
         "city code", "city codes", "complete code", "complete codes", "full code",
         "prefix e164", "e164 prefix", "e164", "e164 code", "destination code",
         "destination codes", "breakout code", "breakout codes", "area prefix", "codes e164",
-        "prefix code", "route code",
+        "prefix code", "route code", "match prefix", "dial prefix", "destination prefix",
+        "dialing prefix", "dialling prefix", "number prefix", "calling code",
     ),
     "country_code": ("country code", "country codes", "cc", "country prefix", "country dial code"),
     "area_code": ("area code", "area codes", "ndc", "national code", "area prefix code"),
@@ -48,7 +50,7 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
     ),
     # --- names -------------------------------------------------------------------------------
     "destination": (
-        "destination", "destinations", "description", "destination name", "dest", "zone",
+        "destination", "destinations", "description", "destination name", "zone",
         "zone name", "breakout", "breakout name", "route name", "name",
     ),
     "country": ("country", "country name", "countries"),
@@ -60,7 +62,10 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
         "rate", "rates", "price", "prices", "price 1", "rate 1", "cost", "costs", "tariff",
         "sell rate", "selling rate", "sale rate", "rate per minute", "per minute rate",
         "price per minute", "minute rate", "sms price", "sms rate", "voice rate", "first price",
-        "peak rate", "peak price", "standard rate",
+        "peak rate", "peak price", "standard rate", "rate cost", "per minute cost",
+        "cost per minute", "sell price", "selling price", "rate initial", "initial rate",
+        "sms cost", "cost per sms", "price per sms", "rate per sms", "mt price", "mt rate",
+        "unit price", "termination rate",
     ),
     # a "New Rate" column beats a plain "Rate" column (SPEC: current/new rate, new wins)
     "new_price": ("new rate", "new price", "new rates", "new cost", "proposed rate"),
@@ -90,17 +95,21 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
     "interval1": (
         "interval 1", "initial increment", "min duration", "minimum duration", "first interval",
         "initial interval", "first increment", "initial billing increment", "initial period",
-        "minimum", "min",
+        "minimum", "min", "initial", "initial time", "min time", "minimal time", "minimum time",
+        "initial block", "minimum time to charge", "minimal time charge", "initial seconds",
+        "first period", "initial duration",
     ),
     # "Increment" columns holding "60/1" are read as ``pulse`` (table.find_tables looks)
     "interval_n": (
         "interval n", "increment", "subsequent increment", "next interval", "subsequent interval",
         "additional increment", "next increment", "subsequent period", "additional interval",
+        "billing block", "recurring increment", "subsequent block", "next block",
+        "additional block", "next period",
     ),
     "pulse": (
         "pulse", "billing", "increments", "billing increment", "billing increments",
         "billing interval", "billing cycle", "charging interval", "charging", "billing unit",
-        "rounding", "increment s", "pulse s",
+        "rounding", "increment s", "pulse s", "billable unit", "billing step", "charging step",
     ),
     # --- change markers and flags --------------------------------------------------------------
     "status": (
@@ -148,6 +157,19 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
     "local_requirements": (
         "local requirements", "requirements", "address requirements", "local requirement",
     ),
+    # a column we know and deliberately do not read: a per-call connection charge, a grace or
+    # free period, off-peak and weekend prices, a buying price beside the selling one
+    "other": (
+        "connection charge", "connection fee", "connection cost", "connection rate",
+        "connect charge", "connect fee", "connect cost", "connection charges", "disconnect charge",
+        "disconnect fee", "setup charge", "call setup fee", "call setup charge", "grace",
+        "grace period", "grace time", "free seconds", "free time", "included seconds",
+        "no charge time", "off peak", "off peak rate", "off peak price", "offpeak rate",
+        "offpeak price", "weekend rate", "weekend price", "night rate", "evening rate",
+        "surcharge", "post call surcharge", "call surcharge", "buy rate", "buying rate",
+        "buy price", "initial cost", "minimum charge", "rate multiplier", "rate addition",
+        "priority", "preference", "strip", "prepend", "tag",
+    ),
 }  # fmt: skip
 
 # The same fields in the other languages vendors write (README "Reading decks"), merged into
@@ -155,90 +177,120 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
 # ``Prefixe`` and ``préfixe`` are one spelling.
 LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {
     "es": {
-        "code": ("prefijo", "prefijos", "código", "códigos", "código de marcación"),
+        "code": ("prefijo", "prefijos", "código", "códigos", "código de marcación",
+                 "código de destino", "prefijo de marcación", "indicativo", "código de marcado",),
         "country_code": ("código de país", "código país"),
         "area_code": ("código de área", "código de zona"),
-        "destination": ("destino", "destinos", "descripción", "nombre destino"),
+        "destination": ("destino", "destinos", "descripción", "nombre destino",
+                        "nombre del destino", "nombre de destino",),
         "country": ("país", "países"),
         "network": ("operador", "red"),
         "price": ("tarifa", "tarifas", "precio", "precios", "costo", "coste", "precio por minuto",
-                  "tarifa por minuto"),
+                  "tarifa por minuto",
+                  "costo por minuto", "valor por minuto", "precio minuto", "tarifa minuto", "precio unitario",),
         "new_price": ("nueva tarifa", "nuevo precio"),
         "price_current": ("tarifa actual", "precio actual", "tarifa anterior", "precio anterior"),
         "effective_from": ("fecha de vigencia", "fecha efectiva", "vigencia", "fecha",
                            "fecha de inicio", "vigente desde", "válido desde",
-                           "fecha de entrada en vigor"),
+                           "fecha de entrada en vigor",
+                           "fecha de activación", "fecha de aplicación", "vigente a partir de", "fecha de entrada en vigencia",),
         "effective_to": ("fecha de fin", "fecha fin", "válido hasta", "vigente hasta",
                          "fecha de vencimiento"),
-        "interval1": ("duración mínima", "incremento inicial", "mínimo"),
-        "interval_n": ("incremento", "incremento siguiente", "incremento adicional"),
-        "pulse": ("tasación", "facturación", "incrementos", "pulso", "intervalo de facturación"),
+        "interval1": ("duración mínima", "incremento inicial", "mínimo",
+                      "tiempo mínimo", "bloque inicial", "primer intervalo", "intervalo inicial",),
+        "interval_n": ("incremento", "incremento siguiente", "incremento adicional",
+                       "intervalo siguiente", "bloque siguiente", "intervalo adicional",),
+        "pulse": ("tasación", "facturación", "incrementos", "pulso", "intervalo de facturación",
+                  "tarificación", "cadencia", "intervalo de tarificación",),
         "status": ("estado", "cambio", "estatus"),
         "currency": ("moneda", "divisa"),
         "notes": ("notas", "observaciones", "comentarios"),
+        "other": ("cargo de conexión", "costo de conexión", "tarifa de conexión", "cargo por conexión", "período de gracia", "tiempo de gracia", "horario reducido", "tarifa fin de semana",),
     },
     "pt": {
-        "code": ("prefixo", "prefixos", "código", "códigos"),
+        "code": ("prefixo", "prefixos", "código", "códigos",
+                 "código de destino",),
         "country_code": ("código do país", "código país"),
         "area_code": ("código de área", "ddd"),
         "destination": ("destino", "destinos", "descrição"),
         "country": ("país", "países"),
         "network": ("operadora",),
         "price": ("preço", "preços", "tarifa", "valor", "valor por minuto", "preço por minuto",
-                  "custo"),
+                  "custo",
+                  "custo por minuto", "tarifa por minuto", "valor minuto", "preço unitário",),
         "new_price": ("novo preço", "nova tarifa"),
         "price_current": ("preço atual", "tarifa atual", "preço anterior"),
         "effective_from": ("início da vigência", "data de vigência", "vigência", "data de início",
-                           "data efetiva", "válido a partir de", "vigente a partir de"),
+                           "data efetiva", "válido a partir de", "vigente a partir de",
+                           "data de ativação", "data de início de vigência", "data de vigor",),
         "effective_to": ("fim da vigência", "data de término", "data final", "válido até"),
-        "interval1": ("tempo mínimo", "duração mínima", "incremento inicial"),
-        "interval_n": ("incremento seguinte", "incremento adicional"),
-        "pulse": ("cadência", "tarifação", "faturamento", "faturação"),
+        "interval1": ("tempo mínimo", "duração mínima", "incremento inicial",
+                      "primeiro intervalo", "intervalo inicial",),
+        "interval_n": ("incremento seguinte", "incremento adicional",
+                       "intervalo seguinte", "intervalo adicional",),
+        "pulse": ("cadência", "tarifação", "faturamento", "faturação",
+                  "bilhetagem",),
         "status": ("situação", "alteração", "mudança"),
         "currency": ("moeda",),
         "notes": ("observações", "observação"),
+        "other": ("taxa de conexão", "tarifa de conexão", "custo de conexão", "período de carência", "horário reduzido",),
     },
     "fr": {
-        "code": ("préfixe", "préfixes", "indicatif", "indicatifs", "code destination"),
+        "code": ("préfixe", "préfixes", "indicatif", "indicatifs", "code destination",
+                 "préfixe de numérotation", "indicatif destination", "préfixe e164",),
         "country_code": ("indicatif pays", "code pays"),
         "area_code": ("indicatif régional", "code zone"),
-        "destination": ("libellé", "désignation", "nom destination"),
+        "destination": ("libellé", "désignation", "nom destination",
+                        "nom de la destination",),
         "country": ("pays",),
         "network": ("opérateur", "réseau"),
         "price": ("tarif", "tarifs", "prix", "tarif min", "tarif par minute", "prix par minute",
-                  "prix min", "coût"),
+                  "prix min", "coût",
+                  "prix unitaire", "tarif unitaire",),
         "new_price": ("nouveau tarif", "nouveau prix"),
         "price_current": ("tarif actuel", "ancien tarif", "prix actuel", "ancien prix"),
         "effective_from": ("date d'effet", "date d'application", "date de début",
-                           "date d'entrée en vigueur", "valable à partir du", "en vigueur le"),
+                           "date d'entrée en vigueur", "valable à partir du", "en vigueur le",
+                           "date de validité", "date de prise d'effet", "applicable au", "applicable le", "valable du",),
         "effective_to": ("date de fin", "valable jusqu'au", "date d'expiration"),
-        "interval1": ("durée minimale", "palier initial", "première période"),
-        "interval_n": ("palier", "incrément", "période suivante"),
-        "pulse": ("facturation", "paliers", "incréments", "taxation", "pas de facturation"),
+        "interval1": ("durée minimale", "palier initial", "première période",
+                      "durée minimum", "palier minimum",),
+        "interval_n": ("palier", "incrément", "période suivante",
+                       "palier suivant", "incrément suivant",),
+        "pulse": ("facturation", "paliers", "incréments", "taxation", "pas de facturation",
+                  "mode de facturation", "pas de taxation", "unité de facturation",),
         "status": ("statut", "modification", "évolution", "variation"),
         "currency": ("devise", "monnaie"),
         "notes": ("remarques", "commentaires"),
+        "other": ("frais de connexion", "frais de mise en relation", "mise en relation", "coût de connexion", "coût de mise en relation", "heures creuses", "tarif heures creuses", "période de grâce",),
     },
     "de": {
-        "code": ("vorwahl", "vorwahlen", "präfix", "rufnummernbereich"),
+        "code": ("vorwahl", "vorwahlen", "präfix", "rufnummernbereich",
+                 "zielvorwahl", "präfix e164",),
         "country_code": ("ländervorwahl", "landesvorwahl", "länderkennzahl"),
         "area_code": ("ortsvorwahl", "ortsnetzkennzahl"),
         "destination": ("ziel", "zielnetz", "bezeichnung", "beschreibung", "zielname"),
         "country": ("land", "länder"),
         "network": ("netz", "netzbetreiber", "betreiber"),
         "price": ("preis", "preise", "tarif min", "preis pro minute", "minutenpreis", "kosten",
-                  "entgelt"),
+                  "entgelt",
+                  "preis je minute", "tarif", "minutentarif",),
         "new_price": ("neuer preis", "neuer tarif"),
         "price_current": ("aktueller preis", "alter preis", "bisheriger preis"),
         "effective_from": ("gültig ab", "gültig von", "datum", "startdatum", "gültigkeitsdatum",
-                           "wirksam ab", "inkrafttreten"),
+                           "wirksam ab", "inkrafttreten",
+                           "gültig ab datum", "gültigkeit ab", "aktivierungsdatum",),
         "effective_to": ("gültig bis", "enddatum", "ablaufdatum"),
-        "interval1": ("mindestdauer", "erster takt", "mindesttakt"),
-        "interval_n": ("folgetakt", "nächster takt"),
-        "pulse": ("taktung", "takt", "abrechnungstakt", "abrechnung"),
+        "interval1": ("mindestdauer", "erster takt", "mindesttakt",
+                      "erstes intervall", "anfangstakt", "mindestabrechnung",),
+        "interval_n": ("folgetakt", "nächster takt",
+                       "folgeintervall", "folgetaktung",),
+        "pulse": ("taktung", "takt", "abrechnungstakt", "abrechnung",
+                  "abrechnungsintervall", "taktungsart",),
         "status": ("änderung", "änderungen", "zustand"),
         "currency": ("währung",),
         "notes": ("bemerkung", "bemerkungen", "hinweis", "hinweise", "kommentar"),
+        "other": ("verbindungsentgelt", "verbindungsgebühr", "verbindungsaufbau", "einwahlgebühr", "nebenzeit", "nebenzeitpreis", "wochenendpreis", "freisekunden",),
     },
     "it": {
         "code": ("prefisso", "prefissi", "codice", "codici"),
@@ -248,39 +300,52 @@ LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {
         "country": ("paese", "nazione", "paesi"),
         "network": ("operatore", "rete"),
         "price": ("prezzo", "prezzi", "tariffa", "tariffe", "costo al minuto", "prezzo al minuto",
-                  "costo"),
+                  "costo",
+                  "tariffa al minuto", "costo minuto", "prezzo unitario",),
         "new_price": ("nuovo prezzo", "nuova tariffa"),
         "price_current": ("prezzo attuale", "tariffa attuale", "prezzo precedente"),
         "effective_from": ("data di decorrenza", "decorrenza", "data inizio", "valido dal",
-                           "data di validità", "data effettiva", "in vigore dal"),
+                           "data di validità", "data effettiva", "in vigore dal",
+                           "data decorrenza", "data attivazione", "data di attivazione",),
         "effective_to": ("data fine", "valido fino al", "data di scadenza", "scadenza"),
-        "interval1": ("durata minima", "scatto iniziale"),
-        "interval_n": ("scatto successivo", "incremento successivo"),
-        "pulse": ("tariffazione", "fatturazione", "scatti", "scatto"),
+        "interval1": ("durata minima", "scatto iniziale",
+                      "primo scatto", "durata minima addebitata",),
+        "interval_n": ("scatto successivo", "incremento successivo",
+                       "scatti successivi",),
+        "pulse": ("tariffazione", "fatturazione", "scatti", "scatto",
+                  "unità di tariffazione",),
         "status": ("stato", "variazione", "modifica"),
         "currency": ("valuta",),
         "notes": ("note", "commenti"),
+        "other": ("scatto alla risposta", "costo di connessione", "costo alla risposta", "fascia ridotta",),
     },
     "ru": {
-        "code": ("код", "коды", "префикс", "префиксы", "код направления", "коды направления"),
+        "code": ("код", "коды", "префикс", "префиксы", "код направления", "коды направления",
+                 "код набора", "префикс направления",),
         "country_code": ("код страны",),
         "area_code": ("код города", "код зоны"),
         "destination": ("направление", "направления", "описание", "название направления"),
         "country": ("страна", "страны"),
         "network": ("оператор", "сеть"),
         "price": ("цена", "цены", "тариф", "тарифы", "стоимость", "цена за минуту",
-                  "стоимость минуты", "ставка"),
+                  "стоимость минуты", "ставка",
+                  "тариф за минуту", "стоимость минуты разговора",),
         "new_price": ("новая цена", "новый тариф"),
         "price_current": ("текущая цена", "старая цена", "текущий тариф"),
         "effective_from": ("дата начала", "дата начала действия", "действует с",
-                           "дата вступления в силу", "дата", "с даты"),
+                           "дата вступления в силу", "дата", "с даты",
+                           "начало действия", "дата активации",),
         "effective_to": ("дата окончания", "действует до", "дата окончания действия"),
-        "interval1": ("минимальная длительность", "первый интервал"),
-        "interval_n": ("шаг тарификации", "следующий интервал"),
-        "pulse": ("тарификация", "интервал тарификации"),
+        "interval1": ("минимальная длительность", "первый интервал",
+                      "минимальное время", "минимальная длительность тарификации",),
+        "interval_n": ("шаг тарификации", "следующий интервал",
+                       "шаг", "последующий интервал",),
+        "pulse": ("тарификация", "интервал тарификации",
+                  "единица тарификации",),
         "status": ("статус", "изменение", "изменения"),
         "currency": ("валюта",),
         "notes": ("примечание", "примечания", "комментарий"),
+        "other": ("плата за соединение", "стоимость соединения", "бесплатные секунды", "льготный период",),
     },
     "tr": {
         "code": ("kod", "kodu", "kodlar", "ön ek", "önek", "prefiks"),
@@ -289,18 +354,22 @@ LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {
         "destination": ("yön", "hedef", "açıklama", "destinasyon"),
         "country": ("ülke", "ülkeler"),
         "network": ("operatör", "şebeke"),
-        "price": ("fiyat", "fiyatlar", "tarife", "ücret", "dakika ücreti", "birim fiyat"),
+        "price": ("fiyat", "fiyatlar", "tarife", "ücret", "dakika ücreti", "birim fiyat",
+                  "dakika fiyatı", "birim ücret",),
         "new_price": ("yeni fiyat", "yeni tarife"),
         "price_current": ("mevcut fiyat", "eski fiyat"),
         "effective_from": ("geçerlilik tarihi", "başlangıç tarihi", "yürürlük tarihi",
-                           "tarih", "geçerli tarih"),
+                           "tarih", "geçerli tarih",
+                           "başlangıç", "yürürlük",),
         "effective_to": ("bitiş tarihi",),
         "interval1": ("minimum süre", "ilk artış"),
         "interval_n": ("sonraki artış",),
-        "pulse": ("ücretlendirme", "faturalama", "artış aralığı"),
+        "pulse": ("ücretlendirme", "faturalama", "artış aralığı",
+                  "ücretlendirme aralığı", "faturalama aralığı",),
         "status": ("durum", "değişiklik", "değişim"),
         "currency": ("para birimi", "döviz"),
         "notes": ("notlar", "açıklamalar"),
+        "other": ("bağlantı ücreti", "kuruluş ücreti",),
     },
     "ar": {
         "code": ("الرمز", "رمز", "البادئة", "الكود", "رمز الوجهة"),
@@ -318,33 +387,47 @@ LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {
         "status": ("الحالة", "التغيير"),
         "currency": ("العملة",),
         "notes": ("ملاحظات",),
+        "interval1": ("الحد الأدنى للمدة", "الفترة الأولى",),
+        "interval_n": ("الزيادة", "الفترة التالية",),
+        "other": ("رسوم الاتصال", "رسوم الربط",),
     },
     "zh": {
-        "code": ("前缀", "号码前缀", "代码", "区号", "号段", "国家区号"),
+        "code": ("前缀", "号码前缀", "代码", "区号", "号段", "国家区号",
+                 "地区前缀", "呼叫前缀", "被叫前缀",),
         "country_code": ("国家代码",),
-        "destination": ("目的地", "地区", "描述", "线路"),
+        "destination": ("目的地", "地区", "描述", "线路",
+                        "地区名称", "区域名称", "目的地名称",),
         "country": ("国家", "国家地区"),
         "network": ("运营商", "网络"),
-        "price": ("费率", "价格", "单价", "资费", "每分钟费率", "费率 分钟"),
+        "price": ("费率", "价格", "单价", "资费", "每分钟费率", "费率 分钟",
+                  "费用", "资费标准",),
         "new_price": ("新费率", "新价格"),
         "price_current": ("原费率", "当前费率", "旧费率"),
-        "effective_from": ("生效日期", "生效时间", "开始日期", "日期"),
+        "effective_from": ("生效日期", "生效时间", "开始日期", "日期",
+                           "启用日期", "生效",),
         "effective_to": ("失效日期", "截止日期", "结束日期"),
-        "interval1": ("首次计费", "最小计费时长"),
-        "interval_n": ("后续计费",),
-        "pulse": ("计费方式", "计费单位", "计费周期", "计费间隔"),
+        "interval1": ("首次计费", "最小计费时长",
+                      "起始时长", "首次计费时长", "最低计费时长", "首段时长",),
+        "interval_n": ("后续计费",
+                       "计费步长", "续计费时长", "后续时长",),
+        "pulse": ("计费方式", "计费单位", "计费周期", "计费间隔",
+                  "计费", "计费规则",),
         "status": ("状态", "变化", "变更"),
         "currency": ("币种", "货币"),
         "notes": ("备注", "说明"),
+        "other": ("接通费", "建立费", "免费时长", "宽限期",),
     },
 }  # fmt: skip
+_ENGLISH = dict(VOCABULARY)  # before the other languages join it: a spelling's language
 for _spellings in LANGUAGES.values():
     for _field, _words in _spellings.items():
         VOCABULARY[_field] = (*VOCABULARY[_field], *_words)
 
 # Internal vocabulary fields that table.find_tables resolves into public ones.
 INTERNAL_FIELDS = ("new_price",)
-FIELDS: tuple[str, ...] = tuple(f for f in VOCABULARY if f not in INTERNAL_FIELDS)
+# A column the vocabulary knows and the reader deliberately leaves unread (``VOCABULARY``).
+OTHER = "other"
+FIELDS: tuple[str, ...] = tuple(f for f in VOCABULARY if f not in (*INTERNAL_FIELDS, OTHER))
 
 # Fields that may take several sheet columns, in sheet order.
 MULTI_COLUMN_FIELDS = ("price_jurisdiction",)
@@ -367,6 +450,8 @@ VOICE_FIELDS = (
     "npanxx", "npa", "nxx", "country_code", "area_code", "price_n", "price_jurisdiction",
     "interval1", "interval_n", "pulse",
 )  # fmt: skip
+# Fields a guess must not take from a header that also names a column we do not read
+_READ_FIELDS = (*PRICE_FIELDS, "interval1", "interval_n", "pulse", "interval")
 
 # ISO 4217 codes common in wholesale decks (a header or notice naming one states the currency).
 CURRENCY_CODES = frozenset(
@@ -387,6 +472,49 @@ UNIT_WORDS = frozenset(code.lower() for code in CURRENCY_CODES) | frozenset(
     rmb us dollar dollars euro euros cent cents per min mins minute minutes sec secs second
     seconds in
     por minuto minutos pro par mn руб мин минуту за 美元 元 分钟 dakika dk
+    s r rs ct ht ttc net netto brutto vat excl incl рублей коп 秒 秒钟 每分钟 tl
+    """.split()
+)
+
+# Abbreviations vendors write in headers, written out before a header is matched again
+# (``Pfx`` → prefix, ``Eff Dt`` → effective date, ``Inter`` → interstate).  ``min`` is not
+# here: alone it is a minimum (``Min``), after a price a unit (``Rate/Min``).
+ABBREVIATIONS: dict[str, str] = {
+    "pfx": "prefix", "pref": "prefix", "prfx": "prefix", "dst": "destination",
+    "dest": "destination", "destn": "destination", "desc": "description", "descr": "description",
+    "eff": "effective", "effec": "effective", "dt": "date", "incr": "increment",
+    "inc": "increment", "init": "initial", "ini": "initial", "dur": "duration",
+    "jur": "jurisdiction", "juris": "jurisdiction", "inter": "interstate",
+    "intra": "intrastate", "indet": "indeterminate", "ind": "indeterminate",
+    "ctry": "country", "cntry": "country", "cty": "country", "qty": "quantity",
+    "chg": "change", "stat": "status", "intvl": "interval",
+    "nxt": "next", "subs": "subsequent", "subseq": "subsequent", "addl": "additional",
+    "orig": "origin", "term": "termination", "intl": "international", "amt": "amount", "prc": "price", "descrip": "description",
+    "conn": "connection", "connect": "connection", "exp": "expiry", "expir": "expiry",
+    "mthly": "monthly",
+}  # fmt: skip
+
+# Words that join the words of a header without naming anything ("Fecha de la tarifa").
+FILLER_WORDS = frozenset(
+    """
+    of the for a an by on at de del la el los las da do dos das du des le les d l di della dei
+    al au a en y e et und der die das von zu и в на для ve ile
+    """.split()
+)
+
+# Where a language puts the head of a noun phrase, the word its other words qualify: last
+# in English, German, Turkish and Chinese; first in the Romance languages and Arabic; Russian
+# both (adjectives before, genitives after).  See ``_guess``.
+HEAD_LAST = frozenset({"en", "de", "tr", "zh", "ru"})
+HEAD_FIRST = frozenset({"es", "pt", "fr", "it", "ar", "ru"})
+# Languages that glue the words of a compound (``Festnetzpreis``, ``语音费率``).
+GLUED_LANGUAGES = frozenset({"de", "zh"})
+# Heads too general to name a field by themselves inside a longer header ("Rate Type",
+# "Customer Name", "Product Code"), in the spelling of each language.
+GENERIC_HEADS = frozenset(
+    """
+    type name code codes number numbers status change action from to end
+    nombre codigo nom nome codice numero name код название номер kod ad 代码 名称
     """.split()
 )
 
@@ -456,11 +584,37 @@ def _singular(key: str) -> str:
     return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in key.split())
 
 
+@dataclass(frozen=True)
+class HeaderMatch:
+    """What a header cell names and how sure the vocabulary is of it.
+
+    ``strength``: ``exact`` (the whole header is a known spelling, after ``header_key``, unit
+    words and plurals), ``words`` (a known spelling once camelCase and glued words are split
+    and abbreviations written out: ``smsPriceEUR``, ``Eff Dt``, ``ratepermin``) or ``guess``
+    (a known spelling holding the head word of a longer header: ``Voice Termination Rate USD``).
+    ``spelling`` is the known spelling, as ``header_key`` writes it.
+    """
+
+    field: str
+    strength: str
+    spelling: str
+
+
+@dataclass(frozen=True)
+class _Index:
+    exact: dict[str, str]  # header_key of a spelling → field
+    singular: dict[str, tuple[str, str]]  # its singular form → (field, spelling)
+    patterns: list[tuple[re.Pattern[str], str]]
+    languages: dict[str, frozenset[str]]  # spelling → the languages that write it
+    words: frozenset[str]  # every word of every spelling, unit and abbreviation
+
+
 @cache
-def _indexes() -> tuple[dict[str, str], dict[str, str], list[tuple[re.Pattern[str], str]]]:
+def _index() -> _Index:
     exact: dict[str, str] = {}
-    singular: dict[str, str | None] = {}
+    singular: dict[str, tuple[str, str] | None] = {}
     patterns: list[tuple[re.Pattern[str], str]] = []
+    languages: dict[str, set[str]] = {}
     for name, spellings in VOCABULARY.items():
         for spelling in spellings:
             if isinstance(spelling, re.Pattern):
@@ -470,28 +624,163 @@ def _indexes() -> tuple[dict[str, str], dict[str, str], list[tuple[re.Pattern[st
             exact.setdefault(key, name)
             one = _singular(key)
             # a singular form two fields share ("increment(s)") matches neither
-            singular[one] = name if singular.get(one, name) == name else None
-    return exact, {k: v for k, v in singular.items() if v}, patterns
+            held = singular.get(one, (name, key))
+            singular[one] = (name, held[1]) if held is not None and held[0] == name else None
+    for language, spellings in (("en", _ENGLISH), *LANGUAGES.items()):
+        for words in spellings.values():
+            for spelling in words:
+                if isinstance(spelling, str):
+                    languages.setdefault(header_key(spelling), set()).add(language)
+    words = {w for key in exact for w in key.split()} | set(UNIT_WORDS) | set(ABBREVIATIONS)
+    words |= {w for expansion in ABBREVIATIONS.values() for w in expansion.split()}
+    return _Index(
+        exact=exact,
+        singular={k: v for k, v in singular.items() if v},
+        patterns=patterns,
+        languages={k: frozenset(v) for k, v in languages.items()},
+        words=frozenset(w for w in words if len(w) > 1 and not w.isdigit()),
+    )
 
 
-def match_header(text: str | None) -> str | None:
-    """The logical field a header cell names, or None."""
-    if text is None:
-        return None
-    exact, singular, patterns = _indexes()
-    key = header_key(text)
-    if not key:
-        return None
+def _known(key: str) -> tuple[str, str] | None:
+    """(field, spelling) when the whole ``key`` is a spelling, with or without unit words."""
+    index = _index()
     for candidate in (key, _without_units(key)):
         if not candidate:
             continue
-        if candidate in exact:
-            return exact[candidate]
-        for pattern, name in patterns:
+        if candidate in index.exact:
+            return index.exact[candidate], candidate
+        for pattern, name in index.patterns:
             if pattern.search(candidate):
-                return name
-    one = _singular(_without_units(key))
-    return singular.get(one)
+                return name, candidate
+    return index.singular.get(_singular(_without_units(key)))
+
+
+def read_header(text: str | None) -> HeaderMatch | None:
+    """What a header cell names (``HeaderMatch``), or None when the vocabulary cannot tell."""
+    if text is None:
+        return None
+    key = header_key(text)
+    if not key:
+        return None
+    known = _known(key)
+    if known:
+        return HeaderMatch(known[0], "exact", known[1])
+    words = _words(text)
+    if words != key.split():
+        known = _known(" ".join(words))
+        if known:
+            return HeaderMatch(known[0], "words", known[1])
+    return _guess(words)
+
+
+def match_header(text: str | None) -> str | None:
+    """The logical field a header cell names, or None (a guess is not a match)."""
+    found = read_header(text)
+    return found.field if found and found.strength != "guess" else None
+
+
+# --- words: camelCase, glued compounds, abbreviations ---------------------------------------
+
+
+def _words(text: str) -> list[str]:
+    """The words of a header as the vocabulary writes them: camelCase split (``smsPriceEUR`` →
+    sms price eur), glued words split into known ones (``ratepermin`` → rate per min),
+    abbreviations written out (``Eff Dt`` → effective date)."""
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", text)
+    words: list[str] = []
+    for word in header_key(text).split():
+        for part in _split_glued(word):
+            words.extend(ABBREVIATIONS.get(part, part).split())
+    return words
+
+
+@cache
+def _split_glued(word: str) -> tuple[str, ...]:
+    """``word`` as known words (longest first), or as it is when it is known or cannot be."""
+    known = _index().words
+    if word in known or not word.isalpha() or len(word) < 4:
+        return (word,)
+
+    def parts(rest: str) -> tuple[str, ...] | None:
+        if not rest:
+            return ()
+        for end in range(len(rest), 1, -1):
+            if rest[:end] in known and (tail := parts(rest[end:])) is not None:
+                return (rest[:end], *tail)
+        return None
+
+    return parts(word) or (word,)
+
+
+# --- guess: a known spelling inside a longer header ------------------------------------------
+
+
+def _guess(words: list[str]) -> HeaderMatch | None:
+    """The field of the longest known spelling holding the header's head word.
+
+    The head is the word the others qualify: the last content word in languages that put
+    modifiers first (``Rate Increase Date`` is a date), the first in those that put them after
+    (``Fecha de la tarifa`` is a date, ``Tarifa vigente`` a price); Russian does both.  A lone
+    word of ``GENERIC_HEADS`` (``Type``, ``Name``, ``Code``) names its field only when another
+    word of the header is of that field too, and a price or interval whose header also holds a
+    word only ``other`` spellings use (``Connection Rate``) is that column we do not read.
+    """
+    content = [i for i, w in enumerate(words) if w not in UNIT_WORDS and w not in FILLER_WORDS]
+    if not content:
+        return None
+    index = _index()
+    first, last = content[0], content[-1]
+    found: list[tuple[int, str, str]] = []  # (words in the spelling, field, spelling)
+    for start in range(len(words)):
+        for end in range(start + 1, len(words) + 1):
+            spelling = " ".join(words[start:end])
+            field = index.exact.get(spelling)
+            if field is None:
+                continue
+            heads = set()
+            for language in index.languages.get(spelling, ()):
+                heads |= {first} if language in HEAD_FIRST else set()
+                heads |= {last} if language in HEAD_LAST else set()
+            if any(start <= head < end for head in heads):
+                found.append((end - start, field, spelling))
+    found += _glued_head(words[last], index)
+    if not found:
+        return None
+    size = max(n for n, _, _ in found)
+    best = {(field, spelling) for n, field, spelling in found if n == size}
+    if len({field for field, _ in best}) != 1:
+        return None
+    field, spelling = min(best)
+    others = [words[i] for i in content if words[i] not in spelling.split()]
+    if size == 1 and spelling in GENERIC_HEADS:
+        if not any(index.exact.get(word) == field for word in others):
+            return None
+    if field in _READ_FIELDS and any(word in _other_words() for word in others):
+        return HeaderMatch("other", "guess", next(w for w in others if w in _other_words()))
+    return HeaderMatch(field, "guess", spelling)
+
+
+def _glued_head(word: str, index: _Index) -> list[tuple[int, str, str]]:
+    """A known spelling that ends a compound of a language gluing its words
+    (``Festnetzpreis`` → preis, ``语音费率`` → 费率)."""
+    found = []
+    for spelling, languages in index.languages.items():
+        if " " in spelling or not languages & GLUED_LANGUAGES or len(word) <= len(spelling):
+            continue
+        shortest = 1 if not spelling.isascii() else 4
+        if word.endswith(spelling) and len(spelling) >= shortest:
+            found.append((1, index.exact[spelling], spelling))
+    return found
+
+
+@cache
+def _other_words() -> frozenset[str]:
+    """Words that only spellings of ``other`` use (``connection``, ``grace``, ``weekend``)."""
+    index = _index()
+    elsewhere = {w for key, field in index.exact.items() if field != "other" for w in key.split()}
+    mine = {w for key, field in index.exact.items() if field == "other" for w in key.split()}
+    return frozenset(mine - elsewhere - UNIT_WORDS - FILLER_WORDS)
 
 
 def notice_label(text: str) -> str | None:
