@@ -178,119 +178,121 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
 LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {
     "es": {
         "code": ("prefijo", "prefijos", "código", "códigos", "código de marcación",
-                 "código de destino", "prefijo de marcación", "indicativo", "código de marcado",),
+                 "código de destino", "prefijo de marcación", "indicativo", "código de marcado"),
         "country_code": ("código de país", "código país"),
         "area_code": ("código de área", "código de zona"),
         "destination": ("destino", "destinos", "descripción", "nombre destino",
-                        "nombre del destino", "nombre de destino",),
+                        "nombre del destino", "nombre de destino"),
         "country": ("país", "países"),
         "network": ("operador", "red"),
         "price": ("tarifa", "tarifas", "precio", "precios", "costo", "coste", "precio por minuto",
-                  "tarifa por minuto",
-                  "costo por minuto", "valor por minuto", "precio minuto", "tarifa minuto", "precio unitario",),
+                  "tarifa por minuto", "costo por minuto", "valor por minuto", "precio minuto",
+                  "tarifa minuto", "precio unitario"),
         "new_price": ("nueva tarifa", "nuevo precio"),
         "price_current": ("tarifa actual", "precio actual", "tarifa anterior", "precio anterior"),
         "effective_from": ("fecha de vigencia", "fecha efectiva", "vigencia", "fecha",
                            "fecha de inicio", "vigente desde", "válido desde",
-                           "fecha de entrada en vigor",
-                           "fecha de activación", "fecha de aplicación", "vigente a partir de", "fecha de entrada en vigencia",),
+                           "fecha de entrada en vigor", "fecha de activación",
+                           "fecha de aplicación", "vigente a partir de",
+                           "fecha de entrada en vigencia"),
         "effective_to": ("fecha de fin", "fecha fin", "válido hasta", "vigente hasta",
                          "fecha de vencimiento"),
-        "interval1": ("duración mínima", "incremento inicial", "mínimo",
-                      "tiempo mínimo", "bloque inicial", "primer intervalo", "intervalo inicial",),
+        "interval1": ("duración mínima", "incremento inicial", "mínimo", "tiempo mínimo",
+                      "bloque inicial", "primer intervalo", "intervalo inicial"),
         "interval_n": ("incremento", "incremento siguiente", "incremento adicional",
-                       "intervalo siguiente", "bloque siguiente", "intervalo adicional",),
+                       "intervalo siguiente", "bloque siguiente", "intervalo adicional"),
         "pulse": ("tasación", "facturación", "incrementos", "pulso", "intervalo de facturación",
-                  "tarificación", "cadencia", "intervalo de tarificación",),
+                  "tarificación", "cadencia", "intervalo de tarificación"),
         "status": ("estado", "cambio", "estatus"),
         "currency": ("moneda", "divisa"),
         "notes": ("notas", "observaciones", "comentarios"),
-        "other": ("cargo de conexión", "costo de conexión", "tarifa de conexión", "cargo por conexión", "período de gracia", "tiempo de gracia", "horario reducido", "tarifa fin de semana",),
+        "other": ("cargo de conexión", "costo de conexión", "tarifa de conexión",
+                  "cargo por conexión", "período de gracia", "tiempo de gracia", "horario reducido",
+                  "tarifa fin de semana"),
     },
     "pt": {
-        "code": ("prefixo", "prefixos", "código", "códigos",
-                 "código de destino",),
+        "code": ("prefixo", "prefixos", "código", "códigos", "código de destino"),
         "country_code": ("código do país", "código país"),
         "area_code": ("código de área", "ddd"),
         "destination": ("destino", "destinos", "descrição"),
         "country": ("país", "países"),
         "network": ("operadora",),
         "price": ("preço", "preços", "tarifa", "valor", "valor por minuto", "preço por minuto",
-                  "custo",
-                  "custo por minuto", "tarifa por minuto", "valor minuto", "preço unitário",),
+                  "custo", "custo por minuto", "tarifa por minuto", "valor minuto",
+                  "preço unitário"),
         "new_price": ("novo preço", "nova tarifa"),
         "price_current": ("preço atual", "tarifa atual", "preço anterior"),
         "effective_from": ("início da vigência", "data de vigência", "vigência", "data de início",
                            "data efetiva", "válido a partir de", "vigente a partir de",
-                           "data de ativação", "data de início de vigência", "data de vigor",),
+                           "data de ativação", "data de início de vigência", "data de vigor"),
         "effective_to": ("fim da vigência", "data de término", "data final", "válido até"),
-        "interval1": ("tempo mínimo", "duração mínima", "incremento inicial",
-                      "primeiro intervalo", "intervalo inicial",),
-        "interval_n": ("incremento seguinte", "incremento adicional",
-                       "intervalo seguinte", "intervalo adicional",),
-        "pulse": ("cadência", "tarifação", "faturamento", "faturação",
-                  "bilhetagem",),
+        "interval1": ("tempo mínimo", "duração mínima", "incremento inicial", "primeiro intervalo",
+                      "intervalo inicial"),
+        "interval_n": ("incremento seguinte", "incremento adicional", "intervalo seguinte",
+                       "intervalo adicional"),
+        "pulse": ("cadência", "tarifação", "faturamento", "faturação", "bilhetagem"),
         "status": ("situação", "alteração", "mudança"),
         "currency": ("moeda",),
         "notes": ("observações", "observação"),
-        "other": ("taxa de conexão", "tarifa de conexão", "custo de conexão", "período de carência", "horário reduzido",),
+        "other": ("taxa de conexão", "tarifa de conexão", "custo de conexão", "período de carência",
+                  "horário reduzido"),
     },
     "fr": {
         "code": ("préfixe", "préfixes", "indicatif", "indicatifs", "code destination",
-                 "préfixe de numérotation", "indicatif destination", "préfixe e164",),
+                 "préfixe de numérotation", "indicatif destination", "préfixe e164"),
         "country_code": ("indicatif pays", "code pays"),
         "area_code": ("indicatif régional", "code zone"),
-        "destination": ("libellé", "désignation", "nom destination",
-                        "nom de la destination",),
+        "destination": ("libellé", "désignation", "nom destination", "nom de la destination"),
         "country": ("pays",),
         "network": ("opérateur", "réseau"),
         "price": ("tarif", "tarifs", "prix", "tarif min", "tarif par minute", "prix par minute",
-                  "prix min", "coût",
-                  "prix unitaire", "tarif unitaire",),
+                  "prix min", "coût", "prix unitaire", "tarif unitaire"),
         "new_price": ("nouveau tarif", "nouveau prix"),
         "price_current": ("tarif actuel", "ancien tarif", "prix actuel", "ancien prix"),
         "effective_from": ("date d'effet", "date d'application", "date de début",
                            "date d'entrée en vigueur", "valable à partir du", "en vigueur le",
-                           "date de validité", "date de prise d'effet", "applicable au", "applicable le", "valable du",),
+                           "date de validité", "date de prise d'effet", "applicable au",
+                           "applicable le", "valable du"),
         "effective_to": ("date de fin", "valable jusqu'au", "date d'expiration"),
-        "interval1": ("durée minimale", "palier initial", "première période",
-                      "durée minimum", "palier minimum",),
-        "interval_n": ("palier", "incrément", "période suivante",
-                       "palier suivant", "incrément suivant",),
+        "interval1": ("durée minimale", "palier initial", "première période", "durée minimum",
+                      "palier minimum"),
+        "interval_n": ("palier", "incrément", "période suivante", "palier suivant",
+                       "incrément suivant"),
         "pulse": ("facturation", "paliers", "incréments", "taxation", "pas de facturation",
-                  "mode de facturation", "pas de taxation", "unité de facturation",),
+                  "mode de facturation", "pas de taxation", "unité de facturation"),
         "status": ("statut", "modification", "évolution", "variation"),
         "currency": ("devise", "monnaie"),
         "notes": ("remarques", "commentaires"),
-        "other": ("frais de connexion", "frais de mise en relation", "mise en relation", "coût de connexion", "coût de mise en relation", "heures creuses", "tarif heures creuses", "période de grâce",),
+        "other": ("frais de connexion", "frais de mise en relation", "mise en relation",
+                  "coût de connexion", "coût de mise en relation", "heures creuses",
+                  "tarif heures creuses", "période de grâce"),
     },
     "de": {
-        "code": ("vorwahl", "vorwahlen", "präfix", "rufnummernbereich",
-                 "zielvorwahl", "präfix e164",),
+        "code": ("vorwahl", "vorwahlen", "präfix", "rufnummernbereich", "zielvorwahl",
+                 "präfix e164"),
         "country_code": ("ländervorwahl", "landesvorwahl", "länderkennzahl"),
         "area_code": ("ortsvorwahl", "ortsnetzkennzahl"),
         "destination": ("ziel", "zielnetz", "bezeichnung", "beschreibung", "zielname"),
         "country": ("land", "länder"),
         "network": ("netz", "netzbetreiber", "betreiber"),
         "price": ("preis", "preise", "tarif min", "preis pro minute", "minutenpreis", "kosten",
-                  "entgelt",
-                  "preis je minute", "tarif", "minutentarif",),
+                  "entgelt", "preis je minute", "tarif", "minutentarif"),
         "new_price": ("neuer preis", "neuer tarif"),
         "price_current": ("aktueller preis", "alter preis", "bisheriger preis"),
         "effective_from": ("gültig ab", "gültig von", "datum", "startdatum", "gültigkeitsdatum",
-                           "wirksam ab", "inkrafttreten",
-                           "gültig ab datum", "gültigkeit ab", "aktivierungsdatum",),
+                           "wirksam ab", "inkrafttreten", "gültig ab datum", "gültigkeit ab",
+                           "aktivierungsdatum"),
         "effective_to": ("gültig bis", "enddatum", "ablaufdatum"),
-        "interval1": ("mindestdauer", "erster takt", "mindesttakt",
-                      "erstes intervall", "anfangstakt", "mindestabrechnung",),
-        "interval_n": ("folgetakt", "nächster takt",
-                       "folgeintervall", "folgetaktung",),
-        "pulse": ("taktung", "takt", "abrechnungstakt", "abrechnung",
-                  "abrechnungsintervall", "taktungsart",),
+        "interval1": ("mindestdauer", "erster takt", "mindesttakt", "erstes intervall",
+                      "anfangstakt", "mindestabrechnung"),
+        "interval_n": ("folgetakt", "nächster takt", "folgeintervall", "folgetaktung"),
+        "pulse": ("taktung", "takt", "abrechnungstakt", "abrechnung", "abrechnungsintervall",
+                  "taktungsart"),
         "status": ("änderung", "änderungen", "zustand"),
         "currency": ("währung",),
         "notes": ("bemerkung", "bemerkungen", "hinweis", "hinweise", "kommentar"),
-        "other": ("verbindungsentgelt", "verbindungsgebühr", "verbindungsaufbau", "einwahlgebühr", "nebenzeit", "nebenzeitpreis", "wochenendpreis", "freisekunden",),
+        "other": ("verbindungsentgelt", "verbindungsgebühr", "verbindungsaufbau", "einwahlgebühr",
+                  "nebenzeit", "nebenzeitpreis", "wochenendpreis", "freisekunden"),
     },
     "it": {
         "code": ("prefisso", "prefissi", "codice", "codici"),
@@ -300,52 +302,48 @@ LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {
         "country": ("paese", "nazione", "paesi"),
         "network": ("operatore", "rete"),
         "price": ("prezzo", "prezzi", "tariffa", "tariffe", "costo al minuto", "prezzo al minuto",
-                  "costo",
-                  "tariffa al minuto", "costo minuto", "prezzo unitario",),
+                  "costo", "tariffa al minuto", "costo minuto", "prezzo unitario"),
         "new_price": ("nuovo prezzo", "nuova tariffa"),
         "price_current": ("prezzo attuale", "tariffa attuale", "prezzo precedente"),
         "effective_from": ("data di decorrenza", "decorrenza", "data inizio", "valido dal",
-                           "data di validità", "data effettiva", "in vigore dal",
-                           "data decorrenza", "data attivazione", "data di attivazione",),
+                           "data di validità", "data effettiva", "in vigore dal", "data decorrenza",
+                           "data attivazione", "data di attivazione"),
         "effective_to": ("data fine", "valido fino al", "data di scadenza", "scadenza"),
-        "interval1": ("durata minima", "scatto iniziale",
-                      "primo scatto", "durata minima addebitata",),
-        "interval_n": ("scatto successivo", "incremento successivo",
-                       "scatti successivi",),
-        "pulse": ("tariffazione", "fatturazione", "scatti", "scatto",
-                  "unità di tariffazione",),
+        "interval1": ("durata minima", "scatto iniziale", "primo scatto",
+                      "durata minima addebitata"),
+        "interval_n": ("scatto successivo", "incremento successivo", "scatti successivi"),
+        "pulse": ("tariffazione", "fatturazione", "scatti", "scatto", "unità di tariffazione"),
         "status": ("stato", "variazione", "modifica"),
         "currency": ("valuta",),
         "notes": ("note", "commenti"),
-        "other": ("scatto alla risposta", "costo di connessione", "costo alla risposta", "fascia ridotta",),
+        "other": ("scatto alla risposta", "costo di connessione", "costo alla risposta",
+                  "fascia ridotta"),
     },
     "ru": {
         "code": ("код", "коды", "префикс", "префиксы", "код направления", "коды направления",
-                 "код набора", "префикс направления",),
+                 "код набора", "префикс направления"),
         "country_code": ("код страны",),
         "area_code": ("код города", "код зоны"),
         "destination": ("направление", "направления", "описание", "название направления"),
         "country": ("страна", "страны"),
         "network": ("оператор", "сеть"),
         "price": ("цена", "цены", "тариф", "тарифы", "стоимость", "цена за минуту",
-                  "стоимость минуты", "ставка",
-                  "тариф за минуту", "стоимость минуты разговора",),
+                  "стоимость минуты", "ставка", "тариф за минуту", "стоимость минуты разговора"),
         "new_price": ("новая цена", "новый тариф"),
         "price_current": ("текущая цена", "старая цена", "текущий тариф"),
         "effective_from": ("дата начала", "дата начала действия", "действует с",
-                           "дата вступления в силу", "дата", "с даты",
-                           "начало действия", "дата активации",),
+                           "дата вступления в силу", "дата", "с даты", "начало действия",
+                           "дата активации"),
         "effective_to": ("дата окончания", "действует до", "дата окончания действия"),
-        "interval1": ("минимальная длительность", "первый интервал",
-                      "минимальное время", "минимальная длительность тарификации",),
-        "interval_n": ("шаг тарификации", "следующий интервал",
-                       "шаг", "последующий интервал",),
-        "pulse": ("тарификация", "интервал тарификации",
-                  "единица тарификации",),
+        "interval1": ("минимальная длительность", "первый интервал", "минимальное время",
+                      "минимальная длительность тарификации"),
+        "interval_n": ("шаг тарификации", "следующий интервал", "шаг", "последующий интервал"),
+        "pulse": ("тарификация", "интервал тарификации", "единица тарификации"),
         "status": ("статус", "изменение", "изменения"),
         "currency": ("валюта",),
         "notes": ("примечание", "примечания", "комментарий"),
-        "other": ("плата за соединение", "стоимость соединения", "бесплатные секунды", "льготный период",),
+        "other": ("плата за соединение", "стоимость соединения", "бесплатные секунды",
+                  "льготный период"),
     },
     "tr": {
         "code": ("kod", "kodu", "kodlar", "ön ek", "önek", "prefiks"),
@@ -355,21 +353,20 @@ LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {
         "country": ("ülke", "ülkeler"),
         "network": ("operatör", "şebeke"),
         "price": ("fiyat", "fiyatlar", "tarife", "ücret", "dakika ücreti", "birim fiyat",
-                  "dakika fiyatı", "birim ücret",),
+                  "dakika fiyatı", "birim ücret"),
         "new_price": ("yeni fiyat", "yeni tarife"),
         "price_current": ("mevcut fiyat", "eski fiyat"),
-        "effective_from": ("geçerlilik tarihi", "başlangıç tarihi", "yürürlük tarihi",
-                           "tarih", "geçerli tarih",
-                           "başlangıç", "yürürlük",),
+        "effective_from": ("geçerlilik tarihi", "başlangıç tarihi", "yürürlük tarihi", "tarih",
+                           "geçerli tarih", "başlangıç", "yürürlük"),
         "effective_to": ("bitiş tarihi",),
         "interval1": ("minimum süre", "ilk artış"),
         "interval_n": ("sonraki artış",),
-        "pulse": ("ücretlendirme", "faturalama", "artış aralığı",
-                  "ücretlendirme aralığı", "faturalama aralığı",),
+        "pulse": ("ücretlendirme", "faturalama", "artış aralığı", "ücretlendirme aralığı",
+                  "faturalama aralığı"),
         "status": ("durum", "değişiklik", "değişim"),
         "currency": ("para birimi", "döviz"),
         "notes": ("notlar", "açıklamalar"),
-        "other": ("bağlantı ücreti", "kuruluş ücreti",),
+        "other": ("bağlantı ücreti", "kuruluş ücreti"),
     },
     "ar": {
         "code": ("الرمز", "رمز", "البادئة", "الكود", "رمز الوجهة"),
@@ -387,35 +384,30 @@ LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {
         "status": ("الحالة", "التغيير"),
         "currency": ("العملة",),
         "notes": ("ملاحظات",),
-        "interval1": ("الحد الأدنى للمدة", "الفترة الأولى",),
-        "interval_n": ("الزيادة", "الفترة التالية",),
-        "other": ("رسوم الاتصال", "رسوم الربط",),
+        "interval1": ("الحد الأدنى للمدة", "الفترة الأولى"),
+        "interval_n": ("الزيادة", "الفترة التالية"),
+        "other": ("رسوم الاتصال", "رسوم الربط"),
     },
     "zh": {
-        "code": ("前缀", "号码前缀", "代码", "区号", "号段", "国家区号",
-                 "地区前缀", "呼叫前缀", "被叫前缀",),
+        "code": ("前缀", "号码前缀", "代码", "区号", "号段", "国家区号", "地区前缀", "呼叫前缀",
+                 "被叫前缀"),
         "country_code": ("国家代码",),
-        "destination": ("目的地", "地区", "描述", "线路",
-                        "地区名称", "区域名称", "目的地名称",),
+        "destination": ("目的地", "地区", "描述", "线路", "地区名称", "区域名称", "目的地名称"),
         "country": ("国家", "国家地区"),
         "network": ("运营商", "网络"),
-        "price": ("费率", "价格", "单价", "资费", "每分钟费率", "费率 分钟",
-                  "费用", "资费标准",),
+        "price": ("费率", "价格", "单价", "资费", "每分钟费率", "费率 分钟", "费用", "资费标准"),
         "new_price": ("新费率", "新价格"),
         "price_current": ("原费率", "当前费率", "旧费率"),
-        "effective_from": ("生效日期", "生效时间", "开始日期", "日期",
-                           "启用日期", "生效",),
+        "effective_from": ("生效日期", "生效时间", "开始日期", "日期", "启用日期", "生效"),
         "effective_to": ("失效日期", "截止日期", "结束日期"),
-        "interval1": ("首次计费", "最小计费时长",
-                      "起始时长", "首次计费时长", "最低计费时长", "首段时长",),
-        "interval_n": ("后续计费",
-                       "计费步长", "续计费时长", "后续时长",),
-        "pulse": ("计费方式", "计费单位", "计费周期", "计费间隔",
-                  "计费", "计费规则",),
+        "interval1": ("首次计费", "最小计费时长", "起始时长", "首次计费时长", "最低计费时长",
+                      "首段时长"),
+        "interval_n": ("后续计费", "计费步长", "续计费时长", "后续时长"),
+        "pulse": ("计费方式", "计费单位", "计费周期", "计费间隔", "计费", "计费规则"),
         "status": ("状态", "变化", "变更"),
         "currency": ("币种", "货币"),
         "notes": ("备注", "说明"),
-        "other": ("接通费", "建立费", "免费时长", "宽限期",),
+        "other": ("接通费", "建立费", "免费时长", "宽限期"),
     },
 }  # fmt: skip
 _ENGLISH = dict(VOCABULARY)  # before the other languages join it: a spelling's language
@@ -430,7 +422,7 @@ OTHER = "other"
 FIELDS: tuple[str, ...] = tuple(f for f in VOCABULARY if f not in (*INTERNAL_FIELDS, OTHER))
 
 # Fields that may take several sheet columns, in sheet order.
-MULTI_COLUMN_FIELDS = ("price_jurisdiction",)
+MULTI_COLUMN_FIELDS = ("price_jurisdiction", "other")
 
 # What a key column can be: any of these alone, or both parts of a pair.
 CODE_FIELDS = ("code", "npanxx", "mccmnc", "number", "country_code", "area_code")
@@ -484,21 +476,24 @@ ABBREVIATIONS: dict[str, str] = {
     "dest": "destination", "destn": "destination", "desc": "description", "descr": "description",
     "eff": "effective", "effec": "effective", "dt": "date", "incr": "increment",
     "inc": "increment", "init": "initial", "ini": "initial", "dur": "duration",
-    "jur": "jurisdiction", "juris": "jurisdiction", "inter": "interstate",
+    "inter": "interstate",
     "intra": "intrastate", "indet": "indeterminate", "ind": "indeterminate",
-    "ctry": "country", "cntry": "country", "cty": "country", "qty": "quantity",
+    "ctry": "country", "cntry": "country", "cty": "country",
     "chg": "change", "stat": "status", "intvl": "interval",
     "nxt": "next", "subs": "subsequent", "subseq": "subsequent", "addl": "additional",
-    "orig": "origin", "term": "termination", "intl": "international", "amt": "amount", "prc": "price", "descrip": "description",
+    "term": "termination", "prc": "price", "descrip": "description",
     "conn": "connection", "connect": "connection", "exp": "expiry", "expir": "expiry",
     "mthly": "monthly",
 }  # fmt: skip
 
+# Prepositions after which a head-last language writes what qualifies the head ("Notes about
+# rate", "Preis pro Minute"): the head is the last content word before the first of them.
+PREPOSITIONS = frozenset("of for about on at by with per from pro je für von".split())
 # Words that join the words of a header without naming anything ("Fecha de la tarifa").
-FILLER_WORDS = frozenset(
+FILLER_WORDS = PREPOSITIONS | frozenset(
     """
-    of the for a an by on at de del la el los las da do dos das du des le les d l di della dei
-    al au a en y e et und der die das von zu и в на для ve ile
+    the a an de del la el los las da do dos das du des le les d l di della dei al au en y e et
+    und der die das zu и в на для ve ile
     """.split()
 )
 
@@ -538,13 +533,46 @@ NOTICE_LABELS: dict[str, tuple[str, ...]] = {
     "increase_date": (
         "increase validity date", "increase date", "increases valid from",
         "increase effective date", "increases effective", "validity date for increases",
+        "increases effective from", "effective date for increases",
+        # es pt fr de it ru tr ar zh
+        "fecha de aumento", "aumentos válidos desde", "vigencia de aumentos",
+        "fecha de vigencia de aumentos", "data de aumento", "aumentos válidos a partir de",
+        "vigência dos aumentos", "date des hausses", "hausses applicables le",
+        "date d'effet des hausses", "hausses valables à partir du", "erhöhungen gültig ab",
+        "datum der erhöhung", "gültig ab für erhöhungen", "data aumenti", "aumenti validi dal",
+        "decorrenza aumenti", "дата повышения", "повышения действуют с",
+        "дата вступления в силу повышений", "artış tarihi", "zam tarihi",
+        "artışların geçerlilik tarihi", "تاريخ الزيادة", "تاريخ سريان الزيادات", "上调生效日期",
+        "涨价生效日期", "上调日期",
     ),
     "decrease_date": (
         "decrease validity date", "decrease date", "decreases valid from",
         "decrease effective date", "decreases effective", "validity date for decreases",
+        "decreases effective from", "effective date for decreases",
+        # es pt fr de it ru tr ar zh
+        "fecha de reducción", "reducciones válidas desde", "vigencia de reducciones",
+        "fecha de vigencia de reducciones", "data de redução", "reduções válidas a partir de",
+        "vigência das reduções", "date des baisses", "baisses applicables le",
+        "date d'effet des baisses", "baisses valables à partir du", "senkungen gültig ab",
+        "datum der senkung", "gültig ab für senkungen", "data riduzioni", "riduzioni valide dal",
+        "decorrenza riduzioni", "дата понижения", "понижения действуют с",
+        "дата вступления в силу понижений", "indirim tarihi", "düşüş tarihi",
+        "indirimlerin geçerlilik tarihi", "تاريخ التخفيض", "تاريخ سريان التخفيضات",
+        "下调生效日期", "降价生效日期", "下调日期",
     ),
-    "product": ("product name", "product", "route", "service", "route name", "service name"),
+    "product": (
+        "product name", "product", "route", "service", "route name", "service name",
+        # es pt fr de it ru tr ar zh
+        "producto", "servicio", "nombre del producto", "ruta", "produto", "serviço",
+        "nome do produto", "rota", "produit", "nom du produit", "offre", "produkt",
+        "produktname", "dienst", "dienstleistung", "prodotto", "servizio", "nome prodotto",
+        "продукт", "услуга", "название продукта", "маршрут", "ürün", "hizmet", "ürün adı",
+        "المنتج", "الخدمة", "اسم المنتج", "产品", "产品名称", "业务", "业务类型",
+    ),
 }  # fmt: skip
+
+# What ends a notice label written in the same cell as its value ("Currency: USD", "币种：USD").
+LABEL_COLONS = (":", "：")
 
 
 def fold(text: str) -> str:
@@ -731,6 +759,9 @@ def _guess(words: list[str]) -> HeaderMatch | None:
         return None
     index = _index()
     first, last = content[0], content[-1]
+    before = next((i for i, w in enumerate(words) if w in PREPOSITIONS and i > first), None)
+    if before is not None:
+        last = max(i for i in content if i < before)
     found: list[tuple[int, str, str]] = []  # (words in the spelling, field, spelling)
     for start in range(len(words)):
         for end in range(start + 1, len(words) + 1):
@@ -784,12 +815,22 @@ def _other_words() -> frozenset[str]:
 
 
 def notice_label(text: str) -> str | None:
-    """The notice fact a label names (``Date Issued:`` → ``issue_date``), or None."""
-    key = header_key(text)
-    for fact, labels in NOTICE_LABELS.items():
-        if key in (header_key(label) for label in labels):
-            return fact
-    return None
+    """The notice fact a label names (``Date Issued:``, ``币种：`` → ``currency``), or None."""
+    return _notice_labels().get(header_key(text))
+
+
+@cache
+def _notice_labels() -> dict[str, str]:
+    return {header_key(label): fact for fact, labels in NOTICE_LABELS.items() for label in labels}
+
+
+def label_and_value(cell: str) -> tuple[str, str] | None:
+    """A notice cell holding its label and value (``Currency: USD``, ``币种：美元``) split in two
+    at the first colon of either width, or None when there is no colon."""
+    at = min((i for colon in LABEL_COLONS if (i := cell.find(colon)) >= 0), default=-1)
+    if at < 0:
+        return None
+    return cell[:at], cell[at + 1 :].strip()
 
 
 def currency_in(text: str | None) -> str | None:
