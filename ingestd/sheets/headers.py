@@ -6,7 +6,11 @@ This module is data.  To teach ingestd a new spelling, add it to the field's lis
 punctuation and ``Price1``/``Price 1`` do not matter), and when a header does not match as
 written it is tried again without currency and unit words (``Rates (USD / Min)`` → ``rates``,
 ``Price($)`` → ``price``) and then with plurals made singular.  A pattern (``re.compile``) is
-searched in the same normalised key.
+searched in the same normalised key.  ``read_header`` says how a header matched: whole
+(``exact``), once camelCase and glued words are split and ``ABBREVIATIONS`` written out
+(``words``: ``smsPriceEUR``, ``ratepermin``, ``Eff Dt``), or as a known spelling holding the
+head word of a longer header (``guess``: ``Voice Termination Rate USD``).  The field ``other``
+names columns we know and deliberately do not read (connection charge, grace, off-peak…).
 
 ``table.find_tables`` decides what the matches mean together (duplicates, current vs new rate,
 a lone area code, kind-dependent fields); nothing here looks at cells.
@@ -18,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 # Logical fields of a table (the keys of ``FoundTable.columns``), with their spellings.
 # A spelling maps to one field only; ``test_vocabulary_is_unambiguous`` checks it.
@@ -65,11 +69,14 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
         "peak rate", "peak price", "standard rate", "rate cost", "per minute cost",
         "cost per minute", "sell price", "selling price", "rate initial", "initial rate",
         "sms cost", "cost per sms", "price per sms", "rate per sms", "mt price", "mt rate",
-        "unit price", "termination rate",
+        "unit price", "termination rate", "price first", "rate first",
     ),
     # a "New Rate" column beats a plain "Rate" column (SPEC: current/new rate, new wins)
     "new_price": ("new rate", "new price", "new rates", "new cost", "proposed rate"),
-    "price_n": ("price n", "rate n", "next price", "subsequent price", "subsequent rate"),
+    "price_n": (
+        "price n", "rate n", "next price", "subsequent price", "subsequent rate", "price next",
+        "rate next", "additional price",
+    ),
     "price_current": (
         "current rate", "current price", "old rate", "old price", "previous rate",
         "previous price", "existing rate", "current rates", "old rates",
@@ -89,6 +96,7 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
     "effective_to": (
         "end date", "valid to", "valid until", "valid till", "expiry", "expiry date",
         "expiration date", "expires", "effective to", "end", "to date", "valid to date",
+        "stop date", "effective until", "effective end date",
     ),
     "timezone": ("timezone", "time zone", "tz"),
     # --- billing increments ------------------------------------------------------------------
@@ -97,14 +105,14 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
         "initial interval", "first increment", "initial billing increment", "initial period",
         "minimum", "min", "initial", "initial time", "min time", "minimal time", "minimum time",
         "initial block", "minimum time to charge", "minimal time charge", "initial seconds",
-        "first period", "initial duration",
+        "first period", "initial duration", "interval first", "rate minimum",
     ),
     # "Increment" columns holding "60/1" are read as ``pulse`` (table.find_tables looks)
     "interval_n": (
         "interval n", "increment", "subsequent increment", "next interval", "subsequent interval",
         "additional increment", "next increment", "subsequent period", "additional interval",
         "billing block", "recurring increment", "subsequent block", "next block",
-        "additional block", "next period",
+        "additional block", "next period", "interval next", "rate increment",
     ),
     "pulse": (
         "pulse", "billing", "increments", "billing increment", "billing increments",
@@ -165,10 +173,13 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
         "disconnect fee", "setup charge", "call setup fee", "call setup charge", "grace",
         "grace period", "grace time", "free seconds", "free time", "included seconds",
         "no charge time", "off peak", "off peak rate", "off peak price", "offpeak rate",
-        "offpeak price", "weekend rate", "weekend price", "night rate", "evening rate",
+        "offpeak price", "off peak price first", "off peak price next", "off peak interval first",
+        "off peak interval next", "weekend rate", "weekend price", "night rate", "evening rate",
         "surcharge", "post call surcharge", "call surcharge", "buy rate", "buying rate",
         "buy price", "initial cost", "minimum charge", "rate multiplier", "rate addition",
-        "priority", "preference", "strip", "prepend", "tag",
+        "priority", "preference", "strip", "prepend", "tag", "surcharge time",
+        "surcharge amount", "rate surcharge", "huntstop", "route category", "hidden", "formula",
+        "iso", "iso code", "iso country code", "country iso", "country iso code", "iso2", "iso3",
     ),
 }  # fmt: skip
 
@@ -352,7 +363,7 @@ LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {
         "destination": ("yön", "hedef", "açıklama", "destinasyon"),
         "country": ("ülke", "ülkeler"),
         "network": ("operatör", "şebeke"),
-        "price": ("fiyat", "fiyatlar", "tarife", "ücret", "dakika ücreti", "birim fiyat",
+        "price": ("fiyat", "fiyatlar", "tarife", "ücret", "dakika ücreti", "birim fiyat", "ücreti",
                   "dakika fiyatı", "birim ücret"),
         "new_price": ("yeni fiyat", "yeni tarife"),
         "price_current": ("mevcut fiyat", "eski fiyat"),
@@ -442,8 +453,19 @@ VOICE_FIELDS = (
     "npanxx", "npa", "nxx", "country_code", "area_code", "price_n", "price_jurisdiction",
     "interval1", "interval_n", "pulse",
 )  # fmt: skip
-# Fields a guess must not take from a header that also names a column we do not read
+# Words that make a price or an interval a column we do not read (``Connection Rate``,
+# ``Weekend Price``, ``Tarif de connexion``): a guess of those fields from a header holding one
+# of them is ``other``.
+UNREAD_WORDS = frozenset(
+    """
+    connection connect connexion conexion conexão connessione verbindung verbindungs disconnect
+    grace gracia carência grâce surcharge offpeak off weekend night evening buy buying
+    соединение соединения соединения бесплатные льготный 接通 宽限 免费
+    """.split()
+)
 _READ_FIELDS = (*PRICE_FIELDS, "interval1", "interval_n", "pulse", "interval")
+# A header is a name: a longer text (a notice line, a footnote) is not guessed at.
+_LONGEST_HEADER = 8
 
 # ISO 4217 codes common in wholesale decks (a header or notice naming one states the currency).
 CURRENCY_CODES = frozenset(
@@ -464,7 +486,8 @@ UNIT_WORDS = frozenset(code.lower() for code in CURRENCY_CODES) | frozenset(
     rmb us dollar dollars euro euros cent cents per min mins minute minutes sec secs second
     seconds in
     por minuto minutos pro par mn руб мин минуту за 美元 元 分钟 dakika dk
-    s r rs ct ht ttc net netto brutto vat excl incl рублей коп 秒 秒钟 每分钟 tl
+    s r rs ct ht ttc net netto brutto vat excl incl рублей коп 秒 秒钟 每分钟 tl 条 每条 دولار
+    دقيقة
     """.split()
 )
 
@@ -472,7 +495,7 @@ UNIT_WORDS = frozenset(code.lower() for code in CURRENCY_CODES) | frozenset(
 # (``Pfx`` → prefix, ``Eff Dt`` → effective date, ``Inter`` → interstate).  ``min`` is not
 # here: alone it is a minimum (``Min``), after a price a unit (``Rate/Min``).
 ABBREVIATIONS: dict[str, str] = {
-    "pfx": "prefix", "pref": "prefix", "prfx": "prefix", "dst": "destination",
+    "pfx": "prefix", "prfx": "prefix", "dst": "destination",
     "dest": "destination", "destn": "destination", "desc": "description", "descr": "description",
     "eff": "effective", "effec": "effective", "dt": "date", "incr": "increment",
     "inc": "increment", "init": "initial", "ini": "initial", "dur": "duration",
@@ -583,6 +606,8 @@ def fold(text: str) -> str:
     a comparison alike), then case folded (``ß`` → ``ss``); Turkish dotless ``ı`` is ``i``.
     Letters of other scripts (Cyrillic, Arabic, CJK) are kept.
     """
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return bare.casefold().replace("ı", "i")
@@ -635,6 +660,7 @@ class _Index:
     patterns: list[tuple[re.Pattern[str], str]]
     languages: dict[str, frozenset[str]]  # spelling → the languages that write it
     words: frozenset[str]  # every word of every spelling, unit and abbreviation
+    glued_heads: dict[str, str]  # spelling that may end a compound → field
 
 
 @cache
@@ -667,6 +693,13 @@ def _index() -> _Index:
         patterns=patterns,
         languages={k: frozenset(v) for k, v in languages.items()},
         words=frozenset(w for w in words if len(w) > 1 and not w.isdigit()),
+        glued_heads={
+            key: exact[key]
+            for key, written_in in languages.items()
+            if written_in & GLUED_LANGUAGES
+            and " " not in key
+            and len(key) >= (4 if key.isascii() else 1)
+        },
     )
 
 
@@ -686,41 +719,47 @@ def _known(key: str) -> tuple[str, str] | None:
 
 def read_header(text: str | None) -> HeaderMatch | None:
     """What a header cell names (``HeaderMatch``), or None when the vocabulary cannot tell."""
-    if text is None:
-        return None
+    return None if text is None else _read(text, guess=True)
+
+
+def match_header(text: str | None) -> str | None:
+    """The logical field a header cell names, or None (a guess is not a match)."""
+    found = None if text is None else _read(text, guess=False)
+    return found.field if found else None
+
+
+@lru_cache(maxsize=16384)
+def _read(text: str, guess: bool) -> HeaderMatch | None:
     key = header_key(text)
     if not key:
         return None
     known = _known(key)
     if known:
         return HeaderMatch(known[0], "exact", known[1])
-    words = _words(text)
+    words = _words(text, key)
     if words != key.split():
         known = _known(" ".join(words))
         if known:
             return HeaderMatch(known[0], "words", known[1])
-    return _guess(words)
-
-
-def match_header(text: str | None) -> str | None:
-    """The logical field a header cell names, or None (a guess is not a match)."""
-    found = read_header(text)
-    return found.field if found and found.strength != "guess" else None
+    return _guess(words) if guess and len(words) <= _LONGEST_HEADER else None
 
 
 # --- words: camelCase, glued compounds, abbreviations ---------------------------------------
 
 
-def _words(text: str) -> list[str]:
+def _words(text: str, key: str) -> list[str]:
     """The words of a header as the vocabulary writes them: camelCase split (``smsPriceEUR`` →
     sms price eur), glued words split into known ones (``ratepermin`` → rate per min),
     abbreviations written out (``Eff Dt`` → effective date)."""
-    text = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", text)
+    split = _CAMEL_CASE.sub(" ", text)
     words: list[str] = []
-    for word in header_key(text).split():
+    for word in (key if split == text else header_key(split)).split():
         for part in _split_glued(word):
             words.extend(ABBREVIATIONS.get(part, part).split())
     return words
+
+
+_CAMEL_CASE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 @cache
@@ -749,10 +788,11 @@ def _guess(words: list[str]) -> HeaderMatch | None:
 
     The head is the word the others qualify: the last content word in languages that put
     modifiers first (``Rate Increase Date`` is a date), the first in those that put them after
-    (``Fecha de la tarifa`` is a date, ``Tarifa vigente`` a price); Russian does both.  A lone
-    word of ``GENERIC_HEADS`` (``Type``, ``Name``, ``Code``) names its field only when another
-    word of the header is of that field too, and a price or interval whose header also holds a
-    word only ``other`` spellings use (``Connection Rate``) is that column we do not read.
+    (``Fecha de la tarifa`` is a date, ``Tarifa vigente`` a price); Russian does both; a
+    preposition ends a head-last phrase (``Notes about rate`` are notes).  A lone word of
+    ``GENERIC_HEADS`` (``Type``, ``Name``, ``Code``) names its field only when another word of
+    the header is of that field too, and a price or interval whose header also holds a word of
+    ``UNREAD_WORDS`` (``Connection Rate``) is ``other``, a column we do not read.
     """
     content = [i for i, w in enumerate(words) if w not in UNIT_WORDS and w not in FILLER_WORDS]
     if not content:
@@ -787,31 +827,27 @@ def _guess(words: list[str]) -> HeaderMatch | None:
     if size == 1 and spelling in GENERIC_HEADS:
         if not any(index.exact.get(word) == field for word in others):
             return None
-    if field in _READ_FIELDS and any(word in _other_words() for word in others):
-        return HeaderMatch("other", "guess", next(w for w in others if w in _other_words()))
+    unread = [word for word in others if _unread(word)]
+    if field in _READ_FIELDS and unread:
+        return HeaderMatch(OTHER, "guess", unread[0])
     return HeaderMatch(field, "guess", spelling)
 
 
 def _glued_head(word: str, index: _Index) -> list[tuple[int, str, str]]:
     """A known spelling that ends a compound of a language gluing its words
     (``Festnetzpreis`` → preis, ``语音费率`` → 费率)."""
-    found = []
-    for spelling, languages in index.languages.items():
-        if " " in spelling or not languages & GLUED_LANGUAGES or len(word) <= len(spelling):
-            continue
-        shortest = 1 if not spelling.isascii() else 4
-        if word.endswith(spelling) and len(spelling) >= shortest:
-            found.append((1, index.exact[spelling], spelling))
-    return found
+    heads = index.glued_heads
+    return [(1, heads[word[i:]], word[i:]) for i in range(1, len(word)) if word[i:] in heads]
+
+
+def _unread(word: str) -> bool:
+    """Whether a word (or a compound it begins) marks a column we do not read."""
+    return any(word == m or (len(m) > 5 and word.startswith(m)) for m in _unread_keys())
 
 
 @cache
-def _other_words() -> frozenset[str]:
-    """Words that only spellings of ``other`` use (``connection``, ``grace``, ``weekend``)."""
-    index = _index()
-    elsewhere = {w for key, field in index.exact.items() if field != "other" for w in key.split()}
-    mine = {w for key, field in index.exact.items() if field == "other" for w in key.split()}
-    return frozenset(mine - elsewhere - UNIT_WORDS - FILLER_WORDS)
+def _unread_keys() -> tuple[str, ...]:
+    return tuple(header_key(word) for word in UNREAD_WORDS)
 
 
 def notice_label(text: str) -> str | None:

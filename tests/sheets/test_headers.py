@@ -92,7 +92,7 @@ GUESS = [
 MUST_NOT_MATCH = [
     ("Rate Change", "status"), ("Rate Type", None), ("Rate Increase Date", "effective_from"),
     ("Price Change Date", "effective_from"), ("Code Change Date", "effective_from"),
-    ("Customer Name", None), ("Product Code", None), ("Network Code", None), ("ISO Code", None),
+    ("Customer Name", None), ("Product Code", None), ("Network Code", None), ("ISO Code", "other"),
     ("Code Type", None), ("Vendor Number", None), ("Account Status", None),
     ("Connection Rate", "other"), ("Connect Fee", "other"), ("Connection Charge ($)", "other"),
     ("Off-Peak Rate", "other"), ("Off-Peak Price 1", "other"), ("Weekend Rate USD", "other"),
@@ -264,3 +264,78 @@ def test_every_field_of_every_language_lists_whole_spellings():
         for field, words in spellings.items():
             assert isinstance(words, tuple), field
             assert all((isinstance(w, str) and len(w) > 1) or not isinstance(w, str) for w in words)
+
+
+# Header rows as billing systems and carriers export them → what the table finder is told
+# (``match_header``: exact or words; None for a guess or an unknown header).
+HEADER_ROWS = [
+    (
+        "Destination|Prefix|Rate|Connection charge|Min. time|Increment|Grace",
+        ["destination", "code", "price", "other", "interval1", "interval_n", "other"],
+    ),
+    (
+        "dialprefix|destination|rateinitial|initblock|billingblock|connectcharge|stopdate|buyrate",
+        ["code", "destination", "price", "interval1", "interval_n", "other", "effective_to",
+         "other"],
+    ),
+    (
+        "Code|Destination|Connect Cost|Included Seconds|Per Minute Cost|Initial Increment|Inc",
+        ["code", "destination", "other", "other", "price", "interval1", "interval_n"],
+    ),
+    (
+        "Prefix|Description|Interval 1|Interval N|Price 1|Price N|Grace Period|Connect Fee",
+        ["code", "destination", "interval1", "interval_n", "price", "price_n", "other", "other"],
+    ),
+    (
+        "Destination|Interval First|Interval Next|Price First|Price Next|Off-peak Price First",
+        ["destination", "interval1", "interval_n", "price", "price_n", "other"],
+    ),
+    (
+        "Name|Match Prefix|Rate|Billable Unit(s)|Initial Time(s)|Initial Cost",
+        ["destination", "code", "price", "pulse", "interval1", "other"],
+    ),
+    (
+        "NPANXX|Inter Rate|Intra Rate|Indet Rate|Eff Date",
+        ["npanxx", "price_jurisdiction", "price_jurisdiction", "price_jurisdiction",
+         "effective_from"],
+    ),
+    (
+        "费率名称|地区前缀|地区名称|费率|计费周期(秒)|起始时长|生效时间",
+        [None, "code", "destination", "price", "pulse", "interval1", "effective_from"],
+    ),
+    (
+        "前缀|国家|运营商|费率（美元/条）|生效日期",
+        ["code", "country", "network", "price", "effective_from"],
+    ),
+    (
+        "Направление|Код|Цена, руб/мин|Тарификация|Дата начала действия|Плата за соединение",
+        ["destination", "code", "price", "pulse", "effective_from", "other"],
+    ),
+    (
+        "Destination|Indicatif|Prix € HT/min|Palier|Date d'application|Frais de mise en relation",
+        ["destination", "code", "price", "interval_n", "effective_from", "other"],
+    ),
+    (
+        "Zielnetz|Vorwahl|Preis ct/min|Taktung|Gültig ab|Verbindungsentgelt|Nebenzeitpreis",
+        ["destination", "code", "price", "pulse", "effective_from", "other", "other"],
+    ),
+    (
+        "Destino|Prefijo|Tarifa USD/min|Incremento|Fecha efectiva|Cargo de conexión",
+        ["destination", "code", "price", "interval_n", "effective_from", "other"],
+    ),
+    (
+        "الوجهة|رمز الوجهة|السعر (دولار/دقيقة)|وحدة الفوترة|تاريخ السريان",
+        ["destination", "code", "price", "pulse", "effective_from"],
+    ),
+    (
+        "smsPriceEUR|mccMnc|countryName|operatorName|effectiveDate",
+        ["price", "mccmnc", "country", "network", "effective_from"],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("row", "fields"), HEADER_ROWS, ids=[r.split("|")[0] for r, _ in HEADER_ROWS]
+)
+def test_header_rows_as_billing_systems_export_them(row, fields):
+    assert [vocab.match_header(cell) for cell in row.split("|")] == fields
