@@ -698,7 +698,7 @@ def _index() -> _Index:
             for key, written_in in languages.items()
             if written_in & GLUED_LANGUAGES
             and " " not in key
-            and len(key) >= (4 if key.isascii() else 1)
+            and len(key) >= (5 if key.isascii() else 1)  # not "land" in "Finland"
         },
     )
 
@@ -764,7 +764,8 @@ _CAMEL_CASE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 @cache
 def _split_glued(word: str) -> tuple[str, ...]:
-    """``word`` as known words (longest first), or as it is when it is known or cannot be."""
+    """``word`` as known words of three letters or more (longest first), or as it is when it
+    is known or cannot be split."""
     known = _index().words
     if word in known or not word.isalpha() or len(word) < 4:
         return (word,)
@@ -772,7 +773,7 @@ def _split_glued(word: str) -> tuple[str, ...]:
     def parts(rest: str) -> tuple[str, ...] | None:
         if not rest:
             return ()
-        for end in range(len(rest), 1, -1):
+        for end in range(len(rest), 2, -1):  # no word of two letters ("red di")
             if rest[:end] in known and (tail := parts(rest[end:])) is not None:
                 return (rest[:end], *tail)
         return None
