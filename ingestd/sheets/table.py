@@ -358,6 +358,12 @@ class _Search:
         written = {
             f"c{i}": cell.strip() for i, cell in enumerate(row) if cell is not None and cell.strip()
         }
+        raw, sources = dict(raw), dict(sources)
+        for column, text in written.items():  # a known word inside a longer header
+            guessed = vocab.read_header(text) if column not in raw else None
+            if guessed is not None and guessed.strength == "guess":
+                if guessed.field not in raw.values():
+                    raw[column], sources[column] = guessed.field, "header guess"
         body = frame.slice(start).with_row_index("source_row", offset=start + 1)
         body = body.with_columns(pl.col("source_row").cast(pl.Int64))
         settling = Settling.of(sheet.name, written, type_columns(body, frame.columns), raw, sources)
@@ -726,7 +732,12 @@ def _rename_for_kind(
     renames = {
         # a DID list's plain "Price" stays ``price``: the normalizer reads it as the rental
         Kind.DID: (("status", "did_status"), ("code", "number")),
-        Kind.VOICE: (("interval", "pulse"), ("number", "code"), ("inbound_voice_price", "price")),
+        Kind.VOICE: (
+            ("interval", "pulse"),
+            ("number", "code"),
+            ("inbound_voice_price", "price"),
+            ("nrc", vocab.OTHER),  # a voice deck's setup fee is a connection charge: not read
+        ),
         Kind.SMS: (
             ("interval", "pulse"),
             ("code", "mccmnc"),
@@ -942,13 +953,13 @@ def _notice(
 def _labelled(cells: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for i, cell in enumerate(cells):
-        label, colon, rest = cell.partition(":")
+        label, rest = vocab.label_and_value(cell) or (cell, "")
         fact = vocab.notice_label(label)
         if fact is None:
             continue
-        if colon and rest.strip():
-            found.setdefault(fact, rest.strip())
-        elif i + 1 < len(cells) and vocab.notice_label(cells[i + 1].rstrip(":")) is None:
+        if rest:
+            found.setdefault(fact, rest)
+        elif i + 1 < len(cells) and vocab.notice_label(cells[i + 1].rstrip(":：")) is None:
             found.setdefault(fact, cells[i + 1])
     return found
 
