@@ -33,7 +33,7 @@ from ingestd.errors import SheetError
 from ingestd.rates.model import Kind, iso
 from ingestd.sheets import headers as vocab
 from ingestd.sheets.cells import parse_datetimes
-from ingestd.sheets.content import type_columns
+from ingestd.sheets.content import CONTENT_SAMPLE, sample_rows, type_columns
 from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.evidence import IGNORE, ColumnReading, Settling
 from ingestd.sheets.read import Sheet
@@ -95,8 +95,6 @@ HEADER_SEARCH_ROWS = 60
 SKIP_REASONS = ("blank", "repeated_header", "section", "footnote")
 MAX_FOOTNOTE_LINES = 100
 MAX_NOTES_ROWS = 500  # lines of a notes sheet read for billing increments
-# How many cells of a column are looked at to tell "60/1" increments from plain seconds
-CONTENT_SAMPLE = 200
 
 # Telco Rate Transmission Guidelines, headerless: fields by position (None: off-peak, ignored)
 GUIDELINES_COLUMNS = (
@@ -479,7 +477,7 @@ class _Search:
         # the content is in rows of several cells with a number among them: not in titles,
         # footnotes or header rows
         cells = frame.columns
-        rows = frame.filter(
+        rows = sample_rows(frame, 2 * CONTENT_SAMPLE).filter(
             (pl.sum_horizontal(pl.col(c).is_not_null() for c in cells) > 1)
             & pl.any_horizontal(
                 pl.col(c).str.contains(r"^\s*\+?[0-9]").fill_null(False) for c in cells
