@@ -22,6 +22,7 @@ import phonenumbers
 import polars as pl
 
 from ingestd.sheets.cells import (
+    ASAP_WORDS,
     COUNTRY_CODES,
     NO_WORDS,
     ascii_digits,
@@ -86,8 +87,9 @@ MCC = frozenset(
 )
 _BILLING = sorted(BILLING_SECONDS)
 _COUNTRY_CODES = sorted(COUNTRY_CODES)
+_CURRENCIES = sorted(CURRENCY_CODES)
+_MCC = sorted(MCC)
 _COLUMN_NAME = re.compile(r"^c[0-9]+$")  # the sheet columns of a FoundTable's data
-_NO_WORD_KEYS = frozenset(word_key(word) for word in NO_WORDS)
 _BARE_NUMBER = r"^[0-9]+(?:[.,][0-9]+)?$"  # an Excel serial is a date only when a header says so
 _PHONE_MARKS = r"[().\-\u2010-\u2014]"  # "+1 (212) 555-0100": how a whole number is written
 _COMPACT_DATE = r"^(?:19[5-9][0-9]|2[01][0-9]{2})(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])$"
@@ -134,31 +136,21 @@ def type_columns(
     data: pl.DataFrame, columns: Iterable[str] | None = None, *, size: int = CONTENT_SAMPLE
 ) -> dict[str, ColumnContent]:
     """The content of each of ``columns`` (default: every sheet column ``c<i>``), read from one
-    sample of the rows."""
+    sample of the rows; every parser reads the cells of all the columns at once."""
     names = (
         [name for name in data.columns if _COLUMN_NAME.match(name)]
         if columns is None
-        else list(columns)
+        else list(dict.fromkeys(columns))
     )
     sample = sample_rows(data.select(names), size)
-    return {name: type_column(sample.get_column(name), name) for name in names}
+    return _typed({name: sample.get_column(name) for name in names})
 
 
 def type_column(cells: pl.Series, column: str = "") -> ColumnContent:
     """The content of one column's cells (strings; null is blank).  All the cells given are
     read: sample a large column first (``sample_rows``)."""
     name = column or cells.name
-    written = cells.cast(pl.String).str.strip_chars()
-    written = written.filter(written.is_not_null() & (written != ""))
-    written = written.filter(~written.is_in(_said_nothing(written)))
-    if written.is_empty():
-        return ColumnContent(name, 0, dict.fromkeys(CONTENT_TYPES, 0.0), (), ())
-    text = _ascii(written).rename("cell")
-    fits = _cell_fits(text)
-    shares = {kind: float(fits.get_column(kind).mean()) for kind in CONTENT_TYPES}
-    examples = tuple(written.unique(maintain_order=True).head(3).to_list())
-    types = _column_types(text, fits, shares)
-    return ColumnContent(name, text.len(), shares, examples, types)
+    return _typed({name: cells})[name]
 
 
 def summary(content: ColumnContent) -> str:
@@ -182,12 +174,68 @@ _DESCRIPTIONS = {
     "price": "prices",
     "text": "text",
 }
+_ASAP_KEYS = frozenset(word_key(word) for word in ASAP_WORDS)
+_NO_WORD_KEYS = frozenset(word_key(word) for word in NO_WORDS)
+_MEASURES = ("pulse_billed", "billed", "fractional", "compact_date")
 
 
-def _said_nothing(written: pl.Series) -> list[str]:
-    """The cells that say nothing ("-", "n/a", "none": ``cells.NO_WORDS``)."""
-    words = written.filter(~written.str.contains(r"[0-9]")).unique().to_list()
-    return [word for word in words if word_key(word) in _NO_WORD_KEYS]
+def _typed(columns: dict[str, pl.Series]) -> dict[str, ColumnContent]:
+    """The content of each column: the cells of all of them in one frame (``column``,
+    ``written``, ``cell``), each parser run once over it, the column rules per column."""
+    frame = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "column": pl.repeat(name, cells.len(), dtype=pl.String, eager=True),
+                    "written": cells.cast(pl.String).str.strip_chars(),
+                }
+            )
+            for name, cells in columns.items()
+        ]
+    )
+    frame = frame.filter(pl.col("written").is_not_null() & (pl.col("written") != ""))
+    words = _word_keys(frame.get_column("written"))
+    said_nothing = [word for word, key in words.items() if key in _NO_WORD_KEYS]
+    frame = frame.filter(~pl.col("written").is_in(said_nothing))
+    frame = frame.with_columns(_ascii(frame.get_column("written")).alias("cell"))
+    asap = [word for word, key in words.items() if key in _ASAP_KEYS]
+    stats = (
+        _cell_fits(frame, asap)
+        .group_by("column", maintain_order=True)
+        .agg(
+            pl.len().alias("filled"),
+            *(pl.col(kind).mean() for kind in (*CONTENT_TYPES, *_MEASURES)),
+            pl.col("cell").filter(pl.col("pulse")).n_unique().alias("pulse_values"),
+            pl.col("whole").filter(pl.col("seconds")).n_unique().alias("second_values"),
+            pl.col("fractional").any().alias("any_fraction"),
+            (pl.col("mccmnc") & pl.col("cell").str.contains(r"^[0-9]{5,6}$"))
+            .all()
+            .alias("mccmnc_only"),
+            (pl.col("whole") == 0).any().alias("zero"),
+            pl.col("written").unique(maintain_order=True).head(3).alias("examples"),
+        )
+    )
+    found = {row["column"]: row for row in stats.iter_rows(named=True)}
+    empty = dict.fromkeys(CONTENT_TYPES, 0.0)
+    return {
+        name: ColumnContent(
+            name,
+            found[name]["filled"],
+            {kind: found[name][kind] for kind in CONTENT_TYPES},
+            tuple(found[name]["examples"]),
+            _column_types(found[name]),
+        )
+        if name in found
+        else ColumnContent(name, 0, empty, (), ())
+        for name in columns
+    }
+
+
+def _word_keys(written: pl.Series) -> dict[str, str]:
+    """Each distinct cell without digits → its ``word_key`` (how ``NO_WORDS`` and
+    ``ASAP_WORDS`` are compared)."""
+    words = written.filter(~written.str.contains(r"[0-9]")).unique()
+    return {word: word_key(word) for word in words.to_list()}
 
 
 def _ascii(written: pl.Series) -> pl.Series:
@@ -198,94 +246,164 @@ def _ascii(written: pl.Series) -> pl.Series:
     return written.replace({cell: ascii_digits(cell) for cell in foreign.to_list()})
 
 
-def _cell_fits(text: pl.Series) -> pl.DataFrame:
+def _on(frame: pl.DataFrame, where: pl.Expr, parse, *dtypes: pl.DataType) -> list[pl.Series]:
+    """The series ``parse`` returns for the cells ``where`` holds, as long as ``frame`` (null
+    for the other cells): a parser runs only on cells that could fit its type, and not at all
+    when none could (``dtypes``: of what it returns, for that case)."""
+    rows = frame.select(where.fill_null(False).arg_true()).to_series()
+    if rows.is_empty():
+        return [pl.repeat(None, frame.height, dtype=dtype, eager=True) for dtype in dtypes]
+    parsed = parse(frame.get_column("cell").gather(rows))
+    out = []
+    for values in parsed if isinstance(parsed, tuple) else (parsed,):
+        if not isinstance(values, pl.Series):
+            continue
+        if values.dtype == pl.Decimal:
+            values = values.cast(pl.Float64)
+        column = pl.repeat(None, frame.height, dtype=values.dtype, eager=True)
+        column.scatter(rows, values)
+        out.append(column)
+    return out
+
+
+def _by_column(frame: pl.DataFrame, where: pl.Expr, parse) -> pl.Series:
+    """``_on`` for a parser that decides something for the whole column (a hyphen's meaning,
+    a lone separator's): run once per column that has cells ``where`` holds."""
+    out = pl.repeat(None, frame.height, dtype=pl.Boolean, eager=True)
+    marked = frame.with_row_index("_row").filter(where.fill_null(False))
+    for (_,), cells in marked.group_by("column", maintain_order=True):
+        out.scatter(cells.get_column("_row"), parse(cells.get_column("cell")))
+    return out
+
+
+# cells that could be what a parser reads: prefilters, the parsers decide
+_PULSE_LIKE = r"^[0-9]{1,5} ?[/+:-] ?[0-9]{1,5}$"
+_DATE_LIKE = r"[0-9][-/.][0-9]{1,2}[-/.][0-9]|[0-9][-/. ]\p{L}{3}|\p{L}{3}\.? [0-9]{1,2},? [0-9]{4}"
+_CODE_LIST = r"^[\s+0-9.eE]+(?:[-,;|\r\n\u2010-\u2014][\s+0-9.eE]*)+$"  # lists, ranges, pairs
+# "1,234": the only prices another cell of the column can change (thousands or decimals)
+_GROUPED = r"^[^0-9]*[1-9][0-9]{0,2}[.,][0-9]{3}[^0-9]*$"
+
+
+def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
     """Per filled cell, whether it fits each content type, and what the column rules need."""
-    first, after, pulse_error = parse_pulse(text)
-    _, date_error, _ = parse_datetimes(text)
-    _, flag_error = parse_flags(text)
-    change, _ = parse_change_words(text)
-    currency, _ = parse_currencies(text)
-    mccmnc, _ = parse_codes(text, international_prefix=False)
-    seconds, _ = parse_ints(text)
-    price, price_error = parse_prices(text)
-    price_value = price.cast(pl.Float64)
-    frame = pl.DataFrame(
-        {
-            "cell": text,
-            "first": first,
-            "next": after,
-            "pulse_error": pulse_error,
-            "date_error": date_error,
-            "flag_error": flag_error,
-            "change": change,
-            "currency_code": currency,
-            "mcc_digits": mccmnc,
-            "whole": seconds,
-            "price_value": price_value,
-            "price_error": price_error,
-            "code_fit": _code_fits(text),
-            "number_fit": _number_fits(text),
-        }
+    cell = pl.col("cell")
+    digit = cell.str.contains(r"[0-9]")
+    plain = cell.str.contains(r"^[0-9]+$")
+    first, after, pulse_error = _on(
+        frame, cell.str.contains(_PULSE_LIKE), parse_pulse, pl.Int32, pl.Int32, pl.String
     )
-    cell, whole, value = pl.col("cell"), pl.col("whole"), pl.col("price_value")
-    mcc_digits = pl.col("mcc_digits")
+    _, date_error = _on(frame, cell.str.contains(_DATE_LIKE), _datetimes, pl.Datetime, pl.String)
+    _, flag_error = _on(frame, cell.str.len_chars() <= 5, parse_flags, pl.Boolean, pl.String)
+    change, _ = _on(frame, ~digit, parse_change_words, pl.String, pl.String)
+    currency, _ = _on(frame, cell.str.len_chars() <= 4, parse_currencies, pl.String, pl.String)
+    whole, _ = _on(frame, digit & (cell.str.len_chars() <= 12), parse_ints, pl.Int32, pl.String)
+    mcc_digits, _ = _on(
+        frame, digit, lambda s: parse_codes(s, international_prefix=False), pl.String, pl.String
+    )
+    listed = cell.str.contains(_CODE_LIST)
+    code, _ = _on(frame, digit & ~listed, parse_codes, pl.String, pl.String)
+    code_list = _by_column(frame, listed, _code_list_fits)
+    grouped = cell.str.contains(_GROUPED)
+    price, price_error = _on(frame, digit & ~plain & ~grouped, parse_prices, pl.Float64, pl.String)
+    price_grouped = _by_column(frame, grouped, _plausible_prices)
+    number = _on(
+        frame, digit & (cell.str.len_chars() >= NUMBER_DIGITS[0]), _number_fits, pl.Boolean
+    )[0]
+    frame = frame.with_columns(
+        first=first, next=after, pulse_error=pulse_error, date_error=date_error,
+        flag_error=flag_error, change=change, currency_code=currency, whole=whole,
+        mcc_digits=mcc_digits, code=code, code_list=code_list, price=price,
+        price_error=price_error, price_grouped=price_grouped, number_fit=number,
+    )  # fmt: skip
+    whole, value, mcc_digits, code = (
+        pl.col("whole"),
+        pl.col("price"),
+        pl.col("mcc_digits"),
+        pl.col("code"),
+    )
+    # a bare digit string is its own price ("60" is 60); parse_prices reads the rest
+    value = pl.when(plain).then(whole.cast(pl.Float64)).otherwise(value)
+    price = (
+        pl.when(grouped)
+        .then(pl.col("price_grouped"))
+        .otherwise((plain | pl.col("price_error").is_null()) & (value < MAX_RATE))
+    ).fill_null(False)
+    country = pl.any_horizontal(
+        code.str.slice(0, width).is_in(_COUNTRY_CODES) for width in (1, 2, 3)
+    )
+    date = (
+        (pl.col("date_error").is_null() | (pl.col("date_error") == "ambiguous_date"))
+        & cell.str.contains(_DATE_LIKE)
+    ) | cell.is_in(asap)
     return frame.select(
-        pulse=pl.col("pulse_error").is_null() & cell.str.contains(r"[/+:-]"),
-        date=(pl.col("date_error").is_null() | (pl.col("date_error") == "ambiguous_date"))
-        & ~cell.str.contains(_BARE_NUMBER),
-        flag=pl.col("flag_error").is_null(),
+        "column",
+        "written",
+        "cell",
+        "whole",
+        pulse=cell.str.contains(_PULSE_LIKE) & pl.col("pulse_error").is_null(),
+        date=date.fill_null(False),
+        flag=(cell.str.len_chars() <= 5) & pl.col("flag_error").is_null(),
         change=pl.col("change").is_not_null(),
-        currency=pl.col("currency_code").is_in(list(CURRENCY_CODES)).fill_null(False),
+        currency=pl.col("currency_code").is_in(_CURRENCIES).fill_null(False),
         mccmnc=(
             mcc_digits.str.len_chars().is_between(*MCCMNC_DIGITS)
-            & mcc_digits.str.slice(0, 3).is_in(list(MCC))
+            & mcc_digits.str.slice(0, 3).is_in(_MCC)
         ).fill_null(False),
-        number=pl.col("number_fit"),
-        code=pl.col("code_fit"),
+        number=pl.col("number_fit").fill_null(False),
+        code=pl.when(listed).then(pl.col("code_list")).otherwise(country).fill_null(False),
         seconds=(whole <= MAX_SECOND).fill_null(False),
-        price=(pl.col("price_error").is_null() & (value < MAX_RATE)).fill_null(False),
+        price=price,
         text=cell.str.contains(r"\p{L}"),
         # what the column rules look at
-        pulse_billed=(pl.col("first").is_in(_BILLING) & pl.col("next").is_in(_BILLING))
-        .fill_null(False),
+        pulse_billed=(pl.col("first").is_in(_BILLING) & pl.col("next").is_in(_BILLING)).fill_null(
+            False
+        ),
         billed=whole.is_in(_BILLING).fill_null(False),
-        fractional=(
-            pl.col("price_error").is_null() & (value < MAX_RATE) & (value != value.floor())
-        ).fill_null(False),
-        mccmnc_only=cell.str.contains(r"^[0-9]{5,6}$"),
+        fractional=(price & ~grouped & (value != value.floor())).fill_null(False),
         compact_date=cell.str.contains(_COMPACT_DATE),
-        whole_value=whole,
-        cell=cell,
     )
 
 
-def _code_fits(text: pl.Series) -> pl.Series:
-    """Per cell: every code it holds (one, a list, a range, a pair) starts with an E.164
-    country code (``expand_codes`` reads them, the hyphen decided for the column)."""
-    codes, _ = expand_codes(text, international_prefix=True)
+def _datetimes(cells: pl.Series) -> tuple[pl.Series, pl.Series]:
+    # whether a cell is a date does not depend on the others: ambiguous ones count as dates
+    value, error, _ = parse_datetimes(cells)
+    return value, error
+
+
+def _code_list_fits(cells: pl.Series) -> pl.Series:
+    """Per cell of one column: every code it holds (a list, a range, a pair; ``expand_codes``
+    decides the hyphen for the column) starts with an E.164 country code."""
+    codes, _ = expand_codes(cells, international_prefix=True)
     code = pl.col("code")
-    country = code.str.slice(0, 1).is_in(_COUNTRY_CODES) | code.str.slice(0, 2).is_in(
-        COUNTRY_CODES
-    ) | code.str.slice(0, 3).is_in(_COUNTRY_CODES)
+    country = pl.any_horizontal(
+        code.str.slice(0, width).is_in(_COUNTRY_CODES) for width in (1, 2, 3)
+    )
     per_row = codes.group_by("row").agg(fit=country.fill_null(False).all())
-    rows = pl.DataFrame({"row": pl.int_range(text.len(), eager=True, dtype=pl.UInt32)})
-    joined = rows.join(per_row.with_columns(pl.col("row").cast(pl.UInt32)), on="row", how="left")
-    return joined.get_column("fit").fill_null(False).rename("code")
+    rows = pl.DataFrame({"row": pl.int_range(cells.len(), eager=True, dtype=per_row.schema["row"])})
+    return rows.join(per_row, on="row", how="left").get_column("fit").fill_null(False)
 
 
-def _number_fits(text: pl.Series) -> pl.Series:
+def _plausible_prices(cells: pl.Series) -> pl.Series:
+    """Per cell of one column: a price below ``MAX_RATE`` (``parse_prices`` decides a lone
+    separator for the column)."""
+    price, error = parse_prices(cells)
+    return (error.is_null() & (price.cast(pl.Float64) < MAX_RATE)).fill_null(False)
+
+
+def _number_fits(cells: pl.Series) -> pl.Series:
     """Per cell: a complete phone number (E.164, 8–15 digits) that ``phonenumbers`` calls
     possible; brackets, dots and hyphens of a written number ("+1 (212) 555-0100") go when the
     cell has brackets or two of them (one hyphen is a range or a pair of codes)."""
-    marked = text.str.contains(r"[()]") | (text.str.count_matches(_PHONE_MARKS) >= 2)
+    marked = cells.str.contains(r"[()]") | (cells.str.count_matches(_PHONE_MARKS) >= 2)
     bare = pl.select(
-        pl.when(marked).then(text.str.replace_all(_PHONE_MARKS, "")).otherwise(text)
+        pl.when(marked).then(cells.str.replace_all(_PHONE_MARKS, "")).otherwise(cells)
     ).to_series()
     digits, _ = parse_codes(bare, international_prefix=True)
     length = digits.str.len_chars()
     candidates = digits.filter(length.is_between(*NUMBER_DIGITS).fill_null(False)).unique()
     possible = [number for number in candidates.to_list() if _possible_number(number)]
-    return digits.is_in(possible).fill_null(False).rename("number")
+    dated = cells.str.contains(_DATE_LIKE) | bare.str.contains(_COMPACT_DATE)
+    return (digits.is_in(possible) & ~dated).fill_null(False)
 
 
 def _possible_number(digits: str) -> bool:
@@ -295,51 +413,45 @@ def _possible_number(digits: str) -> bool:
         return False
 
 
-def _column_types(text: pl.Series, fits: pl.DataFrame, shares: dict[str, float]) -> tuple[str, ...]:
-    """The types the column fits as a whole, in ``CONTENT_TYPES`` order but for the two
-    exceptions said there."""
-    filled = text.len()
-    enough = filled >= MIN_FILLED
-
-    def share(column: str) -> float:
-        return float(fits.get_column(column).mean())
+def _column_types(stats: dict) -> tuple[str, ...]:
+    """The types a column fits as a whole, in ``CONTENT_TYPES`` order but for the two
+    exceptions said there; ``stats``: its shares and measures (``_typed``)."""
+    enough = stats["filled"] >= MIN_FILLED
 
     def fit(kind: str) -> bool:
-        return enough and shares[kind] >= FIT_SHARE
+        return enough and stats[kind] >= FIT_SHARE
 
-    pulses = fits.filter(pl.col("pulse")).get_column("cell")
-    seconds = fits.filter(pl.col("seconds")).get_column("whole_value")
     rules = {
         # few distinct pairs of usual increments: "1264-581" is a NANP code, not a pulse
         "pulse": fit("pulse")
-        and share("pulse_billed") >= PRICE_FRACTION_SHARE
-        and pulses.n_unique() <= MAX_SECONDS_VALUES,
+        and stats["pulse_billed"] >= PRICE_FRACTION_SHARE
+        and stats["pulse_values"] <= MAX_SECONDS_VALUES,
         "date": fit("date"),
         "flag": fit("flag"),
         "change": fit("change"),
         "currency": fit("currency"),
         "mccmnc": fit("mccmnc"),
         # "20260101": digits that read as a date are neither a number nor a code
-        "number": fit("number") and share("compact_date") < FIT_SHARE,
+        "number": fit("number") and stats["compact_date"] < FIT_SHARE,
         "seconds": fit("seconds")
-        and seconds.n_unique() <= MAX_SECONDS_VALUES
-        and share("billed") >= PRICE_FRACTION_SHARE,
-        "price": fit("price") and share("fractional") >= PRICE_FRACTION_SHARE,
+        and stats["second_values"] <= MAX_SECONDS_VALUES
+        and stats["billed"] >= PRICE_FRACTION_SHARE,
+        "price": fit("price") and stats["fractional"] >= PRICE_FRACTION_SHARE,
     }
     # a code column is not seconds-like, pulses or yyyymmdd dates, and writes no price fraction
     rules["code"] = (
         fit("code")
         and not rules["seconds"]
         and not rules["pulse"]
-        and share("compact_date") < FIT_SHARE
-        and not fits.get_column("fractional").any()
+        and stats["compact_date"] < FIT_SHARE
+        and not stats["any_fraction"]
     )
-    rules["text"] = shares["text"] >= FIT_SHARE and not any(rules.values())
+    rules["text"] = stats["text"] >= FIT_SHARE and not any(rules.values())
     types = [kind for kind in CONTENT_TYPES if rules[kind]]
-    if rules["mccmnc"] and rules["code"] and not (fits.get_column("mccmnc_only") & fits.get_column("mccmnc")).all():
+    if rules["mccmnc"] and rules["code"] and not stats["mccmnc_only"]:
         types.remove("mccmnc")
         types.insert(types.index("code") + 1, "mccmnc")
-    if rules["flag"] and rules["seconds"] and not (fits.get_column("whole_value") == 0).any():
+    if rules["flag"] and rules["seconds"] and not stats["zero"]:
         types.remove("flag")
         types.insert(types.index("seconds") + 1, "flag")
     return tuple(types)
