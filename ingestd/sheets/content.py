@@ -42,14 +42,15 @@ from ingestd.sheets.headers import CURRENCY_CODES
 CONTENT_SAMPLE = 200  # rows looked at per column: head, evenly spaced middle, tail
 # Precedence of ``ColumnContent.kind``, most specific first; one line per choice:
 # - pulse before date: the parsers never share a cell (a pulse has two parts, a date three);
-# - date before flag/change/text: "Immediate" is a date word (ASAP), not text;
-# - flag before change: the vocabularies are disjoint, the order only fixes a rule;
-# - currency before text: "USD" has letters but says a currency;
-# - mccmnc before number and code: 5–6 digits with a real MCC (code leads unless every cell is);
+# - date before flag/change/text: "Immediate" is a date word (ASAP), not text; a bare number
+#   (an Excel serial) is a date only when a header says so;
+# - flag before change and currency: their vocabularies are disjoint, the order only fixes one;
+# - mccmnc before number and code: leads only when every cell is 5–6 digits with a real MCC,
+#   else it follows code;
 # - number before code: a complete E.164 number is also a code's digits;
-# - code before seconds and price: a code column is never seconds-like or fractional, so
-#   when code fits it is the more specific reading ("4420" fits price and code);
-# - seconds before price: whole seconds are never a price (price needs fractions);
+# - code before seconds and price: never both (a code column is not seconds-like and writes no
+#   fraction), so the order says nothing more;
+# - seconds before price: never both either (a price column is mostly fractional);
 # - text last: letters that fit nothing else.
 # Exception: a column of only 0 and 1 fits flag and seconds; the flag leads when a 0 appears (a
 # billing increment is never 0 seconds), seconds when the cells are all 1 (1/1 billing).
@@ -90,8 +91,7 @@ _COUNTRY_CODES = sorted(COUNTRY_CODES)
 _CURRENCIES = sorted(CURRENCY_CODES)
 _MCC = sorted(MCC)
 _COLUMN_NAME = re.compile(r"^c[0-9]+$")  # the sheet columns of a FoundTable's data
-_BARE_NUMBER = r"^[0-9]+(?:[.,][0-9]+)?$"  # an Excel serial is a date only when a header says so
-_PHONE_MARKS = r"[().\-\u2010-\u2014]"  # "+1 (212) 555-0100": how a whole number is written
+# "20260101": a yyyymmdd date (``parse_datetimes`` does not read it), so neither a number nor codes
 _COMPACT_DATE = r"^(?:19[5-9][0-9]|2[01][0-9]{2})(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])$"
 
 
@@ -182,6 +182,8 @@ _MEASURES = ("pulse_billed", "billed", "fractional", "compact_date")
 def _typed(columns: dict[str, pl.Series]) -> dict[str, ColumnContent]:
     """The content of each column: the cells of all of them in one frame (``column``,
     ``written``, ``cell``), each parser run once over it, the column rules per column."""
+    if not columns:
+        return {}
     frame = pl.concat(
         [
             pl.DataFrame(
@@ -300,7 +302,7 @@ def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
     mcc_digits, _ = _on(
         frame, digit, lambda s: parse_codes(s, international_prefix=False), pl.String, pl.String
     )
-    listed = cell.str.contains(_CODE_LIST)
+    listed = cell.str.contains(_CODE_LIST) & ~cell.str.contains(_DATE_LIKE)
     code, _ = _on(frame, digit & ~listed, parse_codes, pl.String, pl.String)
     code_list = _by_column(frame, listed, _code_list_fits)
     grouped = cell.str.contains(_GROUPED)
@@ -391,19 +393,13 @@ def _plausible_prices(cells: pl.Series) -> pl.Series:
 
 
 def _number_fits(cells: pl.Series) -> pl.Series:
-    """Per cell: a complete phone number (E.164, 8–15 digits) that ``phonenumbers`` calls
-    possible; brackets, dots and hyphens of a written number ("+1 (212) 555-0100") go when the
-    cell has brackets or two of them (one hyphen is a range or a pair of codes)."""
-    marked = cells.str.contains(r"[()]") | (cells.str.count_matches(_PHONE_MARKS) >= 2)
-    bare = pl.select(
-        pl.when(marked).then(cells.str.replace_all(_PHONE_MARKS, "")).otherwise(cells)
-    ).to_series()
-    digits, _ = parse_codes(bare, international_prefix=True)
+    """Per cell: a complete phone number (E.164, 8–15 digits, as ``parse_codes`` reads it)
+    that ``phonenumbers`` calls possible."""
+    digits, _ = parse_codes(cells, international_prefix=True)
     length = digits.str.len_chars()
     candidates = digits.filter(length.is_between(*NUMBER_DIGITS).fill_null(False)).unique()
     possible = [number for number in candidates.to_list() if _possible_number(number)]
-    dated = cells.str.contains(_DATE_LIKE) | bare.str.contains(_COMPACT_DATE)
-    return (digits.is_in(possible) & ~dated).fill_null(False)
+    return (digits.is_in(possible) & ~digits.str.contains(_COMPACT_DATE)).fill_null(False)
 
 
 def _possible_number(digits: str) -> bool:
