@@ -268,10 +268,10 @@ def _on(frame: pl.DataFrame, where: pl.Expr, parse, *dtypes: pl.DataType) -> lis
     return out
 
 
-def _by_column(frame: pl.DataFrame, where: pl.Expr, parse) -> pl.Series:
+def _by_column(frame: pl.DataFrame, where: pl.Expr, parse, dtype: pl.DataType) -> pl.Series:
     """``_on`` for a parser that decides something for the whole column (a hyphen's meaning,
     a lone separator's): run once per column that has cells ``where`` holds."""
-    out = pl.repeat(None, frame.height, dtype=pl.Boolean, eager=True)
+    out = pl.repeat(None, frame.height, dtype=dtype, eager=True)
     marked = frame.with_row_index("_row").filter(where.fill_null(False))
     for (_,), cells in marked.group_by("column", maintain_order=True):
         out.scatter(cells.get_column("_row"), parse(cells.get_column("cell")))
@@ -304,10 +304,10 @@ def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
     )
     listed = cell.str.contains(_CODE_LIST) & ~cell.str.contains(_DATE_LIKE)
     code, _ = _on(frame, digit & ~listed, parse_codes, pl.String, pl.String)
-    code_list = _by_column(frame, listed, _code_list_fits)
+    code_list = _by_column(frame, listed, _code_list_fits, pl.Boolean)
     grouped = cell.str.contains(_GROUPED)
-    price, price_error = _on(frame, digit & ~plain & ~grouped, parse_prices, pl.Float64, pl.String)
-    price_grouped = _by_column(frame, grouped, _plausible_prices)
+    price, _ = _on(frame, digit & ~plain & ~grouped, parse_prices, pl.Float64, pl.String)
+    price_grouped = _by_column(frame, grouped, _prices, pl.Float64)
     number = _on(
         frame, digit & (cell.str.len_chars() >= NUMBER_DIGITS[0]), _number_fits, pl.Boolean
     )[0]
@@ -315,7 +315,7 @@ def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
         first=first, next=after, pulse_error=pulse_error, date_error=date_error,
         flag_error=flag_error, change=change, currency_code=currency, whole=whole,
         mcc_digits=mcc_digits, code=code, code_list=code_list, price=price,
-        price_error=price_error, price_grouped=price_grouped, number_fit=number,
+        price_grouped=price_grouped, number_fit=number,
     )  # fmt: skip
     whole, value, mcc_digits, code = (
         pl.col("whole"),
@@ -323,13 +323,10 @@ def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
         pl.col("mcc_digits"),
         pl.col("code"),
     )
-    # a bare digit string is its own price ("60" is 60); parse_prices reads the rest
-    value = pl.when(plain).then(whole.cast(pl.Float64)).otherwise(value)
-    price = (
-        pl.when(grouped)
-        .then(pl.col("price_grouped"))
-        .otherwise((plain | pl.col("price_error").is_null()) & (value < MAX_RATE))
-    ).fill_null(False)
+    # a bare digit string is its own price ("60" is 60); parse_prices reads the rest (null: not
+    # a price)
+    value = pl.coalesce(pl.when(plain).then(whole.cast(pl.Float64)), pl.col("price_grouped"), value)
+    price = (value < MAX_RATE).fill_null(False)
     country = pl.any_horizontal(
         code.str.slice(0, width).is_in(_COUNTRY_CODES) for width in (1, 2, 3)
     )
@@ -361,7 +358,7 @@ def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
             False
         ),
         billed=whole.is_in(_BILLING).fill_null(False),
-        fractional=(price & ~grouped & (value != value.floor())).fill_null(False),
+        fractional=(price & (value != value.floor())).fill_null(False),
         compact_date=cell.str.contains(_COMPACT_DATE),
     )
 
@@ -385,11 +382,10 @@ def _code_list_fits(cells: pl.Series) -> pl.Series:
     return rows.join(per_row, on="row", how="left").get_column("fit").fill_null(False)
 
 
-def _plausible_prices(cells: pl.Series) -> pl.Series:
-    """Per cell of one column: a price below ``MAX_RATE`` (``parse_prices`` decides a lone
-    separator for the column)."""
-    price, error = parse_prices(cells)
-    return (error.is_null() & (price.cast(pl.Float64) < MAX_RATE)).fill_null(False)
+def _prices(cells: pl.Series) -> pl.Series:
+    """The prices of one column's cells (``parse_prices`` decides a lone separator for the
+    column), null where a cell is not one."""
+    return parse_prices(cells)[0].cast(pl.Float64)
 
 
 def _number_fits(cells: pl.Series) -> pl.Series:
