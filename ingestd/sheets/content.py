@@ -358,7 +358,9 @@ def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
             False
         ),
         billed=whole.is_in(_BILLING).fill_null(False),
-        fractional=(price & (value != value.floor())).fill_null(False),
+        # any price written with a fraction, plausible or not ("7123,45" is no list of codes);
+        # "49152, 49162" is a list
+        fractional=((value != value.floor()) & ~cell.str.contains(r",\s")).fill_null(False),
         compact_date=cell.str.contains(_COMPACT_DATE),
     )
 
