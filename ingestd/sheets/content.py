@@ -297,7 +297,9 @@ def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
     _, date_error = _on(frame, cell.str.contains(_DATE_LIKE), _datetimes, pl.Datetime, pl.String)
     _, flag_error = _on(frame, cell.str.len_chars() <= 5, parse_flags, pl.Boolean, pl.String)
     change, _ = _on(frame, ~digit, parse_change_words, pl.String, pl.String)
-    currency, _ = _on(frame, cell.str.len_chars() <= 4, parse_currencies, pl.String, pl.String)
+    currency, _ = _on(
+        frame, ~digit & (cell.str.len_chars() <= 4), parse_currencies, pl.String, pl.String
+    )
     whole, _ = _on(frame, digit & (cell.str.len_chars() <= 12), parse_ints, pl.Int32, pl.String)
     mcc_digits, _ = _on(
         frame, digit, lambda s: parse_codes(s, international_prefix=False), pl.String, pl.String
@@ -308,9 +310,7 @@ def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
     grouped = cell.str.contains(_GROUPED)
     price, _ = _on(frame, digit & ~plain & ~grouped, parse_prices, pl.Float64, pl.String)
     price_grouped = _by_column(frame, grouped, _prices, pl.Float64)
-    number = _on(
-        frame, digit & (cell.str.len_chars() >= NUMBER_DIGITS[0]), _number_fits, pl.Boolean
-    )[0]
+    number = _possible_numbers(code)
     frame = frame.with_columns(
         first=first, next=after, pulse_error=pulse_error, date_error=date_error,
         flag_error=flag_error, change=change, currency_code=currency, whole=whole,
@@ -390,14 +390,12 @@ def _prices(cells: pl.Series) -> pl.Series:
     return parse_prices(cells)[0].cast(pl.Float64)
 
 
-def _number_fits(cells: pl.Series) -> pl.Series:
-    """Per cell: a complete phone number (E.164, 8–15 digits, as ``parse_codes`` reads it)
-    that ``phonenumbers`` calls possible."""
-    digits, _ = parse_codes(cells, international_prefix=True)
-    length = digits.str.len_chars()
-    candidates = digits.filter(length.is_between(*NUMBER_DIGITS).fill_null(False)).unique()
-    possible = [number for number in candidates.to_list() if _possible_number(number)]
-    return (digits.is_in(possible) & ~digits.str.contains(_COMPACT_DATE)).fill_null(False)
+def _possible_numbers(codes: pl.Series) -> pl.Series:
+    """Per cell: its code (as ``parse_codes`` reads it) is a complete phone number, E.164 with
+    8–15 digits, that ``phonenumbers`` calls possible."""
+    length = codes.str.len_chars().is_between(*NUMBER_DIGITS)
+    candidates = codes.filter(length & ~codes.str.contains(_COMPACT_DATE)).unique().to_list()
+    return codes.is_in([code for code in candidates if _possible_number(code)]).fill_null(False)
 
 
 def _possible_number(digits: str) -> bool:

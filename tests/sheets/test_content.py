@@ -352,18 +352,28 @@ def million_rows() -> pl.DataFrame:
     )
 
 
-def test_type_columns_of_a_million_rows_looks_at_the_sample_only():
+def fastest(run, times: int = 3) -> float:
+    elapsed = []
+    for _ in range(times):
+        started = time.perf_counter()
+        run()
+        elapsed.append(time.perf_counter() - started)
+    return min(elapsed)
+
+
+def test_type_columns_of_a_million_rows_costs_what_its_sample_does():
     data = million_rows()
-    type_columns(data)  # warm up
-    started = time.perf_counter()
+    sample = sample_rows(data)
     found = type_columns(data)
-    elapsed = time.perf_counter() - started
-    print(f"type_columns, 1,000,000 rows x 5 columns: {elapsed * 1000:.1f} ms")
-    assert found == type_columns(sample_rows(data))
+    assert found == type_columns(sample)
     assert [found[name].kind for name in data.columns] == [
         "code", "text", "price", "date", "pulse"
     ]  # fmt: skip
-    assert elapsed < 0.5  # a scan of a million cells would take seconds
+    million = fastest(lambda: type_columns(data))
+    alone = fastest(lambda: type_columns(sample))
+    print(f"type_columns: 1,000,000 rows x 5 columns {million * 1000:.1f} ms, "
+          f"their {sample.height}-row sample {alone * 1000:.1f} ms")  # fmt: skip
+    assert million < 2 * alone + 0.05  # a scan of a million cells would take seconds
 
 
 # --- properties --------------------------------------------------------------------------------
@@ -398,7 +408,7 @@ def sheets(draw) -> pl.DataFrame:
     return pl.DataFrame({f"c{i}": pl.Series(draw(cells), dtype=pl.String) for i in range(width)})
 
 
-@PROPERTIES
+@settings(PROPERTIES, max_examples=60)
 @given(sheets())
 def test_columns_typed_together_are_typed_as_alone(data):
     together = type_columns(data)
@@ -409,7 +419,7 @@ def test_columns_typed_together_are_typed_as_alone(data):
 FRACTIONAL = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
 
-@PROPERTIES
+@settings(PROPERTIES, max_examples=100)
 @given(
     st.lists(FRACTIONAL, min_size=3, max_size=30),
     st.sampled_from(["{}", "{:.2f}", "{:.4f}", "{:.6f}"]),
