@@ -311,25 +311,18 @@ def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
     price, _ = _on(frame, digit & ~plain & ~grouped, parse_prices, pl.Float64, pl.String)
     price_grouped = _by_column(frame, grouped, _prices, pl.Float64)
     number = _possible_numbers(code)
+    coded = _country_coded(pl.DataFrame({"code": code}))
     frame = frame.with_columns(
         first=first, next=after, pulse_error=pulse_error, date_error=date_error,
         flag_error=flag_error, change=change, currency_code=currency, whole=whole,
         mcc_digits=mcc_digits, code=code, code_list=code_list, price=price,
-        price_grouped=price_grouped, number_fit=number,
+        price_grouped=price_grouped, number_fit=number, code_fit=coded,
     )  # fmt: skip
-    whole, value, mcc_digits, code = (
-        pl.col("whole"),
-        pl.col("price"),
-        pl.col("mcc_digits"),
-        pl.col("code"),
-    )
+    whole, value, mcc_digits = pl.col("whole"), pl.col("price"), pl.col("mcc_digits")
     # a bare digit string is its own price ("60" is 60); parse_prices reads the rest (null: not
     # a price)
     value = pl.coalesce(pl.when(plain).then(whole.cast(pl.Float64)), pl.col("price_grouped"), value)
     price = (value < MAX_RATE).fill_null(False)
-    country = pl.any_horizontal(
-        code.str.slice(0, width).is_in(_COUNTRY_CODES) for width in (1, 2, 3)
-    )
     date = (
         (pl.col("date_error").is_null() | (pl.col("date_error") == "ambiguous_date"))
         & cell.str.contains(_DATE_LIKE)
@@ -349,7 +342,7 @@ def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
             & mcc_digits.str.slice(0, 3).is_in(_MCC)
         ).fill_null(False),
         number=pl.col("number_fit").fill_null(False),
-        code=pl.when(listed).then(pl.col("code_list")).otherwise(country).fill_null(False),
+        code=pl.when(listed).then(pl.col("code_list")).otherwise(pl.col("code_fit")),
         seconds=(whole <= MAX_SECOND).fill_null(False),
         price=price,
         text=cell.str.contains(r"\p{L}"),
@@ -373,15 +366,24 @@ def _datetimes(cells: pl.Series) -> tuple[pl.Series, pl.Series]:
 
 def _code_list_fits(cells: pl.Series) -> pl.Series:
     """Per cell of one column: every code it holds (a list, a range, a pair; ``expand_codes``
-    decides the hyphen for the column) starts with an E.164 country code."""
-    codes, _ = expand_codes(cells, international_prefix=True)
-    code = pl.col("code")
-    country = pl.any_horizontal(
-        code.str.slice(0, width).is_in(_COUNTRY_CODES) for width in (1, 2, 3)
+    decides the hyphen for the column) starts with an E.164 country code.  Each distinct cell
+    is expanded once (a range of 1,000 codes repeated down a sample is 1,000 codes, not 200,000)."""
+    distinct = cells.unique(maintain_order=True)
+    codes, _ = expand_codes(distinct, international_prefix=True)
+    fits = _country_coded(codes)
+    per_row = codes.select("row", fits.alias("fit")).group_by("row").agg(pl.col("fit").all())
+    rows = pl.DataFrame(
+        {"row": pl.int_range(distinct.len(), eager=True, dtype=per_row.schema["row"])}
     )
-    per_row = codes.group_by("row").agg(fit=country.fill_null(False).all())
-    rows = pl.DataFrame({"row": pl.int_range(cells.len(), eager=True, dtype=per_row.schema["row"])})
-    return rows.join(per_row, on="row", how="left").get_column("fit").fill_null(False)
+    fit = rows.join(per_row, on="row", how="left").get_column("fit").fill_null(False)
+    return cells.replace_strict(distinct, fit, return_dtype=pl.Boolean)
+
+
+def _country_coded(codes: pl.DataFrame) -> pl.Series:
+    """Per code: it starts with an E.164 country code (1 to 3 digits); null code: False."""
+    code = pl.col("code")
+    starts = (code.str.slice(0, width).is_in(_COUNTRY_CODES) for width in (1, 2, 3))
+    return codes.select(pl.any_horizontal(*starts).fill_null(False)).to_series()
 
 
 def _prices(cells: pl.Series) -> pl.Series:

@@ -219,6 +219,12 @@ def test_pulses_and_dates():
     assert dates.types == ("date",)
 
 
+def test_every_code_of_a_range_must_start_with_a_country_code():
+    # 420 and 421 are country codes, 422 … 429 are not
+    assert typed("4200-4219", "4200-4219", "421", "4209").kind == "code"
+    assert not typed("4200-4299", "4200-4299", "4200-4299").fits("code")
+
+
 def test_pulses_with_hyphens_are_not_ranges_of_codes():
     assert typed("60-60", "1-1", "60-60", "30-30").types == ("pulse",)
 
