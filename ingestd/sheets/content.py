@@ -64,7 +64,9 @@ MAX_SECOND = 3600  # an interval or increment above an hour is not one
 MAX_SECONDS_VALUES = 12  # an interval column repeats a few values; a code column does not
 # the increments vendors bill by; an interval column is mostly these
 BILLING_SECONDS = frozenset({1, 6, 10, 15, 20, 30, 60, 90, 120, 180, 300, 600, 900, 1800, 3600})
-PRICE_FRACTION_SHARE = 0.5  # a price column is mostly fractional ("0.0123"); seconds are whole
+# "most" cells: a pulse or seconds column is mostly usual increments, a price column mostly
+# fractions ("0.0123"; whole seconds are no price)
+MOSTLY = 0.5
 MAX_RATE = 1000  # a per-minute or per-message rate is below this; a larger number is not one
 NUMBER_DIGITS = (8, 15)  # a complete E.164 number (a DID), country code included
 MCCMNC_DIGITS = (5, 6)  # MCC (3) + MNC (2 or 3)
@@ -258,8 +260,6 @@ def _on(frame: pl.DataFrame, where: pl.Expr, parse, *dtypes: pl.DataType) -> lis
     parsed = parse(frame.get_column("cell").gather(rows))
     out = []
     for values in parsed if isinstance(parsed, tuple) else (parsed,):
-        if not isinstance(values, pl.Series):
-            continue
         if values.dtype == pl.Decimal:
             values = values.cast(pl.Float64)
         column = pl.repeat(None, frame.height, dtype=values.dtype, eager=True)
@@ -279,7 +279,7 @@ def _by_column(frame: pl.DataFrame, where: pl.Expr, parse, dtype: pl.DataType) -
 
 
 # cells that could be what a parser reads: prefilters, the parsers decide
-_PULSE_LIKE = r"^[0-9]{1,5} ?[/+:-] ?[0-9]{1,5}$"
+_PULSE_LIKE = r"^[0-9]{1,5} ?[/+:-] ?[0-9]{1,5}$"  # a pair ("60" alone is seconds)
 _DATE_LIKE = r"[0-9][-/.][0-9]{1,2}[-/.][0-9]|[0-9][-/. ]\p{L}{3}|\p{L}{3}\.? [0-9]{1,2},? [0-9]{4}"
 _CODE_LIST = r"^[\s+0-9.eE]+(?:[-,;|\r\n\u2010-\u2014][\s+0-9.eE]*)+$"  # lists, ranges, pairs
 # "1,234": the only prices another cell of the column can change (thousands or decimals)
@@ -326,7 +326,7 @@ def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
     date = (
         (pl.col("date_error").is_null() | (pl.col("date_error") == "ambiguous_date"))
         & cell.str.contains(_DATE_LIKE)
-    ) | cell.is_in(asap)
+    ) | pl.col("written").is_in(asap)
     return frame.select(
         "column",
         "written",
@@ -380,7 +380,8 @@ def _code_list_fits(cells: pl.Series) -> pl.Series:
 
 
 def _country_coded(codes: pl.DataFrame) -> pl.Series:
-    """Per code: it starts with an E.164 country code (1 to 3 digits); null code: False."""
+    """Per code of ``codes`` (a ``code`` column): it starts with an E.164 country code (1 to 3
+    digits); a null code does not."""
     code = pl.col("code")
     starts = (code.str.slice(0, width).is_in(_COUNTRY_CODES) for width in (1, 2, 3))
     return codes.select(pl.any_horizontal(*starts).fill_null(False)).to_series()
@@ -418,19 +419,18 @@ def _column_types(stats: dict) -> tuple[str, ...]:
     rules = {
         # few distinct pairs of usual increments: "1264-581" is a NANP code, not a pulse
         "pulse": fit("pulse")
-        and stats["pulse_billed"] >= PRICE_FRACTION_SHARE
+        and stats["pulse_billed"] >= MOSTLY
         and stats["pulse_values"] <= MAX_SECONDS_VALUES,
         "date": fit("date"),
         "flag": fit("flag"),
         "change": fit("change"),
         "currency": fit("currency"),
         "mccmnc": fit("mccmnc"),
-        # "20260101": digits that read as a date are neither a number nor a code
-        "number": fit("number") and stats["compact_date"] < FIT_SHARE,
+        "number": fit("number"),
         "seconds": fit("seconds")
         and stats["second_values"] <= MAX_SECONDS_VALUES
-        and stats["billed"] >= PRICE_FRACTION_SHARE,
-        "price": fit("price") and stats["fractional"] >= PRICE_FRACTION_SHARE,
+        and stats["billed"] >= MOSTLY,
+        "price": fit("price") and stats["fractional"] >= MOSTLY,
     }
     # a code column is not seconds-like, pulses or yyyymmdd dates, and writes no price fraction
     rules["code"] = (
