@@ -239,6 +239,21 @@ def test_nanp_pairs_are_codes():
     assert typed("1264-581", "1876-3", "1268-464", "1284-340").kind == "code"
 
 
+@pytest.mark.xfail(reason="parse_flags knows yes/no words in English only")
+@pytest.mark.parametrize(
+    "cells",
+    [("Sí", "No", "Sí"), ("Oui", "Non", "Oui"), ("Ja", "Nein", "Ja"), ("Да", "Нет", "Да"),
+     ("是", "否", "是"), ("Sim", "Não", "Sim")],
+)  # fmt: skip
+def test_flags_in_other_languages(cells):
+    assert typed(*cells).kind == "flag"
+
+
+def test_yes_no_words_of_other_languages_are_not_taken_for_anything_else():
+    for cells in (("Sí", "No", "Sí"), ("Ja", "Nein", "Ja"), ("是", "否", "是")):
+        assert typed(*cells).kind in ("flag", "text")
+
+
 def test_destinations_and_change_words():
     destinations = typed("New Zealand", "Newfoundland", "New Caledonia", "Down Under Telecom")
     changes = typed("New", "New", "Increase", "Down")
@@ -301,6 +316,14 @@ def test_type_columns_types_the_sheet_columns():
     assert list(found) == ["c0", "c1", "c2", "c3", "c4"]
     assert [found[name].kind for name in found] == ["text", "code", "price", "pulse", None]
     assert list(type_columns(data, ["c2"])) == ["c2"]
+
+
+def test_type_columns_of_no_rows_and_no_columns():
+    empty = pl.DataFrame({"c0": [], "c1": []}, schema={"c0": pl.String, "c1": pl.String})
+    assert {name: found.kind for name, found in type_columns(empty).items()} == {
+        "c0": None, "c1": None
+    }  # fmt: skip
+    assert type_columns(pl.DataFrame({"source_row": ["1"]})) == {}
 
 
 def test_columns_do_not_sway_each_other():
