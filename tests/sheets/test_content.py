@@ -334,8 +334,8 @@ def test_columns_do_not_sway_each_other():
             "c1": ["02/13/2026", "02/14/2026", "02/15/2026"],  # month-first
             "c2": ["447400-447409", "447410-447419", "447420-447429"],  # ranges
             "c3": ["93-76", "93-70", "93-79"],  # pairs
-            "c4": ["1,234", "2,500", "0,750"],  # decimal comma
-            "c5": ["1.234", "0.75", "12.5"],  # decimal point
+            "c4": ["1,234", "2,345", "3,456"],  # nothing says thousands: decimal commas
+            "c5": ["0.75", "12.5", "0.125"],  # "." is decimal here, so "," would group thousands
         }
     )
     alone = {name: type_column(data.get_column(name)) for name in data.columns}
