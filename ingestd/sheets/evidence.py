@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from ingestd.sheets.content import ColumnContent, summary
 from ingestd.sheets.doubt import Doubt
+from ingestd.sheets.headers import PRICE_FIELDS, header_key
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
+IGNORE = "ignore"  # a vendor's or an answer's field for a column left unread
 
 # What a field's cells hold (content.CONTENT_TYPES); a field not listed holds anything.
 _CODES = frozenset({"code", "number", "mccmnc", "seconds"})
@@ -33,13 +36,7 @@ EXPECTED_CONTENT: dict[str, frozenset[str]] = {
     **{f: _CODES for f in ("code", "country_code", "area_code", "npanxx", "npa", "nxx")},
     **{f: _CODES for f in ("mcc", "mnc", "mccmnc", "number")},
     **{f: frozenset({"text", "change"}) for f in ("destination", "country", "network")},
-    **{
-        f: _PRICES
-        for f in (
-            "price", "new_price", "price_n", "price_current", "price_jurisdiction",
-            "inbound_voice_price", "inbound_sms_price", "mrc", "nrc",
-        )
-    },  # fmt: skip
+    **dict.fromkeys(PRICE_FIELDS, _PRICES),
     "effective_from": frozenset({"date"}),
     "effective_to": frozenset({"date"}),
     **{f: frozenset({"seconds", "pulse"}) for f in ("interval1", "interval_n", "interval")},
@@ -73,6 +70,25 @@ _FIELD_NAMES = {
     "effective_to": "the end date",
     "destination": "the destination names",
 }
+
+
+# The words a price header may say its service or period with ("Per SMS", "Per Minute",
+# "Monthly"): the price field they name.  Used only over columns that hold prices.
+_PRICE_ROLES = (
+    ("inbound_sms_price", ("sms", "smss", "message", "messages", "mensaje", "mensagem")),
+    ("mrc", ("month", "monthly", "mrc", "mensual", "mensal", "monat", "monatlich", "mensuel")),
+    ("nrc", ("setup", "nrc", "activation", "installation", "instalacion", "einrichtung")),
+    ("inbound_voice_price", ("minute", "minutes", "min", "voice", "call", "calls", "minuto")),
+)
+
+
+def price_role(header: str | None) -> str | None:
+    """The price field a header over prices names by its service or period words (a DID
+    list's ``Per SMS`` beside its ``SMS`` yes/no column), or None."""
+    if not header:
+        return None
+    words = set(header_key(header).split())
+    return next((role for role, said in _PRICE_ROLES if words & set(said)), None)
 
 
 @dataclass(frozen=True)
@@ -133,6 +149,13 @@ class Settling:
     notes: dict[str, str]
     doubts: list[Doubt]
     confidence: dict[str, str]
+    # a column read with low confidence → the other columns that could be the field instead
+    alternatives: dict[str, tuple[str, ...]] = dataclass_field(default_factory=dict)
+
+    @property
+    def ignored(self) -> set[str]:
+        """Columns the vendor (or an answer) said to leave unread."""
+        return {c for c, name in self.raw.items() if name == IGNORE}
 
     @classmethod
     def of(
@@ -160,10 +183,16 @@ class Settling:
         mapping is: the vendor said so)."""
         for column, field in list(self.raw.items()):
             content = self.contents.get(column)
-            if self.sources.get(column) in ("vendor", "profile", "answer"):
+            if self.sources.get(column) in ("vendor", "profile", "answer") or field == IGNORE:
                 self.confidence[column] = HIGH
                 continue
             if contradicts(field, content):
+                role = price_role(self.written.get(column)) if content.kind == "price" else None
+                if role is not None and role not in self.raw.values():
+                    self.raw[column] = role
+                    self.confidence[column] = HIGH
+                    self.notes[column] = f"its header's words and its prices say {role}"
+                    continue
                 del self.raw[column]
                 self.notes[column] = (
                     f"the header says {field} but the column holds {summary(content)}"
@@ -195,6 +224,10 @@ class Settling:
             fields.add(field)
             unread.remove(column)
 
+        for column in list(unread):  # "Per Minute", "Per SMS", "Monthly" over prices
+            role = price_role(self.written.get(column))
+            if self.contents[column].kind == "price" and role and role not in fields:
+                take(column, role, HIGH, f"its header's words and its prices say {role}")
         if not fields & {"code", "npanxx", "mccmnc", "number", "country_code", "npa", "mcc"}:
             codes = [c for c in unread if self.contents[c].kind in ("code", "number")]
             if codes:
@@ -204,16 +237,35 @@ class Settling:
             pulses = [c for c in unread if self.contents[c].kind == "pulse"]
             if len(pulses) == 1:
                 take(pulses[0], "pulse", MEDIUM, f"it holds {summary(self.contents[pulses[0]])}")
-        if not fields & {"price", "new_price", "price_current", "price_jurisdiction"}:
+        if not fields & {
+            "price",
+            "new_price",
+            "price_current",
+            "price_jurisdiction",
+            "inbound_voice_price",
+            "inbound_sms_price",
+            "mrc",
+        }:
             prices = [c for c in unread if self.contents[c].kind == "price"]
             if len(prices) == 1:
                 (column,) = prices
                 sure = MEDIUM if understood or not self.written.get(column) else LOW
-                take(column, "price", sure, f"it is the one column of prices ({summary(self.contents[column])})")
+                take(
+                    column,
+                    "price",
+                    sure,
+                    f"it is the one column of prices ({summary(self.contents[column])})",
+                )
+            elif prices:  # several: the first is read, and which one is billed is asked
+                first, others = prices[0], prices[1:]
+                take(first, "price", LOW, "the first of several columns of prices")
+                self.alternatives[first] = tuple(others)
         if not fields & {"destination", "country", "network"}:
             names = [c for c in unread if self.contents[c].kind == "text"]
             if names:
-                take(names[0], "destination", MEDIUM, f"it holds {summary(self.contents[names[0]])}")
+                take(
+                    names[0], "destination", MEDIUM, f"it holds {summary(self.contents[names[0]])}"
+                )
 
     # -- what is left
 
@@ -223,6 +275,7 @@ class Settling:
         """Every column's reading, and the doubts: low confidence, and unused columns that
         hold what a rate deck is made of."""
         field_of = {c: f for f, cols in columns.items() for c in cols}
+        field_of |= dict.fromkeys(self.ignored, IGNORE)
         # a column of whole seconds is asked as the first interval the deck lacks
         intervals = [f for f in ("interval1", "interval_n") if f not in columns]
         readings = []
@@ -233,7 +286,20 @@ class Settling:
             if field is not None:
                 confidence = self.confidence.get(column, HIGH)
                 source = self.sources.get(column, "header")
-                if confidence == LOW:
+                others = self.alternatives.get(column, ())
+                if confidence == LOW and others:
+                    names = ", ".join(self.describe(c) for c in others)
+                    self.doubts.append(
+                        Doubt(
+                            self.sheet,
+                            self.describe(column),
+                            f"read as {_FIELD_NAMES.get(field, field)}, but {names} also "
+                            f"hold{'s' if len(others) == 1 else ''} prices: which one is billed?",
+                            f'--map "{self.name(column)}={field}"'
+                            + "".join(f' --map "{self.name(c)}=ignore"' for c in others),
+                        )
+                    )
+                elif confidence == LOW:
                     self.doubts.append(
                         Doubt(
                             self.sheet,
@@ -245,18 +311,29 @@ class Settling:
                     )
                 readings.append(
                     ColumnReading(
-                        column, self.written.get(column), field, source, confidence, described,
+                        column,
+                        self.written.get(column),
+                        field,
+                        source,
+                        confidence,
+                        described,
                         self.notes.get(column, ""),
                     )
                 )
                 continue
             readings.append(
                 ColumnReading(
-                    column, self.written.get(column), None, "", "", described,
+                    column,
+                    self.written.get(column),
+                    None,
+                    "",
+                    "",
+                    described,
                     self.notes.get(column, ""),
                 )
             )
-            if column in dropped or content is None:
+            asked = any(column in others for others in self.alternatives.values())
+            if column in dropped or content is None or asked:
                 continue
             likely = WORTH_READING.get(content.kind or "")
             if likely == "interval1" or (likely is None and content.fits("seconds")):

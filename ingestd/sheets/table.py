@@ -35,7 +35,7 @@ from ingestd.sheets import headers as vocab
 from ingestd.sheets.cells import parse_datetimes
 from ingestd.sheets.content import type_columns
 from ingestd.sheets.doubt import Doubt
-from ingestd.sheets.evidence import ColumnReading, Settling
+from ingestd.sheets.evidence import IGNORE, ColumnReading, Settling
 from ingestd.sheets.read import Sheet
 
 
@@ -92,7 +92,6 @@ class FoundTable:
 
 
 HEADER_SEARCH_ROWS = 60
-IGNORE = "ignore"  # a vendor ``columns`` value that leaves a column unread
 SKIP_REASONS = ("blank", "repeated_header", "section", "footnote")
 MAX_FOOTNOTE_LINES = 100
 MAX_NOTES_ROWS = 500  # lines of a notes sheet read for billing increments
@@ -214,8 +213,8 @@ def _unread_sheet(sheet: Sheet) -> tuple[list[str], str, Doubt | None]:
 # --- overrides and sheets --------------------------------------------------------------------
 
 
-def _overrides(columns: Mapping[str, str]) -> dict[str, str | None]:
-    """Vendor ``columns``: normalised header → field (None: ignore the column)."""
+def _overrides(columns: Mapping[str, str]) -> dict[str, str]:
+    """Vendor ``columns``: normalised header → field, or ``ignore``."""
     allowed = (*vocab.FIELDS, IGNORE)
     out: dict[str, str | None] = {}
     for header, name in columns.items():
@@ -225,7 +224,7 @@ def _overrides(columns: Mapping[str, str]) -> dict[str, str | None]:
                 f"vendor columns: {header!r} = {name!r} is not a field; allowed: "
                 + ", ".join(allowed),
             )
-        out[vocab.header_key(header)] = None if name == IGNORE else name
+        out[vocab.header_key(header)] = name
     return out
 
 
@@ -303,7 +302,7 @@ class _Search:
             mapping, sources = self._map_row(top[index])
             self._remember(sheet.name, index, top[index], mapping)
             fields = set(mapping.values())
-            if len(fields) < 2 and not _shape(fields) or _numbers_in(top[index]) > 1:
+            if (len(fields) < 2 and not _shape(fields)) or _numbers_in(top[index]) > 1:
                 continue  # one known word is a notice line; numbers make a data row
             score = (_shape(fields) is not None, len(fields))
             if header is None or score > header[0]:
@@ -359,21 +358,29 @@ class _Search:
         written = {
             f"c{i}": cell.strip() for i, cell in enumerate(row) if cell is not None and cell.strip()
         }
+        raw, sources = dict(raw), dict(sources)
+        for column, text in written.items():  # a known word inside a longer header
+            guessed = vocab.read_header(text) if column not in raw else None
+            if guessed is not None and guessed.strength == "guess":
+                if guessed.field not in raw.values():
+                    raw[column], sources[column] = guessed.field, "header guess"
         body = frame.slice(start).with_row_index("source_row", offset=start + 1)
         body = body.with_columns(pl.col("source_row").cast(pl.Int64))
-        settling = Settling.of(
-            sheet.name, written, type_columns(body, frame.columns), raw, sources
-        )
+        settling = Settling.of(sheet.name, written, type_columns(body, frame.columns), raw, sources)
         settling.check_headers()
-        settling.fill_by_content(understood=len(raw))
-        raw = settling.raw
+        settling.fill_by_content(understood=len(raw) - len(settling.ignored))
+        raw = {c: name for c, name in settling.raw.items() if name != IGNORE}
         _changes_by_content(raw, settling)
         shape = _shape(set(raw.values()))
         if shape is None:
             return None
         overridden = {c for c, source in settling.sources.items() if source == "vendor"}
         present = {vocab.header_key(text) for text in written.values()}
-        absent = [text for key, text in self.override_text.items() if key not in present]
+        absent = [
+            text
+            for key, text in self.override_text.items()
+            if key not in present and (header is not None or not re.fullmatch(r"[a-z]{1,2}", key))
+        ]
         columns, dropped, warnings = _resolve(raw, written, overridden)
         if absent:
             where = f"header row {header + 1}" if header is not None else "the sheet"
@@ -399,7 +406,9 @@ class _Search:
         warnings += _duplicate_warnings(dropped, columns, data, headers)
         duplicates = {d for d, _, _ in dropped}
         readings = settling.account(columns, duplicates)
-        unread = [r for r in readings if r.field is None and r.header and r.column not in duplicates]
+        unread = [
+            r for r in readings if r.field is None and r.header and r.column not in duplicates
+        ]
         if unread:
             warnings.append(
                 "columns not read: "
@@ -472,7 +481,9 @@ class _Search:
         cells = frame.columns
         rows = frame.filter(
             (pl.sum_horizontal(pl.col(c).is_not_null() for c in cells) > 1)
-            & pl.any_horizontal(pl.col(c).str.contains(r"^\s*\+?[0-9]").fill_null(False) for c in cells)
+            & pl.any_horizontal(
+                pl.col(c).str.contains(r"^\s*\+?[0-9]").fill_null(False) for c in cells
+            )
         )
         contents = type_columns(rows, cells)
         codes = [c for c, content in contents.items() if _holds(content, "code")]
@@ -495,11 +506,17 @@ class _Search:
             # a header row of words the vocabulary does not (all) know
             mapping, sources = self._map_row(top[above])
             return self._table(sheet, top, above, start, mapping, sources)
-        if above is None:  # row 1 is data: the positional layout, if the content agrees
+        # no header row: a vendor's (or an answer's) column letters say what columns hold
+        lettered = {
+            f"c{_column_index(key)}": name
+            for key, name in self.overrides.items()
+            if re.fullmatch(r"[a-z]{1,2}", key)
+        }
+        if above is None and not lettered:  # row 1 is data: positions, if the content agrees
             guidelines = _guidelines_columns(frame.width, contents)
             if guidelines is not None:
                 return self._guidelines_table(sheet, guidelines)
-        return self._table(sheet, top, None, start, {}, {})
+        return self._table(sheet, top, None, start, lettered, dict.fromkeys(lettered, "vendor"))
 
     def _guidelines_table(self, sheet: Sheet, columns: dict[str, list[str]]) -> FoundTable:
         frame = sheet.frame
@@ -715,8 +732,18 @@ def _rename_for_kind(
     renames = {
         # a DID list's plain "Price" stays ``price``: the normalizer reads it as the rental
         Kind.DID: (("status", "did_status"), ("code", "number")),
-        Kind.VOICE: (("interval", "pulse"), ("number", "code")),
-        Kind.SMS: (("interval", "pulse"), ("code", "mccmnc"), ("number", "mccmnc")),
+        Kind.VOICE: (
+            ("interval", "pulse"),
+            ("number", "code"),
+            ("inbound_voice_price", "price"),
+            ("nrc", vocab.OTHER),  # a voice deck's setup fee is a connection charge: not read
+        ),
+        Kind.SMS: (
+            ("interval", "pulse"),
+            ("code", "mccmnc"),
+            ("number", "mccmnc"),
+            ("inbound_sms_price", "price"),
+        ),
     }[kind]
     warnings = []
     for old, new in renames:
@@ -859,6 +886,14 @@ def _duplicate_warnings(
     return warnings
 
 
+def _column_index(letters: str) -> int:
+    """``a`` → 0, ``ab`` → 27: a spreadsheet column letter (any case) as a 0-based index."""
+    number = 0
+    for char in letters.upper():
+        number = number * 26 + ord(char) - 64
+    return number - 1
+
+
 def _letter(column: str) -> str:
     """``c0`` → ``A``, ``c27`` → ``AB`` (how a spreadsheet names the column)."""
     number = int(column[1:]) + 1
@@ -918,13 +953,13 @@ def _notice(
 def _labelled(cells: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for i, cell in enumerate(cells):
-        label, colon, rest = cell.partition(":")
+        label, rest = vocab.label_and_value(cell) or (cell, "")
         fact = vocab.notice_label(label)
         if fact is None:
             continue
-        if colon and rest.strip():
-            found.setdefault(fact, rest.strip())
-        elif i + 1 < len(cells) and vocab.notice_label(cells[i + 1].rstrip(":")) is None:
+        if rest:
+            found.setdefault(fact, rest)
+        elif i + 1 < len(cells) and vocab.notice_label(cells[i + 1].rstrip(":：")) is None:
             found.setdefault(fact, cells[i + 1])
     return found
 
