@@ -14,6 +14,7 @@ caller names another, ``parse_ints``), ``bad_flag``, ``bad_currency``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import datetime
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import polars as pl
+from phonenumbers import PhoneMetadata
 
 from ingestd.rates.export import FORMULA_START
 from ingestd.rates.model import PRICE, TIME
@@ -63,7 +65,8 @@ _WORK = "cell"  # the column name the parsers work on
 REASON_TEXT = {
     "missing_code": "is empty",
     "bad_code": "is not a code (digits only, at most 15)",
-    "bad_range": "is not a range of codes (two ends of equal length, at most 10,000 codes)",
+    "bad_range": "is not a range of codes (two ends of one country and of equal length, at most "
+    "10,000 codes) nor a country code and the digits that follow it",
     "missing_price": "is empty",
     "bad_price": "is not a price",
     "negative_price": "is negative",
@@ -154,7 +157,9 @@ def clean_text(cells: pl.Series, *, neutralized: bool = False) -> pl.Series:
 
 _SCIENTIFIC = r"^([0-9]+)(?:\.([0-9]*))?[eE]\+?([0-9]+)$"
 _LIST_SEPARATORS = r"[,;|\r\n]+"  # one cell, several codes: "49152, 49162", "234803; 234806"
-_HYPHENATED = r"^\+?([0-9]+)[-\u2010\u2011\u2012\u2013\u2014]\+?([0-9]+)$"  # after spaces go
+_HYPHEN = r"[-\u2010\u2011\u2012\u2013\u2014]"
+# after spaces go: "1264-581", "+44-20", "1-264-581" (group 2 keeps the later hyphens)
+_HYPHENATED = rf"^\+?([0-9]+){_HYPHEN}\+?([0-9]+(?:{_HYPHEN}[0-9]+)*)$"
 
 
 def ascii_digits(text: str) -> str:
@@ -272,16 +277,19 @@ def expand_codes(
     """The codes of cells that may hold lists and ranges, one output row per code.
 
     A cell holds one code or a list (``,`` ``;`` ``|`` newline).  A hyphen means a range
-    (``447400-447409`` → ten codes, ends of equal length, at most ``MAX_RANGE_CODES``) or a
-    pair to join (E.164: country code + area, ``93-76`` → ``9376``; MCCMNC: MCC + MNC,
-    ``234-10`` → ``23410``), decided once for the column: ``hyphen`` forces it; ``auto`` takes
-    ranges unless some value can only be a pair.  A column where some values can only be ranges
-    and others only pairs is ``"mixed"``: the caller refuses it rather than guess.
+    (``447400-447409`` → ten codes, at most ``MAX_RANGE_CODES``) or a pair to join (E.164:
+    country code + what follows, ``93-76`` → ``9376``, ``1264-581`` → ``1264581``,
+    ``1-264-581`` → ``1264581``; MCCMNC: MCC + MNC, ``234-10`` → ``23410``).  ``hyphen``
+    forces one meaning for the column; ``auto`` decides per item by numbering knowledge
+    (``hyphen_reading``): an item that could be either takes the meaning the column's other
+    items prove, else a range.  When those prove both, the column is ``"mixed"``: the caller
+    refuses it rather than guess.
 
     Returns the frame (``row``: position of the cell in ``s``; ``item``: the list item as
     written; ``code``; ``error``: a reason code or null; a blank cell gives one row with
-    ``missing_code``) and the meaning of hyphens used: ``"range"``, ``"pair"``, ``"mixed"`` or
-    None when no value has a hyphen and none was forced.
+    ``missing_code``) and the meaning of hyphens used: ``"range"``, ``"pair"``, ``"both"``
+    (each item decided by itself, some ranges and some pairs), ``"mixed"`` or None when no
+    value has a hyphen and none was forced.
     """
     if hyphen not in HYPHEN_MEANINGS:
         raise ValueError(f"hyphen must be one of {HYPHEN_MEANINGS}, not {hyphen!r}")
@@ -305,36 +313,32 @@ def expand_codes(
     first = pl.int_range(pl.len()).over("row") == 0
     frame = frame.filter(written | (~written.any().over("row") & first)).drop("cell")
     compact = item.str.replace_all(r"\s+", "")
+    rest = compact.str.extract(_HYPHENATED, 2)
     frame = frame.with_columns(
         compact.str.extract(_HYPHENATED, 1).alias("start"),
-        compact.str.extract(_HYPHENATED, 2).alias("end"),
+        rest.str.replace_all(_HYPHEN, "").alias("end"),
+        rest.str.contains(_HYPHEN).alias("chained"),  # 1-264-581: only ever joined
     )
-    width = start.str.len_chars()
-    could_range = (
-        (width == end.str.len_chars())
-        & (width <= MAX_CODE_DIGITS)
-        & (end >= start)
-        & ((width == 1) | (start.str.slice(0, 1) == end.str.slice(0, 1)))
-    )
-    if international_prefix:
-        could_pair = start.is_in(list(COUNTRY_CODES))
-    else:
-        could_pair = (width == 3) & end.str.len_chars().is_between(2, 3)
-    could_pair = could_pair & (width + end.str.len_chars() <= MAX_CODE_DIGITS)
     frame = frame.with_columns(
         start.is_not_null().alias("hyphenated"),
-        could_range.fill_null(False).alias("could_range"),
-        could_pair.fill_null(False).alias("could_pair"),
+        *hyphen_reading(start, end, pl.col("chained"), international_prefix=international_prefix),
     )
-    meaning = hyphen if hyphen != "auto" else _hyphen_meaning(frame)
+    if hyphen == "auto":
+        meaning, ambiguous_as = _hyphen_meaning(frame)
+        could_range, could_pair = pl.col("could_range"), pl.col("could_pair")
+        both = could_range & could_pair
+        as_range = (could_range & ~could_pair) | (both & pl.lit(ambiguous_as == "range"))
+        as_pair = (could_pair & ~could_range) | (both & pl.lit(ambiguous_as == "pair"))
+    else:
+        meaning = hyphen
+        as_range = pl.col("shaped_range") & pl.lit(hyphen == "range")
+        as_pair = pl.col("hyphenated") & pl.lit(hyphen == "pair")
+    width = start.str.len_chars()
     count = end.cast(pl.Int64, strict=False) - start.cast(pl.Int64, strict=False) + 1
-    in_range = pl.col("could_range") & (count <= MAX_RANGE_CODES) & (meaning == "range")
-    joined = pl.col("hyphenated") & (meaning == "pair")
-    if hyphen == "auto":  # a pair the values chose must look like one
-        joined = joined & pl.col("could_pair")
+    in_range = as_range & (count <= MAX_RANGE_CODES)
     frame = frame.with_columns(
         in_range.alias("in_range"),
-        joined.alias("joined"),
+        as_pair.alias("joined"),
         pl.when(in_range).then(start.cast(pl.Int64, strict=False)).otherwise(0).alias("low"),
         pl.when(in_range).then(end.cast(pl.Int64, strict=False)).otherwise(0).alias("high"),
     )
@@ -348,7 +352,7 @@ def expand_codes(
         .otherwise(item)
         .alias("text"),
         item,
-        (pl.col("hyphenated") & ~pl.col("in_range") & (meaning == "range")).alias("bad_range"),
+        (pl.col("hyphenated") & ~pl.col("in_range") & ~pl.col("joined")).alias("bad_range"),
     )
     both = pl.concat([plain.with_columns(item.alias("text")), listed], how="diagonal")
     both = _with_code_digits(
@@ -370,23 +374,128 @@ def expand_codes(
     return out, (meaning if meaning != "none" else None)
 
 
-def _hyphen_meaning(frame: pl.DataFrame) -> str:
-    """``range`` unless a hyphenated value can only be a pair; ``mixed`` when values prove
-    both; ``none`` without hyphens."""
+def hyphen_reading(
+    start: pl.Expr, end: pl.Expr, chained: pl.Expr, *, international_prefix: bool
+) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """What a hyphen between ``start`` and ``end`` (digits; ``chained``: more hyphens were in
+    ``end``) can mean: ``shaped_range`` (ends of equal length, in order, same first digit: a
+    range when the vendor says hyphens are ranges), ``could_range`` and ``could_pair``.
+
+    E.164 (SPEC §3.5, codes by numbering knowledge): a pair when ``start`` is a country code,
+    NANP ones included (``1264``, ``1876``: ``nanp_areas``), and ``end`` can follow it (after
+    ``1`` an area code, after ``1NPA`` an exchange or subscriber digits: neither starts with 0
+    or 1); a range when both ends are codes of one country (``country_of``).  MCCMNC: a pair
+    is a 3-digit MCC and a 2- or 3-digit MNC, a range has ends of equal length."""
+    width, end_width = start.str.len_chars(), end.str.len_chars()
+    shaped_range = (
+        ~chained
+        & (width == end_width)
+        & (width <= MAX_CODE_DIGITS)
+        & (end >= start)
+        & ((width == 1) | (start.str.slice(0, 1) == end.str.slice(0, 1)))
+    )
+    fits = width + end_width <= MAX_CODE_DIGITS
+    if international_prefix:
+        left = start.str.replace(r"^(?:00|011)", "")
+        right = end.str.replace(r"^(?:00|011)", "")
+        areas = list(nanp_areas())
+        could_pair = (
+            pl.when(left == "1")
+            .then(end.str.contains(r"^[2-9][0-9]{0,9}$"))
+            .when(left.is_in(areas))
+            .then(end.str.contains(r"^[2-9][0-9]{0,6}$"))
+            .otherwise(left.is_in(list(COUNTRY_CODES)))
+        )
+        could_range = shaped_range & (country_of(left) == country_of(right))
+    else:
+        could_pair = ~chained & (width == 3) & end_width.is_between(2, 3)
+        could_range = shaped_range
+    return (
+        shaped_range.fill_null(False).alias("shaped_range"),
+        could_range.fill_null(False).alias("could_range"),
+        (could_pair & fits).fill_null(False).alias("could_pair"),
+    )
+
+
+@functools.cache
+def nanp_areas() -> dict[str, str]:
+    """Each NANP area code written as a code (``1`` + NPA) → its region, from libphonenumber's
+    metadata: the regions other than US and CA by their leading digits (``1264`` AI, ``1876``
+    JM), US and CA by the numbers their patterns accept."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]
+    npas = [str(npa) for npa in range(200, 1000)]
+    areas: dict[str, str] = {}
+    for region in regions:
+        leading = _leading_digits(region)
+        if leading:
+            pattern = re.compile(f"(?:{leading})")
+            areas.update(("1" + npa, region) for npa in npas if pattern.match(npa))
+    for region in regions:
+        if _leading_digits(region):
+            continue
+        metadata = PhoneMetadata.metadata_for_region(region)
+        patterns = [
+            re.compile(f"(?:{desc.national_number_pattern})")
+            for desc in (
+                metadata.fixed_line, metadata.mobile, metadata.toll_free, metadata.premium_rate,
+                metadata.personal_number, metadata.voip, metadata.uan, metadata.shared_cost,
+            )
+            if desc is not None and desc.national_number_pattern
+        ]  # fmt: skip
+        for npa in npas:
+            if "1" + npa not in areas and any(
+                pattern.fullmatch(npa + digit * 7) for pattern in patterns for digit in "23456789"
+            ):
+                areas["1" + npa] = region
+    return areas
+
+
+@functools.cache
+def _nanp_countries() -> list[str]:
+    """The NANP area codes that are countries of their own (all but US and CA)."""
+    own = {r for r in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1] if _leading_digits(r)}
+    return sorted(code for code, region in nanp_areas().items() if region in own)
+
+
+def _leading_digits(region: str) -> str | None:
+    return PhoneMetadata.metadata_for_region(region).leading_digits
+
+
+def country_of(code: pl.Expr) -> pl.Expr:
+    """The country calling code a code starts with (E.164 country codes are prefix-free), a
+    NANP area code of a region other than US and CA standing for its country (``1264``);
+    null when the code starts with none (``21``)."""
+    calling = pl.coalesce(
+        pl.when(code.str.slice(0, n).is_in(list(COUNTRY_CODES))).then(code.str.slice(0, n))
+        for n in (1, 2, 3)
+    )
+    area = code.str.slice(0, 4)
+    return pl.when((calling == "1") & area.is_in(_nanp_countries())).then(area).otherwise(calling)
+
+
+def _hyphen_meaning(frame: pl.DataFrame) -> tuple[str, str]:
+    """The meaning of the column's hyphens (``range``, ``pair``, ``both``, ``mixed``, ``none``)
+    and the one an item that could be either takes: what the items that can be only one
+    prove, else ``range``; ``mixed`` when they prove both and such an item is there."""
+    could_range, could_pair = pl.col("could_range"), pl.col("could_pair")
     proof = (
         frame.filter(pl.col("hyphenated"))
         .select(
             any=pl.len() > 0,
-            range_only=(pl.col("could_range") & ~pl.col("could_pair")).any(),
-            pair_only=(pl.col("could_pair") & ~pl.col("could_range")).any(),
+            range_only=(could_range & ~could_pair).any(),
+            pair_only=(could_pair & ~could_range).any(),
+            either=(could_pair & could_range).any(),
         )
         .row(0, named=True)
     )
+    ambiguous_as = "pair" if proof["pair_only"] and not proof["range_only"] else "range"
     if not proof["any"]:
-        return "none"
+        return "none", ambiguous_as
     if proof["range_only"] and proof["pair_only"]:
-        return "mixed"
-    return "pair" if proof["pair_only"] else "range"
+        return ("mixed" if proof["either"] else "both"), ambiguous_as
+    if proof["pair_only"]:
+        return "pair", ambiguous_as
+    return "range", ambiguous_as
 
 
 # --- prices ----------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def test_codes(cells, international):
 @given(COLUMNS, st.booleans(), st.sampled_from(["auto", "range", "pair"]))
 def test_code_lists_and_ranges(cells, international, hyphen):
     frame, meaning = expand_codes(series(cells), hyphen=hyphen, international_prefix=international)
-    assert meaning in (None, "range", "pair", "mixed")
+    assert meaning in (None, "range", "pair", "both", "mixed")
     assert set(frame.get_column("row").unique().to_list()) == set(range(len(cells)))
     assert frame.get_column("row").is_sorted()
     assert known(frame.get_column("error"), {"missing_code", "bad_code", "bad_range"})
