@@ -38,15 +38,30 @@ ABSURD_PRICE = 1_000_000
 PRICE_SIGNIFICANT_DIGITS = 15
 # compared by ``word_key`` (no case, accents or end punctuation): ``IMMÉDIAT`` is ``immediat``
 ASAP_WORDS = (
-    "asap", "immediate", "immediately", "now",
+    "asap", "immediate", "immediately", "now", "effective immediately", "with immediate effect",
     # es pt fr de it ru tr ar zh
-    "inmediato", "inmediata", "inmediatamente", "de inmediato", "imediato", "imediata",
-    "imediatamente", "immédiat", "immédiate", "immédiatement", "dès que possible", "sofort",
-    "ab sofort", "umgehend", "immediato", "immediata", "subito", "немедленно", "сразу",
-    "hemen", "derhal", "فوري", "فورا", "立即", "立即生效", "即时", "马上",
+    "inmediato", "inmediata", "inmediatamente", "de inmediato", "efecto inmediato",
+    "con efecto inmediato", "imediato", "imediata", "imediatamente", "de imediato",
+    "efeito imediato", "com efeito imediato", "immédiat", "immédiate", "immédiatement",
+    "dès que possible", "effet immédiat", "avec effet immédiat", "sofort", "ab sofort",
+    "umgehend", "sofortig", "mit sofortiger wirkung", "unverzüglich", "immediato", "immediata",
+    "immediatamente", "subito", "con effetto immediato", "effetto immediato", "немедленно",
+    "сразу", "незамедлительно", "немедленное", "hemen", "derhal", "anında", "hemen geçerli",
+    "فوري", "فورا", "فوراً", "على الفور", "حالا", "立即", "立即生效", "即时", "马上", "即刻",
+    "即刻生效", "立刻",
 )  # fmt: skip
-FLAG_TRUE = ("1", "true", "yes", "y", "x")
-FLAG_FALSE = ("0", "false", "no", "n")
+# yes/no cells (capabilities, blocked, discontinued) as vendors write them, compared by
+# ``word_key``; "no" is English and Spanish alike
+FLAG_TRUE = (
+    "1", "true", "yes", "y", "x", "✓", "✔", "☑", "✅", "○",
+    "si", "sí", "s", "verdadero", "sim", "verdadeiro", "oui", "o", "vrai", "ja", "j", "wahr",
+    "vero", "да", "д", "истина", "evet", "e", "doğru", "var", "نعم", "صح", "是", "有",
+)  # fmt: skip
+FLAG_FALSE = (
+    "0", "false", "no", "n", "✗", "✘", "☐", "❌", "×",
+    "falso", "não", "nao", "non", "faux", "nein", "falsch", "нет", "н", "ложь", "hayır", "h",
+    "yanlış", "yok", "لا", "خطأ", "否", "无", "没有",
+)  # fmt: skip
 MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
     "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
@@ -904,12 +919,15 @@ def parse_ints(s: pl.Series, *, reason: str = "bad_interval") -> tuple[pl.Series
 
 
 def parse_flags(s: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """Booleans from 1/0, true/false, yes/no, y/n and x (a tick); blank is null."""
+    """Booleans from ``FLAG_TRUE`` / ``FLAG_FALSE`` (1/0, yes/no, ticks and crosses, sí/no,
+    oui/non, ja/nein, да/нет, evet/hayır, نعم/لا, 是/否, …), any case or accents; blank is
+    null."""
     cell = pl.col(_WORK)
-    word = cell.str.strip_chars().str.to_lowercase()
-    value = pl.when(word.is_in(FLAG_TRUE)).then(True).when(word.is_in(FLAG_FALSE)).then(False)
+    words = _word_keys(s.cast(pl.String))
+    flags = {word: _FLAG_KEYS[key] for word, key in words.items() if key in _FLAG_KEYS}
+    value = cell.replace_strict(flags, default=None, return_dtype=pl.Boolean)
     errors = _errors([(_blank(cell), None), (value.is_null(), "bad_flag")])
-    out = _per_cell(s, value.cast(pl.Boolean).alias("value"), errors.alias("error"))
+    out = _per_cell(s, value.alias("value"), errors.alias("error"))
     return out.get_column("value").rename(s.name), out.get_column("error")
 
 
@@ -939,48 +957,86 @@ def parse_pulse(s: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
 # or a code-changes sheet), normalised to ingestd's change classes.
 CHANGE_WORDS = {
     "increase": (
-        "increase", "increased", "up", "rate increase", "price increase",
+        "increase", "increased", "up", "rate increase", "price increase", "rate up", "price up",
+        "higher",
         # es pt fr de it ru tr ar zh
-        "aumento", "subida", "sube", "incremento", "alza", "aumentado", "hausse", "augmentation",
-        "erhöhung", "erhöht", "preiserhöhung", "rialzo", "повышение", "увеличение", "рост",
-        "artış", "zam", "زيادة", "ارتفاع", "上调", "涨价", "上涨",
+        "aumento", "subida", "sube", "incremento", "alza", "aumentado", "aumento de tarifa",
+        "aumento de precio", "incrementado", "acréscimo", "aumento de preço", "elevação",
+        "hausse", "augmentation", "augmenté", "en hausse", "hausse de prix", "erhöhung",
+        "erhoehung",
+        "erhöht", "erhoeht", "preiserhöhung", "preiserhoehung", "anstieg", "gestiegen", "rialzo",
+        "aumentato",
+        "повышение", "увеличение", "рост", "повышена", "повышен", "увеличена",
+        "повышение цены", "artış", "zam", "arttı", "fiyat artışı", "yükseliş", "زيادة",
+        "ارتفاع", "زيادة السعر", "مرتفع", "上调", "涨价", "上涨", "提高", "价格上调", "上升",
     ),
     "decrease": (
         "decrease", "decreased", "down", "rate decrease", "price decrease", "reduced",
-        "baja", "bajada", "disminución", "reducción", "redução", "diminuição", "reduzido",
-        "baisse", "diminution", "senkung", "gesenkt", "preissenkung", "riduzione",
-        "diminuzione", "ribasso", "понижение", "снижение", "уменьшение", "azalış", "düşüş",
-        "indirim", "تخفيض", "انخفاض", "下调", "降价", "下降",
+        "reduction", "rate down", "price down", "lower",
+        # "baja" is a removal ("alta/baja"): a lower price is "bajada", "rebaja", "disminución"
+        "bajada", "rebaja", "disminución", "reducción", "descenso", "disminuido", "reducido",
+        "bajada de precio", "redução", "diminuição", "reduzido", "redução de preço", "queda",
+        "baisse", "diminution", "diminué", "réduction", "en baisse", "baisse de prix",
+        "senkung", "gesenkt", "preissenkung", "reduzierung", "reduziert", "riduzione",
+        "diminuzione", "ribasso", "ridotto", "diminuito", "понижение", "снижение",
+        "уменьшение", "снижена", "понижена", "понижен", "снижение цены", "azalış", "düşüş",
+        "indirim", "azaldı", "azalma", "fiyat düşüşü", "تخفيض", "انخفاض", "نقصان",
+        "تخفيض السعر", "下调", "降价", "下降", "降低", "价格下调",
     ),
     "new": (
-        "new", "added", "add", "new code", "code added", "new destination", "new route",
-        "nuevo", "nueva", "alta", "añadido", "novo", "nova", "adicionado", "nouveau",
-        "nouvelle", "ajouté", "neu", "hinzugefügt", "nuovo", "nuova", "aggiunto", "новый",
-        "новая", "новое", "добавлен", "добавлено", "yeni", "eklendi", "جديد", "新增", "新",
-        "新开",
+        "new", "added", "add", "new code", "code added", "destination added", "new destination",
+        "new route", "addition", "code addition", "new prefix", "prefix added", "codes added",
+        "nuevo", "nueva", "alta", "añadido", "añadida", "agregado", "agregada", "nuevo código",
+        "código nuevo", "nuevo destino", "dado de alta", "alta de código", "novo", "nova",
+        "adicionado", "adicionada", "incluído", "incluída", "novo código", "código novo",
+        "novo destino", "inclusão", "nouveau", "nouvelle", "ajouté", "ajoutée", "ajout",
+        "nouveau code", "code ajouté", "nouvelle destination", "neu", "hinzugefügt", "hinzugefuegt",
+        "neuer code", "neue vorwahl", "neues ziel", "aufgenommen", "nuovo", "nuova",
+        "aggiunto", "aggiunta", "nuovo codice", "nuovo prefisso", "новый", "новая", "новое",
+        "добавлен", "добавлено", "добавлена", "новый код", "код добавлен", "yeni", "eklendi",
+        "yeni kod", "eklenen", "kod eklendi", "جديد", "جديدة", "مضاف", "أضيف", "تمت الإضافة",
+        "إضافة", "رمز جديد", "新增", "新", "新开", "新码", "新号段", "添加", "已添加",
+        "新增号码",
     ),
     "unchanged": (
         "no change", "no changes", "unchanged", "same", "nochange", "not changed",
-        "no change on pending increase", "code unchanged",
-        "sin cambio", "sin cambios", "igual", "sem alteração", "sem alterações", "inalterado",
-        "sem mudança", "inchangé", "sans changement", "aucun changement", "unverändert",
-        "keine änderung", "invariato", "nessuna variazione", "без изменений",
-        "не изменилось", "değişiklik yok", "değişmedi", "aynı", "بدون تغيير", "لا تغيير",
-        "不变", "无变化", "未变",
+        "no change on pending increase", "code unchanged", "existing", "current",
+        "sin cambio", "sin cambios", "igual", "sin variación", "sin modificación", "mismo",
+        "sem alteração", "sem alterações", "inalterado", "sem mudança", "sem mudanças",
+        "inchangé", "inchangée", "sans changement", "aucun changement", "pas de changement",
+        "identique", "unverändert", "unveraendert", "keine änderung", "keine aenderung", "gleich",
+        "ohne änderung", "ohne aenderung", "invariato",
+        "invariata", "nessuna variazione", "nessun cambiamento", "без изменений",
+        "не изменилось", "не изменен", "без изм", "değişiklik yok", "değişmedi", "aynı",
+        "sabit", "بدون تغيير", "لا تغيير", "ثابت", "لم يتغير", "不变", "无变化", "未变",
+        "没有变化", "保持不变", "维持",
     ),
     "discontinued": (
         "closed", "close", "deleted", "delete", "removed", "remove", "discontinued", "withdrawn",
-        "code removed", "code deleted", "code closed",
-        "eliminado", "eliminada", "borrado", "dado de baja", "cerrado", "removido", "excluído",
-        "encerrado", "supprimé", "supprimée", "fermé", "retiré", "gelöscht", "entfernt",
-        "geschlossen", "eliminato", "rimosso", "chiuso", "удалено", "удален", "удалён",
-        "закрыто", "закрыт", "silindi", "kaldırıldı", "kapatıldı", "محذوف", "حذف", "مغلق",
-        "删除", "关闭", "已删除", "停用",
+        "code removed", "code deleted", "code closed", "code removal", "code deletion",
+        "removal", "deletion", "destination removed", "destination closed", "codes removed",
+        "terminated",
+        "eliminado", "eliminada", "borrado", "borrada", "dado de baja", "baja", "cerrado",
+        "cerrada", "suprimido", "suprimida", "retirado", "retirada", "código eliminado",
+        "baja de código", "eliminación", "removido", "removida", "excluído", "excluída",
+        "encerrado", "encerrada", "desativado", "exclusão", "remoção", "código removido",
+        "supprimé", "supprimée", "fermé", "fermée", "retiré", "retirée", "suppression",
+        "code supprimé", "gelöscht", "geloescht", "entfernt", "geschlossen", "eingestellt",
+        "abgeschaltet",
+        "gestrichen", "löschung", "loeschung", "entfällt", "entfaellt", "eliminato", "eliminata",
+        "rimosso", "rimossa",
+        "chiuso", "chiusa", "cancellato", "cancellata", "soppresso", "cessato", "удалено",
+        "удален", "удалён", "удалена", "закрыто", "закрыт", "закрыта", "удаление",
+        "код удален", "отключен", "silindi", "kaldırıldı", "kapatıldı", "kapalı", "silinen",
+        "kaldırılan", "kod silindi", "محذوف", "حذف", "مغلق", "ملغى", "تم الحذف", "أزيل",
+        "إزالة", "删除", "关闭", "已删除", "停用", "取消", "移除", "下线", "已关闭",
     ),
     "forbidden": (
         "blocked", "block", "barred", "forbidden",
-        "bloqueado", "bloqué", "interdit", "gesperrt", "bloccato", "заблокировано",
-        "запрещено", "engellendi", "محظور", "禁止", "封锁",
+        "bloqueado", "bloqueada", "prohibido", "proibido", "bloqué", "bloquée", "interdit",
+        "gesperrt", "verboten", "bloccato", "vietato", "заблокировано", "заблокирован",
+        "запрещено", "engellendi", "engelli", "yasak", "محظور", "محجوب", "禁止", "封锁",
+        "屏蔽", "禁用",
     ),
 }  # fmt: skip
 # cells that say nothing: no word, not an unknown one
@@ -989,13 +1045,16 @@ NO_WORDS = ("", "-", "n/a", "na", "none", "null", "undefined", "tbd")
 
 def word_key(text: str) -> str:
     """A vendor's word as ``ASAP_WORDS``, ``CHANGE_WORDS`` and ``NO_WORDS`` are compared: no
-    case or accents (``headers.fold``), spaces and ``_`` one space, no end punctuation."""
-    return " ".join(fold(text).replace("_", " ").split()).strip(" .!:")
+    case or accents (``headers.fold``), spaces, ``_`` and ``-`` one space, no end punctuation."""
+    return " ".join(fold(text).replace("_", " ").replace("-", " ").split()).strip(" .!:")
 
 
 _WORD_CLASS = {word_key(word): change for change, words in CHANGE_WORDS.items() for word in words}
 _ASAP_KEYS = frozenset(word_key(word) for word in ASAP_WORDS)
 _NO_WORD_KEYS = frozenset(word_key(word) for word in NO_WORDS)
+_FLAG_KEYS = {word_key(word): False for word in FLAG_FALSE} | {
+    word_key(word): True for word in FLAG_TRUE
+}
 
 
 def _word_keys(cells: pl.Series) -> dict[str, str]:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ingestd.rates.model import PRICE, TIME
 from ingestd.sheets.cells import (
+    CHANGE_WORDS,
     currency_marks,
     expand_codes,
     nanp_areas,
@@ -24,6 +25,7 @@ from ingestd.sheets.cells import (
     parse_prices,
     parse_pulse,
     parse_timezone,
+    word_key,
 )
 
 
@@ -200,10 +202,8 @@ def test_mccmnc_items_that_could_be_either_follow_the_column():
     pairs, meaning = expanded(["310-311", "001-01"], international_prefix=False)
     assert meaning == "pair" and [code for _, code, _ in pairs] == ["310311", "00101"]
     ranges, meaning = expanded(["310-311", "31026-31027"], international_prefix=False)
-    assert meaning == "range" and [code for _, code, _ in ranges] == ["310", "311"] + [
-        "31026",
-        "31027",
-    ]
+    assert meaning == "range"
+    assert [code for _, code, _ in ranges] == ["310", "311", "31026", "31027"]
     _, meaning = expanded(["310-311", "001-01", "31026-31027"], international_prefix=False)
     assert meaning == "mixed"
 
@@ -563,11 +563,26 @@ def test_parse_ints_reason_is_the_callers():
     assert one(parse_ints, "many", reason="bad_number") == (None, "bad_number")
 
 
+# yes/no in the languages of SPEC §3.5, any case and accents, ticks and crosses
+YES_CELLS = (
+    "Sí", "SI", "si", "S", "Sim", "SIM", "Oui", "OUI.", "O", "Ja", "JA", "J", "Да", "ДА", "Evet",
+    "EVET", "E", "نعم", "是", "有", "✓", "✔", "☑", "✅", "○", "Verdadero", "Vrai", "Wahr", "Vero",
+)  # fmt: skip
+NO_CELLS = (
+    "NO", "Não", "NAO", "nao", "Non", "NON", "Nein", "NEIN", "Нет", "нет", "Hayır", "HAYIR",
+    "hayir", "H", "لا", "否", "无", "✗", "✘", "×", "❌", "Falso", "Faux", "Falsch",
+)  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("cell", "value", "error"),
     [
         *[(word, True, None) for word in ("1", "true", "TRUE", "yes", "Y", "x", "X ")],
         *[(word, False, None) for word in ("0", "false", "No", "n")],
+        *[(word, True, None) for word in YES_CELLS],
+        *[(word, False, None) for word in NO_CELLS],
+        ("peut-être", None, "bad_flag"),
+        ("vielleicht", None, "bad_flag"),
         ("", None, None),
         (None, None, None),
         ("maybe", None, "bad_flag"),
@@ -628,6 +643,62 @@ def test_parse_currencies():
 def test_currency_marks_of_price_cells():
     marks = currency_marks(pl.Series(["$0.15", "0.15 EUR", "£1", "0.1 usd", "0.15", "1e5", None]))
     assert marks.to_list() == ["USD", "EUR", "GBP", "USD", None, None, None]
+
+
+@pytest.mark.parametrize(
+    ("words", "change"),
+    [
+        (["Code Removal", "Removed", "Deleted", "Closed", "CODE REMOVED", "code_deleted",
+          "Eliminado", "ELIMINADA", "Baja", "BAJA", "Dado de baja", "Eliminación", "Removido",
+          "Excluído", "Supprimé", "SUPPRIMEE", "Fermé", "Gelöscht", "GELOESCHT", "Entfernt",
+          "Eliminato", "Rimosso", "Удален", "Удалён", "УДАЛЕНО", "Закрыт", "Kaldırıldı",
+          "KALDIRILDI", "Silindi", "محذوف", "تم الحذف", "删除", "已删除", "关闭"],
+         "discontinued"),
+        (["Code Added", "Destination Added", "New Code", "New", "ADDED", "Nuevo", "NUEVA",
+          "Alta", "Añadido", "Agregado", "Novo", "Adicionado", "Nouveau", "Ajouté", "AJOUTEE",
+          "Neu", "NEU", "Hinzugefügt", "Nuovo", "Aggiunto", "Новый", "Добавлен", "Yeni",
+          "Eklendi", "جديد", "مضاف", "新增", "新"],
+         "new"),
+        (["Increase", "Aumento", "Subida", "Alza", "Hausse", "Augmentation", "Erhöhung",
+          "ERHOEHUNG", "Rialzo", "Повышение", "Artış", "ARTIS", "Zam", "زيادة", "上调", "涨价"],
+         "increase"),
+        (["Decrease", "Disminución", "DISMINUCION", "Bajada", "Rebaja", "Reducción", "Redução",
+          "Baisse", "Diminution", "Senkung", "Riduzione", "Понижение", "Снижение", "Azalış",
+          "AZALIS", "İndirim", "تخفيض", "下调", "降价"],
+         "decrease"),
+        (["No Change", "Unchanged", "no-change", "Sin cambios", "Sin cambio", "Sem alteração",
+          "Inchangé", "Sans changement", "Unverändert", "UNVERAENDERT", "Keine Änderung",
+          "Invariato", "Без изменений", "Değişiklik yok", "بدون تغيير", "不变", "无变化"],
+         "unchanged"),
+        (["Blocked", "Bloqueado", "Bloqué", "Gesperrt", "Заблокировано", "محظور", "禁止"],
+         "forbidden"),
+    ],
+)  # fmt: skip
+def test_change_words_in_the_languages_vendors_write(words, change):
+    classes, unknown = parse_change_words(pl.Series(words, dtype=pl.String))
+    assert dict(zip(words, classes.to_list(), strict=True)) == {word: change for word in words}
+    assert unknown.null_count() == len(words)
+
+
+def test_no_change_word_belongs_to_two_classes():
+    classes = {}
+    for change, words in CHANGE_WORDS.items():
+        for word in words:
+            assert classes.setdefault(word_key(word), change) == change, word
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["ASAP", "asap.", "Immediate", "Immediately", "Effective immediately", "Inmediato",
+     "INMEDIATA", "De inmediato", "Imediato", "IMEDIATAMENTE", "Immédiat", "IMMEDIATE",
+     "immédiatement", "Avec effet immédiat", "Sofort", "AB SOFORT", "Umgehend", "Immediato",
+     "Subito", "Немедленно", "НЕМЕДЛЕННО", "Сразу", "Hemen", "Derhal", "Anında", "فوري",
+     "فوراً", "立即", "立即生效", "即刻生效"],
+)  # fmt: skip
+def test_asap_words_in_the_languages_vendors_write(word):
+    values, errors, _ = parse_datetimes(pl.Series([word, "2027-01-15"], dtype=pl.String))
+    assert values.to_list() == [None, dt.datetime(2027, 1, 15)]
+    assert errors.to_list() == [None, None]
 
 
 def test_change_words():
