@@ -69,6 +69,12 @@ class DeckRead:
     doubts: list[Doubt] = field(default_factory=list)
     # the layout's key for vendor profiles (SPEC §3.5): the header row's words, hashed
     fingerprint: str | None = None
+    # a code-changes sheet's rows per action: removed, blocked, added, added_with_rate (once
+    # ``deck.combine`` found the added codes' rates in the price sheet), unchanged
+    code_changes: dict[str, int] = field(default_factory=dict)
+    # the rows a code-changes sheet adds (``normalize._additions``), until ``deck.combine``
+    # finds their rates in the price sheet or rejects them
+    additions: pl.DataFrame | None = None
 
     def report(self) -> dict:
         """The detection report of this sheet, JSON-ready."""
@@ -94,6 +100,7 @@ class DeckRead:
             "warnings": self.warnings,
             "doubts": [d.as_dict() for d in self.doubts],
             "fingerprint": self.fingerprint,
+            "code_changes": self.code_changes,
         }
 
 

@@ -147,6 +147,7 @@ def test_a_plain_deck_gives_the_kinds_row_shape_and_the_report():
         "warnings": [],
         "doubts": [],
         "fingerprint": None,
+        "code_changes": {},
     }
 
 
@@ -791,8 +792,13 @@ def test_a_code_changes_sheet_discontinues_removed_codes():
     ]
     assert deck.errors == []
     assert deck.total_rows == 6
-    assert deck.skipped == {"code_added": 1, "no_code_change": 2}
-    assert any("1 rows" in w and "add codes" in w for w in deck.warnings)
+    assert deck.skipped == {"no_code_change": 2}
+    assert deck.code_changes == {"removed": 2, "blocked": 1, "added": 1, "unchanged": 2}
+    # the added code waits for the price sheet's rate (deck.combine)
+    assert deck.additions.select("source_row", "codes", "reason").rows() == [(2, ["4916"], None)]
+    assert deck.additions.get_column("cells").to_list() == [
+        ["Code Added", "Germany", "4916", "2026-09-20"]
+    ]
 
 
 # --- conflicts -------------------------------------------------------------------------------
