@@ -296,7 +296,7 @@ def expand_codes(
     country code + what follows, ``93-76`` → ``9376``, ``1264-581`` → ``1264581``,
     ``1-264-581`` → ``1264581``; MCCMNC: MCC + MNC, ``234-10`` → ``23410``).  ``hyphen``
     forces one meaning for the column; ``auto`` decides per item by numbering knowledge
-    (``hyphen_reading``): an item that could be either takes the meaning the column's other
+    (``_hyphen_reading``): an item that could be either takes the meaning the column's other
     items prove, else a range.  When those prove both, the column is ``"mixed"``: the caller
     refuses it rather than guess.
 
@@ -336,7 +336,7 @@ def expand_codes(
     )
     frame = frame.with_columns(
         start.is_not_null().alias("hyphenated"),
-        *hyphen_reading(start, end, pl.col("chained"), international_prefix=international_prefix),
+        *_hyphen_reading(start, end, pl.col("chained"), international_prefix=international_prefix),
     )
     if hyphen == "auto":
         meaning, ambiguous_as = _hyphen_meaning(frame)
@@ -389,7 +389,7 @@ def expand_codes(
     return out, (meaning if meaning != "none" else None)
 
 
-def hyphen_reading(
+def _hyphen_reading(
     start: pl.Expr, end: pl.Expr, chained: pl.Expr, *, international_prefix: bool
 ) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """What a hyphen between ``start`` and ``end`` (digits; ``chained``: more hyphens were in
