@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Collection
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -923,8 +924,8 @@ def parse_flags(s: pl.Series) -> tuple[pl.Series, pl.Series]:
     oui/non, ja/nein, да/нет, evet/hayır, نعم/لا, 是/否, …), any case or accents; blank is
     null."""
     cell = pl.col(_WORK)
-    words = _word_keys(s.cast(pl.String))
-    flags = {word: _FLAG_KEYS[key] for word, key in words.items() if key in _FLAG_KEYS}
+    words = _word_keys(s.cast(pl.String), _FLAG_KEYS)
+    flags = {word: _FLAG_KEYS[key] for word, key in words.items()}
     value = cell.replace_strict(flags, default=None, return_dtype=pl.Boolean)
     errors = _errors([(_blank(cell), None), (value.is_null(), "bad_flag")])
     out = _per_cell(s, value.alias("value"), errors.alias("error"))
@@ -1048,18 +1049,32 @@ _NO_WORD_KEYS = frozenset(word_key(word) for word in NO_WORDS)
 _FLAG_KEYS = {word_key(word): False for word in FLAG_FALSE} | {
     word_key(word): True for word in FLAG_TRUE
 }
+_CHANGE_OR_NO_WORD_KEYS = frozenset(_WORD_CLASS) | _NO_WORD_KEYS
 
 
-def _word_keys(cells: pl.Series) -> dict[str, str]:
-    """Each distinct cell → its ``word_key``: computed once per distinct word, not per row."""
-    return {cell: word_key(cell) for cell in cells.drop_nulls().unique()}
+def _word_keys(cells: pl.Series, known: Collection[str]) -> dict[str, str]:
+    """Each distinct cell whose ``word_key`` is one of ``known`` → that key.  Once per distinct
+    cell; ASCII cells (nearly all) as a whole column, where ``word_key`` is lower case, runs of
+    spaces, ``_`` and ``-`` one space, no end punctuation."""
+    distinct = cells.drop_nulls().unique()
+    ascii_only = distinct.str.len_bytes() == distinct.str.len_chars()
+    plain = distinct.filter(ascii_only)
+    keys = (
+        plain.str.to_lowercase().str.replace_all(r"[\s\x1c-\x1f_\-]+", " ").str.strip_chars(" .!:")
+    )
+    wanted = keys.is_in(list(known))
+    words = dict(zip(plain.filter(wanted).to_list(), keys.filter(wanted).to_list(), strict=True))
+    for cell in distinct.filter(~ascii_only).to_list():
+        key = word_key(cell)
+        if key in known:
+            words[cell] = key
+    return words
 
 
 def _asap_cells(texts: pl.Series) -> list[str]:
     """The cells of a date column that are ASAP words (only cells without digits are looked
     at: a column of dates has many distinct cells, its words few)."""
-    words = _word_keys(texts.filter(~texts.str.contains(r"[0-9]").fill_null(True)))
-    return [cell for cell, key in words.items() if key in _ASAP_KEYS]
+    return list(_word_keys(texts.filter(~texts.str.contains(r"[0-9]").fill_null(True)), _ASAP_KEYS))
 
 
 def parse_change_words(s: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -1070,7 +1085,7 @@ def parse_change_words(s: pl.Series) -> tuple[pl.Series, pl.Series]:
     warns about it: an unknown word is not a reason to reject a row)."""
     cell = pl.col(_WORK)
     written = cell.str.strip_chars()
-    words = _word_keys(s.cast(pl.String))
+    words = _word_keys(s.cast(pl.String), _CHANGE_OR_NO_WORD_KEYS)
     classes = {word: _WORD_CLASS[key] for word, key in words.items() if key in _WORD_CLASS}
     change = cell.replace_strict(classes, default=None, return_dtype=pl.String)
     said_nothing = cell.is_in([word for word, key in words.items() if key in _NO_WORD_KEYS])
