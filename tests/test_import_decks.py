@@ -202,6 +202,36 @@ def test_a_code_changes_sheet_discontinues_at_its_date(store):
     assert store.lookup(t, "+44 79 1", dt.datetime(2024, 6, 2))["code"] == "44"
 
 
+def test_a_code_added_without_a_rate_is_a_rejected_row_and_the_report_counts_the_changes(store):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Rates"
+    filler = [[str(code), 0.05] for code in range(3310, 3330)]  # one rejection stays under 5%
+    for r in [["Code", "Rate"], ["44", 0.1], ["4479", 0.2], ["4916", 0.3], *filler]:
+        ws.append(r)
+    changes = wb.create_sheet("Code changes")
+    for r in [
+        ["Code", "Destination", "Code Change", "Effective Date"],
+        ["4916", "Germany Mobile", "Alta", dt.datetime(2024, 6, 1)],
+        ["4917", "Germany Mobile", "Alta", dt.datetime(2024, 6, 1)],
+        ["4479", "UK Mobile", "Baja", dt.datetime(2024, 6, 1)],
+        ["44", "UK", "Sin cambios", None],
+    ]:
+        changes.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    (o,) = run(store, buf.getvalue(), "v.xlsx")
+    assert o.sheet["code_changes"] == {
+        "removed": 1, "blocked": 0, "added": 2, "added_with_rate": 1, "unchanged": 1,
+    }  # fmt: skip
+    assert [(e.sheet, e.row, e.reason, e.code) for e in o.rejected] == [
+        ("Code changes", 3, "added_without_rate", "4917")
+    ]
+    assert "4917" not in rows(store)
+    assert rows(store)["4916"][0][1] == Decimal("0.3")
+    assert any(at == dt.datetime(2024, 6, 1) and gone for at, _, gone in rows(store)["4479"])
+
+
 def test_status_words_and_dry_run_report(store):
     data = (
         b"Destination,Code,Rate,Status\n"

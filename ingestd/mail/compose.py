@@ -162,6 +162,8 @@ ROW_FIXES = {
     "bad_number": "Write this column as a whole number.",
     "bad_flag": "Write yes/no columns as Y/N, yes/no or 1/0.",
     "bad_currency": "Write currencies as three-letter codes (USD, EUR).",
+    "added_without_rate": "A code your code-changes sheet adds has no rate in the price sheet: "
+    "send the code's rate with it.",
     "conflict": "The same code appears twice with different values: keep one row per code "
     "and date.",
     "short_notice": "This change is dated sooner than the agreed notice period allows: date it "

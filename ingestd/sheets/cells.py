@@ -14,13 +14,16 @@ caller names another, ``parse_ints``), ``bad_flag``, ``bad_currency``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from collections.abc import Collection
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import polars as pl
+from phonenumbers import PhoneMetadata
 
 from ingestd.rates.export import FORMULA_START
 from ingestd.rates.model import PRICE, TIME
@@ -36,15 +39,30 @@ ABSURD_PRICE = 1_000_000
 PRICE_SIGNIFICANT_DIGITS = 15
 # compared by ``word_key`` (no case, accents or end punctuation): ``IMMÉDIAT`` is ``immediat``
 ASAP_WORDS = (
-    "asap", "immediate", "immediately", "now",
+    "asap", "immediate", "immediately", "now", "effective immediately", "with immediate effect",
     # es pt fr de it ru tr ar zh
-    "inmediato", "inmediata", "inmediatamente", "de inmediato", "imediato", "imediata",
-    "imediatamente", "immédiat", "immédiate", "immédiatement", "dès que possible", "sofort",
-    "ab sofort", "umgehend", "immediato", "immediata", "subito", "немедленно", "сразу",
-    "hemen", "derhal", "فوري", "فورا", "立即", "立即生效", "即时", "马上",
+    "inmediato", "inmediata", "inmediatamente", "de inmediato", "efecto inmediato",
+    "con efecto inmediato", "imediato", "imediata", "imediatamente", "de imediato",
+    "efeito imediato", "com efeito imediato", "immédiat", "immédiate", "immédiatement",
+    "dès que possible", "effet immédiat", "avec effet immédiat", "sofort", "ab sofort",
+    "umgehend", "sofortig", "mit sofortiger wirkung", "unverzüglich", "immediato", "immediata",
+    "immediatamente", "subito", "con effetto immediato", "effetto immediato", "немедленно",
+    "сразу", "незамедлительно", "немедленное", "hemen", "derhal", "anında", "hemen geçerli",
+    "فوري", "فورا", "فوراً", "على الفور", "حالا", "立即", "立即生效", "即时", "马上", "即刻",
+    "即刻生效", "立刻",
 )  # fmt: skip
-FLAG_TRUE = ("1", "true", "yes", "y", "x")
-FLAG_FALSE = ("0", "false", "no", "n")
+# yes/no cells (capabilities, blocked, discontinued) as vendors write them, compared by
+# ``word_key``; "no" is English and Spanish alike
+FLAG_TRUE = (
+    "1", "true", "yes", "y", "x", "✓", "✔", "☑", "✅", "○",
+    "si", "sí", "s", "verdadero", "sim", "verdadeiro", "oui", "o", "vrai", "ja", "j", "wahr",
+    "vero", "да", "д", "истина", "evet", "e", "doğru", "var", "نعم", "صح", "是", "有",
+)  # fmt: skip
+FLAG_FALSE = (
+    "0", "false", "no", "n", "✗", "✘", "☐", "❌", "×",
+    "falso", "não", "nao", "non", "faux", "nein", "falsch", "нет", "н", "ложь", "hayır", "h",
+    "yanlış", "yok", "لا", "خطأ", "否", "无", "没有",
+)  # fmt: skip
 MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
     "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
@@ -63,7 +81,8 @@ _WORK = "cell"  # the column name the parsers work on
 REASON_TEXT = {
     "missing_code": "is empty",
     "bad_code": "is not a code (digits only, at most 15)",
-    "bad_range": "is not a range of codes (two ends of equal length, at most 10,000 codes)",
+    "bad_range": "is not a range of codes (two ends of one country and of equal length, at most "
+    "10,000 codes) nor a country code and the digits that follow it",
     "missing_price": "is empty",
     "bad_price": "is not a price",
     "negative_price": "is negative",
@@ -154,7 +173,9 @@ def clean_text(cells: pl.Series, *, neutralized: bool = False) -> pl.Series:
 
 _SCIENTIFIC = r"^([0-9]+)(?:\.([0-9]*))?[eE]\+?([0-9]+)$"
 _LIST_SEPARATORS = r"[,;|\r\n]+"  # one cell, several codes: "49152, 49162", "234803; 234806"
-_HYPHENATED = r"^\+?([0-9]+)[-\u2010\u2011\u2012\u2013\u2014]\+?([0-9]+)$"  # after spaces go
+_HYPHEN = r"[-\u2010\u2011\u2012\u2013\u2014]"
+# after spaces go: "1264-581", "+44-20", "1-264-581" (group 2 keeps the later hyphens)
+_HYPHENATED = rf"^\+?([0-9]+){_HYPHEN}\+?([0-9]+(?:{_HYPHEN}[0-9]+)*)$"
 
 
 def ascii_digits(text: str) -> str:
@@ -272,16 +293,19 @@ def expand_codes(
     """The codes of cells that may hold lists and ranges, one output row per code.
 
     A cell holds one code or a list (``,`` ``;`` ``|`` newline).  A hyphen means a range
-    (``447400-447409`` → ten codes, ends of equal length, at most ``MAX_RANGE_CODES``) or a
-    pair to join (E.164: country code + area, ``93-76`` → ``9376``; MCCMNC: MCC + MNC,
-    ``234-10`` → ``23410``), decided once for the column: ``hyphen`` forces it; ``auto`` takes
-    ranges unless some value can only be a pair.  A column where some values can only be ranges
-    and others only pairs is ``"mixed"``: the caller refuses it rather than guess.
+    (``447400-447409`` → ten codes, at most ``MAX_RANGE_CODES``) or a pair to join (E.164:
+    country code + what follows, ``93-76`` → ``9376``, ``1264-581`` → ``1264581``,
+    ``1-264-581`` → ``1264581``; MCCMNC: MCC + MNC, ``234-10`` → ``23410``).  ``hyphen``
+    forces one meaning for the column; ``auto`` decides per item by numbering knowledge
+    (``_hyphen_reading``): an item that could be either takes the meaning the column's other
+    items prove, else a range.  When those prove both, the column is ``"mixed"``: the caller
+    refuses it rather than guess.
 
     Returns the frame (``row``: position of the cell in ``s``; ``item``: the list item as
     written; ``code``; ``error``: a reason code or null; a blank cell gives one row with
-    ``missing_code``) and the meaning of hyphens used: ``"range"``, ``"pair"``, ``"mixed"`` or
-    None when no value has a hyphen and none was forced.
+    ``missing_code``) and the meaning of hyphens used: ``"range"``, ``"pair"``, ``"both"``
+    (each item decided by itself, some ranges and some pairs), ``"mixed"`` or None when no
+    value has a hyphen and none was forced.
     """
     if hyphen not in HYPHEN_MEANINGS:
         raise ValueError(f"hyphen must be one of {HYPHEN_MEANINGS}, not {hyphen!r}")
@@ -305,36 +329,32 @@ def expand_codes(
     first = pl.int_range(pl.len()).over("row") == 0
     frame = frame.filter(written | (~written.any().over("row") & first)).drop("cell")
     compact = item.str.replace_all(r"\s+", "")
+    rest = compact.str.extract(_HYPHENATED, 2)
     frame = frame.with_columns(
         compact.str.extract(_HYPHENATED, 1).alias("start"),
-        compact.str.extract(_HYPHENATED, 2).alias("end"),
+        rest.str.replace_all(_HYPHEN, "").alias("end"),
+        rest.str.contains(_HYPHEN).alias("chained"),  # 1-264-581: only ever joined
     )
-    width = start.str.len_chars()
-    could_range = (
-        (width == end.str.len_chars())
-        & (width <= MAX_CODE_DIGITS)
-        & (end >= start)
-        & ((width == 1) | (start.str.slice(0, 1) == end.str.slice(0, 1)))
-    )
-    if international_prefix:
-        could_pair = start.is_in(list(COUNTRY_CODES))
-    else:
-        could_pair = (width == 3) & end.str.len_chars().is_between(2, 3)
-    could_pair = could_pair & (width + end.str.len_chars() <= MAX_CODE_DIGITS)
     frame = frame.with_columns(
         start.is_not_null().alias("hyphenated"),
-        could_range.fill_null(False).alias("could_range"),
-        could_pair.fill_null(False).alias("could_pair"),
+        *_hyphen_reading(start, end, pl.col("chained"), international_prefix=international_prefix),
     )
-    meaning = hyphen if hyphen != "auto" else _hyphen_meaning(frame)
+    if hyphen == "auto":
+        meaning, ambiguous_as = _hyphen_meaning(frame)
+        could_range, could_pair = pl.col("could_range"), pl.col("could_pair")
+        both = could_range & could_pair
+        as_range = (could_range & ~could_pair) | (both & pl.lit(ambiguous_as == "range"))
+        as_pair = (could_pair & ~could_range) | (both & pl.lit(ambiguous_as == "pair"))
+    else:
+        meaning = hyphen
+        as_range = pl.col("shaped_range") & pl.lit(hyphen == "range")
+        as_pair = pl.col("hyphenated") & pl.lit(hyphen == "pair")
+    width = start.str.len_chars()
     count = end.cast(pl.Int64, strict=False) - start.cast(pl.Int64, strict=False) + 1
-    in_range = pl.col("could_range") & (count <= MAX_RANGE_CODES) & (meaning == "range")
-    joined = pl.col("hyphenated") & (meaning == "pair")
-    if hyphen == "auto":  # a pair the values chose must look like one
-        joined = joined & pl.col("could_pair")
+    in_range = as_range & (count <= MAX_RANGE_CODES)
     frame = frame.with_columns(
         in_range.alias("in_range"),
-        joined.alias("joined"),
+        as_pair.alias("joined"),
         pl.when(in_range).then(start.cast(pl.Int64, strict=False)).otherwise(0).alias("low"),
         pl.when(in_range).then(end.cast(pl.Int64, strict=False)).otherwise(0).alias("high"),
     )
@@ -348,7 +368,7 @@ def expand_codes(
         .otherwise(item)
         .alias("text"),
         item,
-        (pl.col("hyphenated") & ~pl.col("in_range") & (meaning == "range")).alias("bad_range"),
+        (pl.col("hyphenated") & ~pl.col("in_range") & ~pl.col("joined")).alias("bad_range"),
     )
     both = pl.concat([plain.with_columns(item.alias("text")), listed], how="diagonal")
     both = _with_code_digits(
@@ -370,23 +390,128 @@ def expand_codes(
     return out, (meaning if meaning != "none" else None)
 
 
-def _hyphen_meaning(frame: pl.DataFrame) -> str:
-    """``range`` unless a hyphenated value can only be a pair; ``mixed`` when values prove
-    both; ``none`` without hyphens."""
+def _hyphen_reading(
+    start: pl.Expr, end: pl.Expr, chained: pl.Expr, *, international_prefix: bool
+) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """What a hyphen between ``start`` and ``end`` (digits; ``chained``: more hyphens were in
+    ``end``) can mean: ``shaped_range`` (ends of equal length, in order, same first digit: a
+    range when the vendor says hyphens are ranges), ``could_range`` and ``could_pair``.
+
+    E.164 (SPEC §3.5, codes by numbering knowledge): a pair when ``start`` is a country code,
+    NANP ones included (``1264``, ``1876``: ``nanp_areas``), and ``end`` can follow it (after
+    ``1`` an area code, after ``1NPA`` an exchange or subscriber digits: neither starts with 0
+    or 1); a range when both ends are codes of one country (``country_of``).  MCCMNC: a pair
+    is a 3-digit MCC and a 2- or 3-digit MNC, a range has ends of equal length."""
+    width, end_width = start.str.len_chars(), end.str.len_chars()
+    shaped_range = (
+        ~chained
+        & (width == end_width)
+        & (width <= MAX_CODE_DIGITS)
+        & (end >= start)
+        & ((width == 1) | (start.str.slice(0, 1) == end.str.slice(0, 1)))
+    )
+    fits = width + end_width <= MAX_CODE_DIGITS
+    if international_prefix:
+        left = start.str.replace(r"^(?:00|011)", "")
+        right = end.str.replace(r"^(?:00|011)", "")
+        areas = list(nanp_areas())
+        could_pair = (
+            pl.when(left == "1")
+            .then(end.str.contains(r"^[2-9][0-9]{0,9}$"))
+            .when(left.is_in(areas))
+            .then(end.str.contains(r"^[2-9][0-9]{0,6}$"))
+            .otherwise(left.is_in(list(COUNTRY_CODES)))
+        )
+        could_range = shaped_range & (country_of(left) == country_of(right))
+    else:
+        could_pair = ~chained & (width == 3) & end_width.is_between(2, 3)
+        could_range = shaped_range
+    return (
+        shaped_range.fill_null(False).alias("shaped_range"),
+        could_range.fill_null(False).alias("could_range"),
+        (could_pair & fits).fill_null(False).alias("could_pair"),
+    )
+
+
+@functools.cache
+def nanp_areas() -> dict[str, str]:
+    """Each NANP area code written as a code (``1`` + NPA) → its region, from libphonenumber's
+    metadata: the regions other than US and CA by their leading digits (``1264`` AI, ``1876``
+    JM), US and CA by the numbers their patterns accept."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]
+    npas = [str(npa) for npa in range(200, 1000)]
+    areas: dict[str, str] = {}
+    for region in regions:
+        leading = _leading_digits(region)
+        if leading:
+            pattern = re.compile(f"(?:{leading})")
+            areas.update(("1" + npa, region) for npa in npas if pattern.match(npa))
+    for region in regions:
+        if _leading_digits(region):
+            continue
+        metadata = PhoneMetadata.metadata_for_region(region)
+        patterns = [
+            re.compile(f"(?:{desc.national_number_pattern})")
+            for desc in (
+                metadata.fixed_line, metadata.mobile, metadata.toll_free, metadata.premium_rate,
+                metadata.personal_number, metadata.voip, metadata.uan, metadata.shared_cost,
+            )
+            if desc is not None and desc.national_number_pattern
+        ]  # fmt: skip
+        for npa in npas:
+            if "1" + npa not in areas and any(
+                pattern.fullmatch(npa + digit * 7) for pattern in patterns for digit in "23456789"
+            ):
+                areas["1" + npa] = region
+    return areas
+
+
+@functools.cache
+def _nanp_countries() -> list[str]:
+    """The NANP area codes that are countries of their own (all but US and CA)."""
+    own = {r for r in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1] if _leading_digits(r)}
+    return sorted(code for code, region in nanp_areas().items() if region in own)
+
+
+def _leading_digits(region: str) -> str | None:
+    return PhoneMetadata.metadata_for_region(region).leading_digits
+
+
+def country_of(code: pl.Expr) -> pl.Expr:
+    """The country calling code a code starts with (E.164 country codes are prefix-free), a
+    NANP area code of a region other than US and CA standing for its country (``1264``);
+    null when the code starts with none (``21``)."""
+    calling = pl.coalesce(
+        pl.when(code.str.slice(0, n).is_in(list(COUNTRY_CODES))).then(code.str.slice(0, n))
+        for n in (1, 2, 3)
+    )
+    area = code.str.slice(0, 4)
+    return pl.when((calling == "1") & area.is_in(_nanp_countries())).then(area).otherwise(calling)
+
+
+def _hyphen_meaning(frame: pl.DataFrame) -> tuple[str, str]:
+    """The meaning of the column's hyphens (``range``, ``pair``, ``both``, ``mixed``, ``none``)
+    and the one an item that could be either takes: what the items that can be only one
+    prove, else ``range``; ``mixed`` when they prove both and such an item is there."""
+    could_range, could_pair = pl.col("could_range"), pl.col("could_pair")
     proof = (
         frame.filter(pl.col("hyphenated"))
         .select(
             any=pl.len() > 0,
-            range_only=(pl.col("could_range") & ~pl.col("could_pair")).any(),
-            pair_only=(pl.col("could_pair") & ~pl.col("could_range")).any(),
+            range_only=(could_range & ~could_pair).any(),
+            pair_only=(could_pair & ~could_range).any(),
+            either=(could_pair & could_range).any(),
         )
         .row(0, named=True)
     )
+    ambiguous_as = "pair" if proof["pair_only"] and not proof["range_only"] else "range"
     if not proof["any"]:
-        return "none"
+        return "none", ambiguous_as
     if proof["range_only"] and proof["pair_only"]:
-        return "mixed"
-    return "pair" if proof["pair_only"] else "range"
+        return ("mixed" if proof["either"] else "both"), ambiguous_as
+    if proof["pair_only"]:
+        return "pair", ambiguous_as
+    return "range", ambiguous_as
 
 
 # --- prices ----------------------------------------------------------------------------------
@@ -795,12 +920,15 @@ def parse_ints(s: pl.Series, *, reason: str = "bad_interval") -> tuple[pl.Series
 
 
 def parse_flags(s: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """Booleans from 1/0, true/false, yes/no, y/n and x (a tick); blank is null."""
+    """Booleans from ``FLAG_TRUE`` / ``FLAG_FALSE`` (1/0, yes/no, ticks and crosses, sí/no,
+    oui/non, ja/nein, да/нет, evet/hayır, نعم/لا, 是/否, …), any case or accents; blank is
+    null."""
     cell = pl.col(_WORK)
-    word = cell.str.strip_chars().str.to_lowercase()
-    value = pl.when(word.is_in(FLAG_TRUE)).then(True).when(word.is_in(FLAG_FALSE)).then(False)
+    words = _word_keys(s.cast(pl.String), _FLAG_KEYS)
+    flags = {word: _FLAG_KEYS[key] for word, key in words.items()}
+    value = cell.replace_strict(flags, default=None, return_dtype=pl.Boolean)
     errors = _errors([(_blank(cell), None), (value.is_null(), "bad_flag")])
-    out = _per_cell(s, value.cast(pl.Boolean).alias("value"), errors.alias("error"))
+    out = _per_cell(s, value.alias("value"), errors.alias("error"))
     return out.get_column("value").rename(s.name), out.get_column("error")
 
 
@@ -830,48 +958,79 @@ def parse_pulse(s: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
 # or a code-changes sheet), normalised to ingestd's change classes.
 CHANGE_WORDS = {
     "increase": (
-        "increase", "increased", "up", "rate increase", "price increase",
+        "increase", "increased", "up", "rate increase", "price increase", "rate up", "price up",
+        "higher",
         # es pt fr de it ru tr ar zh
-        "aumento", "subida", "sube", "incremento", "alza", "aumentado", "hausse", "augmentation",
-        "erhöhung", "erhöht", "preiserhöhung", "rialzo", "повышение", "увеличение", "рост",
-        "artış", "zam", "زيادة", "ارتفاع", "上调", "涨价", "上涨",
+        "aumento", "subida", "sube", "incremento", "alza", "aumentado", "aumento de tarifa",
+        "aumento de precio", "incrementado", "acréscimo", "aumento de preço", "elevação", "hausse",
+        "augmentation", "augmenté", "en hausse", "hausse de prix", "erhöhung", "erhoehung",
+        "erhöht", "erhoeht", "preiserhöhung", "preiserhoehung", "anstieg", "gestiegen", "rialzo",
+        "aumentato", "повышение", "увеличение", "рост", "повышена", "повышен", "увеличена",
+        "повышение цены", "artış", "zam", "arttı", "fiyat artışı", "yükseliş", "زيادة", "ارتفاع",
+        "زيادة السعر", "مرتفع", "上调", "涨价", "上涨", "提高", "价格上调", "上升",
     ),
     "decrease": (
-        "decrease", "decreased", "down", "rate decrease", "price decrease", "reduced",
-        "baja", "bajada", "disminución", "reducción", "redução", "diminuição", "reduzido",
-        "baisse", "diminution", "senkung", "gesenkt", "preissenkung", "riduzione",
-        "diminuzione", "ribasso", "понижение", "снижение", "уменьшение", "azalış", "düşüş",
-        "indirim", "تخفيض", "انخفاض", "下调", "降价", "下降",
+        "decrease", "decreased", "down", "rate decrease", "price decrease", "reduced", "reduction",
+        "rate down", "price down", "lower",
+        # "baja" is a removal ("alta/baja"): a lower price is "bajada", "rebaja", "disminución"
+        "bajada", "rebaja", "disminución", "reducción", "descenso", "disminuido", "reducido",
+        "bajada de precio", "redução", "diminuição", "reduzido", "redução de preço", "queda",
+        "baisse", "diminution", "diminué", "réduction", "en baisse", "baisse de prix", "senkung",
+        "gesenkt", "preissenkung", "reduzierung", "reduziert", "riduzione", "diminuzione",
+        "ribasso", "ridotto", "diminuito", "понижение", "снижение", "уменьшение", "снижена",
+        "понижена", "понижен", "снижение цены", "azalış", "düşüş", "indirim", "azaldı", "azalma",
+        "fiyat düşüşü", "تخفيض", "انخفاض", "نقصان", "تخفيض السعر", "下调", "降价", "下降", "降低",
+        "价格下调",
     ),
     "new": (
-        "new", "added", "add", "new code", "code added", "new destination", "new route",
-        "nuevo", "nueva", "alta", "añadido", "novo", "nova", "adicionado", "nouveau",
-        "nouvelle", "ajouté", "neu", "hinzugefügt", "nuovo", "nuova", "aggiunto", "новый",
-        "новая", "новое", "добавлен", "добавлено", "yeni", "eklendi", "جديد", "新增", "新",
-        "新开",
+        "new", "added", "add", "new code", "code added", "destination added", "new destination",
+        "new route", "addition", "code addition", "new prefix", "prefix added", "codes added",
+        "nuevo", "nueva", "alta", "añadido", "añadida", "agregado", "agregada", "nuevo código",
+        "código nuevo", "nuevo destino", "dado de alta", "alta de código", "novo", "nova",
+        "adicionado", "adicionada", "incluído", "incluída", "novo código", "código novo",
+        "novo destino", "inclusão", "nouveau", "nouvelle", "ajouté", "ajoutée", "ajout",
+        "nouveau code", "code ajouté", "nouvelle destination", "neu", "hinzugefügt", "hinzugefuegt",
+        "neuer code", "neue vorwahl", "neues ziel", "aufgenommen", "nuovo", "nuova", "aggiunto",
+        "aggiunta", "nuovo codice", "nuovo prefisso", "новый", "новая", "новое", "добавлен",
+        "добавлено", "добавлена", "новый код", "код добавлен", "yeni", "eklendi", "yeni kod",
+        "eklenen", "kod eklendi", "جديد", "جديدة", "مضاف", "أضيف", "تمت الإضافة", "إضافة",
+        "رمز جديد", "新增", "新", "新开", "新码", "新号段", "添加", "已添加", "新增号码",
     ),
     "unchanged": (
         "no change", "no changes", "unchanged", "same", "nochange", "not changed",
-        "no change on pending increase", "code unchanged",
-        "sin cambio", "sin cambios", "igual", "sem alteração", "sem alterações", "inalterado",
-        "sem mudança", "inchangé", "sans changement", "aucun changement", "unverändert",
-        "keine änderung", "invariato", "nessuna variazione", "без изменений",
-        "не изменилось", "değişiklik yok", "değişmedi", "aynı", "بدون تغيير", "لا تغيير",
-        "不变", "无变化", "未变",
+        "no change on pending increase", "code unchanged", "existing", "current", "sin cambio",
+        "sin cambios", "igual", "sin variación", "sin modificación", "mismo", "sem alteração",
+        "sem alterações", "inalterado", "sem mudança", "sem mudanças", "inchangé", "inchangée",
+        "sans changement", "aucun changement", "pas de changement", "identique", "unverändert",
+        "unveraendert", "keine änderung", "keine aenderung", "gleich", "ohne änderung",
+        "ohne aenderung", "invariato", "invariata", "nessuna variazione", "nessun cambiamento",
+        "без изменений", "не изменилось", "не изменен", "без изм", "değişiklik yok", "değişmedi",
+        "aynı", "sabit", "بدون تغيير", "لا تغيير", "ثابت", "لم يتغير", "不变", "无变化", "未变",
+        "没有变化", "保持不变", "维持",
     ),
     "discontinued": (
         "closed", "close", "deleted", "delete", "removed", "remove", "discontinued", "withdrawn",
-        "code removed", "code deleted", "code closed",
-        "eliminado", "eliminada", "borrado", "dado de baja", "cerrado", "removido", "excluído",
-        "encerrado", "supprimé", "supprimée", "fermé", "retiré", "gelöscht", "entfernt",
-        "geschlossen", "eliminato", "rimosso", "chiuso", "удалено", "удален", "удалён",
-        "закрыто", "закрыт", "silindi", "kaldırıldı", "kapatıldı", "محذوف", "حذف", "مغلق",
-        "删除", "关闭", "已删除", "停用",
+        "code removed", "code deleted", "code closed", "code removal", "code deletion", "removal",
+        "deletion", "destination removed", "destination closed", "codes removed", "terminated",
+        "eliminado", "eliminada", "borrado", "borrada", "dado de baja", "baja", "cerrado",
+        "cerrada", "suprimido", "suprimida", "retirado", "retirada", "código eliminado",
+        "baja de código", "eliminación", "removido", "removida", "excluído", "excluída",
+        "encerrado", "encerrada", "desativado", "exclusão", "remoção", "código removido",
+        "supprimé", "supprimée", "fermé", "fermée", "retiré", "retirée", "suppression",
+        "code supprimé", "gelöscht", "geloescht", "entfernt", "geschlossen", "eingestellt",
+        "abgeschaltet", "gestrichen", "löschung", "loeschung", "entfällt", "entfaellt", "eliminato",
+        "eliminata", "rimosso", "rimossa", "chiuso", "chiusa", "cancellato", "cancellata",
+        "soppresso", "cessato", "удалено", "удален", "удалён", "удалена", "закрыто", "закрыт",
+        "закрыта", "удаление", "код удален", "отключен", "silindi", "kaldırıldı", "kapatıldı",
+        "kapalı", "silinen", "kaldırılan", "kod silindi", "محذوف", "حذف", "مغلق", "ملغى",
+        "تم الحذف", "أزيل", "إزالة", "删除", "关闭", "已删除", "停用", "取消", "移除", "下线",
+        "已关闭",
     ),
     "forbidden": (
-        "blocked", "block", "barred", "forbidden",
-        "bloqueado", "bloqué", "interdit", "gesperrt", "bloccato", "заблокировано",
-        "запрещено", "engellendi", "محظور", "禁止", "封锁",
+        "blocked", "block", "barred", "forbidden", "bloqueado", "bloqueada", "prohibido",
+        "proibido", "bloqué", "bloquée", "interdit", "gesperrt", "verboten", "bloccato", "vietato",
+        "заблокировано", "заблокирован", "запрещено", "engellendi", "engelli", "yasak", "محظور",
+        "محجوب", "禁止", "封锁", "屏蔽", "禁用",
     ),
 }  # fmt: skip
 # cells that say nothing: no word, not an unknown one
@@ -880,25 +1039,42 @@ NO_WORDS = ("", "-", "n/a", "na", "none", "null", "undefined", "tbd")
 
 def word_key(text: str) -> str:
     """A vendor's word as ``ASAP_WORDS``, ``CHANGE_WORDS`` and ``NO_WORDS`` are compared: no
-    case or accents (``headers.fold``), spaces and ``_`` one space, no end punctuation."""
-    return " ".join(fold(text).replace("_", " ").split()).strip(" .!:")
+    case or accents (``headers.fold``), spaces, ``_`` and ``-`` one space, no end punctuation."""
+    return " ".join(fold(text).replace("_", " ").replace("-", " ").split()).strip(" .!:")
 
 
 _WORD_CLASS = {word_key(word): change for change, words in CHANGE_WORDS.items() for word in words}
 _ASAP_KEYS = frozenset(word_key(word) for word in ASAP_WORDS)
 _NO_WORD_KEYS = frozenset(word_key(word) for word in NO_WORDS)
+_FLAG_KEYS = {word_key(word): False for word in FLAG_FALSE} | {
+    word_key(word): True for word in FLAG_TRUE
+}
+_CHANGE_OR_NO_WORD_KEYS = frozenset(_WORD_CLASS) | _NO_WORD_KEYS
 
 
-def _word_keys(cells: pl.Series) -> dict[str, str]:
-    """Each distinct cell → its ``word_key``: computed once per distinct word, not per row."""
-    return {cell: word_key(cell) for cell in cells.drop_nulls().unique()}
+def _word_keys(cells: pl.Series, known: Collection[str]) -> dict[str, str]:
+    """Each distinct cell whose ``word_key`` is one of ``known`` → that key.  Once per distinct
+    cell; ASCII cells (nearly all) as a whole column, where ``word_key`` is lower case, runs of
+    spaces, ``_`` and ``-`` one space, no end punctuation."""
+    distinct = cells.drop_nulls().unique()
+    ascii_only = distinct.str.len_bytes() == distinct.str.len_chars()
+    plain = distinct.filter(ascii_only)
+    keys = (
+        plain.str.to_lowercase().str.replace_all(r"[\s\x1c-\x1f_\-]+", " ").str.strip_chars(" .!:")
+    )
+    wanted = keys.is_in(list(known))
+    words = dict(zip(plain.filter(wanted).to_list(), keys.filter(wanted).to_list(), strict=True))
+    for cell in distinct.filter(~ascii_only).to_list():
+        key = word_key(cell)
+        if key in known:
+            words[cell] = key
+    return words
 
 
 def _asap_cells(texts: pl.Series) -> list[str]:
     """The cells of a date column that are ASAP words (only cells without digits are looked
     at: a column of dates has many distinct cells, its words few)."""
-    words = _word_keys(texts.filter(~texts.str.contains(r"[0-9]").fill_null(True)))
-    return [cell for cell, key in words.items() if key in _ASAP_KEYS]
+    return list(_word_keys(texts.filter(~texts.str.contains(r"[0-9]").fill_null(True)), _ASAP_KEYS))
 
 
 def parse_change_words(s: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -909,7 +1085,7 @@ def parse_change_words(s: pl.Series) -> tuple[pl.Series, pl.Series]:
     warns about it: an unknown word is not a reason to reject a row)."""
     cell = pl.col(_WORK)
     written = cell.str.strip_chars()
-    words = _word_keys(s.cast(pl.String))
+    words = _word_keys(s.cast(pl.String), _CHANGE_OR_NO_WORD_KEYS)
     classes = {word: _WORD_CLASS[key] for word, key in words.items() if key in _WORD_CLASS}
     change = cell.replace_strict(classes, default=None, return_dtype=pl.String)
     said_nothing = cell.is_in([word for word, key in words.items() if key in _NO_WORD_KEYS])

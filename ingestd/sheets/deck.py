@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from ingestd.errors import SheetError
+from ingestd.errors import RowError, SheetError
 from ingestd.rates.model import Kind
 from ingestd.sheets.normalize import normalize
 from ingestd.sheets.opentwps import DeckRead, read_opentwps
 from ingestd.sheets.read import read_sheets
 from ingestd.sheets.reread import SheetCache
 from ingestd.sheets.table import FoundTable, find_tables
+
+# what a code-changes sheet's rows do, as the report counts them (``DeckRead.code_changes``)
+CODE_CHANGE_ACTIONS = ("removed", "blocked", "added", "added_with_rate", "unchanged")
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,9 @@ def read_decks(
 
 def combine(decks: list[DeckRead]) -> list[DeckRead]:
     """Decks bound for the same table become one: the price sheet leads (its detection report
-    is the deck's), the others add their rows, errors and warnings."""
+    is the deck's), the others add their rows, errors and warnings.  The codes a code-changes
+    sheet adds must have a rate in a price sheet of the same table (SPEC §3.5): a row adding
+    one that has none is rejected (``added_without_rate``)."""
     groups: dict[tuple[Kind, str | None], list[DeckRead]] = {}
     for deck in decks:
         groups.setdefault((deck.kind, deck.table_suffix), []).append(deck)
@@ -156,20 +161,73 @@ def combine(decks: list[DeckRead]) -> list[DeckRead]:
     for group in groups.values():
         group.sort(key=lambda d: d.layout == "code_changes")  # price sheets first
         lead, rest = group[0], group[1:]
-        if not rest:
+        if not rest and lead.additions is None:
             out.append(lead)
             continue
+        rejected, code_changes = _added_codes(group)
         rows = pl.concat([lead.rows, *(d.rows for d in rest)], how="diagonal_relaxed")
         out.append(
             DeckRead(
                 **{
                     **lead.__dict__,
                     "rows": rows,
-                    "errors": [e for d in group for e in d.errors],
+                    "errors": [e for d in group for e in d.errors] + rejected,
                     "warnings": [w for d in group for w in d.warnings]
                     + [f"sheet {d.sheet!r} ({d.layout}) adds {d.rows.height} rows" for d in rest],
                     "total_rows": sum(d.total_rows for d in group),
+                    "code_changes": code_changes,
+                    "additions": None,
                 }
             )
         )
     return out
+
+
+def _added_codes(group: list[DeckRead]) -> tuple[list[RowError], dict[str, int]]:
+    """The rows the group's code-changes sheets add, looked up in the rates of its price
+    sheets: the rejected ones and the rows per action of all its code-changes sheets
+    (``added_with_rate``: an added row whose every code has a rate)."""
+    changes = [d for d in group if d.layout == "code_changes"]
+    priced = [d.rows.get_column("code") for d in group if d.layout != "code_changes"]
+    rated = pl.concat(priced) if priced else pl.Series("code", [], dtype=pl.String)
+    counts = {action: 0 for action in CODE_CHANGE_ACTIONS if changes}
+    rejected = []
+    for deck in changes:
+        for action, n in deck.code_changes.items():
+            counts[action] = counts.get(action, 0) + n
+        if deck.additions is None:
+            continue
+        additions = deck.additions.with_row_index("_added")
+        rateless = (
+            additions.select("_added", "codes")
+            .explode("codes")
+            .filter(pl.col("codes").is_not_null() & ~pl.col("codes").is_in(rated.implode()))
+            .group_by("_added")
+            .agg(pl.col("codes").alias("rateless"))
+        )
+        additions = additions.join(rateless, on="_added", how="left", maintain_order="left")
+        wrong = pl.col("reason").is_not_null() | pl.col("rateless").is_not_null()
+        counts["added_with_rate"] += additions.filter(~wrong).height
+        for row, reason, message, cells, codes in (
+            additions.filter(wrong)
+            .select("source_row", "reason", "message", "cells", "rateless")
+            .iter_rows()
+        ):
+            where = f"the code-changes sheet {deck.sheet!r} (row {row}: {' | '.join(cells)})"
+            rejected.append(
+                RowError(
+                    reason=reason or "added_without_rate",
+                    message=message
+                    or (
+                        f"code {codes[0]} is added by {where} but the deck gives it no rate"
+                        if len(codes) == 1
+                        else f"codes {', '.join(codes)} are added by {where} but the deck "
+                        "gives them no rate"
+                    ),
+                    row=row,
+                    sheet=deck.sheet,
+                    cells=tuple(cells),
+                    code=codes[0] if codes else None,
+                )
+            )
+    return rejected, counts

@@ -106,8 +106,11 @@ def normalize(
     if sheet.blank_rows:
         skipped["blank"] = skipped.get("blank", 0) + sheet.blank_rows
     total_rows = sheet.height
+    additions, code_changes = None, {}
     if found.layout == "code_changes":
-        sheet = _code_changes(sheet, warnings, skipped)
+        sheet, additions, code_changes = _code_changes(
+            sheet, found.kind, options.hyphen, warnings, skipped
+        )
     read = _Reader(sheet, spec_for(found.kind), options, warnings)
     read.common()
     decks = []
@@ -116,6 +119,7 @@ def normalize(
         deck.table_suffix = suffix
         deck.total_rows = total_rows
         deck.skipped = dict(skipped)
+        deck.code_changes, deck.additions = dict(code_changes), additions
         decks.append(deck)
     return decks
 
@@ -280,23 +284,75 @@ class _Problem:
 # --- layouts ---------------------------------------------------------------------------------
 
 
-def _code_changes(sheet: _Sheet, warnings: list[str], skipped: dict[str, int]) -> _Sheet:
-    """A code-changes sheet (SPEC §3.3): removed codes become discontinued rows (blocked ones
-    forbidden); added codes carry no rate and rows without a code change say nothing."""
+def _code_changes(
+    sheet: _Sheet, kind: Kind, hyphen: str, warnings: list[str], skipped: dict[str, int]
+) -> tuple[_Sheet, pl.DataFrame, dict[str, int]]:
+    """A code-changes sheet (SPEC §3.3, §3.5): the rows it removes, to be read as discontinued
+    rows (blocked ones forbidden); the rows it adds (``DeckRead.additions``), whose rate must
+    come from the deck's price sheet (``deck.combine`` looks); and its rows per action.  Rows
+    without a code change say nothing."""
     changes, unknown = parse_change_words(sheet.text("code_change"))
     _warn_unknown_words(sheet, "code_change", unknown, warnings)
     removal = changes.is_in(["discontinued", "forbidden"]).fill_null(False)
-    added = int((changes == "new").sum())
-    if added:
-        warnings.append(
-            f"{added} rows of the code-changes sheet add codes; an added code has no rate of its "
-            "own (its rate comes from the price sheet): ignored"
+    addition = (changes == "new").fill_null(False)
+    counts = {
+        "removed": int((changes == "discontinued").sum()),
+        "blocked": int((changes == "forbidden").sum()),
+        "added": int(addition.sum()),
+    }
+    counts["unchanged"] = sheet.height - int(removal.sum()) - counts["added"]
+    if counts["unchanged"]:
+        skipped["no_code_change"] = counts["unchanged"]
+    additions = _additions(sheet.filtered(addition), kind, hyphen)
+    return sheet.filtered(removal), additions, counts
+
+
+def _additions(added: _Sheet, kind: Kind, hyphen: str) -> pl.DataFrame:
+    """The rows a code-changes sheet adds (``DeckRead.additions``): per row its ``codes``, the
+    ``reason`` and ``message`` of its first bad code (null when all are codes), its raw
+    ``cells``."""
+    schema = {
+        "source_row": pl.Int64,
+        "codes": pl.List(pl.String),
+        "reason": pl.String,
+        "message": pl.String,
+        "cells": pl.List(pl.String),
+    }
+    if not added.height:
+        return pl.DataFrame(schema=schema)
+    wrong = pl.col("error").is_not_null()
+    per_row = (
+        _codes(added, kind, hyphen)
+        .group_by(_ROW, maintain_order=True)
+        .agg(
+            pl.col("code").drop_nulls().alias("codes"),
+            pl.col("error").filter(wrong).first().alias("reason"),
+            pl.col("item").filter(wrong).first(),
+            pl.col("field").filter(wrong).first(),
         )
-        skipped["code_added"] = added
-    unchanged = sheet.height - int(removal.sum()) - added
-    if unchanged:
-        skipped["no_code_change"] = unchanged
-    return sheet.filtered(removal)
+        .sort(_ROW)
+    )
+    messages, texts = [], {}
+    for row, reason, item, name in per_row.select(_ROW, "reason", "item", "field").iter_rows():
+        text = texts.setdefault(name, added.text(name))[row] if reason else None
+        messages.append(
+            f"{added.header(name)} {text or ''!r}"
+            + (f": {item!r}" if item is not None and item != text else "")
+            + f" {REASON_TEXT.get(reason, reason)}"
+            if reason
+            else None
+        )
+    cells = [list(raw_cells(row)) for row in added.data.select(_cell_columns(added.data)).rows()]
+    return pl.DataFrame(
+        {
+            "source_row": added.data.get_column("source_row"),
+            "codes": per_row.get_column("codes"),
+            "reason": per_row.get_column("reason"),
+            "message": pl.Series(messages, dtype=pl.String),
+            "cells": pl.Series(cells, dtype=pl.List(pl.String)),
+        },
+        schema=schema,
+    )
 
 
 def _rate_tables(sheet: _Sheet) -> list[tuple[str | None, str | None]]:

@@ -73,6 +73,12 @@ class DeckRead:
     columns: list[dict] = field(default_factory=list)
     # every sheet of the file and what became of it (the file's first deck carries them)
     sheets: list[dict] = field(default_factory=list)
+    # a code-changes sheet's rows per action: removed, blocked, added, added_with_rate (once
+    # ``deck.combine`` found the added codes' rates in the price sheet), unchanged
+    code_changes: dict[str, int] = field(default_factory=dict)
+    # the rows a code-changes sheet adds (``normalize._additions``), until ``deck.combine``
+    # finds their rates in the price sheet or rejects them
+    additions: pl.DataFrame | None = None
 
     def report(self) -> dict:
         """The detection report of this sheet, JSON-ready."""
@@ -100,6 +106,7 @@ class DeckRead:
             "fingerprint": self.fingerprint,
             "columns": self.columns,
             "sheets": self.sheets,
+            "code_changes": self.code_changes,
         }
 
 

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from ingestd.rates.model import PRICE, TIME
 from ingestd.sheets.cells import (
+    CHANGE_WORDS,
     currency_marks,
     expand_codes,
+    nanp_areas,
     parse_change_words,
     parse_codes,
     parse_currencies,
@@ -23,6 +25,7 @@ from ingestd.sheets.cells import (
     parse_prices,
     parse_pulse,
     parse_timezone,
+    word_key,
 )
 
 
@@ -87,8 +90,8 @@ def test_lists_and_ranges_give_one_code_per_row():
     ("cells", "meaning", "codes"),
     [
         (["447400-447402"], "range", ["447400", "447401", "447402"]),
-        (["20-21"], "range", ["20", "21"]),  # fits both: a range
-        (["20-21", "93-76"], "pair", ["2021", "9376"]),  # 93-76 can only be a pair
+        (["20-21"], "pair", ["2021"]),  # Egypt and no country: only Egypt's 2021 is a code
+        (["20-21", "93-76"], "pair", ["2021", "9376"]),
         (["1-201", "44 – 20"], "pair", ["1201", "4420"]),
         (["49", "44"], None, ["49", "44"]),
     ],
@@ -99,13 +102,120 @@ def test_hyphens_mean_ranges_or_pairs_per_column(cells, meaning, codes):
     assert [code for _, code, _ in rows] == codes
 
 
-def test_a_column_proving_both_meanings_is_mixed_unless_told():
-    assert expanded(["93-76", "447400-447409"])[1] == "mixed"
+# SPEC §3.5: a hyphen after a country code (NANP ones included) joins; between two codes of
+# one country of the same length it is a range; written as carriers write them
+@pytest.mark.parametrize(
+    ("cell", "codes"),
+    [
+        ("1264-581", ["1264581"]),  # Anguilla
+        ("1 264-581", ["1264581"]),
+        ("1264 - 581", ["1264581"]),
+        ("+1264-581", ["1264581"]),
+        ("+1 264 - 581", ["1264581"]),
+        ("1-264-581", ["1264581"]),
+        ("001264-581", ["1264581"]),
+        ("1264–581", ["1264581"]),  # an en dash
+        ("1876-3", ["18763"]),  # Jamaica
+        ("1658-2", ["16582"]),  # Jamaica's second area code
+        ("1242-35", ["124235"]),  # Bahamas
+        ("1809-220", ["1809220"]),  # Dominican Republic, three area codes
+        ("1849-8", ["18498"]),
+        ("1787-4", ["17874"]),  # Puerto Rico
+        ("1939 - 2", ["19392"]),
+        ("1201-555", ["1201555"]),  # US: NPA-NXX
+        ("1416-555", ["1416555"]),  # Canada
+        ("1-201", ["1201"]),
+        ("44-20", ["4420"]),
+        ("52-55", ["5255"]),  # Mexico City
+        ("7-495", ["7495"]),  # Moscow
+        ("880-17", ["88017"]),  # Bangladesh mobile
+        ("93-76", ["9376"]),
+        ("44-20-7", ["44207"]),
+        ("4420-4429", [f"442{i}" for i in range(10)]),
+        ("33612-33619", [f"3361{i}" for i in range(2, 10)]),
+        ("3361200-3361299", [f"33612{i:02}" for i in range(100)]),
+        ("447400 - 447402", ["447400", "447401", "447402"]),
+        ("18763-18765", ["18763", "18764", "18765"]),  # both Jamaica
+        ("1201200-1201202", ["1201200", "1201201", "1201202"]),
+        ("+447400-+447401", ["447400", "447401"]),
+    ],
+)
+def test_hyphens_read_by_numbering_knowledge(cell, codes):
+    rows, meaning = expanded([cell])
+    assert [code for _, code, _ in rows] == codes
+    assert [error for _, _, error in rows] == [None] * len(codes)
+    assert meaning == ("pair" if len(codes) == 1 else "range")
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "1264-1268",  # Anguilla to Antigua: no range, and 1268 cannot follow 1264
+        "1876-1877",  # Jamaica to the US
+        "21-22",  # no country code starts either end
+        "4474-44749",
+        "1-10000000",  # after 1 comes an area code, never 1
+        "1264-0123",  # a NANP number never goes on with 0 or 1
+        "447409-447400",
+        "44-20-",
+    ],
+)
+def test_a_hyphen_that_is_neither_a_range_nor_a_pair_rejects_the_item(cell):
+    rows, _ = expanded([cell, "44"])
+    assert rows[0][1] is None and rows[0][2] in ("bad_range", "bad_code")
+    assert rows[-1] == (1, "44", None)
+
+
+def test_a_column_mixing_pairs_and_ranges_is_read_item_by_item():
+    rows, meaning = expanded(
+        ["1264-581", "447400-447402", "52-55, 3361200-3361201", "1876-3", "7-495", "4420-4421"]
+    )
+    assert meaning == "both"
+    assert rows == [
+        (0, "1264581", None),
+        (1, "447400", None), (1, "447401", None), (1, "447402", None),
+        (2, "5255", None), (2, "3361200", None), (2, "3361201", None),
+        (3, "18763", None),
+        (4, "7495", None),
+        (5, "4420", None), (5, "4421", None),
+    ]  # fmt: skip
+
+
+def test_an_item_that_could_be_either_takes_what_the_column_proves():
+    # "44-44" is the country code joined to itself or a range of one: the others decide
+    assert expanded(["44-44", "93-76"]) == ([(0, "4444", None), (1, "9376", None)], "pair")
+    assert expanded(["44-44", "4420-4421"])[0][0] == (0, "44", None)
+    assert expanded(["44-44"]) == ([(0, "44", None)], "range")
+    # the column proves both meanings: this item stays ambiguous and the caller refuses
+    assert expanded(["44-44", "93-76", "4420-4421"])[1] == "mixed"
+
+
+def test_a_vendor_setting_forces_one_meaning_for_every_item():
     rows, meaning = expanded(["93-76", "447400-447409"], hyphen="range")
     assert meaning == "range"
     assert rows[0] == (0, None, "bad_range") and len(rows) == 11
-    rows, meaning = expanded(["93-76", "4474-4473"], hyphen="pair")
-    assert [code for _, code, _ in rows] == ["9376", "44744473"]
+    rows, meaning = expanded(["93-76", "4474-4473", "1-264-581"], hyphen="pair")
+    assert [code for _, code, _ in rows] == ["9376", "44744473", "1264581"]
+
+
+def test_mccmnc_items_that_could_be_either_follow_the_column():
+    pairs, meaning = expanded(["310-311", "001-01"], international_prefix=False)
+    assert meaning == "pair" and [code for _, code, _ in pairs] == ["310311", "00101"]
+    ranges, meaning = expanded(["310-311", "31026-31027"], international_prefix=False)
+    assert meaning == "range"
+    assert [code for _, code, _ in ranges] == ["310", "311", "31026", "31027"]
+    _, meaning = expanded(["310-311", "001-01", "31026-31027"], international_prefix=False)
+    assert meaning == "mixed"
+
+
+def test_nanp_area_codes_come_from_the_numbering_metadata():
+    areas = nanp_areas()
+    assert {areas[c] for c in ("1264", "1876", "1658", "1242", "1809", "1829", "1849")} == {
+        "AI", "JM", "BS", "DO",
+    }  # fmt: skip
+    assert (areas["1787"], areas["1939"]) == ("PR", "PR")
+    assert areas["1201"] == "US" and areas["1416"] == "CA" and areas["1800"] in ("US", "CA")
+    assert "1911" not in areas and "1100" not in areas  # no NPA starts with 1 or is N11
 
 
 @pytest.mark.parametrize(
@@ -453,11 +563,26 @@ def test_parse_ints_reason_is_the_callers():
     assert one(parse_ints, "many", reason="bad_number") == (None, "bad_number")
 
 
+# yes/no in the languages of SPEC §3.5, any case and accents, ticks and crosses
+YES_CELLS = (
+    "Sí", "SI", "si", "S", "Sim", "SIM", "Oui", "OUI.", "O", "Ja", "JA", "J", "Да", "ДА", "Evet",
+    "EVET", "E", "نعم", "是", "有", "✓", "✔", "☑", "✅", "○", "Verdadero", "Vrai", "Wahr", "Vero",
+)  # fmt: skip
+NO_CELLS = (
+    "NO", "Não", "NAO", "nao", "Non", "NON", "Nein", "NEIN", "Нет", "нет", "Hayır", "HAYIR",
+    "hayir", "H", "لا", "否", "无", "✗", "✘", "×", "❌", "Falso", "Faux", "Falsch",
+)  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("cell", "value", "error"),
     [
         *[(word, True, None) for word in ("1", "true", "TRUE", "yes", "Y", "x", "X ")],
         *[(word, False, None) for word in ("0", "false", "No", "n")],
+        *[(word, True, None) for word in YES_CELLS],
+        *[(word, False, None) for word in NO_CELLS],
+        ("peut-être", None, "bad_flag"),
+        ("vielleicht", None, "bad_flag"),
         ("", None, None),
         (None, None, None),
         ("maybe", None, "bad_flag"),
@@ -518,6 +643,62 @@ def test_parse_currencies():
 def test_currency_marks_of_price_cells():
     marks = currency_marks(pl.Series(["$0.15", "0.15 EUR", "£1", "0.1 usd", "0.15", "1e5", None]))
     assert marks.to_list() == ["USD", "EUR", "GBP", "USD", None, None, None]
+
+
+@pytest.mark.parametrize(
+    ("words", "change"),
+    [
+        (["Code Removal", "Removed", "Deleted", "Closed", "CODE REMOVED", "code_deleted",
+          "Eliminado", "ELIMINADA", "Baja", "BAJA", "Dado de baja", "Eliminación", "Removido",
+          "Excluído", "Supprimé", "SUPPRIMEE", "Fermé", "Gelöscht", "GELOESCHT", "Entfernt",
+          "Eliminato", "Rimosso", "Удален", "Удалён", "УДАЛЕНО", "Закрыт", "Kaldırıldı",
+          "KALDIRILDI", "Silindi", "محذوف", "تم الحذف", "删除", "已删除", "关闭"],
+         "discontinued"),
+        (["Code Added", "Destination Added", "New Code", "New", "ADDED", "Nuevo", "NUEVA",
+          "Alta", "Añadido", "Agregado", "Novo", "Adicionado", "Nouveau", "Ajouté", "AJOUTEE",
+          "Neu", "NEU", "Hinzugefügt", "Nuovo", "Aggiunto", "Новый", "Добавлен", "Yeni",
+          "Eklendi", "جديد", "مضاف", "新增", "新"],
+         "new"),
+        (["Increase", "Aumento", "Subida", "Alza", "Hausse", "Augmentation", "Erhöhung",
+          "ERHOEHUNG", "Rialzo", "Повышение", "Artış", "ARTIS", "Zam", "زيادة", "上调", "涨价"],
+         "increase"),
+        (["Decrease", "Disminución", "DISMINUCION", "Bajada", "Rebaja", "Reducción", "Redução",
+          "Baisse", "Diminution", "Senkung", "Riduzione", "Понижение", "Снижение", "Azalış",
+          "AZALIS", "İndirim", "تخفيض", "下调", "降价"],
+         "decrease"),
+        (["No Change", "Unchanged", "no-change", "Sin cambios", "Sin cambio", "Sem alteração",
+          "Inchangé", "Sans changement", "Unverändert", "UNVERAENDERT", "Keine Änderung",
+          "Invariato", "Без изменений", "Değişiklik yok", "بدون تغيير", "不变", "无变化"],
+         "unchanged"),
+        (["Blocked", "Bloqueado", "Bloqué", "Gesperrt", "Заблокировано", "محظور", "禁止"],
+         "forbidden"),
+    ],
+)  # fmt: skip
+def test_change_words_in_the_languages_vendors_write(words, change):
+    classes, unknown = parse_change_words(pl.Series(words, dtype=pl.String))
+    assert dict(zip(words, classes.to_list(), strict=True)) == {word: change for word in words}
+    assert unknown.null_count() == len(words)
+
+
+def test_no_change_word_belongs_to_two_classes():
+    classes = {}
+    for change, words in CHANGE_WORDS.items():
+        for word in words:
+            assert classes.setdefault(word_key(word), change) == change, word
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["ASAP", "asap.", "Immediate", "Immediately", "Effective immediately", "Inmediato",
+     "INMEDIATA", "De inmediato", "Imediato", "IMEDIATAMENTE", "Immédiat", "IMMEDIATE",
+     "immédiatement", "Avec effet immédiat", "Sofort", "AB SOFORT", "Umgehend", "Immediato",
+     "Subito", "Немедленно", "НЕМЕДЛЕННО", "Сразу", "Hemen", "Derhal", "Anında", "فوري",
+     "فوراً", "立即", "立即生效", "即刻生效"],
+)  # fmt: skip
+def test_asap_words_in_the_languages_vendors_write(word):
+    values, errors, _ = parse_datetimes(pl.Series([word, "2027-01-15"], dtype=pl.String))
+    assert values.to_list() == [None, dt.datetime(2027, 1, 15)]
+    assert errors.to_list() == [None, None]
 
 
 def test_change_words():

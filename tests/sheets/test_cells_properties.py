@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from ingestd.sheets.cells import (
     DATE_RANGE,
     REASON_TEXT,
+    _word_keys,
     expand_codes,
     parse_codes,
     parse_datetimes,
     parse_prices,
+    word_key,
 )
 
 # any text, NUL and huge cells included, mixed with text that looks like the cells of a deck
@@ -61,7 +63,7 @@ def test_codes(cells, international):
 @given(COLUMNS, st.booleans(), st.sampled_from(["auto", "range", "pair"]))
 def test_code_lists_and_ranges(cells, international, hyphen):
     frame, meaning = expand_codes(series(cells), hyphen=hyphen, international_prefix=international)
-    assert meaning in (None, "range", "pair", "mixed")
+    assert meaning in (None, "range", "pair", "both", "mixed")
     assert set(frame.get_column("row").unique().to_list()) == set(range(len(cells)))
     assert frame.get_column("row").is_sorted()
     assert known(frame.get_column("error"), {"missing_code", "bad_code", "bad_range"})
@@ -148,3 +150,16 @@ def test_datetimes(cells, order, timezone, zones):
     again, problems, _ = parse_datetimes(written, date_order=order)
     assert again.to_list() == canonical.to_list()
     assert problems.null_count() == len(canonical)
+
+
+WORDISH = st.text(alphabet=" \t\x0b\x1c\x1f_-.!:aBcÉé NoSí", max_size=12)
+
+
+@PROPERTIES
+@given(st.lists(st.one_of(WORDISH, st.text(max_size=8), st.none()), max_size=30))
+def test_words_keyed_as_a_column_are_keyed_as_word_key_keys_each(cells):
+    """The whole-column keying of ASCII words is ``word_key`` itself."""
+    keys = {word_key(cell) for cell in cells if cell is not None}
+    assert _word_keys(series(cells), keys) == {
+        cell: word_key(cell) for cell in cells if cell is not None
+    }

@@ -115,7 +115,7 @@ DECKS = [
         "es_no_accents_latin1",
         ["PREFIJO", "DESTINO", "PRECIO", "FECHA DE VIGENCIA", "TASACION", "ESTADO"],
         [
-            ["54", "Argentina Fijo", "0,0150", "20/02/2027", "60/60", "BAJA"],
+            ["54", "Argentina Fijo", "0,0150", "20/02/2027", "60/60", "REBAJA"],
             ["549", "Argentina Móvil", "0,0900", "20/02/2027", "60/60", "DISMINUCION"],
             ["5411", "Buenos Aires", "0,0080", "INMEDIATO", "60/60", "NUEVA"],
         ],
@@ -544,7 +544,7 @@ def test_headers_in_ten_languages_without_case_accents_or_punctuation(header, fi
     [
         ("Aumento", "increase"), ("SUBIDA", "increase"), ("Hausse", "increase"),
         ("erhohung", "increase"), ("Повышение", "increase"), ("上调", "increase"),
-        ("Baja", "decrease"), ("Disminucion", "decrease"), ("REDUÇÃO", "decrease"),
+        ("Baja", "discontinued"), ("Disminucion", "decrease"), ("REDUÇÃO", "decrease"),
         ("baisse", "decrease"), ("Senkung", "decrease"), ("понижение", "decrease"),
         ("下调", "decrease"), ("Nuevo", "new"), ("Novo", "new"), ("NOUVEAU", "new"),
         ("Neu", "new"), ("Новый", "new"), ("新增", "new"), ("Eliminado", "discontinued"),

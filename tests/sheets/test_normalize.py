@@ -149,6 +149,7 @@ def test_a_plain_deck_gives_the_kinds_row_shape_and_the_report():
         "fingerprint": None,
         "columns": [],
         "sheets": [],
+        "code_changes": {},
     }
 
 
@@ -220,16 +221,31 @@ def test_hyphens_of_country_area_pairs_are_joined():
     assert column(deck, "code") == ["9376", "4420", "1201", "7"]
 
 
-def test_a_column_mixing_ranges_and_pairs_is_refused_until_the_vendor_says():
-    table = found(CODE_RATE, ["93-76", "0.1"], ["447400-447409", "0.2"])
+def test_a_column_of_pairs_and_ranges_is_read_item_by_item():
+    deck = one(
+        found(
+            CODE_RATE, ["93-76", "0.1"], ["447400-447402", "0.2"], ["1264-581", "0.3"],
+            ["1 876 - 3", "0.4"], ["33612-33613", "0.5"],
+        )
+    )  # fmt: skip
+    assert column(deck, "code", "source_row") == [
+        ("9376", 2), ("447400", 3), ("447401", 3), ("447402", 3), ("1264581", 4), ("18763", 5),
+        ("33612", 6), ("33613", 6),
+    ]  # fmt: skip
+    assert deck.errors == []
+
+
+def test_a_column_whose_items_stay_ambiguous_is_refused_until_the_vendor_says():
+    # "44-44" could be a pair or a range of one, and the column proves both meanings
+    table = found(CODE_RATE, ["93-76", "0.1"], ["447400-447409", "0.2"], ["44-44", "0.3"])
     with pytest.raises(SheetError) as caught:
         normalize(table)
     assert caught.value.reason == "mixed_hyphens"
     assert "'93-76'" in caught.value.message and "hyphen" in caught.value.message
     as_ranges = one(table, hyphen="range")
-    assert len(as_ranges.rows) == 10 and [e.reason for e in as_ranges.errors] == ["bad_range"]
+    assert len(as_ranges.rows) == 11 and [e.reason for e in as_ranges.errors] == ["bad_range"]
     as_pairs = one(table, hyphen="pair")
-    assert column(as_pairs, "code") == ["9376", "447400447409"]
+    assert column(as_pairs, "code") == ["9376", "447400447409", "4444"]
 
 
 def test_excel_damage_is_repaired_or_the_row_rejected():
@@ -778,8 +794,13 @@ def test_a_code_changes_sheet_discontinues_removed_codes():
     ]
     assert deck.errors == []
     assert deck.total_rows == 6
-    assert deck.skipped == {"code_added": 1, "no_code_change": 2}
-    assert any("1 rows" in w and "add codes" in w for w in deck.warnings)
+    assert deck.skipped == {"no_code_change": 2}
+    assert deck.code_changes == {"removed": 2, "blocked": 1, "added": 1, "unchanged": 2}
+    # the added code waits for the price sheet's rate (deck.combine)
+    assert deck.additions.select("source_row", "codes", "reason").rows() == [(2, ["4916"], None)]
+    assert deck.additions.get_column("cells").to_list() == [
+        ["Code Added", "Germany", "4916", "2026-09-20"]
+    ]
 
 
 # --- conflicts -------------------------------------------------------------------------------
