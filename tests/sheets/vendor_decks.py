@@ -636,7 +636,10 @@ def prose_footnote_xlsx() -> Built:
                 ["44", "United Kingdom", 0.0061, day("2026-03-12")],
                 ["49", "Germany", 0.0052, day("2026-03-12")],
                 [],
-                ["* The following countries will be billed 60/60: Mexico, Haiti, Dominican Rep."],
+                [
+                    "* The following countries will be billed 60/60: "
+                    "Mexico, Haiti, Dominican Republic."
+                ],
                 ["** All other destinations are billed 1/1."],
             ],
         ),
