@@ -427,6 +427,80 @@ def zh_dongfang_gb18030() -> Built:
     )
 
 
+def ar_sahara_utf8() -> Built:
+    """Arabic CSV in UTF-8 (no BOM), comma-separated, a notice line, day-first dates."""
+    return text_file(
+        [
+            ["شركة الصحراء للاتصالات الدولية"],
+            ["العملة: USD"],
+            [],
+            ["رمز الوجهة", "الوجهة", "سعر الدقيقة", "تاريخ النفاذ"],
+            ["974", "قطر", "0.1650", "19/03/2026"],
+            ["965", "الكويت", "0.0890", "19/03/2026"],
+            ["968", "عمان", "0.1720", "19/03/2026"],
+            ["973", "البحرين", "0.1240", "19/03/2026"],
+            ["964", "العراق", "0.0980", "19/03/2026"],
+        ],
+        filename="sahara.csv",
+        encoding="utf-8",
+        delimiter=",",
+    )
+
+
+def zh_haitong_utf16_tab() -> Built:
+    """Chinese "Unicode text" as Excel saves it: UTF-16 LE with BOM, tab-separated."""
+    return text_file(
+        [
+            ["海通国际通信 语音批发价格"],
+            [],
+            ["号段", "线路", "单价", "生效时间"],
+            ["95", "缅甸", "0.0920", "立即"],
+            ["855", "柬埔寨", "0.0610", "2026-03-25"],
+            ["856", "老挝", "0.0750", "2026-03-25"],
+            ["880", "孟加拉", "0.0400", "立即"],
+            ["977", "尼泊尔", "0.1250", "2026-03-25"],
+        ],
+        filename="haitong.txt",
+        encoding="utf-16",
+        delimiter="\t",
+    )
+
+
+def de_rheinland_latin9() -> Built:
+    """German CSV in ISO-8859-15 with the euro sign in the header."""
+    return text_file(
+        [
+            ["Rheinland Carrier AG - Preisliste"],
+            ["Stand: 09.03.2026"],
+            [],
+            ["Vorwahl", "Zielland", "Preis (€/Min.)", "Gültig ab", "Abrechnungstakt"],
+            ["31", "Niederlande", "0,0072", "23.03.2026", "60/60"],
+            ["316", "Niederlande Mobil", "0,0183", "23.03.2026", "60/60"],
+            ["32", "Belgien", "0,0107", "23.03.2026", "60/60"],
+            ["352", "Luxemburg", "0,0121", "Sofort", "60/60"],
+            ["45", "Dänemark", "0,0084", "Sofort", "1/1"],
+        ],
+        filename="rheinland.csv",
+        encoding="iso8859_15",
+    )
+
+
+def en_peak_offpeak_csv() -> Built:
+    """Peak and off-peak prices, neither named as the rate: which one is billed?"""
+    return text_file(
+        [
+            ["Code", "Destination", "Peak", "Off-Peak", "Effective Date"],
+            ["44", "United Kingdom", "0.0066", "0.0052", "2026-03-16"],
+            ["447", "United Kingdom Mobile", "0.0110", "0.0095", "2026-03-16"],
+            ["33", "France", "0.0091", "0.0074", "2026-03-16"],
+            ["49", "Germany", "0.0057", "0.0049", "2026-03-16"],
+        ],
+        filename="peak_offpeak.csv",
+        encoding="utf-8",
+        delimiter=",",
+    )
+
+
 def en_globalvoice_xlsx() -> Built:
     """English notice block of eight lines, Excel dates, a footnote without increments."""
     return workbook(
@@ -928,6 +1002,31 @@ def code_changes_only_pt_csv() -> Built:
     )
 
 
+def code_changes_de_lists_xlsx() -> Built:
+    """German code changes, several codes in one cell, removals and additions."""
+    return workbook(
+        (
+            "Preise",
+            [
+                ["Vorwahl", "Ziel", "Preis", "Gültig ab"],
+                ["49", "Deutschland", 0.0046, "16.03.2026"],
+                ["4930", "Deutschland Berlin", 0.0041, "16.03.2026"],
+                ["49176", "Deutschland Mobil O2", 0.0098, "16.03.2026"],
+            ],
+        ),
+        (
+            "Codeänderungen",
+            [
+                ["Ziel", "Vorwahlen", "Datum", "Änderung"],
+                ["Deutschland Mobil Sonder", "49150, 49155", "30.03.2026", "Gelöscht"],
+                ["Deutschland Mobil O2", "49176", "16.03.2026", "Neu"],
+                ["Deutschland Berlin", "4930", "16.03.2026", "Keine Änderung"],
+            ],
+        ),
+        filename="preise_codeaenderungen.xlsx",
+    )
+
+
 # --- 8. DID lists ---------------------------------------------------------------------------
 
 
@@ -1041,6 +1140,8 @@ def sms_mcc_mnc_csv() -> Built:
             ["United Kingdom", "O2", "234", "10", "0.0310"],
             ["United Kingdom", "Vodafone", "234", "15", "0.0320"],
             ["France", "Orange", "208", "01", "0.0550"],
+            ["United States", "T-Mobile", "310", "260", "0.0085"],
+            ["United States", "Verizon", "310", "004", "0.0085"],
         ],
         filename="sms_prices.csv",
         encoding="utf-8",
