@@ -314,6 +314,16 @@ READ_EXACTLY: dict[str, Case] = {
             row("45", "0.0084"),
         ],
     ),
+    "zh-jinqiao-utf8": Case(
+        v.zh_jinqiao_utf8,
+        [
+            row("62", "0.0405", at("2026-03-26")),
+            row("852", "0.0118", NOW, (6, 6)),
+            row("8525", "0.0135", NOW, (6, 6)),
+            row("886", "0.0325", at("2026-03-26"), (60, 60)),
+            row("8869", "0.0560", at("2026-03-26"), (60, 60)),
+        ],
+    ),
     "en-globalvoice-xlsx": Case(
         v.en_globalvoice_xlsx,
         [
@@ -666,7 +676,7 @@ HELD: dict[str, Hold] = {
     # 4. a sentence about increments that gives no pair
     "prose-unreadable": Hold(
         v.prose_unreadable_xlsx,
-        re.escape('--increments "Mexico=') + r"\d+" + re.escape('/60"'),
+        re.escape('--increments "Mexico=60/') + r"\d+" + re.escape('"'),
         {"increment_rules": {"Mexico": (60, 60)}},
         [
             row("502", "0.0890", at("2026-03-12")),

@@ -16,14 +16,17 @@ class Built(NamedTuple):
     filename: str
 
 
-def workbook(*sheets: tuple[str, list[list]], filename: str) -> Built:
-    """An XLSX file of ``(sheet name, rows)``; a cell is written as given (str, number, date)."""
+def workbook(*sheets: tuple[str, list[list]], filename: str, merged: tuple[str, ...] = ()) -> Built:
+    """An XLSX file of ``(sheet name, rows)``; a cell is written as given (str, number, date).
+    ``merged`` ranges ("A1:E1") are merged on the first sheet, as title banners are."""
     book = openpyxl.Workbook()
     book.remove(book.active)
     for title, rows in sheets:
         sheet = book.create_sheet(title)
         for row in rows:
             sheet.append(row)
+    for cells in merged:
+        book.worksheets[0].merge_cells(cells)
     buf = io.BytesIO()
     book.save(buf)
     return Built(buf.getvalue(), filename)
@@ -247,6 +250,7 @@ def it_tirreno_xlsx() -> Built:
             ],
         ),
         filename="listino_tirreno.xlsx",
+        merged=("A1:E1", "B2:E2"),
     )
 
 
@@ -501,6 +505,27 @@ def en_peak_offpeak_csv() -> Built:
     )
 
 
+def zh_jinqiao_utf8() -> Built:
+    """Chinese CSV in UTF-8 with BOM, a notice block, 计费方式 pulses."""
+    return text_file(
+        [
+            ["金桥通信 国际语音资费表"],
+            ["客户：环球电讯"],
+            ["币种：USD"],
+            [],
+            ["前缀", "目的地", "费率", "生效日期", "计费方式"],
+            ["886", "台湾", "0.0325", "2026-03-26", "60/60"],
+            ["8869", "台湾移动", "0.0560", "2026-03-26", "60/60"],
+            ["852", "香港", "0.0118", "立即", "6/6"],
+            ["8525", "香港移动", "0.0135", "立即", "6/6"],
+            ["62", "印度尼西亚", "0.0405", "2026-03-26", "1/1"],
+        ],
+        filename="jinqiao.csv",
+        encoding="utf-8-sig",
+        delimiter=",",
+    )
+
+
 def en_globalvoice_xlsx() -> Built:
     """English notice block of eight lines, Excel dates, a footnote without increments."""
     return workbook(
@@ -515,7 +540,7 @@ def en_globalvoice_xlsx() -> Built:
                 ["Increase validity date:", day("2026-03-09")],
                 ["Decrease validity date:", day("2026-03-02")],
                 [],
-                ["Dial Code", "Destination", "Rate (USD/min)", "Effective Date", "Billing"],
+                ["DIAL CODE", "DESTINATION", "Rate (USD/min)", "effective date", "Billing "],
                 [44, "United Kingdom", 0.0065, day("2026-03-09"), "1/1"],
                 [447, "United Kingdom Mobile", 0.0105, day("2026-03-09"), "1/1"],
                 [353, "Ireland", 0.0090, day("2026-03-02"), "1/1"],
@@ -527,6 +552,7 @@ def en_globalvoice_xlsx() -> Built:
             ],
         ),
         filename="GlobalVoice_Premium_20260302.xlsx",
+        merged=("A1:E1", "A2:E2", "A17:E17"),
     )
 
 
@@ -825,7 +851,7 @@ def prose_default_clause_csv() -> Built:
 
 
 def prose_unreadable_xlsx() -> Built:
-    """A footnote that speaks of increments but gives only one number for Mexico."""
+    """A footnote that gives Mexico's first interval and not the next one."""
     return workbook(
         (
             "Rates",
@@ -836,7 +862,7 @@ def prose_unreadable_xlsx() -> Built:
                 ["502", "Guatemala", 0.0890, day("2026-03-12")],
                 ["503", "El Salvador", 0.0760, day("2026-03-12")],
                 [],
-                ["Mexico (all networks): billing increment 60 sec."],
+                ["Mexico (all networks): minimum charge 60 seconds."],
             ],
         ),
         filename="centroamerica.xlsx",
