@@ -114,6 +114,16 @@ READ_EXACTLY: dict[str, Case] = {
             row("39", "0.0112"),
         ],
     ),
+    "es-pais-area-cp1252": Case(
+        v.es_pais_area_csv,
+        [
+            row("5411", "0.0093"),
+            row("54351", "0.0131"),
+            row("549", "0.0298", at("2026-03-24")),
+            row("59521", "0.0510", at("2026-03-24")),
+            row("5982", "0.0840", at("2026-03-24")),
+        ],
+    ),
     "pt-voxbrasil-xlsx": Case(
         v.pt_voxbrasil_xlsx,
         [
@@ -369,6 +379,17 @@ READ_EXACTLY: dict[str, Case] = {
             row("591", "0.0980", M18, (60, 60)),
         ],
         waits_for="a headerless sheet typed by content, not the positional layout",
+    ),
+    "generic-headers-column1": Case(
+        v.generic_headers_csv,
+        [
+            row("250", "0.1650", at("2026-03-19")),
+            row("254", "0.0515", at("2026-03-19")),
+            row("2547", "0.0990", at("2026-03-19")),
+            row("255", "0.1280", at("2026-03-19")),
+            row("256", "0.1410", at("2026-03-19")),
+        ],
+        waits_for="columns typed by content under a header row that names nothing",
     ),
     # 3. intervals in two columns
     "intervals-min-duration-increment": Case(
@@ -700,6 +721,20 @@ HELD: dict[str, Hold] = {
         ],
         waits_for="an unread interval-looking column held as a doubt",
     ),
+    "unknown-bare-seconds-es": Hold(
+        v.unknown_bare_seconds_es_xlsx,
+        "|".join(
+            re.escape(f'--map "Redondeo (seg)={f}"') for f in ("pulse", "interval1", "interval_n")
+        ),
+        {"columns": {"Redondeo (seg)": "pulse"}},
+        [
+            row("502", "0.0880", NOW, (60, 60)),
+            row("504", "0.1120", NOW, (60, 60)),
+            row("505", "0.1390", NOW, (6, 6)),
+            row("506", "0.0305"),
+        ],
+        waits_for="an unread interval-looking column held as a doubt",
+    ),
 }
 
 
@@ -766,6 +801,16 @@ CODE_CHANGES = {
             row("49176", "0.0098", M16),
         ],
         [],
+    ),
+    "code-changes-fr": (
+        v.code_changes_fr_xlsx,
+        [
+            row("262", "0.0720", at("2026-03-17")),
+            row("33", "0.0084", at("2026-03-17")),
+            row("3361", "0.0158", at("2026-03-17")),
+            removed("33800", at("2026-03-31")),
+        ],
+        [("added_without_rate", "Modifications", 4)],
     ),
 }
 

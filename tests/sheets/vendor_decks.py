@@ -101,6 +101,24 @@ def es_iberica_cp1252() -> Built:
     )
 
 
+def es_pais_area_csv() -> Built:
+    """Spanish country code and area code in two columns (joined), `;`, decimal comma."""
+    return text_file(
+        [
+            ["Mayorista Pampa Telecom - tarifas en USD"],
+            [],
+            ["País", "Código País", "Código de Área", "Tarifa", "Vigencia"],
+            ["Argentina", "54", "11", "0,0093", "Inmediato"],
+            ["Argentina", "54", "351", "0,0131", "Inmediato"],
+            ["Argentina", "54", "9", "0,0298", "24/03/2026"],
+            ["Uruguay", "598", "2", "0,0840", "24/03/2026"],
+            ["Paraguay", "595", "21", "0,0510", "24/03/2026"],
+        ],
+        filename="pampa.csv",
+        encoding="cp1252",
+    )
+
+
 def pt_voxbrasil_xlsx() -> Built:
     return workbook(
         (
@@ -644,6 +662,23 @@ def headerless_two_prices_csv() -> Built:
     )
 
 
+def generic_headers_csv() -> Built:
+    """A tool's export whose header row says nothing (Column1…): the values say it all."""
+    return text_file(
+        [
+            ["Column1", "Column2", "Column3", "Column4"],
+            ["Kenya", "254", "0.0515", "2026-03-19"],
+            ["Kenya Mobile Safaricom", "2547", "0.0990", "2026-03-19"],
+            ["Tanzania", "255", "0.1280", "2026-03-19"],
+            ["Uganda", "256", "0.1410", "2026-03-19"],
+            ["Rwanda", "250", "0.1650", "2026-03-19"],
+        ],
+        filename="Query1.csv",
+        encoding="utf-8",
+        delimiter=",",
+    )
+
+
 # --- 3. intervals in two columns -----------------------------------------------------------
 
 
@@ -921,6 +956,23 @@ def unknown_bare_seconds_csv() -> Built:
     )
 
 
+def unknown_bare_seconds_es_xlsx() -> Built:
+    """Bare seconds as numbers under a Spanish header nobody knows."""
+    return workbook(
+        (
+            "Tarifas",
+            [
+                ["Prefijo", "Destino", "Tarifa", "Redondeo (seg)"],
+                ["502", "Guatemala", 0.0880, 60],
+                ["504", "Honduras", 0.1120, 60],
+                ["505", "Nicaragua", 0.1390, 6],
+                ["506", "Costa Rica", 0.0305, 1],
+            ],
+        ),
+        filename="centroamerica_redondeo.xlsx",
+    )
+
+
 # --- 6. NANP pairs and ranges ---------------------------------------------------------------
 
 
@@ -1050,6 +1102,31 @@ def code_changes_de_lists_xlsx() -> Built:
             ],
         ),
         filename="preise_codeaenderungen.xlsx",
+    )
+
+
+def code_changes_fr_xlsx() -> Built:
+    return workbook(
+        (
+            "Tarifs",
+            [
+                ["Indicatif", "Destination", "Tarif", "Date d'effet"],
+                ["33", "France", 0.0084, day("2026-03-17")],
+                ["3361", "France Mobile Orange", 0.0158, day("2026-03-17")],
+                ["262", "Réunion", 0.0720, day("2026-03-17")],
+            ],
+        ),
+        (
+            "Modifications",
+            [
+                ["Indicatif", "Destination", "Date d'effet", "Type de modification"],
+                ["33800", "France Numéros Verts", day("2026-03-31"), "Suppression"],
+                ["3361", "France Mobile Orange", day("2026-03-17"), "Ajout"],
+                ["262692", "Réunion Mobile", day("2026-03-17"), "Ajout"],
+                ["33", "France", day("2026-03-17"), "Aucun changement"],
+            ],
+        ),
+        filename="tarifs_modifications.xlsx",
     )
 
 
