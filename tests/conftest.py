@@ -12,11 +12,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from rig_dns import TxtServer
 from rig_dovecot import Dovecot, dovecot_problem
 
 if TYPE_CHECKING:
     from rig_signers import SigningKey
+
+# property tests assert behaviour, not speed (README "Performance" measures that): no deadline,
+# so a loaded machine never fails an example that merely ran slowly
+settings.register_profile("ingestd", deadline=None)
+settings.load_profile("ingestd")
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"

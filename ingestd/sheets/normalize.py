@@ -984,6 +984,9 @@ def _assemble(reader: _Reader, values: dict[str, pl.Series], problems: list[_Pro
         currency=currency,
         product=found.notice.product,
         notice=found.notice.as_dict(),
+        doubts=list(found.doubts),
+        columns=[r.as_dict() for r in found.readings],
+        sheets=list(found.sheets),
     )
 
 

@@ -69,6 +69,10 @@ class DeckRead:
     doubts: list[Doubt] = field(default_factory=list)
     # the layout's key for vendor profiles (SPEC §3.5): the header row's words, hashed
     fingerprint: str | None = None
+    # how each sheet column was read (evidence.ColumnReading.as_dict): field, source, confidence
+    columns: list[dict] = field(default_factory=list)
+    # every sheet of the file and what became of it (the file's first deck carries them)
+    sheets: list[dict] = field(default_factory=list)
 
     def report(self) -> dict:
         """The detection report of this sheet, JSON-ready."""
@@ -94,6 +98,8 @@ class DeckRead:
             "warnings": self.warnings,
             "doubts": [d.as_dict() for d in self.doubts],
             "fingerprint": self.fingerprint,
+            "columns": self.columns,
+            "sheets": self.sheets,
         }
 
 

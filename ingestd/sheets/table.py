@@ -33,6 +33,9 @@ from ingestd.errors import SheetError
 from ingestd.rates.model import Kind, iso
 from ingestd.sheets import headers as vocab
 from ingestd.sheets.cells import parse_datetimes
+from ingestd.sheets.content import type_columns
+from ingestd.sheets.doubt import Doubt
+from ingestd.sheets.evidence import ColumnReading, Settling
 from ingestd.sheets.read import Sheet
 
 
@@ -80,12 +83,19 @@ class FoundTable:
     date1904: bool = False  # serial numbers in date columns count from 1904 (read.Sheet)
     # the currency a price header names ("Rates (USD / Min)" → "USD"), None when it names none
     header_currency: str | None = None
+    # how each sheet column was read (header and content, evidence.ColumnReading)
+    readings: tuple[ColumnReading, ...] = ()
+    # what could not be settled: the deck is held until a person answers (doubt.Doubt)
+    doubts: tuple[Doubt, ...] = ()
+    # every sheet of the file and what became of it (on the file's first table only)
+    sheets: tuple[dict, ...] = ()
 
 
 HEADER_SEARCH_ROWS = 60
 IGNORE = "ignore"  # a vendor ``columns`` value that leaves a column unread
 SKIP_REASONS = ("blank", "repeated_header", "section", "footnote")
 MAX_FOOTNOTE_LINES = 100
+MAX_NOTES_ROWS = 500  # lines of a notes sheet read for billing increments
 # How many cells of a column are looked at to tell "60/1" increments from plain seconds
 CONTENT_SAMPLE = 200
 
@@ -96,6 +106,7 @@ GUIDELINES_COLUMNS = (
 )  # fmt: skip
 # A cell of a key column that could be a code: digits with list, range and Excel marks
 _CODE_LIKE = r"^\s*\+?[0-9][0-9\s+,;|/.()eE\-–]*$"
+_NUMBER_CELL = r"^\s*[-+]?[0-9][0-9\s.,]*\s*$"
 _PULSE_LIKE = r"^\s*[0-9]{1,5}\s*[/+:\-]\s*[0-9]{1,5}\s*$"
 
 
@@ -123,11 +134,26 @@ def find_tables(
     if header_row is not None and header_row < 1:
         raise SheetError("bad_override", f"header_row must be 1 or more, not {header_row}")
     search = _Search(wanted, kind_source, header_row, columns or {}, date_order)
-    tables = []
-    for candidate in _select(sheets, sheet):
+    chosen = _select(sheets, sheet)
+    tables, accounts, notes, doubts = [], [], [], []
+    for candidate in sheets:
+        if candidate not in chosen:
+            accounts.append(_account(candidate, None, f"not the vendor's sheet = {sheet!r}"))
+            continue
+        kinds_before = len(search.other_kind)
         table = search.sheet(candidate)
         if table is not None:
             tables.append(table)
+            accounts.append(_account(candidate, table.layout, ""))
+        elif len(search.other_kind) > kinds_before:
+            other = search.other_kind[-1][1]
+            accounts.append(_account(candidate, None, f"a {other} table, not {wanted}"))
+        else:
+            lines, why, doubt = _unread_sheet(candidate)
+            notes += lines
+            accounts.append(_account(candidate, None, why))
+            if doubt is not None:
+                doubts.append(doubt)
     if not tables:
         if search.other_kind:
             name, other = search.other_kind[0]
@@ -143,7 +169,46 @@ def find_tables(
         tables[0] = _with_warnings(
             first, f"sheets of another kind than {wanted} were not read: {skipped}"
         )
+    if notes:  # a notes sheet speaks for every table of the file (increments in prose)
+        tables = [
+            replace(t, notice=replace(t.notice, lines=(*t.notice.lines, *notes))) for t in tables
+        ]
+    if len(sheets) > 1 or doubts:
+        first = tables[0]
+        tables[0] = replace(first, sheets=tuple(accounts), doubts=(*first.doubts, *doubts))
     return tables
+
+
+def _account(sheet: Sheet, layout: str | None, why: str) -> dict:
+    """One line of the report's sheet list: what became of the sheet."""
+    read_as = {"code_changes": "code changes", None: None}.get(layout, "rates")
+    return {"sheet": sheet.name, "read_as": read_as, "layout": layout, "why": why or None}
+
+
+def _unread_sheet(sheet: Sheet) -> tuple[list[str], str, Doubt | None]:
+    """A sheet without a table: its text lines (a notes sheet is read for billing
+    increments), why it is skipped, and a doubt when it looks like rates nonetheless."""
+    frame = sheet.frame
+    rows = frame.head(MAX_NOTES_ROWS).rows()
+    lines = [line for line in (_line(row) for row in rows) if line]
+    contents = type_columns(frame, frame.columns)
+    codes = [c for c in contents.values() if c.fits("code")]
+    prices = [c for c in contents.values() if c.fits("price")]
+    changes = [c for c in contents.values() if c.fits("change")]
+    if codes and (prices or changes):
+        what = "rates" if prices else "code changes"
+        doubt = Doubt(
+            sheet.name,
+            f"sheet {sheet.name!r}",
+            f"it looks like {what} (codes like {codes[0].examples[0]!r}) but no header row or "
+            "column of it could be read, so it is not applied: which row is its header and "
+            "what do its columns hold?",
+            '--map "<header as written>=<field>" for each column',
+        )
+        return [], f"looks like {what} but could not be read", doubt
+    if not codes and all(c.kind in (None, "text") for c in contents.values()):
+        return lines, "notes: its text is read for billing increments", None
+    return [], "no rate table: no column of codes with prices or code-change words", None
 
 
 # --- overrides and sheets --------------------------------------------------------------------
@@ -221,6 +286,9 @@ class _Search:
     # -- one sheet
 
     def sheet(self, sheet: Sheet) -> FoundTable | None:
+        """The sheet's table: under the header row the vocabulary (or the vendor) reads best,
+        else under a header row of words it does not know, else with no header row at all;
+        the columns settled by header and content together (``evidence``)."""
         frame = sheet.frame
         if frame.height == 0 or frame.width == 0:
             return None
@@ -232,32 +300,39 @@ class _Search:
             rows = [self.header_row - 1] if self.header_row <= len(top) else []
         header = None
         for index in rows:
-            mapping = self._map_row(top[index])
+            mapping, sources = self._map_row(top[index])
             self._remember(sheet.name, index, top[index], mapping)
-            shape = _shape(set(mapping.values()))
-            if shape and (header is None or len(set(mapping.values())) > header[2]):
-                header = (index, mapping, len(set(mapping.values())), shape)
+            fields = set(mapping.values())
+            if len(fields) < 2 and not _shape(fields) or _numbers_in(top[index]) > 1:
+                continue  # one known word is a notice line; numbers make a data row
+            score = (_shape(fields) is not None, len(fields))
+            if header is None or score > header[0]:
+                header = (score, index, mapping, sources)
         if header is not None:
-            index, mapping, _, shape = header
-            return self._header_table(sheet, index, top, mapping, shape)
+            _, index, mapping, sources = header
+            table = self._table(sheet, top, index, index + 1, mapping, sources)
+            if table is not None or self.header_row is not None:
+                return table
         if self.header_row is None:
-            return self._guidelines_table(sheet)
+            return self._table_by_content(sheet, top)
         return None
 
-    def _map_row(self, row: tuple) -> dict[str, str]:
-        """Sheet column → raw field (vocabulary or vendor override) of one row's cells."""
-        mapping = {}
+    def _map_row(self, row: tuple) -> tuple[dict[str, str], dict[str, str]]:
+        """Sheet column → raw field (vocabulary or vendor override) of one row's cells, and
+        where each came from."""
+        mapping, sources = {}, {}
         for position, cell in enumerate(row):
             if cell is None or not cell.strip():
                 continue
             key = vocab.header_key(cell)
             if key in self.overrides:
-                name = self.overrides[key]
+                name, source = self.overrides[key], "vendor"
             else:
-                name = vocab.match_header(cell)
+                name, source = vocab.match_header(cell), "header"
             if name is not None:
                 mapping[f"c{position}"] = name
-        return mapping
+                sources[f"c{position}"] = source
+        return mapping, sources
 
     def _remember(self, sheet: str, index: int, row: tuple, mapping: dict[str, str]) -> None:
         score = len(set(mapping.values()))
@@ -266,67 +341,99 @@ class _Search:
             fields = tuple(dict.fromkeys(_public(name) for name in mapping.values()))
             self.best = _Best(score, sheet, index + 1, cells, fields)
 
-    # -- header layout
+    # -- a table with a header row (known words or not) or none
 
-    def _header_table(
-        self, sheet: Sheet, index: int, top: list[tuple], raw: dict[str, str], shape: str
+    def _table(
+        self,
+        sheet: Sheet,
+        top: list[tuple],
+        header: int | None,
+        start: int,
+        raw: dict[str, str],
+        sources: dict[str, str],
     ) -> FoundTable | None:
+        """The table whose header is row ``header`` (0-based; None: no header row) and whose
+        data start at row ``start``; ``raw`` is what the header's words (or the vendor) say."""
         frame = sheet.frame
-        row = top[index]
+        row = top[header] if header is not None else ()
         written = {
             f"c{i}": cell.strip() for i, cell in enumerate(row) if cell is not None and cell.strip()
         }
-        overridden = {c for c in raw if vocab.header_key(written[c]) in self.overrides}
+        body = frame.slice(start).with_row_index("source_row", offset=start + 1)
+        body = body.with_columns(pl.col("source_row").cast(pl.Int64))
+        settling = Settling.of(
+            sheet.name, written, type_columns(body, frame.columns), raw, sources
+        )
+        settling.check_headers()
+        settling.fill_by_content(understood=len(raw))
+        raw = settling.raw
+        _changes_by_content(raw, settling)
+        shape = _shape(set(raw.values()))
+        if shape is None:
+            return None
+        overridden = {c for c, source in settling.sources.items() if source == "vendor"}
         present = {vocab.header_key(text) for text in written.values()}
         absent = [text for key, text in self.override_text.items() if key not in present]
         columns, dropped, warnings = _resolve(raw, written, overridden)
         if absent:
+            where = f"header row {header + 1}" if header is not None else "the sheet"
             warnings.append(
-                f"vendor columns not in header row {index + 1}: "
-                + ", ".join(repr(text) for text in absent)
+                f"vendor columns not in {where}: " + ", ".join(repr(text) for text in absent)
             )
         kind, kind_source = self._kind(sheet.name, columns, shape)
         if kind is None:
             return None
-        warnings += _rename_for_kind(columns, kind, written)
-        body = frame.slice(index + 1).with_row_index("source_row", offset=index + 2)
-        body = body.with_columns(pl.col("source_row").cast(pl.Int64))
+        headers = {c: written.get(c, f"column {_letter(c)}") for c in frame.columns}
+        warnings += _rename_for_kind(columns, kind, headers)
         value_fields = ("code_change",) if shape == "code_changes" else vocab.PRICE_FIELDS
         data, skipped, footnotes = _classify(
             body,
             frame.columns,
             key=_key_columns(columns),
             values=[c for f in value_fields for c in columns.get(f, ())],
-            headers={c: written[c] for cols in columns.values() for c in cols},
+            headers={c: written[c] for cols in columns.values() for c in cols if c in written},
         )
         if data.height == 0:
             return None
-        warnings += _pulse_by_content(columns, data, written)
-        warnings += _duplicate_warnings(dropped, columns, data, written)
-        unread = [c for c in written if all(c not in cols for cols in columns.values())]
-        unread = [c for c in unread if c not in {d for d, _, _ in dropped}]
+        warnings += _pulse_by_content(columns, data, headers)
+        warnings += _duplicate_warnings(dropped, columns, data, headers)
+        duplicates = {d for d, _, _ in dropped}
+        readings = settling.account(columns, duplicates)
+        unread = [r for r in readings if r.field is None and r.header and r.column not in duplicates]
         if unread:
             warnings.append(
-                "columns not read: " + ", ".join(f"{_letter(c)} {written[c]!r}" for c in unread)
+                "columns not read: "
+                + ", ".join(f"{_letter(r.column)} {r.header!r}" for r in unread)
             )
+        for reading in readings:
+            if reading.source == "content":
+                warnings.append(
+                    f"column {_letter(reading.column)}"
+                    + (f" {reading.header!r}" if reading.header else "")
+                    + f" is read as {reading.field} by its content: {reading.note}"
+                )
         effective = columns.get("effective_from", ())
         notice, notice_warnings = _notice(
-            top[:index],
+            top[: header if header is not None else start],
             footnotes,
             dates_alongside=data.get_column(effective[0]) if effective else None,
             date_order=self.date_order,
         )
         prices = [c for f in ("price", "price_jurisdiction") for c in columns.get(f, ())]
         header_currency = next(
-            (found for c in prices if (found := vocab.currency_in(written[c]))), None
+            (found for c in prices if (found := vocab.currency_in(written.get(c)))), None
         )
+        if header is None:
+            layout = "headerless"
+        else:
+            layout = "header" if shape == "table" else "code_changes"
         return FoundTable(
             sheet=sheet.name,
             date1904=sheet.date1904,
-            layout="header" if shape == "table" else "code_changes",
+            layout=layout,
             kind=kind,
             kind_source=kind_source,
-            header_row=index + 1,
+            header_row=header + 1 if header is not None else None,
             columns={f: tuple(cols) for f, cols in columns.items()},
             headers=written,
             data=data,
@@ -334,6 +441,8 @@ class _Search:
             skipped=skipped,
             warnings=tuple(warnings + notice_warnings),
             header_currency=header_currency,
+            readings=tuple(readings),
+            doubts=tuple(settling.doubts),
         )
 
     def _kind(
@@ -350,26 +459,50 @@ class _Search:
             return None, ""
         return self.wanted, self.kind_source
 
-    # -- headerless layout
+    # -- no header row the vocabulary reads
 
-    def _guidelines_table(self, sheet: Sheet) -> FoundTable | None:
+    def _table_by_content(self, sheet: Sheet, top: list[tuple]) -> FoundTable | None:
+        """A sheet whose header row is in words ingestd does not know, or that has none: where
+        the codes start by content, the row above them (if it is words) is the header; with
+        no such row, the positional Transmission Guidelines layout when the content agrees
+        with it, else the columns by content."""
         frame = sheet.frame
-        if not 3 <= frame.width <= len(GUIDELINES_COLUMNS):
+        # the content is in rows of several cells with a number among them: not in titles,
+        # footnotes or header rows
+        cells = frame.columns
+        rows = frame.filter(
+            (pl.sum_horizontal(pl.col(c).is_not_null() for c in cells) > 1)
+            & pl.any_horizontal(pl.col(c).str.contains(r"^\s*\+?[0-9]").fill_null(False) for c in cells)
+        )
+        contents = type_columns(rows, cells)
+        codes = [c for c, content in contents.items() if _holds(content, "code")]
+        if not codes:
             return None
-        looks = (
-            pl.col("c0").str.contains(r"^\s*[0-9]+\s*$")
-            & pl.col("c1").str.contains(r"[^\W\d_]")
-            & pl.col("c2").str.contains(r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*$")
-        ).fill_null(False)
-        filled = pl.any_horizontal(pl.col(c).is_not_null() for c in frame.columns)
-        counts = frame.select(looks.sum().alias("rows"), filled.sum().alias("filled")).row(0)
-        if counts[0] == 0 or counts[0] * 2 <= counts[1]:
+        key = max(codes, key=lambda c: contents[c].shares.get("code", 0))
+        position = int(key[1:])
+        start = next(
+            (
+                i
+                for i, row in enumerate(top)
+                if row[position] is not None and re.match(_CODE_LIKE, row[position])
+            ),
+            None,
+        )
+        if start is None:
             return None
-        columns = {
-            name: [f"c{i}"]
-            for i, name in enumerate(GUIDELINES_COLUMNS)
-            if name is not None and i < frame.width
-        }
+        above = next((i for i in range(start - 1, -1, -1) if _filled(top[i])), None)
+        if above is not None and len(_filled(top[above])) >= 2 and not _numbers_in(top[above]):
+            # a header row of words the vocabulary does not (all) know
+            mapping, sources = self._map_row(top[above])
+            return self._table(sheet, top, above, start, mapping, sources)
+        if above is None:  # row 1 is data: the positional layout, if the content agrees
+            guidelines = _guidelines_columns(frame.width, contents)
+            if guidelines is not None:
+                return self._guidelines_table(sheet, guidelines)
+        return self._table(sheet, top, None, start, {}, {})
+
+    def _guidelines_table(self, sheet: Sheet, columns: dict[str, list[str]]) -> FoundTable:
+        frame = sheet.frame
         body = frame.with_row_index("source_row", offset=1)
         body = body.with_columns(pl.col("source_row").cast(pl.Int64))
         data, skipped, footnotes = _classify(
@@ -395,37 +528,36 @@ class _Search:
     # -- when nothing was found
 
     def no_table_message(self, names: list[str]) -> str:
+        """Two lines: the best candidate and what it lacks; then the answer that reads it
+        (the field names are in README "How ingestd reads a deck")."""
         where = ", ".join(repr(n) for n in names) or "no sheet at all"
-        looked = (
-            f"no rate table found in {where}: looked in the first {HEADER_SEARCH_ROWS} rows for "
-            "a header row with a code column (e.g. Prefix, Code, Dial Codes, NPANXX, MCCMNC, "
-            "Number, or pairs like Country Code + Area Code, NPA + NXX, MCC + MNC) and a price "
-            "column (e.g. Rate, Price, Cost, MRC) or a code-change column, "
-            "and for the headerless Transmission Guidelines layout (code, description, price, …)"
-        )
-        if self.header_row is not None:
-            looked += f" (row {self.header_row} only, as the vendor's header_row says)"
-        best = ""
         if self.best.score > 0:
             shown = " | ".join(self.best.cells[:12])
-            missing = []
             fields = set(self.best.fields)
+            missing = []
             if not _has_code(fields):
                 missing.append("no code column")
             if not (fields & set(vocab.PRICE_FIELDS)) and "code_change" not in fields:
                 missing.append("no price column")
             lacks = " and ".join(missing) or "no data rows below it"
-            best = (
-                f". Best candidate: sheet {self.best.sheet!r} row {self.best.row}: {shown} — "
-                f"understood as {', '.join(self.best.fields)}; {lacks}"
+            first = (
+                f"no rate table found in {where}: the best candidate is sheet "
+                f"{self.best.sheet!r} row {self.best.row} ({shown}), understood as "
+                f"{', '.join(self.best.fields)}, with {lacks}"
             )
+        else:
+            first = (
+                f"no rate table found in {where}: no row in the first {HEADER_SEARCH_ROWS} rows "
+                "names a code and a price column, and no column holds codes"
+            )
+        if self.header_row is not None:
+            first += f" (row {self.header_row} only, as the vendor's header_row says)"
         fix = (
-            ". To read it, set in the vendor's config entry: header_row = <row of the header>, "
-            'columns = {"<header as written>" = "<field>"} (fields: '
-            + ", ".join(vocab.FIELDS)
-            + '; "ignore" leaves a column out), or sheet = "<sheet name>"'
+            'to read it: answer with --map "<header as written>=<field>" (or the vendor\'s '
+            "config entry: columns, header_row, sheet); the fields are in README "
+            '"How ingestd reads a deck"'
         )
-        return looked + best + fix
+        return first + "\n" + fix
 
 
 def _public(name: str) -> str:
@@ -443,6 +575,65 @@ def _has_code(fields: set[str]) -> bool:
     return any(f in fields for f in vocab.CODE_FIELDS) or any(
         a in fields and b in fields for a, b in vocab.CODE_PAIRS
     )
+
+
+def _numbers_in(row: tuple) -> int:
+    """How many cells of a row are plain numbers (a header row has none, a data row some)."""
+    return sum(1 for cell in row if cell is not None and re.match(_NUMBER_CELL, cell))
+
+
+def _filled(row: tuple) -> list[str]:
+    return [cell for cell in row if cell is not None and cell.strip()]
+
+
+# what each position of the headerless Transmission Guidelines layout holds (content types)
+_GUIDELINES_CONTENT = {
+    "code": ("code",), "destination": ("text",), "price": ("price", "seconds"),
+    "interval1": ("seconds",), "price_n": ("price", "seconds"), "interval_n": ("seconds",),
+    "effective_from": ("date",), "effective_to": ("date",),
+}  # fmt: skip
+
+
+def _guidelines_columns(width: int, contents: Mapping) -> dict[str, list[str]] | None:
+    """The positional layout's columns when every filled column holds what its position
+    says (an off-peak position holds prices or nothing); None when the content disagrees."""
+    if not 3 <= width <= len(GUIDELINES_COLUMNS):
+        return None
+    columns = {}
+    for i, name in enumerate(GUIDELINES_COLUMNS[:width]):
+        content = contents.get(f"c{i}")
+        if content is None or not content.filled:
+            if name in ("code", "destination", "price"):
+                return None
+            continue
+        wanted = _GUIDELINES_CONTENT.get(name, ("price", "seconds"))
+        if not any(_holds(content, t) for t in wanted):
+            return None
+        if name is not None:
+            columns[name] = [f"c{i}"]
+    return columns
+
+
+def _holds(content, type_: str) -> bool:
+    """The column holds ``type_``: by the column rules, or on a sheet of a row or two, by
+    every cell."""
+    return content.fits(type_) or (content.filled < 3 and content.shares.get(type_, 0) >= 0.8)
+
+
+def _changes_by_content(raw: dict[str, str], settling: Settling) -> None:
+    """A sheet of codes without prices whose status (or unread) column holds code-change
+    words (``Code Removal``, ``Deleted``, ``Baja``…) is a code-changes sheet (SPEC §3.5)."""
+    fields = set(raw.values())
+    if not _has_code(fields) or fields & set(vocab.PRICE_FIELDS) or "code_change" in fields:
+        return
+    for column, content in settling.contents.items():
+        if content.kind != "change" and not content.fits("change"):
+            continue
+        if raw.get(column) == "status" or column not in raw:
+            raw[column] = "code_change"
+            settling.sources.setdefault(column, "content")
+            settling.notes[column] = "it holds code-change words and the sheet has no prices"
+            return
 
 
 def _shape(fields: set[str]) -> str | None:

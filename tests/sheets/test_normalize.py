@@ -147,6 +147,8 @@ def test_a_plain_deck_gives_the_kinds_row_shape_and_the_report():
         "warnings": [],
         "doubts": [],
         "fingerprint": None,
+        "columns": [],
+        "sheets": [],
     }
 
 

@@ -561,10 +561,11 @@ def test_no_table_message_says_what_was_looked_for_and_how_to_fix_it():
         find_tables(sheets)
     message = caught.value.message
     assert caught.value.reason == "no_table"
-    assert "'Notes'" in message and "'Tarife'" in message
-    assert "Prefix" in message and "Rate" in message
-    assert "header_row" in message and "columns" in message and "sheet" in message
-    assert "vendor's config entry" in message
+    first, fix = message.split("\n")
+    assert "'Notes'" in first and "'Tarife'" in first and "row 1" in first
+    assert "Ziel | Vorwahl | Gültig ab" in first and "no price column" in first
+    assert '--map "<header as written>=<field>"' in fix
+    assert "header_row" in fix and "columns" in fix and "sheet" in fix
 
 
 def test_no_table_message_shows_the_best_candidate_row():
