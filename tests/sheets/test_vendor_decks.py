@@ -432,6 +432,7 @@ READ_EXACTLY: dict[str, Case] = {
             row("923", "0.0705", NOW, (60, 60)),
             row("94", "0.0980", NOW, (30, 30)),
         ],
+        waits_for="an increment column (Inc) paired with its duration column (Min)",
     ),
     # 4. increments only in prose
     "prose-footnote": Case(
@@ -503,7 +504,6 @@ READ_EXACTLY: dict[str, Case] = {
             row("595", "0.0520", M16),
             row("598", "0.0870", M16, (30, 30)),
         ],
-        waits_for="a column of pulses under an unknown header read by content",
     ),
     "unknown-header-bill-blk": Case(
         v.unknown_pulse_header_bill_blk_csv,
@@ -514,7 +514,6 @@ READ_EXACTLY: dict[str, Case] = {
             row("972", "0.0125", M16, (60, 60)),
             row("9725", "0.0240", M16, (60, 60)),
         ],
-        waits_for="a column of pulses under an unknown header read by content",
     ),
     # 6. NANP pairs and ranges
     "nanp-pairs-and-ranges": Case(
@@ -558,7 +557,6 @@ READ_EXACTLY: dict[str, Case] = {
             row("4420", "0.0049", at("2026-03-11")),
             row("447", "0.0102", at("2026-03-11")),
         ],
-        waits_for="abbreviated code header (Pfx); no positional layout over a header row",
     ),
     "billing-a2billing-order": Case(
         v.billing_a2billing_csv,
@@ -628,10 +626,17 @@ WORKBOOKS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="every sheet of a workbook in the report: read, code changes, or skipped"
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            "workbook-regions",
+            marks=[pytest.mark.xfail(strict=True, reason="an empty sheet listed as skipped")],
+        ),
+        "workbook-info-summary",
+        "code-changes-en",
+    ],
 )
-@pytest.mark.parametrize("name", list(WORKBOOKS))
 def test_every_sheet_accounted_for(name: str) -> None:
     build, sheets = WORKBOOKS[name]
     decks = read(build())
@@ -719,7 +724,6 @@ HELD: dict[str, Hold] = {
             row("7", "0.0115", NOW, (60, 60)),
             row("7495", "0.0062", NOW, (60, 60)),
         ],
-        waits_for="an unread interval-looking column held as a doubt",
     ),
     "unknown-bare-seconds-es": Hold(
         v.unknown_bare_seconds_es_xlsx,
@@ -733,7 +737,6 @@ HELD: dict[str, Hold] = {
             row("505", "0.1390", NOW, (6, 6)),
             row("506", "0.0305"),
         ],
-        waits_for="an unread interval-looking column held as a doubt",
     ),
 }
 
@@ -909,7 +912,6 @@ SMS = {
     ),
 }
 SMS_WAITS = {
-    "sms-camelcase-price": "camelCase compound headers (smsPriceEUR)",
     "sms-submit-delivered": "submit vs delivered SMS prices: the billed one taken, warned",
 }
 
@@ -1019,7 +1021,9 @@ REAL_CODES = [
 INTERVAL_LOOKING = ["60", "60/60", "30", "30/30", "6/6", "6", "1", "1/1", "60/1", "30/6"]
 
 
-@pytest.mark.xfail(strict=True, reason="an unread interval-looking column held as a doubt")
+@pytest.mark.xfail(
+    strict=True, reason="a column mixing '60' and '60/60' under an unknown header read or held"
+)
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     header=st.one_of(
