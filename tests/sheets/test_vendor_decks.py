@@ -366,7 +366,7 @@ READ_EXACTLY: dict[str, Case] = {
             row("93", "0.2150", at("2026-03-15")),
             row("9370", "0.2380", at("2026-03-15")),
         ],
-        waits_for="a headerless sheet read by content (destination before code, d/m/y dates)",
+        waits_for="a d/m/y text date column typed by content in a headerless sheet",
     ),
     "headerless-pulse-xlsx": Case(
         v.headerless_pulse_xlsx,
@@ -378,7 +378,7 @@ READ_EXACTLY: dict[str, Case] = {
             row("569", "0.0340", M18),
             row("591", "0.0980", M18, (60, 60)),
         ],
-        waits_for="a headerless sheet typed by content, not the positional layout",
+        waits_for="an Excel date column typed by content in a headerless sheet",
     ),
     "generic-headers-column1": Case(
         v.generic_headers_csv,
@@ -389,7 +389,7 @@ READ_EXACTLY: dict[str, Case] = {
             row("255", "0.1280", at("2026-03-19")),
             row("256", "0.1410", at("2026-03-19")),
         ],
-        waits_for="columns typed by content under a header row that names nothing",
+        waits_for="a date column typed by content under a header that names nothing",
     ),
     # 3. intervals in two columns
     "intervals-min-duration-increment": Case(
@@ -567,7 +567,7 @@ READ_EXACTLY: dict[str, Case] = {
             row("44", "0.0070", at("2026-03-12"), (60, 60)),
             row("447", "0.0115", at("2026-03-12"), (60, 60)),
         ],
-        waits_for="A2Billing headers (rateinitial, initblock, billingblock) read, not positionally",
+        waits_for="A2Billing initblock/billingblock/startdate (dropped silently, 1/1 and ASAP)",
     ),
     "billing-dialprefix-ids": Case(
         v.billing_dialprefix_ids_csv,
@@ -578,7 +578,7 @@ READ_EXACTLY: dict[str, Case] = {
             row("642", "0.0410"),
             row("679", "0.2350"),
         ],
-        waits_for="code header 'dialprefix' (compound headers)",
+        waits_for="dialprefix is the code, not the row id beside it",
     ),
     # 12. workbooks of several sheets
     "workbook-regions": Case(
@@ -683,7 +683,7 @@ HELD: dict[str, Hold] = {
             row("447", "0.0110", M16),
             row("49", "0.0057", M16),
         ],
-        waits_for="peak and off-peak prices with no rate header held as a doubt",
+        waits_for="Peak/Off-Peak price columns held as a doubt, not refused",
     ),
     # 2. no header, two price-like columns and nothing telling which is the rate
     "headerless-two-prices": Hold(
@@ -697,7 +697,7 @@ HELD: dict[str, Hold] = {
             row("447", "0.0165"),
             row("49", "0.0058"),
         ],
-        waits_for="two price-like columns without headers held as a doubt",
+        waits_for="headerless: two price-like columns held as a doubt, not refused",
     ),
     # 4. a sentence about increments that gives no pair
     "prose-unreadable": Hold(
@@ -859,7 +859,7 @@ DIDS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="Per Minute/Per SMS told apart from Voice/SMS by content")
+@pytest.mark.xfail(strict=True, reason="DID Per Minute/Per SMS prices beside Voice/SMS flags")
 @pytest.mark.parametrize("name", list(DIDS))
 def test_did_list_prices_beside_capabilities(name: str) -> None:
     build, expected = DIDS[name]
