@@ -17,7 +17,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 import vendor_decks as v
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from ingestd.errors import SheetError
@@ -993,7 +993,7 @@ CELL = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     width=st.integers(min_value=2, max_value=8),
     data=st.data(),
@@ -1024,7 +1024,12 @@ INTERVAL_LOOKING = ["60", "60/60", "30", "30/30", "6/6", "6", "1", "1/1", "60/1"
 @pytest.mark.xfail(
     strict=True, reason="a column mixing '60' and '60/60' under an unknown header read or held"
 )
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # the examples are small already
+)
 @given(
     header=st.one_of(
         st.sampled_from(["Bill Blk", "Rnd", "Tasación Especial", "Zeitblock", "Misc", "Col5"]),
