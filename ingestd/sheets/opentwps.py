@@ -69,6 +69,7 @@ class DeckRead:
     doubts: list[Doubt] = field(default_factory=list)
     # the layout's key for vendor profiles (SPEC §3.5): the header row's words, hashed
     fingerprint: str | None = None
+    header: tuple[str, ...] = ()  # the header row's cells as written, in sheet order (people)
 
     def report(self) -> dict:
         """The detection report of this sheet, JSON-ready."""
