@@ -107,18 +107,22 @@ def test_use_is_counted(store):
 
 
 def test_an_answer_stays_an_answer_when_a_deck_proves_the_same(store):
-    save_profile(store, "acme", LAYOUT, Answers(date_order="dmy"), sheet="s", header=HEADER,
-                 source="proven")  # fmt: skip
+    save_profile(
+        store, "acme", LAYOUT, Answers(date_order="dmy"), sheet="s", header=HEADER, source="proven"
+    )
     assert list_profiles(store, "acme")[0].source == "proven"
-    save_profile(store, "acme", LAYOUT, Answers.parse(map=["Indicatif=code"]), sheet="s",
-                 header=HEADER)  # fmt: skip
+    save_profile(
+        store, "acme", LAYOUT, Answers.parse(map=["Indicatif=code"]), sheet="s", header=HEADER
+    )
     assert list_profiles(store, "acme")[0].source == "answer"
-    save_profile(store, "acme", LAYOUT, Answers(hyphen="pair"), sheet="s", header=HEADER,
-                 source="proven")  # fmt: skip
+    save_profile(
+        store, "acme", LAYOUT, Answers(hyphen="pair"), sheet="s", header=HEADER, source="proven"
+    )
     (profile,) = list_profiles(store, "acme")
     assert profile.source == "answer"
-    assert profile.answers == Answers(columns={"Indicatif": "code"}, date_order="dmy",
-                                      hyphen="pair")  # fmt: skip
+    assert profile.answers == Answers(
+        columns={"Indicatif": "code"}, date_order="dmy", hyphen="pair"
+    )
     with pytest.raises(ValueError, match="source"):
         save_profile(store, "acme", LAYOUT, Answers(), sheet="s", header=HEADER, source="guess")
 
