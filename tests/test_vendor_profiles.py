@@ -92,6 +92,10 @@ def test_answers_given_to_an_import_become_the_vendor_profile(ingestd, tmp_path)
     assert "Zorg | Pays | Tarif | Date" in shown.stdout
     assert '--map "Zorg=code"' in shown.stdout and "--date-order dmy" in shown.stdout
     assert "no profiles" in ingestd("vendor", "profile", "show", "globex").stdout
+    one = as_json(ingestd("vendor", "profile", "show", VENDOR, ZORG_LAYOUT, "--json"))
+    assert [p["fingerprint"] for p in one] == [ZORG_LAYOUT]
+    error = one_line_usage_error(ingestd("vendor", "profile", "show", VENDOR, "headerless:4"))
+    assert "no profile 'headerless:4'" in error
 
     # the next deck of the layout reads with the profile, and a new answer is merged into it
     second = zorg_deck(tmp_path / "acme-2.csv", [("52", "Mexico", "0.0310")])
