@@ -29,6 +29,7 @@ from ingestd.rates.model import Kind, iso, spec_for
 from ingestd.rates.schema import canonical_decimal
 from ingestd.rates.semantics import in_effect_at
 from ingestd.rates.store import Store, TableRef, utcnow
+from ingestd.sheets.answers import Answers
 from ingestd.sheets.cells import DATE_RANGE
 
 if TYPE_CHECKING:  # the mail modules load only for the commands that use them
@@ -128,6 +129,8 @@ def _command_name(args: argparse.Namespace | None) -> str:
     if args is None or not getattr(args, "command", None):
         return "ingestd"
     action = getattr(args, "action", None)
+    if args.command == "vendor":
+        return f"vendor {args.subject} {action}"
     return f"{args.command} {action}" if args.command in ("quarantine", "outbox") else args.command
 
 
@@ -166,6 +169,35 @@ def build_parser() -> argparse.ArgumentParser:
         if json_output:
             p.add_argument("--json", action="store_true", help="machine-readable output")
         return p
+
+    def answer_args(p: argparse.ArgumentParser, *, usage: str = "") -> None:
+        # a person's answers to a held deck (SPEC §3.5), kept as the vendor's profile
+        p.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="HEADER=FIELD",
+            help=f"{usage}the field a column holds ('Indicatif=code', 'C=price' for a sheet "
+            "without a header row, 'Notes=ignore'); repeatable",
+        )
+        p.add_argument(
+            "--increments",
+            action="append",
+            default=[],
+            metavar="DESTINATION=60/60",
+            help=f"{usage}the billing increments of destinations ('Mexico=60/60', '*=1/1' for "
+            "every other one); repeatable",
+        )
+        p.add_argument(
+            "--date-order",
+            choices=["dmy", "mdy", "ymd"],
+            help=f"{usage}the order of day, month and year in the deck's dates",
+        )
+        p.add_argument(
+            "--hyphen",
+            choices=["range", "pair"],
+            help=f"{usage}a hyphen in a code joins a range (447400-447409) or a pair (1264-581)",
+        )
 
     def table_args(p: argparse.ArgumentParser, *, table_required: bool = False) -> None:
         p.add_argument("--vendor", required=True, type=_name("a vendor id"), help="vendor id")
@@ -215,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write the version even if a guard (mass discontinue, stale deck, price jump) trips",
     )
+    answer_args(p)
 
     p = command("versions", cmd_versions, "list the versions of a rate table")
     table_args(p)
@@ -286,12 +319,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="release: the vendor of a sender no vendor lists",
     )
     p.add_argument("--note", help="release/drop: why (kept with the quarantine entry)")
+    answer_args(p, usage="release: ")
 
     p = command("outbox", cmd_outbox, "outgoing mail: list it, send a failed one again")
     p.add_argument("action", choices=["list", "retry"])
     p.add_argument("id", type=_whole(ID_MAX), nargs="?", help="retry: the outbox message")
     p.add_argument(
         "--state", help="list: only pending, sent, failed or suppressed messages (default: all)"
+    )
+
+    p = command(
+        "vendor", cmd_vendor, "a vendor's profiles: the answers kept about its decks' layouts"
+    )
+    p.add_argument("subject", choices=["profile"])
+    p.add_argument("action", choices=["show", "drop"])
+    p.add_argument("vendor", type=_name("a vendor id"), help="vendor id")
+    p.add_argument(
+        "fingerprint", nargs="?", help="one profile (default: all the vendor's profiles)"
     )
 
     command("run", cmd_run, "the daemon (SMTP, IMAP, pipeline)", json_output=False)
@@ -351,6 +395,20 @@ def _name(what: str) -> Callable[[str], str]:
     return check
 
 
+def _answers(args: argparse.Namespace) -> Answers:
+    """The answers the command gives (``--map``, ``--increments``, ``--date-order``,
+    ``--hyphen``); a malformed one is a usage error."""
+    try:
+        return Answers.parse(
+            map=args.map,
+            increments=args.increments,
+            date_order=args.date_order,
+            hyphen=args.hyphen,
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
 def _store(config: Config) -> Store:
     store = Store(config.database.url)
     store.require_schema(auto_upgrade=store.dialect == "sqlite")
@@ -383,6 +441,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         return _import_messages(args, config, messages)
     if not args.vendor:
         raise UsageError("say which vendor the sheets are from with --vendor")
+    answers = _answers(args)
     store = _store(config)
     received = args.received_at or utcnow()
     outcomes: list[ImportOutcome] = []
@@ -404,6 +463,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                 dry_run=args.dry_run,
                 accept_guards=args.accept_guards,
                 progress=show,
+                answers=answers,
             )
         )
         show("done")
@@ -429,6 +489,12 @@ def _import_messages(args: argparse.Namespace, config: Config, paths: list[Path]
         raise UsageError(
             "a message's vendor, tables and mode come from its sender and the vendor's rules; "
             "--vendor/--table/--kind/--mode/--dry-run/--accept-guards are for sheets"
+        )
+    if _answers(args):
+        raise UsageError(
+            "answers about a message's decks are given when it is released: "
+            "`ingestd quarantine release ID --map …`; --map/--increments/--date-order/--hyphen "
+            "here are for sheets"
         )
     from ingestd.pipeline import TemporaryFailure, pipeline_for
 
@@ -587,6 +653,14 @@ def print_detection(report: dict, w: Callable[[str], Any]) -> None:
     )
     if skipped:
         w(f"  skipped   {skipped}\n")
+    profile = report.get("profile")
+    if profile:
+        used = "vendor profile" if profile.get("used") else "answers for layout"
+        kept = "; kept as the vendor's profile" if profile.get("saved") else ""
+        w(
+            f"  profile   {used} {profile['fingerprint']}: "
+            f"{' '.join(profile.get('answers') or ()) or '-'}{kept}\n"
+        )
     for warning in report.get("warnings") or []:
         w(f"  warning   {warning}\n")
 
@@ -906,6 +980,9 @@ def cmd_db(args: argparse.Namespace, config: Config) -> int:
 def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
     if args.action != "list" and args.id is None:
         raise UsageError(f"say which quarantined message to {args.action}: its id")
+    answers = _answers(args)
+    if answers and args.action != "release":
+        raise UsageError("--map/--increments/--date-order/--hyphen are for release")
     from ingestd.pipeline import Quarantine, TemporaryFailure, pipeline_for
 
     with pipeline_for(config) as pipeline:
@@ -939,6 +1016,7 @@ def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
                 accept_unauthenticated=args.accept_unauthenticated,
                 vendor=args.vendor,
                 note=args.note,
+                answers=answers,
             )
         except TemporaryFailure as e:
             raise IngestdError(f"{e}; try again later") from None
@@ -1001,6 +1079,47 @@ def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
             if e.state in ("pending", "failed", "suppressed") and (e.last_error or when):
                 due = f"next attempt {_ts(when)}" if e.state == "pending" else ""
                 print(f"       {due}{'; ' if due and e.last_error else ''}{e.last_error or ''}")
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_vendor(args: argparse.Namespace, config: Config) -> int:
+    """``ingestd vendor profile show|drop VENDOR [FINGERPRINT]`` (SPEC §3.5)."""
+    from ingestd.rates.profiles import drop_profile, list_profiles
+
+    store = _store(config)
+    try:
+        if args.action == "drop":
+            dropped = drop_profile(store, args.vendor, args.fingerprint)
+            if args.json:
+                _print_json({"vendor": args.vendor, "dropped": dropped})
+            else:
+                print(f"dropped {dropped} profile{'' if dropped == 1 else 's'} of {args.vendor}")
+            return 0
+        found = list_profiles(store, args.vendor)
+        if args.fingerprint is not None:
+            found = [p for p in found if p.fingerprint == args.fingerprint]
+            if not found:
+                raise UsageError(
+                    f"vendor {args.vendor!r} has no profile {args.fingerprint!r} "
+                    f"(see `ingestd vendor profile show {args.vendor}`)"
+                )
+        if args.json:
+            _print_json([p.as_dict() for p in found])
+            return 0
+        if not found:
+            print(f"vendor {args.vendor} has no profiles")
+        for p in found:
+            last = f", last {_ts(p.last_used_at)} UTC" if p.last_used_at else ""
+            print(
+                f"profile {p.fingerprint}  ({p.source}; used {p.used_count} "
+                f"time{'' if p.used_count == 1 else 's'}{last})"
+            )
+            print(f"  sheet     {p.sheet or '-'}")
+            print(f"  header    {' | '.join(p.header) or '-'}")
+            print(f"  answers   {' '.join(p.answers.as_options()) or '-'}")
+            print(f"  kept      {_ts(p.created_at)} UTC, updated {_ts(p.updated_at)} UTC")
         return 0
     finally:
         store.close()

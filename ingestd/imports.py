@@ -19,6 +19,7 @@ import polars as pl
 from ingestd.config import Config, TableRule, Vendor, name_problem
 from ingestd.errors import RefusedError, RowError, SheetError
 from ingestd.rates.model import DeckMode, Kind, iso
+from ingestd.rates.profiles import mark_used, profiles, save_profile
 from ingestd.rates.schema import RATE_TABLES, versions
 from ingestd.rates.semantics import (
     EXAMPLES,
@@ -30,6 +31,7 @@ from ingestd.rates.semantics import (
     plan_rollback,
 )
 from ingestd.rates.store import Provenance, RowsAhead, Store, TableRef, fit_row, text_lengths
+from ingestd.sheets.answers import Answers
 from ingestd.sheets.deck import ReadOptions, read_decks
 from ingestd.sheets.doubt import GUARD
 from ingestd.sheets.opentwps import DeckRead
@@ -165,10 +167,14 @@ def import_file(
     progress: Callable[[str], None] | None = None,
     authentication: dict[str, Any] | None = None,
     nesting: int = 0,
+    answers: Answers | None = None,
 ) -> list[ImportOutcome]:
     """Import every deck of one file, each into its rate table; one outcome per deck (one
     refused outcome when the file cannot be read).  ``progress`` is told each stage;
-    ``nesting`` is how deep in forwarded messages the file was found."""
+    ``nesting`` is how deep in forwarded messages the file was found.  ``answers`` (a
+    person's, SPEC §3.5) win over the vendor's configuration and its stored profiles, and are
+    kept as the profile of each deck's layout once the deck is imported."""
+    answers = answers or Answers()
     vendor = config.vendor(vendor_id)
     progress = progress or (lambda stage: None)
     received_at = received_at.replace(microsecond=0, tzinfo=None)
@@ -217,6 +223,13 @@ def import_file(
             kind_source="command line" if kind else "vendor",
             sheet_cache=sheet_cache(config, vendor.id),
         )
+        stored = profiles(store, vendor.id)
+        options = dataclasses.replace(
+            answers.applied_to(options),
+            # the answers given now win over what a profile kept for the same layout
+            profiles={fingerprint: kept.merged(answers) for fingerprint, kept in stored.items()},
+            answers=answers,
+        )
         ahead: list[RowsAhead] = []
 
         def found_tables(tables: list[FoundTable]) -> None:
@@ -261,11 +274,44 @@ def import_file(
                 progress=progress,
                 provenance=provenance,
                 ahead=ahead[0] if ahead else None,
+                profile=_profile_report(deck, stored, answers),
             )
         except RefusedError as e:
             result.status, result.reason, result.message = "refused", e.reason, e.message
+        if result.status == "imported" and deck.fingerprint is not None:
+            _learn(store, vendor.id, deck.fingerprint, deck, result, stored, answers)
         results.append(result)
     return results
+
+
+def _profile_report(
+    deck: DeckRead, stored: dict[str, Answers], answers: Answers
+) -> dict[str, Any] | None:
+    """What the report says of the vendor profile of the deck's layout: whether one was used
+    and the answers that applied (the stored ones with those given now over them)."""
+    used = deck.fingerprint in stored
+    if deck.fingerprint is None or not (used or answers):
+        return None
+    applied = stored.get(deck.fingerprint, Answers()).merged(answers)
+    return {"fingerprint": deck.fingerprint, "used": used, "answers": applied.as_options()}
+
+
+def _learn(
+    store: Store,
+    vendor_id: str,
+    fingerprint: str,
+    deck: DeckRead,
+    outcome: ImportOutcome,
+    stored: dict[str, Answers],
+    answers: Answers,
+) -> None:
+    """After an import: the answers given are kept as the profile of the deck's layout
+    (``fingerprint``), and a stored profile that was used counts one more deck."""
+    if fingerprint in stored:
+        mark_used(store, vendor_id, fingerprint)
+    if answers:
+        save_profile(store, vendor_id, fingerprint, answers, sheet=deck.sheet, header=deck.header)
+        outcome.sheet.setdefault("profile", {})["saved"] = True
 
 
 def _read_with_learned_order(
@@ -319,8 +365,11 @@ def _import_deck(
     progress: Callable[[str], None],
     provenance: Provenance,
     ahead: RowsAhead | None = None,
+    profile: dict[str, Any] | None = None,
 ) -> None:
     outcome.sheet = deck.report()
+    if profile is not None:
+        outcome.sheet["profile"] = profile
     outcome.rejected = list(deck.errors)
     _refuse_if_too_many_rejected(outcome, deck, vendor)
     with store.writing(vendor.id, deck.kind, outcome.table) as writer:

@@ -55,6 +55,7 @@ from ingestd.mail.mime import (
 from ingestd.rates.model import iso
 from ingestd.rates.schema import messages, outbox, quarantine
 from ingestd.rates.store import Store, fit_row, utcnow
+from ingestd.sheets.answers import Answers
 
 log = logging.getLogger("ingestd.pipeline")
 
@@ -165,6 +166,9 @@ class Release:
     # a message held for holding more sheets than [limits] max_sheets_per_message: a person
     # looked at it, every sheet is imported
     accept_sheet_count: bool = False
+    # what the person answered about the decks (SPEC §3.5): used for every sheet of the message
+    # and kept as the vendor's profile of each imported deck's layout
+    answers: Answers = field(default_factory=Answers)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -173,6 +177,7 @@ class Release:
             "accept_unauthenticated": self.accept_unauthenticated,
             "vendor": self.vendor,
             "accept_sheet_count": self.accept_sheet_count,
+            "answers": self.answers.as_dict() if self.answers else None,
         }
 
 
@@ -516,6 +521,7 @@ class Pipeline:
                 accept_guards=release is not None and release.accept_guards,
                 authentication=provenance,
                 nesting=sheet.depth,
+                answers=release.answers if release is not None else None,
             )
             for result in results:
                 log.info(
@@ -906,9 +912,12 @@ class Quarantine:
         accept_unauthenticated: bool = False,
         vendor: str | None = None,
         note: str | None = None,
+        answers: Answers | None = None,
     ) -> MessageOutcome:
         """Run the pipeline again on the held message, guards accepted; a message whose
-        authentication failed goes through only with ``accept_unauthenticated``."""
+        authentication failed goes through only with ``accept_unauthenticated``.  ``answers``
+        (a person's, SPEC §3.5) are used for every sheet of the message and kept as the
+        vendor's profile of each deck imported."""
         held = self._held_now(held_id)
         if held.reason in HOLD_REASONS and not accept_unauthenticated:
             raise UsageError(
@@ -924,6 +933,7 @@ class Quarantine:
             accept_unauthenticated=accept_unauthenticated,
             vendor=vendor,
             accept_sheet_count=held.reason in ("too_many_sheets", "too_many_parts"),
+            answers=answers or Answers(),
         )
         outcome = self.pipeline.process(
             raw, source="release", received_at=held.received_at, release=release

@@ -20,7 +20,7 @@ from ingestd.rates.model import PRICE_PRECISION, PRICE_SCALE, SPECS, Kind, KindS
 
 # The newest migration in ingestd/migrations/versions: the schema this code reads and writes
 # (a test holds it equal to Alembic's head).
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 metadata = sa.MetaData(
     naming_convention={
@@ -229,6 +229,27 @@ outbox = sa.Table(
     sa.Column("held_for", Document),  # the recipients a cap held it back from, JSON list
     sa.Index(None, "state", "next_attempt_at"),
     sa.Index(None, "created_at"),  # the per-recipient daily cap counts the last 24 hours
+)
+
+
+# What a person answered about a vendor's deck of one layout (SPEC §3.5 "vendor profiles that
+# learn"), used for the vendor's next decks whose header has the same fingerprint
+# (``sheets.answers``); the sheet name and header cells are kept for people to recognise it.
+vendor_profiles = sa.Table(
+    "vendor_profiles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("vendor", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),  # answers.header_fingerprint
+    sa.Column("answers", Document, nullable=False),  # Answers.as_dict(), JSON
+    sa.Column("sheet", sa.String(255)),
+    sa.Column("header", Document, nullable=False),  # the header cells as written, JSON list
+    sa.Column("source", sa.String(16), nullable=False),  # answer | proven
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("used_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_used_at", Timestamp),
+    sa.UniqueConstraint("vendor", "fingerprint"),
 )
 
 

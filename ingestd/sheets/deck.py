@@ -14,6 +14,7 @@ import polars as pl
 
 from ingestd.errors import RowError, SheetError
 from ingestd.rates.model import Kind
+from ingestd.sheets.answers import Answers, header_fingerprint
 from ingestd.sheets.normalize import normalize
 from ingestd.sheets.opentwps import DeckRead, read_opentwps
 from ingestd.sheets.read import read_sheets
@@ -48,6 +49,9 @@ class ReadOptions:
     max_unpacked: int = 200 * 2**20
     max_nesting: int = 3
     sheet_cache: SheetCache | None = None  # workbook sheets read before (``reread``)
+    # the vendor's profiles (SPEC §3.5): header fingerprint → the answers kept for that layout
+    profiles: Mapping[str, Answers] = field(default_factory=dict)
+    answers: Answers = field(default_factory=Answers)  # given now, for every sheet of the file
 
     @classmethod
     def for_vendor(
@@ -132,21 +136,37 @@ def read_decks(
     decks: list[DeckRead] = []
     while found:
         table = found.pop(0)
-        decks.extend(
-            normalize(
-                table,
-                timezone=options.timezone,
-                currency=options.currency,
-                date_order=options.date_order,
-                hyphen=options.hyphen,
-                default_intervals=options.default_intervals,
-                increment_rules=options.increment_rules,
-                duplicate_policy=options.duplicate_policy,
-            )
+        fingerprint = layout_fingerprint(table)
+        header = tuple(table.headers[c] for c in sorted(table.headers, key=_column_number))
+        read = normalize(
+            table,
+            timezone=options.timezone,
+            currency=options.currency,
+            date_order=options.date_order,
+            hyphen=options.hyphen,
+            default_intervals=options.default_intervals,
+            increment_rules=options.increment_rules,
+            duplicate_policy=options.duplicate_policy,
         )
+        for deck in read:
+            deck.fingerprint = deck.fingerprint or fingerprint
+            deck.header = deck.header or header
+        decks.extend(read)
     if not decks:
         raise SheetError("no_table", "no rate table was found in the file")
     return combine(decks)
+
+
+def layout_fingerprint(table: FoundTable) -> str:
+    """The key of a table's layout for vendor profiles: its header cells in sheet order."""
+    if table.header_row is None:
+        width = sum(1 for name in table.data.columns if name != "source_row")
+        return header_fingerprint([None] * width, headerless=True)
+    return header_fingerprint(table.headers[c] for c in sorted(table.headers, key=_column_number))
+
+
+def _column_number(column: str) -> int:
+    return int(column[1:])  # "c12" → 12
 
 
 def combine(decks: list[DeckRead]) -> list[DeckRead]:

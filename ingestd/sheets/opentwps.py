@@ -79,6 +79,7 @@ class DeckRead:
     # the rows a code-changes sheet adds (``normalize._additions``), until ``deck.combine``
     # finds their rates in the price sheet or rejects them
     additions: pl.DataFrame | None = None
+    header: tuple[str, ...] = ()  # the header row's cells as written, in sheet order (people)
 
     def report(self) -> dict:
         """The detection report of this sheet, JSON-ready."""

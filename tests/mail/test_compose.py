@@ -62,6 +62,7 @@ from ingestd.pipeline import MessageOutcome, Pipeline, Quarantine
 from ingestd.rates.model import spec_for
 from ingestd.rates.schema import messages
 from ingestd.rates.store import Store
+from ingestd.sheets.answers import Answers, header_fingerprint
 
 DESK = "Rates Desk <desk@carrier.example>"
 TEAM = ("rates-team@carrier.example", "noc@carrier.example")
@@ -588,6 +589,25 @@ def test_partly_imported_names_what_was_accepted_and_what_was_refused(rig):
 
 
 # --- import report --------------------------------------------------------------------------
+
+
+def test_the_import_report_names_the_vendor_profile_of_the_layout(rig, two_versions):
+    _, second = two_versions
+    zorg = b"Zorg,Pays,Tarif\r\n4400,Dest 4400,0.0110\r\n4401,Dest 4401,0.0120\r\n"
+    answers = Answers.parse(map=["Zorg=code", "Pays=destination"], increments=["Dest 4400=60/60"])
+    (first,) = import_file(rig.store, rig.config, VENDOR, zorg, file_name="zorg.csv",
+                           received_at=V2_AT, mode="partial", answers=answers)  # fmt: skip
+    assert first.status == "imported", first.as_dict()
+    layout = header_fingerprint(["Zorg", "Pays", "Tarif"])
+    r = read(import_report(second, first.as_dict(), rig.config, rig.store))
+    both(
+        r,
+        f"Read with the answers for layout {layout}:",
+        '--map "Zorg=code" --map "Pays=destination" --increments "Dest 4400=60/60"',
+        "kept as the vendor's profile of this layout",
+    )
+    plain = read(import_report(second, deck_of(second), rig.config, rig.store))
+    assert "Read with" not in plain.text and "Read with" not in plain.html_text
 
 
 def test_the_import_report_attaches_the_table_that_reimports_to_the_same_rows(
