@@ -236,7 +236,6 @@ def test_answers_given_at_release_are_used_and_kept(tmp_path, key):
     assert profile["answers"]["increments"] == {"Dest 4400": [60, 60]}
 
 
-@pytest.mark.xfail(strict=True, reason="the table finder applies a stored profile by layout")
 def test_a_stored_profile_reads_the_next_deck_of_its_layout_without_answers(ingestd, tmp_path):
     first = zorg_deck(tmp_path / "acme-1.csv", [("52", "Mexico", "0.03"), ("33", "France", "0.02")])
     done = ingestd("import", first, "--vendor", VENDOR, "--received-at", "2025-03-01", *ANSWERS)

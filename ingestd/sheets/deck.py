@@ -14,7 +14,7 @@ import polars as pl
 
 from ingestd.errors import RowError, SheetError
 from ingestd.rates.model import Kind
-from ingestd.sheets.answers import Answers, header_fingerprint
+from ingestd.sheets.answers import Answers
 from ingestd.sheets.normalize import normalize
 from ingestd.sheets.opentwps import DeckRead, read_opentwps
 from ingestd.sheets.read import read_sheets
@@ -129,6 +129,7 @@ def read_decks(
         columns=options.columns or None,
         kind_source=options.kind_source,
         date_order=options.date_order,
+        profiles=options.profiles,
     )
     del sheets  # the tables hold what they need: the rest of the cells can go (memory)
     if found_tables is not None:
@@ -136,33 +137,26 @@ def read_decks(
     decks: list[DeckRead] = []
     while found:
         table = found.pop(0)
-        fingerprint = layout_fingerprint(table)
         header = tuple(table.headers[c] for c in sorted(table.headers, key=_column_number))
+        # a profile's increments, date order and hyphen meaning read the rows of its layout
+        reading = table.profile.applied_to(options) if table.profile else options
         read = normalize(
             table,
-            timezone=options.timezone,
-            currency=options.currency,
-            date_order=options.date_order,
-            hyphen=options.hyphen,
-            default_intervals=options.default_intervals,
-            increment_rules=options.increment_rules,
-            duplicate_policy=options.duplicate_policy,
+            timezone=reading.timezone,
+            currency=reading.currency,
+            date_order=reading.date_order,
+            hyphen=reading.hyphen,
+            default_intervals=reading.default_intervals,
+            increment_rules=reading.increment_rules,
+            duplicate_policy=reading.duplicate_policy,
         )
         for deck in read:
-            deck.fingerprint = deck.fingerprint or fingerprint
-            deck.header = deck.header or header
+            deck.fingerprint = table.fingerprint
+            deck.header = header
         decks.extend(read)
     if not decks:
         raise SheetError("no_table", "no rate table was found in the file")
     return combine(decks)
-
-
-def layout_fingerprint(table: FoundTable) -> str:
-    """The key of a table's layout for vendor profiles: its header cells in sheet order."""
-    if table.header_row is None:
-        width = sum(1 for name in table.data.columns if name != "source_row")
-        return header_fingerprint([None] * width, headerless=True)
-    return header_fingerprint(table.headers[c] for c in sorted(table.headers, key=_column_number))
 
 
 def _column_number(column: str) -> int:

@@ -32,6 +32,7 @@ import polars as pl
 from ingestd.errors import SheetError
 from ingestd.rates.model import Kind, iso
 from ingestd.sheets import headers as vocab
+from ingestd.sheets.answers import Answers, header_fingerprint
 from ingestd.sheets.cells import parse_datetimes
 from ingestd.sheets.content import CONTENT_SAMPLE, sample_rows, type_columns
 from ingestd.sheets.doubt import Doubt
@@ -89,6 +90,12 @@ class FoundTable:
     doubts: tuple[Doubt, ...] = ()
     # every sheet of the file and what became of it (on the file's first table only)
     sheets: tuple[dict, ...] = ()
+    # the layout's key for vendor profiles: the header row's words, hashed
+    # (answers.header_fingerprint)
+    fingerprint: str | None = None
+    # the vendor's profile of this layout the table was read with (its increments, date order
+    # and hyphen meaning apply to the rows too)
+    profile: Answers | None = None
 
 
 HEADER_SEARCH_ROWS = 60
@@ -116,6 +123,7 @@ def find_tables(
     columns: Mapping[str, str] | None = None,
     kind_source: str = "command line",
     date_order: str = "auto",
+    profiles: Mapping[str, Answers] | None = None,
 ) -> list[FoundTable]:
     """Every rate table of ``sheets``, at most one per sheet, in sheet order.
 
@@ -130,7 +138,7 @@ def find_tables(
     wanted = Kind(kind) if kind else None
     if header_row is not None and header_row < 1:
         raise SheetError("bad_override", f"header_row must be 1 or more, not {header_row}")
-    search = _Search(wanted, kind_source, header_row, columns or {}, date_order)
+    search = _Search(wanted, kind_source, header_row, columns or {}, date_order, profiles or {})
     chosen = _select(sheets, sheet)
     tables, accounts, notes, doubts = [], [], [], []
     for candidate in sheets:
@@ -269,7 +277,10 @@ class _Search:
         header_row: int | None,
         columns: Mapping[str, str],
         date_order: str,
+        profiles: Mapping[str, Answers],
     ):
+        self.profiles = profiles
+        self.profile_keys: set[str] = set()  # overrides that come from a profile (report)
         self.wanted = wanted
         self.kind_source = kind_source
         self.header_row = header_row
@@ -283,6 +294,32 @@ class _Search:
     # -- one sheet
 
     def sheet(self, sheet: Sheet) -> FoundTable | None:
+        """The sheet's table, read with the vendor's profile of its layout when one is kept
+        (SPEC §3.5: a header row whose fingerprint a profile has, else the profile of a sheet
+        without header row of its width)."""
+        if not self.profiles or sheet.frame.height == 0:
+            return self._sheet(sheet)
+        top = sheet.frame.head(HEADER_SEARCH_ROWS).rows()
+        fingerprints = [header_fingerprint(row) for row in top]
+        fingerprints.append(header_fingerprint([None] * sheet.frame.width, headerless=True))
+        kept = next((f for f in fingerprints if f in self.profiles), None)
+        if kept is None:
+            return self._sheet(sheet)
+        answers = self.profiles[kept]
+        overrides, texts = self.overrides, self.override_text
+        self.profile_keys = set(_overrides(answers.columns))
+        self.overrides = {**overrides, **_overrides(answers.columns)}
+        self.override_text = {**texts, **{vocab.header_key(t): t for t in answers.columns}}
+        try:
+            table = self._sheet(sheet)
+        finally:
+            self.overrides, self.override_text = overrides, texts
+            self.profile_keys = set()
+        if table is None or table.fingerprint != kept:
+            return table
+        return replace(table, profile=answers)
+
+    def _sheet(self, sheet: Sheet) -> FoundTable | None:
         """The sheet's table: under the header row the vocabulary (or the vendor) reads best,
         else under a header row of words it does not know, else with no header row at all;
         the columns settled by header and content together (``evidence``)."""
@@ -323,7 +360,8 @@ class _Search:
                 continue
             key = vocab.header_key(cell)
             if key in self.overrides:
-                name, source = self.overrides[key], "vendor"
+                name = self.overrides[key]
+                source = "profile" if key in self.profile_keys else "vendor"
             else:
                 name, source = vocab.match_header(cell), "header"
             if name is not None:
@@ -372,7 +410,9 @@ class _Search:
         shape = _shape(set(raw.values()))
         if shape is None:
             return None
-        overridden = {c for c, source in settling.sources.items() if source == "vendor"}
+        overridden = {
+            c for c, source in settling.sources.items() if source in ("vendor", "profile")
+        }
         present = {vocab.header_key(text) for text in written.values()}
         absent = [
             text
@@ -450,6 +490,9 @@ class _Search:
             header_currency=header_currency,
             readings=tuple(readings),
             doubts=tuple(settling.doubts),
+            fingerprint=header_fingerprint(row, headerless=header is None)
+            if header is not None
+            else header_fingerprint([None] * frame.width, headerless=True),
         )
 
     def _kind(
@@ -538,6 +581,7 @@ class _Search:
             notice=notice,
             skipped=skipped,
             warnings=tuple(warnings),
+            fingerprint=header_fingerprint([None] * frame.width, headerless=True),
         )
 
     # -- when nothing was found
