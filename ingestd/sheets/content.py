@@ -308,7 +308,8 @@ def _cell_fits(frame: pl.DataFrame, asap: list[str]) -> pl.DataFrame:
     code, _ = _on(frame, digit & ~listed, parse_codes, pl.String, pl.String)
     code_list = _by_column(frame, listed, _code_list_fits, pl.Boolean)
     grouped = cell.str.contains(_GROUPED)
-    price, _ = _on(frame, digit & ~plain & ~grouped, parse_prices, pl.Float64, pl.String)
+    # parse_prices reads separators by what the column's other cells show: column by column
+    price = _by_column(frame, digit & ~plain & ~grouped, _prices, pl.Float64)
     price_grouped = _by_column(frame, grouped, _prices, pl.Float64)
     number = _possible_numbers(code)
     coded = _country_coded(pl.DataFrame({"code": code}))
