@@ -18,20 +18,24 @@ README "How ingestd reads a deck" explains the confidences.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
 from ingestd.sheets.content import ColumnContent, summary
 from ingestd.sheets.doubt import Doubt
-from ingestd.sheets.headers import PRICE_FIELDS, header_key
+from ingestd.sheets.headers import OTHER, PRICE_FIELDS, header_key
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
+MOSTLY = 0.8  # the share of a column's cells that says what it holds (content.py alike)
+_GENERIC = re.compile(r"(column|col|field|f|unnamed|spalte|columna|colonne|coluna)( ?[0-9]+)?")
 IGNORE = "ignore"  # a vendor's or an answer's field for a column left unread
 
 # What a field's cells hold (content.CONTENT_TYPES); a field not listed holds anything.
 _CODES = frozenset({"code", "number", "mccmnc", "seconds"})
 _PRICES = frozenset({"price", "seconds"})
+_FLAGS = frozenset({"flag", "seconds"})
 EXPECTED_CONTENT: dict[str, frozenset[str]] = {
     **{f: _CODES for f in ("code", "country_code", "area_code", "npanxx", "npa", "nxx")},
     **{f: _CODES for f in ("mcc", "mnc", "mccmnc", "number")},
@@ -42,7 +46,7 @@ EXPECTED_CONTENT: dict[str, frozenset[str]] = {
     **{f: frozenset({"seconds", "pulse"}) for f in ("interval1", "interval_n", "interval")},
     "pulse": frozenset({"pulse", "seconds"}),
     **{
-        f: frozenset({"flag", "seconds"})
+        f: _FLAGS
         for f in ("forbidden", "discontinued", "voice", "sms", "fax", "video", "docs_required")
     },
     "status": frozenset({"change", "text"}),
@@ -78,7 +82,7 @@ _PRICE_ROLES = (
     ("inbound_sms_price", ("sms", "smss", "message", "messages", "mensaje", "mensagem")),
     ("mrc", ("month", "monthly", "mrc", "mensual", "mensal", "monat", "monatlich", "mensuel")),
     ("nrc", ("setup", "nrc", "activation", "installation", "instalacion", "einrichtung")),
-    ("inbound_voice_price", ("minute", "minutes", "min", "voice", "call", "calls", "minuto")),
+    ("inbound_voice_price", ("minute", "minutes", "voice", "call", "calls", "minuto")),
 )
 
 
@@ -125,11 +129,29 @@ def letter(column: str) -> str:
 
 
 def contradicts(field: str, content: ColumnContent | None) -> bool:
-    """The column's content clearly is something the field never holds."""
+    """The column's content clearly is something the field never holds (prices of 0 and 1
+    look like yes/no flags but are prices)."""
     if content is None or content.kind not in TELLING:
+        return False
+    if field in PRICE_FIELDS and content.shares.get("price", 0) >= MOSTLY:
         return False
     expected = EXPECTED_CONTENT.get(field)
     return expected is not None and not (set(content.types) & expected)
+
+
+def numbers(content: ColumnContent | None) -> bool:
+    """Every cell (bar a few) is a number a price could be, whatever else it looks like."""
+    return (
+        content is not None
+        and content.shares.get("price", 0) >= MOSTLY
+        and not any(content.fits(t) for t in ("flag", "code", "number", "date", "pulse"))
+    )
+
+
+def generic_header(text: str | None) -> bool:
+    """A header that names nothing (``Column1``, ``Field 3``, ``F2``, ``Unnamed: 0``): what a
+    spreadsheet or an export writes when the vendor wrote no header."""
+    return text is None or bool(_GENERIC.fullmatch(header_key(text)))
 
 
 def confirms(field: str, content: ColumnContent | None) -> bool:
@@ -186,8 +208,15 @@ class Settling:
             if self.sources.get(column) in ("vendor", "profile", "answer") or field == IGNORE:
                 self.confidence[column] = HIGH
                 continue
+            role = price_role(self.written.get(column))
+            if EXPECTED_CONTENT.get(field) == _FLAGS and role and numbers(content):
+                # "Per SMS" beside "SMS": the header's service word over prices
+                self.raw[column] = role
+                self.confidence[column] = HIGH
+                self.notes[column] = f"its header's words and its prices say {role}"
+                continue
             if contradicts(field, content):
-                role = price_role(self.written.get(column)) if content.kind == "price" else None
+                role = role if content.kind == "price" else None
                 if role is not None and role not in self.raw.values():
                     self.raw[column] = role
                     self.confidence[column] = HIGH
@@ -247,9 +276,19 @@ class Settling:
             "mrc",
         }:
             prices = [c for c in unread if self.contents[c].kind == "price"]
-            if len(prices) == 1:
+            # a column the header says is not read (off-peak, connection fee) may be the price
+            other = [
+                c
+                for c, f in self.raw.items()
+                if f == OTHER and c in self.contents and self.contents[c].kind == "price"
+            ]
+            if len(prices) == 1 and other:
                 (column,) = prices
-                sure = MEDIUM if understood or not self.written.get(column) else LOW
+                take(column, "price", LOW, "the one column of prices the header does not exclude")
+                self.alternatives[column] = tuple(other)
+            elif len(prices) == 1:
+                (column,) = prices
+                sure = MEDIUM if understood or generic_header(self.written.get(column)) else LOW
                 take(
                     column,
                     "price",
@@ -260,6 +299,18 @@ class Settling:
                 first, others = prices[0], prices[1:]
                 take(first, "price", LOW, "the first of several columns of prices")
                 self.alternatives[first] = tuple(others)
+        seconds = [c for c in unread if self.contents[c].fits("seconds")]
+        for have, lacks in (("interval1", "interval_n"), ("interval_n", "interval1")):
+            if have in fields and not fields & {lacks, "pulse"} and len(seconds) == 1:
+                (column,) = seconds  # "Initial" and "Additional", "Min" and "Inc"
+                take(column, lacks, MEDIUM, f"it holds whole seconds beside the {have} column")
+                seconds = []
+        dates = [c for c in unread if self.contents[c].kind == "date"]
+        if dates and "effective_from" not in fields:
+            bare = [c for c in dates if generic_header(self.written.get(c))]
+            for column, name in zip(bare, ("effective_from", "effective_to"), strict=False):
+                why = f"it holds {summary(self.contents[column])} and has no header"
+                take(column, name, MEDIUM, why)
         if not fields & {"destination", "country", "network"}:
             names = [c for c in unread if self.contents[c].kind == "text"]
             if names:
@@ -296,7 +347,11 @@ class Settling:
                             f"read as {_FIELD_NAMES.get(field, field)}, but {names} also "
                             f"hold{'s' if len(others) == 1 else ''} prices: which one is billed?",
                             f'--map "{self.name(column)}={field}"'
-                            + "".join(f' --map "{self.name(c)}=ignore"' for c in others),
+                            + "".join(
+                                f' --map "{self.name(c)}=ignore"'
+                                for c in others
+                                if self.raw.get(c) != OTHER  # read as not read already
+                            ),
                         )
                     )
                 elif confidence == LOW:
