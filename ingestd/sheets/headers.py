@@ -234,6 +234,7 @@ LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {
         "new_price": ("novo preço", "nova tarifa"),
         "price_current": ("preço atual", "tarifa atual", "preço anterior"),
         "effective_from": ("início da vigência", "data de vigência", "vigência", "data de início",
+                           "data início", "data", "início", "a partir de",
                            "data efetiva", "válido a partir de", "vigente a partir de",
                            "data de ativação", "data de início de vigência", "data de vigor"),
         "effective_to": ("fim da vigência", "data de término", "data final", "válido até"),

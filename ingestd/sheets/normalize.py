@@ -44,7 +44,7 @@ from ingestd.sheets.cells import (
     parse_timezone,
     raw_cells,
 )
-from ingestd.sheets.headers import currency_in
+from ingestd.sheets.headers import ABBREVIATIONS, currency_in, header_key
 from ingestd.sheets.opentwps import DeckRead
 from ingestd.sheets.table import FoundTable
 
@@ -366,7 +366,9 @@ def _rate_tables(sheet: _Sheet) -> list[tuple[str | None, str | None]]:
 def _jurisdiction(header: str, column: str) -> str:
     """The table suffix of a jurisdiction price column: a name by the rule of table names
     (config.name_problem)."""
-    words = re.sub(r"[^a-z]+", "", header.lower())
+    # abbreviations written out ("Inter", "Indet"): the vocabulary's own (headers.ABBREVIATIONS)
+    spelled = " ".join(ABBREVIATIONS.get(w, w) for w in header_key(header).split())
+    words = re.sub(r"[^a-z]+", "", spelled)
     for name in JURISDICTIONS:
         if name in words:
             return name

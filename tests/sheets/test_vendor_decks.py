@@ -145,7 +145,6 @@ READ_EXACTLY: dict[str, Case] = {
             row("351", "0.0102", at("2026-03-25")),
             row("3519", "0.0188", at("2026-03-25")),
         ],
-        waits_for="Portuguese effective-date header 'Data Início' (multilingual headers)",
     ),
     "fr-atlantique-xlsx": Case(
         v.fr_atlantique_xlsx,
@@ -811,7 +810,6 @@ CODE_CHANGES = {
 
 
 CODE_CHANGES_WAIT = {
-    "code-changes-only-pt": "a code-changes sheet alone, in Portuguese",
 }
 
 
@@ -973,7 +971,6 @@ US = {
     [
         pytest.param(
             "us-npanxx-abbreviated",
-            marks=[pytest.mark.xfail(strict=True, reason="abbreviated headers Inter/Intra/Indet")],
         ),
         "us-npa-nxx-rate-headers",
     ],
