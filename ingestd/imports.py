@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from ingestd.config import Config, TableRule, Vendor, name_problem
-from ingestd.errors import RefusedError, RowError, SheetError
+from ingestd.errors import RefusedError, RowError
 from ingestd.rates.model import DeckMode, Kind, iso
 from ingestd.rates.profiles import mark_used, profiles, save_profile
 from ingestd.rates.schema import RATE_TABLES, versions
@@ -325,14 +325,13 @@ def _read_with_learned_order(
 ) -> list[DeckRead]:
     """Read the decks; a date column no value decides takes the order that earlier decks of
     the same vendor proved (SPEC §3.3), and says so."""
-    try:
-        return read_decks(data, filename=file_name, options=options, found_tables=found_tables)
-    except SheetError as e:
-        if e.reason != "ambiguous_dates" or options.date_order != "auto":
-            raise
-        learned = store.proven_date_order(vendor_id)
-        if learned is None:
-            raise
+    decks = read_decks(data, filename=file_name, options=options, found_tables=found_tables)
+    unproven = any(d.topic == "date_order" for deck in decks for d in deck.doubts)
+    if not unproven or options.date_order != "auto":
+        return decks
+    learned = store.proven_date_order(vendor_id)
+    if learned is None:
+        return decks
     order, version = learned
     decks = read_decks(
         data, filename=file_name, options=dataclasses.replace(options, date_order=order)

@@ -159,14 +159,14 @@ def test_jurisdiction_columns_become_one_table_each(store):
     assert rows(store, table="intrastate")["1201555"][0][1] == Decimal("0.007")
 
 
-def test_an_ambiguous_date_column_refuses_the_sheet_and_names_the_option(store):
+def test_an_ambiguous_date_column_holds_the_sheet_and_names_the_answer(store):
     data = b"Prefix,Rate,Effective\n44,0.1,01/02/2024\n33,0.2,03/04/2024\n"
     (o,) = import_file(
         store, load_config(None, env={}), "v", data, file_name="a.csv", received_at=RECEIVED
     )
-    assert (o.status, o.reason) == ("refused", "ambiguous_dates")
-    assert "date_order" in o.message
-    assert store.tables() == []
+    assert (o.status, o.reason) == ("held", "doubtful_reading")
+    assert "--date-order dmy" in o.message and "'01/02/2024'" in o.message
+    assert all(t.current_version == 0 for t in store.tables())  # nothing written
 
 
 def test_a_vendor_date_order_reads_the_same_sheet(store, tmp_path):
@@ -283,7 +283,8 @@ def test_an_ambiguous_column_takes_the_order_earlier_decks_of_the_vendor_proved(
     (other,) = import_file(
         store, load_config(None, env={}), "w", ambiguous, file_name="b.csv", received_at=RECEIVED
     )
-    assert (other.status, other.reason) == ("refused", "ambiguous_dates")
+    assert other.status == "held"
+    assert "doubtful_reading" in [g["name"] for g in other.guards if g["tripped"]]
 
 
 @settings(

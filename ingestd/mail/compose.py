@@ -186,8 +186,6 @@ SHEET_FIXES = {
     "empty": "The sheet holds no rate rows.",
     "currency_mismatch": "The sheet is in another currency than the rate table it belongs "
     "to: check the currency, or ask us to set up a table for it.",
-    "ambiguous_dates": "No date in the sheet shows whether the day or the month comes first: "
-    "write dates as 2025-01-03 or 03-Jan-2025.",
     "mixed_hyphens": "One code column uses hyphens both for ranges (447400-447409) and for "
     "country-area pairs (93-76): use one style per column.",
     "bad_override": "Our settings for your sheets are wrong; our rates team has been told.",

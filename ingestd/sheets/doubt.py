@@ -25,6 +25,8 @@ class Doubt:
     # the exact option that settles it ("--map \"Tasa=price\"", "--increments \"Mexico=60/60\"");
     # "" when only a look at the deck can (then --accept-guards releases it as read)
     answer: str = ""
+    # what kind of answer settles it: "columns", "increments", "date_order", "hyphen", "sheet"
+    topic: str = "columns"
 
     def text(self) -> str:
         where = f"sheet {self.sheet!r}: " if self.sheet else ""
@@ -37,4 +39,5 @@ class Doubt:
             "subject": self.subject,
             "question": self.question,
             "answer": self.answer,
+            "topic": self.topic,
         }

@@ -44,11 +44,14 @@ from ingestd.sheets.cells import (
     parse_timezone,
     raw_cells,
 )
+from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.headers import ABBREVIATIONS, currency_in, header_key
 from ingestd.sheets.opentwps import DeckRead
 from ingestd.sheets.table import FoundTable
 
 DUPLICATE_POLICIES = ("refuse", "first", "last")
+# how dates nothing proves are read while the deck is held for the answer (most of the world)
+UNPROVEN_DATE_ORDER = "dmy"
 # where a row's billing increments came from, in the order they are tried (SPEC §3.3)
 INCREMENT_SOURCES = ("column", "pulse", "vendor rule", "notes", "vendor default", "default 1/1")
 # US domestic decks: one rate table per jurisdiction price column (SPEC §3.2)
@@ -409,6 +412,7 @@ class _Reader:
     closed: pl.Series | None = None  # discontinued or forbidden: a price may be missing
     date_order: str | None = None
     increment_source: pl.Series | None = None
+    doubts: list[Doubt] = field(default_factory=list)  # what the rows leave unsettled
 
     @property
     def kind(self) -> Kind:
@@ -484,7 +488,9 @@ class _Reader:
         for name, (_, errors, order) in list(parsed.items()):
             if order is None and (errors == "ambiguous_date").any():
                 if not decided:
-                    raise _ambiguous_dates(sheet, name, errors)
+                    # nothing proves the order: read day-first and ask (SPEC §3.5)
+                    self.doubts.append(_ambiguous_dates(sheet, name, errors))
+                    decided.append(UNPROVEN_DATE_ORDER)
                 # the sheet's other date column proved the order: one vendor, one habit
                 parsed[name] = parse_datetimes(
                     sheet.text(name),
@@ -786,14 +792,16 @@ def _notice_utc(when: datetime, timezone: str) -> datetime | None:
     return values[0]
 
 
-def _ambiguous_dates(sheet: _Sheet, name: str, errors: pl.Series) -> SheetError:
+def _ambiguous_dates(sheet: _Sheet, name: str, errors: pl.Series) -> Doubt:
     texts = sheet.text(name).filter(errors == "ambiguous_date").unique(maintain_order=True)
     examples = _listed(map(repr, texts.to_list()), 3)
-    return SheetError(
-        "ambiguous_dates",
-        f"the dates in column {sheet.header(name)!r} ({examples}) could be "
-        "day-first or month-first and no value in the sheet proves which: set the vendor "
-        'option date_order ("dmy" or "mdy")',
+    return Doubt(
+        sheet.found.sheet,
+        f"the dates in column {sheet.header(name)!r} ({examples})",
+        "they could be day-first or month-first and no value in the deck proves which; they "
+        "are read day-first: is that right (or set the vendor option date_order)?",
+        f"--date-order {UNPROVEN_DATE_ORDER}",
+        topic="date_order",
     )
 
 
@@ -1042,7 +1050,7 @@ def _assemble(reader: _Reader, values: dict[str, pl.Series], problems: list[_Pro
         currency=currency,
         product=found.notice.product,
         notice=found.notice.as_dict(),
-        doubts=list(found.doubts),
+        doubts=[*found.doubts, *reader.doubts],
         columns=[r.as_dict() for r in found.readings],
         sheets=list(found.sheets),
     )

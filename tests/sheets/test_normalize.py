@@ -467,13 +467,15 @@ def test_day_first_and_month_first_columns():
     assert mdy.date_order == "mdy"
 
 
-def test_a_column_of_ambiguous_dates_refuses_the_sheet_until_the_vendor_says():
+def test_a_column_of_ambiguous_dates_holds_the_deck_until_someone_says():
     table = found(DATED, ["44", "0.1", "01/02/2026"], ["49", "0.1", "03/04/2026"])
-    with pytest.raises(SheetError) as caught:
-        normalize(table)
-    assert caught.value.reason == "ambiguous_dates"
-    assert "date_order" in caught.value.message and "'01/02/2026'" in caught.value.message
+    held = one(table)
+    (doubt,) = held.doubts
+    assert doubt.topic == "date_order" and doubt.answer == "--date-order dmy"
+    assert "'01/02/2026'" in doubt.subject and "day-first" in doubt.question
+    assert column(held, "effective_from") == [at("2026-02-01"), at("2026-04-03")]  # as asked
     deck = one(table, date_order="mdy")
+    assert deck.doubts == []
     assert column(deck, "effective_from") == [at("2026-01-02"), at("2026-03-04")]
     assert deck.date_order == "mdy"
 

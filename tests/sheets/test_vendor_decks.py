@@ -660,7 +660,6 @@ HELD: dict[str, Hold] = {
             row("27", "0.0210", at("2026-04-03")),
             row("2782", "0.0390", at("2026-04-03")),
         ],
-        waits_for="an undecidable date order held as a doubt (not refused)",
     ),
     # 1. peak and off-peak prices: which is the rate is the vendor's to say
     "en-peak-offpeak": Hold(
