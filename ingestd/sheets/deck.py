@@ -120,6 +120,7 @@ def read_decks(
         max_unpacked=options.max_unpacked,
         max_nesting=options.max_nesting,
         cache=options.sheet_cache,
+        keep_empty=True,
     )
     found = find_tables(
         sheets,

@@ -141,10 +141,10 @@ def contradicts(field: str, content: ColumnContent | None) -> bool:
 
 def numbers(content: ColumnContent | None) -> bool:
     """Every cell (bar a few) is a number a price could be, whatever else it looks like."""
-    return (
-        content is not None
-        and content.shares.get("price", 0) >= MOSTLY
-        and not any(content.fits(t) for t in ("flag", "code", "number", "date", "pulse"))
+    if content is None or content.filled < 3 or content.shares.get("flag", 0) >= MOSTLY:
+        return False  # too few cells to tell, or 0s and 1s (yes/no as much as prices)
+    return content.shares.get("price", 0) >= MOSTLY and not any(
+        content.fits(t) for t in ("code", "number", "date", "pulse")
     )
 
 

@@ -127,6 +127,7 @@ def read_sheets(
     max_unpacked: int = 200 * 2**20,
     max_nesting: int = 3,
     cache: SheetCache | None = None,
+    keep_empty: bool = False,
 ) -> list[Sheet]:
     """Every non-empty sheet of a CSV/TXT file, a workbook or a ZIP archive, as string cells.
 
@@ -137,6 +138,7 @@ def read_sheets(
     while inflating, so a zip bomb stops early), ``max_nesting`` archives inside each other.
     With a ``cache``, a workbook sheet read before is parsed only where its rows changed
     (``reread``).  A sheet with a cell longer than ``max_cell_size`` characters is refused.
+    Sheets without a filled cell are left out, unless ``keep_empty``.
     """
     unpacking = _Unpacking(max_members, max_unpacked, max_nesting)
     csv_name = PurePath(filename).stem if filename else "csv"
@@ -144,8 +146,11 @@ def read_sheets(
         data, label=None, csv_name=csv_name, depth=0, unpacking=unpacking,
         max_rows=max_rows, max_columns=max_columns, max_cell_size=max_cell_size, cache=cache,
     )  # fmt: skip
+    sheets = [s for s in sheets if keep_empty or _has_content(s.frame)]
     for sheet in sheets:
-        _check_cells(sheet, max_cell_size)
+        if _has_content(sheet.frame):
+            _check_cells(sheet, max_cell_size)
+    # an empty sheet is kept only to be named in the report (SPEC §3.5: every sheet accounted)
     return sheets
 
 
@@ -199,7 +204,7 @@ def _read_file(
             data, label=label, depth=depth + 1, unpacking=unpacking,
             max_rows=max_rows, max_columns=max_columns, max_cell_size=max_cell_size, cache=cache,
         )  # fmt: skip
-    return [sheet for sheet in sheets if _has_content(sheet.frame)]
+    return sheets
 
 
 # --- ZIP archives ----------------------------------------------------------------------------

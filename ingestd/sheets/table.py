@@ -142,6 +142,9 @@ def find_tables(
     chosen = _select(sheets, sheet)
     tables, accounts, notes, doubts = [], [], [], []
     for candidate in sheets:
+        if candidate.frame.height == 0 or candidate.frame.width == 0:
+            accounts.append(_account(candidate, None, "empty"))
+            continue
         if candidate not in chosen:
             accounts.append(_account(candidate, None, f"not the vendor's sheet = {sheet!r}"))
             continue

@@ -619,10 +619,7 @@ WORKBOOKS = {
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(
-            "workbook-regions",
-            marks=[pytest.mark.xfail(strict=True, reason="an empty sheet listed as skipped")],
-        ),
+        "workbook-regions",
         "workbook-info-summary",
         "code-changes-en",
     ],
