@@ -1,0 +1,575 @@
+"""Billing increments written in prose (SPEC §3.5): the notice block, the footnotes, a multi-line
+cell or a notes sheet may say, in any phrasing and in several languages, which destinations are
+billed at which increments ("the following countries will be billed 60/60: Fiji, Haiti",
+"Brazil is billed 30/6", "initial 30 seconds then 6 second increments for Brazil",
+"Taktung 60/60 für Deutschland", "todos los demás destinos 1/1").
+
+A sentence is read as tokens: increments (a pulse ``60/60``, ``60+60``, ``60-60``, or durations
+"30 seconds", "per second"), words, and marks.  The words that are not the language of billing
+(``FUNCTION_WORDS``) are the destination names.  A sentence that speaks of increments and
+yields no rule is returned as ``unread``: the reader holds the deck on it rather than guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ingestd.sheets.headers import fold
+from ingestd.sheets.regions import name_key, names_a_country, regions_named
+
+NOTES = "notes"
+NOTES_DEFAULT = "notes default"
+
+
+@dataclass(frozen=True)
+class IncrementRule:
+    """Billing increments for destinations whose name matches (SPEC §3.3 and §3.5)."""
+
+    pattern: str  # a regular expression searched in the row's folded destination text
+    first: int
+    next: int
+    source: str  # "vendor rule" | "notes" | "notes default"
+    names: tuple[str, ...] = ()  # the destination names as written (notes)
+    sentence: str = ""  # the sentence of the notes the rule was read from
+
+
+@dataclass(frozen=True)
+class NotesReading:
+    """What the notes say about billing increments."""
+
+    rules: tuple[IncrementRule, ...] = ()
+    default: IncrementRule | None = None  # "all other destinations 1/1"
+    unread: tuple[str, ...] = ()  # sentences about increments that gave no rule
+
+
+# durations and pulses a vendor bills in: a pair of other numbers is a date, a page, a fraction
+PLAUSIBLE_SECONDS = frozenset({1, 5, 6, 10, 12, 15, 18, 20, 30, 45, 60, 90, 120, 180, 240, 300, 600})
+
+# The language of billing in English, Spanish, Portuguese, French and German (folded forms):
+# stems of the words that say "billed", "increment", "rounding".
+_BILLING = (
+    r"bill|charg|rated\b|rating|factur|fatur|tarif|tasa|taxa|taxe|taxation|cobra|abgerechnet|"
+    r"abrechnung|verrechn|cadenc|takt|increment|inkrement|pulse|pulso|impulsion|palier|interval"
+)
+_INCREMENT = (
+    r"increment|inkrement|pulse\b|pulses|pulso|impulsion|palier|taktung|\w*takt\b|"
+    r"tarificacion|tarifacao|tarification|tarifierung|cadencia|cadence|"
+    r"(?:billing|charging) (?:interval|unit|step|granularity)|granularit|"
+    r"per[ -]?second (?:billing|basis)|per[ -]?minute (?:billing|basis)"
+)
+_ROUNDING = r"round|redonde|arredond|arrondi|rundung|gerundet|aufgerundet"
+_TIME = r"second|\bsecs?\b|segundo|\bseg\b|seconde|sekunde|minut|\bmins?\b|duration|duracion|dauer"
+_SPEAKS = re.compile(
+    rf"(?:{_INCREMENT})|(?:(?:{_BILLING}|{_ROUNDING}).*(?:{_TIME}|\d\s*[/+]\s*\d))|"
+    rf"(?:(?:{_TIME}|\d\s*[/+]\s*\d).*(?:{_BILLING}|{_ROUNDING}))"
+)
+_BILLING_WORD = re.compile(rf"^(?:{_BILLING}|{_ROUNDING})")
+
+# "all other destinations", "default", "except as noted": the clause sets every other row
+_DEFAULT = re.compile(
+    r"\ball (?:the )?(?:other|others|remaining)\b|\ball (?:destinations|countries|routes|calls)\b|"
+    r"\bevery(?:thing)? (?:other|else)\b|\brest of (?:the )?world\b|\bdefault\b|"
+    r"\bexcept (?:as|where|when|those|otherwise)\b|\bunless (?:otherwise|noted|stated)|"
+    r"\b(?:regular|standard|general|normal) (?:billing|increments?|pulse)\b|"
+    r"\btod[oa]s l[oa]s (?:dem[a]s |otr[oa]s )?(?:destinos|paises)\b|\b(?:los )?demas destinos\b|"
+    r"\bresto del? (?:los )?(?:destinos|mundo|paises)\b|\bpor (?:defecto|omision)\b|"
+    r"\btodos os (?:demais |outros )?(?:destinos|paises)\b|\bdemais destinos\b|"
+    r"\boutros destinos\b|\brestantes destinos\b|\bpadrao\b|\bresto do mundo\b|"
+    r"\btoutes les (?:autres )?destinations\b|\bautres destinations\b|\btous les autres\b|"
+    r"\bpar defaut\b|\breste du monde\b|"
+    r"\balle (?:anderen|ubrigen|weiteren|sonstigen)\b|\balle (?:ziele|destinationen|lander)\b|"
+    r"\bubrigen? (?:ziele|destinationen|lander)\b|\bstandard\w*\b|\brest der welt\b"
+)
+_EXCEPT = re.compile(r"^(?:except|excepto|salvo|exceto|sauf|excepte|ausser|ausgenommen)$")
+
+# Words that are the language of billing or of sentences, never part of a destination's name
+FUNCTION_WORDS = frozenset(
+    fold(word)
+    for word in """
+    the a an of for to in on at by with from into via as per than then thereafter after each
+    every all any other others rest remaining following below above noted listed mentioned
+    stated specified shown indicated those these this that such same which where who what when
+    is are be been being will shall would should may can could must was were has have had do
+    does apply applies applied applicable applicability apply: billed billing bill bills charged
+    charge charges charging rated rating rate rates price prices pricing increment increments
+    incremental incrementally pulse pulses interval intervals unit units step steps basis based
+    second seconds sec secs minute minutes min mins initial initially first next subsequent
+    subsequently additional following followed thereafter minimum maximum rounding rounded round
+    up down note notes nb please important attention remark remarks info information
+    destination destinations country countries route routes call calls traffic number numbers
+    code codes prefix prefixes dial dialcode dialcodes termination regular standard default
+    general generally normal usual except excluding excl exclude including incl include
+    otherwise unless etc also only just both either and or nor not no yes effective immediately
+    now until from date dates valid validity our your their its we you they it vendor
+    usd eur gbp chf cad aud jpy cny rub brl mxn inr
+    increment: billing: cycle cycles duration length time timing ie eg i e g
+    per-second per-minute persecond perminute secondly everything else world ROW
+    el la los las lo un una unos unas de del para al en por con se sera seran es son esta estan
+    facturacion facturado facturada facturados facturadas factura facturan facturara
+    facturaran tarificacion tarifacion tarifado tarifados tasacion tasado tasados tasa
+    incremento incrementos pulso pulsos intervalo intervalos segundo segundos seg minuto minutos
+    inicial iniciales luego despues siguiente siguientes cada adicional adicionales todos todas
+    demas destino destinos pais paises resto mundo excepto salvo otros otras y e o u que
+    aplica aplican aplicara redondeo redondeado minimo nota notas segun cobro cobrado cobrados
+    cobrada llamada llamadas ruta rutas lista indicados indicado defecto omision tambien
+    os as do da dos das em no na nos nas com serao sao cadencia faturamento faturacao
+    faturado faturados tarifacao cobranca cobrados chamada chamadas demais outros exceto
+    aplica-se aplicam arredondamento seguintes depois padrao abaixo acima
+    le les l du des d pour a au aux par avec seront est sont facture facturee factures
+    facturees facturation tarife tarifee tarifes tarification taxation taxe taxes increment
+    increments palier paliers impulsion impulsions seconde secondes initiale puis ensuite
+    suivant suivants suivantes chaque toutes tous autres sauf excepte vers appel appels
+    s'applique applique appliquent arrondi arrondie et ou reste monde defaut ci-dessous
+    ci-dessus
+    der die das den dem des fur nach im mit von zu zum zur wird werden ist sind taktung takt
+    abgerechnet abrechnung tarifiert tarifierung sekunde sekunden sekundengenau minute minuten
+    minutengenau erste ersten danach anschliessend jede jeden alle anderen ubrigen weiteren
+    sonstigen ziele ziel lander land destinationen ausser ausgenommen ausnahme gilt gelten
+    und oder rundung gerundet aufgerundet anruf anrufe verbindung verbindungen welt folgende
+    folgenden unten oben sowie standardtaktung
+    """.split()
+)
+_CONNECTORS = frozenset({"and", "y", "e", "et", "und", "or", "o", "ou", "oder", "u", "&"})
+QUALIFIERS = frozenset(
+    fold(word)
+    for word in """mobile mobiles mobil cellular cell landline landlines fixed fix fixe fijo
+    fija fijos fixo fixa movil moviles movel moveis festnetz mobilfunk portable portables
+    proper national special premium""".split()
+)
+
+_UNIT_SECONDS = {"s": 1, "m": 60}
+_TOKEN = re.compile(
+    r"""
+    (?P<pulse>(?<![\w/.:,-])(?P<a>\d{1,4})(?:\s*/\s*|\s?[+-]\s?|\s[xX]\s)(?P<b>\d{1,4})
+        (?![\w/%]|[.,:]\d|-\d))
+    |(?P<duration>(?P<n>\d{1,4})\s*-?\s*
+        (?P<unit>seconds?|secs?|segundos?|segs?|secondes?|sekunden?|sek|s
+        |minutes?|mins?|minutos?|minuten?|m)\b\.?)
+    |(?P<per>(?:per|por|pro|par|a\ la|à\ la|al)[\s-](?P<perunit>second|sec|segundo|seconde|sekunde
+        |minute|min|minuto)\b|(?P<glued>sekunden|minuten)genau|(?P<short>per)(?P<shortunit>second|
+        minute))
+    |(?P<word>[^\W\d_](?:[\w'’]|[.-](?=[^\W\d_]))*)
+    |(?P<number>\d+(?:[.,]\d+)*)
+    |(?P<mark>[,;:()\[\]/&]|\s[-–—]\s|…)
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+# what comes before or after "1/3" when it is not a pulse: a page, a version, a price
+_NOT_PULSE_BEFORE = re.compile(
+    r"\b(?:page|pag|pagina|seite|p|version|ver|v|rev|revision|no|nr|art|article|section|annex|"
+    r"item|part|step|issue|edition|sheet|ref|hoja|teil|anlage)\.?\s*$",
+    re.IGNORECASE,
+)
+_NOT_PULSE_AFTER = re.compile(
+    r"^\s*(?:%|cents?|ct|usd|eur|gbp|\$|€|£|hours?|h\b|days?|support|"
+    r"service|price|rate|off\b)",
+    re.IGNORECASE,
+)
+_BULLET = re.compile(r"^\s*(?:[•·▪●◦‣∙*]+|[-–—]+(?=\s)|\(?\d{1,2}[).](?=\s)|\(?[a-z][)])\s*")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:st|ste|mt|no|nr|incl|excl|approx|rep|dem|is|isl|fed|vs|dr|co|e\.g|i\.e|u\.s|u\.k)"
+    r"|\b[A-Z])\.$",
+    re.IGNORECASE,
+)
+
+
+def read_increment_notes(lines: Iterable[str]) -> NotesReading:
+    """The increment rules, the default and the unread sentences of ``lines`` (text lines of a
+    notice block, footnotes, a multi-line cell or a notes sheet), in the order written."""
+    rules: list[IncrementRule] = []
+    default: IncrementRule | None = None
+    unread: list[str] = []
+    for sentence in sentences(lines):
+        read = _read_sentence(sentence)
+        for names, first, after in read.rules:
+            rules.append(
+                IncrementRule(_names_pattern(names), first, after, NOTES, names, sentence)
+            )
+        for first, after in read.defaults:
+            if default is None:
+                default = IncrementRule("", first, after, NOTES_DEFAULT, (), sentence)
+            elif (default.first, default.next) != (first, after):
+                read.doubtful = True  # two defaults that disagree: neither is guessed
+        if read.doubtful and speaks_of_increments(sentence) and sentence not in unread:
+            unread.append(sentence)
+    return NotesReading(tuple(rules), default, tuple(unread))
+
+
+def sentences(lines: Iterable[str]) -> list[str]:
+    """The sentences of ``lines`` as written: a line (or a paragraph of a multi-line cell) is
+    cut at a full stop that ends a sentence, at bullets and numbering."""
+    out = []
+    for line in lines:
+        for paragraph in re.split(r"[\r\n]+|\s[•▪●◦‣]\s", line or ""):
+            paragraph = _BULLET.sub("", paragraph).strip()
+            start = 0
+            for stop in re.finditer(r"[.!?](?=\s+\S)", paragraph):
+                if _ABBREVIATION.search(paragraph[start : stop.end()]):
+                    continue
+                out.append(paragraph[start : stop.end()].strip())
+                start = stop.end()
+            out.append(paragraph[start:].strip())
+    return [s for s in out if re.search(r"[^\W\d_]|\d", s)]
+
+
+def speaks_of_increments(sentence: str) -> bool:
+    """The sentence speaks of billing increments, pulses or rounding of call time."""
+    return bool(_SPEAKS.search(fold(sentence)))
+
+
+def _names_pattern(names: tuple[str, ...]) -> str:
+    """A pattern of the names as words of a destination text in ``regions.name_key`` form."""
+    keys = sorted({name_key(n) for n in names}, key=len, reverse=True)
+    return r"(?:^| )(?:" + "|".join(re.escape(k) for k in keys if k) + r")(?: |$)"
+
+
+# --- one sentence --------------------------------------------------------------------------
+
+
+@dataclass
+class _Token:
+    kind: str  # pulse | duration | per | word | number | mark
+    text: str
+    start: int
+    end: int
+    seconds: tuple[int, ...] = ()  # pulse: (first, next); duration: (seconds,)
+
+
+@dataclass
+class _Part:
+    """A stretch of a sentence between commas or semicolons: names and at most one increment."""
+
+    before: list[str] = field(default_factory=list)  # names before the increment
+    after: list[str] = field(default_factory=list)  # names after it (or all, without one)
+    increment: tuple[int, int] | None = None
+    default: bool = False
+    excepted: bool = False  # it starts with "except": names the rule before it does not cover
+    opens: bool = False  # a colon after the increment: the names follow ("billed 60/60: A, B")
+
+
+@dataclass
+class _SentenceReading:
+    rules: list[tuple[tuple[str, ...], int, int]] = field(default_factory=list)
+    defaults: list[tuple[int, int]] = field(default_factory=list)
+    doubtful: bool = False  # it spoke of increments and not all of it became rules
+
+
+def _read_sentence(sentence: str) -> _SentenceReading:
+    reading = _SentenceReading()
+    tokens = _tokens(sentence)
+    billing = any(t.kind == "word" and _BILLING_WORD.match(fold(t.text)) for t in tokens)
+    tokens = _increments(tokens, billing)
+    if not any(t.kind == "increment" for t in tokens):
+        reading.doubtful = True
+        return reading
+    parts = _parts(sentence, tokens)
+    claimed = _claim(parts)
+    if claimed is None:
+        reading.doubtful = True
+        return reading
+    excepting = any(p.excepted for p in parts)
+    for names, increment, is_default in claimed:
+        first, after = increment
+        # "billing is per second, except for Mexico: 60/60": the rule with the exceptions
+        # and no names is the default
+        if is_default or (not names and excepting):
+            reading.defaults.append((first, after))
+        elif names and (billing or any(names_a_country(n) for n in names)):
+            reading.rules.append((tuple(names), first, after))
+        else:
+            reading.doubtful = True
+    return reading
+
+
+def _tokens(sentence: str) -> list[_Token]:
+    tokens = []
+    for match in _TOKEN.finditer(sentence):
+        kind = match.lastgroup
+        if match.group("pulse"):
+            kind = "pulse"
+        elif match.group("duration"):
+            kind = "duration"
+        elif match.group("per"):
+            kind = "per"
+        token = _Token(kind, match.group(0), match.start(), match.end())
+        if kind == "pulse":
+            first, after = int(match.group("a")), int(match.group("b"))
+            before, rest = sentence[: match.start()], sentence[match.end() :]
+            if (
+                first in PLAUSIBLE_SECONDS
+                and after in PLAUSIBLE_SECONDS
+                and not _NOT_PULSE_BEFORE.search(before)
+                and not _NOT_PULSE_AFTER.match(rest)
+            ):
+                token.seconds = (first, after)
+            else:
+                token.kind = "number"
+        elif kind == "duration":
+            unit = match.group("unit").lower()
+            seconds = int(match.group("n")) * (60 if unit.startswith("m") else 1)
+            if unit in ("s", "m") and not re.match(r"\s*\w", sentence[match.end() :] + " x"):
+                seconds = 0  # "10 s" at a line's end is too short to trust as a unit
+            token.seconds = (seconds,) if seconds > 0 else ()
+            if not token.seconds:
+                token.kind = "number"
+        elif kind == "per":
+            unit = fold(match.group("perunit") or match.group("glued") or match.group("shortunit"))
+            token.seconds = (60 if unit.startswith("min") else 1,)
+        tokens.append(token)
+    return tokens
+
+
+def _increments(tokens: list[_Token], billing: bool) -> list[_Token]:
+    """Pulses, and durations grouped into one increment ("initial 30 seconds then 6 second
+    increments" → 30/6); "per minute" counts only beside a billing word ("USD per minute" is a
+    price)."""
+    out: list[_Token] = []
+    group: list[_Token] = []
+
+    def close() -> None:
+        if not group:
+            return
+        seconds = [s for t in group for s in t.seconds]
+        if len(seconds) <= 2:
+            first, after = seconds[0], seconds[-1]
+            out.append(_Token("increment", "", group[0].start, group[-1].end, (first, after)))
+        else:
+            out.append(_Token("unclear", "", group[0].start, group[-1].end))
+        group.clear()
+
+    for index, token in enumerate(tokens):
+        if token.kind == "pulse":
+            close()
+            out.append(_Token("increment", token.text, token.start, token.end, token.seconds))
+        elif token.kind in ("duration", "per") and billing:
+            if token.kind == "per" and not group and not _beside_billing(tokens, index):
+                out.append(_Token("number", token.text, token.start, token.end))
+                continue
+            group.append(token)
+        elif group and (token.kind == "word" and fold(token.text) in FUNCTION_WORDS or
+                        token.kind == "mark" and token.text == ","):  # fmt: skip
+            out.append(token)  # words between the durations of one increment
+        else:
+            close()
+            out.append(token)
+    close()
+    # the words between the durations of one increment are part of it
+    out = [t for i, t in enumerate(out) if not _restates_a_pulse(out, i)]
+    kept = [
+        t
+        for t in out
+        if t.kind in ("increment", "unclear")
+        or not any(i.kind in ("increment", "unclear") and i.start <= t.start < i.end for i in out)
+    ]
+    return sorted(kept, key=lambda t: t.start)
+
+
+def _restates_a_pulse(tokens: list[_Token], index: int) -> bool:
+    """The increment of durations at ``index`` says again what a pulse beside it says
+    ("per second (1/1)", "60/60 (60 seconds)")."""
+    token = tokens[index]
+    if token.kind != "increment" or not token.text == "":
+        return False
+    for step in (-1, 1):
+        at = index + step
+        while 0 <= at < len(tokens) and tokens[at].kind == "mark" and tokens[at].text in "()[]":
+            at += step
+        if 0 <= at < len(tokens) and tokens[at].kind == "increment" and tokens[at].text:
+            return tokens[at].seconds == token.seconds
+    return False
+
+
+def _beside_billing(tokens: list[_Token], index: int) -> bool:
+    """A billing word among the three words before ``index`` (no mark between) or right after
+    it ("billed per second", "per second billing")."""
+    for token in reversed(tokens[max(0, index - 3) : index]):
+        if token.kind == "mark":
+            break
+        if token.kind == "word" and _BILLING_WORD.match(fold(token.text)):
+            return True
+    after = tokens[index + 1] if index + 1 < len(tokens) else None
+    return bool(after and after.kind == "word" and _BILLING_WORD.match(fold(after.text)))
+
+
+def _parts(sentence: str, tokens: list[_Token]) -> list[_Part]:
+    """The sentence cut at commas and semicolons (and between two increments of one stretch),
+    each part's names on either side of its increment."""
+    stretches: list[list[_Token]] = [[]]
+    depth = 0
+    for index, token in enumerate(tokens):
+        if token.kind == "mark" and token.text in "([":
+            depth += 1
+        elif token.kind == "mark" and token.text in ")]":
+            depth = max(0, depth - 1)
+        if token.kind == "mark" and token.text in ",;" and depth == 0:
+            if token.text == "," and _inside_a_name(sentence, tokens, index):
+                stretches[-1].append(token)
+            else:
+                stretches.append([])
+        elif token.kind == "word" and _EXCEPT.match(fold(token.text)) and depth == 0:
+            stretches.append([token])  # "… except Mexico": what follows is not the same rule
+        else:
+            stretches[-1].append(token)
+    parts: list[_Part] = []
+    for stretch in stretches:
+        increments = [i for i, t in enumerate(stretch) if t.kind in ("increment", "unclear")]
+        if len(increments) <= 1:
+            parts.append(_part(sentence, stretch))
+            continue
+        # "Brazil 30/6 and Mexico 60/60": names precede; "60/60 for A and 30/6 for B": follow
+        names_first = any(
+            t.kind == "word" and fold(t.text) not in FUNCTION_WORDS
+            for t in stretch[: increments[0]]
+        )
+        cuts = [i + 1 for i in increments[:-1]] if names_first else increments[1:]
+        for start, end in zip([0, *cuts], [*cuts, len(stretch)], strict=True):
+            parts.append(_part(sentence, stretch[start:end]))
+    return parts
+
+
+def _inside_a_name(sentence: str, tokens: list[_Token], comma: int) -> bool:
+    """The comma at ``comma`` is part of a country's name ("Korea, Republic of")."""
+    before = []
+    for token in reversed(tokens[max(0, comma - 4) : comma]):
+        if token.kind != "word":
+            break
+        before.append(token)
+    after = []
+    for token in tokens[comma + 1 : comma + 5]:
+        if token.kind != "word":
+            break
+        after.append(token)
+    return any(
+        regions_named(sentence[start.start : end.end])
+        for start in before
+        for end in after
+    )
+
+
+def _part(sentence: str, tokens: list[_Token]) -> _Part:
+    part = _Part()
+    increment = next((t for t in tokens if t.kind in ("increment", "unclear")), None)
+    if increment is not None and increment.kind == "unclear":
+        part.increment = (0, 0)
+    elif increment is not None:
+        part.increment = increment.seconds  # type: ignore[assignment]
+    text = fold(" ".join(t.text for t in tokens if t.kind in ("word", "per")))
+    part.default = bool(_DEFAULT.search(text)) or any(
+        t.kind == "word" and t.text == "ROW" for t in tokens
+    )
+    part.excepted = bool(tokens) and bool(_EXCEPT.match(fold(tokens[0].text)))
+    cut = tokens.index(increment) if increment is not None else len(tokens)
+    # "1/1 for all destinations except Mexico": the names after "except" are not the default's
+    part.before = _names(sentence, tokens[:cut], part.default)
+    part.after = _names(sentence, tokens[cut + 1 :], part.default)
+    part.opens = increment is not None and any(
+        t.kind == "mark" and t.text == ":" for t in tokens[cut + 1 :]
+    )
+    if increment is None:
+        part.after, part.before = part.before, []
+    return part
+
+
+def _names(sentence: str, tokens: list[_Token], stop_at_except: bool = False) -> list[str]:
+    """The destination names among ``tokens``: runs of words that are not function words,
+    split at marks and connectors ("and", "y", "und", "&"…) unless the words around a connector
+    are one country's name ("Trinidad and Tobago"); a parenthesis adds its qualifier ("Mexico
+    (Mobile)") or nothing ("Mexico (all codes)").  In a sentence written in capitals and small
+    letters a name starts with a capital or is a country's ("vers le Mexique", not "fait")."""
+    runs: list[list[int]] = []  # [start, end] of each run of name words in the sentence
+    joinable: list[bool] = []  # per run: only function words or a connector since the last
+    qualifiers: dict[int, list[str]] = {}  # run → qualifiers in parentheses after it
+    current: list[_Token] = []
+    inner: list[_Token] = []
+    plain, depth = True, 0
+
+    def end_run() -> None:
+        nonlocal plain
+        if current:
+            runs.append([current[0].start, current[-1].end])
+            joinable.append(plain and len(runs) > 1)
+            current.clear()
+            plain = True
+
+    for token in tokens:
+        folded = fold(token.text)
+        if token.kind == "mark" and token.text in "([":
+            end_run()
+            depth, inner = depth + 1, []
+        elif token.kind == "mark" and token.text in ")]":
+            depth = max(0, depth - 1)
+            words = [fold(t.text) for t in inner if t.kind == "word"]
+            if runs and words and all(w in QUALIFIERS for w in words):
+                qualifiers.setdefault(len(runs) - 1, []).extend(t.text for t in inner)
+            plain = False
+        elif depth:
+            inner.append(token)
+        elif stop_at_except and token.kind == "word" and _EXCEPT.match(folded):
+            break
+        elif token.kind == "word" and folded not in FUNCTION_WORDS and token.text != "ROW":
+            current.append(token)
+        else:
+            end_run()
+            if token.kind != "word" and token.text not in ("&", ","):
+                plain = False
+    end_run()
+    names: list[tuple[int, int]] = []
+    extra: list[list[str]] = []
+    for index, (start, end) in enumerate(runs):
+        # "Trinidad and Tobago", "Isle of Man", "Bosnia y Herzegovina": one name
+        if names and joinable[index] and regions_named(sentence[names[-1][0] : end]):
+            names[-1] = (names[-1][0], end)
+            extra[-1] = qualifiers.get(index, [])
+            continue
+        names.append((start, end))
+        extra.append(qualifiers.get(index, []))
+    out: list[str] = []
+    for (start, end), words in zip(names, extra, strict=True):
+        name = " ".join([sentence[start:end].strip(" .-'\"’"), *words])
+        # "Mexico Mobile/Fixed", "Mexico Mobile and Fixed": a qualifier alone takes the name
+        # before it
+        if out and all(fold(w) in QUALIFIERS for w in name.split()):
+            base = [w for w in out[-1].split() if fold(w) not in QUALIFIERS]
+            if base:
+                name = " ".join(base + name.split())
+        if name:
+            out.append(name)
+    if sentence != sentence.lower() and sentence != sentence.upper():
+        out = [n for n in out if n[0].isupper() or n[0].isdigit() or names_a_country(n)]
+    return out
+
+
+def _claim(parts: list[_Part]) -> list[tuple[list[str], tuple[int, int], bool]] | None:
+    """Names to increments across the parts of a sentence: a part whose names follow its
+    increment ("billed 60/60: A", "60/60 applies to A") takes the name-only parts after it; a
+    part whose names precede it ("A: 60/60", "Brazil is billed 30/6") or that has none takes the
+    name-only parts before it.  None when a name or an increment is left over."""
+    claimed: list[tuple[list[str], tuple[int, int], bool]] = []
+    pending: list[_Part] = []
+    opener: int | None = None
+    for part in parts:
+        if part.increment is None and part.excepted:
+            continue  # "except those noted below", "except Mexico": their increments are
+            # given elsewhere
+        if part.increment is None:
+            if opener is not None:
+                names, increment, default = claimed[opener]
+                claimed[opener] = (names + part.after, increment, default or part.default)
+            elif part.after or part.default:
+                pending.append(part)
+            continue
+        if part.increment == (0, 0):
+            return None  # more durations than an increment has
+        names = part.before + part.after
+        default = part.default
+        if pending and (part.before or not part.after):
+            names = [n for p in pending for n in p.after] + names
+            default = default or any(p.default for p in pending)
+            pending = []
+        claimed.append((names, part.increment, default))
+        opener = len(claimed) - 1 if (part.after or part.opens or not names) else None
+    if pending:
+        return None
+    return claimed
