@@ -44,32 +44,37 @@ from ingestd.sheets.cells import (
     parse_timezone,
     raw_cells,
 )
+from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.headers import currency_in
 from ingestd.sheets.opentwps import DeckRead
+from ingestd.sheets.prose import (
+    NOTES,
+    NOTES_DEFAULT,
+    IncrementRule,
+    NotesReading,
+    answer_for,
+    read_increment_notes,
+)
+from ingestd.sheets.regions import name_key, regions_named, regions_of_codes
 from ingestd.sheets.table import FoundTable
 
 DUPLICATE_POLICIES = ("refuse", "first", "last")
 # where a row's billing increments came from, in the order they are tried (SPEC §3.3)
-INCREMENT_SOURCES = ("column", "pulse", "vendor rule", "notes", "vendor default", "default 1/1")
+INCREMENT_SOURCES = (
+    "column",
+    "pulse",
+    "vendor rule",
+    NOTES,
+    NOTES_DEFAULT,
+    "vendor default",
+    "default 1/1",
+)
 # US domestic decks: one rate table per jurisdiction price column (SPEC §3.2)
 JURISDICTIONS = ("interstate", "intrastate", "indeterminate")
 EXAMPLES = 10  # how many values, codes or rows a warning names before "and N more"
 DESCRIPTION_JOIN = " – "  # "Germany – Mobile - Vodafone"
 
-# a billing increment written in a line of text ("billed 60/60"), not part of a date
-_PULSE_IN_TEXT = re.compile(r"(?<![0-9/.])([0-9]{1,4}) ?/ ?([0-9]{1,4})(?![0-9/.])")
-_NAME_SEPARATORS = re.compile(r"[,;&]|\band\b", re.IGNORECASE)
 _ROW = "row"  # position of a data row in FoundTable.data (UInt32), shared with expand_codes
-
-
-@dataclass(frozen=True)
-class IncrementRule:
-    """Billing increments for destinations whose name matches (SPEC §3.3: notes-based rules)."""
-
-    pattern: str  # a regular expression searched in the row's destination text
-    first: int
-    next: int
-    source: str  # "vendor rule" | "notes"
 
 
 def normalize(
@@ -351,6 +356,12 @@ class _Reader:
     closed: pl.Series | None = None  # discontinued or forbidden: a price may be missing
     date_order: str | None = None
     increment_source: pl.Series | None = None
+    # the increments of the notes (SPEC §3.5), the rows' own increment cells until the codes
+    # are read, and per row the number of the notes rule that set it (len(rules): the default)
+    notes: NotesReading = field(default_factory=NotesReading)
+    own_increments: pl.DataFrame | None = None
+    increment_rule: pl.Series | None = None
+    doubts: list[Doubt] = field(default_factory=list)
 
     @property
     def kind(self) -> Kind:
@@ -384,6 +395,8 @@ class _Reader:
                 codes.result()  # a sheet without codes says so first, as it always did
                 raise
             self.codes = codes.result()
+        if self.kind == Kind.VOICE:
+            self._increment_rules()
 
     def _changes(self) -> None:
         """The vendor's change word (status, else code change) and the flags it implies."""
@@ -491,10 +504,9 @@ class _Reader:
 
     def _increments(self) -> None:
         """Interval 1 / Interval N (SPEC §3.3): the row's own cells (interval columns, else
-        pulse), else the vendor's rules, the notes' rules, the vendor default, 1/1."""
-        sheet, options = self.sheet, self.options
-        height = sheet.height
-        none = _nulls(height, pl.Int32)
+        pulse) and the notes' sentences; the rules apply once the codes are read."""
+        sheet = self.sheet
+        none = _nulls(sheet.height, pl.Int32)
         first = after = none
         if sheet.has("interval1"):
             first, errors = parse_ints(sheet.text("interval1"))
@@ -506,37 +518,61 @@ class _Reader:
         if sheet.has("pulse"):
             pulse_first, pulse_next, errors = parse_pulse(sheet.text("pulse"))
             self.problem("pulse", errors)
-        # vendor rules before the notes' rules (SPEC §3.3)
-        rules = options.rules + notes_increment_rules(sheet.found.notice.lines)
-        frame = pl.DataFrame(
-            {
-                "first": first,
-                "after": after,
-                "pulse_first": pulse_first,
-                "pulse_next": pulse_next,
-                "rule": _matching_rule(rules, self.values["description"], sheet.text("country")),
-            }
+        self.own_increments = pl.DataFrame(
+            {"first": first, "after": after, "pulse_first": pulse_first, "pulse_next": pulse_next}
         )
-        fallback = options.default_intervals
+        self.notes = read_increment_notes(sheet.found.notice.lines)
+
+    def _increment_rules(self) -> None:
+        """Rows without increments of their own take the vendor's rules, the notes' rules (by
+        destination text and by the country of the code), the notes' default, the vendor
+        default, 1/1; what the notes leave doubtful becomes a ``Doubt``."""
+        sheet, options, notes = self.sheet, self.options, self.notes
+        rules = options.rules + notes.rules
+        regions = _row_regions(self.codes, sheet.height)
+        frame = self.own_increments.with_columns(
+            _matching_rule(rules, self.values["description"], sheet.text("country"), regions).alias(
+                "rule"
+            )
+        )
         first_cell, pulse_cell = pl.col("first"), pl.col("pulse_first")
-        cases: list[tuple[pl.Expr, pl.Expr, pl.Expr, str]] = [
-            (first_cell.is_not_null(), first_cell, pl.coalesce("after", "first"), "column"),
-            (pulse_cell.is_not_null(), pulse_cell, pl.col("pulse_next"), "pulse"),
+        cases: list[tuple[pl.Expr, pl.Expr, pl.Expr, str, pl.Expr]] = [
+            (first_cell.is_not_null(), first_cell, pl.coalesce("after", "first"), "column", None),
+            (pulse_cell.is_not_null(), pulse_cell, pl.col("pulse_next"), "pulse", None),
         ]
+        vendor = len(options.rules)
         for number, rule in enumerate(rules):
+            at = pl.lit(number - vendor, dtype=pl.Int32) if number >= vendor else None
             matches = pl.col("rule") == number
-            cases.append((matches, pl.lit(rule.first), pl.lit(rule.next), rule.source))
+            cases.append((matches, pl.lit(rule.first), pl.lit(rule.next), rule.source, at))
+        if notes.default:
+            at = pl.lit(len(notes.rules), dtype=pl.Int32)
+            default = (pl.lit(notes.default.first), pl.lit(notes.default.next))
+            cases.append((pl.lit(True), *default, NOTES_DEFAULT, at))
+        fallback = options.default_intervals
         if fallback:
-            cases.append((pl.lit(True), pl.lit(fallback[0]), pl.lit(fallback[1]), "vendor default"))
-        cases.append((pl.lit(True), pl.lit(1), pl.lit(1), "default 1/1"))
+            cases.append(
+                (pl.lit(True), pl.lit(fallback[0]), pl.lit(fallback[1]), "vendor default", None)
+            )
+        cases.append((pl.lit(True), pl.lit(1), pl.lit(1), "default 1/1", None))
+        nothing = pl.lit(None, dtype=pl.Int32)
         picked = frame.select(
-            _first_case([(c, v) for c, v, _, _ in cases]).cast(pl.Int32).alias("interval1"),
-            _first_case([(c, v) for c, _, v, _ in cases]).cast(pl.Int32).alias("interval_n"),
-            _first_case([(c, pl.lit(s)) for c, _, _, s in cases]).alias("source"),
+            _first_case([(c, v) for c, v, _, _, _ in cases]).cast(pl.Int32).alias("interval1"),
+            _first_case([(c, v) for c, _, v, _, _ in cases]).cast(pl.Int32).alias("interval_n"),
+            _first_case([(c, pl.lit(s)) for c, _, _, s, _ in cases]).alias("source"),
+            _first_case([(c, nothing if r is None else r) for c, _, _, _, r in cases]).alias(
+                "notes_rule"
+            ),
         )
         self.values["interval1"] = picked.get_column("interval1")
         self.values["interval_n"] = picked.get_column("interval_n")
         self.increment_source = picked.get_column("source")
+        self.increment_rule = picked.get_column("notes_rule")
+        self.own_increments = None
+        # the notes decide nothing when every row brings its own increments
+        if self.increment_source.is_in(["column", "pulse"]).all():
+            return
+        self.doubts.extend(_notes_doubts(sheet, notes, self.values["description"]))
 
     def _did(self) -> None:
         """A DID list's own columns (SPEC §2.5 did): capabilities, interval, capacity, texts."""
@@ -689,26 +725,128 @@ def _nulls(height: int, dtype: pl.DataType) -> pl.Series:
 
 
 def _matching_rule(
-    rules: tuple[IncrementRule, ...], description: pl.Series, country: pl.Series
+    rules: tuple[IncrementRule, ...],
+    description: pl.Series,
+    country: pl.Series,
+    regions: pl.Series,
 ) -> pl.Series:
-    """Per row, the number of the first rule whose pattern the description or the country
-    matches (null: none); matched once per distinct name."""
-    names = pl.DataFrame({"description": description, "country": country})
+    """Per row, the number of the rule that sets its increments (null: none), decided once per
+    distinct (description, country, region): the first vendor rule whose pattern the
+    description or the country matches, else the notes rule naming it most precisely — by its
+    text ("Mexico Mobile" before "Mexico") or, for a country's name, by the region of the row's
+    code (a +52 row is Mexico's whatever its description says)."""
+    names = pl.DataFrame({"description": description, "country": country, "region": regions})
     if not rules:
         return _nulls(names.height, pl.Int32)
-    distinct = names.unique()
+    distinct = _with_name_keys(names.unique())
+    vendor = [r for r in rules if r.source not in (NOTES, NOTES_DEFAULT)]
     number = pl.lit(None, dtype=pl.Int32)
-    for index, rule in reversed(list(enumerate(rules))):
+    for index, rule in reversed(list(enumerate(vendor))):
         matches = pl.col("description").str.contains(rule.pattern) | pl.col("country").str.contains(
             rule.pattern
         )
         number = (
             pl.when(matches.fill_null(False)).then(pl.lit(index, dtype=pl.Int32)).otherwise(number)
         )
+    notes = rules[len(vendor) :]
+    if notes:
+        # how precisely each notes rule names the row: the length of its longest name that does
+        scores = pl.concat_list(
+            pl.max_horizontal(
+                pl.lit(0),
+                *(pl.when(_names_row(n)).then(len(name_key(n))).otherwise(0) for n in rule.names),
+            )
+            for rule in notes
+        )
+        best = scores.list.arg_max().cast(pl.Int32) + len(vendor)
+        number = pl.coalesce(number, pl.when(scores.list.max() > 0).then(best))
     distinct = distinct.with_columns(number.alias("rule"))
-    spread = names.join(distinct, on=["description", "country"], how="left", nulls_equal=True,
-                        maintain_order="left")  # fmt: skip
+    spread = names.join(
+        distinct.select("description", "country", "region", "rule"),
+        on=["description", "country", "region"],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
     return spread.get_column("rule")
+
+
+def _with_name_keys(names: pl.DataFrame) -> pl.DataFrame:
+    """``names`` with ``key``: the description and the country in ``regions.name_key`` form,
+    padded with spaces so that a name is found as whole words."""
+    texts = [
+        f" {name_key(' '.join(t for t in (d, c) if t))} "
+        for d, c in names.select("description", "country").iter_rows()
+    ]
+    return names.with_columns(pl.Series("key", texts, dtype=pl.String))
+
+
+def _names_row(name: str) -> pl.Expr:
+    """A notes name names the row: its words are in the row's text, or it is a country's name
+    and the row's code dials that country (the text decides only for rows without a code's
+    country)."""
+    key = name_key(name)
+    in_text = pl.col("key").str.contains(f" {re.escape(key)} ", literal=False) if key else False
+    regions = regions_named(name)
+    if not regions:
+        return pl.lit(in_text) if isinstance(in_text, bool) else in_text
+    by_code = pl.col("region").is_in(sorted(regions))
+    return (by_code | (pl.col("region").is_null() & in_text)).fill_null(False)
+
+
+def _row_regions(codes: pl.DataFrame | None, height: int) -> pl.Series:
+    """Per row, the region its first readable code dials (null: none)."""
+    if codes is None or codes.is_empty():
+        return _nulls(height, pl.String).rename("region")
+    first = (
+        codes.filter(pl.col("error").is_null())
+        .group_by(_ROW, maintain_order=True)
+        .agg(pl.col("code").first())
+    )
+    rows = pl.DataFrame({_ROW: pl.int_range(height, dtype=pl.UInt32, eager=True)})
+    code = rows.join(first, on=_ROW, how="left", maintain_order="left").get_column("code")
+    return regions_of_codes(code.cast(pl.String))
+
+
+def _notes_doubts(sheet: _Sheet, notes: NotesReading, description: pl.Series) -> list[Doubt]:
+    """A doubt per sentence about increments that became no rule, and per notes name that is
+    no country's and found in no row's text (misspelled, or a destination the deck lacks)."""
+    where = sheet.found.sheet
+    doubts = [
+        Doubt(
+            where,
+            f"the sentence {sentence!r}",
+            "it speaks of billing increments but names no increments ingestd could read: "
+            "which destinations does it set, and to what?",
+            answer_for(sentence),
+        )
+        for sentence in notes.unread
+    ]
+    names = sorted({n for rule in notes.rules for n in rule.names if not regions_named(n)})
+    if not names:
+        return doubts
+    texts = _with_name_keys(
+        pl.DataFrame({"description": description, "country": sheet.text("country")}).unique()
+    )
+    found = texts.select(
+        pl.col("key").str.contains(f" {re.escape(name_key(n))} ").any().alias(str(i))
+        for i, n in enumerate(names)
+    ).row(0)
+    missing = {n for n, hit in zip(names, found, strict=True) if not hit}
+    for rule in notes.rules:
+        for name in rule.names:
+            if name in missing:
+                doubts.append(
+                    Doubt(
+                        where,
+                        f"the sentence {rule.sentence!r}",
+                        f"its name {name!r} matched no destination of the sheet and no "
+                        "country: which destinations does it mean?",
+                        f'--increments "<destination>={rule.first}/{rule.next}"',
+                    )
+                )
+                missing.discard(name)
+    return doubts
 
 
 def _first_case(cases: list[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
@@ -737,38 +875,6 @@ def _ambiguous_dates(sheet: _Sheet, name: str, errors: pl.Series) -> SheetError:
         "day-first or month-first and no value in the sheet proves which: set the vendor "
         'option date_order ("dmy" or "mdy")',
     )
-
-
-# --- increments from the notes ---------------------------------------------------------------
-
-
-def notes_increment_rules(lines: tuple[str, ...] | list[str]) -> tuple[IncrementRule, ...]:
-    """Increments the notes give by destination name (SPEC §3.3), one rule per name:
-    "the following countries will be billed 60/60: Fiji, Haiti, …" or "Fiji, Haiti: 60/60".
-
-    The names are on the other side of the first ``:`` from the increments; the side of the
-    increments may hold a few more words ("billed in 60/60 increments") but the names' side
-    none ("Note: billed 60/60 for Fiji" is not a rule)."""
-    rules = []
-    for line in lines:
-        head, colon, tail = line.partition(":")
-        if not colon:
-            continue
-        in_head, in_tail = _PULSE_IN_TEXT.search(head), _PULSE_IN_TEXT.search(tail)
-        if in_head and not in_tail:
-            pulse, names = in_head, tail
-        elif in_tail and not in_head and len(_PULSE_IN_TEXT.sub(" ", tail).split()) <= 2:
-            pulse, names = in_tail, head
-        else:
-            continue
-        first, after = int(pulse.group(1)), int(pulse.group(2))
-        if first <= 0 or after <= 0:
-            continue
-        for name in _NAME_SEPARATORS.split(names):
-            name = name.strip(" \t.…\"'()[]")
-            if re.search(r"[^\W\d_]", name) and name.lower() not in ("etc", "others"):
-                rules.append(IncrementRule(_word_pattern(name), first, after, "notes"))
-    return tuple(rules)
 
 
 # --- codes -----------------------------------------------------------------------------------
@@ -941,11 +1047,12 @@ def _assemble(reader: _Reader, values: dict[str, pl.Series], problems: list[_Pro
         if given is None:
             given = _repeat(defaults.get(name), height, dtype)
         columns[name] = given.cast(dtype).rename(name)
-    source = reader.increment_source
+    source, rule = reader.increment_source, reader.increment_rule
     per_row = pl.DataFrame(columns).with_columns(
         sheet.data.get_column("source_row"),
         values["vendor_class"].alias("vendor_class"),
         (source if source is not None else _nulls(height, pl.String)).alias("_increment"),
+        (rule if rule is not None else _nulls(height, pl.Int32)).alias("_rule"),
     )
     per_row = per_row.with_row_index(_ROW)
     problems = [p for p in problems if p.reasons.null_count() < height]
@@ -966,6 +1073,7 @@ def _assemble(reader: _Reader, values: dict[str, pl.Series], problems: list[_Pro
         counted = accepted.get_column("_increment").value_counts()
         by_source = dict(counted.iter_rows())
         increments = {s: by_source[s] for s in INCREMENT_SOURCES if by_source.get(s)}
+    increment_rules = _rules_report(reader.notes, accepted.get_column("_rule"))
     rows = accepted.select(*spec.schema(), "source_row", "vendor_class")
     currency, currency_warnings = _deck_currency(rows)
     return DeckRead(
@@ -984,7 +1092,26 @@ def _assemble(reader: _Reader, values: dict[str, pl.Series], problems: list[_Pro
         currency=currency,
         product=found.notice.product,
         notice=found.notice.as_dict(),
+        doubts=list(reader.doubts),
+        increment_rules=increment_rules,
     )
+
+
+def _rules_report(notes: NotesReading, rule: pl.Series) -> list[dict]:
+    """Every rule of the notes with its sentence and the rows it set (the default last)."""
+    counted = dict(rule.drop_nulls().value_counts().iter_rows())
+    rules = [*notes.rules, *([notes.default] if notes.default else [])]
+    return [
+        {
+            "sentence": r.sentence,
+            "names": list(r.names),
+            "first": r.first,
+            "next": r.next,
+            "rows": int(counted.get(number, 0)),
+            "default": r.source == NOTES_DEFAULT,
+        }
+        for number, r in enumerate(rules)
+    ]
 
 
 def _frame_of(columns: dict[str, pl.Series], height: int) -> pl.DataFrame:

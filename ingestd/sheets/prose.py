@@ -45,7 +45,9 @@ class NotesReading:
 
 
 # durations and pulses a vendor bills in: a pair of other numbers is a date, a page, a fraction
-PLAUSIBLE_SECONDS = frozenset({1, 5, 6, 10, 12, 15, 18, 20, 30, 45, 60, 90, 120, 180, 240, 300, 600})
+PLAUSIBLE_SECONDS = frozenset(
+    {1, 5, 6, 10, 12, 15, 18, 20, 30, 45, 60, 90, 120, 180, 240, 300, 600}
+)
 
 # The language of billing in English, Spanish, Portuguese, French and German (folded forms):
 # stems of the words that say "billed", "increment", "rounding".
@@ -184,9 +186,7 @@ def read_increment_notes(lines: Iterable[str]) -> NotesReading:
     for sentence in sentences(lines):
         read = _read_sentence(sentence)
         for names, first, after in read.rules:
-            rules.append(
-                IncrementRule(_names_pattern(names), first, after, NOTES, names, sentence)
-            )
+            rules.append(IncrementRule(_names_pattern(names), first, after, NOTES, names, sentence))
         for first, after in read.defaults:
             if default is None:
                 default = IncrementRule("", first, after, NOTES_DEFAULT, (), sentence)
@@ -212,6 +212,20 @@ def sentences(lines: Iterable[str]) -> list[str]:
                 start = stop.end()
             out.append(paragraph[start:].strip())
     return [s for s in out if re.search(r"[^\W\d_]|\d", s)]
+
+
+def answer_for(sentence: str) -> str:
+    """The ``--increments`` answer a person would give for ``sentence``, with the destination
+    and the increments it names filled in where it names them."""
+    tokens = _tokens(sentence)
+    pulse = next((t.seconds for t in tokens if t.kind == "pulse"), None)
+    durations = [s for t in tokens if t.kind in ("duration", "per") for s in t.seconds]
+    if pulse is None and 1 <= len(durations) <= 2:
+        pulse = (durations[0], durations[-1])
+    names = _names(sentence, tokens)
+    destination = names[0] if names else "<destination>"
+    increments = f"{pulse[0]}/{pulse[1]}" if pulse else "<first>/<next>"
+    return f'--increments "{destination}={increments}"'
 
 
 def speaks_of_increments(sentence: str) -> bool:
@@ -348,8 +362,7 @@ def _increments(tokens: list[_Token], billing: bool) -> list[_Token]:
                 out.append(_Token("number", token.text, token.start, token.end))
                 continue
             group.append(token)
-        elif group and (token.kind == "word" and fold(token.text) in FUNCTION_WORDS or
-                        token.kind == "mark" and token.text == ","):  # fmt: skip
+        elif group and _between_durations(token):
             out.append(token)  # words between the durations of one increment
         else:
             close()
@@ -364,6 +377,13 @@ def _increments(tokens: list[_Token], billing: bool) -> list[_Token]:
         or not any(i.kind in ("increment", "unclear") and i.start <= t.start < i.end for i in out)
     ]
     return sorted(kept, key=lambda t: t.start)
+
+
+def _between_durations(token: _Token) -> bool:
+    """A token that may stand between the durations of one increment ("30 seconds, then 6")."""
+    if token.kind == "mark":
+        return token.text == ","
+    return token.kind == "word" and fold(token.text) in FUNCTION_WORDS
 
 
 def _restates_a_pulse(tokens: list[_Token], index: int) -> bool:
@@ -441,11 +461,7 @@ def _inside_a_name(sentence: str, tokens: list[_Token], comma: int) -> bool:
         if token.kind != "word":
             break
         after.append(token)
-    return any(
-        regions_named(sentence[start.start : end.end])
-        for start in before
-        for end in after
-    )
+    return any(regions_named(sentence[start.start : end.end]) for start in before for end in after)
 
 
 def _part(sentence: str, tokens: list[_Token]) -> _Part:
