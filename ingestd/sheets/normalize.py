@@ -529,7 +529,9 @@ class _Reader:
         default, 1/1; what the notes leave doubtful becomes a ``Doubt``."""
         sheet, options, notes = self.sheet, self.options, self.notes
         rules = options.rules + notes.rules
-        regions = _row_regions(self.codes, sheet.height)
+        # the country of each row's code, looked up only when the notes name destinations
+        height = sheet.height
+        regions = _row_regions(self.codes, height) if notes.rules else _nulls(height, pl.String)
         frame = self.own_increments.with_columns(
             _matching_rule(rules, self.values["description"], sheet.text("country"), regions).alias(
                 "rule"
@@ -738,8 +740,9 @@ def _matching_rule(
     names = pl.DataFrame({"description": description, "country": country, "region": regions})
     if not rules:
         return _nulls(names.height, pl.Int32)
-    distinct = _with_name_keys(names.unique())
     vendor = [r for r in rules if r.source not in (NOTES, NOTES_DEFAULT)]
+    notes = rules[len(vendor) :]
+    distinct = _with_name_keys(names.unique()) if notes else names.unique()
     number = pl.lit(None, dtype=pl.Int32)
     for index, rule in reversed(list(enumerate(vendor))):
         matches = pl.col("description").str.contains(rule.pattern) | pl.col("country").str.contains(
@@ -748,7 +751,6 @@ def _matching_rule(
         number = (
             pl.when(matches.fill_null(False)).then(pl.lit(index, dtype=pl.Int32)).otherwise(number)
         )
-    notes = rules[len(vendor) :]
     if notes:
         # how precisely each notes rule names the row: the length of its longest name that does
         scores = pl.concat_list(

@@ -52,8 +52,9 @@ PLAUSIBLE_SECONDS = frozenset(
 # The language of billing in English, Spanish, Portuguese, French and German (folded forms):
 # stems of the words that say "billed", "increment", "rounding".
 _BILLING = (
-    r"bill|charg|rated\b|rating|factur|fatur|tarif|tasa|taxa|taxe|taxation|cobra|abgerechnet|"
-    r"abrechnung|verrechn|cadenc|takt|increment|inkrement|pulse|pulso|impulsion|palier|interval"
+    r"bill|charg|rated\b|factur|fatur|tarific|tarifac|tarifier|tasacion|tasad|taxation|cobra|"
+    r"abgerechnet|abrechnung|verrechn|cadenc|takt|increment|inkrement|pulse|pulso|impulsion|"
+    r"palier|interval"
 )
 _INCREMENT = (
     r"increment|inkrement|pulse\b|pulses|pulso|impulsion|palier|taktung|\w*takt\b|"
@@ -68,6 +69,17 @@ _SPEAKS = re.compile(
     rf"(?:(?:{_TIME}|\d\s*[/+]\s*\d).*(?:{_BILLING}|{_ROUNDING}))"
 )
 _BILLING_WORD = re.compile(rf"^(?:{_BILLING}|{_ROUNDING})")
+# a price per minute ("USD per minute", "precios en USD por minuto") is no billing increment
+_PRICE_PER_MINUTE = re.compile(
+    r"\b(?:usd|eur|gbp|chf|prices?|rates?|precios?|tarifas?|precos?|preise?|prix|tarifs?|cost)"
+    r"\b(?:\W+\w+){0,3}?\W+(?:per|por|par|pro|a|/)\W*min\w*"
+)
+# "may vary", "to be confirmed", "depending on": the sentence hedges, nothing is read from it
+_HEDGE = re.compile(
+    r"\b(?:may|might|could|likely|expected|tbc|tbd|to be confirmed|pending|depending|depends?|"
+    r"vary|varies|approx\w*|puede|pueden|podra|depende|dependiendo|variar|pode|podem|varia|"
+    r"peut|peuvent|depend|dependent|kann|konnen|abhangig|variieren)\b"
+)
 
 # "all other destinations", "default", "except as noted": the clause sets every other row
 _DEFAULT = re.compile(
@@ -230,7 +242,7 @@ def answer_for(sentence: str) -> str:
 
 def speaks_of_increments(sentence: str) -> bool:
     """The sentence speaks of billing increments, pulses or rounding of call time."""
-    return bool(_SPEAKS.search(fold(sentence)))
+    return bool(_SPEAKS.search(_PRICE_PER_MINUTE.sub(" ", fold(sentence))))
 
 
 def _names_pattern(names: tuple[str, ...]) -> str:
@@ -272,6 +284,9 @@ class _SentenceReading:
 
 def _read_sentence(sentence: str) -> _SentenceReading:
     reading = _SentenceReading()
+    if _HEDGE.search(fold(sentence)):
+        reading.doubtful = True
+        return reading
     tokens = _tokens(sentence)
     billing = any(t.kind == "word" and _BILLING_WORD.match(fold(t.text)) for t in tokens)
     tokens = _increments(tokens, billing)
