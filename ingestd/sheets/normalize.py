@@ -45,17 +45,18 @@ from ingestd.sheets.cells import (
     raw_cells,
 )
 from ingestd.sheets.doubt import Doubt
-from ingestd.sheets.headers import currency_in
+from ingestd.sheets.headers import currency_in, fold
 from ingestd.sheets.opentwps import DeckRead
 from ingestd.sheets.prose import (
     NOTES,
     NOTES_DEFAULT,
+    QUALIFIERS,
     IncrementRule,
     NotesReading,
     answer_for,
     read_increment_notes,
 )
-from ingestd.sheets.regions import name_key, regions_named, regions_of_codes
+from ingestd.sheets.regions import name_key, name_keys, regions_named, regions_of_codes
 from ingestd.sheets.table import FoundTable
 
 DUPLICATE_POLICIES = ("refuse", "first", "last")
@@ -532,11 +533,15 @@ class _Reader:
         # the country of each row's code, looked up only when the notes name destinations
         height = sheet.height
         regions = _row_regions(self.codes, height) if notes.rules else _nulls(height, pl.String)
-        frame = self.own_increments.with_columns(
-            _matching_rule(rules, self.values["description"], sheet.text("country"), regions).alias(
-                "rule"
-            )
-        )
+        names = pl.DataFrame(
+            {"description": self.values["description"], "country": sheet.text("country"),
+             "region": regions}
+        )  # fmt: skip
+        # rules are looked for only where a row has no increments of its own
+        own = self.own_increments
+        bare = own.select(pl.col("first").is_null() & pl.col("pulse_first").is_null()).to_series()
+        destinations = _destinations(names.filter(bare)) if notes.rules else names.unique()
+        frame = own.with_columns(_matching_rule(rules, names, destinations).alias("rule"))
         first_cell, pulse_cell = pl.col("first"), pl.col("pulse_first")
         cases: list[tuple[pl.Expr, pl.Expr, pl.Expr, str, pl.Expr]] = [
             (first_cell.is_not_null(), first_cell, pl.coalesce("after", "first"), "column", None),
@@ -574,7 +579,7 @@ class _Reader:
         # the notes decide nothing when every row brings its own increments
         if self.increment_source.is_in(["column", "pulse"]).all():
             return
-        self.doubts.extend(_notes_doubts(sheet, notes, self.values["description"]))
+        self.doubts.extend(_notes_doubts(sheet.found.sheet, notes, destinations, names))
 
     def _did(self) -> None:
         """A DID list's own columns (SPEC §2.5 did): capabilities, interval, capacity, texts."""
@@ -727,22 +732,18 @@ def _nulls(height: int, dtype: pl.DataType) -> pl.Series:
 
 
 def _matching_rule(
-    rules: tuple[IncrementRule, ...],
-    description: pl.Series,
-    country: pl.Series,
-    regions: pl.Series,
+    rules: tuple[IncrementRule, ...], names: pl.DataFrame, destinations: pl.DataFrame
 ) -> pl.Series:
-    """Per row, the number of the rule that sets its increments (null: none), decided once per
-    distinct (description, country, region): the first vendor rule whose pattern the
-    description or the country matches, else the notes rule naming it most precisely — by its
-    text ("Mexico Mobile" before "Mexico") or, for a country's name, by the region of the row's
-    code (a +52 row is Mexico's whatever its description says)."""
-    names = pl.DataFrame({"description": description, "country": country, "region": regions})
+    """Per row of ``names`` (description, country, region), the number of the rule that sets
+    its increments (null: none), decided once per distinct row (``destinations``): the first
+    vendor rule whose pattern the description or the country matches, else the notes rule
+    naming it most precisely — by its text ("Mexico Mobile" before "Mexico") or, for a
+    country's name, by the region of the row's code (a +52 row is Mexico's whatever its
+    description says)."""
     if not rules:
         return _nulls(names.height, pl.Int32)
     vendor = [r for r in rules if r.source not in (NOTES, NOTES_DEFAULT)]
     notes = rules[len(vendor) :]
-    distinct = _with_name_keys(names.unique()) if notes else names.unique()
     number = pl.lit(None, dtype=pl.Int32)
     for index, rule in reversed(list(enumerate(vendor))):
         matches = pl.col("description").str.contains(rule.pattern) | pl.col("country").str.contains(
@@ -762,9 +763,9 @@ def _matching_rule(
         )
         best = scores.list.arg_max().cast(pl.Int32) + len(vendor)
         number = pl.coalesce(number, pl.when(scores.list.max() > 0).then(best))
-    distinct = distinct.with_columns(number.alias("rule"))
+    decided = destinations.select("description", "country", "region", number.alias("rule"))
     spread = names.join(
-        distinct.select("description", "country", "region", "rule"),
+        decided,
         on=["description", "country", "region"],
         how="left",
         nulls_equal=True,
@@ -773,27 +774,38 @@ def _matching_rule(
     return spread.get_column("rule")
 
 
-def _with_name_keys(names: pl.DataFrame) -> pl.DataFrame:
-    """``names`` with ``key``: the description and the country in ``regions.name_key`` form,
-    padded with spaces so that a name is found as whole words."""
-    texts = [
-        f" {name_key(' '.join(t for t in (d, c) if t))} "
-        for d, c in names.select("description", "country").iter_rows()
-    ]
-    return names.with_columns(pl.Series("key", texts, dtype=pl.String))
+def _destinations(names: pl.DataFrame) -> pl.DataFrame:
+    """The distinct (description, country, region) of ``names`` with ``key``: the description
+    and the country in ``regions.name_keys`` form, padded with spaces so that a name is found
+    as whole words."""
+    distinct = names.unique()
+    keys = [name_keys(pl.col(c)).fill_null("") for c in ("description", "country")]
+    return distinct.with_columns(
+        pl.concat_str(pl.lit(" "), keys[0], pl.lit(" "), keys[1], pl.lit(" ")).alias("key")
+    )
 
 
 def _names_row(name: str) -> pl.Expr:
     """A notes name names the row: its words are in the row's text, or it is a country's name
     and the row's code dials that country (the text decides only for rows without a code's
-    country)."""
+    country), or a country's name with qualifiers ("Mexico Mobile") and the row's code dials
+    that country and its text has the qualifiers."""
     key = name_key(name)
-    in_text = pl.col("key").str.contains(f" {re.escape(key)} ", literal=False) if key else False
+    in_text = pl.col("key").str.contains(f" {re.escape(key)} ") if key else pl.lit(False)
     regions = regions_named(name)
+    if regions:
+        by_code = pl.col("region").is_in(sorted(regions))
+        return (by_code | (pl.col("region").is_null() & in_text)).fill_null(False)
+    words = name.split()
+    country = " ".join(w for w in words if fold(w) not in QUALIFIERS)
+    qualifiers = [w for w in words if fold(w) in QUALIFIERS]
+    regions = regions_named(country) if country and qualifiers else frozenset()
     if not regions:
-        return pl.lit(in_text) if isinstance(in_text, bool) else in_text
+        return in_text.fill_null(False)
     by_code = pl.col("region").is_in(sorted(regions))
-    return (by_code | (pl.col("region").is_null() & in_text)).fill_null(False)
+    for word in qualifiers:
+        by_code = by_code & pl.col("key").str.contains(f" {re.escape(name_key(word))} ")
+    return (in_text | by_code).fill_null(False)
 
 
 def _row_regions(codes: pl.DataFrame | None, height: int) -> pl.Series:
@@ -810,10 +822,12 @@ def _row_regions(codes: pl.DataFrame | None, height: int) -> pl.Series:
     return regions_of_codes(code.cast(pl.String))
 
 
-def _notes_doubts(sheet: _Sheet, notes: NotesReading, description: pl.Series) -> list[Doubt]:
+def _notes_doubts(
+    where: str, notes: NotesReading, destinations: pl.DataFrame, names: pl.DataFrame
+) -> list[Doubt]:
     """A doubt per sentence about increments that became no rule, and per notes name that is
-    no country's and found in no row's text (misspelled, or a destination the deck lacks)."""
-    where = sheet.found.sheet
+    no country's and names no row (misspelled, or a destination the deck lacks).  The names
+    are looked for in the rows the rules were for (``destinations``), then in all rows."""
     doubts = [
         Doubt(
             where,
@@ -824,17 +838,14 @@ def _notes_doubts(sheet: _Sheet, notes: NotesReading, description: pl.Series) ->
         )
         for sentence in notes.unread
     ]
-    names = sorted({n for rule in notes.rules for n in rule.names if not regions_named(n)})
-    if not names:
-        return doubts
-    texts = _with_name_keys(
-        pl.DataFrame({"description": description, "country": sheet.text("country")}).unique()
-    )
-    found = texts.select(
-        pl.col("key").str.contains(f" {re.escape(name_key(n))} ").any().alias(str(i))
-        for i, n in enumerate(names)
-    ).row(0)
-    missing = {n for n, hit in zip(names, found, strict=True) if not hit}
+    missing = {n for rule in notes.rules for n in rule.names if not regions_named(n)}
+    for rows in (destinations, None):
+        if not missing:
+            return doubts
+        rows = _destinations(names) if rows is None else rows
+        looked = sorted(missing)
+        found = rows.select(_names_row(n).any().alias(str(i)) for i, n in enumerate(looked))
+        missing = {n for n, hit in zip(looked, found.row(0), strict=True) if not hit}
     for rule in notes.rules:
         for name in rule.names:
             if name in missing:

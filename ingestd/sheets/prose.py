@@ -96,6 +96,8 @@ _DEFAULT = re.compile(
     r"\balle (?:anderen|ubrigen|weiteren|sonstigen)\b|\balle (?:ziele|destinationen|lander)\b|"
     r"\bubrigen? (?:ziele|destinationen|lander)\b|\bstandard\w*\b|\brest der welt\b"
 )
+# "Haiti and Cuba are billed 60/60 and 30/6 respectively": names and increments pair in order
+_RESPECTIVELY = re.compile(r"\b(?:respectively|respectivamente|respectivement|jeweils|bzw)\b")
 _EXCEPT = re.compile(r"^(?:except|excepto|salvo|exceto|sauf|excepte|ausser|ausgenommen)$")
 
 # Words that are the language of billing or of sentences, never part of a destination's name
@@ -183,7 +185,8 @@ _NOT_PULSE_AFTER = re.compile(
 )
 _BULLET = re.compile(r"^\s*(?:[•·▪●◦‣∙*]+|[-–—]+(?=\s)|\(?\d{1,2}[).](?=\s)|\(?[a-z][)])\s*")
 _ABBREVIATION = re.compile(
-    r"(?:\b(?:st|ste|mt|no|nr|incl|excl|approx|rep|dem|is|isl|fed|vs|dr|co|e\.g|i\.e|u\.s|u\.k)"
+    r"(?:\b(?:st|ste|mt|no|nr|incl|excl|approx|rep|dem|is|isl|fed|vs|dr|co|min|max|inkl|zzgl"
+    r"|e\.g|i\.e|u\.s|u\.k)"
     r"|\b[A-Z])\.$",
     re.IGNORECASE,
 )
@@ -217,7 +220,7 @@ def sentences(lines: Iterable[str]) -> list[str]:
         for paragraph in re.split(r"[\r\n]+|\s[•▪●◦‣]\s", line or ""):
             paragraph = _BULLET.sub("", paragraph).strip()
             start = 0
-            for stop in re.finditer(r"[.!?](?=\s+\S)", paragraph):
+            for stop in re.finditer(r"[.!?](?=\s+[^\w\s]*[^\W_a-z])", paragraph):
                 if _ABBREVIATION.search(paragraph[start : stop.end()]):
                     continue
                 out.append(paragraph[start : stop.end()].strip())
@@ -293,6 +296,11 @@ def _read_sentence(sentence: str) -> _SentenceReading:
     if not any(t.kind == "increment" for t in tokens):
         reading.doubtful = True
         return reading
+    if _RESPECTIVELY.search(fold(sentence)):
+        pairs = _respectively(sentence, tokens)
+        reading.rules.extend(pairs)
+        reading.doubtful = not pairs
+        return reading
     parts = _parts(sentence, tokens)
     claimed = _claim(parts)
     if claimed is None:
@@ -310,6 +318,15 @@ def _read_sentence(sentence: str) -> _SentenceReading:
         else:
             reading.doubtful = True
     return reading
+
+
+def _respectively(sentence: str, tokens: list[_Token]) -> list[tuple[tuple[str, ...], int, int]]:
+    """One rule per name, in the order of the increments; none when the counts differ."""
+    increments = [t for t in tokens if t.kind in ("increment", "unclear")]
+    names = _names(sentence, tokens)
+    if len(names) != len(increments) or any(t.kind == "unclear" for t in increments):
+        return []
+    return [((n,), *t.seconds) for n, t in zip(names, increments, strict=True)]
 
 
 def _tokens(sentence: str) -> list[_Token]:
@@ -397,7 +414,7 @@ def _increments(tokens: list[_Token], billing: bool) -> list[_Token]:
 def _between_durations(token: _Token) -> bool:
     """A token that may stand between the durations of one increment ("30 seconds, then 6")."""
     if token.kind == "mark":
-        return token.text == ","
+        return token.text in ",;/"
     return token.kind == "word" and fold(token.text) in FUNCTION_WORDS
 
 
@@ -514,6 +531,7 @@ def _names(sentence: str, tokens: list[_Token], stop_at_except: bool = False) ->
     qualifiers: dict[int, list[str]] = {}  # run → qualifiers in parentheses after it
     current: list[_Token] = []
     inner: list[_Token] = []
+    in_parentheses: list[str] = []
     plain, depth = True, 0
 
     def end_run() -> None:
@@ -534,6 +552,11 @@ def _names(sentence: str, tokens: list[_Token], stop_at_except: bool = False) ->
             words = [fold(t.text) for t in inner if t.kind == "word"]
             if runs and words and all(w in QUALIFIERS for w in words):
                 qualifiers.setdefault(len(runs) - 1, []).extend(t.text for t in inner)
+            elif not depth:
+                # "60/60 (Mexico, Haiti)": a list of countries in parentheses names them
+                listed = _names(sentence, inner, stop_at_except)
+                if any(names_a_country(n) for n in listed):
+                    in_parentheses.extend(listed)
             plain = False
         elif depth:
             inner.append(token)
@@ -567,6 +590,7 @@ def _names(sentence: str, tokens: list[_Token], stop_at_except: bool = False) ->
                 name = " ".join(base + name.split())
         if name:
             out.append(name)
+    out += in_parentheses
     if sentence != sentence.lower() and sentence != sentence.upper():
         out = [n for n in out if n[0].isupper() or n[0].isdigit() or names_a_country(n)]
     return out

@@ -17,8 +17,6 @@ import phonenumbers
 import polars as pl
 from phonenumbers.geodata.locale import LOCALE_DATA
 
-from ingestd.sheets.headers import fold
-
 # Names carriers write that libphonenumber does not carry, in folded form (see ``name_key``)
 ALIASES: dict[str, tuple[str, ...]] = {
     "usa": ("US",),
@@ -115,27 +113,40 @@ _LINKING_WORDS = frozenset(
 )
 
 
+def name_keys(texts: pl.Expr) -> pl.Expr:
+    """Texts as names are compared, on whole columns: without case, accents, marks, articles
+    and connectors (``The Bahamas`` → ``bahamas``, ``Trinidad & Tobago`` → ``trinidad tobago``,
+    ``Méjico`` → ``mejico``)."""
+    folded = (
+        texts.str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
+    ).str.replace_all("ı", "i")
+    bare = folded.str.replace_all(r"['’]", "").str.replace_all(r"[^\w]+|_", " ")
+    linking = "|".join(sorted(_LINKING_WORDS))
+    kept = bare.str.replace_all(rf"\b(?:{linking})\b", " ")
+    return kept.str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+@cache
 def name_key(text: str) -> str:
-    """``text`` as names are compared: folded, without marks, articles and connectors
-    (``The Bahamas`` → ``bahamas``, ``Trinidad & Tobago`` → ``trinidad tobago``)."""
-    key = fold(text).replace("'", "").replace("’", "")
-    words = re.sub(r"[^\w]+|_", " ", key).split()
-    return " ".join(w for w in words if w not in _LINKING_WORDS)
+    """One name as ``name_keys`` compares it."""
+    return pl.select(name_keys(pl.lit(text, dtype=pl.String))).item() or ""
 
 
 @cache
 def _regions_by_name() -> dict[str, frozenset[str]]:
+    spellings = [
+        (region, spelling)
+        for region, names in [*LOCALE_DATA.items(), *((r, {"": a}) for a, rs in ALIASES.items()
+                                                      for r in rs)]
+        for name in names.values()
+        if not name.startswith("*")  # "*xx": the same name as language xx's
+        for spelling in (name, re.sub(r"\[.*?\]|\(.*?\)", "", name))
+    ]  # fmt: skip
+    keys = pl.select(name_keys(pl.Series([s for _, s in spellings], dtype=pl.String)))
     named: dict[str, set[str]] = {}
-    for region, names in LOCALE_DATA.items():
-        for name in names.values():
-            if name.startswith("*"):
-                continue  # the same name as another language's
-            for spelling in (name, re.sub(r"\[.*?\]|\(.*?\)", "", name)):
-                key = name_key(spelling)
-                if key:
-                    named.setdefault(key, set()).add(region)
-    for alias, regions in ALIASES.items():
-        named.setdefault(name_key(alias), set()).update(regions)
+    for (region, _), key in zip(spellings, keys.to_series().to_list(), strict=True):
+        if key:
+            named.setdefault(key, set()).add(region)
     return {key: frozenset(regions) for key, regions in named.items()}
 
 
@@ -145,17 +156,15 @@ def regions_named(name: str) -> frozenset[str]:
     return _regions_by_name().get(name_key(name), frozenset())
 
 
-@cache
-def _names_pattern() -> re.Pattern[str]:
-    names = sorted((k for k in _regions_by_name() if len(k) > 3), key=len, reverse=True)
-    return re.compile(r"(?:^| )(?:" + "|".join(map(re.escape, names)) + r")(?: |$)")
-
-
 def names_a_country(text: str) -> bool:
     """Some words of ``text`` are a country's name (``Fiji Mobile``, ``calls to Brasil``,
     ``UK Mobile``: a short name only in capitals)."""
-    key = name_key(text)
-    if key in _regions_by_name() or _names_pattern().search(key):
+    named, words = _regions_by_name(), name_key(text).split()
+    if any(
+        len(" ".join(words[i:j])) > 3 and " ".join(words[i:j]) in named
+        for i in range(len(words))
+        for j in range(i + 1, min(i + 6, len(words)) + 1)
+    ):
         return True
     return any(w.isupper() and name_key(w) in _regions_by_name() for w in text.split())
 
@@ -205,8 +214,25 @@ def _nanp_area_region(area: str) -> str:
 
 
 def regions_of_codes(codes: pl.Series) -> pl.Series:
-    """``region_of_code`` of each code, worked out once per distinct first six digits."""
-    heads = codes.str.slice(0, 6)
-    distinct = heads.drop_nulls().unique()
-    lookup = {head: region_of_code(head) for head in distinct.to_list()}
+    """``region_of_code`` of each code, worked out once per distinct head: the country calling
+    code alone where one region has it, the NANP area code, else six digits."""
+    head3 = codes.str.slice(0, 3)
+    lengths = {head: _head_length(head) for head in head3.drop_nulls().unique().to_list()}
+    length = head3.replace_strict(lengths, default=0, return_dtype=pl.UInt32)
+    heads = pl.select(codes.str.slice(0, length)).to_series()
+    lookup = {head: region_of_code(head) for head in heads.drop_nulls().unique().to_list()}
     return heads.replace_strict(lookup, default=None, return_dtype=pl.String).rename("region")
+
+
+def _head_length(head: str) -> int:
+    """How many first digits of a code starting with ``head`` decide its region."""
+    for length in (1, 2, 3):
+        if (
+            head[:length].isdigit()
+            and int(head[:length]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+        ):
+            code = int(head[:length])
+            if code == 1:
+                return 4
+            return length + 3 if code in _leading_digits() else length
+    return 0

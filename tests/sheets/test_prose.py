@@ -68,6 +68,26 @@ NAMED = [
     ("Taktung 60/60 für Deutschland Mobil und Frankreich",
      [(("Deutschland Mobil", "Frankreich"), 60, 60)]),
     ("Die Taktung beträgt 60/60 für Deutschland Mobilfunk", [(("Deutschland Mobilfunk",), 60, 60)]),
+    ("Abrechnung im 60-Sekunden-Takt für Österreich und die Schweiz",
+     [(("Österreich", "Schweiz"), 60, 60)]),
+    ("Intervalo de tarifación 60/60 aplicado a los destinos: Venezuela, Colombia Móvil.",
+     [(("Venezuela", "Colombia Móvil"), 60, 60)]),
+    # lists in parentheses, "respectively", durations split by marks, footnote marks
+    ("Increment: 60/60 (Mexico, Haiti)", [(("Mexico", "Haiti"), 60, 60)]),
+    ("Haiti and Cuba are billed 60/60 and 30/6 respectively",
+     [(("Haiti",), 60, 60), (("Cuba",), 30, 6)]),
+    ("Increments for Mexico: 60 sec initial / 60 sec additional", [(("Mexico",), 60, 60)]),
+    ("Min. duration 30 sec, increment 6 sec: Brazil", [(("Brazil",), 30, 6)]),
+    ("Minimum call duration 30 seconds; billing increment 6 seconds thereafter (applies to "
+     "Brazil and Argentina)", [(("Brazil", "Argentina"), 30, 6)]),
+    ("Please note that calls to Haiti are billed on a 60/60 basis", [(("Haiti",), 60, 60)]),
+    ("Destinations billed 60/60 include Mexico, Haiti and Jamaica.",
+     [(("Mexico", "Haiti", "Jamaica"), 60, 60)]),
+    ("Note (1): Mexico billed 60/60", [(("Mexico",), 60, 60)]),
+    ("*Billing increment 60/60 for Haiti", [(("Haiti",), 60, 60)]),
+    ("Haiti, Cuba - 60/60; Nigeria Mobile MTN, Nigeria Mobile Glo - 30/30",
+     [(("Haiti", "Cuba"), 60, 60), (("Nigeria Mobile MTN", "Nigeria Mobile Glo"), 30, 30)]),
+    ("Mexico: 60/60 except Mexico City 1/1", [(("Mexico",), 60, 60), (("Mexico City",), 1, 1)]),
 ]  # fmt: skip
 
 
@@ -76,7 +96,7 @@ def test_a_sentence_gives_its_rules(sentence, expected):
     reading = read_increment_notes([sentence])
     assert [(r.names, r.first, r.next) for r in reading.rules] == expected
     assert reading.unread == () and reading.default is None
-    assert {r.sentence for r in reading.rules} == {sentence}
+    assert {r.sentence for r in reading.rules} == {sentence.lstrip("*")}
 
 
 # --- defaults -----------------------------------------------------------------------------------
@@ -97,6 +117,8 @@ DEFAULTS = [
     ("Toutes les autres destinations sont facturées à la seconde", (1, 1)),
     ("Alle anderen Ziele: Taktung 1/1", (1, 1)),
     ("alle übrigen Ziele werden sekundengenau abgerechnet", (1, 1)),
+    ("Billing: per second (1/1) unless stated otherwise", (1, 1)),
+    ("**All destinations are billed 1/1 unless otherwise noted in the Billing column", (1, 1)),
 ]
 
 
@@ -105,7 +127,8 @@ def test_a_default_clause_sets_the_rest(sentence, expected):
     reading = read_increment_notes([sentence])
     assert default_of(sentence) == expected
     assert reading.rules == () and reading.unread == ()
-    assert reading.default.sentence == sentence and reading.default.source == "notes default"
+    assert reading.default.sentence == sentence.lstrip("*")
+    assert reading.default.source == "notes default"
 
 
 def test_rules_and_a_default_in_one_sentence():
@@ -162,6 +185,9 @@ UNREAD = [
     "Cadência conforme contrato",
     "Les paliers de facturation varient selon la destination.",
     "All prices in USD per minute, billed per second",
+    "Se facturará al segundo",
+    "Taktung: 60/60",
+    "Haiti and Cuba are billed 60/60 respectively",
 ]
 
 
