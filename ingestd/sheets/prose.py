@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from ingestd.sheets.headers import fold
 from ingestd.sheets.regions import name_key, names_a_country, regions_named
@@ -27,7 +28,9 @@ NOTES_DEFAULT = "notes default"
 class IncrementRule:
     """Billing increments for destinations whose name matches (SPEC §3.3 and §3.5)."""
 
-    pattern: str  # a regular expression searched in the row's folded destination text
+    # vendor rules: a regular expression searched in the row's destination text; notes rules:
+    # their names as words of the destination text in ``regions.name_key`` form
+    pattern: str
     first: int
     next: int
     source: str  # "vendor rule" | "notes" | "notes default"
@@ -175,7 +178,9 @@ _TOKEN = re.compile(
 # what comes before or after "1/3" when it is not a pulse: a page, a version, a price
 _NOT_PULSE_BEFORE = re.compile(
     r"\b(?:page|pag|pagina|seite|p|version|ver|v|rev|revision|no|nr|art|article|section|annex|"
-    r"item|part|step|issue|edition|sheet|ref|hoja|teil|anlage)\.?\s*$",
+    r"item|part|step|issue|edition|sheet|ref|reference|doc|document|invoice|contract|"
+    r"agreement|order|ticket|case|id|hoja|teil|anlage|factura|fatura|rechnung|vertrag)"
+    r"\.?\s*(?:n[or]\.?|#)?\s*:?\s*$",
     re.IGNORECASE,
 )
 _NOT_PULSE_AFTER = re.compile(
@@ -207,7 +212,8 @@ def read_increment_notes(lines: Iterable[str]) -> NotesReading:
                 default = IncrementRule("", first, after, NOTES_DEFAULT, (), sentence)
             elif (default.first, default.next) != (first, after):
                 read.doubtful = True  # two defaults that disagree: neither is guessed
-        if read.doubtful and speaks_of_increments(sentence) and sentence not in unread:
+        spoke = read.spoke or speaks_of_increments(sentence)
+        if read.doubtful and spoke and sentence not in unread:
             unread.append(sentence)
     return NotesReading(tuple(rules), default, tuple(unread))
 
@@ -282,7 +288,8 @@ class _Part:
 class _SentenceReading:
     rules: list[tuple[tuple[str, ...], int, int]] = field(default_factory=list)
     defaults: list[tuple[int, int]] = field(default_factory=list)
-    doubtful: bool = False  # it spoke of increments and not all of it became rules
+    doubtful: bool = False  # not all of it became rules
+    spoke: bool = False  # it has increments beside billing words or a country's name
 
 
 def _read_sentence(sentence: str) -> _SentenceReading:
@@ -294,6 +301,11 @@ def _read_sentence(sentence: str) -> _SentenceReading:
     billing = any(t.kind == "word" and _BILLING_WORD.match(fold(t.text)) for t in tokens)
     tokens = _increments(tokens, billing)
     if not any(t.kind == "increment" for t in tokens):
+        reading.doubtful = True
+        return reading
+    # increments beside billing words or a country's name: whatever is not read is a doubt
+    reading.spoke = billing or names_a_country(sentence)
+    if _alternatives(tokens):
         reading.doubtful = True
         return reading
     if _RESPECTIVELY.search(fold(sentence)):
@@ -313,11 +325,21 @@ def _read_sentence(sentence: str) -> _SentenceReading:
         # and no names is the default
         if is_default or (not names and excepting):
             reading.defaults.append((first, after))
-        elif names and (billing or any(names_a_country(n) for n in names)):
+        elif names and (reading.spoke or first > 31 or after > 12):
+            # without billing words or a country's name, "15/10" beside a word is a date
             reading.rules.append((tuple(names), first, after))
         else:
             reading.doubtful = True
     return reading
+
+
+def _alternatives(tokens: list[_Token]) -> bool:
+    """Two increments offered as alternatives ("30/6 or 60/60"): neither is the rule."""
+    at = [i for i, t in enumerate(tokens) if t.kind in ("increment", "unclear")]
+    return any(
+        [fold(t.text) for t in tokens[a + 1 : b]] in (["or"], ["o"], ["ou"], ["oder"], ["u"])
+        for a, b in pairwise(at)
+    )
 
 
 def _respectively(sentence: str, tokens: list[_Token]) -> list[tuple[tuple[str, ...], int, int]]:

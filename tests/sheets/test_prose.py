@@ -150,6 +150,11 @@ def test_rules_and_a_default_in_one_sentence():
     assert default_of("Billing is per second except Mexico 60/60") == (1, 1)
 
 
+def test_a_list_without_billing_words_or_countries_is_read_unless_it_could_be_a_date():
+    assert rules_of("Telcel, Movistar: 60/60") == [(("Telcel", "Movistar"), 60, 60)]
+    assert read_increment_notes(["Telcel, Movistar: 30/6"]).rules == ()
+
+
 def test_two_defaults_that_disagree_are_not_guessed():
     reading = read_increment_notes(["All other destinations: 1/1", "Default billing: 60/60"])
     assert (reading.default.first, reading.default.next) == (1, 1)
@@ -188,6 +193,8 @@ UNREAD = [
     "Se facturará al segundo",
     "Taktung: 60/60",
     "Haiti and Cuba are billed 60/60 respectively",
+    "Mexico: 60/60, Haiti",  # a name left over
+    "Fiji: 30/6 or 60/60",
 ]
 
 
@@ -215,8 +222,11 @@ NOT_INCREMENTS = [
     "Billing as per the Billing column. Codes marked Closed are withdrawn from their effective "
     "date.",
     "Ref: 10/15 - Section 5/6",
+    "Invoice no. 30/60 attached",
     "Tarifas válidas a partir del 01/02/2026; precios en USD por minuto.",
     "Alle Preise in EUR pro Minute, zzgl. MwSt.",
+    "Issued 15/10",
+    "Promo Q4 10/12",
     "Les prix sont en EUR par minute, hors taxes.",
 ]
 
