@@ -101,6 +101,11 @@ _DEFAULT = re.compile(
 )
 # "Haiti and Cuba are billed 60/60 and 30/6 respectively": names and increments pair in order
 _RESPECTIVELY = re.compile(r"\b(?:respectively|respectivamente|respectivement|jeweils|bzw)\b")
+# "Mexico incl. mobile": the qualifier after it widens the name, it is not another name
+_INCLUDING = frozenset(
+    "incl including inclusive inkl einschliesslich incluido incluidos incluyendo incluindo "
+    "inclus compris".split()
+)
 _EXCEPT = re.compile(r"^(?:except|excepto|salvo|exceto|sauf|excepte|ausser|ausgenommen)$")
 
 # Words that are the language of billing or of sentences, never part of a destination's name
@@ -555,6 +560,7 @@ def _names(sentence: str, tokens: list[_Token], stop_at_except: bool = False) ->
     inner: list[_Token] = []
     in_parentheses: list[str] = []
     plain, depth = True, 0
+    widened: set[int] = set()  # runs after "incl.": qualifiers that widen the name before
 
     def end_run() -> None:
         nonlocal plain
@@ -585,6 +591,8 @@ def _names(sentence: str, tokens: list[_Token], stop_at_except: bool = False) ->
         elif stop_at_except and token.kind == "word" and _EXCEPT.match(folded):
             break
         elif token.kind == "word" and folded not in FUNCTION_WORDS and token.text != "ROW":
+            if not current and _after_including(tokens, token):
+                widened.add(len(runs))
             current.append(token)
         else:
             end_run()
@@ -594,6 +602,8 @@ def _names(sentence: str, tokens: list[_Token], stop_at_except: bool = False) ->
     names: list[tuple[int, int]] = []
     extra: list[list[str]] = []
     for index, (start, end) in enumerate(runs):
+        if index in widened and all(fold(w) in QUALIFIERS for w in sentence[start:end].split()):
+            continue
         # "Trinidad and Tobago", "Isle of Man", "Bosnia y Herzegovina": one name
         if names and joinable[index] and regions_named(sentence[names[-1][0] : end]):
             names[-1] = (names[-1][0], end)
@@ -616,6 +626,12 @@ def _names(sentence: str, tokens: list[_Token], stop_at_except: bool = False) ->
     if sentence != sentence.lower() and sentence != sentence.upper():
         out = [n for n in out if n[0].isupper() or n[0].isdigit() or names_a_country(n)]
     return out
+
+
+def _after_including(tokens: list[_Token], token: _Token) -> bool:
+    """The word before ``token`` is "incl." or "including"."""
+    at = tokens.index(token)
+    return at > 0 and fold(tokens[at - 1].text) in _INCLUDING
 
 
 def _claim(parts: list[_Part]) -> list[tuple[list[str], tuple[int, int], bool]] | None:

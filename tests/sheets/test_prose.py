@@ -88,6 +88,9 @@ NAMED = [
     ("Haiti, Cuba - 60/60; Nigeria Mobile MTN, Nigeria Mobile Glo - 30/30",
      [(("Haiti", "Cuba"), 60, 60), (("Nigeria Mobile MTN", "Nigeria Mobile Glo"), 30, 30)]),
     ("Mexico: 60/60 except Mexico City 1/1", [(("Mexico",), 60, 60), (("Mexico City",), 1, 1)]),
+    ("Mexico incl. mobile: 60/60", [(("Mexico",), 60, 60)]),
+    ("Mexico including Mobile and Haiti: 60/60", [(("Mexico", "Haiti"), 60, 60)]),
+    ("Mexico, all networks: 60/60", [(("Mexico",), 60, 60)]),
 ]  # fmt: skip
 
 
@@ -319,6 +322,33 @@ def test_a_country_rule_sets_the_rows_of_its_code_whatever_their_description():
         ([], 2, True),
     ]
     assert deck.report()["increment_rules"][0]["sentence"] == "Mexico 60/60"
+
+
+def test_rules_in_other_languages_and_a_multi_line_cell_set_rows_by_country():
+    cell = "Observaciones:\n- Méjico 60/60\n- Jamaica y Haití: 30/6\n- Resto del mundo 1/1"
+    deck = table(
+        (cell,),
+        ("Mexico City", "5255", "0.1"),
+        ("Kingston Mobile", "1876", "0.1"),
+        ("Haiti Natcom", "509", "0.1"),
+        ("Canada", "1416", "0.1"),
+    )
+    assert increments(deck) == [
+        ("5255", 60, 60), ("1876", 30, 6), ("509", 30, 6), ("1416", 1, 1),
+    ]  # fmt: skip
+    assert [r["sentence"] for r in deck.report()["increment_rules"]] == [
+        "Méjico 60/60", "Jamaica y Haití: 30/6", "Resto del mundo 1/1",
+    ]  # fmt: skip
+
+
+def test_a_country_name_with_a_qualifier_sets_that_countrys_rows_with_the_qualifier():
+    deck = table(
+        ("Mexico Mobile: 30/6", "Billing is per minute for all destinations"),
+        ("Telcel Mobile", "52155", "0.1"),
+        ("Telcel Fixed", "5255", "0.1"),
+        ("Mexico Mobile", "1505", "0.1"),  # the text names it, whatever the code
+    )
+    assert increments(deck) == [("52155", 30, 6), ("5255", 60, 60), ("1505", 30, 6)]
 
 
 def test_the_most_precise_name_wins():
