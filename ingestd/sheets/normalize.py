@@ -540,7 +540,10 @@ class _Reader:
         # rules are looked for only where a row has no increments of its own
         own = self.own_increments
         bare = own.select(pl.col("first").is_null() & pl.col("pulse_first").is_null()).to_series()
-        destinations = _destinations(names.filter(bare)) if notes.rules else names.unique()
+        if notes.rules:
+            destinations = _destinations(names.filter(bare))
+        else:  # vendor rules match by pattern alone; no rules: nothing to look for
+            destinations = names.filter(bare).unique() if rules else names.clear()
         frame = own.with_columns(_matching_rule(rules, names, destinations).alias("rule"))
         first_cell, pulse_cell = pl.col("first"), pl.col("pulse_first")
         cases: list[tuple[pl.Expr, pl.Expr, pl.Expr, str, pl.Expr]] = [
