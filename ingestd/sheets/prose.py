@@ -8,6 +8,7 @@ A sentence is read as tokens: increments (a pulse ``60/60``, ``60+60``, ``60-60`
 "30 seconds", "per second"), words, and marks.  The words that are not the language of billing
 (``FUNCTION_WORDS``) are the destination names.  A sentence that speaks of increments and
 yields no rule is returned as ``unread``: the reader holds the deck on it rather than guess.
+README "Reading decks", increments in prose.
 """
 
 from __future__ import annotations
