@@ -78,6 +78,15 @@ _PRICE_PER_MINUTE = re.compile(
     r"\b(?:usd|eur|gbp|chf|prices?|rates?|precios?|tarifas?|precos?|preise?|prix|tarifs?|cost)"
     r"\b(?:\W+\w+){0,3}?\W+(?:per|por|par|pro|a|/)\W*min\w*"
 )
+_PRICE_WORD = re.compile(
+    r"^(?:usd|eur|gbp|chf|cad|aud|\$|€|£|cents?|prices?|rates?|precios?|tarifas?|precos?|"
+    r"preise?|prix|tarifs?|costs?)$"
+)
+# words beside which durations are a call's billing ("minimum 30 seconds, then 6")
+_DURATION_CONTEXT = re.compile(
+    rf"^(?:{_BILLING}|{_ROUNDING}|minim|thereafter|afterwards|luego|despues|depois|ensuite|puis|"
+    r"danach|anschliessend)"
+)
 # "may vary", "to be confirmed", "depending on": the sentence hedges, nothing is read from it
 _HEDGE = re.compile(
     r"\b(?:may|might|could|likely|expected|tbc|tbd|to be confirmed|pending|depending|depends?|"
@@ -98,7 +107,8 @@ _DEFAULT = re.compile(
     r"\btoutes les (?:autres )?destinations\b|\bautres destinations\b|\btous les autres\b|"
     r"\bpar defaut\b|\breste du monde\b|"
     r"\balle (?:anderen|ubrigen|weiteren|sonstigen)\b|\balle (?:ziele|destinationen|lander)\b|"
-    r"\bubrigen? (?:ziele|destinationen|lander)\b|\bstandard\w*\b|\brest der welt\b"
+    r"\bubrigen? (?:ziele|destinationen|lander)\b|\bstandard\w*\b|\brest der welt\b|"
+    r"\b(?:el|lo|o) resto\b|\bthe rest\b|\ble reste\b|\bde[nm] rest\b"
 )
 # "Haiti and Cuba are billed 60/60 and 30/6 respectively": names and increments pair in order
 _RESPECTIVELY = re.compile(r"\b(?:respectively|respectivamente|respectivement|jeweils|bzw)\b")
@@ -129,6 +139,8 @@ FUNCTION_WORDS = frozenset(
     otherwise unless etc also only just both either and or nor not no yes effective immediately
     now until from date dates valid validity our your their its we you they it vendor
     usd eur gbp chf cad aud jpy cny rub brl mxn inr
+    tarifa tarifas precio precios preco precos prix tarif tarifs preis preise costo costos coste
+    custo custos cost costs valor valores
     increment: billing: cycle cycles duration length time timing ie eg i e g
     per-second per-minute persecond perminute secondly everything else world ROW
     el la los las lo un una unos unas de del para al en por con se sera seran es son esta estan
@@ -169,7 +181,7 @@ _TOKEN = re.compile(
     r"""
     (?P<pulse>(?<![\w/.:,-])(?P<a>\d{1,4})(?:\s*/\s*|\s?[+-]\s?|\s[xX]\s)(?P<b>\d{1,4})
         (?![\w/%]|[.,:]\d|-\d))
-    |(?P<duration>(?P<n>\d{1,4})\s*-?\s*
+    |(?P<duration>(?P<n>\d{1,4}|one|single|un|una|uno|une|um|uma|ein|eine|einer)\s*-?\s*
         (?P<unit>seconds?|secs?|segundos?|segs?|secondes?|sekunden?|sek|s
         |minutes?|mins?|minutos?|minuten?|m)\b\.?)
     |(?P<per>(?:per|por|pro|par|a\ la|à\ la|al)[\s-](?P<perunit>second|sec|segundo|seconde|sekunde
@@ -305,7 +317,8 @@ def _read_sentence(sentence: str) -> _SentenceReading:
         return reading
     tokens = _tokens(sentence)
     billing = any(t.kind == "word" and _BILLING_WORD.match(fold(t.text)) for t in tokens)
-    tokens = _increments(tokens, billing)
+    timed = any(t.kind == "word" and _DURATION_CONTEXT.match(fold(t.text)) for t in tokens)
+    tokens = _increments(tokens, billing or timed)
     if not any(t.kind == "increment" for t in tokens):
         reading.doubtful = True
         return reading
@@ -382,10 +395,11 @@ def _tokens(sentence: str) -> list[_Token]:
                 token.kind = "number"
         elif kind == "duration":
             unit = match.group("unit").lower()
-            seconds = int(match.group("n")) * (60 if unit.startswith("m") else 1)
+            count = match.group("n")
+            seconds = (int(count) if count.isdigit() else 1) * (60 if unit.startswith("m") else 1)
             if unit in ("s", "m") and not re.match(r"\s*\w", sentence[match.end() :] + " x"):
                 seconds = 0  # "10 s" at a line's end is too short to trust as a unit
-            token.seconds = (seconds,) if seconds > 0 else ()
+            token.seconds = (seconds,) if seconds in PLAUSIBLE_SECONDS else ()
             if not token.seconds:
                 token.kind = "number"
         elif kind == "per":
@@ -418,7 +432,7 @@ def _increments(tokens: list[_Token], billing: bool) -> list[_Token]:
             close()
             out.append(_Token("increment", token.text, token.start, token.end, token.seconds))
         elif token.kind in ("duration", "per") and billing:
-            if token.kind == "per" and not group and not _beside_billing(tokens, index):
+            if token.kind == "per" and not group and _after_a_price(tokens, index):
                 out.append(_Token("number", token.text, token.start, token.end))
                 continue
             group.append(token)
@@ -461,16 +475,15 @@ def _restates_a_pulse(tokens: list[_Token], index: int) -> bool:
     return False
 
 
-def _beside_billing(tokens: list[_Token], index: int) -> bool:
-    """A billing word among the three words before ``index`` (no mark between) or right after
-    it ("billed per second", "per second billing")."""
+def _after_a_price(tokens: list[_Token], index: int) -> bool:
+    """A currency or a price among the three words before ``index`` (no mark between): "USD
+    per minute" is a price, not an increment."""
     for token in reversed(tokens[max(0, index - 3) : index]):
         if token.kind == "mark":
             break
-        if token.kind == "word" and _BILLING_WORD.match(fold(token.text)):
+        if token.kind == "word" and _PRICE_WORD.match(fold(token.text)):
             return True
-    after = tokens[index + 1] if index + 1 < len(tokens) else None
-    return bool(after and after.kind == "word" and _BILLING_WORD.match(fold(after.text)))
+    return False
 
 
 def _parts(sentence: str, tokens: list[_Token]) -> list[_Part]:
@@ -648,9 +661,9 @@ def _claim(parts: list[_Part]) -> list[tuple[list[str], tuple[int, int], bool]] 
             continue  # "except those noted below", "except Mexico": their increments are
             # given elsewhere
         if part.increment is None:
-            if opener is not None:
+            if opener is not None and part.after and not part.default:
                 names, increment, default = claimed[opener]
-                claimed[opener] = (names + part.after, increment, default or part.default)
+                claimed[opener] = (names + part.after, increment, default)
             elif part.after or part.default:
                 pending.append(part)
             continue

@@ -91,6 +91,17 @@ NAMED = [
     ("Mexico incl. mobile: 60/60", [(("Mexico",), 60, 60)]),
     ("Mexico including Mobile and Haiti: 60/60", [(("Mexico", "Haiti"), 60, 60)]),
     ("Mexico, all networks: 60/60", [(("Mexico",), 60, 60)]),
+    ("Un minuto mínimo y luego por segundo para Cuba", [(("Cuba",), 60, 1)]),
+    ("NOTE: Calls to Cuba are charged in 60 second blocks.", [(("Cuba",), 60, 60)]),
+    ("Pulse 60/60 applies to: Afghanistan, Pakistan (Mobile), Sri Lanka.",
+     [(("Afghanistan", "Pakistan Mobile", "Sri Lanka"), 60, 60)]),
+    ("Les destinations suivantes sont facturées 60/60 : Algérie, Maroc, Tunisie.",
+     [(("Algérie", "Maroc", "Tunisie"), 60, 60)]),
+    ("Für folgende Destinationen gilt eine Taktung von 60/60: Russland, Kasachstan.",
+     [(("Russland", "Kasachstan"), 60, 60)]),
+    ("As destinações a seguir são tarifadas em 30/6: Brasil, Angola e Moçambique.",
+     [(("Brasil", "Angola", "Moçambique"), 30, 6)]),
+    ("Interval: 30/6 Brazil, 60/60 Mexico", [(("Brazil",), 30, 6), (("Mexico",), 60, 60)]),
 ]  # fmt: skip
 
 
@@ -121,6 +132,12 @@ DEFAULTS = [
     ("Alle anderen Ziele: Taktung 1/1", (1, 1)),
     ("alle übrigen Ziele werden sekundengenau abgerechnet", (1, 1)),
     ("Billing: per second (1/1) unless stated otherwise", (1, 1)),
+    ("All destinations are billed in one-second increments.", (1, 1)),
+    (
+        "The following rates are valid as of 01/11/2026 and billed per second unless otherwise "
+        "stated.",
+        (1, 1),
+    ),
     ("**All destinations are billed 1/1 unless otherwise noted in the Billing column", (1, 1)),
 ]
 
@@ -151,6 +168,13 @@ def test_rules_and_a_default_in_one_sentence():
     assert rules_of(german) == [(("Deutschland Mobilfunk",), 60, 60)]
     assert default_of(german) == (1, 1)
     assert default_of("Billing is per second except Mexico 60/60") == (1, 1)
+    french = "Facturation à la minute pour Haïti, à la seconde pour le reste."
+    assert rules_of(french) == [(("Haïti",), 60, 60)] and default_of(french) == (1, 1)
+    spanish = "Tarifas en USD por minuto; facturación por segundo salvo México 60/60"
+    assert rules_of(spanish) == [(("México",), 60, 60)] and default_of(spanish) == (1, 1)
+    spanish = "Incremento 60/60 para Venezuela y Bolivia, 1/1 para el resto."
+    assert rules_of(spanish) == [(("Venezuela", "Bolivia"), 60, 60)]
+    assert default_of(spanish) == (1, 1)
 
 
 def test_a_list_without_billing_words_or_countries_is_read_unless_it_could_be_a_date():
@@ -229,6 +253,8 @@ NOT_INCREMENTS = [
     "Tarifas válidas a partir del 01/02/2026; precios en USD por minuto.",
     "Alle Preise in EUR pro Minute, zzgl. MwSt.",
     "Issued 15/10",
+    "Minimum commitment 1000 minutes per month",
+    "Maintenance windows of minimum 30 minutes are announced 7 days ahead.",
     "Promo Q4 10/12",
     "Les prix sont en EUR par minute, hors taxes.",
 ]
