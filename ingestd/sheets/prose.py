@@ -197,7 +197,10 @@ _TOKEN = re.compile(
 _NOT_PULSE_BEFORE = re.compile(
     r"\b(?:page|pag|pagina|seite|p|version|ver|v|rev|revision|no|nr|art|article|section|annex|"
     r"item|part|step|issue|edition|sheet|ref|reference|doc|document|invoice|contract|"
-    r"agreement|order|ticket|case|id|hoja|teil|anlage|factura|fatura|rechnung|vertrag)"
+    r"agreement|order|ticket|case|id|hoja|teil|anlage|factura|fatura|rechnung|vertrag|"
+    # a date: "valid from 15/10", "ab 15/10", "à partir du 15/10"
+    r"from|since|until|till|dated?|valid|effective|desde(?: el)?|hasta(?: el)?|a partir del?|"
+    r"partir d[eu]|compter du|ab|bis|seit|vom|depuis(?: le)?|jusqu'au|ate|até)"
     r"\.?\s*(?:n[or]\.?|#)?\s*:?\s*$",
     re.IGNORECASE,
 )

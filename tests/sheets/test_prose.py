@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingestd.rates.model import Kind
 from ingestd.sheets.normalize import normalize
@@ -262,6 +266,39 @@ NOT_INCREMENTS = [
 
 @pytest.mark.parametrize("text", NOT_INCREMENTS)
 def test_legal_text_and_dates_give_nothing(text):
+    reading = read_increment_notes([text])
+    assert reading.rules == () and reading.default is None and reading.unread == ()
+
+
+LEGAL = [
+    "All billing disputes must be raised within 30 days of the invoice date.",
+    "Calls are billed from the moment of answer supervision.",
+    "Billing cycle: monthly, invoices due net 30.",
+    "Support: +44 20 7946 0958, 24/7. Fax 44-20-7946-0959.",
+    "Amendments as per clause 12/3 of the Agreement.",
+]
+
+
+@pytest.mark.parametrize("text", LEGAL)
+def test_legal_text_about_billing_but_not_increments_gives_nothing(text):
+    reading = read_increment_notes([text])
+    assert reading.rules == () and reading.default is None and reading.unread == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    day=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2099, 12, 31)),
+    style=st.sampled_from(["%d/%m/%Y", "%m/%d/%Y", "%Y-%m-%d", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d",
+                           "%d/%m", "%m/%d", "%-d/%-m"]),
+    words=st.sampled_from(
+        ["Valid from {}", "Issue date: {}", "Rates effective {} 00:00 UTC", "Fecha de vigencia {}",
+         "Gültig ab {}", "Date d'effet : {}", "Mexico rates valid from {}",
+         "Cuba: new rates from {}", "Tarifas de Cuba desde el {}", "Kuba ab {}",
+         "Cuba à partir du {}"]
+    ),
+)  # fmt: skip
+def test_no_date_in_any_format_reads_as_increments(day, style, words):
+    text = words.format(day.strftime(style))
     reading = read_increment_notes([text])
     assert reading.rules == () and reading.default is None and reading.unread == ()
 
