@@ -140,7 +140,7 @@ FUNCTION_WORDS = frozenset(
     now until from date dates valid validity our your their its we you they it vendor
     usd eur gbp chf cad aud jpy cny rub brl mxn inr
     tarifa tarifas precio precios preco precos prix tarif tarifs preis preise costo costos coste
-    custo custos cost costs valor valores
+    custo custos cost costs valor valores fecha vigencia datum data
     increment: billing: cycle cycles duration length time timing ie eg i e g
     per-second per-minute persecond perminute secondly everything else world ROW
     el la los las lo un una unos unas de del para al en por con se sera seran es son esta estan
@@ -199,8 +199,9 @@ _NOT_PULSE_BEFORE = re.compile(
     r"item|part|step|issue|edition|sheet|ref|reference|doc|document|invoice|contract|"
     r"agreement|order|ticket|case|id|hoja|teil|anlage|factura|fatura|rechnung|vertrag|"
     # a date: "valid from 15/10", "ab 15/10", "à partir du 15/10"
-    r"from|since|until|till|dated?|valid|effective|desde(?: el)?|hasta(?: el)?|a partir del?|"
-    r"partir d[eu]|compter du|ab|bis|seit|vom|depuis(?: le)?|jusqu'au|ate|até)"
+    r"from|since|until|till|dated?|valid|effective|vigencia|fecha|datum|data|desde(?: el)?|"
+    r"hasta(?: el)?|a partir del?|partir d[eu]|compter du|ab|bis|seit|vom|depuis(?: le)?|"
+    r"jusqu'au|ate|até)"
     r"\.?\s*(?:n[or]\.?|#)?\s*:?\s*$",
     re.IGNORECASE,
 )
@@ -340,19 +341,37 @@ def _read_sentence(sentence: str) -> _SentenceReading:
     if claimed is None:
         reading.doubtful = True
         return reading
-    excepting = any(p.excepted for p in parts)
+    excepting = any(p.excepted for p in parts) or _labelled(tokens)
     for names, increment, is_default in claimed:
         first, after = increment
         # "billing is per second, except for Mexico: 60/60": the rule with the exceptions
         # and no names is the default
         if is_default or (not names and excepting):
             reading.defaults.append((first, after))
-        elif names and (reading.spoke or first > 31 or after > 12):
-            # without billing words or a country's name, "15/10" beside a word is a date
+        elif names and (reading.spoke or not _could_be_a_date(first, after)):
             reading.rules.append((tuple(names), first, after))
         else:
             reading.doubtful = True
     return reading
+
+
+def _could_be_a_date(first: int, after: int) -> bool:
+    """Without billing words or a country's name, "15/10" or "01/15" beside a word is a date
+    (day and month in either order), "60/60" is not."""
+    return first <= 31 and after <= 31 and (first <= 12 or after <= 12)
+
+
+def _labelled(tokens: list[_Token]) -> bool:
+    """The sentence is a notice label and its value, "Billing increment: 60/60", "Taktung:
+    1/1": the deck's increments, as "Currency: USD" is the deck's currency."""
+    words = [t for t in tokens if t.kind == "word"]
+    kinds = [t.kind if t.kind != "mark" else t.text for t in tokens]
+    return (
+        kinds[-3:] == ["word", ":", "increment"]
+        and all(k == "word" for k in kinds[:-2])
+        and all(fold(w.text) in FUNCTION_WORDS for w in words)
+        and any(_BILLING_WORD.match(fold(w.text)) for w in words)
+    )
 
 
 def _alternatives(tokens: list[_Token]) -> bool:

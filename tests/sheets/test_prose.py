@@ -137,6 +137,10 @@ DEFAULTS = [
     ("alle übrigen Ziele werden sekundengenau abgerechnet", (1, 1)),
     ("Billing: per second (1/1) unless stated otherwise", (1, 1)),
     ("All destinations are billed in one-second increments.", (1, 1)),
+    # a notice label and its value: the deck's increments
+    ("Billing Increment: 60/60", (60, 60)),
+    ("Taktung: 60/60", (60, 60)),
+    ("Tasación: 1+1", (1, 1)),
     (
         "The following rates are valid as of 01/11/2026 and billed per second unless otherwise "
         "stated.",
@@ -222,7 +226,6 @@ UNREAD = [
     "Les paliers de facturation varient selon la destination.",
     "All prices in USD per minute, billed per second",
     "Se facturará al segundo",
-    "Taktung: 60/60",
     "Haiti and Cuba are billed 60/60 respectively",
     "Mexico: 60/60, Haiti",  # a name left over
     "Fiji: 30/6 or 60/60",
