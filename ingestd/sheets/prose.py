@@ -348,17 +348,20 @@ def _read_sentence(sentence: str) -> _SentenceReading:
         # and no names is the default
         if is_default or (not names and excepting):
             reading.defaults.append((first, after))
-        elif names and (reading.spoke or not _could_be_a_date(first, after)):
+        elif names and (billing or _reads_as_a_pulse(first, after, reading.spoke)):
             reading.rules.append((tuple(names), first, after))
         else:
             reading.doubtful = True
     return reading
 
 
-def _could_be_a_date(first: int, after: int) -> bool:
-    """Without billing words or a country's name, "15/10" or "01/15" beside a word is a date
-    (day and month in either order), "60/60" is not."""
-    return first <= 31 and after <= 31 and (first <= 12 or after <= 12)
+def _reads_as_a_pulse(first: int, after: int, country: bool) -> bool:
+    """Without billing words, "60/60" beside a name is a pulse; a pair that could be a day and
+    a month ("15/10", "01/15") is one only beside a country's name and in a pulse's usual shape
+    (the same twice, or then per second or per 6 seconds: "1/1", "30/6", "60/1")."""
+    if not (first <= 31 and after <= 31 and (first <= 12 or after <= 12)):
+        return True
+    return country and (first == after or after in (1, 6))
 
 
 def _labelled(tokens: list[_Token]) -> bool:

@@ -188,6 +188,8 @@ def test_rules_and_a_default_in_one_sentence():
 def test_a_list_without_billing_words_or_countries_is_read_unless_it_could_be_a_date():
     assert rules_of("Telcel, Movistar: 60/60") == [(("Telcel", "Movistar"), 60, 60)]
     assert read_increment_notes(["Telcel, Movistar: 30/6"]).rules == ()
+    assert rules_of("Telcel, Movistar: 30/30") == [(("Telcel", "Movistar"), 30, 30)]
+    assert rules_of("Cuba, Chad: 30/6") == [(("Cuba", "Chad"), 30, 6)]  # countries: a pulse
 
 
 def test_two_defaults_that_disagree_are_not_guessed():
@@ -229,6 +231,7 @@ UNREAD = [
     "Haiti and Cuba are billed 60/60 respectively",
     "Mexico: 60/60, Haiti",  # a name left over
     "Fiji: 30/6 or 60/60",
+    "Mexico: new rates 15/10",  # a day and a month, or a pulse: asked, not guessed
 ]
 
 
