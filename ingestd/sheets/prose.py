@@ -74,14 +74,14 @@ _SPEAKS = re.compile(
 )
 _BILLING_WORD = re.compile(rf"^(?:{_BILLING}|{_ROUNDING})")
 # a price per minute ("USD per minute", "precios en USD por minuto") is no billing increment
+_PRICES = (
+    r"usd|eur|gbp|chf|cad|aud|cents?|prices?|rates?|precios?|tarifas?|precos?|preise?|prix|"
+    r"tarifs?|costs?"
+)
 _PRICE_PER_MINUTE = re.compile(
-    r"\b(?:usd|eur|gbp|chf|prices?|rates?|precios?|tarifas?|precos?|preise?|prix|tarifs?|cost)"
-    r"\b(?:\W+\w+){0,3}?\W+(?:per|por|par|pro|a|/)\W*min\w*"
+    rf"\b(?:{_PRICES})\b(?:\W+\w+){{0,3}}?\W+(?:per|por|par|pro|a|/)\W*min\w*"
 )
-_PRICE_WORD = re.compile(
-    r"^(?:usd|eur|gbp|chf|cad|aud|\$|€|£|cents?|prices?|rates?|precios?|tarifas?|precos?|"
-    r"preise?|prix|tarifs?|costs?)$"
-)
+_PRICE_WORD = re.compile(rf"^(?:{_PRICES})$")
 # words beside which durations are a call's billing ("minimum 30 seconds, then 6")
 _DURATION_CONTEXT = re.compile(
     rf"^(?:{_BILLING}|{_ROUNDING}|minim|thereafter|afterwards|luego|despues|depois|ensuite|puis|"
@@ -422,8 +422,6 @@ def _tokens(sentence: str) -> list[_Token]:
             unit = match.group("unit").lower()
             count = match.group("n")
             seconds = (int(count) if count.isdigit() else 1) * (60 if unit.startswith("m") else 1)
-            if unit in ("s", "m") and not re.match(r"\s*\w", sentence[match.end() :] + " x"):
-                seconds = 0  # "10 s" at a line's end is too short to trust as a unit
             token.seconds = (seconds,) if seconds in PLAUSIBLE_SECONDS else ()
             if not token.seconds:
                 token.kind = "number"
@@ -434,10 +432,10 @@ def _tokens(sentence: str) -> list[_Token]:
     return tokens
 
 
-def _increments(tokens: list[_Token], billing: bool) -> list[_Token]:
+def _increments(tokens: list[_Token], timed: bool) -> list[_Token]:
     """Pulses, and durations grouped into one increment ("initial 30 seconds then 6 second
-    increments" → 30/6); "per minute" counts only beside a billing word ("USD per minute" is a
-    price)."""
+    increments" → 30/6) when the sentence speaks of billing (``timed``); "per minute" after a
+    currency or a price is a price ("USD per minute")."""
     out: list[_Token] = []
     group: list[_Token] = []
 
@@ -456,7 +454,7 @@ def _increments(tokens: list[_Token], billing: bool) -> list[_Token]:
         if token.kind == "pulse":
             close()
             out.append(_Token("increment", token.text, token.start, token.end, token.seconds))
-        elif token.kind in ("duration", "per") and billing:
+        elif token.kind in ("duration", "per") and timed:
             if token.kind == "per" and not group and _after_a_price(tokens, index):
                 out.append(_Token("number", token.text, token.start, token.end))
                 continue

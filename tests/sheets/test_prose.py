@@ -267,16 +267,7 @@ NOT_INCREMENTS = [
     "Maintenance windows of minimum 30 minutes are announced 7 days ahead.",
     "Promo Q4 10/12",
     "Les prix sont en EUR par minute, hors taxes.",
-]
-
-
-@pytest.mark.parametrize("text", NOT_INCREMENTS)
-def test_legal_text_and_dates_give_nothing(text):
-    reading = read_increment_notes([text])
-    assert reading.rules == () and reading.default is None and reading.unread == ()
-
-
-LEGAL = [
+    # billing, but not its increments
     "All billing disputes must be raised within 30 days of the invoice date.",
     "Calls are billed from the moment of answer supervision.",
     "Billing cycle: monthly, invoices due net 30.",
@@ -285,8 +276,8 @@ LEGAL = [
 ]
 
 
-@pytest.mark.parametrize("text", LEGAL)
-def test_legal_text_about_billing_but_not_increments_gives_nothing(text):
+@pytest.mark.parametrize("text", NOT_INCREMENTS)
+def test_legal_text_and_dates_give_nothing(text):
     reading = read_increment_notes([text])
     assert reading.rules == () and reading.default is None and reading.unread == ()
 
