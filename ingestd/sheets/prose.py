@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from ingestd.sheets.headers import fold
-from ingestd.sheets.regions import name_key, names_a_country, regions_named
+from ingestd.sheets.regions import names_a_country, regions_named
 
 NOTES = "notes"
 NOTES_DEFAULT = "notes default"
@@ -29,8 +29,8 @@ NOTES_DEFAULT = "notes default"
 class IncrementRule:
     """Billing increments for destinations whose name matches (SPEC §3.3 and §3.5)."""
 
-    # vendor rules: a regular expression searched in the row's destination text; notes rules:
-    # their names as words of the destination text in ``regions.name_key`` form
+    # vendor rules: a regular expression searched in the row's destination text (notes rules
+    # match by ``names``, ``normalize._names_row``)
     pattern: str
     first: int
     next: int
@@ -228,7 +228,7 @@ def read_increment_notes(lines: Iterable[str]) -> NotesReading:
     for sentence in sentences(lines):
         read = _read_sentence(sentence)
         for names, first, after in read.rules:
-            rules.append(IncrementRule(_names_pattern(names), first, after, NOTES, names, sentence))
+            rules.append(IncrementRule("", first, after, NOTES, names, sentence))
         for first, after in read.defaults:
             if default is None:
                 default = IncrementRule("", first, after, NOTES_DEFAULT, (), sentence)
@@ -274,12 +274,6 @@ def answer_for(sentence: str) -> str:
 def speaks_of_increments(sentence: str) -> bool:
     """The sentence speaks of billing increments, pulses or rounding of call time."""
     return bool(_SPEAKS.search(_PRICE_PER_MINUTE.sub(" ", fold(sentence))))
-
-
-def _names_pattern(names: tuple[str, ...]) -> str:
-    """A pattern of the names as words of a destination text in ``regions.name_key`` form."""
-    keys = sorted({name_key(n) for n in names}, key=len, reverse=True)
-    return r"(?:^| )(?:" + "|".join(re.escape(k) for k in keys if k) + r")(?: |$)"
 
 
 # --- one sentence --------------------------------------------------------------------------
