@@ -555,10 +555,11 @@ def _inside_a_name(sentence: str, tokens: list[_Token], comma: int) -> bool:
 
 
 def _part(sentence: str, tokens: list[_Token]) -> _Part:
+    """One stretch of a sentence: its increment, whether it is a default clause, its names."""
     part = _Part()
     increment = next((t for t in tokens if t.kind in ("increment", "unclear")), None)
     if increment is not None and increment.kind == "unclear":
-        part.increment = (0, 0)
+        part.increment = (0, 0)  # more durations than one increment has: ``_claim`` gives up
     elif increment is not None:
         part.increment = increment.seconds  # type: ignore[assignment]
     text = fold(" ".join(t.text for t in tokens if t.kind in ("word", "per")))
