@@ -22,6 +22,7 @@ from ingestd.sheets.headers import fold
 from ingestd.sheets.regions import names_a_country, regions_named
 
 NOTES = "notes"
+MAX_SENTENCE = 2000  # characters of a sentence read for rules (a long list of names fits)
 NOTES_DEFAULT = "notes default"
 
 
@@ -61,17 +62,16 @@ _BILLING = (
     r"palier|interval"
 )
 _INCREMENT = (
-    r"increment|inkrement|pulse\b|pulses|pulso|impulsion|palier|taktung|\w*takt\b|"
+    r"increment|inkrement|pulse\b|pulses|pulso|impulsion|palier|taktung|takt\b|"
     r"tarificacion|tarifacao|tarification|tarifierung|cadencia|cadence|"
     r"(?:billing|charging) (?:interval|unit|step|granularity)|granularit|"
     r"per[ -]?second (?:billing|basis)|per[ -]?minute (?:billing|basis)"
 )
 _ROUNDING = r"round|redonde|arredond|arrondi|rundung|gerundet|aufgerundet"
 _TIME = r"second|\bsecs?\b|segundo|\bseg\b|seconde|sekunde|minut|\bmins?\b|duration|duracion|dauer"
-_SPEAKS = re.compile(
-    rf"(?:{_INCREMENT})|(?:(?:{_BILLING}|{_ROUNDING}).*(?:{_TIME}|\d\s*[/+]\s*\d))|"
-    rf"(?:(?:{_TIME}|\d\s*[/+]\s*\d).*(?:{_BILLING}|{_ROUNDING}))"
-)
+_SPEAKS_OF_INCREMENTS = re.compile(_INCREMENT)
+_SPEAKS_OF_BILLING = re.compile(rf"{_BILLING}|{_ROUNDING}")
+_SPEAKS_OF_TIME = re.compile(rf"{_TIME}|\d\s*[/+]\s*\d")
 _BILLING_WORD = re.compile(rf"^(?:{_BILLING}|{_ROUNDING})")
 # a price per minute ("USD per minute", "precios en USD por minuto") is no billing increment
 _PRICES = (
@@ -226,6 +226,11 @@ def read_increment_notes(lines: Iterable[str]) -> NotesReading:
     default: IncrementRule | None = None
     unread: list[str] = []
     for sentence in sentences(lines):
+        if len(sentence) > MAX_SENTENCE:  # a page of text in one cell: not read, only asked about
+            clipped = sentence[:MAX_SENTENCE] + "…"
+            if speaks_of_increments(sentence) and clipped not in unread:
+                unread.append(clipped)
+            continue
         read = _read_sentence(sentence)
         for names, first, after in read.rules:
             rules.append(IncrementRule("", first, after, NOTES, names, sentence))
@@ -273,7 +278,11 @@ def answer_for(sentence: str) -> str:
 
 def speaks_of_increments(sentence: str) -> bool:
     """The sentence speaks of billing increments, pulses or rounding of call time."""
-    return bool(_SPEAKS.search(_PRICE_PER_MINUTE.sub(" ", fold(sentence))))
+    text = _PRICE_PER_MINUTE.sub(" ", fold(sentence))
+    return bool(
+        _SPEAKS_OF_INCREMENTS.search(text)
+        or (_SPEAKS_OF_BILLING.search(text) and _SPEAKS_OF_TIME.search(text))
+    )
 
 
 # --- one sentence --------------------------------------------------------------------------
@@ -402,7 +411,8 @@ def _tokens(sentence: str) -> list[_Token]:
         token = _Token(kind, match.group(0), match.start(), match.end())
         if kind == "pulse":
             first, after = int(match.group("a")), int(match.group("b"))
-            before, rest = sentence[: match.start()], sentence[match.end() :]
+            before = sentence[max(0, match.start() - 40) : match.start()]
+            rest = sentence[match.end() : match.end() + 40]
             if (
                 first in PLAUSIBLE_SECONDS
                 and after in PLAUSIBLE_SECONDS
@@ -602,7 +612,7 @@ def _names(sentence: str, tokens: list[_Token], stop_at_except: bool = False) ->
             current.clear()
             plain = True
 
-    for token in tokens:
+    for at, token in enumerate(tokens):
         folded = fold(token.text)
         if token.kind == "mark" and token.text in "([":
             end_run()
@@ -623,7 +633,7 @@ def _names(sentence: str, tokens: list[_Token], stop_at_except: bool = False) ->
         elif stop_at_except and token.kind == "word" and _EXCEPT.match(folded):
             break
         elif token.kind == "word" and folded not in FUNCTION_WORDS and token.text != "ROW":
-            if not current and _after_including(tokens, token):
+            if not current and at and fold(tokens[at - 1].text) in _INCLUDING:
                 widened.add(len(runs))
             current.append(token)
         else:
@@ -658,12 +668,6 @@ def _names(sentence: str, tokens: list[_Token], stop_at_except: bool = False) ->
     if sentence != sentence.lower() and sentence != sentence.upper():
         out = [n for n in out if n[0].isupper() or n[0].isdigit() or names_a_country(n)]
     return out
-
-
-def _after_including(tokens: list[_Token], token: _Token) -> bool:
-    """The word before ``token`` is "incl." or "including"."""
-    at = tokens.index(token)
-    return at > 0 and fold(tokens[at - 1].text) in _INCLUDING
 
 
 def _claim(parts: list[_Part]) -> list[tuple[list[str], tuple[int, int], bool]] | None:

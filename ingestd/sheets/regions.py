@@ -11,7 +11,8 @@ told apart by each region's leading digits (NANP area codes, Kazakhstan's ``77``
 from __future__ import annotations
 
 import re
-from functools import cache
+import unicodedata
+from functools import cache, lru_cache
 
 import phonenumbers
 import polars as pl
@@ -126,10 +127,17 @@ def name_keys(texts: pl.Expr) -> pl.Expr:
     return kept.str.replace_all(r"\s+", " ").str.strip_chars()
 
 
-@cache
+@lru_cache(maxsize=4096)
 def name_key(text: str) -> str:
     """One name as ``name_keys`` compares it."""
-    return pl.select(name_keys(pl.lit(text, dtype=pl.String))).item() or ""
+    decomposed = unicodedata.normalize("NFKD", text)
+    folded = "".join(c for c in decomposed if unicodedata.category(c) != "Mn").lower()
+    folded = folded.replace("ı", "i").replace("'", "").replace("’", "")
+    # a letter, a digit or a mark of a word (Devanagari, Thai vowel signs) is kept, as \w keeps it
+    bare = "".join(
+        c if c.isalnum() or unicodedata.category(c).startswith("M") else " " for c in folded
+    )
+    return " ".join(w for w in bare.split() if w not in _LINKING_WORDS)
 
 
 @cache
@@ -142,9 +150,9 @@ def _regions_by_name() -> dict[str, frozenset[str]]:
         if not name.startswith("*")  # "*xx": the same name as language xx's
         for spelling in (name, re.sub(r"\[.*?\]|\(.*?\)", "", name))
     ]  # fmt: skip
-    keys = pl.select(name_keys(pl.Series([s for _, s in spellings], dtype=pl.String)))
     named: dict[str, set[str]] = {}
-    for (region, _), key in zip(spellings, keys.to_series().to_list(), strict=True):
+    for region, spelling in spellings:
+        key = name_key(spelling)
         if key:
             named.setdefault(key, set()).add(region)
     return {key: frozenset(regions) for key, regions in named.items()}

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ingestd.rates.model import Kind
 from ingestd.sheets.normalize import normalize
 from ingestd.sheets.prose import read_increment_notes, sentences, speaks_of_increments
-from ingestd.sheets.regions import region_of_code, regions_named
+from ingestd.sheets.regions import name_key, name_keys, region_of_code, regions_named
 from ingestd.sheets.table import FoundTable, NoticeFacts
 
 
@@ -324,6 +324,14 @@ def test_names_and_codes_resolve_to_regions():
                          ("77", "KZ"), ("74", "RU"), ("4420", "GB")]:  # fmt: skip
         assert region_of_code(code) == region, code
     assert region_of_code("999") is None and region_of_code("") is None
+
+
+def test_a_name_and_a_column_of_destinations_are_compared_alike():
+    texts = ["Côte d’Ivoire Mobile", "ＭＥＸＩＣＯ", "Trinidad & Tobago", "The Bahamas", "Straße",
+             "भारत", "กัมพูชา", "Isle of Man (Fixed)", "DEUTSCHLAND-MOBIL", "İstanbul"]  # fmt: skip
+    column = pl.select(name_keys(pl.Series(texts))).to_series().to_list()
+    assert column == [name_key(t) for t in texts]
+    assert column[:4] == ["cote divoire mobile", "mexico", "trinidad tobago", "bahamas"]
 
 
 # --- rules applied to rows ----------------------------------------------------------------------
