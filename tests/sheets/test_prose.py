@@ -192,6 +192,14 @@ def test_a_list_without_billing_words_or_countries_is_read_unless_it_could_be_a_
     assert rules_of("Cuba, Chad: 30/6") == [(("Cuba", "Chad"), 30, 6)]  # countries: a pulse
 
 
+def test_a_page_of_text_in_one_sentence_is_asked_about_not_read():
+    countries = ", ".join(["Fiji", "Haiti", "Cuba", "Chad"] * 150)
+    reading = read_increment_notes([f"The following are billed 60/60: {countries}"])
+    (unread,) = reading.unread
+    assert reading.rules == () and len(unread) == 2001 and unread.endswith("…")
+    assert read_increment_notes(["lorem ipsum " * 3000]).unread == ()
+
+
 def test_two_defaults_that_disagree_are_not_guessed():
     reading = read_increment_notes(["All other destinations: 1/1", "Default billing: 60/60"])
     assert (reading.default.first, reading.default.next) == (1, 1)
