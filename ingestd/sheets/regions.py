@@ -142,16 +142,15 @@ def name_key(text: str) -> str:
 
 @cache
 def _regions_by_name() -> dict[str, frozenset[str]]:
-    spellings = [
-        (region, spelling)
-        for region, names in [*LOCALE_DATA.items(), *((r, {"": a}) for a, rs in ALIASES.items()
-                                                      for r in rs)]
-        for name in names.values()
-        if not name.startswith("*")  # "*xx": the same name as language xx's
-        for spelling in (name, re.sub(r"\[.*?\]|\(.*?\)", "", name))
-    ]  # fmt: skip
+    """Every country name libphonenumber carries, in every language, and ``ALIASES`` → its
+    regions (a name with a part in brackets also without it: "Mianmar [Birmânia]")."""
+    spellings = [(a, r) for a, regions in ALIASES.items() for r in regions]
+    for region, names in LOCALE_DATA.items():
+        for name in names.values():
+            if not name.startswith("*"):  # "*xx": the same name as language xx's
+                spellings += [(name, region), (re.sub(r"\[.*?\]|\(.*?\)", "", name), region)]
     named: dict[str, set[str]] = {}
-    for region, spelling in spellings:
+    for spelling, region in spellings:
         key = name_key(spelling)
         if key:
             named.setdefault(key, set()).add(region)
