@@ -45,34 +45,39 @@ from ingestd.sheets.cells import (
     raw_cells,
 )
 from ingestd.sheets.doubt import Doubt
-from ingestd.sheets.headers import ABBREVIATIONS, currency_in, header_key
+from ingestd.sheets.headers import ABBREVIATIONS, currency_in, fold, header_key
 from ingestd.sheets.opentwps import DeckRead
+from ingestd.sheets.prose import (
+    NOTES,
+    NOTES_DEFAULT,
+    QUALIFIERS,
+    IncrementRule,
+    NotesReading,
+    answer_for,
+    read_increment_notes,
+)
+from ingestd.sheets.regions import name_key, name_keys, regions_named, regions_of_codes
 from ingestd.sheets.table import FoundTable
 
 DUPLICATE_POLICIES = ("refuse", "first", "last")
 # how dates nothing proves are read while the deck is held for the answer (most of the world)
 UNPROVEN_DATE_ORDER = "dmy"
 # where a row's billing increments came from, in the order they are tried (SPEC §3.3)
-INCREMENT_SOURCES = ("column", "pulse", "vendor rule", "notes", "vendor default", "default 1/1")
+INCREMENT_SOURCES = (
+    "column",
+    "pulse",
+    "vendor rule",
+    NOTES,
+    NOTES_DEFAULT,
+    "vendor default",
+    "default 1/1",
+)
 # US domestic decks: one rate table per jurisdiction price column (SPEC §3.2)
 JURISDICTIONS = ("interstate", "intrastate", "indeterminate")
 EXAMPLES = 10  # how many values, codes or rows a warning names before "and N more"
 DESCRIPTION_JOIN = " – "  # "Germany – Mobile - Vodafone"
 
-# a billing increment written in a line of text ("billed 60/60"), not part of a date
-_PULSE_IN_TEXT = re.compile(r"(?<![0-9/.])([0-9]{1,4}) ?/ ?([0-9]{1,4})(?![0-9/.])")
-_NAME_SEPARATORS = re.compile(r"[,;&]|\band\b", re.IGNORECASE)
 _ROW = "row"  # position of a data row in FoundTable.data (UInt32), shared with expand_codes
-
-
-@dataclass(frozen=True)
-class IncrementRule:
-    """Billing increments for destinations whose name matches (SPEC §3.3: notes-based rules)."""
-
-    pattern: str  # a regular expression searched in the row's destination text
-    first: int
-    next: int
-    source: str  # "vendor rule" | "notes"
 
 
 def normalize(
@@ -412,6 +417,11 @@ class _Reader:
     closed: pl.Series | None = None  # discontinued or forbidden: a price may be missing
     date_order: str | None = None
     increment_source: pl.Series | None = None
+    # the increments of the notes (SPEC §3.5), the rows' own increment cells until the codes
+    # are read, and per row the number of the notes rule that set it (len(rules): the default)
+    notes: NotesReading = field(default_factory=NotesReading)
+    own_increments: pl.DataFrame | None = None
+    increment_rule: pl.Series | None = None
     doubts: list[Doubt] = field(default_factory=list)  # what the rows leave unsettled
 
     @property
@@ -446,6 +456,8 @@ class _Reader:
                 codes.result()  # a sheet without codes says so first, as it always did
                 raise
             self.codes = codes.result()
+        if self.kind == Kind.VOICE:
+            self._increment_rules()
 
     def _changes(self) -> None:
         """The vendor's change word (status, else code change) and the flags it implies."""
@@ -555,10 +567,9 @@ class _Reader:
 
     def _increments(self) -> None:
         """Interval 1 / Interval N (SPEC §3.3): the row's own cells (interval columns, else
-        pulse), else the vendor's rules, the notes' rules, the vendor default, 1/1."""
-        sheet, options = self.sheet, self.options
-        height = sheet.height
-        none = _nulls(height, pl.Int32)
+        pulse) and the notes' sentences; the rules apply once the codes are read."""
+        sheet = self.sheet
+        none = _nulls(sheet.height, pl.Int32)
         first = after = none
         if sheet.has("interval1"):
             first, errors = parse_ints(sheet.text("interval1"))
@@ -570,37 +581,70 @@ class _Reader:
         if sheet.has("pulse"):
             pulse_first, pulse_next, errors = parse_pulse(sheet.text("pulse"))
             self.problem("pulse", errors)
-        # vendor rules before the notes' rules (SPEC §3.3)
-        rules = options.rules + notes_increment_rules(sheet.found.notice.lines)
-        frame = pl.DataFrame(
-            {
-                "first": first,
-                "after": after,
-                "pulse_first": pulse_first,
-                "pulse_next": pulse_next,
-                "rule": _matching_rule(rules, self.values["description"], sheet.text("country")),
-            }
+        self.own_increments = pl.DataFrame(
+            {"first": first, "after": after, "pulse_first": pulse_first, "pulse_next": pulse_next}
         )
-        fallback = options.default_intervals
+        self.notes = read_increment_notes(sheet.found.notice.lines)
+
+    def _increment_rules(self) -> None:
+        """Rows without increments of their own take the vendor's rules, the notes' rules (by
+        destination text and by the country of the code), the notes' default, the vendor
+        default, 1/1; what the notes leave doubtful becomes a ``Doubt``."""
+        sheet, options, notes = self.sheet, self.options, self.notes
+        rules = options.rules + notes.rules
+        # the country of each row's code, looked up only when the notes name destinations
+        height = sheet.height
+        regions = _row_regions(self.codes, height) if notes.rules else _nulls(height, pl.String)
+        names = pl.DataFrame(
+            {"description": self.values["description"], "country": sheet.text("country"),
+             "region": regions}
+        )  # fmt: skip
+        # rules are looked for only where a row has no increments of its own
+        own = self.own_increments
+        bare = own.select(pl.col("first").is_null() & pl.col("pulse_first").is_null()).to_series()
+        if notes.rules:
+            destinations = _destinations(names.filter(bare))
+        else:  # vendor rules match by pattern alone; no rules: nothing to look for
+            destinations = names.filter(bare).unique() if rules else names.clear()
+        frame = own.with_columns(_matching_rule(rules, names, destinations).alias("rule"))
         first_cell, pulse_cell = pl.col("first"), pl.col("pulse_first")
-        cases: list[tuple[pl.Expr, pl.Expr, pl.Expr, str]] = [
-            (first_cell.is_not_null(), first_cell, pl.coalesce("after", "first"), "column"),
-            (pulse_cell.is_not_null(), pulse_cell, pl.col("pulse_next"), "pulse"),
+        cases: list[tuple[pl.Expr, pl.Expr, pl.Expr, str, pl.Expr]] = [
+            (first_cell.is_not_null(), first_cell, pl.coalesce("after", "first"), "column", None),
+            (pulse_cell.is_not_null(), pulse_cell, pl.col("pulse_next"), "pulse", None),
         ]
+        vendor = len(options.rules)
         for number, rule in enumerate(rules):
+            at = pl.lit(number - vendor, dtype=pl.Int32) if number >= vendor else None
             matches = pl.col("rule") == number
-            cases.append((matches, pl.lit(rule.first), pl.lit(rule.next), rule.source))
+            cases.append((matches, pl.lit(rule.first), pl.lit(rule.next), rule.source, at))
+        if notes.default:
+            at = pl.lit(len(notes.rules), dtype=pl.Int32)
+            default = (pl.lit(notes.default.first), pl.lit(notes.default.next))
+            cases.append((pl.lit(True), *default, NOTES_DEFAULT, at))
+        fallback = options.default_intervals
         if fallback:
-            cases.append((pl.lit(True), pl.lit(fallback[0]), pl.lit(fallback[1]), "vendor default"))
-        cases.append((pl.lit(True), pl.lit(1), pl.lit(1), "default 1/1"))
+            cases.append(
+                (pl.lit(True), pl.lit(fallback[0]), pl.lit(fallback[1]), "vendor default", None)
+            )
+        cases.append((pl.lit(True), pl.lit(1), pl.lit(1), "default 1/1", None))
+        nothing = pl.lit(None, dtype=pl.Int32)
         picked = frame.select(
-            _first_case([(c, v) for c, v, _, _ in cases]).cast(pl.Int32).alias("interval1"),
-            _first_case([(c, v) for c, _, v, _ in cases]).cast(pl.Int32).alias("interval_n"),
-            _first_case([(c, pl.lit(s)) for c, _, _, s in cases]).alias("source"),
+            _first_case([(c, v) for c, v, _, _, _ in cases]).cast(pl.Int32).alias("interval1"),
+            _first_case([(c, v) for c, _, v, _, _ in cases]).cast(pl.Int32).alias("interval_n"),
+            _first_case([(c, pl.lit(s)) for c, _, _, s, _ in cases]).alias("source"),
+            _first_case([(c, nothing if r is None else r) for c, _, _, _, r in cases]).alias(
+                "notes_rule"
+            ),
         )
         self.values["interval1"] = picked.get_column("interval1")
         self.values["interval_n"] = picked.get_column("interval_n")
         self.increment_source = picked.get_column("source")
+        self.increment_rule = picked.get_column("notes_rule")
+        self.own_increments = None
+        # the notes decide nothing when every row brings its own increments
+        if self.increment_source.is_in(["column", "pulse"]).all():
+            return
+        self.doubts.extend(_notes_doubts(sheet.found.sheet, notes, destinations, names))
 
     def _did(self) -> None:
         """A DID list's own columns (SPEC §2.5 did): capabilities, interval, capacity, texts."""
@@ -753,26 +797,134 @@ def _nulls(height: int, dtype: pl.DataType) -> pl.Series:
 
 
 def _matching_rule(
-    rules: tuple[IncrementRule, ...], description: pl.Series, country: pl.Series
+    rules: tuple[IncrementRule, ...], names: pl.DataFrame, destinations: pl.DataFrame
 ) -> pl.Series:
-    """Per row, the number of the first rule whose pattern the description or the country
-    matches (null: none); matched once per distinct name."""
-    names = pl.DataFrame({"description": description, "country": country})
+    """Per row of ``names`` (description, country, region), the number of the rule that sets
+    its increments (null: none), decided once per distinct row (``destinations``): the first
+    vendor rule whose pattern the description or the country matches, else the notes rule
+    naming it most precisely — by its text ("Mexico Mobile" before "Mexico") or, for a
+    country's name, by the region of the row's code (a +52 row is Mexico's whatever its
+    description says)."""
     if not rules:
         return _nulls(names.height, pl.Int32)
-    distinct = names.unique()
+    vendor = [r for r in rules if r.source not in (NOTES, NOTES_DEFAULT)]
+    notes = rules[len(vendor) :]
     number = pl.lit(None, dtype=pl.Int32)
-    for index, rule in reversed(list(enumerate(rules))):
+    for index, rule in reversed(list(enumerate(vendor))):
         matches = pl.col("description").str.contains(rule.pattern) | pl.col("country").str.contains(
             rule.pattern
         )
         number = (
             pl.when(matches.fill_null(False)).then(pl.lit(index, dtype=pl.Int32)).otherwise(number)
         )
-    distinct = distinct.with_columns(number.alias("rule"))
-    spread = names.join(distinct, on=["description", "country"], how="left", nulls_equal=True,
-                        maintain_order="left")  # fmt: skip
+    if notes:
+        # how precisely each notes rule names the row: the length of its longest name that does
+        scores = pl.concat_list(
+            pl.max_horizontal(
+                pl.lit(0),
+                *(pl.when(_names_row(n)).then(len(name_key(n))).otherwise(0) for n in rule.names),
+            )
+            for rule in notes
+        )
+        best = scores.list.arg_max().cast(pl.Int32) + len(vendor)
+        number = pl.coalesce(number, pl.when(scores.list.max() > 0).then(best))
+    decided = destinations.select("description", "country", "region", number.alias("rule"))
+    spread = names.join(
+        decided,
+        on=["description", "country", "region"],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
     return spread.get_column("rule")
+
+
+def _destinations(names: pl.DataFrame) -> pl.DataFrame:
+    """The distinct (description, country, region) of ``names`` with ``key``: the description
+    and the country in ``regions.name_keys`` form, padded with spaces so that a name is found
+    as whole words."""
+    distinct = names.unique()
+    keys = [name_keys(pl.col(c)).fill_null("") for c in ("description", "country")]
+    return distinct.with_columns(
+        pl.concat_str(pl.lit(" "), keys[0], pl.lit(" "), keys[1], pl.lit(" ")).alias("key")
+    )
+
+
+def _names_row(name: str) -> pl.Expr:
+    """A notes name names the row: its words are in the row's text, or it is a country's name
+    and the row's code dials that country (the text decides only for rows without a code's
+    country), or a country's name with qualifiers ("Mexico Mobile") and the row's code dials
+    that country and its text has the qualifiers."""
+    key = name_key(name)
+    in_text = pl.col("key").str.contains(f" {re.escape(key)} ") if key else pl.lit(False)
+    regions = regions_named(name)
+    if regions:
+        by_code = pl.col("region").is_in(sorted(regions))
+        return (by_code | (pl.col("region").is_null() & in_text)).fill_null(False)
+    words = name.split()
+    country = " ".join(w for w in words if fold(w) not in QUALIFIERS)
+    qualifiers = [w for w in words if fold(w) in QUALIFIERS]
+    regions = regions_named(country) if country and qualifiers else frozenset()
+    if not regions:
+        return in_text.fill_null(False)
+    by_code = pl.col("region").is_in(sorted(regions))
+    for word in qualifiers:
+        by_code = by_code & pl.col("key").str.contains(f" {re.escape(name_key(word))} ")
+    return (in_text | by_code).fill_null(False)
+
+
+def _row_regions(codes: pl.DataFrame | None, height: int) -> pl.Series:
+    """Per row, the region its first readable code dials (null: none)."""
+    if codes is None or codes.is_empty():
+        return _nulls(height, pl.String).rename("region")
+    first = (
+        codes.filter(pl.col("error").is_null())
+        .group_by(_ROW, maintain_order=True)
+        .agg(pl.col("code").first())
+    )
+    rows = pl.DataFrame({_ROW: pl.int_range(height, dtype=pl.UInt32, eager=True)})
+    code = rows.join(first, on=_ROW, how="left", maintain_order="left").get_column("code")
+    return regions_of_codes(code.cast(pl.String))
+
+
+def _notes_doubts(
+    where: str, notes: NotesReading, destinations: pl.DataFrame, names: pl.DataFrame
+) -> list[Doubt]:
+    """A doubt per sentence about increments that became no rule, and per notes name that is
+    no country's and names no row (misspelled, or a destination the deck lacks).  The names
+    are looked for in the rows the rules were for (``destinations``), then in all rows."""
+    doubts = [
+        Doubt(
+            where,
+            f"the sentence {sentence!r}",
+            "it speaks of billing increments but names no increments ingestd could read: "
+            "which destinations does it set, and to what?",
+            answer_for(sentence),
+        )
+        for sentence in notes.unread
+    ]
+    missing = {n for rule in notes.rules for n in rule.names if not regions_named(n)}
+    for rows in (destinations, None):
+        if not missing:
+            return doubts
+        rows = _destinations(names) if rows is None else rows
+        looked = sorted(missing)
+        found = rows.select(_names_row(n).any().alias(str(i)) for i, n in enumerate(looked))
+        missing = {n for n, hit in zip(looked, found.row(0), strict=True) if not hit}
+    for rule in notes.rules:
+        for name in rule.names:
+            if name in missing:
+                doubts.append(
+                    Doubt(
+                        where,
+                        f"the sentence {rule.sentence!r}",
+                        f"its name {name!r} matched no destination of the sheet and no "
+                        "country: which destinations does it mean?",
+                        f'--increments "<destination>={rule.first}/{rule.next}"',
+                    )
+                )
+                missing.discard(name)
+    return doubts
 
 
 def _first_case(cases: list[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
@@ -803,38 +955,6 @@ def _ambiguous_dates(sheet: _Sheet, name: str, errors: pl.Series) -> Doubt:
         f"--date-order {UNPROVEN_DATE_ORDER}",
         topic="date_order",
     )
-
-
-# --- increments from the notes ---------------------------------------------------------------
-
-
-def notes_increment_rules(lines: tuple[str, ...] | list[str]) -> tuple[IncrementRule, ...]:
-    """Increments the notes give by destination name (SPEC §3.3), one rule per name:
-    "the following countries will be billed 60/60: Fiji, Haiti, …" or "Fiji, Haiti: 60/60".
-
-    The names are on the other side of the first ``:`` from the increments; the side of the
-    increments may hold a few more words ("billed in 60/60 increments") but the names' side
-    none ("Note: billed 60/60 for Fiji" is not a rule)."""
-    rules = []
-    for line in lines:
-        head, colon, tail = line.partition(":")
-        if not colon:
-            continue
-        in_head, in_tail = _PULSE_IN_TEXT.search(head), _PULSE_IN_TEXT.search(tail)
-        if in_head and not in_tail:
-            pulse, names = in_head, tail
-        elif in_tail and not in_head and len(_PULSE_IN_TEXT.sub(" ", tail).split()) <= 2:
-            pulse, names = in_tail, head
-        else:
-            continue
-        first, after = int(pulse.group(1)), int(pulse.group(2))
-        if first <= 0 or after <= 0:
-            continue
-        for name in _NAME_SEPARATORS.split(names):
-            name = name.strip(" \t.…\"'()[]")
-            if re.search(r"[^\W\d_]", name) and name.lower() not in ("etc", "others"):
-                rules.append(IncrementRule(_word_pattern(name), first, after, "notes"))
-    return tuple(rules)
 
 
 # --- codes -----------------------------------------------------------------------------------
@@ -1007,11 +1127,12 @@ def _assemble(reader: _Reader, values: dict[str, pl.Series], problems: list[_Pro
         if given is None:
             given = _repeat(defaults.get(name), height, dtype)
         columns[name] = given.cast(dtype).rename(name)
-    source = reader.increment_source
+    source, rule = reader.increment_source, reader.increment_rule
     per_row = pl.DataFrame(columns).with_columns(
         sheet.data.get_column("source_row"),
         values["vendor_class"].alias("vendor_class"),
         (source if source is not None else _nulls(height, pl.String)).alias("_increment"),
+        (rule if rule is not None else _nulls(height, pl.Int32)).alias("_rule"),
     )
     per_row = per_row.with_row_index(_ROW)
     problems = [p for p in problems if p.reasons.null_count() < height]
@@ -1032,6 +1153,7 @@ def _assemble(reader: _Reader, values: dict[str, pl.Series], problems: list[_Pro
         counted = accepted.get_column("_increment").value_counts()
         by_source = dict(counted.iter_rows())
         increments = {s: by_source[s] for s in INCREMENT_SOURCES if by_source.get(s)}
+    increment_rules = _rules_report(reader.notes, accepted.get_column("_rule"))
     rows = accepted.select(*spec.schema(), "source_row", "vendor_class")
     currency, currency_warnings = _deck_currency(rows)
     return DeckRead(
@@ -1053,7 +1175,25 @@ def _assemble(reader: _Reader, values: dict[str, pl.Series], problems: list[_Pro
         doubts=[*found.doubts, *reader.doubts],
         columns=[r.as_dict() for r in found.readings],
         sheets=list(found.sheets),
+        increment_rules=increment_rules,
     )
+
+
+def _rules_report(notes: NotesReading, rule: pl.Series) -> list[dict]:
+    """Every rule of the notes with its sentence and the rows it set (the default last)."""
+    counted = dict(rule.drop_nulls().value_counts().iter_rows())
+    rules = [*notes.rules, *([notes.default] if notes.default else [])]
+    return [
+        {
+            "sentence": r.sentence,
+            "names": list(r.names),
+            "first": r.first,
+            "next": r.next,
+            "rows": int(counted.get(number, 0)),
+            "default": r.source == NOTES_DEFAULT,
+        }
+        for number, r in enumerate(rules)
+    ]
 
 
 def _frame_of(columns: dict[str, pl.Series], height: int) -> pl.DataFrame:

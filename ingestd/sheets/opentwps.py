@@ -60,6 +60,8 @@ class DeckRead:
     mapping: dict[str, str] = field(default_factory=dict)  # header as written → field
     date_order: str | None = None  # dmy | mdy | ymd | None (no ambiguous dates)
     increments: dict[str, int] = field(default_factory=dict)  # source → rows
+    # the notes' increment rules: {sentence, names, first, next, rows, default} (SPEC §3.5)
+    increment_rules: list[dict] = field(default_factory=list)
     currency: str | None = None
     product: str | None = None
     notice: dict = field(default_factory=dict)  # NoticeFacts.as_dict()
@@ -92,6 +94,7 @@ class DeckRead:
             "mapping": self.mapping,
             "date_order": self.date_order,
             "increments": self.increments,
+            "increment_rules": self.increment_rules,
             "currency": self.currency,
             "product": self.product,
             "notice": self.notice,

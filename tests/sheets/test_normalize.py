@@ -12,7 +12,8 @@ from conftest import missing
 
 from ingestd.errors import SheetError
 from ingestd.rates.model import Kind, spec_for
-from ingestd.sheets.normalize import normalize, notes_increment_rules
+from ingestd.sheets.normalize import normalize
+from ingestd.sheets.prose import read_increment_notes
 from ingestd.sheets.table import FoundTable, NoticeFacts
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared/corpus"
@@ -138,6 +139,7 @@ def test_a_plain_deck_gives_the_kinds_row_shape_and_the_report():
         },
         "date_order": None,
         "increments": {"default 1/1": 2},
+        "increment_rules": [],
         "currency": "USD",
         "product": "Wholesale Gold+",
         "notice": notice.as_dict(),
@@ -576,7 +578,7 @@ def test_increments_from_the_notes():
             "Issue date: 16/09/2026",
             "The following countries will be billed 60/60: Fiji, Haiti, …",
             "Cuba and Chad: 30/6",
-            "Note: billed 60/1 for Peru",  # not a rule: words on the names' side
+            "Note: billed 60/1 for Peru",
         )
     )
     deck = one(
@@ -591,18 +593,22 @@ def test_increments_from_the_notes():
         )
     )
     assert column(deck, "code", "interval1", "interval_n") == [
-        ("679", 60, 60), ("509", 60, 60), ("53", 30, 6), ("51", 1, 1), ("235", 1, 1),
+        ("679", 60, 60), ("509", 60, 60), ("53", 30, 6), ("51", 60, 1), ("235", 1, 1),
     ]  # fmt: skip
-    assert deck.increments == {"pulse": 1, "notes": 3, "default 1/1": 1}
+    assert deck.increments == {"pulse": 1, "notes": 4}
 
 
 def test_notes_rules_are_read_by_name():
-    rules = notes_increment_rules(
+    reading = read_increment_notes(
         ["Fiji, Haiti: 60/60", "billed in 60/60 increments: Côte d'Ivoire; Mali & Niger etc.",
          "Valid from: 01/02/2026", "Billing 60/60 applies", "Currency: USD"]
     )  # fmt: skip
-    assert [(r.first, r.next, r.source) for r in rules] == [(60, 60, "notes")] * 5
-    assert [r.pattern for r in rules][2] == r"(?i)\bCôte\ d'Ivoire\b"
+    assert [(r.names, r.first, r.next, r.source) for r in reading.rules] == [
+        (("Fiji", "Haiti"), 60, 60, "notes"),
+        (("Côte d'Ivoire", "Mali", "Niger"), 60, 60, "notes"),
+    ]
+    # increments for no destination: held with a question, not applied to every row
+    assert reading.unread == ("Billing 60/60 applies",) and reading.default is None
 
 
 def test_vendor_rules_and_default_increments():
