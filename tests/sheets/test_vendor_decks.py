@@ -462,7 +462,6 @@ READ_EXACTLY: dict[str, Case] = {
             row("66", "0.0350", at("2026-03-14")),
             row("84", "0.0660", at("2026-03-14")),
         ],
-        waits_for="increments from a multi-line notes cell among legal text",
     ),
     "prose-notes-sheet-es": Case(
         v.prose_notes_sheet_es_xlsx,
@@ -474,7 +473,6 @@ READ_EXACTLY: dict[str, Case] = {
             row("571", "0.0105", NOW, (60, 60)),
             row("573", "0.0150", NOW, (60, 60)),
         ],
-        waits_for="increments from a separate notes sheet, in Spanish",
     ),
     "prose-default-clause": Case(
         v.prose_default_clause_csv,
@@ -486,7 +484,6 @@ READ_EXACTLY: dict[str, Case] = {
             row("94", "0.0950", M20, (60, 60)),
             row("977", "0.1280", M20, (60, 60)),
         ],
-        waits_for="increments from a footnote whose default clause sets the rest",
     ),
     # 5. a column of clear pulses under a header nobody knows is a pulse by its content
     "unknown-header-tasacion-especial": Case(
