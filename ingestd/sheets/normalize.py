@@ -644,7 +644,9 @@ class _Reader:
         # the notes decide nothing when every row brings its own increments
         if self.increment_source.is_in(["column", "pulse"]).all():
             return
-        self.doubts.extend(_notes_doubts(sheet.found.sheet, notes, destinations, names))
+        self.doubts.extend(
+            _notes_doubts(sheet.found.sheet, notes, destinations, names, options.rules)
+        )
 
     def _did(self) -> None:
         """A DID list's own columns (SPEC §2.5 did): capabilities, interval, capacity, texts."""
@@ -888,11 +890,16 @@ def _row_regions(codes: pl.DataFrame | None, height: int) -> pl.Series:
 
 
 def _notes_doubts(
-    where: str, notes: NotesReading, destinations: pl.DataFrame, names: pl.DataFrame
+    where: str,
+    notes: NotesReading,
+    destinations: pl.DataFrame,
+    names: pl.DataFrame,
+    answered: tuple[IncrementRule, ...] = (),
 ) -> list[Doubt]:
-    """A doubt per sentence about increments that became no rule, and per notes name that is
-    no country's and names no row (misspelled, or a destination the deck lacks).  The names
-    are looked for in the rows the rules were for (``destinations``), then in all rows."""
+    """A doubt per sentence about increments that became no rule (unless a vendor rule or an
+    answer names a destination of it), and per notes name that is no country's and names no
+    row (misspelled, or a destination the deck lacks).  The names are looked for in the rows
+    the rules were for (``destinations``), then in all rows."""
     doubts = [
         Doubt(
             where,
@@ -900,8 +907,10 @@ def _notes_doubts(
             "it speaks of billing increments but names no increments ingestd could read: "
             "which destinations does it set, and to what?",
             answer_for(sentence),
+            topic="increments",
         )
         for sentence in notes.unread
+        if not any(re.search(rule.pattern, sentence) for rule in answered)
     ]
     missing = {n for rule in notes.rules for n in rule.names if not regions_named(n)}
     for rows in (destinations, None):
@@ -921,6 +930,7 @@ def _notes_doubts(
                         f"its name {name!r} matched no destination of the sheet and no "
                         "country: which destinations does it mean?",
                         f'--increments "<destination>={rule.first}/{rule.next}"',
+                        topic="increments",
                     )
                 )
                 missing.discard(name)

@@ -87,6 +87,12 @@ _DURATION_CONTEXT = re.compile(
     rf"^(?:{_BILLING}|{_ROUNDING}|minim|thereafter|afterwards|luego|despues|depois|ensuite|puis|"
     r"danach|anschliessend)"
 )
+# a minimum charge or duration, and the words that say what comes after it
+_MINIMUM = re.compile(r"\b(?:minimum|minimo|minima|minimal|minimale|mindest\w*|min)\b")
+_THEN = re.compile(
+    r"\b(?:then|thereafter|afterwards|subsequent\w*|additional|each|every|luego|despues|"
+    r"depois|ensuite|puis|danach|anschliessend|jede\w*|cada|chaque|increments?)\b"
+)
 # "may vary", "to be confirmed", "depending on": the sentence hedges, nothing is read from it
 _HEDGE = re.compile(
     r"\b(?:may|might|could|likely|expected|tbc|tbd|to be confirmed|pending|depending|depends?|"
@@ -331,6 +337,9 @@ def _read_sentence(sentence: str) -> _SentenceReading:
         return reading
     # increments beside billing words or a country's name: whatever is not read is a doubt
     reading.spoke = billing or names_a_country(sentence)
+    if _first_only(sentence, tokens):  # "minimum charge 60 seconds": the next is not said
+        reading.doubtful = True
+        return reading
     if _alternatives(tokens):
         reading.doubtful = True
         return reading
@@ -356,6 +365,19 @@ def _read_sentence(sentence: str) -> _SentenceReading:
         else:
             reading.doubtful = True
     return reading
+
+
+def _first_only(sentence: str, tokens: list[_Token]) -> bool:
+    """A minimum charge or duration alone ("minimum charge 60 seconds", "Mindestdauer 60
+    Sekunden") gives the first interval, not the increment after it."""
+    folded = fold(sentence)
+    increments = [t for t in tokens if t.kind == "increment"]
+    return (
+        bool(_MINIMUM.search(folded))
+        and not _THEN.search(folded)
+        and len(increments) == 1
+        and not re.search(r"[0-9]\s*[/+:\-]\s*[0-9]", increments[0].text)
+    )
 
 
 def _reads_as_a_pulse(first: int, after: int, country: bool) -> bool:

@@ -693,7 +693,6 @@ HELD: dict[str, Hold] = {
             row("52", "0.0178", at("2026-03-12"), (60, 60)),
             row("521", "0.0231", at("2026-03-12"), (60, 60)),
         ],
-        waits_for="an increment sentence that became no rule held as a doubt",
     ),
     # 5. bare seconds under a header nobody knows: first interval, next, or both?
     "unknown-bare-seconds": Hold(
