@@ -86,6 +86,21 @@ _PRICE_ROLES = (
 )
 
 
+# a price per delivered vs per submitted message (SMS lists quote both)
+_DELIVERED = frozenset(
+    "delivered delivery dlr entregado entregados entregue entregues livre livres zugestellt "
+    "consegnato consegnati доставлено доставленные teslim".split()
+)
+_SUBMITTED = frozenset(
+    "submit submitted submission sent enviado enviados soumis envoye envoyes gesendet "
+    "eingereicht inviato inviati отправлено gonderilen".split()
+)
+
+
+def _says(header: str | None, words: frozenset[str]) -> bool:
+    return bool(header) and bool(set(header_key(header).split()) & words)
+
+
 def price_role(header: str | None) -> str | None:
     """The price field a header over prices names by its service or period words (a DID
     list's ``Per SMS`` beside its ``SMS`` yes/no column), or None."""
@@ -139,6 +154,13 @@ def contradicts(field: str, content: ColumnContent | None) -> bool:
     return expected is not None and not (set(content.types) & expected)
 
 
+def _interval_like(content: ColumnContent) -> bool:
+    """Cells that are all billing increments, as pairs ("60/60", some at least) or as whole
+    seconds beside them ("60")."""
+    pulses, seconds = content.shares.get("pulse", 0), content.shares.get("seconds", 0)
+    return pulses >= 0.2 and pulses + seconds >= MOSTLY
+
+
 def numbers(content: ColumnContent | None) -> bool:
     """Every cell (bar a few) is a number a price could be, whatever else it looks like."""
     if content is None or content.filled < 3 or content.shares.get("flag", 0) >= MOSTLY:
@@ -171,6 +193,7 @@ class Settling:
     notes: dict[str, str]
     doubts: list[Doubt]
     confidence: dict[str, str]
+    warnings: list[str] = dataclass_field(default_factory=list)
     # a column read with low confidence → the other columns that could be the field instead
     alternatives: dict[str, tuple[str, ...]] = dataclass_field(default_factory=dict)
 
@@ -236,6 +259,31 @@ class Settling:
                 self.confidence[column] = HIGH
 
     # -- content evidence where the header said nothing
+
+    def delivered_over_submitted(self) -> None:
+        """An SMS list with a price per submitted and a price per delivered message: the
+        delivered one is read (what is billed when both are quoted, and the dearer: never a
+        cost too low), the other is named in a warning."""
+        priced = [
+            c
+            for c in self.contents
+            if self.contents[c].kind == "price" and self.raw.get(c) in (None, "price")
+        ]
+        delivered = [c for c in priced if _says(self.written.get(c), _DELIVERED)]
+        submitted = [c for c in priced if _says(self.written.get(c), _SUBMITTED)]
+        if len(delivered) != 1 or not submitted:
+            return
+        (column,) = delivered
+        self.raw[column], self.sources[column] = "price", "header words"
+        self.confidence[column] = HIGH
+        for other in submitted:
+            self.raw[other] = OTHER
+            self.sources[other] = "header words"
+            self.warnings.append(
+                f"{self.describe(other)} is the price per submitted message and "
+                f"{self.describe(column)} the price per delivered one: the delivered price is "
+                "read (the one billed when both are quoted)"
+            )
 
     def fill_by_content(self, *, understood: int) -> None:
         """Fields the sheet lacks taken from unread columns whose content leaves no doubt.
@@ -391,6 +439,8 @@ class Settling:
             if column in dropped or content is None or asked:
                 continue
             likely = WORTH_READING.get(content.kind or "")
+            if likely is None and _interval_like(content):
+                likely = "pulse"  # "60" beside "60/60": increments either way
             if likely == "interval1" or (likely is None and content.fits("seconds")):
                 likely = intervals.pop(0) if intervals else "interval_n"
             if likely is None:

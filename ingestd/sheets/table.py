@@ -407,6 +407,7 @@ class _Search:
         body = body.with_columns(pl.col("source_row").cast(pl.Int64))
         settling = Settling.of(sheet.name, written, type_columns(body, frame.columns), raw, sources)
         settling.check_headers()
+        settling.delivered_over_submitted()
         settling.fill_by_content(understood=len(raw) - len(settling.ignored))
         raw = {c: name for c, name in settling.raw.items() if name != IGNORE}
         _changes_by_content(raw, settling)
@@ -455,6 +456,7 @@ class _Search:
                 "columns not read: "
                 + ", ".join(f"{_letter(r.column)} {r.header!r}" for r in unread)
             )
+        warnings += settling.warnings
         for reading in readings:
             if reading.source == "content":
                 warnings.append(
