@@ -371,10 +371,14 @@ _WHEN = [None, "2024-01-01 00:00:00", "2024-05-01 00:00:00", "2024-05-09 11:33:0
 
 
 def _deck_rows(draw_list) -> pl.DataFrame:
+    """A deck as the reader hands it over: a code is listed once per effective time (the
+    reader refuses or merges the others, ``normalize._conflicts``)."""
+    seen: set[tuple] = set()
+    kept = [r for r in draw_list if (r[0], r[1]) not in seen and not seen.add((r[0], r[1]))]
     return voice(
         *[
             (code, at(when) if when else None, price, flags, (i1, 60))
-            for code, when, price, flags, i1 in draw_list
+            for code, when, price, flags, i1 in kept
         ]
     )
 
