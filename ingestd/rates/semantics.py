@@ -825,37 +825,39 @@ def _shorter_prefix_meanwhile(
     if future.is_empty():
         return
     now = plan.received_at
-    shorter = (
-        future.select("code", price)
-        .with_columns(
-            _prefix=pl.int_ranges(1, pl.col("code").str.len_chars()).list.eval(
-                pl.element().cast(pl.Int64)
-            )
-        )
-        .explode("_prefix")
-        .drop_nulls("_prefix")
-        .with_columns(_shorter=pl.col("code").str.slice(0, pl.col("_prefix")))
-    )
-    # the rate in effect now of just those shorter codes (not of every code in the table)
+    # the rate in effect now of every code that could be a shorter prefix
     columns = ["code", "effective_from", "discontinued", "forbidden", price]
-    wanted = shorter.select(pl.col("_shorter").unique().alias("code"))
     in_effect = (
         pl.concat(
-            [r.select(columns).join(wanted, on="code", how="semi") for r in (existing, inserts)],
+            [
+                r.select(columns).filter(pl.col("effective_from") <= now)
+                for r in (existing, inserts)
+            ],
             how="vertical_relaxed",
         )
-        .filter(pl.col("effective_from") <= now)
         .group_by("code")
         .agg(pl.all().sort_by("effective_from").last())
         .filter(~pl.col("discontinued") & ~pl.col("forbidden"))
         .select("code", pl.col(price).alias("_short_price"))
     )
+    # the longest shorter prefix with a rate, one prefix length at a time from the longest:
+    # never every prefix of every future code at once (a deck of new codes dated ahead has a
+    # million of them, SPEC §8 memory)
+    lengths = in_effect.get_column("code").str.len_chars().unique().sort(descending=True)
+    waiting = future.select("code", price)
+    found = []
+    for length in lengths:
+        if waiting.is_empty():
+            break
+        longer = waiting.filter(pl.col("code").str.len_chars() > length)
+        hit = longer.with_columns(_shorter=pl.col("code").str.slice(0, length)).join(
+            in_effect, left_on="_shorter", right_on="code", how="inner"
+        )
+        if hit.height:
+            found.append(hit.select("code", price, "_short_price"))
+            waiting = waiting.join(hit.select("code"), on="code", how="anti")
     candidates = (
-        shorter.join(in_effect, left_on="_shorter", right_on="code", suffix="_x")
-        .sort("_prefix")
-        .group_by("code")
-        .agg(pl.col(price).last(), pl.col("_short_price").last())
-        .filter(pl.col("_short_price") < pl.col(price))
+        pl.concat(found).filter(pl.col("_short_price") < pl.col(price)) if found else future.clear()
     )
     if candidates.height:
         yield Finding(

@@ -735,7 +735,9 @@ def _snapshot_rows(
     # both in code order, merged by code: the rows of one code put the kept ones first,
     # which is their order unless a new row goes before a kept one (rare: then sorted); one
     # copy of a million rows instead of three (memory, SPEC §8)
-    rows = _merge_in_code_order(kept, added.sort("code", "effective_from"))
+    if not in_code_order(added):  # a plan's rows come in code order: no copy to sort
+        added = added.sort("code", "effective_from")
+    rows = _merge_in_code_order(kept, added)
     del kept, added
     buffer = io.BytesIO()
     # lz4: twice the bytes of zstd here, but read and written in two thirds of the time
@@ -751,6 +753,8 @@ def _merge_in_code_order(rows: pl.DataFrame, added: pl.DataFrame) -> pl.DataFram
     them (rare: then sorted); one copy of a million rows instead of three (memory, SPEC §8)."""
     if added.is_empty():
         return rows
+    if rows.is_empty():  # a first import: the added rows are the version
+        return added
     if in_code_order(rows):
         merged = rows.merge_sorted(added, key="code")
         return merged if in_code_order(merged) else merged.sort("code", "effective_from")

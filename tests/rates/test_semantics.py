@@ -256,6 +256,22 @@ def test_warnings_zero_price_unknown_country_low_price_and_cheaper_shorter_prefi
     assert {w.name for w in later.warnings} >= {"cheaper_shorter_prefix"}
 
 
+def test_a_future_code_is_compared_with_its_longest_shorter_prefix_in_effect():
+    v1 = table_from(
+        plan(
+            EMPTY,
+            voice(("44", None, "0.10"), ("447", None, "0.80"), ("4471", None, "0.01", "D")),
+        ).inserts
+    )
+    # 44715 waits for 2024-09-01: meanwhile 447 rates it (4471 is discontinued), dearer
+    dear = plan(v1, voice(("44715", at("2024-09-01"), "0.50")))
+    assert "cheaper_shorter_prefix" not in {w.name for w in dear.warnings}
+    # 4480 falls to 44 meanwhile, cheaper than its own 0.50; 4490 to 44 too, not cheaper
+    cheap = plan(v1, voice(("4480", at("2024-09-01"), "0.50"), ("4490", at("2024-09-01"), "0.05")))
+    (warning,) = [w for w in cheap.warnings if w.name == "cheaper_shorter_prefix"]
+    assert warning.count == 1 and warning.examples == ("4480",)
+
+
 def test_same_code_on_one_instant_keeps_the_latest_statement():
     p = plan(EMPTY, voice(("44", at("2024-01-01"), "0.10"), ("44", None, "0.12")))
     assert p.inserts.select("code", "price1").rows() == [("44", p.inserts["price1"][0])]
