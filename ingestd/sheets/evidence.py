@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
-from ingestd.sheets.content import ColumnContent, summary
+from ingestd.sheets.content import CONTENT_TYPES, ColumnContent, summary
 from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.headers import OTHER, PRICE_FIELDS, header_key
 
@@ -143,10 +143,24 @@ def letter(column: str) -> str:
     return letters
 
 
+def kind_of(content: ColumnContent) -> str | None:
+    """What a column holds: its content type, or on a sheet of a row or two (too few cells
+    for the column rules of ``content``) what every one of its cells is."""
+    if content.kind or content.filled >= 3:
+        return content.kind
+    return next((t for t in CONTENT_TYPES if content.shares.get(t, 0) >= MOSTLY), None)
+
+
+def holds(content: ColumnContent, type_: str) -> bool:
+    """The column holds ``type_``: by the column rules, or on a sheet of a row or two, by
+    every cell."""
+    return content.fits(type_) or (content.filled < 3 and content.shares.get(type_, 0) >= MOSTLY)
+
+
 def contradicts(field: str, content: ColumnContent | None) -> bool:
     """The column's content clearly is something the field never holds (prices of 0 and 1
     look like yes/no flags but are prices)."""
-    if content is None or content.kind not in TELLING:
+    if content is None or content.kind not in TELLING:  # a row or two never overrule a header
         return False
     if field in PRICE_FIELDS and content.shares.get("price", 0) >= MOSTLY:
         return False
@@ -267,7 +281,7 @@ class Settling:
         priced = [
             c
             for c in self.contents
-            if self.contents[c].kind == "price" and self.raw.get(c) in (None, "price")
+            if kind_of(self.contents[c]) == "price" and self.raw.get(c) in (None, "price")
         ]
         delivered = [c for c in priced if _says(self.written.get(c), _DELIVERED)]
         submitted = [c for c in priced if _says(self.written.get(c), _SUBMITTED)]
@@ -303,15 +317,15 @@ class Settling:
 
         for column in list(unread):  # "Per Minute", "Per SMS", "Monthly" over prices
             role = price_role(self.written.get(column))
-            if self.contents[column].kind == "price" and role and role not in fields:
+            if kind_of(self.contents[column]) == "price" and role and role not in fields:
                 take(column, role, HIGH, f"its header's words and its prices say {role}")
         if not fields & {"code", "npanxx", "mccmnc", "number", "country_code", "npa", "mcc"}:
-            codes = [c for c in unread if self.contents[c].kind in ("code", "number")]
+            codes = [c for c in unread if kind_of(self.contents[c]) in ("code", "number")]
             if codes:
                 best = max(codes, key=lambda c: self.contents[c].shares.get("code", 0))
                 take(best, "code", MEDIUM, f"it holds {summary(self.contents[best])}")
         if not fields & {"pulse", "interval1", "interval_n"}:
-            pulses = [c for c in unread if self.contents[c].kind == "pulse"]
+            pulses = [c for c in unread if kind_of(self.contents[c]) == "pulse"]
             if len(pulses) == 1:
                 take(pulses[0], "pulse", MEDIUM, f"it holds {summary(self.contents[pulses[0]])}")
         if not fields & {
@@ -323,12 +337,12 @@ class Settling:
             "inbound_sms_price",
             "mrc",
         }:
-            prices = [c for c in unread if self.contents[c].kind == "price"]
+            prices = [c for c in unread if kind_of(self.contents[c]) == "price"]
             # a column the header says is not read (off-peak, connection fee) may be the price
             other = [
                 c
                 for c, f in self.raw.items()
-                if f == OTHER and c in self.contents and self.contents[c].kind == "price"
+                if f == OTHER and c in self.contents and kind_of(self.contents[c]) == "price"
             ]
             if len(prices) == 1 and other:
                 (column,) = prices
@@ -353,14 +367,14 @@ class Settling:
                 (column,) = seconds  # "Initial" and "Additional", "Min" and "Inc"
                 take(column, lacks, MEDIUM, f"it holds whole seconds beside the {have} column")
                 seconds = []
-        dates = [c for c in unread if self.contents[c].kind == "date"]
+        dates = [c for c in unread if kind_of(self.contents[c]) == "date"]
         if dates and "effective_from" not in fields:
             bare = [c for c in dates if generic_header(self.written.get(c))]
             for column, name in zip(bare, ("effective_from", "effective_to"), strict=False):
                 why = f"it holds {summary(self.contents[column])} and has no header"
                 take(column, name, MEDIUM, why)
         if not fields & {"destination", "country", "network"}:
-            names = [c for c in unread if self.contents[c].kind == "text"]
+            names = [c for c in unread if kind_of(self.contents[c]) == "text"]
             if names:
                 take(
                     names[0], "destination", MEDIUM, f"it holds {summary(self.contents[names[0]])}"
@@ -438,10 +452,10 @@ class Settling:
             asked = any(column in others for others in self.alternatives.values())
             if column in dropped or content is None or asked:
                 continue
-            likely = WORTH_READING.get(content.kind or "")
+            likely = WORTH_READING.get(kind_of(content) or "")
             if likely is None and _interval_like(content):
                 likely = "pulse"  # "60" beside "60/60": increments either way
-            if likely == "interval1" or (likely is None and content.fits("seconds")):
+            if likely == "interval1" or (likely is None and holds(content, "seconds")):
                 likely = intervals.pop(0) if intervals else "interval_n"
             if likely is None:
                 continue

@@ -36,7 +36,7 @@ from ingestd.sheets.answers import Answers, header_fingerprint
 from ingestd.sheets.cells import parse_datetimes
 from ingestd.sheets.content import CONTENT_SAMPLE, sample_rows, type_columns
 from ingestd.sheets.doubt import Doubt
-from ingestd.sheets.evidence import IGNORE, ColumnReading, Settling
+from ingestd.sheets.evidence import IGNORE, ColumnReading, Settling, holds
 from ingestd.sheets.read import Sheet
 
 
@@ -532,7 +532,7 @@ class _Search:
             )
         )
         contents = type_columns(rows, cells)
-        codes = [c for c, content in contents.items() if _holds(content, "code")]
+        codes = [c for c, content in contents.items() if holds(content, "code")]
         if not codes:
             return None
         key = max(codes, key=lambda c: contents[c].shares.get("code", 0))
@@ -671,17 +671,11 @@ def _guidelines_columns(width: int, contents: Mapping) -> dict[str, list[str]] |
                 return None
             continue
         wanted = _GUIDELINES_CONTENT.get(name, ("price", "seconds"))
-        if not any(_holds(content, t) for t in wanted):
+        if not any(holds(content, t) for t in wanted):
             return None
         if name is not None:
             columns[name] = [f"c{i}"]
     return columns
-
-
-def _holds(content, type_: str) -> bool:
-    """The column holds ``type_``: by the column rules, or on a sheet of a row or two, by
-    every cell."""
-    return content.fits(type_) or (content.filled < 3 and content.shares.get(type_, 0) >= 0.8)
 
 
 def _changes_by_content(raw: dict[str, str], settling: Settling) -> None:
