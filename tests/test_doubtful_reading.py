@@ -90,14 +90,15 @@ def test_a_doubtful_deck_by_mail_is_quarantined_and_released_with_the_answer(tmp
 
     # an increment column under a header nobody knows: whole seconds, first or next interval?
     deck = (
-        "Destination,Prefix,Rate,Rnd\n"
-        "Mexico,52,0.0178,60\nMexico Mobile,521,0.0231,60\nGuatemala,502,0.0890,1\n"
-    ).encode()
+        b"Destination,Prefix,Rate,Rnd\n"
+        b"Mexico,52,0.0178,60\nMexico Mobile,521,0.0231,60\nGuatemala,502,0.0890,1\n"
+    )
     message = tmp_path / "deck.eml"
     message.write_bytes(signed(rate_message([("rates.csv", deck)]), key))
     held = as_json(run("import", str(message), "--json"))
     assert (held["status"], held["reason"]) == ("quarantined", "guard_triggered")
-    assert "the reading of the deck is doubtful" in held["message"] and '--map "Rnd=interval1"' in held["message"]
+    assert "the reading of the deck is doubtful" in held["message"]
+    assert '--map "Rnd=interval1"' in held["message"]
     (entry,) = as_json(run("quarantine", "list", "--json"))
     assert entry["state"] == "held"
 
