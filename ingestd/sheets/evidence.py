@@ -36,10 +36,11 @@ IGNORE = "ignore"  # a vendor's or an answer's field for a column left unread
 _CODES = frozenset({"code", "number", "mccmnc", "seconds"})
 _PRICES = frozenset({"price", "seconds"})
 _FLAGS = frozenset({"flag", "seconds"})
+_NUMBERS = frozenset({"code", "number", "mccmnc", "seconds", "price"})
 EXPECTED_CONTENT: dict[str, frozenset[str]] = {
     **{f: _CODES for f in ("code", "country_code", "area_code", "npanxx", "npa", "nxx")},
     **{f: _CODES for f in ("mcc", "mnc", "mccmnc", "number")},
-    **{f: frozenset({"text", "change"}) for f in ("destination", "country", "network")},
+    # names hold anything ("0", "1" as a description): never overruled by their content
     **dict.fromkeys(PRICE_FIELDS, _PRICES),
     "effective_from": frozenset({"date"}),
     "effective_to": frozenset({"date"}),
@@ -165,7 +166,11 @@ def contradicts(field: str, content: ColumnContent | None) -> bool:
     if field in PRICE_FIELDS and content.shares.get("price", 0) >= MOSTLY:
         return False
     expected = EXPECTED_CONTENT.get(field)
-    return expected is not None and not (set(content.types) & expected)
+    if expected is None or set(content.types) & expected:
+        return False
+    # numbers under a header of numbers: codes, seconds and prices are all digits, and a
+    # column of "1", "11" is whichever its header says (only other kinds overrule a header)
+    return not (content.kind in _NUMBERS and expected & _NUMBERS)
 
 
 def _interval_like(content: ColumnContent) -> bool:
