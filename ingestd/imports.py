@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from ingestd.config import Config, TableRule, Vendor, name_problem
-from ingestd.errors import RefusedError, RowError
+from ingestd.errors import RefusedError, RowError, SheetError
 from ingestd.rates.model import DeckMode, Kind, iso
 from ingestd.rates.profiles import mark_used, profiles, save_profile
 from ingestd.rates.schema import RATE_TABLES, versions
@@ -323,24 +323,40 @@ def _read_with_learned_order(
     *,
     found_tables: Callable[[list[FoundTable]], None] | None = None,
 ) -> list[DeckRead]:
-    """Read the decks; a date column no value decides takes the order that earlier decks of
-    the same vendor proved (SPEC §3.3), and says so."""
-    decks = read_decks(data, filename=file_name, options=options, found_tables=found_tables)
+    """Read the decks; what no value of the deck decides takes what earlier decks of the same
+    vendor proved (SPEC §3.5), and says so: a code column's hyphens (ranges or pairs), a date
+    column's day/month order."""
+    said = []
+    try:
+        decks = read_decks(data, filename=file_name, options=options, found_tables=found_tables)
+    except SheetError as e:
+        learned = store.proven_reading(vendor_id, "hyphen", ("range", "pair"))
+        if e.reason != "mixed_hyphens" or options.hyphen != "auto" or learned is None:
+            raise
+        meaning, version = learned
+        options = dataclasses.replace(options, proven_hyphen=meaning)
+        said.append(
+            f"hyphens in the codes could be ranges or pairs: read as {meaning}s, as earlier "
+            f"decks of this vendor proved ({version})"
+        )
+        decks = read_decks(data, filename=file_name, options=options)
     unproven = any(d.topic == "date_order" for deck in decks for d in deck.doubts)
-    if not unproven or options.date_order != "auto":
-        return decks
-    learned = store.proven_date_order(vendor_id)
-    if learned is None:
-        return decks
-    order, version = learned
-    decks = read_decks(
-        data, filename=file_name, options=dataclasses.replace(options, date_order=order)
+    learned = (
+        store.proven_reading(vendor_id, "date_order", ("dmy", "mdy"))
+        if unproven and options.date_order == "auto"
+        else None
     )
-    for deck in decks:
-        deck.warnings.append(
+    if learned is not None:
+        order, version = learned
+        said.append(
             f"no date in the sheet proves day or month first: read as {order}, as earlier decks "
             f"of this vendor proved ({version})"
         )
+        decks = read_decks(
+            data, filename=file_name, options=dataclasses.replace(options, date_order=order)
+        )
+    for deck in decks:
+        deck.warnings.extend(said)
     return decks
 
 

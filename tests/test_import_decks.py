@@ -287,6 +287,25 @@ def test_an_ambiguous_column_takes_the_order_earlier_decks_of_the_vendor_proved(
     assert "doubtful_reading" in [g["name"] for g in other.guards if g["tripped"]]
 
 
+def test_hyphens_the_codes_leave_open_are_read_as_the_vendors_earlier_decks_proved(store):
+    # ranges and a pair in one column, and "44-44": a range of one code or 44 then 44?
+    open_ended = b"Code,Rate\n447400-447402,0.1\n1264-581,0.2\n44-44,0.3\n"
+    (refused,) = import_file(
+        store, load_config(None, env={}), "v", open_ended, file_name="a.csv", received_at=RECEIVED
+    )
+    assert (refused.status, refused.reason) == ("refused", "mixed_hyphens")
+    (proving,) = run(store, b"Code,Rate\n3361-3363,0.1\n", "ranges.csv")
+    assert proving.sheet["hyphen"] == "range"
+    (o,) = run(store, open_ended, "b.csv", received=RECEIVED + dt.timedelta(days=1))
+    assert any("read as ranges, as earlier decks" in w for w in o.sheet["warnings"])
+    assert {"447400", "447401", "447402", "1264581", "44"} <= set(rows(store))
+    # another vendor learned nothing
+    (other,) = import_file(
+        store, load_config(None, env={}), "w", open_ended, file_name="b.csv", received_at=RECEIVED
+    )
+    assert (other.status, other.reason) == ("refused", "mixed_hyphens")
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -451,9 +451,12 @@ class Store:
         hit["effective_to"] = hit.pop("effective_until")
         return hit
 
-    def proven_date_order(self, vendor: str) -> tuple[str, str] | None:
-        """The day/month order the vendor's latest decks proved (from their detection
-        reports), with the version that proved it; None when none did."""
+    def proven_reading(
+        self, vendor: str, choice: str, meanings: tuple[str, ...]
+    ) -> tuple[str, str] | None:
+        """What the vendor's latest decks proved of a reading ``choice`` of their detection
+        reports (``date_order``: "dmy" or "mdy"; ``hyphen``: "range" or "pair"), with the
+        version that proved it; None when none did."""
         q = (
             sa.select(rate_tables.c.kind, rate_tables.c.name, versions.c.number, versions.c.summary)
             .join(versions, versions.c.table_id == rate_tables.c.id)
@@ -463,9 +466,9 @@ class Store:
         )
         with self.engine.connect() as conn:
             for kind, name, number, summary in conn.execute(q):
-                order = (json.loads(summary or "{}").get("sheet") or {}).get("date_order")
-                if order in ("dmy", "mdy"):
-                    return order, f"{vendor}/{kind}/{name} version {number}"
+                proven = (json.loads(summary or "{}").get("sheet") or {}).get(choice)
+                if proven in meanings:
+                    return proven, f"{vendor}/{kind}/{name} version {number}"
         return None
 
     def status(self) -> dict:

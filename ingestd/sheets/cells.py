@@ -288,7 +288,11 @@ def parse_codes(s: pl.Series, *, international_prefix: bool = True) -> tuple[pl.
 
 
 def expand_codes(
-    s: pl.Series, *, hyphen: str = "auto", international_prefix: bool = True
+    s: pl.Series,
+    *,
+    hyphen: str = "auto",
+    international_prefix: bool = True,
+    open_as: str | None = None,
 ) -> tuple[pl.DataFrame, str | None]:
     """The codes of cells that may hold lists and ranges, one output row per code.
 
@@ -305,7 +309,9 @@ def expand_codes(
     written; ``code``; ``error``: a reason code or null; a blank cell gives one row with
     ``missing_code``) and the meaning of hyphens used: ``"range"``, ``"pair"``, ``"both"``
     (each item decided by itself, some ranges and some pairs), ``"mixed"`` or None when no
-    value has a hyphen and none was forced.
+    value has a hyphen and none was forced.  ``open_as`` ("range" or "pair", what a vendor's
+    earlier decks proved) settles the items that could be either in a column whose other items
+    prove both meanings, instead of refusing it.
     """
     if hyphen not in HYPHEN_MEANINGS:
         raise ValueError(f"hyphen must be one of {HYPHEN_MEANINGS}, not {hyphen!r}")
@@ -341,6 +347,9 @@ def expand_codes(
     )
     if hyphen == "auto":
         meaning, ambiguous_as = _hyphen_meaning(frame)
+        if meaning == "mixed" and open_as in ("range", "pair"):
+            # what the vendor's earlier decks proved settles the items that could be either
+            meaning, ambiguous_as = "both", open_as
         could_range, could_pair = pl.col("could_range"), pl.col("could_pair")
         both = could_range & could_pair
         as_range = (could_range & ~could_pair) | (both & pl.lit(ambiguous_as == "range"))

@@ -36,6 +36,8 @@ class ReadOptions:
     currency: str | None = None
     date_order: str = "auto"
     hyphen: str = "auto"
+    # what the vendor's earlier decks proved of hyphens a deck's codes leave open (imports)
+    proven_hyphen: str | None = None
     sheet: str | None = None
     header_row: int | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
@@ -147,6 +149,7 @@ def read_decks(
             currency=reading.currency,
             date_order=reading.date_order,
             hyphen=reading.hyphen,
+            proven_hyphen=reading.proven_hyphen,
             default_intervals=reading.default_intervals,
             increment_rules=reading.increment_rules,
             duplicate_policy=reading.duplicate_policy,

@@ -60,6 +60,9 @@ from ingestd.sheets.regions import name_key, name_keys, regions_named, regions_o
 from ingestd.sheets.table import FoundTable
 
 DUPLICATE_POLICIES = ("refuse", "first", "last")
+# the hyphen option ("auto", "range", "pair") and what the vendor's earlier decks proved for
+# the items a column leaves open (None: nothing proved)
+Hyphens = tuple[str, str | None]
 # how dates nothing proves are read while the deck is held for the answer (most of the world)
 UNPROVEN_DATE_ORDER = "dmy"
 # where a row's billing increments came from, in the order they are tried (SPEC §3.3)
@@ -87,6 +90,7 @@ def normalize(
     currency: str | None = None,
     date_order: str = "auto",
     hyphen: str = "auto",
+    proven_hyphen: str | None = None,
     default_intervals: tuple[int, int] | None = None,
     increment_rules: Mapping[str, tuple[int, int]] | None = None,
     duplicate_policy: str = "refuse",
@@ -104,6 +108,7 @@ def normalize(
         currency=currency,
         date_order=date_order,
         hyphen=hyphen,
+        proven_hyphen=proven_hyphen,
         default_intervals=default_intervals,
         increment_rules=increment_rules or {},
         duplicate_policy=duplicate_policy,
@@ -117,7 +122,7 @@ def normalize(
     additions, code_changes = None, {}
     if found.layout == "code_changes":
         sheet, additions, code_changes = _code_changes(
-            sheet, found.kind, options.hyphen, warnings, skipped
+            sheet, found.kind, options.hyphens, warnings, skipped
         )
     read = _Reader(sheet, spec_for(found.kind), options, warnings)
     read.common()
@@ -141,9 +146,14 @@ class _Options:
     currency: str | None
     date_order: str
     hyphen: str
+    proven_hyphen: str | None
     default_intervals: tuple[int, int] | None
     rules: tuple[IncrementRule, ...]
     duplicate_policy: str
+
+    @property
+    def hyphens(self) -> Hyphens:
+        return self.hyphen, self.proven_hyphen
 
     @classmethod
     def checked(
@@ -153,6 +163,7 @@ class _Options:
         currency: str | None,
         date_order: str,
         hyphen: str,
+        proven_hyphen: str | None,
         default_intervals: tuple[int, int] | None,
         increment_rules: Mapping[str, tuple[int, int]],
         duplicate_policy: str,
@@ -182,6 +193,7 @@ class _Options:
             currency=currency.strip().upper() if currency else None,
             date_order=date_order,
             hyphen=hyphen,
+            proven_hyphen=proven_hyphen,
             default_intervals=tuple(default_intervals) if default_intervals else None,
             rules=rules,
             duplicate_policy=duplicate_policy,
@@ -293,7 +305,7 @@ class _Problem:
 
 
 def _code_changes(
-    sheet: _Sheet, kind: Kind, hyphen: str, warnings: list[str], skipped: dict[str, int]
+    sheet: _Sheet, kind: Kind, hyphen: Hyphens, warnings: list[str], skipped: dict[str, int]
 ) -> tuple[_Sheet, pl.DataFrame, dict[str, int]]:
     """A code-changes sheet (SPEC §3.3, §3.5): the rows it removes, to be read as discontinued
     rows (blocked ones forbidden); the rows it adds (``DeckRead.additions``), whose rate must
@@ -315,7 +327,7 @@ def _code_changes(
     return sheet.filtered(removal), additions, counts
 
 
-def _additions(added: _Sheet, kind: Kind, hyphen: str) -> pl.DataFrame:
+def _additions(added: _Sheet, kind: Kind, hyphen: Hyphens) -> pl.DataFrame:
     """The rows a code-changes sheet adds (``DeckRead.additions``): per row its ``codes``, the
     ``reason`` and ``message`` of its first bad code (null when all are codes), its raw
     ``cells``."""
@@ -442,7 +454,7 @@ class _Reader:
         # the codes, the dearest field, are read on the other core meanwhile (polars works off
         # the GIL; _codes only reads the sheet): a sixth of reading a million-row deck
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="codes") as pool:
-            codes = pool.submit(_codes, self.sheet, self.kind, self.options.hyphen)
+            codes = pool.submit(_codes, self.sheet, self.kind, self.options.hyphens)
             try:
                 self._changes()
                 self._dates()
@@ -970,7 +982,7 @@ def _ambiguous_dates(sheet: _Sheet, name: str, errors: pl.Series) -> Doubt:
 # --- codes -----------------------------------------------------------------------------------
 
 
-def _codes(sheet: _Sheet, kind: Kind, hyphen: str) -> pl.DataFrame:
+def _codes(sheet: _Sheet, kind: Kind, hyphen: Hyphens) -> pl.DataFrame:
     """The codes of each row (``row``, ``code``, ``error``, ``item``, ``field``): E.164
     prefixes or numbers, NANP codes, or MCCMNCs, whatever columns the sheet gives them in."""
     if kind == Kind.SMS:
@@ -995,10 +1007,17 @@ def _codes(sheet: _Sheet, kind: Kind, hyphen: str) -> pl.DataFrame:
 
 
 def _listed_codes(
-    sheet: _Sheet, name: str, hyphen: str, *, international: bool, text: pl.Series | None = None
+    sheet: _Sheet,
+    name: str,
+    hyphen: Hyphens,
+    *,
+    international: bool,
+    text: pl.Series | None = None,
 ) -> pl.DataFrame:
     cells = sheet.text(name) if text is None else text
-    codes, meaning = expand_codes(cells, hyphen=hyphen, international_prefix=international)
+    codes, meaning = expand_codes(
+        cells, hyphen=hyphen[0], open_as=hyphen[1], international_prefix=international
+    )
     if meaning == "mixed":
         hyphenated = codes.filter(pl.col("item").str.contains(r"[0-9]\s*[-–—]\s*\+?[0-9]"))
         examples = hyphenated.get_column("item").unique(maintain_order=True).to_list()
@@ -1011,7 +1030,7 @@ def _listed_codes(
     return codes.with_columns(pl.lit(name).alias("field"))
 
 
-def _country_area(sheet: _Sheet, hyphen: str) -> pl.DataFrame:
+def _country_area(sheet: _Sheet, hyphen: Hyphens) -> pl.DataFrame:
     """Country code + area code (SPEC §3.2): joined; a blank area is the country code alone."""
     country, country_errors = parse_codes(sheet.text("country_code"))
     per_row = pl.DataFrame({"country": country, "country_error": country_errors})
@@ -1051,7 +1070,7 @@ def _country_area(sheet: _Sheet, hyphen: str) -> pl.DataFrame:
     )
 
 
-def _nanp(sheet: _Sheet, hyphen: str) -> pl.DataFrame:
+def _nanp(sheet: _Sheet, hyphen: Hyphens) -> pl.DataFrame:
     """NPANXX codes (US domestic decks, SPEC §3.2) as E.164 prefixes: ``1`` in front."""
     # "201-555" writes one NPA-NXX, not a range; "201200-201209" is a range
     text = sheet.text("npanxx").str.replace_all(r"\b([0-9]{3})[-. ]([0-9]{3})\b", "${1}${2}")
@@ -1178,6 +1197,7 @@ def _assemble(reader: _Reader, values: dict[str, pl.Series], problems: list[_Pro
         kind_source=found.kind_source,
         mapping=_mapping(found),
         date_order=reader.date_order,
+        hyphen=_hyphens_read(codes),
         increments=increments,
         currency=currency,
         product=found.notice.product,
@@ -1204,6 +1224,20 @@ def _rules_report(notes: NotesReading, rule: pl.Series) -> list[dict]:
         }
         for number, r in enumerate(rules)
     ]
+
+
+def _hyphens_read(codes: pl.DataFrame) -> str | None:
+    """What the hyphens of the deck's codes were read as: ranges (an item gave several codes),
+    pairs (one), both, or None; kept in the report, a vendor's later deck whose hyphens its
+    own values leave open is read the same way (``imports``)."""
+    hyphenated = codes.filter(
+        pl.col("error").is_null() & pl.col("item").str.contains(r"[0-9]\s*[-–—]\s*\+?[0-9]")
+    )
+    if hyphenated.is_empty():
+        return None
+    per_item = hyphenated.group_by(_ROW, "item").len().get_column("len")
+    ranges, pairs = bool((per_item > 1).any()), bool((per_item == 1).any())
+    return "both" if ranges and pairs else "range" if ranges else "pair"
 
 
 def _frame_of(columns: dict[str, pl.Series], height: int) -> pl.DataFrame:

@@ -59,6 +59,8 @@ class DeckRead:
     kind_source: str = "columns"
     mapping: dict[str, str] = field(default_factory=dict)  # header as written → field
     date_order: str | None = None  # dmy | mdy | ymd | None (no ambiguous dates)
+    # what the hyphens in the codes were: range | pair | both | None (no hyphenated code)
+    hyphen: str | None = None
     increments: dict[str, int] = field(default_factory=dict)  # source → rows
     # the notes' increment rules: {sentence, names, first, next, rows, default} (SPEC §3.5)
     increment_rules: list[dict] = field(default_factory=list)
@@ -93,6 +95,7 @@ class DeckRead:
             "kind_source": self.kind_source,
             "mapping": self.mapping,
             "date_order": self.date_order,
+            "hyphen": self.hyphen,
             "increments": self.increments,
             "increment_rules": self.increment_rules,
             "currency": self.currency,

@@ -138,6 +138,7 @@ def test_a_plain_deck_gives_the_kinds_row_shape_and_the_report():
             "Valid From": "effective_from",
         },
         "date_order": None,
+        "hyphen": None,
         "increments": {"default 1/1": 2},
         "increment_rules": [],
         "currency": "USD",
