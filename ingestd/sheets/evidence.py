@@ -23,14 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
+from ingestd.sheets.answers import IGNORE
 from ingestd.sheets.content import CONTENT_TYPES, ColumnContent, summary
+from ingestd.sheets.content import FIT_SHARE as MOSTLY
 from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.headers import OTHER, PRICE_FIELDS, header_key
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
-MOSTLY = 0.8  # the share of a column's cells that says what it holds (content.py alike)
 _GENERIC = re.compile(r"(column|col|field|f|unnamed|spalte|columna|colonne|coluna)( ?[0-9]+)?")
-IGNORE = "ignore"  # a vendor's or an answer's field for a column left unread
 
 # What a field's cells hold (content.CONTENT_TYPES); a field not listed holds anything.
 _CODES = frozenset({"code", "number", "mccmnc", "seconds"})
