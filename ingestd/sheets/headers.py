@@ -35,7 +35,8 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
         "prefix e164", "e164 prefix", "e164", "e164 code", "destination code",
         "destination codes", "breakout code", "breakout codes", "area prefix", "codes e164",
         "prefix code", "route code", "match prefix", "dial prefix", "destination prefix",
-        "dialing prefix", "dialling prefix", "number prefix", "calling code",
+        "dialing prefix", "dialling prefix", "number prefix", "calling code", "cc area",
+        "cc area code", "cc ndc",
     ),
     "country_code": ("country code", "country codes", "cc", "country prefix", "country dial code"),
     "area_code": ("area code", "area codes", "ndc", "national code", "area prefix code"),
@@ -489,6 +490,7 @@ UNIT_WORDS = frozenset(code.lower() for code in CURRENCY_CODES) | frozenset(
     por minuto minutos pro par mn руб мин минуту за 美元 元 分钟 dakika dk
     s r rs ct ht ttc net netto brutto vat excl incl рублей коп 秒 秒钟 每分钟 tl 条 每条 دولار
     دقيقة
+    dd mm mmm yyyy yy aaaa jj tt gg hh utc gmt
     """.split()
 )
 

@@ -339,3 +339,20 @@ HEADER_ROWS = [
 )
 def test_header_rows_as_billing_systems_export_them(row, fields):
     assert [vocab.match_header(cell) for cell in row.split("|")] == fields
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("Effective Date (dd/mm/yyyy)", "effective_from"),
+        ("Valid From (UTC)", "effective_from"),
+        ("Fecha (dd/mm/aaaa)", "effective_from"),
+        ("Date d'effet (jj/mm/aaaa)", "effective_from"),
+        ("End Date (YYYY-MM-DD)", "effective_to"),
+        ("CC-AREA", "code"),
+        ("CC - Area", "code"),
+    ],
+)
+def test_a_date_format_or_zone_written_in_the_header_is_no_word_of_it(header, field):
+    found = read_header(header)
+    assert found is not None and found.field == field
