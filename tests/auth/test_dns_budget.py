@@ -124,11 +124,14 @@ def test_a_pinned_key_is_examined_before_any_dns_signature(
 ) -> None:
     dns_server.drop(STALLING)
     pinned = sign_dkimpy(rate_mail(), keys.rsa2048, domain=ACME, selector="pin")
-    raw = with_extra_signatures(pinned, keys, foreign=0, stalling=20)
+    raw = with_extra_signatures(pinned, keys, foreign=0, stalling=20, tag="pinned")
     pin = f'dkim_keys = {{ "pin._domainkey.acme.example" = "{keys.rsa2048.record}" }}'
     result = authenticate(raw, make_config(acme_extra=pin, dns_extra="max_signatures = 1"))
     assert result.ok, result.detail
-    assert dns_server.queries == []
+    # no query for this message's keys (a lookup an earlier test left in flight may still
+    # arrive at the shared server: its names are not this message's)
+    asked = [name for name, _ in dns_server.queries]
+    assert [n for n in asked if n.startswith(("pin.", "stallpinned"))] == [], asked
 
 
 # --- CNAME loops --------------------------------------------------------------------------------
