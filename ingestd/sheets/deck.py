@@ -140,7 +140,7 @@ def read_decks(
     decks: list[DeckRead] = []
     while found:
         table = found.pop(0)
-        header = tuple(table.headers[c] for c in sorted(table.headers, key=_column_number))
+        header = tuple(table.headers.values())  # in sheet order, as the finder wrote them
         # a profile's increments, date order and hyphen meaning read the rows of its layout
         reading = table.profile.applied_to(options) if table.profile else options
         read = normalize(
@@ -161,10 +161,6 @@ def read_decks(
     if not decks:
         raise SheetError("no_table", "no rate table was found in the file")
     return combine(decks)
-
-
-def _column_number(column: str) -> int:
-    return int(column[1:])  # "c12" → 12
 
 
 def combine(decks: list[DeckRead]) -> list[DeckRead]:

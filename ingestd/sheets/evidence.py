@@ -28,6 +28,7 @@ from ingestd.sheets.content import CONTENT_TYPES, ColumnContent, summary
 from ingestd.sheets.content import FIT_SHARE as MOSTLY
 from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.headers import OTHER, PRICE_FIELDS, header_key
+from ingestd.sheets.read import column_letter
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 _GENERIC = re.compile(r"(column|col|field|f|unnamed|spalte|columna|colonne|coluna)( ?[0-9]+)?")
@@ -125,7 +126,7 @@ class ColumnReading:
 
     def as_dict(self) -> dict:
         return {
-            "column": letter(self.column),
+            "column": column_letter(self.column),
             "header": self.header,
             "field": self.field,
             "source": self.source,
@@ -133,15 +134,6 @@ class ColumnReading:
             "content": self.content,
             "note": self.note,
         }
-
-
-def letter(column: str) -> str:
-    """``c0`` → ``A``, ``c27`` → ``AB``: how a spreadsheet names the column."""
-    number, letters = int(column[1:]) + 1, ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def kind_of(content: ColumnContent) -> str | None:
@@ -234,11 +226,11 @@ class Settling:
 
     def name(self, column: str) -> str:
         """How a person and an answer name the column: its header, else its letter."""
-        return self.written.get(column) or letter(column)
+        return self.written.get(column) or column_letter(column)
 
     def describe(self, column: str) -> str:
         header = self.written.get(column)
-        return f"column {letter(column)}" + (f" {header!r}" if header else "")
+        return f"column {column_letter(column)}" + (f" {header!r}" if header else "")
 
     # -- header evidence checked against the content
 

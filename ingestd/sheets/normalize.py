@@ -56,6 +56,7 @@ from ingestd.sheets.prose import (
     answer_for,
     read_increment_notes,
 )
+from ingestd.sheets.read import column_letter, column_position
 from ingestd.sheets.regions import name_key, name_keys, regions_named, regions_of_codes
 from ingestd.sheets.table import FoundTable
 
@@ -80,6 +81,8 @@ JURISDICTIONS = ("interstate", "intrastate", "indeterminate")
 EXAMPLES = 10  # how many values, codes or rows a warning names before "and N more"
 DESCRIPTION_JOIN = " – "  # "Germany – Mobile - Vodafone"
 
+# a list item of a code cell with a hyphen between digits: a range or a pair ("1264-581")
+_HYPHENATED_ITEM = r"[0-9]\s*[-–—]\s*\+?[0-9]"
 _ROW = "row"  # position of a data row in FoundTable.data (UInt32), shared with expand_codes
 
 
@@ -267,28 +270,15 @@ class _Sheet:
         return self.header_of(columns[0]) if columns else name
 
     def header_of(self, column: str) -> str:
-        return self.found.headers.get(column) or f"column {_letter(column)}"
+        return self.found.headers.get(column) or f"column {column_letter(column)}"
 
     def position(self, name: str) -> int:
         columns = self.found.columns.get(name) or ()
-        return min((_index(c) for c in columns), default=10**6)
+        return min((column_position(c) for c in columns), default=10**6)
 
 
 def _cell_columns(data: pl.DataFrame) -> list[str]:
-    return sorted((c for c in data.columns if re.fullmatch(r"c[0-9]+", c)), key=_index)
-
-
-def _index(column: str) -> int:
-    return int(column[1:])
-
-
-def _letter(column: str) -> str:
-    """``c0`` → ``A``, ``c27`` → ``AB``: how a spreadsheet names the column."""
-    number, letters = _index(column) + 1, ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+    return sorted((c for c in data.columns if re.fullmatch(r"c[0-9]+", c)), key=column_position)
 
 
 @dataclass(frozen=True)
@@ -790,7 +780,7 @@ class _PriceCells:
         return cls(
             texts,
             sheet.header_of(column) if column else sheet.header(name),
-            _index(column) if column else sheet.position(name),
+            column_position(column) if column else sheet.position(name),
             prices,
             errors,
         )
@@ -1019,7 +1009,7 @@ def _listed_codes(
         cells, hyphen=hyphen[0], open_as=hyphen[1], international_prefix=international
     )
     if meaning == "mixed":
-        hyphenated = codes.filter(pl.col("item").str.contains(r"[0-9]\s*[-–—]\s*\+?[0-9]"))
+        hyphenated = codes.filter(pl.col("item").str.contains(_HYPHENATED_ITEM))
         examples = hyphenated.get_column("item").unique(maintain_order=True).to_list()
         raise SheetError(
             "mixed_hyphens",
@@ -1231,7 +1221,7 @@ def _hyphens_read(codes: pl.DataFrame) -> str | None:
     pairs (one), both, or None; kept in the report, a vendor's later deck whose hyphens its
     own values leave open is read the same way (``imports``)."""
     hyphenated = codes.filter(
-        pl.col("error").is_null() & pl.col("item").str.contains(r"[0-9]\s*[-–—]\s*\+?[0-9]")
+        pl.col("error").is_null() & pl.col("item").str.contains(_HYPHENATED_ITEM)
     )
     if hyphenated.is_empty():
         return None
@@ -1258,10 +1248,10 @@ def _deck_currency(rows: pl.DataFrame) -> tuple[str | None, list[str]]:
 def _mapping(found: FoundTable) -> dict[str, str]:
     """Header as written → logical field, in sheet order (a repeated header gets its column)."""
     mapping: dict[str, str] = {}
-    placed = sorted((_index(c), c, name) for name, cs in found.columns.items() for c in cs)
+    placed = sorted((column_position(c), c, name) for name, cs in found.columns.items() for c in cs)
     for _, column, name in placed:
-        header = found.headers.get(column) or f"column {_letter(column)}"
-        mapping[header if header not in mapping else f"{header} ({_letter(column)})"] = name
+        header = found.headers.get(column) or f"column {column_letter(column)}"
+        mapping[header if header not in mapping else f"{header} ({column_letter(column)})"] = name
     return mapping
 
 

@@ -1346,6 +1346,28 @@ def _names(width: int) -> list[str]:
     return [f"c{i}" for i in range(width)]
 
 
+def column_position(column: str) -> int:
+    """``c12`` → 12: where a sheet column (``Sheet.frame``'s names) stands, 0-based."""
+    return int(column[1:])
+
+
+def column_letter(column: str) -> str:
+    """``c0`` → ``A``, ``c27`` → ``AB``: how a spreadsheet names the column."""
+    number, letters = column_position(column) + 1, ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def column_named(letters: str) -> str:
+    """``a`` or ``A`` → ``c0``, ``ab`` → ``c27``: the sheet column a spreadsheet letter names."""
+    number = 0
+    for char in letters.upper():
+        number = number * 26 + ord(char) - 64
+    return f"c{number - 1}"
+
+
 def _finish(frame: pl.DataFrame, *, max_rows: int, max_columns: int) -> pl.DataFrame:
     """Blank cells → null, trailing empty columns and rows dropped, limits enforced."""
     frame = frame.with_columns(

@@ -37,7 +37,7 @@ from ingestd.sheets.cells import parse_datetimes
 from ingestd.sheets.content import CONTENT_SAMPLE, sample_rows, type_columns
 from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.evidence import IGNORE, ColumnReading, Settling, holds
-from ingestd.sheets.read import Sheet
+from ingestd.sheets.read import Sheet, column_letter, column_named
 
 
 @dataclass(frozen=True)
@@ -432,7 +432,7 @@ class _Search:
         kind, kind_source = self._kind(sheet.name, columns, shape)
         if kind is None:
             return None
-        headers = {c: written.get(c, f"column {_letter(c)}") for c in frame.columns}
+        headers = {c: written.get(c, f"column {column_letter(c)}") for c in frame.columns}
         warnings += _rename_for_kind(columns, kind, headers)
         value_fields = ("code_change",) if shape == "code_changes" else vocab.PRICE_FIELDS
         data, skipped, footnotes = _classify(
@@ -454,13 +454,13 @@ class _Search:
         if unread:
             warnings.append(
                 "columns not read: "
-                + ", ".join(f"{_letter(r.column)} {r.header!r}" for r in unread)
+                + ", ".join(f"{column_letter(r.column)} {r.header!r}" for r in unread)
             )
         warnings += settling.warnings
         for reading in readings:
             if reading.source == "content":
                 warnings.append(
-                    f"column {_letter(reading.column)}"
+                    f"column {column_letter(reading.column)}"
                     + (f" {reading.header!r}" if reading.header else "")
                     + f" is read as {reading.field} by its content: {reading.note}"
                 )
@@ -554,7 +554,7 @@ class _Search:
             return self._table(sheet, top, above, start, mapping, sources)
         # no header row: a vendor's (or an answer's) column letters say what columns hold
         lettered = {
-            f"c{_column_index(key)}": name
+            column_named(key): name
             for key, name in self.overrides.items()
             if re.fullmatch(r"[a-z]{1,2}", key)
         }
@@ -741,8 +741,8 @@ def _resolve(
             if "price_current" not in columns:
                 columns["price_current"] = [old]
                 warnings.append(
-                    f"column {_letter(new)} {written[new]!r} is the price (new rate wins); "
-                    f"column {_letter(old)} {written[old]!r} is read as the current rate"
+                    f"column {column_letter(new)} {written[new]!r} is the price (new rate wins); "
+                    f"column {column_letter(old)} {written[old]!r} is read as the current rate"
                 )
             else:
                 dropped.append((old, new, "price"))
@@ -751,7 +751,8 @@ def _resolve(
         columns["price"] = columns.pop("price_current")
         (column,) = columns["price"]
         warnings.append(
-            f"column {_letter(column)} {written[column]!r} is the only rate: read as the price"
+            f"column {column_letter(column)} {written[column]!r} is the only rate: "
+            "read as the price"
         )
     keys = [f for f in ("code", "npanxx", "mccmnc", "number", "npa", "mcc") if f in columns]
     lone = [f for f in ("country_code", "area_code") if f in columns]
@@ -759,7 +760,7 @@ def _resolve(
         (column,) = columns.pop(lone[0])
         columns["code"] = [column]
         warnings.append(
-            f"column {_letter(column)} {written[column]!r} is the only code column: "
+            f"column {column_letter(column)} {written[column]!r} is the only code column: "
             "read as complete codes"
         )
     return _in_sheet_order(columns), dropped, warnings
@@ -795,7 +796,7 @@ def _rename_for_kind(
         columns[new] = columns.pop(old)
         if new in ("code", "mccmnc", "number"):
             (column,) = columns[new]
-            warnings.append(f"column {_letter(column)} {written[column]!r} is read as {new}")
+            warnings.append(f"column {column_letter(column)} {written[column]!r} is read as {new}")
     _reorder(columns)
     return warnings
 
@@ -901,7 +902,7 @@ def _pulse_by_content(
         if sample.len() and sample.str.contains(_PULSE_LIKE).mean() > 0.5:
             columns["pulse"] = columns.pop(name)
             warnings.append(
-                f"column {_letter(column)} {written[column]!r} holds pairs like "
+                f"column {column_letter(column)} {written[column]!r} holds pairs like "
                 f"{sample[0]!r}: read as the pulse (interval 1 / interval N)"
             )
     _reorder(columns)
@@ -920,29 +921,11 @@ def _duplicate_warnings(
         agree = "their cells agree in every row" if differ == 0 else f"they differ in {differ} rows"
         read_as = next((f for f, cols in columns.items() if kept in cols), name)
         warnings.append(
-            f"column {_letter(column)} {written[column]!r} also means {name}: column "
-            f"{_letter(kept)} {written[kept]!r} is read as {read_as} and column "
-            f"{_letter(column)} is not read ({agree})"
+            f"column {column_letter(column)} {written[column]!r} also means {name}: column "
+            f"{column_letter(kept)} {written[kept]!r} is read as {read_as} and column "
+            f"{column_letter(column)} is not read ({agree})"
         )
     return warnings
-
-
-def _column_index(letters: str) -> int:
-    """``a`` → 0, ``ab`` → 27: a spreadsheet column letter (any case) as a 0-based index."""
-    number = 0
-    for char in letters.upper():
-        number = number * 26 + ord(char) - 64
-    return number - 1
-
-
-def _letter(column: str) -> str:
-    """``c0`` → ``A``, ``c27`` → ``AB`` (how a spreadsheet names the column)."""
-    number = int(column[1:]) + 1
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
 
 
 # --- notice block ----------------------------------------------------------------------------
