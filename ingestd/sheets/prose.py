@@ -276,19 +276,28 @@ def answer_for(sentence: str) -> str:
     durations = [s for t in tokens if t.kind in ("duration", "per") for s in t.seconds]
     if pulse is None and 1 <= len(durations) <= 2:
         pulse = (durations[0], durations[-1])
-    names = _names(sentence, tokens)
-    destination = names[0] if names else "<destination>"
+    # a country's name it gives; other words may be no name at all (a sentence in a language
+    # ingestd does not read): the person writes the destination
+    known = [n for n in _names(sentence, tokens) if regions_named(n)]
+    destination = known[0] if known else "<destination>"
     increments = f"{pulse[0]}/{pulse[1]}" if pulse else "<first>/<next>"
     return f'--increments "{destination}={increments}"'
 
 
 def speaks_of_increments(sentence: str) -> bool:
-    """The sentence speaks of billing increments, pulses or rounding of call time."""
+    """The sentence speaks of billing increments, pulses or rounding of call time, in words
+    ingestd knows or, in any language, by a pulse in a pulse's usual shape ("30/6", "60/60")."""
     text = _PRICE_PER_MINUTE.sub(" ", fold(sentence))
     return bool(
         _SPEAKS_OF_INCREMENTS.search(text)
         or (_SPEAKS_OF_BILLING.search(text) and _SPEAKS_OF_TIME.search(text))
+        or any(t.kind == "pulse" and _usual_pulse(*t.seconds) for t in _tokens(sentence))
     )
+
+
+def _usual_pulse(first: int, after: int) -> bool:
+    """The shapes pulses come in: the same twice, or then per second or per 6 seconds."""
+    return first == after or after in (1, 6)
 
 
 # --- one sentence --------------------------------------------------------------------------
@@ -386,7 +395,7 @@ def _reads_as_a_pulse(first: int, after: int, country: bool) -> bool:
     (the same twice, or then per second or per 6 seconds: "1/1", "30/6", "60/1")."""
     if not (first <= 31 and after <= 31 and (first <= 12 or after <= 12)):
         return True
-    return country and (first == after or after in (1, 6))
+    return country and _usual_pulse(first, after)
 
 
 def _labelled(tokens: list[_Token]) -> bool:

@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 
 from ingestd.rates.model import Kind
 from ingestd.sheets.normalize import normalize
-from ingestd.sheets.prose import read_increment_notes, sentences, speaks_of_increments
+from ingestd.sheets.prose import (
+    answer_for,
+    read_increment_notes,
+    sentences,
+    speaks_of_increments,
+)
 from ingestd.sheets.regions import name_key, name_keys, region_of_code, regions_named
 from ingestd.sheets.table import FoundTable, NoticeFacts
 
@@ -486,3 +491,19 @@ def test_notes_decide_nothing_when_every_row_has_its_own_increments():
     assert deck.doubts == []
     assert deck.increments == {"pulse": 2}
     assert deck.report()["increment_rules"][0]["rows"] == 0
+
+
+@pytest.mark.parametrize(
+    ("sentence", "answer"),
+    [
+        ("Naliczanie sekundowe 30/6 dla Meksyku.", '--increments "<destination>=30/6"'),  # pl
+        ("Debitering 1/1 gäller alla destinationer.", '--increments "<destination>=1/1"'),  # sv
+        ("Mexico (all networks): minimum charge 60 seconds.", '--increments "Mexico=60/60"'),
+    ],
+)
+def test_a_pulse_in_a_sentence_ingestd_cannot_read_is_asked_not_dropped(sentence, answer):
+    # words in a language ingestd does not read: the pulse's shape alone says increments
+    notes = read_increment_notes([sentence])
+    assert notes.rules == () and notes.default is None
+    assert notes.unread == (sentence,)
+    assert answer_for(sentence) == answer
