@@ -21,6 +21,7 @@ import sqlalchemy.exc
 
 from ingestd import __version__
 from ingestd.config import Config, ConfigError, describe, load_config, name_problem
+from ingestd.db.clock import utcnow
 from ingestd.errors import IngestdError, RefusedError, UsageError
 from ingestd.imports import ImportOutcome, import_file, rollback
 from ingestd.logs import KvFormatter, kv
@@ -28,12 +29,13 @@ from ingestd.rates.export import write_export
 from ingestd.rates.model import Kind, iso, spec_for
 from ingestd.rates.schema import canonical_decimal
 from ingestd.rates.semantics import in_effect_at
-from ingestd.rates.store import Store, TableRef, utcnow
+from ingestd.rates.store import Store, TableRef
 from ingestd.sheets.answers import Answers
 from ingestd.sheets.cells import DATE_RANGE
 
 if TYPE_CHECKING:  # the mail modules load only for the commands that use them
-    from ingestd.pipeline import HeldMessage, MessageOutcome
+    from ingestd.message.outcome import MessageOutcome
+    from ingestd.message.quarantine import HeldMessage
 
 SHOWN = 50  # rows of a list printed for people; --json gives all
 
@@ -496,7 +498,7 @@ def _import_messages(args: argparse.Namespace, config: Config, paths: list[Path]
             "`ingestd quarantine release ID --map …`; --map/--increments/--date-order/--hyphen "
             "here are for sheets"
         )
-    from ingestd.pipeline import TemporaryFailure, pipeline_for
+    from ingestd.message.pipeline import TemporaryFailure, pipeline_for
 
     outcomes = []
     with pipeline_for(config) as pipeline:
@@ -832,7 +834,7 @@ def cmd_rollback(args: argparse.Namespace, config: Config) -> int:
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     from ingestd.intake.imap import read_status
     from ingestd.intake.queue import InboundQueue
-    from ingestd.pipeline import mail_counts
+    from ingestd.message.ledger import mail_counts
 
     store = _store(config)
     status = {"database": describe(config)["database_url"], **store.status()}
@@ -983,7 +985,8 @@ def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
     answers = _answers(args)
     if answers and args.action != "release":
         raise UsageError("--map/--increments/--date-order/--hyphen are for release")
-    from ingestd.pipeline import Quarantine, TemporaryFailure, pipeline_for
+    from ingestd.message.pipeline import TemporaryFailure, pipeline_for
+    from ingestd.message.quarantine import Quarantine
 
     with pipeline_for(config) as pipeline:
         held = Quarantine(pipeline)

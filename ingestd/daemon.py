@@ -34,15 +34,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from ingestd import systemd
 from ingestd.auth import authenticate
 from ingestd.config import Config, ConfigError, load_config
+from ingestd.db.health import DatabaseHealth
 from ingestd.errors import IngestdError
 from ingestd.intake.imap import Disposition, ImapPoller, MessageRef
 from ingestd.intake.queue import InboundQueue, QueueItem
 from ingestd.intake.smtp import SmtpListener, start_smtp
 from ingestd.logs import kv as _kv
-from ingestd.notify import Notifier
-from ingestd.pipeline import DatabaseHealth, MessageOutcome, Pipeline, TemporaryFailure
+from ingestd.message.notify import Notifier
+from ingestd.message.outcome import MessageOutcome
+from ingestd.message.pipeline import Pipeline, TemporaryFailure
 from ingestd.rates.store import Store
-from ingestd.scheduler import Jobs, build_scheduler
+from ingestd.scheduler import OUTBOX_INTERVAL, Jobs, build_scheduler
 
 log = logging.getLogger("ingestd.daemon")
 
@@ -54,7 +56,6 @@ RETRY_DELAYS = (30.0, 1800.0)
 IDLE_SCAN = 2.0
 # Seconds between outbox runs (the scheduler's job) when no finished message brings the next
 # run forward.
-OUTBOX_INTERVAL = 10.0
 # Seconds between looks at what a stop still waits for.
 STOP_POLL = 0.05
 # Seconds between the idle worker's checks that the database answers, so that SMTP answers 451

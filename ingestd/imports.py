@@ -31,20 +31,18 @@ from ingestd.rates.semantics import (
     plan_rollback,
 )
 from ingestd.rates.store import Provenance, RowsAhead, Store, TableRef, fit_row, text_lengths
+from ingestd.sheetcache import SheetCache
 from ingestd.sheets.answers import Answers
 from ingestd.sheets.deck import ReadOptions, read_decks
 from ingestd.sheets.doubt import GUARD
 from ingestd.sheets.opentwps import DeckRead
-from ingestd.sheets.reread import SheetCache
 from ingestd.sheets.table import FoundTable
-
-# Outcome statuses and the exit code each one means for the CLI (SPEC §2.2).
-EXIT = {"imported": 0, "duplicate": 0, "dry_run": 0, "held": 1, "refused": 1}
+from ingestd.states import ImportStatus
 
 
 @dataclass
 class ImportOutcome:
-    status: str  # imported | duplicate | dry_run | held | refused
+    status: ImportStatus
     vendor: str
     vendor_known: bool
     file_name: str | None
@@ -70,7 +68,7 @@ class ImportOutcome:
 
     @property
     def exit_code(self) -> int:
-        return EXIT[self.status]
+        return ImportStatus(self.status).exit_code
 
     def as_dict(self) -> dict:
         return {
@@ -195,7 +193,7 @@ def import_file(
 
     def outcome() -> ImportOutcome:
         return ImportOutcome(
-            status="refused",
+            status=ImportStatus.REFUSED,
             vendor=vendor.id,
             vendor_known=vendor.known,
             file_name=file_name,
@@ -277,8 +275,8 @@ def import_file(
                 profile=_profile_report(deck, stored, answers),
             )
         except RefusedError as e:
-            result.status, result.reason, result.message = "refused", e.reason, e.message
-        if result.status == "imported" and deck.fingerprint is not None:
+            result.status, result.reason, result.message = ImportStatus.REFUSED, e.reason, e.message
+        if result.status == ImportStatus.IMPORTED and deck.fingerprint is not None:
             _learn(store, vendor.id, deck.fingerprint, deck, result, stored, answers)
         results.append(result)
     return results
@@ -396,10 +394,10 @@ def _import_deck(
                 # this very message imported it in an attempt that died before the message was
                 # finished (another message with the same Message-ID stops as a duplicate
                 # before any import): imported, not a duplicate of itself
-                outcome.status, outcome.version = "imported", dup
+                outcome.status, outcome.version = ImportStatus.IMPORTED, dup
                 outcome.message = f"imported as version {dup} (an earlier attempt)"
                 return
-            outcome.status = "duplicate"
+            outcome.status = ImportStatus.DUPLICATE
             outcome.duplicate_of = dup
             outcome.version = writer.table.current_version
             outcome.message = f"this file was already imported as version {dup}"
@@ -429,17 +427,17 @@ def _import_deck(
         _refuse_if_too_many_rejected(outcome, deck, vendor)
         if plan.held and not accept_guards:
             tripped = [g for g in plan.guards if g.tripped]
-            outcome.status = "held"
+            outcome.status = ImportStatus.HELD
             outcome.reason = tripped[0].name
             outcome.message = "; ".join(g.message for g in tripped)
             return
         if dry_run:
-            outcome.status = "dry_run"
+            outcome.status = ImportStatus.DRY_RUN
             outcome.version = writer.table.current_version
             outcome.message = f"dry run: would write version {writer.table.current_version + 1}"
             return
         # the stored summary is the outcome itself, so it names the version it creates
-        outcome.status = "imported"
+        outcome.status = ImportStatus.IMPORTED
         outcome.version = writer.table.current_version + 1
         outcome.message = f"imported as version {outcome.version}"
         progress("writing")

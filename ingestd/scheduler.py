@@ -43,25 +43,28 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from ingestd.auth import HOLD_REASONS
 from ingestd.config import Config
+from ingestd.db.clock import utcnow
+from ingestd.db.tables import messages, quarantine
 from ingestd.imports import purge_discontinued
 from ingestd.logs import kv
 from ingestd.mail.compose import Outgoing, cap_notice, unauthenticated_digest
 from ingestd.mail.outbox import HeldBack, Outbox
-from ingestd.notify import Notifier
+from ingestd.message.notify import Notifier
 from ingestd.rates.model import Kind, iso
-from ingestd.rates.schema import RATE_TABLES, messages, quarantine, rate_tables, versions
-from ingestd.rates.store import Store, utcnow
+from ingestd.rates.schema import RATE_TABLES, rate_tables, versions
+from ingestd.rates.store import Store
+from ingestd.states import Purpose
 
 log = logging.getLogger("ingestd.scheduler")
 
 # Seconds between outbox runs (the daemon's mail-out thread also runs it when woken).
-OUTBOX_INTERVAL = 30.0
+OUTBOX_INTERVAL = 10.0
 # Seconds between activation scans; the first scan looks back one interval from the start.
 ACTIVATION_INTERVAL = 60.0
 DIGEST_AT = (6, 0)  # hour, minute, UTC
 PURGE_AT = (3, 0)
 DIGEST_WINDOW = timedelta(hours=24)
-DIGEST_PURPOSE = "activation_digest"
+DIGEST_PURPOSE = Purpose.ACTIVATION_DIGEST
 # How late a run may still start (a busy or suspended process): interval jobs only make sense
 # near their time, a daily job is still worth doing an hour late.
 INTERVAL_GRACE = 30

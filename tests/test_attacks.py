@@ -33,11 +33,14 @@ from rig_signers import SigningKey, ed25519_key, rsa_key, sign_crafted, sign_dki
 from rig_smtp import RECIPIENT, SENDER, Dialogue, running_smtp
 
 from ingestd.config import Config, load_config
+from ingestd.db.clock import utcnow
+from ingestd.db.tables import messages, outbox
 from ingestd.mail.outbox import Outbox, header_text
-from ingestd.notify import Notifier
-from ingestd.pipeline import MessageOutcome, Pipeline
-from ingestd.rates.schema import messages, outbox, rate_tables, versions
-from ingestd.rates.store import Store, utcnow
+from ingestd.message.notify import Notifier
+from ingestd.message.outcome import MessageOutcome
+from ingestd.message.pipeline import Pipeline
+from ingestd.rates.schema import rate_tables, versions
+from ingestd.rates.store import Store
 from ingestd.scheduler import NOTICES_SETTLE, Jobs, period_start
 
 ACME, BETA = "acme.example", "beta.example"

@@ -595,7 +595,8 @@ def test_unknown_vendor_gets_defaults(tmp_path: Path) -> None:
 
 def test_names_are_as_long_as_the_database_columns_that_hold_them() -> None:
     from ingestd.config import NAME_LENGTH
-    from ingestd.rates.schema import messages, rate_tables
+    from ingestd.db.tables import messages
+    from ingestd.rates.schema import rate_tables
 
     for column in (rate_tables.c.vendor, rate_tables.c.name, messages.c.vendor):
         assert column.type.length == NAME_LENGTH

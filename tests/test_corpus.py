@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from ingestd.sheetcache import SheetCache
 from ingestd.sheets.read import read_sheets
-from ingestd.sheets.reread import SheetCache
 
 INGESTD = Path(sys.executable).with_name("ingestd")
 
@@ -177,7 +177,7 @@ def test_sms_deck_from_split_mcc_mnc_keeps_every_code(corpus, tmp_path, fmt):
 
 
 def test_airtel_read_again_after_an_edit_is_its_whole_parse(corpus, tmp_path, caplog):
-    """The re-read (ingestd/sheets/reread.py) on a workbook Excel wrote: shared strings, shared
+    """The re-read (ingestd/sheetcache.py) on a workbook Excel wrote: shared strings, shared
     formulas, styles, a drawing, a calculation chain; one cached price changed in 'Pricing'."""
     data = (corpus / "Airtel.xlsx").read_bytes()
     part = "xl/worksheets/sheet1.xml"

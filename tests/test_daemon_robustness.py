@@ -15,7 +15,7 @@ from rig_daemon import Setup
 from rig_signers import SigningKey, sign_dkimpy
 from test_mail_e2e import CSV, TODAY, ZIP, deck_mail, send, zipped
 
-from ingestd.pipeline import MAX_ATTEMPTS
+from ingestd.message.pipeline import MAX_ATTEMPTS
 
 LARGE_ROWS = 200_000  # voice rows of the large deck: ~9 MB of CSV, ~1.5 MB zipped
 LARGE_STOP_TIMEOUT = 120.0  # seconds SIGTERM may take: the worker finishes the import in hand

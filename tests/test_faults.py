@@ -42,10 +42,11 @@ from test_mail_e2e import CSV, deck_mail, send, voice_csv
 
 from ingestd.config import load_config
 from ingestd.daemon import Daemon as InProcessDaemon
+from ingestd.db.clock import utcnow
 from ingestd.intake.imap import ImapPoller
 from ingestd.intake.queue import InboundQueue
 from ingestd.mail.outbox import Outbox
-from ingestd.rates.store import Store, utcnow
+from ingestd.rates.store import Store
 
 TIMEOUT = 20.0  # seconds for anything the daemon should do once it can
 

@@ -28,7 +28,8 @@ from rig_signers import SigningKey, rsa_key
 
 from ingestd.config import load_config
 from ingestd.mail.mime import SKIP_REASONS
-from ingestd.pipeline import MessageOutcome, Pipeline
+from ingestd.message.outcome import MessageOutcome
+from ingestd.message.pipeline import Pipeline
 from ingestd.rates.store import Store
 
 EXAMPLES = int(os.environ.get("INGESTD_FUZZ_EXAMPLES", "60"))

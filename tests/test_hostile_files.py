@@ -36,7 +36,7 @@ from ingestd.cli import main
 from ingestd.config import load_config
 from ingestd.mail.compose import notifications
 from ingestd.mail.mime import extract_sheets, parse_message
-from ingestd.pipeline import Pipeline
+from ingestd.message.pipeline import Pipeline
 from ingestd.rates.store import Store
 from ingestd.sheets.read import MAX_GRID_CELLS, MAX_LINE_CHARS, MAX_ODS_CELLS
 

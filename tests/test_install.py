@@ -65,7 +65,7 @@ def test_every_runtime_import_is_a_declared_dependency():
 def test_the_rule_sees_the_imports_it_judges():
     """The check above is not vacuous: numpy is found, and mapped to its distribution."""
     imports = _imported_top_levels()
-    assert "ingestd/sheets/reread.py" in imports["numpy"]
+    assert "ingestd/sheetcache.py" in imports["numpy"]
     assert "numpy" in importlib.metadata.packages_distributions()["numpy"]
     assert {"numpy", "polars", "sqlalchemy", "dkimpy"} <= _declared()
 

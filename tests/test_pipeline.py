@@ -45,10 +45,14 @@ from rig_signers import SigningKey, rsa_key
 import ingestd.rates.store as store_module
 from ingestd.cli import main
 from ingestd.config import load_config
+from ingestd.db.clock import utcnow
+from ingestd.db.tables import messages, quarantine
 from ingestd.errors import UsageError
 from ingestd.intake.queue import InboundQueue
-from ingestd.pipeline import MAX_ATTEMPTS, MessageOutcome, Pipeline, Quarantine, TemporaryFailure
-from ingestd.rates.schema import messages, quarantine, versions
+from ingestd.message.outcome import MessageOutcome
+from ingestd.message.pipeline import MAX_ATTEMPTS, Pipeline, TemporaryFailure
+from ingestd.message.quarantine import Quarantine
+from ingestd.rates.schema import versions
 from ingestd.rates.semantics import in_effect_at
 from ingestd.rates.store import Store, VersionInfo
 
@@ -420,7 +424,7 @@ def test_drop_keeps_a_raw_file_another_held_entry_still_needs(lite):
                 detail="x",
                 raw_path=str(path),
                 state="held",
-                created_at=store_module.utcnow(),
+                created_at=utcnow(),
             )
         ).inserted_primary_key[0]
     Quarantine(lite).drop(qid)
@@ -473,7 +477,7 @@ from pathlib import Path
 
 import ingestd.rates.store as store_module
 from ingestd.config import load_config
-from ingestd.pipeline import pipeline_for
+from ingestd.message.pipeline import pipeline_for
 
 written = []
 

@@ -20,12 +20,13 @@ import pytest
 import sqlalchemy as sa
 
 from ingestd.config import Config, load_config
+from ingestd.db.clock import utcnow
+from ingestd.db.tables import outbox as outbox_table
 from ingestd.imports import import_file
 from ingestd.mail.outbox import Outbox
-from ingestd.notify import Notifier
-from ingestd.pipeline import Pipeline
-from ingestd.rates.schema import outbox as outbox_table
-from ingestd.rates.store import Store, utcnow
+from ingestd.message.notify import Notifier
+from ingestd.message.pipeline import Pipeline
+from ingestd.rates.store import Store
 from ingestd.scheduler import DIGEST_PURPOSE, Jobs, build_scheduler, period_start
 
 TEAM = "rates-team@desk.example"

@@ -55,6 +55,7 @@ from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from ingestd.config import ImapAccount
+from ingestd.durable import write_file
 from ingestd.errors import IngestdError
 from ingestd.logs import kv as _kv
 
@@ -722,19 +723,7 @@ class ImapPoller:
     def _save_state(self) -> None:
         """Write, fsync, rename, fsync the folder: the file is the old or the new state."""
         data = json.dumps(self._tracked_state().as_json(self.account.name), indent=1)
-        folder = self._state_path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = self._state_path.with_name(f".{self._state_path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._state_path)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_file(self._state_path, data.encode("utf-8"), mode=0o644)
 
     def _publish(self, state: ConnectionState | None = None, **changes: Any) -> None:
         """Record a change of the connection state (``since`` moves only when the state does)

@@ -36,6 +36,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ingestd.durable import sync_directory
+
 log = logging.getLogger("ingestd.queue")
 
 MESSAGE = "message.eml"
@@ -96,15 +98,6 @@ class QueueItem:
             deferrals=int(record.get("deferrals", 0)),
             meta=record.get("meta") or {},
         )
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename or a new entry in ``directory`` survive a power cut, not only a crash."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -173,10 +166,10 @@ class InboundQueue:
         try:
             _write_synced(staging / MESSAGE, bytes(raw))
             _write_synced(staging / META, item._meta_json())
-            _fsync_dir(staging)
+            sync_directory(staging)
             target = self.new / item.id
             os.rename(staging, target)  # fails (never overwrites) if the id were taken
-            _fsync_dir(self.new)
+            sync_directory(self.new)
         except BaseException:
             # leftovers in tmp/ are harmless and recover() would remove them; try now anyway
             shutil.rmtree(staging, ignore_errors=True)
@@ -217,7 +210,7 @@ class InboundQueue:
                 continue  # someone else claimed it first
             self._not_before.pop(name, None)
             try:
-                _fsync_dir(self.processing)
+                sync_directory(self.processing)
                 item = QueueItem._load(target)
                 item = replace(item, attempts=item.attempts + 1, not_before=None)
                 self._rewrite_meta(item)
@@ -234,7 +227,7 @@ class InboundQueue:
         current = self.processing / item.id
         doomed = self.tmp / f"{item.id}.done"
         os.rename(current, doomed)
-        _fsync_dir(self.processing)
+        sync_directory(self.processing)
         shutil.rmtree(doomed)
         log.debug("event=queue.complete queue_id=%s attempts=%d", item.id, item.attempts)
 
@@ -262,7 +255,7 @@ class InboundQueue:
                 "event=queue.release_meta_failed queue_id=%s error=%s", item.id, f"{e}"[:200]
             )
         os.rename(self.processing / item.id, self.new / item.id)
-        _fsync_dir(self.new)
+        sync_directory(self.new)
         self._not_before[item.id] = not_before
         log.debug(
             "event=queue.release queue_id=%s delay=%.3f deferrals=%d",
@@ -281,7 +274,7 @@ class InboundQueue:
             else:
                 path.unlink()
             log.info("event=queue.clean_tmp entry=%s", leftover)
-        _fsync_dir(self.tmp)
+        sync_directory(self.tmp)
         recovered = []
         for name in sorted(os.listdir(self.processing)):
             (self.processing / name / _META_TMP).unlink(missing_ok=True)
@@ -290,8 +283,8 @@ class InboundQueue:
             self._not_before[name] = item.not_before
             recovered.append(replace(item, path=self.new / name / MESSAGE))
             log.info("event=queue.recover queue_id=%s attempts=%d", name, item.attempts)
-        _fsync_dir(self.new)
-        _fsync_dir(self.processing)
+        sync_directory(self.new)
+        sync_directory(self.processing)
         for name in os.listdir(self.new):
             (self.new / name / _META_TMP).unlink(missing_ok=True)
         return recovered
@@ -346,4 +339,4 @@ class InboundQueue:
             staging.unlink(missing_ok=True)  # no half-written meta left beside the item
             raise
         os.rename(staging, directory / META)
-        _fsync_dir(directory)
+        sync_directory(directory)

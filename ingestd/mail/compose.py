@@ -33,7 +33,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, getaddresses, parseaddr
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 import polars as pl
 
@@ -42,26 +42,26 @@ from ingestd.config import Config, Vendor
 from ingestd.imports import ImportOutcome
 from ingestd.mail.outbox import header_text
 from ingestd.mail.render import Rendered, render
+from ingestd.message.ledger import HeldMessage
+from ingestd.message.outcome import MessageOutcome
 from ingestd.rates.export import _XML_ILLEGAL as XML_ILLEGAL  # the exports' one rule for XLSX
 from ingestd.rates.export import FORMULA_START, neutralize_formula, write_export
 from ingestd.rates.model import Kind, iso, price_text, spec_for
 from ingestd.rates.store import Store, TableRef
-
-if TYPE_CHECKING:  # the pipeline will import this module: no import back at run time
-    from ingestd.pipeline import HeldMessage, MessageOutcome
+from ingestd.states import Purpose, SourceClass
 
 # a MessageOutcome, or its as_dict() as the messages row stores it (JSON)
 OutcomeLike: TypeAlias = "MessageOutcome | Mapping[str, Any]"
 DeckLike: TypeAlias = "ImportOutcome | Mapping[str, Any]"  # one deck: ImportOutcome.as_dict()
 
-# X-Ingestd-Purpose values, and the Message-ID prefix of each
-PURPOSES = {
-    "confirmation": "confirm",
-    "import_report": "report",
-    "price_change": "prices",
-    "quarantine_alert": "alert",
-    "unauthenticated_digest": "strangers",
-    "cap_notice": "held",
+# the Message-ID prefix of each purpose this module composes
+MESSAGE_ID_PREFIX = {
+    Purpose.CONFIRMATION: "confirm",
+    Purpose.IMPORT_REPORT: "report",
+    Purpose.PRICE_CHANGE: "prices",
+    Purpose.QUARANTINE_ALERT: "alert",
+    Purpose.UNAUTHENTICATED_DIGEST: "strangers",
+    Purpose.CAP_NOTICE: "held",
 }
 RELEASE_STRANGER = (
     "quarantine", "release", "ID", "--accept-unauthenticated", "--vendor", "VENDOR_ID",
@@ -228,11 +228,11 @@ HOLD_TEXT = {
 class Outgoing:
     """One composed message for the outbox: why it is sent, to whom, and the message."""
 
-    purpose: str  # a key of PURPOSES (also the X-Ingestd-Purpose header)
+    purpose: Purpose  # also the X-Ingestd-Purpose header
     recipients: tuple[str, ...]  # bare addresses, the envelope RCPT TO
     message: EmailMessage
-    # whose mail it is about, the daily cap it counts against (outbox.SOURCE_CLASSES)
-    source_class: str = "authenticated"
+    # whose mail it is about, the daily cap it counts against
+    source_class: SourceClass = SourceClass.AUTHENTICATED
 
     @property
     def message_id(self) -> str:
@@ -312,11 +312,11 @@ def vendor_confirmation(
     rendered = render("vendor_confirmation", context, templates_dir=config.daemon.templates_dir)
     refs = _references(references if references is not None else msg["references"], inbound_id)
     message_id = _message_id(
-        config, "confirmation", msg["raw_sha256"], recipients,
+        config, Purpose.CONFIRMATION, msg["raw_sha256"], recipients,
         msg["status"], msg["reason"], msg["quarantine_id"],
     )  # fmt: skip
     return _outgoing(
-        "confirmation",
+        Purpose.CONFIRMATION,
         recipients,
         rendered,
         config,
@@ -391,11 +391,11 @@ def import_report(
     }
     rendered = render("import_report", context, templates_dir=config.daemon.templates_dir)
     message_id = _message_id(
-        config, "import_report", msg["raw_sha256"], recipients,
+        config, Purpose.IMPORT_REPORT, msg["raw_sha256"], recipients,
         deck["file_hash"], deck["table"], deck["kind"], deck["status"], deck["version"],
     )  # fmt: skip
     return _outgoing(
-        "import_report",
+        Purpose.IMPORT_REPORT,
         recipients,
         rendered,
         config,
@@ -475,12 +475,12 @@ def price_change_notice(
     for address in subscribers:
         recipients = (address,)
         message_id = _message_id(
-            config, "price_change", msg["raw_sha256"], recipients,
+            config, Purpose.PRICE_CHANGE, msg["raw_sha256"], recipients,
             vendor.id, deck["table"], deck["kind"], deck["version"],
         )  # fmt: skip
         out.append(
             _outgoing(
-                "price_change",
+                Purpose.PRICE_CHANGE,
                 recipients,
                 rendered,
                 config,
@@ -513,14 +513,14 @@ def quarantine_alert(
         templates_dir=config.daemon.templates_dir,
     )
     message_id = _message_id(
-        config, "quarantine_alert", view["raw_sha256"], recipients, view["id"], view["reason"]
+        config, Purpose.QUARANTINE_ALERT, view["raw_sha256"], recipients, view["id"], view["reason"]
     )
     # a held deck of a proven vendor, or a message whose sender nobody proved (a crash)
     proven = (view["auth"] or {}).get("status") == "pass"
     return _outgoing(
-        "quarantine_alert", recipients, rendered, config, message_id,
+        Purpose.QUARANTINE_ALERT, recipients, rendered, config, message_id,
         auto_submitted="auto-generated", now=now,
-        source_class="authenticated" if proven else "unauthenticated",
+        source_class=SourceClass.AUTHENTICATED if proven else SourceClass.UNAUTHENTICATED,
     )  # fmt: skip
 
 
@@ -620,10 +620,10 @@ def import_summary(
         for d in decks
     )
     message_id = _message_id(
-        config, "import_report", msg["raw_sha256"], recipients, "summary", *facts
+        config, Purpose.IMPORT_REPORT, msg["raw_sha256"], recipients, "summary", *facts
     )
     return _outgoing(
-        "import_report", recipients, rendered, config, message_id,
+        Purpose.IMPORT_REPORT, recipients, rendered, config, message_id,
         auto_submitted="auto-generated", attachments=attachments, now=now,
     )  # fmt: skip
 
@@ -677,30 +677,30 @@ def unauthenticated_digest(
     }
     rendered = render("unauthenticated_digest", context, templates_dir=config.daemon.templates_dir)
     message_id = _message_id(
-        config, "unauthenticated_digest", "", recipients, iso(since), iso(until)
+        config, Purpose.UNAUTHENTICATED_DIGEST, "", recipients, iso(since), iso(until)
     )
     attachments = [_held_csv(entries, "held.csv")] if context["attachment"] else []
     return _outgoing(
-        "unauthenticated_digest", recipients, rendered, config, message_id,
+        Purpose.UNAUTHENTICATED_DIGEST, recipients, rendered, config, message_id,
         auto_submitted="auto-generated", attachments=attachments, now=now,
-        source_class="unauthenticated",
+        source_class=SourceClass.UNAUTHENTICATED,
     )  # fmt: skip
 
 
 # how the "cap reached" notice names a source class and an outbox purpose
 CLASS_TEXT = {
-    "authenticated": "about authenticated vendors' imports",
-    "unauthenticated": "about mail whose sender was not authenticated",
-    "system": "from ingestd itself (delivery failures, digests)",
+    SourceClass.AUTHENTICATED: "about authenticated vendors' imports",
+    SourceClass.UNAUTHENTICATED: "about mail whose sender was not authenticated",
+    SourceClass.SYSTEM: "from ingestd itself (delivery failures, digests)",
 }
 PURPOSE_TEXT = {
-    "confirmation": "vendor confirmations",
-    "import_report": "import reports",
-    "price_change": "price-change notices",
-    "quarantine_alert": "quarantine alerts",
-    "unauthenticated_digest": "digests of unauthenticated mail",
-    "delivery_failure": "delivery-failure notices",
-    "activation_digest": "digests of rates taking effect",
+    Purpose.CONFIRMATION: "vendor confirmations",
+    Purpose.IMPORT_REPORT: "import reports",
+    Purpose.PRICE_CHANGE: "price-change notices",
+    Purpose.QUARANTINE_ALERT: "quarantine alerts",
+    Purpose.UNAUTHENTICATED_DIGEST: "digests of unauthenticated mail",
+    Purpose.DELIVERY_FAILURE: "delivery-failure notices",
+    Purpose.ACTIVATION_DIGEST: "digests of rates taking effect",
 }
 
 
@@ -743,11 +743,11 @@ def cap_notice(
     rendered = render("cap_notice", context, templates_dir=config.daemon.templates_dir)
     recipients = (recipient,)
     message_id = _message_id(
-        config, "cap_notice", "", recipients, source_class, iso(since), iso(until)
+        config, Purpose.CAP_NOTICE, "", recipients, source_class, iso(since), iso(until)
     )
     return _outgoing(
-        "cap_notice", recipients, rendered, config, message_id,
-        auto_submitted="auto-generated", now=now, source_class="system",
+        Purpose.CAP_NOTICE, recipients, rendered, config, message_id,
+        auto_submitted="auto-generated", now=now, source_class=SourceClass.SYSTEM,
     )  # fmt: skip
 
 
@@ -1365,7 +1365,7 @@ def _outgoing(
     references: str | None = None,
     attachments: Iterable[Attachment] = (),
     now: datetime | None = None,
-    source_class: str = "authenticated",
+    source_class: SourceClass = SourceClass.AUTHENTICATED,
 ) -> Outgoing:
     """The message around the rendered words: the headers every outgoing message carries
     (RFC 3834 Auto-Submitted, the purpose, a deterministic Message-ID), text and HTML as
@@ -1407,7 +1407,7 @@ def _message_id(config: Config, purpose: str, raw_sha256: str, recipients: Seque
     parts = [raw_sha256, purpose, ",".join(sorted(recipients))]
     seed = "\n".join(parts + ["" if f is None else str(f) for f in facts])
     digest = hashlib.sha256(seed.encode()).hexdigest()[:32]
-    return f"<{PURPOSES[purpose]}.{digest}@{_from_domain(config)}>"
+    return f"<{MESSAGE_ID_PREFIX[purpose]}.{digest}@{_from_domain(config)}>"
 
 
 def _from_domain(config: Config) -> str:

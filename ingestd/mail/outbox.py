@@ -7,7 +7,7 @@ The life of a message:
   the envelope in the ``outbox`` table, keyed by its Message-ID (enqueueing it twice is a no-op).
   The per-recipient daily cap is applied here: a loop breaker, so even the rates team's alerts
   stop after ``max_per_recipient_per_day`` in 24 hours.  It is counted per source class
-  (``SOURCE_CLASSES``): messages about strangers' mail never use up the count of reports about
+  (``states.SourceClass``): messages about strangers' mail never use up the count of reports about
   authenticated vendors' imports.  A message a cap holds back keeps whom it was held from in
   ``held_for``; the scheduler announces those once per period (``held_back``, README "Mail
   out"), and that announcement is never capped itself.
@@ -29,7 +29,6 @@ import copy
 import hashlib
 import json
 import logging
-import os
 import re
 import smtplib
 import ssl
@@ -51,32 +50,17 @@ from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 from sqlalchemy.engine import Connection
 
 from ingestd.config import Config, ConfigError, OutboundConfig
+from ingestd.db.clock import utcnow
+from ingestd.db.tables import messages, outbox
+from ingestd.durable import write_file
 from ingestd.errors import UsageError
 from ingestd.logs import kv
 from ingestd.rates.model import iso
-from ingestd.rates.schema import messages, outbox
-from ingestd.rates.store import Store, utcnow
+from ingestd.rates.store import Store
+from ingestd.states import OutboxState, Purpose, SourceClass
 
 log = logging.getLogger("ingestd.mail.outbox")
 
-PURPOSES = (
-    "confirmation", "import_report", "price_change", "quarantine_alert", "delivery_failure",
-    "activation_digest", "unauthenticated_digest", "cap_notice",
-)  # fmt: skip
-# Whom a message is about, each with its own daily cap per recipient: an authenticated vendor's
-# import (or an operator's), mail whose sender was not authenticated, ingestd itself.
-SOURCE_CLASSES = ("authenticated", "unauthenticated", "system")
-# the class of a purpose when the caller does not say (a quarantine alert says: it is about
-# an authenticated vendor's held deck or about a stranger's crash)
-PURPOSE_CLASSES = {
-    "confirmation": "authenticated", "import_report": "authenticated",
-    "price_change": "authenticated", "quarantine_alert": "authenticated",
-    "unauthenticated_digest": "unauthenticated", "delivery_failure": "system",
-    "activation_digest": "system", "cap_notice": "system",
-}  # fmt: skip
-# never held back by a cap: the one message per period that says what a cap held back
-UNCAPPED = frozenset({"cap_notice"})
-STATES = ("pending", "sent", "failed", "suppressed")
 MESSAGE_ID_MAX = 255  # the column's size
 
 # The headers a signature covers when the message has them (relaxed/relaxed, RFC 6376 §3.4).
@@ -162,7 +146,7 @@ class OutboxEntry:
     sent_at: datetime | None
     message_row: int | None
     subject: str | None
-    source_class: str = "system"
+    source_class: str = SourceClass.SYSTEM
     held_for: tuple[str, ...] = ()  # the recipients a daily cap held it back from
 
     def as_dict(self) -> dict[str, Any]:
@@ -286,34 +270,14 @@ class FileTransport:
         self.folder = folder
 
     def send(self, envelope: Envelope) -> dict[str, str]:
-        target = self.folder / eml_name(envelope.message_id)
-        tmp = self.folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(envelope.raw)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, target)
-            finally:
-                tmp.unlink(missing_ok=True)
-            _fsync_dir(self.folder)
+            write_file(self.folder / eml_name(envelope.message_id), envelope.raw)
         except OSError as e:
             raise RelayUnavailable(f"cannot write to {self.folder}: {e.strerror or e}") from e
         return {}
 
     def close(self) -> None:
         pass
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SmtpTransport:
@@ -534,8 +498,8 @@ class Outbox:
         """Store ``message`` for delivery to ``recipients`` (the envelope; default its To, Cc
         and Bcc addresses); its outbox id, the existing id when its Message-ID is stored
         already, or None when it has nobody to go to (no address, or only the null sender
-        ``<>``: nothing is ever sent there).  ``source_class`` (``SOURCE_CLASSES``) is the
-        daily cap it counts against; by default the purpose's (``PURPOSE_CLASSES``)."""
+        ``<>``: nothing is ever sent there).  ``source_class`` (``states.SourceClass``) is the
+        daily cap it counts against; by default the purpose's (``Purpose.source_class``)."""
         prepared = self._prepare(
             message, purpose=purpose, message_row=message_row, recipients=recipients,
             source_class=source_class,
@@ -554,12 +518,12 @@ class Outbox:
         recipients: Iterable[str] | None = None,
         source_class: str | None = None,
     ) -> _Prepared | None:
-        if purpose not in PURPOSES:
-            raise ValueError(f"unknown outbox purpose {purpose!r}; allowed: {', '.join(PURPOSES)}")
-        source_class = source_class or PURPOSE_CLASSES[purpose]
-        if source_class not in SOURCE_CLASSES:
+        if purpose not in tuple(Purpose):
+            raise ValueError(f"unknown outbox purpose {purpose!r}; allowed: {', '.join(Purpose)}")
+        source_class = source_class or Purpose(purpose).source_class
+        if source_class not in tuple(SourceClass):
             raise ValueError(
-                f"unknown source class {source_class!r}; allowed: {', '.join(SOURCE_CLASSES)}"
+                f"unknown source class {source_class!r}; allowed: {', '.join(SourceClass)}"
             )
         message_id = (message["Message-ID"] or "").strip()
         if not message_id or len(message_id) > MESSAGE_ID_MAX:
@@ -604,9 +568,9 @@ class Outbox:
         kind = prepared.source_class
         allowed, capped = [], []
         for address in prepared.recipients:
-            full = prepared.purpose not in UNCAPPED and _sent_today(conn, address, now, kind) >= cap
+            full = Purpose(prepared.purpose).capped and _sent_today(conn, address, now, kind) >= cap
             (capped if full else allowed).append(address)
-        state = "pending" if allowed else "suppressed"
+        state = OutboxState.PENDING if allowed else OutboxState.SUPPRESSED
         note = (
             f"suppressed for {', '.join(capped)}: the daily cap of {cap} {kind} messages per "
             "recipient was reached (max_per_recipient_per_day); the recipient is told once per "
@@ -706,7 +670,7 @@ class Outbox:
         with self.store.begin_write() as conn:
             candidates = conn.execute(
                 sa.select(outbox.c.id, outbox.c.attempts)
-                .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+                .where(outbox.c.state == OutboxState.PENDING, outbox.c.next_attempt_at <= now)
                 .order_by(outbox.c.next_attempt_at, outbox.c.id)
                 .limit(_CLAIM_CANDIDATES)
             ).all()
@@ -716,7 +680,7 @@ class Outbox:
                     .where(
                         outbox.c.id == row_id,
                         outbox.c.attempts == attempts,
-                        outbox.c.state == "pending",
+                        outbox.c.state == OutboxState.PENDING,
                     )
                     .values(attempts=attempts + 1, next_attempt_at=now + self.retry_policy.lease)
                 ).rowcount
@@ -749,7 +713,7 @@ class Outbox:
             conn.execute(
                 outbox.update()
                 .where(outbox.c.id == claim.id)
-                .values(state="sent", sent_at=now, next_attempt_at=None, last_error=note)
+                .values(state=OutboxState.SENT, sent_at=now, next_attempt_at=None, last_error=note)
             )
         report.sent.append(claim.id)
         log.info(
@@ -775,7 +739,7 @@ class Outbox:
         with self.store.begin_write() as conn:
             conn.execute(
                 outbox.update()
-                .where(outbox.c.id == claim.id, outbox.c.state == "pending")
+                .where(outbox.c.id == claim.id, outbox.c.state == OutboxState.PENDING)
                 .values(next_attempt_at=next_at, last_error=text)
             )
         report.deferred.append(claim.id)
@@ -789,14 +753,14 @@ class Outbox:
         if claim.purpose != "delivery_failure":  # a notice about a notice would be a loop
             notice = self._prepare(
                 _failure_notice(self.config, claim, error),
-                purpose="delivery_failure",
+                purpose=Purpose.DELIVERY_FAILURE,
                 message_row=claim.message_row,
             )
         with self.store.begin_write() as conn:
             conn.execute(
                 outbox.update()
                 .where(outbox.c.id == claim.id)
-                .values(state="failed", next_attempt_at=None, last_error=error)
+                .values(state=OutboxState.FAILED, next_attempt_at=None, last_error=error)
             )
             notice_id = self._store(conn, notice, now) if notice is not None else None
         report.failed.append(claim.id)
@@ -808,8 +772,8 @@ class Outbox:
 
     def list(self, state: str | None = None) -> list[OutboxEntry]:
         """Every message in the outbox (oldest first), or those in ``state``."""
-        if state is not None and state not in STATES:
-            raise UsageError(f"no outbox state {state!r}; the states: {', '.join(STATES)}")
+        if state is not None and state not in tuple(OutboxState):
+            raise UsageError(f"no outbox state {state!r}; the states: {', '.join(OutboxState)}")
         return self._select(None if state is None else outbox.c.state == state)
 
     def get(self, entry_id: int) -> OutboxEntry:
@@ -862,12 +826,12 @@ class Outbox:
             ).first()
             if row is None:
                 raise UsageError(f"no outbox message {entry_id} (see `ingestd outbox list`)")
-            if row.state == "sent":
+            if row.state == OutboxState.SENT:
                 raise UsageError(f"outbox message {entry_id} was sent already ({iso(row.sent_at)})")
             conn.execute(
                 outbox.update()
                 .where(outbox.c.id == entry_id)
-                .values(state="pending", attempts=0, next_attempt_at=now)
+                .values(state=OutboxState.PENDING, attempts=0, next_attempt_at=now)
             )
         log.info(kv("outbox.retry", id=entry_id, was=row.state))
         return self.get(entry_id)
@@ -975,7 +939,7 @@ def _sent_today(conn: Connection, address: str, now: datetime, source_class: str
         .select_from(outbox)
         .where(
             outbox.c.created_at > now - timedelta(days=1),
-            outbox.c.state != "suppressed",
+            outbox.c.state != OutboxState.SUPPRESSED,
             outbox.c.source_class == source_class,
             # the JSON list holds it quoted: "a@x" never matches "ba@x"; _ and % escaped
             outbox.c.recipients.contains(json.dumps(address), autoescape=True),

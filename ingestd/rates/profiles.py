@@ -14,10 +14,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ingestd.db.clock import utcnow
 from ingestd.errors import UsageError
 from ingestd.rates.model import iso
 from ingestd.rates.schema import vendor_profiles
-from ingestd.rates.store import Store, fit_row, utcnow
+from ingestd.rates.store import Store, fit_row
 from ingestd.sheets.answers import Answers
 
 SOURCES = ("answer", "proven")  # a person's answer | what the vendor's accepted decks proved

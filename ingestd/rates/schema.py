@@ -12,24 +12,16 @@ from decimal import Decimal
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.types import TypeDecorator
 
 from ingestd.config import NAME_LENGTH
+from ingestd.db.columns import BoundedText, Document, RowId, Timestamp, metadata
 from ingestd.rates.model import PRICE_PRECISION, PRICE_SCALE, SPECS, Kind, KindSpec
 
-# The newest migration in ingestd/migrations/versions: the schema this code reads and writes
-# (a test holds it equal to Alembic's head).
-SCHEMA_REVISION = "0007"
-
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+# The free-text fields of rate rows (description, DID status, type, notes, local requirements):
+# longer cells are cut to this many characters with a warning (README "The import summary").
+# MariaDB's TEXT holds 65,535 bytes, so 4,000 characters of up to 4 bytes fit everywhere.
+TEXT_FIELD_LENGTH = 4000
 
 # SQLite has no exact decimal: prices are stored there as canonical decimal text.
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -63,41 +55,6 @@ class Price(TypeDecorator):
         return None if value is None else Decimal(value)
 
 
-class BoundedText(TypeDecorator):
-    """Text of at most ``length`` characters, kept so by ingestd (``rates.store.fit_row``) on
-    every database alike; the column itself is TEXT, as the migrations made it."""
-
-    impl = sa.Text
-    cache_ok = True
-
-    def __init__(self, length: int):
-        super().__init__()
-        self.length = length
-
-
-# Bytes of any size: MySQL/MariaDB's BLOB stops at 64 KiB, and a message with its attachment
-# is larger.
-Blob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
-# JSON documents and error texts of any size (an import summary lists every rejected row):
-# MySQL/MariaDB's TEXT stops at 64 KiB, so these are LONGTEXT there.
-Document = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-
-# The free-text fields of rate rows (description, DID status, type, notes, local requirements):
-# longer cells are cut to this many characters with a warning (README "The import summary").
-# MariaDB's TEXT holds 65,535 bytes, so 4,000 characters of up to 4 bytes fit everywhere.
-TEXT_FIELD_LENGTH = 4000
-
-
-# Naive UTC, whole seconds; on SQLite the text form SQLite's own datetime() produces, so that
-# consumers can compare with datetime('now').
-Timestamp = sa.DateTime().with_variant(
-    sqlite.DATETIME(
-        storage_format="%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d",
-        regexp=r"(\d+)-(\d+)-(\d+) (\d+):(\d+):(\d+)",
-    ),
-    "sqlite",
-)
-RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 rate_tables = sa.Table(
     "rate_tables",
@@ -152,83 +109,6 @@ rate_snapshots = sa.Table(
     sa.Column("row_count", sa.Integer, nullable=False),
     sa.Column("id_sum", sa.BigInteger, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
-)
-
-
-# Every message the pipeline saw (SPEC §5): idempotency by the raw bytes' hash and by
-# Message-ID per sender domain, the attempts that crashed, the authentication verdict and the
-# outcome of every sheet, and whether its notifications are still to be sent (SPEC §6).
-messages = sa.Table(
-    "messages",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("raw_sha256", sa.String(64), nullable=False, unique=True),
-    # sha256 of "sender domain, Message-ID": a message sent again with other bytes is the same
-    sa.Column("message_key", sa.String(64), unique=True),
-    sa.Column("source", sa.String(64), nullable=False),  # smtp | lmtp | imap:<account> | cli
-    sa.Column("correlation_id", sa.String(64)),  # the queue item id, in every log line
-    sa.Column("received_at", Timestamp, nullable=False),
-    sa.Column("message_id", sa.String(998)),
-    sa.Column("from_addr", sa.String(320)),
-    sa.Column("subject", sa.String(998)),
-    sa.Column("vendor", sa.String(NAME_LENGTH)),
-    sa.Column("state", sa.String(16), nullable=False),  # processing | done | quarantined | dropped
-    sa.Column("result", sa.String(24)),  # imported | partly_imported | refused | duplicate | …
-    sa.Column("reason", sa.String(64)),
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("last_error", Document),
-    sa.Column("auth", Document),  # the authentication verdict, JSON
-    sa.Column("outcome", Document),  # sheets, skipped parts and import outcomes, JSON
-    sa.Column("notify", sa.String(16), nullable=False),  # pending | sent | none
-    sa.Column("created_at", Timestamp, nullable=False),
-    sa.Column("updated_at", Timestamp, nullable=False),
-    sa.Index(None, "state"),
-)
-
-# Messages held for a person (SPEC §5 "quarantined with its exact reason"); the raw message
-# is kept as a file under the state directory until it is released or dropped.
-quarantine = sa.Table(
-    "quarantine",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("message_row", sa.Integer, sa.ForeignKey("messages.id"), nullable=False),
-    sa.Column("reason", sa.String(64), nullable=False),
-    sa.Column("detail", Document, nullable=False),
-    sa.Column("raw_path", sa.String(1024), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),  # held | released | dropped
-    sa.Column("created_at", Timestamp, nullable=False),
-    sa.Column("resolved_at", Timestamp),
-    sa.Column("resolution", Document),
-    sa.Index(None, "state"),
-)
-
-
-# Every message ingestd sends (SPEC §6), stored before delivery and delivered by the scheduler:
-# the final bytes (DKIM-signed when configured), the envelope, and the retry state.  A row is
-# claimed for one delivery attempt by raising ``attempts`` and moving ``next_attempt_at`` past
-# the attempt (a lease), so two daemons sharing the database never send it twice.
-outbox = sa.Table(
-    "outbox",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("message_id", sa.String(255), nullable=False, unique=True),  # enqueue is idempotent
-    # outbox.PURPOSES: confirmation | import_report | quarantine_alert | cap_notice | …
-    sa.Column("purpose", sa.String(32), nullable=False),
-    sa.Column("recipients", Document, nullable=False),  # the envelope recipients, JSON list
-    sa.Column("raw", Blob, nullable=False),
-    sa.Column("message_row", sa.Integer, sa.ForeignKey("messages.id")),  # what it is about
-    sa.Column("state", sa.String(16), nullable=False),  # pending | sent | failed | suppressed
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("next_attempt_at", Timestamp),
-    sa.Column("last_error", Document),
-    sa.Column("created_at", Timestamp, nullable=False),
-    sa.Column("sent_at", Timestamp),
-    # authenticated | unauthenticated | system: each class has its own daily cap per recipient
-    # (README "Mail out"), so strangers never crowd out reports about vendors' imports
-    sa.Column("source_class", sa.String(16), nullable=False, server_default="system"),
-    sa.Column("held_for", Document),  # the recipients a cap held it back from, JSON list
-    sa.Index(None, "state", "next_attempt_at"),
-    sa.Index(None, "created_at"),  # the per-recipient daily cap counts the last 24 hours
 )
 
 

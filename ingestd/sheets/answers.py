@@ -15,12 +15,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from ingestd.sheets.headers import FIELDS, header_key
 
-if TYPE_CHECKING:
-    from ingestd.sheets.deck import ReadOptions
+# the reader's options (``sheets.deck.ReadOptions``), which hold answers themselves
+Options = TypeVar("Options")
 
 IGNORE = "ignore"  # the answer that leaves a column unread (as vendor ``columns``)
 EVERY_OTHER = "*"  # the increments of every destination no other answer or rule names
@@ -103,7 +103,7 @@ class Answers:
             hyphen=newer.hyphen or self.hyphen,
         )
 
-    def applied_to(self, options: ReadOptions) -> ReadOptions:
+    def applied_to(self, options: Options) -> Options:
         """``options`` with these answers over the vendor's configuration: the columns merged
         into ``columns``, each destination's increments before the vendor's rules, "*" as the
         increments of every other destination (after the rules the notes state), the date

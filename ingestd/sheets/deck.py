@@ -14,11 +14,11 @@ import polars as pl
 
 from ingestd.errors import RowError, SheetError
 from ingestd.rates.model import Kind
+from ingestd.sheetcache import SheetCache
 from ingestd.sheets.answers import Answers
 from ingestd.sheets.normalize import normalize
 from ingestd.sheets.opentwps import DeckRead, read_opentwps
 from ingestd.sheets.read import read_sheets
-from ingestd.sheets.reread import SheetCache
 from ingestd.sheets.table import FoundTable, find_tables
 
 # what a code-changes sheet's rows do, as the report counts them (``DeckRead.code_changes``)

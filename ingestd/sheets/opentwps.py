@@ -31,9 +31,8 @@ from ingestd.sheets.cells import clean_text as _text
 from ingestd.sheets.cells import parse_currencies as _currencies
 from ingestd.sheets.cells import raw_cells as _raw_cells
 from ingestd.sheets.doubt import Doubt
-from ingestd.sheets.read import Sheet, read_sheets
+from ingestd.sheets.read import HEADER_SEARCH_ROWS, Sheet, read_sheets
 
-HEADER_SEARCH_ROWS = 60
 # Prices a row cannot do without; the others may be empty.
 REQUIRED_PRICES = {Kind.VOICE: ("price1",), Kind.SMS: ("price",), Kind.DID: ()}
 TIMEZONE = "timezone"  # the column of the voice Timezone header

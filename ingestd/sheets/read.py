@@ -30,14 +30,15 @@ import fastexcel
 import olefile
 import polars as pl
 
+from ingestd import heap, sheetcache
 from ingestd.errors import SheetError
-from ingestd.memory import give_back
-from ingestd.sheets import reread
-from ingestd.sheets.reread import SheetCache, WorkbookScan, is_sheet_xml
+from ingestd.sheetcache import SheetCache, WorkbookScan, is_sheet_xml
 
 log = logging.getLogger("ingestd.sheets")
 
 WORKBOOK_FORMATS = ("xlsx", "xlsb", "xls", "ods")
+# How far down a sheet its header row is looked for (a notice block above it, a logo, a title).
+HEADER_SEARCH_ROWS = 60
 # A CSV/TXT delimiter is one of these; on a tie the earlier wins (a comma is the likeliest to
 # appear by accident: decimal commas, "Korea, Republic of").
 DELIMITERS = (";", "\t", "|", ",")
@@ -137,7 +138,8 @@ def read_sheets(
     archive limits: ``max_members`` files in all, ``max_unpacked`` bytes unpacked in all (counted
     while inflating, so a zip bomb stops early), ``max_nesting`` archives inside each other.
     With a ``cache``, a workbook sheet read before is parsed only where its rows changed
-    (``reread``).  A sheet with a cell longer than ``max_cell_size`` characters is refused.
+    (``ingestd.sheetcache``).  A sheet with a cell longer than ``max_cell_size`` characters is
+    refused.
     Sheets without a filled cell are left out, unless ``keep_empty``.
     """
     unpacking = _Unpacking(max_members, max_unpacked, max_nesting)
@@ -616,7 +618,7 @@ def _read_workbook(
         raise SheetError("unreadable", f"the workbook cannot be opened: {exc}") from exc
     sheets = []
     date1904 = _uses_1904(data)
-    parts = reread.sheet_parts(data) if scan is not None else {}
+    parts = sheetcache.sheet_parts(data) if scan is not None else {}
     for name in names:
         sheet_scan = scan.sheets.get(parts.get(name, "")) if scan is not None else None
         try:
@@ -626,7 +628,7 @@ def _read_workbook(
         sheets.append(
             Sheet(name, _finish(frame, max_rows=max_rows, max_columns=max_columns), date1904)
         )
-        give_back()  # what the reader's threads freed (memory, SPEC §8)
+        heap.trim()  # what the reader's threads freed (memory, SPEC §8)
     return sheets
 
 
@@ -634,7 +636,7 @@ def _sheet_cells(
     data: bytes,
     reader,
     name: str,
-    scan: reread.SheetScan | None,
+    scan: sheetcache.SheetScan | None,
     cache: SheetCache | None,
     max_rows: int,
     max_columns: int,
@@ -658,29 +660,29 @@ def _sheet_cells(
 def _read_again(
     data: bytes,
     name: str,
-    scan: reread.SheetScan,
+    scan: sheetcache.SheetScan,
     cache: SheetCache,
     max_rows: int,
     max_columns: int,
 ) -> pl.DataFrame | None:
     """The sheet's cells from its last read and a parse of its changed rows, or None (parse
-    it whole): ``reread``."""
-    plan = reread.plan(scan)
+    it whole): ``ingestd.sheetcache``."""
+    plan = sheetcache.plan(scan)
     if plan is None:
         return None
-    copy = reread.workbook_with_sheet(data, scan.part, plan.xml)
+    copy = sheetcache.workbook_with_sheet(data, scan.part, plan.xml)
     fresh, fresh_first = _load_sheet(
         copy, fastexcel.read_excel(copy), name, max_rows=max_rows, max_columns=max_columns
     )
     cached_first = plan.entry.meta["first_column"]
-    frame = reread.assemble(plan.entry.frame(), cached_first, fresh, fresh_first, plan.spans)
+    frame = sheetcache.assemble(plan.entry.frame(), cached_first, fresh, fresh_first, plan.spans)
     if frame is None:
         return None
     log.info(
         "sheet %r: %d of %d row segments changed since its last read, only they were parsed",
         name, plan.changed, scan.count,
     )  # fmt: skip
-    if plan.changed > reread.REWRITE_SHARE * scan.count:
+    if plan.changed > sheetcache.REWRITE_SHARE * scan.count:
         cache.put(scan, plan.entry.slot, frame, cached_first)
     else:
         plan.entry.touch()

@@ -37,7 +37,7 @@ from ingestd.sheets.cells import parse_datetimes
 from ingestd.sheets.content import CONTENT_SAMPLE, sample_rows, type_columns
 from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.evidence import IGNORE, ColumnReading, Settling, holds
-from ingestd.sheets.read import Sheet, column_letter, column_named
+from ingestd.sheets.read import HEADER_SEARCH_ROWS, Sheet, column_letter, column_named
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,6 @@ class FoundTable:
     profile: Answers | None = None
 
 
-HEADER_SEARCH_ROWS = 60
 SKIP_REASONS = ("blank", "repeated_header", "section", "footnote")
 MAX_FOOTNOTE_LINES = 100
 MAX_NOTES_ROWS = 500  # lines of a notes sheet read for billing increments

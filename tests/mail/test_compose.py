@@ -43,6 +43,7 @@ from rig_signers import SigningKey, rsa_key
 
 from ingestd.cli import main
 from ingestd.config import Config, load_config
+from ingestd.db.tables import messages
 from ingestd.imports import import_file, import_sheet, rollback
 from ingestd.mail import compose
 from ingestd.mail.compose import (
@@ -58,9 +59,10 @@ from ingestd.mail.compose import (
 from ingestd.mail.mime import parse_message, summarize
 from ingestd.mail.outbox import HeldBack
 from ingestd.mail.render import check_templates, instant, price, text_table
-from ingestd.pipeline import MessageOutcome, Pipeline, Quarantine
+from ingestd.message.outcome import MessageOutcome
+from ingestd.message.pipeline import Pipeline
+from ingestd.message.quarantine import Quarantine
 from ingestd.rates.model import spec_for
-from ingestd.rates.schema import messages
 from ingestd.rates.store import Store
 from ingestd.sheets.answers import Answers, header_fingerprint
 

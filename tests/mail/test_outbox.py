@@ -30,6 +30,9 @@ from rig_smtp import self_signed_certificate
 from ingestd.auth.dkim import KeyLookup
 from ingestd.cli import main
 from ingestd.config import Config, ConfigError, DnsConfig, load_config
+from ingestd.db.clock import utcnow
+from ingestd.db.tables import messages
+from ingestd.db.tables import outbox as outbox_table
 from ingestd.mail.outbox import (
     DKIM_HEADERS,
     Outbox,
@@ -37,9 +40,7 @@ from ingestd.mail.outbox import (
     SmtpTransport,
     eml_name,
 )
-from ingestd.rates.schema import messages
-from ingestd.rates.schema import outbox as outbox_table
-from ingestd.rates.store import Store, utcnow
+from ingestd.rates.store import Store
 
 FROM = "Rates Desk <rates@carrier.example>"
 VENDOR = "pricing@vendor.example"

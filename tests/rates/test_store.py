@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from factories import at, voice
 from test_semantics import Policy
 
+from ingestd.db.engine import SCHEMA_REVISION
 from ingestd.rates.model import spec_for
-from ingestd.rates.schema import SCHEMA_REVISION
 from ingestd.rates.semantics import plan_import
 from ingestd.rates.store import Provenance, Store
 
@@ -407,16 +407,16 @@ def test_a_postgresql_server_that_never_answers_fails_the_connect_in_bounded_tim
     the attempt after the connect timeout instead of hanging the daemon's worker."""
     import socket
 
-    import ingestd.rates.store as store_module
+    import ingestd.db.engine as engine_module
 
     pytest.importorskip("psycopg")
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)  # the handshake completes in the backlog; nothing is ever said
     port = silent.getsockname()[1]
-    monkeypatch.setattr(store_module, "CONNECT_TIMEOUT", 1)
+    monkeypatch.setattr(engine_module, "CONNECT_TIMEOUT", 1)
     try:
-        engine = store_module.make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test")
+        engine = engine_module.make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test")
         failed: list[BaseException] = []
 
         def connect() -> None:

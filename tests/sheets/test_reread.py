@@ -1,4 +1,4 @@
-"""Reading a workbook sheet again (ingestd/sheets/reread.py): the rows whose XML is unchanged
+"""Reading a workbook sheet again (ingestd/sheets/sheetcache.py): the rows whose XML is unchanged
 come from the last read, and the result is always what a whole parse gives."""
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingestd.sheets import reread
+from ingestd import sheetcache
+from ingestd.sheetcache import SheetCache
 from ingestd.sheets.read import read_sheets
-from ingestd.sheets.reread import SheetCache
 
 AGAIN = "only they were parsed"
 
@@ -202,8 +202,8 @@ def test_a_failure_in_reading_again_is_a_whole_parse(cache, caplog, monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("disk says no")
 
-    monkeypatch.setattr(reread, "assemble", broken)
-    monkeypatch.setattr(reread.SheetCache, "_evict", broken)  # and writing the entry fails too
+    monkeypatch.setattr(sheetcache, "assemble", broken)
+    monkeypatch.setattr(sheetcache.SheetCache, "_evict", broken)  # and writing the entry fails too
     caplog.set_level(logging.INFO, logger="ingestd.sheets")
     same(read(again, cache), read(again))
     assert "not read again, parsed whole: RuntimeError('disk says no')" in caplog.text

@@ -1,8 +1,10 @@
-"""Alembic environment: ingestd passes its own connection (see ingestd.rates.store.upgrade)."""
+"""Alembic environment: ingestd passes its own connection (``Database.upgrade``)."""
 
 from alembic import context
 
-from ingestd.rates.schema import metadata
+import ingestd.db.tables
+import ingestd.rates.schema  # noqa: F401  (both define their tables on the one metadata)
+from ingestd.db.columns import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # `alembic` run by hand with -x url=…

@@ -23,7 +23,7 @@ def _malloc_trim():
         return None
 
 
-def give_back() -> bool:
+def trim() -> bool:
     """Return the free pages of every heap arena to the system; whether anything could be
     done."""
     trim = _malloc_trim()

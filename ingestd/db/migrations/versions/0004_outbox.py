@@ -7,7 +7,7 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
-from ingestd.rates.schema import Blob, Timestamp
+from ingestd.db.columns import Blob, Timestamp
 
 revision = "0004"
 down_revision = "0003"

@@ -8,7 +8,7 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
-from ingestd.rates.schema import Document, Timestamp
+from ingestd.db.columns import Document, Timestamp
 
 revision = "0007"
 down_revision = "0006"

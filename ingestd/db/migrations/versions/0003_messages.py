@@ -7,7 +7,7 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
-from ingestd.rates.schema import Timestamp
+from ingestd.db.columns import Timestamp
 
 revision = "0003"
 down_revision = "0002"

@@ -19,12 +19,14 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from ingestd.config import Config
+from ingestd.db.clock import utcnow
+from ingestd.db.tables import messages
 from ingestd.logs import kv
 from ingestd.mail.compose import notifications
 from ingestd.mail.outbox import Outbox
-from ingestd.pipeline import MessageOutcome
-from ingestd.rates.schema import messages
-from ingestd.rates.store import Store, utcnow
+from ingestd.message.outcome import MessageOutcome
+from ingestd.rates.store import Store
+from ingestd.states import MessageState, NotifyState
 
 log = logging.getLogger("ingestd.notify")
 
@@ -44,7 +46,7 @@ class Notifier:
         if outcome.row_id is None:
             return 0  # another instance has the message
         state = self._state(outcome.row_id)
-        if state not in ("pending", "alert"):
+        if state not in NotifyState.waiting():
             return 0
         outgoing = notifications(
             outcome,
@@ -55,7 +57,7 @@ class Notifier:
             null_sender=outcome.envelope_from == "",
             source=source,
         )
-        if state == "alert":  # never a word to a sender that was not authenticated
+        if state == NotifyState.ALERT:  # never a word to a sender that was not authenticated
             outgoing = [o for o in outgoing if o.purpose != "confirmation"]
         for message in outgoing:
             self.outbox.enqueue(
@@ -69,7 +71,10 @@ class Notifier:
             conn.execute(
                 messages.update()
                 .where(messages.c.id == outcome.row_id)
-                .values(notify="alerted" if state == "alert" else "sent", updated_at=utcnow())
+                .values(
+                    notify=NotifyState.ALERTED if state == NotifyState.ALERT else NotifyState.SENT,
+                    updated_at=utcnow(),
+                )
             )
         log.info(
             kv(
@@ -102,8 +107,8 @@ class Notifier:
             rows = conn.execute(
                 sa.select(messages.c.id, messages.c.source, messages.c.outcome)
                 .where(
-                    messages.c.notify.in_(("pending", "alert")),
-                    messages.c.state.in_(("done", "quarantined")),
+                    messages.c.notify.in_(NotifyState.waiting()),
+                    messages.c.state.in_((MessageState.DONE, MessageState.QUARANTINED)),
                     messages.c.updated_at <= cutoff,
                     messages.c.outcome.is_not(None),
                 )

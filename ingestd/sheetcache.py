@@ -1,4 +1,5 @@
-"""Reading a workbook sheet again (SPEC §8).
+"""The sheet cache: a workbook sheet read again is parsed only where its rows changed
+(docs/performance.md).
 
 A vendor sends the same deck again and again with some prices changed, and parsing the sheet
 XML is most of the cost of reading a large workbook.  So the rows whose XML is unchanged since

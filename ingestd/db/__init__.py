@@ -1,0 +1,1 @@
+"""The database layer: engine and migrations, the tables of the message's life, the clock."""

@@ -1,0 +1,86 @@
+"""The tables of the message's life: every message received, the quarantine, the outbox.
+The rate tables are in ``ingestd.rates.schema``; both are defined on ``db.columns.metadata``
+and created by the migrations in ``ingestd/db/migrations``."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ingestd.config import NAME_LENGTH
+from ingestd.db.columns import Blob, Document, Timestamp, metadata
+
+# Every message the pipeline saw (SPEC §5): idempotency by the raw bytes' hash and by
+# Message-ID per sender domain, the attempts that crashed, the authentication verdict and the
+# outcome of every sheet, and whether its notifications are still to be sent (SPEC §6).
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("raw_sha256", sa.String(64), nullable=False, unique=True),
+    # sha256 of "sender domain, Message-ID": a message sent again with other bytes is the same
+    sa.Column("message_key", sa.String(64), unique=True),
+    sa.Column("source", sa.String(64), nullable=False),  # smtp | lmtp | imap:<account> | cli
+    sa.Column("correlation_id", sa.String(64)),  # the queue item id, in every log line
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Column("message_id", sa.String(998)),
+    sa.Column("from_addr", sa.String(320)),
+    sa.Column("subject", sa.String(998)),
+    sa.Column("vendor", sa.String(NAME_LENGTH)),
+    sa.Column("state", sa.String(16), nullable=False),  # states.MessageState
+    sa.Column("result", sa.String(24)),  # states.MessageStatus
+    sa.Column("reason", sa.String(64)),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", Document),
+    sa.Column("auth", Document),  # the authentication verdict, JSON
+    sa.Column("outcome", Document),  # sheets, skipped parts and import outcomes, JSON
+    sa.Column("notify", sa.String(16), nullable=False),  # states.NotifyState
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index(None, "state"),
+)
+
+# Messages held for a person (SPEC §5 "quarantined with its exact reason"); the raw message
+# is kept as a file under the state directory until it is released or dropped.
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("message_row", sa.Integer, sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("detail", Document, nullable=False),
+    sa.Column("raw_path", sa.String(1024), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # states.HeldState
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("resolved_at", Timestamp),
+    sa.Column("resolution", Document),
+    sa.Index(None, "state"),
+)
+
+
+# Every message ingestd sends (SPEC §6), stored before delivery and delivered by the scheduler:
+# the final bytes (DKIM-signed when configured), the envelope, and the retry state.  A row is
+# claimed for one delivery attempt by raising ``attempts`` and moving ``next_attempt_at`` past
+# the attempt (a lease), so two daemons sharing the database never send it twice.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("message_id", sa.String(255), nullable=False, unique=True),  # enqueue is idempotent
+    # states.Purpose
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("recipients", Document, nullable=False),  # the envelope recipients, JSON list
+    sa.Column("raw", Blob, nullable=False),
+    sa.Column("message_row", sa.Integer, sa.ForeignKey("messages.id")),  # what it is about
+    sa.Column("state", sa.String(16), nullable=False),  # states.OutboxState
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Timestamp),
+    sa.Column("last_error", Document),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("sent_at", Timestamp),
+    # states.SourceClass: each class has its own daily cap per recipient
+    # (README "Mail out"), so strangers never crowd out reports about vendors' imports
+    sa.Column("source_class", sa.String(16), nullable=False, server_default="system"),
+    sa.Column("held_for", Document),  # the recipients a cap held it back from, JSON list
+    sa.Index(None, "state", "next_attempt_at"),
+    sa.Index(None, "created_at"),  # the per-recipient daily cap counts the last 24 hours
+)

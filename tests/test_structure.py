@@ -1,0 +1,178 @@
+"""The shape of the code that docs/architecture.md describes: no import cycle among ingestd's
+modules, every state defined once, and modules of one concept each.
+
+Imports are read from the source (every ``import`` statement, including those inside functions
+and under ``TYPE_CHECKING``), so a cycle hidden behind a late import counts as one."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "ingestd"
+
+# Modules longer than LONG lines, each one concept too large to cut without splitting it; a
+# module not listed here stays under LONG.  The list only shrinks.
+LONG = 600
+ONE_CONCEPT = {
+    "ingestd.auth.dkim": "DKIM verification with its DNS budget",
+    "ingestd.cli": "the command line",
+    "ingestd.config": "the configuration file and its checks",
+    "ingestd.imports": "one file into its rate tables",
+    "ingestd.intake.imap": "the IMAP poller",
+    "ingestd.mail.compose": "the messages ingestd writes",
+    "ingestd.mail.mime": "reading a received message and its attachments",
+    "ingestd.mail.outbox": "the durable outbox",
+    "ingestd.rates.semantics": "the rate semantics",
+    "ingestd.rates.store": "the versioned rate tables",
+    "ingestd.sheets.cells": "reading one cell",
+    "ingestd.sheets.headers": "the header vocabulary",
+    "ingestd.sheets.normalize": "a found table into rate rows",
+    "ingestd.sheets.prose": "increments stated in sentences",
+    "ingestd.sheets.read": "files into sheets",
+    "ingestd.sheets.table": "finding the table in a sheet",
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """The ingestd modules ``name`` imports (``from pkg import module`` counts as the module)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join([*base, node.module] if node.module else base)
+            else:
+                source = node.module or ""
+            targets = [source] + [f"{source}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found.update(t for t in targets if t in known and t != name)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    found = modules()
+    return {name: imports_of(name, path, set(found)) for name, path in found.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def test_no_module_of_ingestd_imports_itself_back():
+    graph = import_graph()
+    assert len(graph) > 40  # the walk found the package
+    assert cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_late_and_type_checking_imports_count(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from ingestd.message.outcome import MessageOutcome\n"
+        "def f():\n    from ingestd import heap\n"
+    )
+    found = imports_of("ingestd.x", module, {"ingestd.message.outcome", "ingestd.heap"})
+    assert found == {"ingestd.message.outcome", "ingestd.heap"}
+
+
+def test_the_front_ends_and_the_stores_sit_where_the_architecture_says():
+    """The database layer and the message's life never reach up to a front end."""
+    graph = import_graph()
+    front = {"ingestd.cli", "ingestd.daemon"}
+    for name, imported in graph.items():
+        if name.startswith(("ingestd.db", "ingestd.message", "ingestd.rates", "ingestd.sheets")):
+            assert not imported & front, name
+        if name.startswith("ingestd.db"):
+            assert all(
+                m.startswith("ingestd.db")
+                or m in {"ingestd.errors", "ingestd.logs", "ingestd.config"}
+                for m in imported
+            ), name
+        if name.startswith("ingestd.sheets"):
+            # reading is pure: no database, no mail, no message
+            assert not any(
+                m.startswith(("ingestd.db", "ingestd.message", "ingestd.mail")) for m in imported
+            ), name
+
+
+def test_long_modules_are_the_listed_ones():
+    long = {
+        name
+        for name, path in modules().items()
+        if len(path.read_text(encoding="utf-8").splitlines()) > LONG
+    }
+    assert long <= set(ONE_CONCEPT), sorted(long - set(ONE_CONCEPT))
+    assert set(ONE_CONCEPT) <= long, (
+        f"now short, take off the list: {sorted(set(ONE_CONCEPT) - long)}"
+    )
+
+
+def test_every_state_word_is_defined_once():
+    """The words of a state machine are members of ``ingestd.states``, not literals elsewhere."""
+    from ingestd import states
+
+    words = {
+        member.value
+        for enum in (states.MessageState, states.NotifyState, states.HeldState, states.OutboxState)
+        for member in enum
+    }
+    assert {"processing", "quarantined", "alerted", "superseded", "suppressed"} <= words
+    pattern = re.compile(r"""\b(?:state|notify)\s*(?:==|!=|=)\s*["'](\w+)["']""")
+    offenders = []
+    for name, path in modules().items():
+        if name == "ingestd.states":
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for word in pattern.findall(line):
+                if word in words:
+                    offenders.append(f"{name}:{number}: {line.strip()}")
+    assert offenders == []
