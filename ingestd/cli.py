@@ -896,8 +896,8 @@ def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
     except sqlalchemy.exc.SQLAlchemyError as e:
         ok = False
         report["database"] = {"reachable": False, "error": str(getattr(e, "orig", None) or e)}
-    from ingestd.mail.outbox import DkimSigner
     from ingestd.mail.render import check_templates
+    from ingestd.mail.signing import DkimSigner
 
     report["templates"] = check_templates(config.daemon.templates_dir)
     ok = ok and not report["templates"]

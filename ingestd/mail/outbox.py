@@ -23,15 +23,10 @@ The life of a message:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import hashlib
 import json
 import logging
-import re
-import smtplib
-import ssl
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,20 +36,25 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, getaddresses, parseaddr
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import dkim
 import sqlalchemy as sa
-from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 from sqlalchemy.engine import Connection
 
-from ingestd.config import Config, ConfigError, OutboundConfig
+from ingestd.config import Config
 from ingestd.db.clock import utcnow
 from ingestd.db.tables import messages, outbox
-from ingestd.durable import write_file
 from ingestd.errors import UsageError
 from ingestd.logs import kv
+from ingestd.mail.signing import DkimSigner
+from ingestd.mail.transport import (
+    DeliveryError,
+    Envelope,
+    RelayUnavailable,
+    Transport,
+    oneline,
+    transport_for,
+)
 from ingestd.rates.model import iso
 from ingestd.rates.store import Store
 from ingestd.states import OutboxState, Purpose, SourceClass
@@ -63,16 +63,6 @@ log = logging.getLogger("ingestd.mail.outbox")
 
 MESSAGE_ID_MAX = 255  # the column's size
 
-# The headers a signature covers when the message has them (relaxed/relaxed, RFC 6376 §3.4).
-DKIM_HEADERS = (
-    "From", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-    "Auto-Submitted", "MIME-Version", "Content-Type",
-)  # fmt: skip
-# RFC 8410 §7: the PKCS#8 wrapping of a 32-byte ed25519 seed (OpenDKIM's key file form)
-_ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
-# 5xx replies that say "our credentials/TLS are wrong", not "this message is refused": fixing
-# the configuration must not have burnt the messages meanwhile (RFC 4954 §6)
-_AUTH_CODES = frozenset({530, 534, 535, 538})
 _HEADER_BYTES = 16384  # enough of ``raw`` to read the Subject for ``list``
 _CLAIM_CANDIDATES = 20  # due rows read per claim: the first ones may be taken by a racing daemon
 
@@ -118,16 +108,6 @@ RETRY = RetryPolicy()
 
 
 # --- records --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """What a transport needs: the SMTP envelope and the final bytes, never re-serialized."""
-
-    sender: str
-    recipients: tuple[str, ...]
-    raw: bytes
-    message_id: str
 
 
 @dataclass(frozen=True)
@@ -225,238 +205,6 @@ class _Prepared:
 
 
 # --- transports -------------------------------------------------------------------------------
-
-
-class DeliveryError(Exception):
-    """A delivery attempt failed; ``permanent`` says whether trying again can help."""
-
-    def __init__(self, message: str, *, permanent: bool = False):
-        super().__init__(message)
-        self.permanent = permanent
-
-
-class RelayUnavailable(DeliveryError):
-    """The transport itself does not work now (relay unreachable, TLS or login failing, the
-    drop folder unwritable): every message of the run would fail the same way."""
-
-
-class Transport(Protocol):
-    def send(self, envelope: Envelope) -> dict[str, str]:
-        """Deliver one message; returns the recipients refused while others were accepted
-        (address → reply), raises :class:`DeliveryError` when nothing was delivered."""
-        ...
-
-    def close(self) -> None:
-        """End a connection kept between messages of one run."""
-        ...
-
-
-def eml_name(message_id: str) -> str:
-    """A file name for a Message-ID: its safe characters, plus a hash when any were replaced
-    (or it was long), so two ids never share a file."""
-    core = message_id.strip().strip("<>")
-    safe = re.sub(r"[^A-Za-z0-9._@+=-]", "_", core).lstrip(".")[:180]
-    if safe != core or not safe:
-        safe += "-" + hashlib.sha256(message_id.encode("utf-8", "replace")).hexdigest()[:12]
-    return safe + ".eml"
-
-
-class FileTransport:
-    """Writes each message as ``<message-id>.eml`` into a folder (the embedded default, and what
-    a pickup directory takes): tmp + fsync + rename + fsync of the folder, so a file that exists
-    is complete and survives a crash.  Writing it again replaces it (same name, same bytes)."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-
-    def send(self, envelope: Envelope) -> dict[str, str]:
-        try:
-            write_file(self.folder / eml_name(envelope.message_id), envelope.raw)
-        except OSError as e:
-            raise RelayUnavailable(f"cannot write to {self.folder}: {e.strerror or e}") from e
-        return {}
-
-    def close(self) -> None:
-        pass
-
-
-class SmtpTransport:
-    """The configured relay through smtplib: STARTTLS, implicit TLS or none; AUTH when a
-    username is set; one connection reused for the messages of one run.  The raw bytes go out
-    as stored (``sendmail``), never re-serialized: that would break the DKIM signature."""
-
-    def __init__(self, config: OutboundConfig, *, ssl_context: ssl.SSLContext | None = None):
-        if not config.host:
-            raise ConfigError('transport = "smtp" needs the relay host', key="outbound.host")
-        self.config = config
-        self.ssl_context = ssl_context  # None: the system's CAs, verified against the host
-        self._smtp: smtplib.SMTP | None = None
-
-    def _context(self) -> ssl.SSLContext:
-        return self.ssl_context or ssl.create_default_context()
-
-    def _connect(self) -> smtplib.SMTP:
-        c = self.config
-        assert c.host is not None
-        where = f"{c.host}:{c.port}"
-        smtp: smtplib.SMTP | None = None
-        try:
-            if c.security == "tls":
-                smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._context())
-            else:
-                smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
-            smtp.ehlo()
-            if c.security == "starttls":
-                smtp.starttls(context=self._context())
-                smtp.ehlo()
-            if c.username:
-                smtp.login(c.username, c.password() or "")
-        except ConfigError as e:
-            _quit(smtp)
-            raise RelayUnavailable(f"cannot log in to {where}: {e}") from e
-        except smtplib.SMTPNotSupportedError as e:
-            _quit(smtp)
-            raise RelayUnavailable(f"{where} does not offer what we need: {e}") from e
-        except smtplib.SMTPResponseException as e:
-            _quit(smtp)
-            raise RelayUnavailable(f"{where} refused the session: {_reply(e)}") from e
-        except (smtplib.SMTPException, OSError) as e:
-            _quit(smtp)
-            raise RelayUnavailable(f"cannot reach {where}: {_oneline(e)}") from e
-        return smtp
-
-    def send(self, envelope: Envelope) -> dict[str, str]:
-        if self._smtp is None:
-            self._smtp = self._connect()
-        smtp = self._smtp
-        options = (
-            ["BODY=8BITMIME"] if not envelope.raw.isascii() and smtp.has_extn("8bitmime") else []
-        )
-        try:
-            refused = smtp.sendmail(
-                envelope.sender, list(envelope.recipients), envelope.raw, mail_options=options
-            )
-        except smtplib.SMTPRecipientsRefused as e:
-            self.close()
-            replies = {addr: (code, _text(msg)) for addr, (code, msg) in e.recipients.items()}
-            text = "; ".join(f"{a}: {code} {msg}" for a, (code, msg) in replies.items())
-            permanent = all(_permanent(code) for code, _ in replies.values())
-            raise DeliveryError(f"every recipient refused: {text}", permanent=permanent) from e
-        except smtplib.SMTPResponseException as e:  # sender refused, data refused
-            self.close()
-            raise DeliveryError(_reply(e), permanent=_permanent(e.smtp_code)) from e
-        except (smtplib.SMTPException, OSError) as e:
-            self.close()
-            raise DeliveryError(f"delivery interrupted: {_oneline(e)}") from e
-        return {addr: f"{code} {_text(msg)}" for addr, (code, msg) in refused.items()}
-
-    def close(self) -> None:
-        smtp, self._smtp = self._smtp, None
-        _quit(smtp)
-
-
-def _quit(smtp: smtplib.SMTP | None) -> None:
-    if smtp is None:
-        return
-    try:
-        smtp.quit()
-    except (smtplib.SMTPException, OSError):
-        smtp.close()  # the session is gone anyway; close the socket
-
-
-def _permanent(code: int) -> bool:
-    return 500 <= code < 600 and code not in _AUTH_CODES
-
-
-def _text(message: bytes | str) -> str:
-    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
-
-
-def _reply(e: smtplib.SMTPResponseException) -> str:
-    return f"{e.smtp_code} {_oneline(_text(e.smtp_error))}"
-
-
-def _oneline(value: object) -> str:
-    return " ".join(str(value).split())[:500] or type(value).__name__
-
-
-def transport_for(config: OutboundConfig) -> Transport:
-    """The transport ``[outbound] transport`` names."""
-    if config.transport == "smtp":
-        return SmtpTransport(config)
-    return FileTransport(config.dir)
-
-
-# --- DKIM -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DkimSigner:
-    """Signs outgoing mail for ``[outbound] dkim_domain`` (RFC 6376, relaxed/relaxed) with an
-    RSA key (PEM) or an ed25519 key (RFC 8463: dknewkey's base64 seed, or PKCS#8 PEM)."""
-
-    domain: str
-    selector: str
-    algorithm: bytes  # b"rsa-sha256" | b"ed25519-sha256"
-    private_key: bytes  # what dkim.sign takes: the PEM, or the base64 seed
-
-    @classmethod
-    def from_config(cls, config: OutboundConfig) -> DkimSigner | None:
-        if not (config.dkim_domain and config.dkim_selector and config.dkim_key_file):
-            return None
-        algorithm, key = load_signing_key(config.dkim_key_file)
-        return cls(config.dkim_domain, config.dkim_selector, algorithm, key)
-
-    def sign(self, raw: bytes) -> bytes:
-        """``raw`` with a DKIM-Signature prepended, covering the listed headers it has."""
-        present = {
-            name.lower() for name in BytesHeaderParser(policy=SMTP_POLICY).parsebytes(raw).keys()
-        }
-        include = [name.lower().encode() for name in DKIM_HEADERS if name.lower() in present]
-        header = dkim.sign(
-            raw,
-            self.selector.encode("ascii"),
-            self.domain.encode("ascii"),
-            self.private_key,
-            canonicalize=(b"relaxed", b"relaxed"),
-            signature_algorithm=self.algorithm,
-            include_headers=include,
-        )
-        return header + raw
-
-
-def load_signing_key(path: Path) -> tuple[bytes, bytes]:
-    """(algorithm, dkimpy private key) from a key file; a :class:`ConfigError` says what is
-    wrong with it, at start rather than at the first message."""
-
-    def bad(why: str) -> ConfigError:
-        return ConfigError(f"cannot use {path} as a DKIM key: {why}", key="outbound.dkim_key_file")
-
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise bad(e.strerror or str(e)) from None
-    text = data.strip()
-    if b"-----BEGIN" in text:
-        body = re.search(rb"-----BEGIN [A-Z ]+-----(.*?)-----END", text, re.DOTALL)
-        try:
-            der = base64.b64decode(b"".join(body[1].split()) if body else b"", validate=True)
-        except binascii.Error:
-            raise bad("the PEM body is not base64") from None
-        if der.startswith(_ED25519_PKCS8_PREFIX) and len(der) == len(_ED25519_PKCS8_PREFIX) + 32:
-            return b"ed25519-sha256", base64.b64encode(der[len(_ED25519_PKCS8_PREFIX) :])
-        try:
-            parse_pem_private_key(text + b"\n")
-        except (UnparsableKeyError, ValueError, IndexError) as e:
-            raise bad(f"not an RSA or ed25519 private key ({e})") from None
-        return b"rsa-sha256", text + b"\n"
-    try:
-        seed = base64.b64decode(text, validate=True)
-    except binascii.Error:
-        seed = b""
-    if len(seed) != 32:
-        raise bad("expected a PEM private key or an ed25519 seed in base64 (dknewkey)")
-    return b"ed25519-sha256", base64.b64encode(seed)
 
 
 # --- the outbox -------------------------------------------------------------------------------
@@ -726,7 +474,7 @@ class Outbox:
     def _failed_attempt(
         self, claim: _Claim, error: DeliveryError, now: datetime, report: DeliveryReport
     ) -> None:
-        text = _oneline(error)
+        text = oneline(error)
         if error.permanent or claim.attempts >= self.retry_policy.max_attempts:
             reason = (
                 "refused by the relay"

@@ -25,7 +25,7 @@ from ingestd.db.clock import utcnow
 from ingestd.db.tables import messages, outbox, quarantine
 from ingestd.durable import write_file
 from ingestd.logs import kv as _kv
-from ingestd.message.outcome import MessageOutcome, Release
+from ingestd.message.outcome import MessageOutcome, Release, taken_by_another
 from ingestd.rates.model import iso
 from ingestd.rates.store import Store, fit_row
 from ingestd.states import HeldState, MessageState, MessageStatus, NotifyState
@@ -191,13 +191,7 @@ class Ledger:
                         ).inserted_primary_key[0]
                 except sa.exc.IntegrityError:
                     # another instance took it a moment ago: it is its message now
-                    return MessageOutcome(
-                        status=MessageStatus.DUPLICATE,
-                        reason=None,
-                        message="another ingestd is processing this message",
-                        raw_sha256=digest,
-                        correlation_id=correlation_id,
-                    )
+                    return taken_by_another(digest, correlation_id)
                 return row_id, 1, None
             if row.state != MessageState.PROCESSING and release is None:
                 # a held message stays held however often it comes (IMAP files it there again)

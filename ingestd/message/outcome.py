@@ -165,3 +165,14 @@ def crashed(
     )
     outcome.from_addr = outcome.from_addr or address_of(envelope_from)
     return outcome
+
+
+def taken_by_another(digest: str, correlation_id: str | None) -> MessageOutcome:
+    """Another daemon sharing the database works on these bytes right now: it is its message."""
+    return MessageOutcome(
+        status=MessageStatus.DUPLICATE,
+        reason=None,
+        message="another ingestd is processing this message",
+        raw_sha256=digest,
+        correlation_id=correlation_id,
+    )

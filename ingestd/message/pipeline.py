@@ -38,7 +38,7 @@ from ingestd.logs import kv as _kv
 from ingestd.mail.mime import Extraction, extract_sheets, parse_message, too_many_parts
 from ingestd.message.ledger import Ledger, raw_hash
 from ingestd.message.notify import Notifier
-from ingestd.message.outcome import MessageOutcome, Release, crashed, outcome_of
+from ingestd.message.outcome import MessageOutcome, Release, crashed, outcome_of, taken_by_another
 from ingestd.rates.store import Store
 from ingestd.states import ImportStatus, MessageState, MessageStatus, NotifyState
 
@@ -91,13 +91,7 @@ class Pipeline:
             if not mine:
                 # another daemon sharing the database is processing these bytes right now: its
                 # row says "processing" like a crashed attempt would, but it is its message
-                return MessageOutcome(
-                    status=MessageStatus.DUPLICATE,
-                    reason=None,
-                    message="another ingestd is processing this message",
-                    raw_sha256=digest,
-                    correlation_id=correlation_id,
-                )
+                return taken_by_another(digest, correlation_id)
             return self._process_locked(
                 raw, digest, source, received, correlation_id, release, now, envelope_from
             )

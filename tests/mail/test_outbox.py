@@ -33,13 +33,9 @@ from ingestd.config import Config, ConfigError, DnsConfig, load_config
 from ingestd.db.clock import utcnow
 from ingestd.db.tables import messages
 from ingestd.db.tables import outbox as outbox_table
-from ingestd.mail.outbox import (
-    DKIM_HEADERS,
-    Outbox,
-    RetryPolicy,
-    SmtpTransport,
-    eml_name,
-)
+from ingestd.mail.outbox import Outbox, RetryPolicy
+from ingestd.mail.signing import DKIM_HEADERS
+from ingestd.mail.transport import SmtpTransport, eml_name
 from ingestd.rates.store import Store
 
 FROM = "Rates Desk <rates@carrier.example>"
