@@ -32,6 +32,7 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingestd.errors import IngestdError
+from ingestd.intervals import IN_CONFIG, parse_intervals
 
 T = TypeVar("T")
 
@@ -780,10 +781,9 @@ _env_name = _matching(r"^[A-Za-z_][A-Za-z0-9_]*$", "is not an environment variab
 def _intervals(value: Any, from_env: bool) -> tuple[int, int]:
     wrong = f'{_show(value)} is not intervals; allowed: "60/60" or [60, 60] (seconds, 1 or more)'
     if isinstance(value, str):
-        parts: list[Any] = value.split("/")
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        parts: Any = parse_intervals(value, IN_CONFIG)
+        if parts is None:
             raise _Bad(wrong)
-        parts = [int(p) for p in parts]
     elif isinstance(value, list) and len(value) == 2:
         parts = value
     else:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ingestd.intervals import IN_ANSWERS, pair_pattern
 from ingestd.sheets.headers import FIELDS, header_key
 
 # the reader's options (``sheets.deck.ReadOptions``), which hold answers themselves
@@ -26,8 +27,6 @@ IGNORE = "ignore"  # the answer that leaves a column unread (as vendor ``columns
 EVERY_OTHER = "*"  # the increments of every destination no other answer or rule names
 DATE_ORDERS = ("dmy", "mdy", "ymd")
 HYPHEN_MEANINGS = ("range", "pair")
-# "60/60", "60-60", "60+60", "60 / 60": the first interval and every next one, in seconds
-_INTERVALS = re.compile(r"^\s*(\d{1,5})\s*[/+\-]\s*(\d{1,5})\s*$")
 FINGERPRINT_DIGITS = 16
 
 
@@ -71,7 +70,7 @@ class Answers:
         rules: dict[str, tuple[int, int]] = {}
         for text in increments:
             name, value = _split(text, "--increments", "DESTINATION=60/60")
-            found = _INTERVALS.match(value)
+            found = re.match(pair_pattern(IN_ANSWERS), value)
             if found is None:
                 raise ValueError(
                     f'--increments "{text}": {value!r} is not increments; '

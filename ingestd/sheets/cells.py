@@ -25,6 +25,7 @@ import phonenumbers
 import polars as pl
 from phonenumbers import PhoneMetadata
 
+from ingestd.intervals import IN_CELLS, pair_pattern
 from ingestd.rates.export import FORMULA_START
 from ingestd.rates.model import PRICE, TIME
 from ingestd.sheets.headers import currency_in, fold
@@ -946,7 +947,7 @@ def parse_pulse(s: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
     a single number ``60`` means 60/60."""
     cell = pl.col(_WORK)
     text = cell.str.strip_chars()
-    pair = r"^([0-9]{1,5}) ?[/+:-] ?([0-9]{1,5})$"
+    pair = pair_pattern(IN_CELLS)
     single = r"^([0-9]{1,5})$"
     first = pl.coalesce(text.str.extract(pair, 1), text.str.extract(single, 1)).cast(pl.Int32)
     after = pl.coalesce(text.str.extract(pair, 2), text.str.extract(single, 1)).cast(pl.Int32)
