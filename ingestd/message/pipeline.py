@@ -312,7 +312,7 @@ class Pipeline:
         self.ledger.finish(row_id, outcome, state=MessageState.DONE, notify=NotifyState.PENDING)
         return outcome
 
-    def quarantinecrashed(
+    def quarantine_crashed(
         self,
         raw: bytes,
         *,
