@@ -1,4 +1,5 @@
-"""The ``ingestd`` command: parse arguments, call the library, print (SPEC §2.2).
+"""The ``ingestd`` command (SPEC §2.2): parse the arguments, call the application layer
+(``ingestd.service``), print what it returns (``ingestd.cli_output``).
 
 Exit codes: 0 success, 1 the work was refused or failed, 2 usage or configuration error.
 """
@@ -24,7 +25,7 @@ from ingestd.errors import IngestdError, RefusedError, UsageError
 from ingestd.logs import KvFormatter, kv
 from ingestd.rates.model import Kind
 from ingestd.rates.store import utcnow
-from ingestd.service import App, decks, status, tables, vendors
+from ingestd.service import App, decks, messages, outbox, status, tables, vendors
 from ingestd.sheets.cells import DATE_RANGE
 
 if TYPE_CHECKING:
@@ -460,8 +461,6 @@ def _import_messages(args: argparse.Namespace, config: Config, paths: list[Path]
             "`ingestd quarantine release ID --map …`; --map/--increments/--date-order/--hyphen "
             "here are for sheets"
         )
-    from ingestd.service import messages
-
     with App.open(config) as app:
         outcomes = [
             messages.import_message_file(app, path, received_at=args.received_at) for path in paths
@@ -578,8 +577,6 @@ def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
     answers = _answers(args)
     if answers and args.action != "release":
         raise UsageError("--map/--increments/--date-order/--hyphen are for release")
-    from ingestd.service import messages
-
     with App.open(config) as app:
         if args.action == "list":
             entries = messages.held(app, all_states=args.all)
@@ -619,8 +616,6 @@ def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("say which outbox message to retry: its id")
     if args.action == "retry" and args.state is not None:
         raise UsageError("--state is for list")
-    from ingestd.service import outbox
-
     with App.open(config) as app:
         if args.action == "retry":
             entry = outbox.retry(app, args.id)

@@ -1,5 +1,5 @@
-"""What the ``ingestd`` command prints for people, and its JSON (SPEC §2.2): the text renderings
-of what the application layer (``ingestd.service``) returns."""
+"""What the ``ingestd`` command prints: for people, the text renderings of what the application
+layer (``ingestd.service``) returns; for programs (``--json``), its data as JSON."""
 
 from __future__ import annotations
 
