@@ -407,11 +407,11 @@ def _table(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def cmd_import(args: argparse.Namespace, config: Config) -> int:
-    messages = [Path(n) for n in args.files if Path(n).suffix.lower() == ".eml"]
-    if messages:
-        if len(messages) != len(args.files):
+    emls = [Path(n) for n in args.files if Path(n).suffix.lower() == ".eml"]
+    if emls:
+        if len(emls) != len(args.files):
             raise UsageError("import messages (.eml) and sheets in separate commands")
-        return _import_messages(args, config, messages)
+        return _import_messages(args, config, emls)
     if not args.vendor:
         raise UsageError("say which vendor the sheets are from with --vendor")
     answers = _answers(args)
