@@ -251,9 +251,7 @@ class InboundQueue:
         except OSError as e:
             # a full disk: the item goes back all the same (this attempt stays counted and the
             # delay holds in memory only) rather than stay in processing/ until a restart
-            log.error(
-                "event=queue.release_meta_failed queue_id=%s error=%s", item.id, f"{e}"[:200]
-            )
+            log.error("event=queue.release_meta_failed queue_id=%s error=%s", item.id, f"{e}"[:200])
         os.rename(self.processing / item.id, self.new / item.id)
         sync_directory(self.new)
         self._not_before[item.id] = not_before

@@ -55,7 +55,6 @@ class Price(TypeDecorator):
         return None if value is None else Decimal(value)
 
 
-
 rate_tables = sa.Table(
     "rate_tables",
     metadata,

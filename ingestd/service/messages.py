@@ -1,0 +1,107 @@
+"""Whole messages through the mail pipeline (the sender proven by DKIM, every attachment to its
+table), and the quarantine where the ones held for a person wait."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ingestd.errors import IngestdError
+from ingestd.service.app import App
+from ingestd.service.decks import read
+from ingestd.sheets.answers import Answers
+
+if TYPE_CHECKING:  # the mail modules load only for the operations that use them
+    from ingestd.message.ledger import HeldMessage
+    from ingestd.message.outcome import MessageOutcome
+    from ingestd.message.quarantine import Quarantine
+
+
+def import_message(
+    app: App, raw: bytes, *, source: str = "cli", received_at: datetime | None = None
+) -> MessageOutcome:
+    """One message (its raw bytes) as far as it goes, held ones into the quarantine; one that
+    cannot be decided now (DNS down) is an error saying to try again later."""
+    return _process(app, raw, source=source, received_at=received_at, label="")
+
+
+def import_message_file(
+    app: App, path: Path, *, source: str = "cli", received_at: datetime | None = None
+) -> MessageOutcome:
+    """:func:`import_message` of an .eml file; its errors name the file."""
+    app.pipeline  # noqa: B018 -- made first: a configuration it cannot use is said before the file
+    return _process(app, read(path), source=source, received_at=received_at, label=f"{path}: ")
+
+
+def _process(
+    app: App, raw: bytes, *, source: str, received_at: datetime | None, label: str
+) -> MessageOutcome:
+    from ingestd.message.pipeline import TemporaryFailure
+
+    try:
+        return app.pipeline.process(raw, source=source, received_at=received_at)
+    except TemporaryFailure as e:
+        raise IngestdError(f"{label}{e}; try again later") from None
+
+
+def counts(app: App) -> dict[str, Any]:
+    """Messages by state, held quarantine entries (by reason) and the outbox by state."""
+    from ingestd.message.ledger import mail_counts
+
+    return mail_counts(app.store)
+
+
+# --- the quarantine ------------------------------------------------------------------------------
+
+
+def _quarantine(app: App) -> Quarantine:
+    from ingestd.message.quarantine import Quarantine
+
+    return Quarantine(app.pipeline)
+
+
+def held(app: App, *, all_states: bool = False) -> list[HeldMessage]:
+    """The messages held for a person (with ``all_states``, also released and dropped ones),
+    oldest first."""
+    return _quarantine(app).list(all_states=all_states)
+
+
+def held_message(app: App, held_id: int) -> HeldMessage:
+    """One quarantine entry; an unknown id is a usage error."""
+    return _quarantine(app).get(held_id)
+
+
+def release(
+    app: App,
+    held_id: int,
+    *,
+    accept_unauthenticated: bool = False,
+    vendor: str | None = None,
+    note: str | None = None,
+    answers: Answers | None = None,
+) -> MessageOutcome:
+    """Run the held message through the pipeline again, guards accepted.  A message whose
+    sender was not authenticated goes through only with ``accept_unauthenticated``;
+    ``vendor`` names the vendor of a sender no vendor lists; ``answers`` are used for every
+    sheet and kept as the vendor's profile.  An entry not held (any more) is a usage error."""
+    from ingestd.message.pipeline import TemporaryFailure
+
+    try:
+        return _quarantine(app).release(
+            held_id,
+            accept_unauthenticated=accept_unauthenticated,
+            vendor=vendor,
+            note=note,
+            answers=answers,
+        )
+    except TemporaryFailure as e:
+        raise IngestdError(f"{e}; try again later") from None
+
+
+def drop(app: App, held_id: int, *, note: str | None = None) -> HeldMessage:
+    """Drop a held message (its raw copy goes when no other entry holds it); returns the
+    entry as it now is."""
+    quarantine = _quarantine(app)
+    quarantine.drop(held_id, note=note)
+    return quarantine.get(held_id)
