@@ -36,6 +36,7 @@ from ingestd.cli import main
 from ingestd.config import load_config
 from ingestd.mail.compose import notifications
 from ingestd.mail.mime import extract_sheets, parse_message
+from ingestd.message.notify import rates_for
 from ingestd.message.pipeline import Pipeline
 from ingestd.rates.store import Store
 from ingestd.sheets.read import MAX_GRID_CELLS, MAX_LINE_CHARS, MAX_ODS_CELLS
@@ -617,7 +618,8 @@ def test_a_mail_carrying_the_file_is_answered_and_the_next_one_imported(pipeline
         assert (outcome.status, outcome.reason) == ("quarantined", "no_sheet"), outcome.as_dict()
         assert hostile.by_mail in [s["reason"] for s in outcome.skipped], outcome.skipped
     # the vendor (authenticated) is told, in one line per reason
-    purposes = [o.purpose for o in notifications(outcome, pipeline.config, pipeline.store)]
+    rates = rates_for(outcome, pipeline.config, pipeline.store)
+    purposes = [o.purpose for o in notifications(outcome, pipeline.config, rates)]
     assert "confirmation" in purposes
     nxt = signed(
         rate_message([("rates.csv", csv_deck(codes(4)))], message_id=f"<next-{case}@acme.example>"),
@@ -680,7 +682,8 @@ def test_attachment_names_are_never_paths_and_are_shown_safely(pipeline, key, tm
     ), created
     assert not Path("/etc/passwd.csv").exists()
     shown = 0
-    for out in notifications(outcome, pipeline.config, pipeline.store):
+    rates = rates_for(outcome, pipeline.config, pipeline.store)
+    for out in notifications(outcome, pipeline.config, rates):
         message = out.message
         for header, value in message.items():
             assert "\n" not in str(value) and "\r" not in str(value), (header, value)

@@ -1,9 +1,11 @@
 """The messages ingestd sends (SPEC §6), built from what the pipeline decided.
 
 Pure functions: an outcome (``MessageOutcome`` or its ``as_dict()`` as stored in the
-``messages`` row), the configuration and, for the reports that attach rate files, the store in;
-``Outgoing`` values out.  Nothing here sends, stores or signs — the outbox does that — so a
-notification can be composed again after a crash and come out as the same message:
+``messages`` row), the configuration and, for the reports that attach rate files, the rates
+they render (``VersionRates``, gathered from the store by the notify stage as ``rates_wanted``
+asks) in; ``Outgoing`` values out.  Nothing here reads the store, sends, stores or signs — the
+outbox does that — so a notification can be composed again after a crash and come out as the
+same message:
 
 - the Message-ID is derived from the inbound message's raw hash, the purpose, what the
   message says (status, table and version) and the recipients, so a retry has the same
@@ -46,8 +48,8 @@ from ingestd.message.ledger import HeldMessage
 from ingestd.message.outcome import MessageOutcome
 from ingestd.rates.export import _XML_ILLEGAL as XML_ILLEGAL  # the exports' one rule for XLSX
 from ingestd.rates.export import FORMULA_START, neutralize_formula, write_export
-from ingestd.rates.model import Kind, iso, price_text, spec_for
-from ingestd.rates.store import Store, TableRef
+from ingestd.rates.model import iso, price_text
+from ingestd.rates.store import TableRef
 from ingestd.states import Purpose, SourceClass
 
 # a MessageOutcome, or its as_dict() as the messages row stores it (JSON)
@@ -114,20 +116,6 @@ DECK_STATUS_LABELS = {
     "duplicate": "already imported",
     "held": "held for review",
     "dry_run": "not written (dry run)",
-}
-# the classes a price-change notice lists, and how it names them; "withdrawn" is a code a
-# version dropped without a discontinued row, "cancelled" a pending rate it took back (a
-# rollback) — price_change_rows
-NOTICE_LABELS = {
-    "increase": "increase",
-    "decrease": "decrease",
-    "new": "new code",
-    "discontinued": "removed",
-    "withdrawn": "removed",
-    "cancelled": "change cancelled",
-    "forbidden": "blocked",
-    "unforbidden": "unblocked",
-    "interval_change": "increment change",
 }
 NOTICE_GROUPS = (
     # (one, many, classes)
@@ -250,6 +238,71 @@ class Attachment:
 # --- the four messages ---------------------------------------------------------------------
 
 
+# a deck's version as the mail about it names it: vendor, kind, table, version
+DeckKey: TypeAlias = tuple[str | None, str | None, str | None, int | None]
+
+
+def deck_key(deck: Mapping[str, Any]) -> DeckKey:
+    return (deck.get("vendor"), deck.get("kind"), deck.get("table"), deck.get("version"))
+
+
+@dataclass(frozen=True)
+class RatesWanted:
+    """What the mail about one deck needs from the store (``rates_wanted``)."""
+
+    deck: DeckKey
+    # the version's rows (for the import report's attachment) if it holds at most this many;
+    # 0: not wanted
+    rows: int
+    changes: bool  # what the version changes, for the subscribers' price-change notices
+
+
+@dataclass(frozen=True)
+class VersionRates:
+    """What the store holds of one deck's version, gathered as ``rates_wanted`` asked
+    (``message.notify.version_rates``), so that composing never reads the store."""
+
+    table: TableRef | None = None
+    rows_total: int = 0
+    rows: pl.DataFrame | None = None  # None when not asked for, or too many to attach
+    changes: pl.DataFrame | None = None  # ``rates.changes.price_changes``
+
+
+NO_RATES = VersionRates()
+
+
+def rates_wanted(outcome: OutcomeLike, config: Config) -> list[RatesWanted]:
+    """For every deck of a finished message that ``notifications`` will write about, what it
+    needs from the store: the table always, the rows for an import report of its own, the
+    price changes when someone subscribes to them."""
+    msg = _view(outcome)
+    decks = [deck for sheet in msg["sheets"] for deck in sheet.get("outcomes") or ()]
+    reported = [d for d in decks if d.get("status") in ("imported", "refused")]
+    own_reports = len(reported) <= config.notify.reports_per_message
+    wanted = []
+    for deck in decks:
+        imported = deck.get("status") == "imported" and bool(deck.get("version"))
+        if not (imported or deck in reported):
+            continue
+        vendor = config.vendor(deck.get("vendor") or msg["vendor"])
+        wanted.append(
+            RatesWanted(
+                deck_key(deck),
+                rows=ATTACH_MAX_ROWS if imported and own_reports else 0,
+                changes=imported and bool(_subscribers(config, vendor.id, deck.get("table"))),
+            )
+        )
+    return wanted
+
+
+def _subscribers(config: Config, vendor_id: str, table: str | None) -> tuple[str, ...]:
+    return _recipients(
+        s.address
+        for s in config.notify.price_change_subscribers
+        if (s.vendor is None or s.vendor == vendor_id) and (s.table is None or s.table == table)
+    )
+
+
 def vendor_confirmation(
     outcome: OutcomeLike,
     config: Config,
@@ -333,7 +386,7 @@ def import_report(
     outcome: OutcomeLike,
     sheet_outcome: DeckLike,
     config: Config,
-    store: Store,
+    rates: VersionRates,
     *,
     now: datetime | None = None,
 ) -> Outgoing:
@@ -348,20 +401,18 @@ def import_report(
     vendor = config.vendor(deck["vendor"] or msg["vendor"])
     recipients = _recipients(config.notify.rates_team)
     attachments: list[Attachment] = []
-    table_ref = _table_of(store, deck)
+    table_ref = rates.table
     export_name = export_command = too_big = None
     exported = False
     if deck["status"] == "imported" and table_ref is not None and deck["version"]:
         export_name = _export_name(vendor.id, deck)
-        size = store.version(table_ref, deck["version"]).rows_total  # without loading them
-        if size <= ATTACH_MAX_ROWS:
+        if rates.rows is not None:
             out = io.BytesIO()
-            rows = store.rows(table_ref, deck["version"]).drop("id")
-            write_export(rows, table_ref.kind, "csv", out, extended=True)
+            write_export(rates.rows.drop("id"), table_ref.kind, "csv", out, extended=True)
             attachments.append(Attachment(export_name, out.getvalue(), "text", "csv"))
             exported = True
         else:
-            too_big = size
+            too_big = rates.rows_total
             export_command = _export_command(config, vendor.id, table_ref, deck)
     if len(deck["rejected"]) > REJECTED_IN_BODY:
         attachments.append(_rejected_csv(deck["rejected"], "rejected-rows.csv"))
@@ -410,7 +461,7 @@ def price_change_notice(
     outcome: OutcomeLike,
     sheet_outcome: DeckLike,
     config: Config,
-    store: Store,
+    rates: VersionRates,
     *,
     now: datetime | None = None,
 ) -> list[Outgoing]:
@@ -425,17 +476,9 @@ def price_change_notice(
     if deck["status"] != "imported" or not deck["version"]:
         return []
     vendor = config.vendor(deck["vendor"] or msg["vendor"])
-    subscribers = _recipients(
-        s.address
-        for s in config.notify.price_change_subscribers
-        if (s.vendor is None or s.vendor == vendor.id)
-        and (s.table is None or s.table == deck["table"])
-    )
-    table_ref = _table_of(store, deck)
-    if not subscribers or table_ref is None:
-        return []
-    changes = price_change_rows(store, table_ref, deck["version"])
-    if changes.is_empty():
+    subscribers = _subscribers(config, vendor.id, deck["table"])
+    changes = rates.changes
+    if not subscribers or rates.table is None or changes is None or changes.is_empty():
         return []
     base = f"{_slug(vendor.id)}-{_slug(deck['table'])}-v{deck['version']}-changes"
     attachments = []
@@ -452,7 +495,7 @@ def price_change_notice(
         )
     groups = _notice_groups(changes)
     diff_command = _command(
-        config, "diff", "--vendor", vendor.id, "--table", table_ref.name,
+        config, "diff", "--vendor", vendor.id, "--table", rates.table.name,
         str(deck["version"] - 1), str(deck["version"]),
     )  # fmt: skip
     context = {
@@ -527,7 +570,7 @@ def quarantine_alert(
 def notifications(
     outcome: OutcomeLike,
     config: Config,
-    store: Store,
+    rates: Mapping[DeckKey, VersionRates],
     *,
     references: str | None = None,
     automated: bool = False,
@@ -546,7 +589,8 @@ def notifications(
     scheduler's ``unauthenticated_digest`` tells the rates team about all of them once per
     period, so strangers cannot flood the team.  A message with more decks to report than
     ``[notify] reports_per_message`` gets one ``import_summary`` listing them all instead of
-    one report each (README "Sending mail")."""
+    one report each (README "Sending mail").  ``rates``: what the store holds of each deck's
+    version, as ``rates_wanted`` asked."""
     msg = _view(outcome)
     out: list[Outgoing] = []
     confirmation = vendor_confirmation(
@@ -567,17 +611,25 @@ def notifications(
     decks = [deck for sheet in msg["sheets"] for deck in sheet.get("outcomes") or ()]
     reported = [d for d in decks if d.get("status") in ("imported", "refused")]
     if len(reported) > config.notify.reports_per_message:
-        out.append(import_summary(outcome, config, store, now=now))
+        out.append(import_summary(outcome, config, rates, now=now))
     else:
-        out += [import_report(outcome, deck, config, store, now=now) for deck in reported]
+        out += [
+            import_report(outcome, deck, config, rates.get(deck_key(deck), NO_RATES), now=now)
+            for deck in reported
+        ]
     for deck in decks:
         if deck.get("status") == "imported":
-            out += price_change_notice(outcome, deck, config, store, now=now)
+            deck_rates = rates.get(deck_key(deck), NO_RATES)
+            out += price_change_notice(outcome, deck, config, deck_rates, now=now)
     return out
 
 
 def import_summary(
-    outcome: OutcomeLike, config: Config, store: Store, *, now: datetime | None = None
+    outcome: OutcomeLike,
+    config: Config,
+    rates: Mapping[DeckKey, VersionRates],
+    *,
+    now: datetime | None = None,
 ) -> Outgoing:
     """The rates team's one report on a message with many decks: every deck with its table,
     version, status and counts, and the command that exports each new version; the list as a
@@ -587,7 +639,7 @@ def import_summary(
     vendor = config.vendor(msg["vendor"] or next((d["vendor"] for d in decks), None) or "")
     recipients = _recipients(config.notify.rates_team)
     for deck in decks:
-        table_ref = _table_of(store, deck)
+        table_ref = rates.get(deck_key(deck), NO_RATES).table
         deck["export_command"] = (
             _export_command(config, vendor.id, table_ref, deck)
             if deck["status"] == "imported" and table_ref is not None and deck["version"]
@@ -751,138 +803,6 @@ def cap_notice(
     )  # fmt: skip
 
 
-# --- the price-change list -----------------------------------------------------------------
-
-
-def price_change_rows(store: Store, table: TableRef, version: int) -> pl.DataFrame:
-    """What version ``version`` changes against the one before, one row per changed rate:
-    ``code, description, change, change_class, old_price, new_price, currency,
-    effective_from`` and, for voice, ``old_increment, new_increment``.
-
-    A new or changed row is paired with the rate the previous version had in effect at its
-    start (SPEC §4 change classes).  A row the version closed without a replacement is a
-    code ``withdrawn`` when nothing of the code is left, else a pending change ``cancelled``
-    (a rollback, a future rate taken back), paired with the rate in effect at that instant
-    now.  Unchanged rows and mere description changes are not listed."""
-    spec = spec_for(table.kind)
-    price = spec.rate_prices[0]
-    intervals = list(spec.intervals) if table.kind == Kind.VOICE else []
-    diff = store.diff(table, version - 1, version)
-    keep = ["code", "effective_from", price, *intervals, "description", "currency"]
-    flags = ["change_class", "discontinued"]
-    new = pl.concat(
-        [diff.added.select(keep + flags), diff.changed.select(keep + flags)], how="vertical"
-    ).filter(pl.col("change_class").is_in(list(NOTICE_LABELS)))
-    before = store.rows(table, version - 1) if version > 1 else diff.removed.clear()
-    listed = _rate_at(new, before, price, intervals, "old").with_columns(
-        _own_rate(price, intervals, "new")
-    )
-
-    gone = diff.removed.join(new.select("code"), on="code", how="anti")
-    if not gone.is_empty():
-        after = store.rows(table, version)
-        left = after.select("code").unique()
-        withdrawn = (
-            gone.join(left, on="code", how="anti")
-            .sort("code", "effective_from")
-            .group_by("code", maintain_order=True)
-            .last()
-            .with_columns(_own_rate(price, intervals, "old"), change_class=pl.lit("withdrawn"))
-        )
-        cancelled = _rate_at(
-            gone.join(left, on="code", how="semi"), after, price, intervals, "new"
-        ).with_columns(_own_rate(price, intervals, "old"), change_class=pl.lit("cancelled"))
-        undated = pl.lit(None, dtype=listed.schema["effective_from"]).alias("effective_from")
-        listed = pl.concat(
-            [listed, _pad(withdrawn.with_columns(undated), listed), _pad(cancelled, listed)],
-            how="vertical",
-        )
-    order = {cls: i for i, cls in enumerate(NOTICE_LABELS)}
-    columns = ["code", "description", "change", "change_class", "old_price", "new_price"]
-    columns += ["currency", "effective_from"]
-    columns += ["old_increment", "new_increment"] if intervals else []
-    return (
-        listed.with_columns(
-            pl.col("change_class").replace_strict(NOTICE_LABELS).alias("change"),
-            pl.col("change_class").replace_strict(order, return_dtype=pl.Int32).alias("_order"),
-        )
-        .sort("_order", "code", "effective_from", nulls_last=True)
-        .select(columns)
-    )
-
-
-def _own_rate(price: str, intervals: list[str], side: str) -> list[pl.Expr]:
-    """A row's own price and increment as the ``old_``/``new_`` columns; none when the row
-    discontinues the code."""
-    alive = ~pl.col("discontinued").fill_null(False)
-    out = [pl.when(alive).then(pl.col(price)).alias(f"{side}_price")]
-    if intervals:
-        out.append(pl.when(alive).then(_increment(*intervals)).alias(f"{side}_increment"))
-    return out
-
-
-def _rate_at(
-    frame: pl.DataFrame, rows: pl.DataFrame, price: str, intervals: list[str], side: str
-) -> pl.DataFrame:
-    """``frame`` with ``<side>_price`` (and ``<side>_increment``): the rate ``rows`` have in
-    effect for each row's code at its ``effective_from``; none when the code had no rate
-    then, its row had ended, or it was discontinued."""
-    other = rows.select(
-        "code",
-        pl.col("effective_from").alias("_from"),
-        pl.col("effective_to").alias("_to"),
-        pl.col("discontinued").alias("_gone"),
-        pl.col(price).alias("_price"),
-        *[pl.col(c).alias(f"_{c}") for c in intervals],
-    )
-    joined = frame.sort("code", "effective_from").join_asof(
-        other.sort("code", "_from"),
-        left_on="effective_from",
-        right_on="_from",
-        by="code",
-        strategy="backward",
-        check_sortedness=False,  # sorted within each code, which is what an asof join by code needs
-    )
-    in_effect = (
-        pl.col("_from").is_not_null()
-        & ~pl.col("_gone").fill_null(False)
-        & (pl.col("_to").is_null() | (pl.col("_to") > pl.col("effective_from")))
-    )
-    added = [pl.when(in_effect).then(pl.col("_price")).alias(f"{side}_price")]
-    if intervals:
-        rate = _increment(*[f"_{c}" for c in intervals])
-        added.append(pl.when(in_effect).then(rate).alias(f"{side}_increment"))
-    return joined.with_columns(added).drop([c for c in joined.columns if c.startswith("_")])
-
-
-def _pad(frame: pl.DataFrame, like: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with the columns of ``like``, a column it lacks as nulls (a withdrawn code
-    has no new price)."""
-    return frame.select(
-        pl.col(c).cast(t) if c in frame.columns else pl.lit(None, dtype=t).alias(c)
-        for c, t in like.schema.items()
-    )
-
-
-def _increment(first: str, then: str) -> pl.Expr:
-    return pl.concat_str(
-        [pl.col(first).cast(pl.String), pl.col(then).cast(pl.String)], separator="/"
-    )
-
-
-CHANGE_HEADERS = {
-    "code": "Code",
-    "description": "Description",
-    "change": "Change",
-    "old_price": "Old Price",
-    "new_price": "New Price",
-    "currency": "Currency",
-    "effective_from": "Effective From (UTC)",
-    "old_increment": "Old Increment",
-    "new_increment": "New Increment",
-}
-
-
 def _change_table(changes: pl.DataFrame, *, xlsx: bool = False) -> pl.DataFrame:
     """The attachment's columns as text: exact prices, ISO times, a vendor's description
     neutralized as the exports do it (no formulas; for XLSX no characters XML refuses)."""
@@ -901,6 +821,19 @@ def _change_table(changes: pl.DataFrame, *, xlsx: bool = False) -> pl.DataFrame:
                 col = col.str.replace_all(XML_ILLEGAL, "\ufffd")
         cells.append(col.alias(header))
     return changes.select(cells)
+
+
+CHANGE_HEADERS = {
+    "code": "Code",
+    "description": "Description",
+    "change": "Change",
+    "old_price": "Old Price",
+    "new_price": "New Price",
+    "currency": "Currency",
+    "effective_from": "Effective From (UTC)",
+    "old_increment": "Old Increment",
+    "new_increment": "New Increment",
+}
 
 
 def _changes_csv(changes: pl.DataFrame) -> bytes:
@@ -1449,17 +1382,6 @@ def _own_addresses(config: Config) -> set[str]:
     own = {parseaddr(config.outbound.from_addr)[1].lower()}
     own.update(r.lower() for r in config.smtp.recipients)
     return own
-
-
-def _table_of(store: Store, deck: Mapping[str, Any]) -> TableRef | None:
-    if not deck["table"] or not deck["vendor"]:
-        return None
-    found = [
-        t
-        for t in store.tables(deck["vendor"])
-        if t.name == deck["table"] and (deck["kind"] is None or str(t.kind) == deck["kind"])
-    ]
-    return found[0] if len(found) == 1 else None
 
 
 def _single(column: pl.Series) -> str | None:

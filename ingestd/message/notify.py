@@ -22,10 +22,18 @@ from ingestd.config import Config
 from ingestd.db.clock import utcnow
 from ingestd.db.tables import messages
 from ingestd.logs import kv
-from ingestd.mail.compose import notifications
+from ingestd.mail.compose import (
+    DeckKey,
+    OutcomeLike,
+    RatesWanted,
+    VersionRates,
+    notifications,
+    rates_wanted,
+)
 from ingestd.mail.outbox import Outbox
 from ingestd.message.outcome import MessageOutcome
-from ingestd.rates.store import Store
+from ingestd.rates.changes import price_changes
+from ingestd.rates.store import Store, TableRef
 from ingestd.states import MessageState, NotifyState
 
 log = logging.getLogger("ingestd.notify")
@@ -51,7 +59,7 @@ class Notifier:
         outgoing = notifications(
             outcome,
             self.config,
-            self.store,
+            rates_for(outcome, self.config, self.store),
             references=outcome.references,
             automated=outcome.automated,
             null_sender=outcome.envelope_from == "",
@@ -128,3 +136,36 @@ class Notifier:
             return conn.execute(
                 sa.select(messages.c.notify).where(messages.c.id == row_id)
             ).scalar()
+
+
+def rates_for(outcome: OutcomeLike, config: Config, store: Store) -> dict[DeckKey, VersionRates]:
+    """What the mail about a finished message renders from the store, read before composing."""
+    return version_rates(store, rates_wanted(outcome, config))
+
+
+def version_rates(store: Store, wanted: list[RatesWanted]) -> dict[DeckKey, VersionRates]:
+    out = {}
+    for want in wanted:
+        vendor, kind, name, version = want.deck
+        table = _table_of(store, vendor, kind, name)
+        if table is None or not version:
+            out[want.deck] = VersionRates(table=table)
+            continue
+        total, rows = 0, None
+        if want.rows:
+            total = store.version(table, version).rows_total  # without loading them
+            rows = store.rows(table, version) if total <= want.rows else None
+        changes = price_changes(store, table, version) if want.changes else None
+        out[want.deck] = VersionRates(table, total, rows, changes)
+    return out
+
+
+def _table_of(
+    store: Store, vendor: str | None, kind: str | None, name: str | None
+) -> TableRef | None:
+    if not name or not vendor:
+        return None
+    found = [
+        t for t in store.tables(vendor) if t.name == name and (kind is None or str(t.kind) == kind)
+    ]
+    return found[0] if len(found) == 1 else None

@@ -48,7 +48,10 @@ from ingestd.imports import import_file, import_sheet, rollback
 from ingestd.mail import compose
 from ingestd.mail.compose import (
     Outgoing,
+    RatesWanted,
+    VersionRates,
     cap_notice,
+    deck_key,
     import_report,
     notifications,
     price_change_notice,
@@ -59,9 +62,11 @@ from ingestd.mail.compose import (
 from ingestd.mail.mime import parse_message, summarize
 from ingestd.mail.outbox import HeldBack
 from ingestd.mail.render import check_templates, instant, price, text_table
+from ingestd.message.notify import rates_for, version_rates
 from ingestd.message.outcome import MessageOutcome
 from ingestd.message.pipeline import Pipeline
 from ingestd.message.quarantine import Quarantine
+from ingestd.rates.changes import price_changes
 from ingestd.rates.model import spec_for
 from ingestd.rates.store import Store
 from ingestd.sheets.answers import Answers, header_fingerprint
@@ -236,6 +241,12 @@ class Read:
     attachments: dict[str, bytes]
 
 
+def rates_of(rig, deck) -> VersionRates:
+    """What the store holds of one deck's version, everything the mail about it may render."""
+    key = deck_key(deck)
+    return version_rates(rig.store, [RatesWanted(key, compose.ATTACH_MAX_ROWS, True)])[key]
+
+
 def read(out: Outgoing) -> Read:
     """The message as a client parses it, its structure checked on the way."""
     msg = email.message_from_bytes(out.message.as_bytes(), policy=email.policy.default)
@@ -373,7 +384,7 @@ def test_no_confirmation_to_an_unsigned_sender(rig):
     assert vendor_confirmation(outcome, rig.config) is None
     # nobody hears of it one by one: the rates team reads it in the period's digest
     # (tests/test_scheduler.py), so strangers cannot flood the team with alerts
-    assert notifications(outcome, rig.config, rig.store) == []
+    assert notifications(outcome, rig.config, rates_for(outcome, rig.config, rig.store)) == []
 
 
 @pytest.mark.parametrize(
@@ -391,7 +402,10 @@ def test_no_confirmation_in_answer_to_robots_and_lists(rig, header):
     # ...unless the caller knows better (the flag only ever adds a refusal)
     flagged = summarize(parse_message(header + rate_message([]))).is_automated
     assert vendor_confirmation(person, rig.config, automated=flagged) is None
-    kinds = [o.purpose for o in notifications(outcome, rig.config, rig.store)]
+    kinds = [
+        o.purpose
+        for o in notifications(outcome, rig.config, rates_for(outcome, rig.config, rig.store))
+    ]
     assert "confirmation" not in kinds and "import_report" in kinds
 
 
@@ -412,7 +426,7 @@ def test_a_message_with_many_decks_gets_one_report_listing_them_all(rig):
     outcome = rig.send(sheets, subject="Acme: seven sheets")
     statuses = [d["status"] for s in outcome.as_dict()["sheets"] for d in s["outcomes"]]
     assert statuses == ["imported"] * 6 + ["refused"]
-    sent = notifications(outcome, rig.config, rig.store)
+    sent = notifications(outcome, rig.config, rates_for(outcome, rig.config, rig.store))
     reports = [o for o in sent if o.purpose == "import_report"]
     assert len(reports) == 1 and sent[0].purpose == "confirmation"
     r = read(reports[0])
@@ -431,7 +445,9 @@ def test_a_message_with_many_decks_gets_one_report_listing_them_all(rig):
     assert decks[6]["Export"] == ""
     # the same outcome composed again is the same message
     again = [
-        o for o in notifications(outcome, rig.config, rig.store) if o.purpose == reports[0].purpose
+        o
+        for o in notifications(outcome, rig.config, rates_for(outcome, rig.config, rig.store))
+        if o.purpose == reports[0].purpose
     ]
     assert [o.message_id for o in again] == [reports[0].message_id]
 
@@ -479,7 +495,9 @@ def test_the_digest_of_strangers_and_the_cap_notice_read_well_in_both_parts(rig)
 def test_a_message_without_a_sheet_is_answered_and_alerted(rig):
     outcome = rig.send([("terms.pdf", PDF)], subject="our terms")
     assert (outcome.status, outcome.reason) == ("quarantined", "no_sheet")
-    confirmation, alert = notifications(outcome, rig.config, rig.store)
+    confirmation, alert = notifications(
+        outcome, rig.config, rates_for(outcome, rig.config, rig.store)
+    )
     r = read(confirmation)
     assert r.subject.startswith("No rate sheet found in your message")
     both(r, "no rate sheet", "terms.pdf", compose.SHEET_FIXES["no_sheet"])
@@ -492,7 +510,9 @@ def test_a_held_deck_is_held_for_review_and_the_alert_names_the_guard(rig):
     rig.send([("rates.csv", csv_deck(codes(30)))], subject="Acme A-Z full")
     outcome = rig.send([("rates.csv", csv_deck(codes(10)))], subject="Acme A-Z full")
     assert (outcome.status, outcome.reason) == ("quarantined", "guard_triggered")
-    confirmation, alert = notifications(outcome, rig.config, rig.store)
+    confirmation, alert = notifications(
+        outcome, rig.config, rates_for(outcome, rig.config, rig.store)
+    )
     r = read(confirmation)
     assert r.subject.startswith("Held for review: Acme Voice Wholesale rates")
     both(r, "held for review", "discontinues 20 of 30 codes")
@@ -523,7 +543,7 @@ def test_a_deck_imported_beside_a_held_one_is_still_reported(make):
         subject="Acme A-Z full",
     )
     assert (outcome.status, outcome.reason) == ("quarantined", "guard_triggered")
-    sent = notifications(outcome, rig.config, rig.store)
+    sent = notifications(outcome, rig.config, rates_for(outcome, rig.config, rig.store))
     assert [o.purpose for o in sent] == [
         "confirmation",
         "quarantine_alert",
@@ -601,14 +621,14 @@ def test_the_import_report_names_the_vendor_profile_of_the_layout(rig, two_versi
                            received_at=V2_AT, mode="partial", answers=answers)  # fmt: skip
     assert first.status == "imported", first.as_dict()
     layout = header_fingerprint(["Zorg", "Pays", "Tarif"])
-    r = read(import_report(second, first.as_dict(), rig.config, rig.store))
+    r = read(import_report(second, first.as_dict(), rig.config, rates_of(rig, first.as_dict())))
     both(
         r,
         f"Read with the answers for layout {layout}:",
         '--map "Zorg=code" --map "Pays=destination" --increments "Dest 4400=60/60"',
         "kept as the vendor's profile of this layout",
     )
-    plain = read(import_report(second, deck_of(second), rig.config, rig.store))
+    plain = read(import_report(second, deck_of(second), rig.config, rates_of(rig, deck_of(second))))
     assert "Read with" not in plain.text and "Read with" not in plain.html_text
 
 
@@ -616,7 +636,7 @@ def test_the_import_report_attaches_the_table_that_reimports_to_the_same_rows(
     rig, two_versions, tmp_path
 ):
     _, second = two_versions
-    out = import_report(second, deck_of(second), rig.config, rig.store)
+    out = import_report(second, deck_of(second), rig.config, rates_of(rig, deck_of(second)))
     assert (out.purpose, out.recipients) == ("import_report", TEAM)
     r = read(out)
     assert r.message["Auto-Submitted"] == "auto-generated"
@@ -665,7 +685,7 @@ def test_a_table_too_big_to_mail_is_named_with_the_command_that_exports_it(
     _, second = two_versions
     monkeypatch.setattr(compose, "ATTACH_MAX_ROWS", 40)  # version 2 holds 41 rows
     monkeypatch.setattr(compose, "XLSX_MAX_ROWS", 5)
-    r = read(import_report(second, deck_of(second), rig.config, rig.store))
+    r = read(import_report(second, deck_of(second), rig.config, rates_of(rig, deck_of(second))))
     assert r.attachments == {}
     both(r, "The table has 41 rows, too many to mail")
     (command,) = [line.strip() for line in r.text.splitlines() if "ingestd -c" in line]
@@ -676,7 +696,9 @@ def test_a_table_too_big_to_mail_is_named_with_the_command_that_exports_it(
         exported = (tmp_path / "acme-default-v2.csv").read_bytes()
     assert len(exported.splitlines()) == 1 + 41
     # the notice keeps its CSV (11 changes) but leaves out the XLSX above its own limit
-    (notice, _) = price_change_notice(second, deck_of(second), rig.config, rig.store)
+    (notice, _) = price_change_notice(
+        second, deck_of(second), rig.config, rates_of(rig, deck_of(second))
+    )
     assert sorted(read(notice).attachments) == ["acme-default-v2-changes.csv"]
 
 
@@ -688,7 +710,7 @@ def test_the_report_lists_deferred_rows_with_both_dates(rig):
     outcome = rig.send([("update.csv", dated.encode())], at=V2_AT)
     deck = deck_of(outcome)
     assert [d["code"] for d in deck["deferred"]] == ["4400"]
-    r = read(import_report(outcome, deck, rig.config, rig.store))
+    r = read(import_report(outcome, deck, rig.config, rates_of(rig, deck)))
     both(r, "2025-01-21 00:00 UTC", "2025-01-27 10:00 UTC")  # stated, then effective
     c = read(vendor_confirmation(outcome, rig.config))
     both(c, "(1)", "2025-01-21 00:00 UTC", "2025-01-27 10:00 UTC", "notice period")
@@ -696,7 +718,7 @@ def test_the_report_lists_deferred_rows_with_both_dates(rig):
 
 def test_a_refused_deck_is_reported_without_a_file(rig):
     outcome = rig.send([("bad.csv", csv_deck(codes(3)) + b"Dest x,44ab,0.1\r\n")])
-    r = read(import_report(outcome, deck_of(outcome), rig.config, rig.store))
+    r = read(import_report(outcome, deck_of(outcome), rig.config, rates_of(rig, deck_of(outcome))))
     assert "refused (too_many_rejected)" in r.subject
     assert r.attachments == {}
     both(r, "1 of 4 rows were rejected", "44ab", "bad_code")
@@ -707,7 +729,9 @@ def test_a_refused_deck_is_reported_without_a_file(rig):
 
 def test_the_price_change_notice_lists_exactly_the_changed_codes(rig, two_versions):
     _, second = two_versions
-    notices = price_change_notice(second, deck_of(second), rig.config, rig.store)
+    notices = price_change_notice(
+        second, deck_of(second), rig.config, rates_of(rig, deck_of(second))
+    )
     # the subscribers of every table and of acme/default, one message each
     assert sorted(n.recipients for n in notices) == [
         ("acme-default@carrier.example",),
@@ -746,14 +770,17 @@ def test_no_notice_when_nothing_changed_or_nobody_subscribes(rig, two_versions):
     same = rig.send([("again.csv", csv_deck(V2_ROWS) + b"\r\n")], subject="Acme A-Z full", at=V3_AT)
     deck = deck_of(same)
     assert (deck["status"], deck["version"]) == ("imported", 3)
-    assert price_change_notice(same, deck, rig.config, rig.store) == []
+    assert price_change_notice(same, deck, rig.config, rates_of(rig, deck)) == []
     # a refused deck changes nothing either
     refused = rig.send([("x.csv", b"Hello,World\r\nfoo,bar\r\n")], at=V3_AT)
-    assert price_change_notice(refused, deck_of(refused), rig.config, rig.store) == []
+    assert (
+        price_change_notice(refused, deck_of(refused), rig.config, rates_of(rig, deck_of(refused)))
+        == []
+    )
 
 
 def test_price_change_rows_pairs_each_change_with_the_rate_it_replaces(rig, two_versions):
-    changes = compose.price_change_rows(rig.store, rig.store.find_table(VENDOR), 2)
+    changes = price_changes(rig.store, rig.store.find_table(VENDOR), 2)
     assert changes["change_class"].value_counts(sort=True).rows() == [
         ("increase", 5),
         ("decrease", 3),
@@ -768,7 +795,7 @@ def test_price_change_rows_pairs_each_change_with_the_rate_it_replaces(rig, two_
 def test_a_rollback_lists_cancelled_changes_and_withdrawn_codes(rig, two_versions):
     table = rig.store.find_table(VENDOR)
     assert rollback(rig.store, table, 1) == 3
-    changes = compose.price_change_rows(rig.store, rig.store.find_table(VENDOR), 3)
+    changes = price_changes(rig.store, rig.store.find_table(VENDOR), 3)
     by_code = {r["code"]: r for r in changes.iter_rows(named=True)}
     assert set(by_code) == CHANGED
     # 3300 is gone altogether; the rest keep version 1's rate again
@@ -790,7 +817,7 @@ def test_price_change_rows_of_an_sms_table(rig):
 
     load(b"MCC,MNC,Price\r\n234,10,0.01\r\n234,15,0.02\r\n", V1_AT)
     assert load(b"MCC,MNC,Price\r\n234,10,0.02\r\n262,02,0.03\r\n", V2_AT).version == 2
-    changes = compose.price_change_rows(rig.store, rig.store.find_table(VENDOR, name="sms"), 2)
+    changes = price_changes(rig.store, rig.store.find_table(VENDOR, name="sms"), 2)
     assert changes.select("code", "change").rows() == [("23410", "increase"), ("26202", "new code")]
     assert "old_increment" not in changes.columns  # SMS has no increments
 
@@ -802,8 +829,10 @@ def test_message_ids_are_stable_and_differ_by_purpose_and_recipients(make):
     rig = make()
     rig.send([("rates.csv", csv_deck(codes(30)))], at=V1_AT, subject="Acme A-Z full")
     outcome = rig.send([("rates.csv", csv_deck(V2_ROWS))], at=V2_AT, subject="Acme A-Z full")
-    first = notifications(outcome, rig.config, rig.store)
-    again = notifications(outcome, rig.config, rig.store, now=datetime(2031, 1, 1))
+    first = notifications(outcome, rig.config, rates_for(outcome, rig.config, rig.store))
+    again = notifications(
+        outcome, rig.config, rates_for(outcome, rig.config, rig.store), now=datetime(2031, 1, 1)
+    )
     assert [o.message_id for o in first] == [o.message_id for o in again]
     assert [o.purpose for o in first] == [
         "confirmation",

@@ -1,0 +1,140 @@
+"""What one version of a rate table changes against the one before, as people read it: one
+row per changed rate with the old and the new price (the subscribers' price-change notices)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ingestd.rates.model import Kind, spec_for
+from ingestd.rates.store import Store, TableRef
+
+# the classes a price-change list holds, and how it names them; "withdrawn" is a code a
+# version dropped without a discontinued row, "cancelled" a pending rate it took back (a
+# rollback)
+CHANGE_LABELS = {
+    "increase": "increase",
+    "decrease": "decrease",
+    "new": "new code",
+    "discontinued": "removed",
+    "withdrawn": "removed",
+    "cancelled": "change cancelled",
+    "forbidden": "blocked",
+    "unforbidden": "unblocked",
+    "interval_change": "increment change",
+}
+
+
+def price_changes(store: Store, table: TableRef, version: int) -> pl.DataFrame:
+    """What version ``version`` changes against the one before, one row per changed rate:
+    ``code, description, change, change_class, old_price, new_price, currency,
+    effective_from`` and, for voice, ``old_increment, new_increment``.
+
+    A new or changed row is paired with the rate the previous version had in effect at its
+    start (docs/semantics.md "Change classes").  A row the version closed without a replacement is a
+    code ``withdrawn`` when nothing of the code is left, else a pending change ``cancelled``
+    (a rollback, a future rate taken back), paired with the rate in effect at that instant
+    now.  Unchanged rows and mere description changes are not listed."""
+    spec = spec_for(table.kind)
+    price = spec.rate_prices[0]
+    intervals = list(spec.intervals) if table.kind == Kind.VOICE else []
+    diff = store.diff(table, version - 1, version)
+    keep = ["code", "effective_from", price, *intervals, "description", "currency"]
+    flags = ["change_class", "discontinued"]
+    new = pl.concat(
+        [diff.added.select(keep + flags), diff.changed.select(keep + flags)], how="vertical"
+    ).filter(pl.col("change_class").is_in(list(CHANGE_LABELS)))
+    before = store.rows(table, version - 1) if version > 1 else diff.removed.clear()
+    listed = _rate_at(new, before, price, intervals, "old").with_columns(
+        _own_rate(price, intervals, "new")
+    )
+
+    gone = diff.removed.join(new.select("code"), on="code", how="anti")
+    if not gone.is_empty():
+        after = store.rows(table, version)
+        left = after.select("code").unique()
+        withdrawn = (
+            gone.join(left, on="code", how="anti")
+            .sort("code", "effective_from")
+            .group_by("code", maintain_order=True)
+            .last()
+            .with_columns(_own_rate(price, intervals, "old"), change_class=pl.lit("withdrawn"))
+        )
+        cancelled = _rate_at(
+            gone.join(left, on="code", how="semi"), after, price, intervals, "new"
+        ).with_columns(_own_rate(price, intervals, "old"), change_class=pl.lit("cancelled"))
+        undated = pl.lit(None, dtype=listed.schema["effective_from"]).alias("effective_from")
+        listed = pl.concat(
+            [listed, _pad(withdrawn.with_columns(undated), listed), _pad(cancelled, listed)],
+            how="vertical",
+        )
+    order = {cls: i for i, cls in enumerate(CHANGE_LABELS)}
+    columns = ["code", "description", "change", "change_class", "old_price", "new_price"]
+    columns += ["currency", "effective_from"]
+    columns += ["old_increment", "new_increment"] if intervals else []
+    return (
+        listed.with_columns(
+            pl.col("change_class").replace_strict(CHANGE_LABELS).alias("change"),
+            pl.col("change_class").replace_strict(order, return_dtype=pl.Int32).alias("_order"),
+        )
+        .sort("_order", "code", "effective_from", nulls_last=True)
+        .select(columns)
+    )
+
+
+def _own_rate(price: str, intervals: list[str], side: str) -> list[pl.Expr]:
+    """A row's own price and increment as the ``old_``/``new_`` columns; none when the row
+    discontinues the code."""
+    alive = ~pl.col("discontinued").fill_null(False)
+    out = [pl.when(alive).then(pl.col(price)).alias(f"{side}_price")]
+    if intervals:
+        out.append(pl.when(alive).then(_increment(*intervals)).alias(f"{side}_increment"))
+    return out
+
+
+def _rate_at(
+    frame: pl.DataFrame, rows: pl.DataFrame, price: str, intervals: list[str], side: str
+) -> pl.DataFrame:
+    """``frame`` with ``<side>_price`` (and ``<side>_increment``): the rate ``rows`` have in
+    effect for each row's code at its ``effective_from``; none when the code had no rate
+    then, its row had ended, or it was discontinued."""
+    other = rows.select(
+        "code",
+        pl.col("effective_from").alias("_from"),
+        pl.col("effective_to").alias("_to"),
+        pl.col("discontinued").alias("_gone"),
+        pl.col(price).alias("_price"),
+        *[pl.col(c).alias(f"_{c}") for c in intervals],
+    )
+    joined = frame.sort("code", "effective_from").join_asof(
+        other.sort("code", "_from"),
+        left_on="effective_from",
+        right_on="_from",
+        by="code",
+        strategy="backward",
+        check_sortedness=False,  # sorted within each code, which is what an asof join by code needs
+    )
+    in_effect = (
+        pl.col("_from").is_not_null()
+        & ~pl.col("_gone").fill_null(False)
+        & (pl.col("_to").is_null() | (pl.col("_to") > pl.col("effective_from")))
+    )
+    added = [pl.when(in_effect).then(pl.col("_price")).alias(f"{side}_price")]
+    if intervals:
+        rate = _increment(*[f"_{c}" for c in intervals])
+        added.append(pl.when(in_effect).then(rate).alias(f"{side}_increment"))
+    return joined.with_columns(added).drop([c for c in joined.columns if c.startswith("_")])
+
+
+def _pad(frame: pl.DataFrame, like: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the columns of ``like``, a column it lacks as nulls (a withdrawn code
+    has no new price)."""
+    return frame.select(
+        pl.col(c).cast(t) if c in frame.columns else pl.lit(None, dtype=t).alias(c)
+        for c, t in like.schema.items()
+    )
+
+
+def _increment(first: str, then: str) -> pl.Expr:
+    return pl.concat_str(
+        [pl.col(first).cast(pl.String), pl.col(then).cast(pl.String)], separator="/"
+    )
