@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 from hypothesis import settings
-from rig_dns import TxtServer
-from rig_dovecot import Dovecot, dovecot_problem
+from rig.dns import TxtServer
+from rig.dovecot import Dovecot, dovecot_problem
 
 if TYPE_CHECKING:
-    from rig_signers import SigningKey
+    from rig.signers import SigningKey
 
 # property tests assert behaviour, not speed (README "Performance" measures that): no deadline,
 # so a loaded machine never fails an example that merely ran slowly
@@ -109,7 +109,7 @@ def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
 @pytest.fixture(scope="module")
 def acme_key() -> SigningKey:
     """Vendor acme's DKIM key (selector sel1), for the tests that run the daemon."""
-    from rig_signers import rsa_key  # it takes ``missing`` from this module
+    from rig.signers import rsa_key  # it takes ``missing`` from this module
 
     return rsa_key(2048)
 

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from rig_dovecot import free_port
+from rig.dovecot import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

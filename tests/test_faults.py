@@ -34,10 +34,10 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from conftest import PG_ADMIN, _server_database, missing
-from rig_daemon import RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup
-from rig_dns import TxtServer
-from rig_dovecot import Dovecot, free_port
-from rig_signers import SigningKey, rsa_key, sign_dkimpy
+from rig.daemon import RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup
+from rig.dns import TxtServer
+from rig.dovecot import Dovecot, free_port
+from rig.signers import SigningKey, rsa_key, sign_dkimpy
 from test_mail_e2e import CSV, deck_mail, send, voice_csv
 
 from ingestd.config import load_config

@@ -28,9 +28,9 @@ from urllib.parse import quote
 import openpyxl
 import pytest
 import xlwt
-from factories import versions_are_whole
-from rig_mail import VENDOR, codes, config_path, csv_deck, rate_message, signed, xlsx_deck
-from rig_signers import SigningKey, rsa_key
+from rig.factories import versions_are_whole
+from rig.mail import VENDOR, codes, config_path, csv_deck, rate_message, signed, xlsx_deck
+from rig.signers import SigningKey, rsa_key
 
 from ingestd.cli import main
 from ingestd.config import load_config
@@ -787,7 +787,7 @@ def test_the_daemon_refuses_a_repeated_cells_ods_by_mail_and_goes_on(tmp_path, d
     """The ODS through SMTP to the real daemon: 250, the sheet refused with its reason, the
     daemon alive, the next deck imported.  (A sixth of the reported file's rows, so that an
     unguarded reader costs about 2 GB, not 13.)"""
-    from rig_daemon import Setup
+    from rig.daemon import Setup
     from test_daemon_robustness import signed as acme_signed
     from test_daemon_robustness import small_deck
     from test_mail_e2e import deck_mail, send

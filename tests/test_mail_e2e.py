@@ -35,10 +35,10 @@ from typing import Any
 import openpyxl
 import pytest
 from conftest import missing
-from rig_daemon import RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup
-from rig_dns import TxtServer
-from rig_dovecot import free_port
-from rig_signers import SigningKey, rsa_key, sign_crafted, sign_dkimpy, sign_opendkim
+from rig.daemon import RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup
+from rig.dns import TxtServer
+from rig.dovecot import free_port
+from rig.signers import SigningKey, rsa_key, sign_crafted, sign_dkimpy, sign_opendkim
 
 IMPORT_TIMEOUT = 20.0  # seconds from the 250 until the version must be there
 TODAY = datetime.now(UTC).date()

@@ -3,7 +3,7 @@ listener (421 to what is new, 250 to the message in the middle of DATA) within t
 timeout, socket activation with a socket the test bound itself, and ``ingestd status`` showing
 each IMAP account's connection against a real Dovecot that is then stopped.
 
-The daemon, its configuration and the read-only views are the e2e rig's (``rig_daemon``); the
+The daemon, its configuration and the read-only views are the e2e rig's (``rig.daemon``); the
 mails are built with the helpers of ``test_mail_e2e``.
 """
 
@@ -21,8 +21,8 @@ import sys
 import time
 
 import pytest
-from rig_daemon import ACTIVATE, RECIPIENT, ROOT, VENDOR_SENDER, ImapMailbox, Setup
-from rig_signers import SigningKey, sign_dkimpy
+from rig.daemon import ACTIVATE, RECIPIENT, ROOT, VENDOR_SENDER, ImapMailbox, Setup
+from rig.signers import SigningKey, sign_dkimpy
 from test_mail_e2e import CSV, TODAY, deck_mail, send
 
 from ingestd.daemon import ActivationError, activated_sockets

@@ -1,5 +1,5 @@
-"""Fixtures of the authentication tests: a real DNS server (tests/rig_dns.py), DKIM keys made
-once per module (tests/rig_signers.py) and configurations loaded from TOML like the daemon's.
+"""Fixtures of the authentication tests: a real DNS server (tests/rig/dns.py), DKIM keys made
+once per module (tests/rig/signers.py) and configurations loaded from TOML like the daemon's.
 
 tests/auth has an ``__init__.py`` although the other test folders do not: without it this file
 would be imported as the top-level module ``conftest`` and replace tests/conftest.py in
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from rig_dns import TxtServer
-from rig_signers import SigningKey, ed25519_key, rsa_key
+from rig.dns import TxtServer
+from rig.signers import SigningKey, ed25519_key, rsa_key
 
 from ingestd.config import Config, load_config
 

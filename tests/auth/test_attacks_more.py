@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from rig_dns import TxtServer
-from rig_signers import rate_mail, sign_crafted, sign_dkimpy
+from rig.dns import TxtServer
+from rig.signers import rate_mail, sign_crafted, sign_dkimpy
 
 from ingestd.auth import REASONS, authenticate
 from ingestd.auth.dkim import AuthResult

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from rig_dns import TxtServer, txt_strings
-from rig_signers import (
+from rig.dns import TxtServer, txt_strings
+from rig.signers import (
     opendkim_supports,
     rate_mail,
     sign_crafted,

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rig_dovecot import free_port
-from rig_smtp import wait_until
+from rig.dovecot import free_port
+from rig.smtp import wait_until
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
 RECIPIENT = "rates@carrier.example"
 VENDOR_SENDER = "rates@acme.example"
