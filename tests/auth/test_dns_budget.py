@@ -15,14 +15,13 @@ from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 
 import pytest
+from conftest import Keys, MakeConfig, publish
 from rig.daemon import RECIPIENT, VENDOR_SENDER, Setup
 from rig.dns import TxtServer
 from rig.signers import rate_mail, sign_dkimpy
 
 from ingestd.auth import authenticate
 from ingestd.config import ConfigError, load_config
-
-from .conftest import Keys, MakeConfig, publish
 
 ACME = "acme.example"
 STALLING = "stall*._domainkey.acme.example"  # never answered: every lookup times out
