@@ -995,9 +995,8 @@ def test_a_message_the_queue_gave_up_on_is_held_with_its_envelope_sender(lite):
 def test_the_daemon_holds_a_message_with_too_many_sheets_received_over_smtp(
     tmp_path, dns, acme_key
 ):
-    from rig.daemon import Setup
+    from rig.daemon import CSV, Setup, deck_mail, send
     from rig.signers import sign_dkimpy
-    from test_mail_e2e import CSV, deck_mail, send
 
     dns.reset()
     dns.set_txt("sel1._domainkey.acme.example", acme_key.record)
