@@ -1,7 +1,7 @@
 """How long the real daemon takes to answer a forged mail whose extra DKIM signatures name
 selectors the DNS server never answers (README "Reliability and security").
 
-    PYTHONPATH=$PWD:$PWD/tests .venv/bin/python tests/auth/measure_stalling.py \\
+    PYTHONPATH=$PWD:$PWD/tests .venv/bin/python benchmarks/measure_stalling.py \\
         --signatures 60 --timeout 5s --domains aligned
 
 Starts the dnslib server of tests/rig/dns.py and ``python -m ingestd run`` (tests/rig/daemon.py)

@@ -5,7 +5,8 @@ another's tables, replays, and a flood of connections at the real daemon.
 Peers: the dnslib DNS server (tests/rig/dns.py) with the vendors' keys, dkimpy as signer, the
 real SMTP/LMTP listener (tests/rig/smtp.py) with raw sockets, the real daemon process
 (tests/rig/daemon.py); SQLite and the file outbox. The forgeries themselves are made and
-checked one by one in tests/auth/ (test_dkim.py, test_attacks_more.py)."""
+checked one by one against ingestd.auth in tests/auth/test_dkim.py and
+tests/system/test_attacks_dkim.py."""
 
 from __future__ import annotations
 
