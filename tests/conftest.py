@@ -37,6 +37,17 @@ PG_ADMIN = os.environ.get(
 MARIADB_ADMIN = os.environ.get("INGESTD_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/test")
 
 
+SYSTEM = ROOT / "tests" / "system"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/system/ (the daemon, the CLI and real peers end to end, attacks,
+    faults, fuzzing) is marked ``system``, so ``-m "not system"`` runs the fast part."""
+    for item in items:
+        if item.path.is_relative_to(SYSTEM):
+            item.add_marker(pytest.mark.system)
+
+
 def missing(what: str) -> None:
     """Skip on a developer's machine; fail under CI=true (SPEC §9)."""
     if IN_CI:
