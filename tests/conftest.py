@@ -1,23 +1,26 @@
 """Shared fixtures: real databases (SQLite always; PostgreSQL and MariaDB over real connections,
-SPEC §9), a real Dovecot, and the rule that a missing component skips on a laptop but fails in
-CI."""
+SPEC §9), a real Dovecot, a real DNS server with DKIM keys, and the rule that a missing
+component skips on a laptop but fails in CI."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 from hypothesis import settings
-from rig_dns import TxtServer
-from rig_dovecot import Dovecot, dovecot_problem
+from rig.dns import TxtServer
+from rig.dovecot import Dovecot, dovecot_problem
+
+from ingestd.config import Config, load_config
 
 if TYPE_CHECKING:
-    from rig_signers import SigningKey
+    from rig.signers import SigningKey
 
 # property tests assert behaviour, not speed (README "Performance" measures that): no deadline,
 # so a loaded machine never fails an example that merely ran slowly
@@ -32,6 +35,17 @@ PG_ADMIN = os.environ.get(
     "INGESTD_TEST_POSTGRESQL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 MARIADB_ADMIN = os.environ.get("INGESTD_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+SYSTEM = ROOT / "tests" / "system"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/system/ (the daemon, the CLI and real peers end to end, attacks,
+    faults, fuzzing) is marked ``system``, so ``-m "not system"`` runs the fast part."""
+    for item in items:
+        if item.path.is_relative_to(SYSTEM):
+            item.add_marker(pytest.mark.system)
 
 
 def missing(what: str) -> None:
@@ -109,7 +123,7 @@ def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
 @pytest.fixture(scope="module")
 def acme_key() -> SigningKey:
     """Vendor acme's DKIM key (selector sel1), for the tests that run the daemon."""
-    from rig_signers import rsa_key  # it takes ``missing`` from this module
+    from rig.signers import rsa_key  # it takes ``missing`` from this module
 
     return rsa_key(2048)
 
@@ -120,3 +134,89 @@ def dns(acme_key: SigningKey) -> Iterator[TxtServer]:
     with TxtServer() as server:
         server.set_txt("sel1._domainkey.acme.example", acme_key.record)
         yield server
+
+
+# --- the authentication tests (tests/auth, tests/system/test_attacks_dkim.py): a real DNS server
+# (tests/rig/dns.py), DKIM keys made once per module (tests/rig/signers.py) and configurations
+# loaded from TOML like the daemon's
+
+
+@dataclass(frozen=True)
+class Keys:
+    rsa2048: SigningKey  # the vendor's usual key: its TXT record needs two 255-byte strings
+    rsa1024: SigningKey  # the smallest size accepted
+    rsa512: SigningKey  # too small (RFC 8301)
+    ed25519: SigningKey
+    other: SigningKey  # somebody else's key: for evil.example and for wrong pins
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keys:
+    from rig.signers import ed25519_key, rsa_key
+
+    return Keys(rsa_key(2048), rsa_key(1024), rsa_key(512), ed25519_key(), rsa_key(1024))
+
+
+@pytest.fixture(scope="module")
+def _module_dns_server() -> Iterator[TxtServer]:
+    with TxtServer() as server:
+        yield server
+
+
+@pytest.fixture
+def dns_server(_module_dns_server: TxtServer) -> TxtServer:
+    """The module's DNS server, emptied and answering again for each test."""
+    _module_dns_server.reset()
+    return _module_dns_server
+
+
+def publish(server: TxtServer, selector: str, domain: str, key: SigningKey) -> None:
+    server.set_txt(f"{selector}._domainkey.{domain}", key.record)
+
+
+# The vendors of the tests: acme aligns by organizational domain (no dkim_domains), beta signs
+# through a mailing service it names, coop sits under a public suffix (co.uk).
+VENDORS = """
+[[vendors]]
+id = "acme"
+name = "Acme Voice Wholesale"
+senders = ["rates@acme.example", "@mail.acme.example"]
+{acme_extra}
+
+[[vendors]]
+id = "beta"
+senders = ["@beta.example"]
+dkim_domains = ["esp-mailer.example"]
+
+[[vendors]]
+id = "coop"
+senders = ["rates@coop.co.uk"]
+"""
+
+MakeConfig = Callable[..., Config]
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, dns_server: TxtServer) -> MakeConfig:
+    """A Config read from a TOML file, its [dns] pointing at the test DNS server.
+
+    ``acme_extra``: more TOML lines for vendor acme (dkim_domains, dkim_keys); ``dns_extra``:
+    more lines of [dns] (budget, max_signatures)."""
+
+    def make(
+        *,
+        acme_extra: str = "",
+        timeout: str = "2s",
+        nameserver: str | None = None,
+        dns_extra: str = "",
+    ) -> Config:
+        text = (
+            f'[daemon]\nstate_dir = "{tmp_path / "var"}"\n\n'
+            f'[dns]\nnameservers = ["{nameserver or dns_server.address}"]\n'
+            f'timeout = "{timeout}"\n{dns_extra}\n' + VENDORS.format(acme_extra=acme_extra)
+        )
+        path = tmp_path / "ingestd.toml"
+        path.write_text(text, encoding="utf-8")
+        return load_config(path, env={})
+
+    return make

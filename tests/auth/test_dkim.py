@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from rig_dns import TxtServer, txt_strings
-from rig_signers import (
+from conftest import Keys, MakeConfig, publish
+from rig.dns import TxtServer, txt_strings
+from rig.signers import (
     opendkim_supports,
     rate_mail,
     sign_crafted,
@@ -17,8 +18,6 @@ from rig_signers import (
 
 from ingestd.auth import REASONS, authenticate, organizational_domain, sender_vendor
 from ingestd.auth.dkim import AuthResult
-
-from .conftest import Keys, MakeConfig, publish
 
 ACME = "acme.example"
 

@@ -1,7 +1,7 @@
 """Extra DKIM signatures cannot stall SMTP or the worker (SPEC §5, Authentication): signatures
 that could never count cost no DNS query, at most ``[dns] max_signatures`` are examined, their
 keys are fetched in parallel within one ``[dns] budget`` per message, and a CNAME loop of any
-length is a permanent failure. Against the real DNS server of tests/rig_dns.py (names it never
+length is a permanent failure. Against the real DNS server of tests/rig/dns.py (names it never
 answers), with dkimpy signatures, and through the real daemon over SMTP."""
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 
 import pytest
-from rig_daemon import RECIPIENT, VENDOR_SENDER, Setup
-from rig_dns import TxtServer
-from rig_signers import rate_mail, sign_dkimpy
+from conftest import Keys, MakeConfig, publish
+from rig.daemon import RECIPIENT, VENDOR_SENDER, Setup
+from rig.dns import TxtServer
+from rig.signers import rate_mail, sign_dkimpy
 
 from ingestd.auth import authenticate
 from ingestd.config import ConfigError, load_config
-
-from .conftest import Keys, MakeConfig, publish
 
 ACME = "acme.example"
 STALLING = "stall*._domainkey.acme.example"  # never answered: every lookup times out

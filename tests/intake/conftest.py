@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from rig_dovecot import Dovecot, dovecot_problem
+from rig.dovecot import Dovecot, dovecot_problem
 
 TOP_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
 

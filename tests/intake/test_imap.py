@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from imapclient import IMAPClient
-from rig_dovecot import Dovecot
+from rig.dovecot import Dovecot
 
 from ingestd.config import ImapAccount
 from ingestd.intake.imap import Disposition, ImapPoller, MessageRef

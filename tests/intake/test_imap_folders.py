@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from rig_daemon import ImapMailbox, Setup
-from rig_dovecot import Dovecot, free_port
+from rig.daemon import ImapMailbox, Setup
+from rig.dovecot import Dovecot, free_port
 
 from ingestd.intake.imap import (
     Disposition,

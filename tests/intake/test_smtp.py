@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
 import pytest
-from rig_smtp import (
+from rig.smtp import (
     RECIPIENT,
     SENDER,
     Dialogue,

@@ -29,7 +29,7 @@ import openpyxl
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from rig_mail import (
+from rig.mail import (
     PDF,
     SENDER,
     VENDOR,
@@ -39,7 +39,7 @@ from rig_mail import (
     rate_message,
     signed,
 )
-from rig_signers import SigningKey, rsa_key
+from rig.signers import SigningKey, rsa_key
 
 from ingestd.cli import main
 from ingestd.config import Config, load_config

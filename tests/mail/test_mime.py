@@ -17,7 +17,7 @@ import openpyxl
 import xlwt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rig_mail import zip_of
+from rig.mail import zip_of
 
 from ingestd.config import Limits
 from ingestd.mail.mime import (

@@ -23,9 +23,9 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from rig_dns import TxtServer
-from rig_signers import SigningKey, ed25519_key, rsa_key
-from rig_smtp import self_signed_certificate
+from rig.dns import TxtServer
+from rig.signers import SigningKey, ed25519_key, rsa_key
+from rig.smtp import self_signed_certificate
 
 from ingestd.auth.dkim import KeyLookup
 from ingestd.cli import main

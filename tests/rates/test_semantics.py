@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 import polars as pl
 import pytest
-from factories import at, voice
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rig.factories import at, voice
 
 from ingestd.rates import semantics
 from ingestd.rates.model import DeckMode, spec_for

@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from factories import at, voice
+from rig.factories import at, voice
 from test_semantics import Policy
 
 from ingestd.db.engine import SCHEMA_REVISION
@@ -135,7 +135,7 @@ def test_a_crash_between_rows_and_commit_leaves_the_previous_version(store, db_u
             import os
             from ingestd.rates import store as store_module
             from ingestd.rates.semantics import plan_import
-            from factories import voice, at
+            from rig.factories import voice, at
             from test_semantics import Policy
 
             def die(stage):

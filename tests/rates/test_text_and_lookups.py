@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import sqlalchemy as sa
-from factories import as_json, run_ingestd
+from rig.factories import as_json, run_ingestd
 
 from ingestd.rates.schema import TEXT_FIELD_LENGTH
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from rig_mail import make_config
-from rig_signers import SigningKey, rsa_key
+from rig.mail import make_config
+from rig.signers import SigningKey, rsa_key
 
 from ingestd.config import Config
 from ingestd.service import App

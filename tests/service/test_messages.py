@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rig_mail import SENDER, VENDOR, rate_message, signed
-from rig_signers import SigningKey
+from rig.mail import SENDER, VENDOR, rate_message, signed
+from rig.signers import SigningKey
 
 from ingestd.config import Config
 from ingestd.errors import UsageError

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from rig_mail import rate_message, signed
-from rig_signers import SigningKey
+from rig.mail import rate_message, signed
+from rig.signers import SigningKey
 
 from ingestd.errors import UsageError
 from ingestd.service import App, messages, outbox

@@ -15,9 +15,9 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
-from factories import as_json
 from hypothesis import given
 from hypothesis import strategies as st
+from rig.factories import as_json
 
 from ingestd.sheets import headers as vocab
 from ingestd.sheets.cells import parse_change_words

@@ -12,7 +12,7 @@ import pytest
 import xlwt
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_hostile_files import (
+from rig.hostile import (
     ods_cell,
     ods_row,
     ods_workbook,

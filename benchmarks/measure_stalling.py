@@ -1,10 +1,10 @@
 """How long the real daemon takes to answer a forged mail whose extra DKIM signatures name
 selectors the DNS server never answers (README "Reliability and security").
 
-    PYTHONPATH=$PWD:$PWD/tests .venv/bin/python tests/auth/measure_stalling.py \\
+    PYTHONPATH=$PWD:$PWD/tests .venv/bin/python benchmarks/measure_stalling.py \\
         --signatures 60 --timeout 5s --domains aligned
 
-Starts the dnslib server of tests/rig_dns.py and ``python -m ingestd run`` (tests/rig_daemon.py)
+Starts the dnslib server of tests/rig/dns.py and ``python -m ingestd run`` (tests/rig/daemon.py)
 with ``[dns] timeout`` as given and the other [dns] options at their defaults, sends the forgery
 over SMTP with smtplib and prints the reply and the seconds it took.
 """
@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from rig_daemon import RECIPIENT, VENDOR_SENDER, Setup
-from rig_dns import TxtServer
-from rig_signers import rate_mail, rsa_key, sign_dkimpy
+from rig.daemon import RECIPIENT, VENDOR_SENDER, Setup
+from rig.dns import TxtServer
+from rig.signers import rate_mail, rsa_key, sign_dkimpy
 
 
 def main() -> None:

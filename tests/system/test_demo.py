@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from rig_dovecot import free_port
+from rig.dovecot import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="scripts/demo is a bash script")

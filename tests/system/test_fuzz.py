@@ -20,11 +20,11 @@ from pathlib import Path
 import dkim
 import openpyxl
 import pytest
-from factories import versions_are_whole
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rig_mail import VENDOR, codes, config_path, csv_deck, signed
-from rig_signers import SigningKey, rsa_key
+from rig.factories import versions_are_whole
+from rig.mail import VENDOR, codes, config_path, csv_deck, signed
+from rig.signers import SigningKey, rsa_key
 
 from ingestd.config import load_config
 from ingestd.mail.mime import SKIP_REASONS

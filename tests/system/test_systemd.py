@@ -16,7 +16,7 @@ import pytest
 
 from ingestd import systemd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "ingestd.service"
 SOCKET_UNIT = ROOT / "systemd" / "ingestd.socket"
 

@@ -30,7 +30,7 @@ from ingestd.config import Config, load_config
 from ingestd.intake.queue import InboundQueue, QueueItem
 from ingestd.intake.smtp import SmtpListener, start_smtp
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
 RECIPIENT = "rates@carrier.example"
 SENDER = "pricing@vendor.example"

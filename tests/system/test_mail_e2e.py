@@ -9,7 +9,6 @@ as signers, Dovecot as the vendor mailbox.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import re
 import shutil
@@ -20,28 +19,34 @@ import sqlite3
 import subprocess
 import threading
 import time
-import uuid
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 import pytest
 from conftest import missing
-from rig_daemon import RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup
-from rig_dns import TxtServer
-from rig_dovecot import free_port
-from rig_signers import SigningKey, rsa_key, sign_crafted, sign_dkimpy, sign_opendkim
+from rig.daemon import (
+    CSV,
+    RECIPIENT,
+    VENDOR_SENDER,
+    ZIP,
+    ImapMailbox,
+    Setup,
+    az_deck,
+    deck_mail,
+    send,
+    voice_csv,
+    zipped,
+)
+from rig.dns import TxtServer
+from rig.dovecot import free_port
+from rig.signers import SigningKey, rsa_key, sign_crafted, sign_dkimpy, sign_opendkim
 
 IMPORT_TIMEOUT = 20.0  # seconds from the 250 until the version must be there
-TODAY = datetime.now(UTC).date()
 
 
 # --- keys, DNS -------------------------------------------------------------------------------
@@ -82,73 +87,9 @@ def setup(tmp_path: Path, dns: TxtServer) -> Setup:
 
 # --- decks and messages ----------------------------------------------------------------------
 
-Row = tuple[str, str, str]  # code, destination, rate
-
-
-def voice_xlsx(rows: Sequence[Row]) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["Code", "Destination", "Rate", "Effective Date"])
-    for code, destination, rate in rows:
-        sheet.append([code, destination, float(rate), TODAY])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def voice_csv(rows: Sequence[Row]) -> bytes:
-    lines = ["Code,Destination,Rate,Effective Date"]
-    lines += [
-        f"{code},{destination},{rate},{TODAY.isoformat()}" for code, destination, rate in rows
-    ]
-    return ("\r\n".join(lines) + "\r\n").encode()
-
-
-def zipped(member: str, data: bytes) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(member, data)
-    return out.getvalue()
-
-
-XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-ZIP = ("application", "zip")
-CSV = ("text", "csv")
-
-
-def deck_mail(
-    *attachments: tuple[str, bytes, tuple[str, str]],
-    message_id: str | None = None,
-    from_header: str = f"Acme Rates <{VENDOR_SENDER}>",
-    subject: str = "Acme rate update",
-    body: str = "Dear partner,\nplease find our rate update attached.\n",
-) -> bytes:
-    """A vendor's mail with CRLF line ends, as it travels over SMTP."""
-    message = EmailMessage()
-    message["From"] = from_header
-    message["To"] = RECIPIENT
-    message["Subject"] = subject
-    message["Date"] = "Mon, 06 Jan 2025 10:00:00 +0000"
-    message["Message-ID"] = message_id or f"<{uuid.uuid4().hex}@acme.example>"
-    message.set_content(body)
-    for name, data, (maintype, subtype) in attachments:
-        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return message.as_bytes(policy=SMTP_POLICY)
-
-
-def az_deck(*rows: Row) -> tuple[str, bytes, tuple[str, str]]:
-    return ("acme_az.xlsx", voice_xlsx(rows), XLSX)
-
 
 def acme_signed(raw: bytes, keys: Keys) -> bytes:
     return sign_dkimpy(raw, keys.acme, domain="acme.example", selector="sel1")
-
-
-def send(port: int, raw: bytes, *, to: str = RECIPIENT) -> None:
-    """smtplib's sendmail; raises on anything but 250."""
-    with smtplib.SMTP("127.0.0.1", port, local_hostname="mx.acme.example", timeout=30) as client:
-        refused = client.sendmail(VENDOR_SENDER, [to], raw)
-    assert refused == {}
 
 
 def rates(setup: Setup, table: str) -> dict[str, str]:

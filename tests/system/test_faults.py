@@ -34,11 +34,10 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from conftest import PG_ADMIN, _server_database, missing
-from rig_daemon import RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup
-from rig_dns import TxtServer
-from rig_dovecot import Dovecot, free_port
-from rig_signers import SigningKey, rsa_key, sign_dkimpy
-from test_mail_e2e import CSV, deck_mail, send, voice_csv
+from rig.daemon import CSV, RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup, deck_mail, send, voice_csv
+from rig.dns import TxtServer
+from rig.dovecot import Dovecot, free_port
+from rig.signers import SigningKey, rsa_key, sign_dkimpy
 
 from ingestd.config import load_config
 from ingestd.daemon import Daemon as InProcessDaemon
@@ -232,9 +231,7 @@ def test_database_outage_answers_451_keeps_everything_and_recovers_by_itself(
             forwarder.restore()  # no restart: the daemon finds the database again
             daemon.wait_for(
                 lambda: (
-                    len(versions()) == 3
-                    and not setup.queued()
-                    and dovecot.contents("INBOX") == []
+                    len(versions()) == 3 and not setup.queued() and dovecot.contents("INBOX") == []
                 ),
                 TIMEOUT,
                 "the queued and the IMAP message imported",
@@ -251,9 +248,10 @@ def test_database_outage_answers_451_keeps_everything_and_recovers_by_itself(
             f"<deck-{n}@acme.example>" for n in range(4)
         )
         rows = _pg_rows(engine, "SELECT state, result, attempts, source FROM messages")
-        assert sorted((r["state"], r["result"], r["attempts"]) for r in rows) == [
-            ("done", "imported", 1)
-        ] * 4
+        assert (
+            sorted((r["state"], r["result"], r["attempts"]) for r in rows)
+            == [("done", "imported", 1)] * 4
+        )
         assert Counter(r["source"] for r in rows) == {"smtp": 3, "imap:vendor-mailbox": 1}
         assert dovecot.contents(mailbox.processed_folder) == [by_imap]
     finally:

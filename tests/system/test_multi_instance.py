@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import PG_ADMIN, _server_database
-from rig_daemon import VENDOR_SENDER, Setup
-from rig_dns import TxtServer
-from rig_signers import rsa_key, sign_dkimpy
-from test_mail_e2e import az_deck, deck_mail, send
+from rig.daemon import VENDOR_SENDER, Setup, az_deck, deck_mail, send
+from rig.dns import TxtServer
+from rig.signers import rsa_key, sign_dkimpy
 
 pytestmark = pytest.mark.postgresql
 

@@ -23,9 +23,9 @@ from typing import Any
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from factories import as_json, run_ingestd
-from rig_dns import TxtServer
-from rig_mail import (
+from rig.dns import TxtServer
+from rig.factories import as_json, run_ingestd
+from rig.mail import (
     DOMAIN,
     PDF,
     SELECTOR,
@@ -40,7 +40,7 @@ from rig_mail import (
     xlsx_deck,
     zip_of,
 )
-from rig_signers import SigningKey, rsa_key
+from rig.signers import SigningKey, rsa_key
 
 import ingestd.rates.store as store_module
 from ingestd.cli import main
@@ -999,9 +999,8 @@ def test_a_message_the_queue_gave_up_on_is_held_with_its_envelope_sender(lite):
 def test_the_daemon_holds_a_message_with_too_many_sheets_received_over_smtp(
     tmp_path, dns, acme_key
 ):
-    from rig_daemon import Setup
-    from rig_signers import sign_dkimpy
-    from test_mail_e2e import CSV, deck_mail, send
+    from rig.daemon import CSV, Setup, deck_mail, send
+    from rig.signers import sign_dkimpy
 
     dns.reset()
     dns.set_txt("sel1._domainkey.acme.example", acme_key.record)

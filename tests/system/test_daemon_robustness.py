@@ -2,8 +2,8 @@
 large import, and SIGKILL at random moments over twenty runs.  Whatever got a 250 is imported
 exactly once, and no version is ever half-written.
 
-The daemon, its configuration and the read-only views are the e2e rig's (``rig_daemon``); the
-mails are built and sent with the helpers of ``test_mail_e2e``.
+The daemon, its configuration, the read-only views and the vendor's mails (built and sent) are
+the e2e rig's (``rig.daemon``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 import random
 import time
 
-from rig_daemon import Setup
-from rig_signers import SigningKey, sign_dkimpy
-from test_mail_e2e import CSV, TODAY, ZIP, deck_mail, send, zipped
+from rig.daemon import CSV, TODAY, ZIP, Setup, deck_mail, send, zipped
+from rig.signers import SigningKey, sign_dkimpy
 
 from ingestd.message.pipeline import MAX_ATTEMPTS
 

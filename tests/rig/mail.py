@@ -17,9 +17,9 @@ from email.policy import SMTP
 from pathlib import Path
 
 import openpyxl
-from rig_signers import SigningKey, sign_dkimpy
 
 from ingestd.config import Config, load_config
+from rig.signers import SigningKey, sign_dkimpy
 
 VENDOR = "acme"
 SENDER = "rates@acme.example"

@@ -1,24 +1,23 @@
-"""More forgeries against ingestd.auth (SPEC §5): headers added after signing, attacker
+"""Forgeries against ingestd.auth (SPEC §5): headers added after signing, attacker
 signatures beside broken vendor ones, look-alike domains, bad and revoked keys, testing-mode
 keys, hash restrictions of a key and header oversigning games; each refused with its reason.
 
 The ten fixtures of SPEC §9 (l=, rsa-sha1, wrong d=, unsigned From, second From, expired x=,
-unsigned, body altered, 512-bit key, unknown sender) are in test_dkim.py and, through the
-daemon, in tests/test_mail_e2e.py; tests/test_attacks.py runs these new ones through the
-pipeline and checks that nothing is sent to the From address."""
+unsigned, body altered, 512-bit key, unknown sender) are in tests/auth/test_dkim.py and, through
+the daemon, in tests/system/test_mail_e2e.py; tests/system/test_attacks_mail.py runs these new
+ones through the pipeline and checks that nothing is sent to the From address."""
 
 from __future__ import annotations
 
 import base64
 
 import pytest
-from rig_dns import TxtServer
-from rig_signers import rate_mail, sign_crafted, sign_dkimpy
+from conftest import Keys, MakeConfig, publish
+from rig.dns import TxtServer
+from rig.signers import rate_mail, sign_crafted, sign_dkimpy
 
 from ingestd.auth import REASONS, authenticate
 from ingestd.auth.dkim import AuthResult
-
-from .conftest import Keys, MakeConfig, publish
 
 ACME = "acme.example"
 FROM = b"From: Acme Rates <rates@acme.example>\r\n"

@@ -2,10 +2,11 @@
 real listener (SMTP and LMTP), header injection into the mail ingestd sends, one vendor writing
 another's tables, replays, and a flood of connections at the real daemon.
 
-Peers: the dnslib DNS server (tests/rig_dns.py) with the vendors' keys, dkimpy as signer, the
-real SMTP/LMTP listener (tests/rig_smtp.py) with raw sockets, the real daemon process
-(tests/rig_daemon.py); SQLite and the file outbox. The forgeries themselves are made and
-checked one by one in tests/auth/ (test_dkim.py, test_attacks_more.py)."""
+Peers: the dnslib DNS server (tests/rig/dns.py) with the vendors' keys, dkimpy as signer, the
+real SMTP/LMTP listener (tests/rig/smtp.py) with raw sockets, the real daemon process
+(tests/rig/daemon.py); SQLite and the file outbox. The forgeries themselves are made and
+checked one by one against ingestd.auth in tests/auth/test_dkim.py and
+tests/system/test_attacks_dkim.py."""
 
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from rig_daemon import RECIPIENT as DAEMON_RECIPIENT
-from rig_daemon import Setup
-from rig_dns import TxtServer
-from rig_mail import codes, csv_deck, rate_message, xlsx_deck
-from rig_signers import SigningKey, ed25519_key, rsa_key, sign_crafted, sign_dkimpy
-from rig_smtp import RECIPIENT, SENDER, Dialogue, running_smtp
+from rig.daemon import RECIPIENT as DAEMON_RECIPIENT
+from rig.daemon import Setup
+from rig.dns import TxtServer
+from rig.mail import codes, csv_deck, rate_message, xlsx_deck
+from rig.signers import SigningKey, ed25519_key, rsa_key, sign_crafted, sign_dkimpy
+from rig.smtp import RECIPIENT, SENDER, Dialogue, running_smtp
 
 from ingestd.config import Config, load_config
 from ingestd.db.clock import utcnow

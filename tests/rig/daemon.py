@@ -14,23 +14,32 @@ CLI (``--json``), the SQLite database opened read-only, and the queue folders.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
+import smtplib
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 from typing import Any
 
-from rig_dovecot import free_port
-from rig_smtp import wait_until
+import openpyxl
 
-TESTS = Path(__file__).resolve().parent
+from rig.dovecot import free_port
+from rig.smtp import wait_until
+
+TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
 RECIPIENT = "rates@carrier.example"
 VENDOR_SENDER = "rates@acme.example"
@@ -338,3 +347,72 @@ class Daemon:
             raise AssertionError(
                 f"{e} (daemon {'running' if alive else 'not running'}); its log:\n{self.log_text()}"
             ) from None
+
+
+# --- vendor mails as they travel to the daemon over SMTP ---------------------------------------
+
+TODAY = datetime.now(UTC).date()
+
+Row = tuple[str, str, str]  # code, destination, rate
+
+
+def voice_xlsx(rows: Sequence[Row]) -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Code", "Destination", "Rate", "Effective Date"])
+    for code, destination, rate in rows:
+        sheet.append([code, destination, float(rate), TODAY])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def voice_csv(rows: Sequence[Row]) -> bytes:
+    lines = ["Code,Destination,Rate,Effective Date"]
+    lines += [
+        f"{code},{destination},{rate},{TODAY.isoformat()}" for code, destination, rate in rows
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def zipped(member: str, data: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(member, data)
+    return out.getvalue()
+
+
+XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+ZIP = ("application", "zip")
+CSV = ("text", "csv")
+
+
+def deck_mail(
+    *attachments: tuple[str, bytes, tuple[str, str]],
+    message_id: str | None = None,
+    from_header: str = f"Acme Rates <{VENDOR_SENDER}>",
+    subject: str = "Acme rate update",
+    body: str = "Dear partner,\nplease find our rate update attached.\n",
+) -> bytes:
+    """A vendor's mail with CRLF line ends, as it travels over SMTP."""
+    message = EmailMessage()
+    message["From"] = from_header
+    message["To"] = RECIPIENT
+    message["Subject"] = subject
+    message["Date"] = "Mon, 06 Jan 2025 10:00:00 +0000"
+    message["Message-ID"] = message_id or f"<{uuid.uuid4().hex}@acme.example>"
+    message.set_content(body)
+    for name, data, (maintype, subtype) in attachments:
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return message.as_bytes(policy=SMTP_POLICY)
+
+
+def az_deck(*rows: Row) -> tuple[str, bytes, tuple[str, str]]:
+    return ("acme_az.xlsx", voice_xlsx(rows), XLSX)
+
+
+def send(port: int, raw: bytes, *, to: str = RECIPIENT) -> None:
+    """smtplib's sendmail; raises on anything but 250."""
+    with smtplib.SMTP("127.0.0.1", port, local_hostname="mx.acme.example", timeout=30) as client:
+        refused = client.sendmail(VENDOR_SENDER, [to], raw)
+    assert refused == {}

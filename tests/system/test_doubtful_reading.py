@@ -9,9 +9,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from factories import as_json, run_ingestd
-from rig_mail import VENDOR, config_path, rate_message, signed
-from rig_signers import SigningKey, rsa_key
+from rig.factories import as_json, run_ingestd
+from rig.mail import VENDOR, config_path, rate_message, signed
+from rig.signers import SigningKey, rsa_key
 
 from ingestd.rates.store import Store
 

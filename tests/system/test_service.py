@@ -3,8 +3,8 @@ listener (421 to what is new, 250 to the message in the middle of DATA) within t
 timeout, socket activation with a socket the test bound itself, and ``ingestd status`` showing
 each IMAP account's connection against a real Dovecot that is then stopped.
 
-The daemon, its configuration and the read-only views are the e2e rig's (``rig_daemon``); the
-mails are built with the helpers of ``test_mail_e2e``.
+The daemon, its configuration, the read-only views and the vendor's mails are the e2e rig's
+(``rig.daemon``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,19 @@ import sys
 import time
 
 import pytest
-from rig_daemon import ACTIVATE, RECIPIENT, ROOT, VENDOR_SENDER, ImapMailbox, Setup
-from rig_signers import SigningKey, sign_dkimpy
-from test_mail_e2e import CSV, TODAY, deck_mail, send
+from rig.daemon import (
+    ACTIVATE,
+    CSV,
+    RECIPIENT,
+    ROOT,
+    TODAY,
+    VENDOR_SENDER,
+    ImapMailbox,
+    Setup,
+    deck_mail,
+    send,
+)
+from rig.signers import SigningKey, sign_dkimpy
 
 from ingestd.daemon import ActivationError, activated_sockets
 from ingestd.intake.imap import AccountStatus, ConnectionState, read_status, status_path
