@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Benchmark `ingestd import` on generated voice decks against a plain pandas baseline (SPEC §8).
+"""Benchmark `ingestd import` on generated voice decks against a plain pandas baseline
+(docs/performance.md#targets).
 
 For every size (--rows) and format (--formats) the script generates a realistic voice deck
 (E.164 codes built from the libphonenumber country codes plus 2-9 digits, unique; destinations
@@ -35,17 +36,17 @@ and the fastest run is reported (all runs' times are in the JSON, peak memory is
 seen): on a machine shared with other work one run can take twice as long as the next.
 
 With --smtp-latency ROWS the script also measures the SMTP listener while a large import runs
-(SPEC §8: p99 of a full SMTP transaction <= 100 ms for a small message).  It starts the real
-daemon (`ingestd -c CFG run`: SQLite, a free port of 127.0.0.1, its state in a temporary folder,
-no vendors, so the DKIM precheck of an unknown sender answers without any DNS lookup), then a
-client sends a small unsigned message every ~50 ms (--smtp-interval), one full transaction each
-(connect, EHLO, MAIL, RCPT, DATA, QUIT, timed from connect to the QUIT reply): first with nothing
-else running (--smtp-baseline N messages), then while `ingestd import DECK --vendor bench` of a
-ROWS-row deck (--smtp-format) runs as its own process into the daemon's database.  The daemon's
-queue worker stores every message in that database too, so on SQLite its writes wait for the
-import's write lock; the SMTP answer itself only waits for the queue file.  The records give
-p50/p99/max and the number of transactions; the sender is sequential, so a stall delays the
-messages behind it instead of being counted once per message that would have been sent.
+(docs/performance.md#targets: p99 of a full SMTP transaction <= 100 ms for a small message).  It
+starts the real daemon (`ingestd -c CFG run`: SQLite, a free port of 127.0.0.1, its state in a
+temporary folder, no vendors, so the DKIM precheck of an unknown sender answers without any DNS
+lookup), then a client sends a small unsigned message every ~50 ms (--smtp-interval), one full
+transaction each (connect, EHLO, MAIL, RCPT, DATA, QUIT, timed from connect to the QUIT reply):
+first with nothing else running (--smtp-baseline N messages), then while `ingestd import DECK
+--vendor bench` of a ROWS-row deck (--smtp-format) runs as its own process into the daemon's
+database.  The daemon's queue worker stores every message in that database too, so on SQLite its
+writes wait for the import's write lock; the SMTP answer itself only waits for the queue file.  The
+records give p50/p99/max and the number of transactions; the sender is sequential, so a stall delays
+the messages behind it instead of being counted once per message that would have been sent.
 
     .venv/bin/python benchmarks/run.py                                # 50k 300k 1M, csv xlsx
     .venv/bin/python benchmarks/run.py --rows 2000 --formats csv --no-postgresql
@@ -441,7 +442,8 @@ def postgresql_reachable(admin_url: str) -> str | None:
         return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
 
 
-# --- SMTP latency during an import (SPEC §8) ---------------------------------------------------
+# --- SMTP latency during an import (docs/performance.md#targets)
+# ---------------------------------------------------
 
 SMTP_RECIPIENT = "rates@bench.example"
 SMTP_SENDER = "someone@unknown.example"  # no vendor lists it: the DKIM precheck does no DNS

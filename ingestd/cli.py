@@ -1,5 +1,5 @@
-"""The ``ingestd`` command (SPEC §2.2): parse the arguments, call the application layer
-(``ingestd.service``), print what it returns (``ingestd.cli_output``).
+"""The ``ingestd`` command (docs/operations.md#command-line): parse the arguments, call the
+application layer (``ingestd.service``), print what it returns (``ingestd.cli_output``).
 
 Exit codes: 0 success, 1 the work was refused or failed, 2 usage or configuration error.
 """
@@ -166,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     def answer_args(p: argparse.ArgumentParser, *, usage: str = "") -> None:
-        # a person's answers to a held deck (SPEC §3.5), kept as the vendor's profile
+        # a person's answers to a held deck (docs/reading.md#decks-nobody-taught-us), kept as the
+        # vendor's profile
         p.add_argument(
             "--map",
             action="append",
@@ -448,8 +449,8 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
 
 
 def _import_messages(args: argparse.Namespace, config: Config, paths: list[Path]) -> int:
-    """Whole messages through the same pipeline as mail (SPEC §5): the sender is proven by
-    DKIM, every attachment goes to its table; held ones land in the quarantine."""
+    """Whole messages through the same pipeline as mail (docs/mail.md#mail-in): the sender is proven
+    by DKIM, every attachment goes to its table; held ones land in the quarantine."""
     if args.vendor or args.table or args.kind or args.mode or args.dry_run or args.accept_guards:
         raise UsageError(
             "a message's vendor, tables and mode come from its sender and the vendor's rules; "
@@ -633,7 +634,8 @@ def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_vendor(args: argparse.Namespace, config: Config) -> int:
-    """``ingestd vendor profile show|drop VENDOR [FINGERPRINT]`` (SPEC §3.5)."""
+    """``ingestd vendor profile show|drop VENDOR [FINGERPRINT]``
+    (docs/reading.md#decks-nobody-taught-us)."""
     with App.open(config) as app:
         if args.action == "drop":
             dropped = vendors.drop_profiles(app, args.vendor, args.fingerprint)

@@ -68,7 +68,8 @@ def print_message_outcome(label: str, o: MessageOutcome, out: TextIO | None = No
 
 
 def progress(label: str) -> Callable[[str], None]:
-    """Stages of a long command on a terminal; nothing when stderr is not one (SPEC §2.2)."""
+    """Stages of a long command on a terminal; nothing when stderr is not one
+    (docs/operations.md#command-line)."""
     if not sys.stderr.isatty():
         return lambda stage: None
     started = time.monotonic()

@@ -1,4 +1,5 @@
-"""Typed settings and vendor entries (SPEC §2.3), loaded from TOML and validated once.
+"""Typed settings and vendor entries (docs/operations.md#configuration), loaded from TOML and
+validated once.
 
 Everything the rest of ingestd reads is a frozen dataclass built here; no other module looks at
 raw TOML or at ``INGESTD_*`` variables. Every mistake is a :class:`ConfigError` whose text names
@@ -95,12 +96,12 @@ class DaemonConfig:
     state_dir: Path = field(default_factory=lambda: _cwd_path("var"))
     log_format: Literal["kv", "json"] = "kv"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    # a folder whose files replace the bundled templates/ of the same name (SPEC §6)
+    # a folder whose files replace the bundled templates/ of the same name (docs/mail.md#mail-out)
     templates_dir: Path | None = None
     # seconds a SIGTERM may take before the daemon exits leaving unfinished work to the next start
     stop_timeout: float = 30.0
     # bytes of workbook sheets kept under state_dir/cache/sheets so that a sheet sent again is
-    # parsed only where its rows changed (SPEC §8); 0 = keep none
+    # parsed only where its rows changed (docs/performance.md#targets); 0 = keep none
     sheet_cache_size: int = 2 * 2**30
 
 
@@ -179,7 +180,7 @@ class ImapAccount:
 @dataclass(frozen=True)
 class DnsConfig:
     nameservers: tuple[str, ...] = ()  # () = the system resolver; "ip" or "ip:port"
-    timeout: float = 5.0  # one query (README "Authentication")
+    timeout: float = 5.0  # one query (docs/mail.md#vendor-authentication)
     budget: float = 10.0  # every DKIM key lookup of one message together
     max_signatures: int = 5  # DKIM signatures examined per message; the rest are ignored
 
@@ -204,7 +205,8 @@ class OutboundConfig:
     dkim_domain: str | None = None  # sign outgoing mail when domain, selector and key are set
     dkim_selector: str | None = None
     dkim_key_file: Path | None = None
-    # a loop breaker, not a quota: counted per recipient and per source class (README "Mail out")
+    # a loop breaker, not a quota: counted per recipient and per source class
+    # (docs/mail.md#mail-out)
     max_per_recipient_per_day: int = 50
 
     def password(self, env: Mapping[str, str] | None = None) -> str | None:
@@ -225,7 +227,7 @@ class NotifyConfig:
     rates_team: tuple[str, ...] = ("rates-team@localhost",)
     price_change_subscribers: tuple[Subscriber, ...] = ()
     # seconds per period: alerts about unauthenticated mail go out as one digest per period,
-    # and what a daily cap held back is announced once per period (README "Mail out")
+    # and what a daily cap held back is announced once per period (docs/mail.md#mail-out)
     unauthenticated_digest: float = 3600.0
     # a message that imports more decks than this gets one summary report instead of one each
     reports_per_message: int = 5
@@ -239,7 +241,8 @@ _DEFAULT_NOTICE = MappingProxyType(
 
 @dataclass(frozen=True)
 class Policy:
-    # hours of notice per change class (SPEC §4); interval_change follows increase unless given
+    # hours of notice per change class (docs/semantics.md#rate-semantics); interval_change follows
+    # increase unless given
     notice_hours: Mapping[str, float] = field(default_factory=lambda: _DEFAULT_NOTICE)
     short_notice: Literal["defer", "reject", "accept"] = "defer"
     max_rejected_share: float = 0.05  # more rejected rows than this refuses the sheet

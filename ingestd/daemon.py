@@ -1,5 +1,6 @@
 """``ingestd run``: the SMTP/LMTP listener on an asyncio loop, the queue worker and the IMAP
-pollers in threads, wired to one pipeline (SPEC §1, §5, §7).
+pollers in threads, wired to one pipeline (docs/operations.md#flow, docs/mail.md#mail-in,
+docs/operations.md#running-as-a-service).
 
 Start: the queue's interrupted items go back to waiting (``recover``), then the worker takes
 them in order.  The SMTP/LMTP sockets are those systemd passed (socket activation) when there
@@ -90,8 +91,9 @@ class Daemon:
 
     def precheck(self, raw: bytes) -> str | None:
         """At DATA time: a DKIM key that cannot be fetched now is answered 451, so the sender
-        keeps the message and retries (SPEC §5); every other verdict is the pipeline's.  While
-        the database is unreachable every message is answered 451: it could not be processed."""
+        keeps the message and retries (docs/mail.md#mail-in); every other verdict is the pipeline's.
+        While the database is unreachable every message is answered 451: it could not be
+        processed."""
         if not self.health.up:
             return DATABASE_DOWN
         result = authenticate(raw, self.config)
@@ -182,8 +184,9 @@ class Daemon:
             self.scheduler.modify_job("outbox", next_run_time=datetime.now(UTC))
 
     def imap_handler(self, raw: bytes, ref: MessageRef) -> Disposition:
-        """An IMAP message goes through the pipeline before it is moved (SPEC §5).  While the
-        database is unreachable it waits here for it a while, then stays in the mailbox."""
+        """An IMAP message goes through the pipeline before it is moved (docs/mail.md#mail-in).
+        While the database is unreachable it waits here for it a while, then stays in the
+        mailbox."""
         for _ in range(2):  # once more after the database came back
             if not self.health.up and not self.health.wait_up(IMAP_DATABASE_WAIT, self.stopping):
                 return Disposition.RETRY

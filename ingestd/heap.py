@@ -3,7 +3,7 @@
 The workbook reader (calamine, under fastexcel) allocates from the C library's heap, and it reads
 a sheet on two threads at once: the memory a thread's arena frees stays with the process until
 it is trimmed.  After a million-row workbook that is a few hundred megabytes the rest of the
-import would otherwise carry (peak memory, SPEC §8).
+import would otherwise carry (peak memory, docs/performance.md#targets).
 """
 
 from __future__ import annotations

@@ -113,7 +113,8 @@ def sheet_cache(config: Config, vendor_id: str) -> SheetCache | None:
 def pick_rule(
     vendor: Vendor, *, file_name: str | None, subject: str | None, sheet: str | None
 ) -> TableRule | None:
-    """The vendor's first table rule whose patterns all match (SPEC §2.3 table rules)."""
+    """The vendor's first table rule whose patterns all match (docs/operations.md#configuration
+    table rules)."""
     return next(
         (r for r in vendor.tables if r.matches(filename=file_name, subject=subject, sheet=sheet)),
         None,
@@ -134,8 +135,8 @@ def table_name(table: str | None, rule: TableRule | None, suffix: str | None) ->
 def decide_mode(
     explicit: str | None, rule: TableRule | None, vendor: Vendor, *names: str | None
 ) -> tuple[DeckMode, str]:
-    """Full or partial, and why (SPEC §4): the command, the table rule, the subject or file
-    name, else the vendor default."""
+    """Full or partial, and why (docs/semantics.md#rate-semantics): the command, the table rule, the
+    subject or file name, else the vendor default."""
     if explicit:
         return DeckMode(explicit), "command line"
     if rule is not None and rule.mode != "auto":
@@ -170,8 +171,8 @@ def import_file(
     """Import every deck of one file, each into its rate table; one outcome per deck (one
     refused outcome when the file cannot be read).  ``progress`` is told each stage;
     ``nesting`` is how deep in forwarded messages the file was found.  ``answers`` (a
-    person's, SPEC §3.5) win over the vendor's configuration and its stored profiles, and are
-    kept as the profile of each deck's layout once the deck is imported."""
+    person's, docs/reading.md#decks-nobody-taught-us) win over the vendor's configuration and its
+    stored profiles, and are kept as the profile of each deck's layout once the deck is imported."""
     answers = answers or Answers()
     vendor = config.vendor(vendor_id)
     progress = progress or (lambda stage: None)
@@ -322,8 +323,8 @@ def _read_with_learned_order(
     found_tables: Callable[[list[FoundTable]], None] | None = None,
 ) -> list[DeckRead]:
     """Read the decks; what no value of the deck decides takes what earlier decks of the same
-    vendor proved (SPEC §3.5), and says so: a code column's hyphens (ranges or pairs), a date
-    column's day/month order."""
+    vendor proved (docs/reading.md#decks-nobody-taught-us), and says so: a code column's hyphens
+    (ranges or pairs), a date column's day/month order."""
     said = []
     try:
         decks = read_decks(data, filename=file_name, options=options, found_tables=found_tables)
@@ -459,8 +460,8 @@ def _import_deck(
 
 
 def doubtful_reading(deck: DeckRead) -> Finding:
-    """The guard of SPEC §3.5: a deck the reader has doubts about is held, each doubt with the
-    answer that settles it (``sheets.doubt``)."""
+    """The guard of docs/reading.md#decks-nobody-taught-us: a deck the reader has doubts about is
+    held, each doubt with the answer that settles it (``sheets.doubt``)."""
     doubts = deck.doubts
     message = (
         f"the reading of the deck is doubtful ({len(doubts)}): "

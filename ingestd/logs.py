@@ -1,5 +1,5 @@
-"""Log lines (SPEC §7): one event per line, ``event=… key=value …``, so that an admin can grep
-one message from arrival to notification by its correlation id."""
+"""Log lines (docs/operations.md#running-as-a-service): one event per line, ``event=… key=value …``,
+so that an admin can grep one message from arrival to notification by its correlation id."""
 
 from __future__ import annotations
 

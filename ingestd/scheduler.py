@@ -1,16 +1,18 @@
-"""The daemon's periodic work on APScheduler 3 (SPEC §1 "A scheduler runs the periodic work"):
+"""The daemon's periodic work on APScheduler 3 (docs/operations.md#flow "A scheduler runs the
+periodic work"):
 
 - ``outbox``      every ``OUTBOX_INTERVAL``: notify rows a crash left behind, deliver what is due;
 - ``activation``  every ``ACTIVATION_INTERVAL``: log the future-dated rates that took effect
-                  since the last run (SPEC §4 "Several rates per code");
+                  since the last run (docs/semantics.md#rate-semantics "Several rates per code");
 - ``digest``      daily at ``DIGEST_AT`` UTC: one message to the rates team listing what took
                   effect in the last 24 hours;
 - ``purge``       daily at ``PURGE_AT`` UTC: discontinued codes past their vendor's retention
-                  leave the table as a new version (SPEC §4 "Discontinued");
+                  leave the table as a new version (docs/semantics.md#rate-semantics
+                  "Discontinued");
 - ``notices``     after each period of ``[notify] unauthenticated_digest``: one digest to the
                   rates team of the messages held because their sender was not authenticated,
                   and one "cap reached" notice per recipient and source class saying what a
-                  daily cap held back in the period (SPEC §6, README "Sending mail").
+                  daily cap held back in the period (docs/mail.md#mail-out, README "Sending mail").
 
 The jobs are plain methods of :class:`Jobs` taking ``now``, so tests call them directly with the
 instant they want; the scheduler only calls them with the clock.  Every scheduled call goes
@@ -18,10 +20,10 @@ through :meth:`Jobs.guarded`, so an exception (a database that is down, a bad te
 log line and the next run happens as usual: APScheduler would survive it too, but would log it
 without our ``event=`` format and the job name admins grep for.
 
-Several daemons may share one database (SPEC §7): purge serializes on the table lock and finds
-nothing the second time; the digest's Message-ID is derived from its date, and the outbox keeps
-one row per Message-ID, so the rates team gets one digest a day whoever sends it (the notices'
-Message-IDs are derived from their period the same way).
+Several daemons may share one database (docs/operations.md#running-as-a-service): purge serializes
+on the table lock and finds nothing the second time; the digest's Message-ID is derived from its
+date, and the outbox keeps one row per Message-ID, so the rates team gets one digest a day whoever
+sends it (the notices' Message-IDs are derived from their period the same way).
 """
 
 from __future__ import annotations
@@ -104,7 +106,8 @@ def became_effective(store: Store, since: datetime, until: datetime) -> list[Act
     effect (ASAP, backdated) was reported by its import, only future-dated ones "activate".
 
     Aggregated in the database, one query per kind: this runs every minute, and reading every
-    row of every table (SPEC §8: a million rows each) to count a handful would not do."""
+    row of every table (docs/performance.md#targets: a million rows each) to count a handful would
+    not do."""
 
     def flag(column: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
         return sa.func.sum(sa.case((column, 1), else_=0))

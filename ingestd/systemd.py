@@ -1,4 +1,5 @@
-"""The two systemd protocols a ``Type=notify`` service speaks (SPEC §7), without libsystemd.
+"""The two systemd protocols a ``Type=notify`` service speaks
+(docs/operations.md#running-as-a-service), without libsystemd.
 
 ``sd_notify``: one datagram of ``KEY=value`` lines to the ``AF_UNIX`` socket named by
 ``$NOTIFY_SOCKET`` (a path, or ``@name`` for the abstract namespace).  It tells systemd the

@@ -1,6 +1,6 @@
 """Shared fixtures: real databases (SQLite always; PostgreSQL and MariaDB over real connections,
-SPEC §9), a real Dovecot, a real DNS server with DKIM keys, and the rule that a missing
-component skips on a laptop but fails in CI."""
+docs/testing.md#real-components), a real Dovecot, a real DNS server with DKIM keys, and the rule
+that a missing component skips on a laptop but fails in CI."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def missing(what: str) -> None:
-    """Skip on a developer's machine; fail under CI=true (SPEC §9)."""
+    """Skip on a developer's machine; fail under CI=true (docs/testing.md#real-components)."""
     if IN_CI:
         pytest.fail(f"{what} (required under CI=true)")
     pytest.skip(what)
@@ -107,8 +107,9 @@ def corpus() -> Path:
 
 @pytest.fixture
 def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
-    """A real Dovecot (SPEC §9) on free ports in its own folder, stopped by PID. Parametrize
-    indirectly with a dict of ``Dovecot`` arguments (e.g. ``{"layout": "dot"}``)."""
+    """A real Dovecot (docs/testing.md#real-components) on free ports in its own folder, stopped by
+    PID. Parametrize indirectly with a dict of ``Dovecot`` arguments (e.g. ``{"layout":
+    "dot"}``)."""
     problem = dovecot_problem()
     if problem is not None:
         missing(problem)

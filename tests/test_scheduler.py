@@ -1,5 +1,6 @@
-"""The scheduler's jobs (SPEC §1, §4): activation of future-dated rates, the daily digest, the
-purge of discontinued codes, and a failing job that does not stop the scheduler.
+"""The scheduler's jobs (docs/operations.md#flow, docs/semantics.md#rate-semantics): activation of
+future-dated rates, the daily digest, the purge of discontinued codes, and a failing job that does
+not stop the scheduler.
 
 The jobs are called directly with the instants the tests choose; only the last test runs a real
 BackgroundScheduler.  Activation counts rows written before they take effect, and the store

@@ -176,3 +176,33 @@ def test_every_state_word_is_defined_once():
                 if word in words:
                     offenders.append(f"{name}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_pointer_to_the_docs_names_a_page_and_heading_that_exist():
+    """Code comments point to docs/ instead of a document users do not have; every such
+    pointer must lead somewhere."""
+    headings = {
+        page.name: {
+            anchor(line.lstrip("#"))
+            for line in page.read_text().splitlines()
+            if line.startswith("#")
+        }
+        for page in (ROOT / "docs").glob("*.md")
+    }
+    assert {"architecture.md", "reading.md", "semantics.md", "mail.md"} <= set(headings)
+    pointer = re.compile(r"docs/([\w-]+\.md)(?:#([\w-]+))?")
+    broken = []
+    sources = [*PACKAGE.rglob("*.py"), *(ROOT / "tests").rglob("*.py"), ROOT / "README.md"]
+    for path in sources:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for page, name in pointer.findall(line):
+                if page not in headings or (name and name not in headings[page]):
+                    broken.append(f"{path.relative_to(ROOT)}:{number}: docs/{page}#{name}")
+    assert broken == []
+    assert not [p for p in PACKAGE.rglob("*.py") if "SPEC §" in p.read_text(encoding="utf-8")]

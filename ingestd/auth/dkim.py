@@ -1,4 +1,4 @@
-"""DKIM verification of inbound mail: who sent it, proved (SPEC §5, Authentication).
+"""DKIM verification of inbound mail: who sent it, proved (docs/mail.md#mail-in, Authentication).
 
 :func:`authenticate` takes the raw bytes exactly as received (never decoded and re-encoded: that
 breaks body hashes) and answers pass, fail or temperror with a stable reason code:
@@ -22,7 +22,8 @@ most ``[dns] max_signatures`` are examined (pinned keys first, then the bottom-m
 their signatures on top of the signer's); the rest are reported as ``not_examined``. Their keys
 are fetched in parallel within one time budget for the whole message (``[dns] budget``); the
 first signature that passes settles the message without waiting for the other lookups, and a
-lookup still unanswered when the budget runs out is ``dns_temporary`` (README "Authentication").
+lookup still unanswered when the budget runs out is ``dns_temporary``
+(docs/mail.md#vendor-authentication).
 
 When no signature passes, the reason shown is the most useful one: a DNS failure first (a retry
 may pass), then a policy reason of a signature that verified (a key too small, a key in testing
@@ -397,7 +398,7 @@ def _loop_text(names: Sequence[dns.name.Name]) -> str:
 
 
 def authenticate(raw: bytes, config: Config, *, now: float | None = None) -> AuthResult:
-    """Which configured vendor sent ``raw``, proved by a DKIM signature (SPEC §5)?
+    """Which configured vendor sent ``raw``, proved by a DKIM signature (docs/mail.md#mail-in)?
 
     ``now`` (seconds since the epoch, default the clock) is when x= expiry is judged; dkimpy
     itself also refuses an x= more than 10 hours behind the real clock."""

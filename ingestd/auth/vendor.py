@@ -1,4 +1,4 @@
-"""The small rules that decide "is this vendor V?" (SPEC §5, Authentication).
+"""The small rules that decide "is this vendor V?" (docs/mail.md#mail-in, Authentication).
 
 Two questions, answered without any I/O:
 - which configured vendor does a From address belong to (:func:`sender_vendor`);

@@ -31,7 +31,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         # None is bound as NULL either way; registered, the sqlite3 module finds its adapter at
         # once instead of probing None for adaptation protocols first, which is most of the
-        # cost of an empty cell in a million-row insert (SPEC §8)
+        # cost of an empty cell in a million-row insert (docs/performance.md#targets)
         sqlite3.register_adapter(type(None), _bind_null)
         _ensure_sqlite_dir(parsed)
         engine = sa.create_engine(parsed, connect_args={"timeout": 60})

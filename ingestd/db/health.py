@@ -20,7 +20,8 @@ PROBE_DELAYS = (1.0, 30.0)
 
 
 class DatabaseHealth:
-    """Whether the database answers, as the last connection attempt found it (SPEC §5, §7).
+    """Whether the database answers, as the last connection attempt found it (docs/mail.md#mail-in,
+    docs/operations.md#running-as-a-service).
 
     The queue worker and the IMAP handler report what their database work met (``unreachable``
     after an error); while the database is down the worker probes it with a growing delay

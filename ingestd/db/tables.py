@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from ingestd.config import NAME_LENGTH
 from ingestd.db.columns import Blob, Document, Timestamp, metadata
 
-# Every message the pipeline saw (SPEC §5): idempotency by the raw bytes' hash and by
+# Every message the pipeline saw (docs/mail.md#mail-in): idempotency by the raw bytes' hash and by
 # Message-ID per sender domain, the attempts that crashed, the authentication verdict and the
-# outcome of every sheet, and whether its notifications are still to be sent (SPEC §6).
+# outcome of every sheet, and whether its notifications are still to be sent
+# (docs/mail.md#mail-out).
 messages = sa.Table(
     "messages",
     metadata,
@@ -39,8 +40,8 @@ messages = sa.Table(
     sa.Index(None, "state"),
 )
 
-# Messages held for a person (SPEC §5 "quarantined with its exact reason"); the raw message
-# is kept as a file under the state directory until it is released or dropped.
+# Messages held for a person (docs/mail.md#mail-in "quarantined with its exact reason"); the raw
+# message is kept as a file under the state directory until it is released or dropped.
 quarantine = sa.Table(
     "quarantine",
     metadata,
@@ -57,10 +58,10 @@ quarantine = sa.Table(
 )
 
 
-# Every message ingestd sends (SPEC §6), stored before delivery and delivered by the scheduler:
-# the final bytes (DKIM-signed when configured), the envelope, and the retry state.  A row is
-# claimed for one delivery attempt by raising ``attempts`` and moving ``next_attempt_at`` past
-# the attempt (a lease), so two daemons sharing the database never send it twice.
+# Every message ingestd sends (docs/mail.md#mail-out), stored before delivery and delivered by the
+# scheduler: the final bytes (DKIM-signed when configured), the envelope, and the retry state.  A
+# row is claimed for one delivery attempt by raising ``attempts`` and moving ``next_attempt_at``
+# past the attempt (a lease), so two daemons sharing the database never send it twice.
 outbox = sa.Table(
     "outbox",
     metadata,
@@ -78,7 +79,7 @@ outbox = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("sent_at", Timestamp),
     # states.SourceClass: each class has its own daily cap per recipient
-    # (README "Mail out"), so strangers never crowd out reports about vendors' imports
+    # (docs/mail.md#mail-out), so strangers never crowd out reports about vendors' imports
     sa.Column("source_class", sa.String(16), nullable=False, server_default="system"),
     sa.Column("held_for", Document),  # the recipients a cap held it back from, JSON list
     sa.Index(None, "state", "next_attempt_at"),

@@ -1,4 +1,4 @@
-"""IMAP intake: one poller per configured mailbox (SPEC §5 "IMAP").
+"""IMAP intake: one poller per configured mailbox (docs/mail.md#mail-in "IMAP").
 
 The poller follows parsedmarc/mailsuite's mailbox shape — fetch, hand over, move — with the order
 that keeps mail safe: a message's raw bytes (``BODY.PEEK[]``, so ``\\Seen`` is never set by
@@ -8,8 +8,8 @@ outcome, which the handler has committed (e.g. to the durable inbound queue) bef
 Delivery is at least once. A crash after the handler committed but before the outcome was
 recorded here hands the same bytes over again at the next start; so does a UIDVALIDITY change,
 after which every tracked UID is meaningless and the folder is searched afresh. Both are safe
-because the pipeline recognises a message by the hash of its raw bytes (SPEC §5 "Idempotency")
-and answers PROCESSED for one it already has, so it is moved but imported once.
+because the pipeline recognises a message by the hash of its raw bytes (docs/mail.md#mail-in
+"Idempotency") and answers PROCESSED for one it already has, so it is moved but imported once.
 
 What is tracked per account, in ``state_dir/imap/<account>.json`` (written atomically):
 the folder, its UIDVALIDITY and the UIDs whose outcome is known but which are not moved yet, so
@@ -28,7 +28,7 @@ state (``connecting``, ``connected``, ``idle``, ``polling``, ``backoff``, ``conf
 daemon's pid.
 
 Folder names are configured with ``/`` between levels and translated to the server's names after
-each login (``server_folder``, README "IMAP"). What the server refuses for a reason an operator
+each login (``server_folder``, docs/mail.md#imap). What the server refuses for a reason an operator
 must fix — the login, a folder name — is a configuration error: its own state, the server's
 words, a fixed slow retry instead of the growing reconnect delay.
 """
@@ -70,7 +70,7 @@ _EARLY_SHARE = 0.5
 # …and only this many in a row count as a dead connection: one early empty answer can be a
 # stray TLS record (a session ticket), but a closed socket answers early every time
 _EARLY_EMPTY_LIMIT = 3
-# seconds between attempts while the configuration does not fit the server (README "IMAP"):
+# seconds between attempts while the configuration does not fit the server (docs/mail.md#imap):
 # slow, since a person must act, and fixed, so a fix is noticed within this time
 CONFIG_ERROR_DELAY = 300.0
 # a connection that lasted this long was healthy: the next failure starts the delays afresh
@@ -135,7 +135,7 @@ class PersonalNamespace:
 
 
 def server_folder(name: str, namespace: PersonalNamespace) -> str:
-    """The server's name of a folder configured as ``name`` (README "IMAP", folder names).
+    """The server's name of a folder configured as ``name`` (docs/mail.md#imap, folder names).
 
     ``/`` in a configured name always separates levels; each level is written unchanged (the
     IMAP client encodes non-ASCII as modified UTF-7) and joined with the server's delimiter, and
@@ -302,7 +302,7 @@ class _Retry:
 
 
 class ImapPoller:
-    """Watches one account's folder and hands each message to ``handler`` (SPEC §5)."""
+    """Watches one account's folder and hands each message to ``handler`` (docs/mail.md#mail-in)."""
 
     def __init__(
         self,

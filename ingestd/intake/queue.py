@@ -1,5 +1,6 @@
-"""The durable inbound queue (SPEC §1, §5): every message from SMTP, LMTP, IMAP or ``ingestd
-import`` waits here, as the exact bytes received, until the pipeline has committed its outcome.
+"""The durable inbound queue (docs/operations.md#flow, docs/mail.md#mail-in): every message from
+SMTP, LMTP, IMAP or ``ingestd import`` waits here, as the exact bytes received, until the pipeline
+has committed its outcome.
 
 Layout under the root (``state_dir/queue/``), one directory per item so that a rename moves the
 message and its metadata together, atomically::

@@ -1,4 +1,5 @@
-"""The SMTP listener (and LMTP on a Unix socket) that feeds the inbound queue (SPEC §5 "SMTP").
+"""The SMTP listener (and LMTP on a Unix socket) that feeds the inbound queue (docs/mail.md#mail-in
+"SMTP").
 
 It runs on the daemon's own event loop (``loop.create_server``), not in aiosmtpd's Controller
 thread, so one loop owns every socket and a clean stop is one ``await listener.close()``.
@@ -257,8 +258,8 @@ class IntakeHandler:
         loop = asyncio.get_running_loop()
         if self.precheck is not None:
             # e.g. DKIM keys unreachable: a 4xx makes the sender retry, so the verdict is
-            # never taken on a DNS outage (SPEC §5); runs off the loop (DNS may take seconds),
-            # in a thread of its own: a session whose check waits for DNS delays no other
+            # never taken on a DNS outage (docs/mail.md#mail-in); runs off the loop (DNS may take
+            # seconds), in a thread of its own: a session whose check waits for DNS delays no other
             refusal = await loop.run_in_executor(self.check_executor, self.precheck, raw)
             if refusal is not None:
                 log.warning(
@@ -452,7 +453,7 @@ async def start_smtp(
     }
     context = tls_context(settings)  # first: a bad certificate fails the start, cleanly
     # its own threads for the fsyncs: a pipeline busy in the default executor must not delay
-    # the 250s (SPEC §8: the listener keeps answering while a large import runs)
+    # the 250s (docs/performance.md#targets: the listener keeps answering while a large import runs)
     store_executor = ThreadPoolExecutor(
         max_workers=min(STORE_THREADS, settings.max_sessions), thread_name_prefix="smtp-store"
     )

@@ -1,4 +1,4 @@
-"""The messages ingestd sends (SPEC §6), built from what the pipeline decided.
+"""The messages ingestd sends (docs/mail.md#mail-out), built from what the pipeline decided.
 
 Pure functions: an outcome (``MessageOutcome`` or its ``as_dict()`` as stored in the
 ``messages`` row), the configuration and, for the reports that attach rate files, the rates
@@ -314,8 +314,8 @@ def vendor_confirmation(
     now: datetime | None = None,
 ) -> Outgoing | None:
     """The answer to the vendor: accepted, partly accepted, refused, already imported, no
-    sheet found, or held for review.  None when nobody may be answered (SPEC §6, RFC 3834):
-    the sender was not authenticated; the envelope sender was null (``null_sender``, or the
+    sheet found, or held for review.  None when nobody may be answered (docs/mail.md#mail-out, RFC
+    3834): the sender was not authenticated; the envelope sender was null (``null_sender``, or the
     outcome's ``envelope_from`` is ``""``); a robot or a list sent the inbound message
     (``automated``, or the outcome's ``automated`` from ``MessageSummary.is_automated``); or
     the outcome is nothing a vendor can act on (a crash, a repeated Message-ID).  The flags
@@ -1162,9 +1162,9 @@ def _hold_text(reason: str | None) -> str:
 
 
 def _quarantine_commands(config: Config, held: Mapping[str, Any]) -> dict[str, str]:
-    """The exact commands that show, release or drop the held message (SPEC §2.2): a message
-    held for its authentication is released only with --accept-unauthenticated, and one whose
-    sender no vendor lists also needs --vendor."""
+    """The exact commands that show, release or drop the held message
+    (docs/operations.md#command-line): a message held for its authentication is released only with
+    --accept-unauthenticated, and one whose sender no vendor lists also needs --vendor."""
     qid = str(held["id"])
     release = ["quarantine", "release", qid]
     if held["authentication_hold"]:

@@ -1,4 +1,4 @@
-"""Rate sheets out of a message (SPEC §5 "Attachments", §3.1).
+"""Rate sheets out of a message (docs/mail.md#attachments, docs/reading.md#files).
 
 Pure functions: raw bytes in, values out; no database, no clock, no I/O. Every leaf MIME part is
 a candidate and is judged by its bytes (``detect_format``), because vendors' mailers lie about
@@ -159,7 +159,9 @@ class Attachment:
     format: str  # detect_format on the bytes: xlsx, xlsb, ods, xls, zip or csv
     path: str  # where it was found, e.g. "Fwd: rates.eml/rates.zip"
     subject: str  # of the (innermost) message it came from, for table rules
-    sha256: str  # hex digest of data: duplicates, and the version's provenance (SPEC §4)
+    # hex digest of data: duplicates, and the version's provenance
+    # (docs/semantics.md#rate-semantics)
+    sha256: str
     # forwarded messages around it: the reader's archive nesting for it is what is left of
     # limits.max_nesting (max_nesting - depth), so forwards and archives share one limit
     depth: int = 0
@@ -182,7 +184,8 @@ class MessageSummary:
     subject: str = ""
     from_addr: str = ""  # the From header as sent, decoded ("Acme Rates <rates@acme.example>")
     message_id: str | None = None
-    date: datetime | None = None  # the sender's clock: shown, never the received time (SPEC §4)
+    # the sender's clock: shown, never the received time (docs/semantics.md#rate-semantics)
+    date: datetime | None = None
     in_reply_to: str | None = None
     references: str | None = None
     auto_submitted: str | None = None
@@ -191,7 +194,8 @@ class MessageSummary:
 
     @property
     def is_automated(self) -> bool:
-        """Sent by a robot or to a list: never answered (SPEC §6, RFC 3834 §2 and §5)."""
+        """Sent by a robot or to a list: never answered (docs/mail.md#mail-out, RFC 3834 §2 and
+        §5)."""
         auto = (self.auto_submitted or "no").split(";")[0].strip().lower()
         precedence = (self.precedence or "").strip().lower()
         return (

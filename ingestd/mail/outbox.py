@@ -1,5 +1,5 @@
-"""The durable outbox (SPEC §6): every outgoing message is stored before delivery, then delivered
-by the scheduler through the configured transport with retries and backoff.
+"""The durable outbox (docs/mail.md#mail-out): every outgoing message is stored before delivery,
+then delivered by the scheduler through the configured transport with retries and backoff.
 
 The life of a message:
 

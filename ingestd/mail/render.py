@@ -1,4 +1,4 @@
-"""Templates → the subject, text and HTML of one outgoing message (SPEC §6).
+"""Templates → the subject, text and HTML of one outgoing message (docs/mail.md#mail-out).
 
 Each purpose is three files in ``ingestd/templates/`` (its README lists the context each one gets):
 

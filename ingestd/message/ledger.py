@@ -38,7 +38,8 @@ def raw_hash(raw: bytes) -> str:
 
 
 def message_key(from_addr: str | None, message_id: str | None) -> str | None:
-    """Message-ID per sender domain (SPEC §5): the key of "the same message sent again"."""
+    """Message-ID per sender domain (docs/mail.md#mail-in): the key of "the same message sent
+    again"."""
     if not message_id or not from_addr or "@" not in from_addr:
         return None
     domain = from_addr.rsplit("@", 1)[1].lower()
@@ -117,10 +118,10 @@ class Ledger:
 
     @contextmanager
     def lock(self, digest: str) -> Iterator[bool]:
-        """Whether this process may work on the message (SPEC §7): on a server database a
-        session lock named by its hash, held until the message is done and freed by the server
-        if the process dies, so that a row in state "processing" is a crashed attempt only when
-        nobody holds it.  SQLite has one daemon per file: always yes."""
+        """Whether this process may work on the message (docs/operations.md#running-as-a-service):
+        on a server database a session lock named by its hash, held until the message is done and
+        freed by the server if the process dies, so that a row in state "processing" is a crashed
+        attempt only when nobody holds it.  SQLite has one daemon per file: always yes."""
         dialect = self.store.dialect
         if dialect not in ("postgresql", "mysql", "mariadb"):
             yield True
@@ -305,8 +306,8 @@ class Ledger:
     def hold(
         self, row_id: int, raw: bytes, outcome: MessageOutcome, *, detail: str
     ) -> MessageOutcome:
-        """Keep the raw message and a quarantine entry; the rates team is told (SPEC §6), the
-        sender only when it was authenticated (no backscatter)."""
+        """Keep the raw message and a quarantine entry; the rates team is told
+        (docs/mail.md#mail-out), the sender only when it was authenticated (no backscatter)."""
         path = self.keep_raw(raw, outcome.raw_sha256)
         authenticated = bool(outcome.auth and outcome.auth.get("status") == "pass")
         with self.store.begin_write() as conn:

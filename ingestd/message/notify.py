@@ -1,6 +1,7 @@
-"""The pipeline's last stage (SPEC §1, §6): what a finished message calls for goes into the
-outbox — the vendor's confirmation (only to an authenticated vendor), the rates team's import
-reports and quarantine alerts, the subscribers' price-change notices.
+"""The pipeline's last stage (docs/operations.md#flow, docs/mail.md#mail-out): what a finished
+message calls for goes into the outbox — the vendor's confirmation (only to an authenticated
+vendor), the rates team's import reports and quarantine alerts, the subscribers' price-change
+notices.
 
 Every finished ``messages`` row starts with ``notify`` = ``pending`` (answer the vendor and tell
 the team) or ``alert`` (an unauthenticated sender: tell the team, never the sender); once its

@@ -23,8 +23,8 @@ class Release:
     # a message held for holding more sheets than [limits] max_sheets_per_message: a person
     # looked at it, every sheet is imported
     accept_sheet_count: bool = False
-    # what the person answered about the decks (SPEC §3.5): used for every sheet of the message
-    # and kept as the vendor's profile of each imported deck's layout
+    # what the person answered about the decks (docs/reading.md#decks-nobody-taught-us): used for
+    # every sheet of the message and kept as the vendor's profile of each imported deck's layout
     answers: Answers = field(default_factory=Answers)
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,8 +57,8 @@ class MessageOutcome:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     quarantine_id: int | None = None
     duplicate_of: int | None = None  # the messages row that already holds this message
-    # for answering (SPEC §6): the envelope sender ("" = null sender: never answered), whether
-    # a robot or a list sent it (RFC 3834: never answered), and the thread to reply in
+    # for answering (docs/mail.md#mail-out): the envelope sender ("" = null sender: never answered),
+    # whether a robot or a list sent it (RFC 3834: never answered), and the thread to reply in
     envelope_from: str | None = None
     automated: bool = False
     references: str | None = None

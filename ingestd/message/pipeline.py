@@ -1,4 +1,5 @@
-"""One message through authenticate → extract → read → normalize → apply → notify (SPEC §1).
+"""One message through authenticate → extract → read → normalize → apply → notify
+(docs/operations.md#flow).
 
 This is the only module that knows the order of the stages.  Every message, whatever brought it
 (SMTP, LMTP, IMAP, ``ingestd import message.eml``, ``ingestd quarantine release``), goes through
@@ -15,8 +16,8 @@ This is the only module that knows the order of the stages.  Every message, what
 - a DNS failure while checking DKIM is a ``TemporaryFailure``: the caller retries later (SMTP
   answers 451, the queue delays the item, IMAP leaves it in the mailbox).
 
-Notification (SPEC §6) reads the finished ``messages`` rows whose ``notify`` is ``pending``;
-``notify`` is ``none`` when nobody may be answered (an unauthenticated sender).
+Notification (docs/mail.md#mail-out) reads the finished ``messages`` rows whose ``notify`` is
+``pending``; ``notify`` is ``none`` when nobody may be answered (an unauthenticated sender).
 """
 
 from __future__ import annotations

@@ -65,8 +65,8 @@ class Quarantine:
     ) -> MessageOutcome:
         """Run the pipeline again on the held message, guards accepted; a message whose
         authentication failed goes through only with ``accept_unauthenticated``.  ``answers``
-        (a person's, SPEC §3.5) are used for every sheet of the message and kept as the
-        vendor's profile of each deck imported."""
+        (a person's, docs/reading.md#decks-nobody-taught-us) are used for every sheet of the message
+        and kept as the vendor's profile of each deck imported."""
         held = self._held_now(held_id)
         if held.reason in HOLD_REASONS and not accept_unauthenticated:
             raise UsageError(

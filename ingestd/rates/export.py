@@ -1,4 +1,4 @@
-"""Normalized rows → OpenTWPS CSV/XLSX/JSON (SPEC §2.5).
+"""Normalized rows → OpenTWPS CSV/XLSX/JSON (docs/operations.md#exports).
 
 Columns carry the exact OpenTWPS headers in OpenTWPS order; the extended export adds
 Description, End Date, Currency and Change Class at the end (and, for DIDs, whose OpenTWPS
@@ -44,7 +44,7 @@ EXPORT_TIMEZONE = "UTC"
 FORMULA_START = r"^'*[=+\-@\t\r]"
 _XML_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
 # OpenTWPS has no flag columns for DIDs; the extended export carries them so that a DID table
-# survives the round trip (SPEC §2.5).
+# survives the round trip (docs/operations.md#exports).
 EXTENDED_FLAGS = (("Forbidden", "forbidden"), ("Discontinued", "discontinued"))
 
 

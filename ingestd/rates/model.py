@@ -53,7 +53,8 @@ class ChangeClass(StrEnum):
 class Field:
     name: str  # column name in frames and in the database
     dtype: pl.DataType
-    opentwps: str | None  # exact OpenTWPS header (SPEC §2.5); None = extended export only
+    # exact OpenTWPS header (docs/operations.md#exports); None = extended export only
+    opentwps: str | None
     default: object = None  # value when an OpenTWPS file leaves the column out
 
 
@@ -122,7 +123,8 @@ COMMON_OPENTWPS = {
     Kind.SMS: ("forbidden", "discontinued"),
     Kind.DID: (),
 }
-# Extended export headers (SPEC §2.5: description, end date, currency, change class)
+# Extended export headers (docs/operations.md#exports: description, end date, currency, change
+# class)
 EXTENDED_HEADERS = {
     "description": "Description",
     "effective_to": "End Date",

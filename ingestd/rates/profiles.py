@@ -1,7 +1,7 @@
-"""Vendor profiles (SPEC §3.5 "vendor profiles that learn"): the answers people gave about a
-vendor's decks, one profile per layout (the header fingerprint, ``sheets.answers``), kept in
-the ``vendor_profiles`` table and read before each of the vendor's imports.  README "Vendor
-profiles".
+"""Vendor profiles (docs/reading.md#decks-nobody-taught-us "vendor profiles that learn"): the
+answers people gave about a vendor's decks, one profile per layout (the header fingerprint,
+``sheets.answers``), kept in the ``vendor_profiles`` table and read before each of the vendor's
+imports.  README "Vendor profiles".
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Database tables and views (SPEC §2.4).  This is the schema billing systems read; the README
-documents it and Alembic migrations create it.
+"""Database tables and views (docs/operations.md#database).  This is the schema billing systems
+read; the README documents it and Alembic migrations create it.
 
 Storage grows with changed rows, not versions × table size: a rate row lives in the versions
 ``[version_from, version_to)`` of its table; ``version_to IS NULL`` means "in the latest
@@ -97,9 +97,9 @@ versions = sa.Table(
 
 # The latest version's rows of a table as one compressed Arrow IPC file, written in the same
 # transaction as the version (SQLite only): an import reads it back in a tenth of a second
-# instead of a million rows through the driver (SPEC §8).  It is used only while its version,
-# row count and id sum still match the rows, else the rows are read; it is never the data
-# billing reads.
+# instead of a million rows through the driver (docs/performance.md#targets).  It is used only while
+# its version, row count and id sum still match the rows, else the rows are read; it is never the
+# data billing reads.
 rate_snapshots = sa.Table(
     "rate_snapshots",
     metadata,
@@ -111,9 +111,10 @@ rate_snapshots = sa.Table(
 )
 
 
-# What a person answered about a vendor's deck of one layout (SPEC §3.5 "vendor profiles that
-# learn"), used for the vendor's next decks whose header has the same fingerprint
-# (``sheets.answers``); the sheet name and header cells are kept for people to recognise it.
+# What a person answered about a vendor's deck of one layout (docs/reading.md#decks-nobody-taught-us
+# "vendor profiles that learn"), used for the vendor's next decks whose header has the same
+# fingerprint (``sheets.answers``); the sheet name and header cells are kept for people to recognise
+# it.
 vendor_profiles = sa.Table(
     "vendor_profiles",
     metadata,

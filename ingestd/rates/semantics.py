@@ -1,4 +1,5 @@
-"""What a deck means for a rate table (SPEC §4): pure functions over polars frames.
+"""What a deck means for a rate table (docs/semantics.md#rate-semantics): pure functions over polars
+frames.
 
 No database, no clock: the table's current rows and ``received_at`` come in, a ``Plan`` comes
 out (rows to insert, rows to close, the change class of every deck row, deferrals, warnings and
@@ -36,7 +37,8 @@ from ingestd.rates.model import (
     spec_for,
 )
 
-# Which notice period applies to which change class (SPEC §4 "notice periods per change class").
+# Which notice period applies to which change class (docs/semantics.md#rate-semantics "notice
+# periods per change class").
 NOTICE_OF = {
     ChangeClass.INCREASE: "increase",
     ChangeClass.INTERVAL_CHANGE: "interval_change",
@@ -45,7 +47,8 @@ NOTICE_OF = {
     ChangeClass.UNFORBIDDEN: "new",
     ChangeClass.DISCONTINUED: "removal",
 }
-# Classes that take effect at once when dated ASAP (SPEC §4: forbidden and discontinued rows).
+# Classes that take effect at once when dated ASAP (docs/semantics.md#rate-semantics: forbidden and
+# discontinued rows).
 IMMEDIATE = (ChangeClass.FORBIDDEN, ChangeClass.DISCONTINUED)
 EXAMPLES = 20  # codes listed per warning or guard; the count is always complete
 
@@ -137,7 +140,8 @@ def _second(value: datetime) -> datetime:
 
 
 def deck_mode_from_name(*names: str | None) -> DeckMode | None:
-    """Full or partial from a subject or file name (SPEC §4), or None when they do not say."""
+    """Full or partial from a subject or file name (docs/semantics.md#rate-semantics), or None when
+    they do not say."""
     text = " ".join(n for n in names if n).lower()
     if re.search(r"\ba\s*-?\s*(to|2)?\s*-?\s*z\b|atoz|\bfull\b", text):
         return DeckMode.FULL
@@ -289,7 +293,7 @@ class _CodeIndex:
     """The existing rows (in code order) found by code: a binary search finds where a code's
     rows start, and a code's rows are marked through the start of the run they are in.  On a
     million codes this is several times cheaper than a hash join of their strings, and it
-    copies no row (SPEC §8)."""
+    copies no row (docs/performance.md#targets)."""
 
     def __init__(self, existing: pl.DataFrame):
         self.existing = existing
@@ -390,7 +394,7 @@ def _split_settled(
         return deck, none
     codes = deck.get_column("code")
     # each deck row's existing row by position, compared one value column at a time: never a
-    # frame of a million rows twice as wide (memory, SPEC §8)
+    # frame of a million rows twice as wide (memory, docs/performance.md#targets)
     if index.aligned(codes):  # row i is row i: nothing to look up or gather
         at = pl.int_range(deck.height, dtype=pl.UInt32, eager=True).alias("_at")
         same = alone
@@ -421,7 +425,8 @@ def _values_equal(spec: KindSpec, left_suffix: str = "", right_suffix: str = "_o
 def _classify(
     deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec, *, at: str
 ) -> pl.DataFrame:
-    """Change class of each deck row against the rate in effect at its time (SPEC §4)."""
+    """Change class of each deck row against the rate in effect at its time
+    (docs/semantics.md#rate-semantics)."""
     old = existing.rename({c: c + "_old" for c in existing.columns if c != "code"})
     if old.is_empty():  # a first import: nothing to find (and no million-row as-of join)
         joined = deck.with_columns(
@@ -587,8 +592,9 @@ def _discontinue_missing(
     received: datetime,
     policy: PolicyLike,
 ) -> pl.DataFrame:
-    """A full deck replaces the table: codes it leaves out are discontinued (SPEC §4).
-    ``listed`` marks the existing rows of the codes the deck lists."""
+    """A full deck replaces the table: codes it leaves out are discontinued
+    (docs/semantics.md#rate-semantics). ``listed`` marks the existing rows of the codes the deck
+    lists."""
     at = received + policy.notice_for("removal")
     # existing is sorted by code and effective_from: a code's last row is where the code
     # changes; only the rows of codes the deck leaves out are copied (memory on a million-row
@@ -816,7 +822,7 @@ def _shorter_prefix_meanwhile(
     existing: pl.DataFrame, inserts: pl.DataFrame, plan: Plan, spec: KindSpec
 ) -> Iterable[Finding]:
     """A new code dated in the future: until then its calls go to the longest shorter prefix;
-    warn when that one is cheaper (SPEC §4 warnings)."""
+    warn when that one is cheaper (docs/semantics.md#rate-semantics warnings)."""
     price = spec.rate_prices[0]
     future = inserts.filter(
         (pl.col("change_class") == ChangeClass.NEW.value)
@@ -842,7 +848,7 @@ def _shorter_prefix_meanwhile(
     )
     # the longest shorter prefix with a rate, one prefix length at a time from the longest:
     # never every prefix of every future code at once (a deck of new codes dated ahead has a
-    # million of them, SPEC §8 memory)
+    # million of them, docs/performance.md#targets memory)
     lengths = in_effect.get_column("code").str.len_chars().unique().sort(descending=True)
     waiting = future.select("code", price)
     found = []
@@ -917,8 +923,8 @@ def in_effect_at(rows: pl.DataFrame, at: datetime) -> pl.DataFrame:
 
 
 def plan_purge(current: pl.DataFrame, *, now: datetime, retention: timedelta) -> pl.Series:
-    """Ids of the rows of codes discontinued longer than the retention ago (SPEC §4: the row is
-    kept as history, then purged)."""
+    """Ids of the rows of codes discontinued longer than the retention ago
+    (docs/semantics.md#rate-semantics: the row is kept as history, then purged)."""
     if current.is_empty():
         return pl.Series("id", [], pl.Int64)
     last = current.sort("code", "effective_from").group_by("code", maintain_order=True).last()

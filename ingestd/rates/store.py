@@ -1,8 +1,9 @@
-"""Versioned rate tables in SQLite, PostgreSQL or MariaDB (SPEC §2.4, §4 "Versions").
+"""Versioned rate tables in SQLite, PostgreSQL or MariaDB (docs/operations.md#database,
+docs/semantics.md#rate-semantics "Versions").
 
-The hot paths go around SQLAlchemy's per-row machinery on purpose (SPEC §8): rows are read
-with the driver's cursor into polars, and written with ``executemany`` in one transaction
-(SQLite, MariaDB) or ``COPY`` (PostgreSQL).  Everything else uses SQLAlchemy Core.
+The hot paths go around SQLAlchemy's per-row machinery on purpose (docs/performance.md#targets):
+rows are read with the driver's cursor into polars, and written with ``executemany`` in one
+transaction (SQLite, MariaDB) or ``COPY`` (PostgreSQL).  Everything else uses SQLAlchemy Core.
 
 A version is written in one transaction that first locks its rate table (``BEGIN IMMEDIATE``
 on SQLite, ``SELECT … FOR UPDATE`` elsewhere), so imports into one table are serialized and a
@@ -130,7 +131,8 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where a version came from (SPEC §4: message, sender, file name, hash, times)."""
+    """Where a version came from (docs/semantics.md#rate-semantics: message, sender, file name,
+    hash, times)."""
 
     origin: str = "import"
     mode: str = "partial"
@@ -481,7 +483,7 @@ class Writer:
         keep = self._snapshot is not None and self._snapshot.keeps(inserts.height + len(ids))
         first_id = None if keep else _next_row_id(self.conn, table)
         # a new snapshot is built from values alone (polars, off the GIL) while the driver
-        # inserts: two cores busy instead of one (SPEC §8)
+        # inserts: two cores busy instead of one (docs/performance.md#targets)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as pool:
             snapshot = (
                 pool.submit(_snapshot_rows, self._current, closes, inserts, first_id)
@@ -571,9 +573,9 @@ def _current_rows(conn: Connection, table: TableRef) -> tuple[pl.DataFrame, _Sna
 class RowsAhead:
     """A table's current rows read on another thread, on a connection of its own, before the
     import takes the table's lock (while its deck is still being read: a tenth of a second of
-    a million-row re-import, SPEC §8).  A version's rows never change, so they are used if the
-    table is still at that version once locked; otherwise, or if the read failed, they are
-    read again under the lock."""
+    a million-row re-import, docs/performance.md#targets).  A version's rows never change, so they
+    are used if the table is still at that version once locked; otherwise, or if the read failed,
+    they are read again under the lock."""
 
     def __init__(self, store: Store, vendor: str, kind: Kind | str, name: str):
         self._result: tuple[int, int, pl.DataFrame, _SnapshotBase | None] | None = None
@@ -609,14 +611,14 @@ def _snapshot_rows(
 ) -> tuple[int, int, bytes]:
     """The rows of the version being written, if SQLite numbers the inserted rows from
     ``first_id`` on: their count, the sum of their ids and their compressed Arrow IPC bytes
-    (the frame itself is not kept: memory, SPEC §8)."""
+    (the frame itself is not kept: memory, docs/performance.md#targets)."""
     ids = pl.int_range(first_id, first_id + inserts.height, dtype=pl.Int64, eager=True)
     target = current.schema
     kept = current.filter(~pl.col("id").is_in(closes.implode()))
     added = inserts.with_columns(id=ids).select(list(target)).cast(dict(target))
     # both in code order, merged by code: the rows of one code put the kept ones first,
     # which is their order unless a new row goes before a kept one (rare: then sorted); one
-    # copy of a million rows instead of three (memory, SPEC §8)
+    # copy of a million rows instead of three (memory, docs/performance.md#targets)
     if not in_code_order(added):  # a plan's rows come in code order: no copy to sort
         added = added.sort("code", "effective_from")
     rows = _merge_in_code_order(kept, added)
@@ -632,7 +634,8 @@ def _snapshot_rows(
 def _merge_in_code_order(rows: pl.DataFrame, added: pl.DataFrame) -> pl.DataFrame:
     """Rows in code order with some more in code order: merged by code, the rows of one code
     put the first frame's first, which is their order unless an added row goes before one of
-    them (rare: then sorted); one copy of a million rows instead of three (memory, SPEC §8)."""
+    them (rare: then sorted); one copy of a million rows instead of three (memory,
+    docs/performance.md#targets)."""
     if added.is_empty():
         return rows
     if rows.is_empty():  # a first import: the added rows are the version
@@ -736,7 +739,8 @@ def _fetch(conn: Connection, table: TableRef, where: str, sql_table: str) -> pl.
 
 
 def _query_frame(conn: Connection, sql: str, names: list[str]) -> pl.DataFrame:
-    """A query's rows as columns, by the fastest path each database offers (SPEC §8)."""
+    """A query's rows as columns, by the fastest path each database offers
+    (docs/performance.md#targets)."""
     dialect = conn.dialect.name
     raw = conn.connection.dbapi_connection
     if dialect == "postgresql":
@@ -794,8 +798,8 @@ def _numbered_from(conn: Connection, spec: KindSpec, first: int, count: int) -> 
 
 # A snapshot stays while the rows added and closed since it was written are at most this share
 # of its rows: an import then writes only its own rows, and reading them back beside the
-# snapshot costs a fraction of writing a million rows again (SPEC §8).  Beyond it, the next
-# version writes a new snapshot.
+# snapshot costs a fraction of writing a million rows again (docs/performance.md#targets).  Beyond
+# it, the next version writes a new snapshot.
 SNAPSHOT_DELTA_SHARE = 0.05
 
 
@@ -964,7 +968,8 @@ def _by_distinct(column: pl.Series, text: pl.Expr) -> pl.Series:
 
 
 # Rows per INSERT statement on SQLite: one statement carrying many rows binds its parameters in
-# one go, which halves the cost of a million-row version against one row per statement (SPEC §8).
+# one go, which halves the cost of a million-row version against one row per statement
+# (docs/performance.md#targets).
 SQLITE_ROWS_PER_INSERT = 500
 
 

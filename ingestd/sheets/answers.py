@@ -1,9 +1,9 @@
-"""The answers a person gives to a held deck (SPEC §3.5 "vendor profiles that learn"): which
-field a column holds, the billing increments of destinations, the date order, what a hyphen in a
-code means.  Given on the command line (``--map``, ``--increments``, ``--date-order``,
-``--hyphen``) or at a quarantine release, they win over the vendor's configuration, and once the
-deck is imported they are kept as the vendor's profile for that layout: the sheet's header
-fingerprint (``header_fingerprint``).  README "Vendor profiles".
+"""The answers a person gives to a held deck (docs/reading.md#decks-nobody-taught-us "vendor
+profiles that learn"): which field a column holds, the billing increments of destinations, the date
+order, what a hyphen in a code means.  Given on the command line (``--map``, ``--increments``,
+``--date-order``, ``--hyphen``) or at a quarantine release, they win over the vendor's
+configuration, and once the deck is imported they are kept as the vendor's profile for that layout:
+the sheet's header fingerprint (``header_fingerprint``).  README "Vendor profiles".
 
 Pure: no database, no clock.
 """

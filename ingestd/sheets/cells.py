@@ -1,4 +1,4 @@
-"""Cell parsers (SPEC §3.3): strings in, typed values and per-cell reason codes out.
+"""Cell parsers (docs/reading.md#cells): strings in, typed values and per-cell reason codes out.
 
 Every parser takes a ``pl.Series`` of strings (nulls allowed) and returns the parsed values and
 an ``errors`` series of the same length holding a reason code per cell, or null when the cell is
@@ -33,7 +33,8 @@ from ingestd.sheets.headers import currency_in, fold
 MAX_CODE_DIGITS = 15  # E.164: a number (and so a prefix) has at most 15 digits
 MAX_RANGE_CODES = 10_000  # "447400-447409" is ten codes; a range of more is a typo
 HYPHEN_MEANINGS = ("auto", "range", "pair")
-# E.164 country calling codes, from libphonenumber's metadata (SPEC §4: the field's own data)
+# E.164 country calling codes, from libphonenumber's metadata (docs/semantics.md#rate-semantics: the
+# field's own data)
 COUNTRY_CODES = frozenset(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 ABSURD_PRICE = 1_000_000
 # Excel keeps 15 significant digits; more in a price is binary float noise
@@ -407,11 +408,12 @@ def _hyphen_reading(
     ``end``) can mean: ``shaped_range`` (ends of equal length, in order, same first digit: a
     range when the vendor says hyphens are ranges), ``could_range`` and ``could_pair``.
 
-    E.164 (SPEC §3.5, codes by numbering knowledge): a pair when ``start`` is a country code,
-    NANP ones included (``1264``, ``1876``: ``nanp_areas``), and ``end`` can follow it (after
-    ``1`` an area code, after ``1NPA`` an exchange or subscriber digits: neither starts with 0
-    or 1); a range when both ends are codes of one country (``country_of``).  MCCMNC: a pair
-    is a 3-digit MCC and a 2- or 3-digit MNC, a range has ends of equal length."""
+    E.164 (docs/reading.md#decks-nobody-taught-us, codes by numbering knowledge): a pair when
+    ``start`` is a country code, NANP ones included (``1264``, ``1876``: ``nanp_areas``), and
+    ``end`` can follow it (after ``1`` an area code, after ``1NPA`` an exchange or subscriber
+    digits: neither starts with 0 or 1); a range when both ends are codes of one country
+    (``country_of``).  MCCMNC: a pair is a 3-digit MCC and a 2- or 3-digit MNC, a range has ends of
+    equal length."""
     width, end_width = start.str.len_chars(), end.str.len_chars()
     shaped_range = (
         ~chained

@@ -1,4 +1,5 @@
-"""Columns typed by their content (SPEC §3.5): what a column holds, said by its cells alone.
+"""Columns typed by their content (docs/reading.md#decks-nobody-taught-us): what a column holds,
+said by its cells alone.
 
 Where a header is unknown, missing or misleading, the values decide.  Each column is looked at
 through a sample of at most ``CONTENT_SAMPLE`` rows spread over the whole data (``sample_rows``),

@@ -1,5 +1,5 @@
-"""Bytes of one file → the decks it holds (SPEC §3): read the sheets, find the tables, normalize
-them, and put together what goes into the same rate table.
+"""Bytes of one file → the decks it holds (docs/reading.md#reading-decks): read the sheets, find the
+tables, normalize them, and put together what goes into the same rate table.
 
 This is the one entry point the importer (and later the mail pipeline) calls; it is pure: no
 database, no clock.
@@ -51,7 +51,8 @@ class ReadOptions:
     max_unpacked: int = 200 * 2**20
     max_nesting: int = 3
     sheet_cache: SheetCache | None = None  # workbook sheets read before (``reread``)
-    # the vendor's profiles (SPEC §3.5): header fingerprint → the answers kept for that layout
+    # the vendor's profiles (docs/reading.md#decks-nobody-taught-us): header fingerprint → the
+    # answers kept for that layout
     profiles: Mapping[str, Answers] = field(default_factory=dict)
     answers: Answers = field(default_factory=Answers)  # given now, for every sheet of the file
 
@@ -166,8 +167,9 @@ def read_decks(
 def combine(decks: list[DeckRead]) -> list[DeckRead]:
     """Decks bound for the same table become one: the price sheet leads (its detection report
     is the deck's), the others add their rows, errors and warnings.  The codes a code-changes
-    sheet adds must have a rate in a price sheet of the same table (SPEC §3.5): a row adding
-    one that has none is rejected (``added_without_rate``)."""
+    sheet adds must have a rate in a price sheet of the same table
+    (docs/reading.md#decks-nobody-taught-us): a row adding one that has none is rejected
+    (``added_without_rate``)."""
     groups: dict[tuple[Kind, str | None], list[DeckRead]] = {}
     for deck in decks:
         groups.setdefault((deck.kind, deck.table_suffix), []).append(deck)

@@ -1,4 +1,4 @@
-"""What the reader could not settle (SPEC §3.5 "never silently wrong").
+"""What the reader could not settle (docs/reading.md#decks-nobody-taught-us "never silently wrong").
 
 A ``Doubt`` names one doubtful thing in a sheet (a column it could not place, a sentence about
 billing increments that became no rule, a sheet that looks like rates but was not applied) and

@@ -1,4 +1,5 @@
-"""Each column's meaning from its header and its content together, with a confidence (SPEC §3.5).
+"""Each column's meaning from its header and its content together, with a confidence
+(docs/reading.md#decks-nobody-taught-us).
 
 The table finder (``ingestd.sheets.table``) says what each header names (the vocabulary of
 ``ingestd.sheets.headers``, or the vendor's own ``columns``); ``ingestd.sheets.content`` says
@@ -57,7 +58,8 @@ EXPECTED_CONTENT: dict[str, frozenset[str]] = {
 }
 # Content that says what a column is on its own (text may be anything: names, notes, words)
 TELLING = ("pulse", "date", "flag", "price", "seconds", "code", "number", "mccmnc", "currency")
-# An unused column holding these is a doubt (SPEC §3.5 "never silently wrong")
+# An unused column holding these is a doubt (docs/reading.md#decks-nobody-taught-us "never silently
+# wrong")
 WORTH_READING = {
     "pulse": "pulse",
     "seconds": "interval1",

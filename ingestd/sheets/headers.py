@@ -1,4 +1,5 @@
-"""The header vocabulary (SPEC §3.2): which header spellings mean which logical field.
+"""The header vocabulary (docs/reading.md#finding-the-table): which header spellings mean which
+logical field.
 
 This module is data.  To teach ingestd a new spelling, add it to the field's list in
 ``VOCABULARY`` (English) or ``LANGUAGES`` (the other languages vendors write, merged into
@@ -72,7 +73,8 @@ VOCABULARY: dict[str, tuple[str | re.Pattern[str], ...]] = {
         "sms cost", "cost per sms", "price per sms", "rate per sms", "mt price", "mt rate",
         "unit price", "termination rate", "price first", "rate first",
     ),
-    # a "New Rate" column beats a plain "Rate" column (SPEC: current/new rate, new wins)
+    # a "New Rate" column beats a plain "Rate" column (current and new rate: the new one wins,
+    # docs/reading.md#finding-the-table)
     "new_price": ("new rate", "new price", "new rates", "new cost", "proposed rate"),
     "price_n": (
         "price n", "rate n", "next price", "subsequent price", "subsequent rate", "price next",

@@ -1,4 +1,5 @@
-"""One found table (``sheets.table.FoundTable``) → normalized OpenTWPS decks (SPEC §3.3).
+"""One found table (``sheets.table.FoundTable``) → normalized OpenTWPS decks
+(docs/reading.md#cells).
 
 The table finder says which sheet columns hold which logical field; this module reads the cells
 of those columns with the parsers of ``ingestd.sheets.cells`` and puts together the rows of the
@@ -66,7 +67,7 @@ DUPLICATE_POLICIES = ("refuse", "first", "last")
 Hyphens = tuple[str, str | None]
 # how dates nothing proves are read while the deck is held for the answer (most of the world)
 UNPROVEN_DATE_ORDER = "dmy"
-# where a row's billing increments came from, in the order they are tried (SPEC §3.3)
+# where a row's billing increments came from, in the order they are tried (docs/reading.md#cells)
 INCREMENT_SOURCES = (
     "column",
     "pulse",
@@ -76,7 +77,8 @@ INCREMENT_SOURCES = (
     "vendor default",
     "default 1/1",
 )
-# US domestic decks: one rate table per jurisdiction price column (SPEC §3.2)
+# US domestic decks: one rate table per jurisdiction price column
+# (docs/reading.md#finding-the-table)
 JURISDICTIONS = ("interstate", "intrastate", "indeterminate")
 EXAMPLES = 10  # how many values, codes or rows a warning names before "and N more"
 DESCRIPTION_JOIN = " – "  # "Germany – Mobile - Vodafone"
@@ -297,10 +299,10 @@ class _Problem:
 def _code_changes(
     sheet: _Sheet, kind: Kind, hyphen: Hyphens, warnings: list[str], skipped: dict[str, int]
 ) -> tuple[_Sheet, pl.DataFrame, dict[str, int]]:
-    """A code-changes sheet (SPEC §3.3, §3.5): the rows it removes, to be read as discontinued
-    rows (blocked ones forbidden); the rows it adds (``DeckRead.additions``), whose rate must
-    come from the deck's price sheet (``deck.combine`` looks); and its rows per action.  Rows
-    without a code change say nothing."""
+    """A code-changes sheet (docs/reading.md#cells, docs/reading.md#decks-nobody-taught-us): the
+    rows it removes, to be read as discontinued rows (blocked ones forbidden); the rows it adds
+    (``DeckRead.additions``), whose rate must come from the deck's price sheet (``deck.combine``
+    looks); and its rows per action.  Rows without a code change say nothing."""
     changes, unknown = parse_change_words(sheet.text("code_change"))
     _warn_unknown_words(sheet, "code_change", unknown, warnings)
     removal = changes.is_in(["discontinued", "forbidden"]).fill_null(False)
@@ -419,8 +421,9 @@ class _Reader:
     closed: pl.Series | None = None  # discontinued or forbidden: a price may be missing
     date_order: str | None = None
     increment_source: pl.Series | None = None
-    # the increments of the notes (SPEC §3.5), the rows' own increment cells until the codes
-    # are read, and per row the number of the notes rule that set it (len(rules): the default)
+    # the increments of the notes (docs/reading.md#decks-nobody-taught-us), the rows' own increment
+    # cells until the codes are read, and per row the number of the notes rule that set it
+    # (len(rules): the default)
     notes: NotesReading = field(default_factory=NotesReading)
     own_increments: pl.DataFrame | None = None
     increment_rule: pl.Series | None = None
@@ -502,7 +505,8 @@ class _Reader:
         for name, (_, errors, order) in list(parsed.items()):
             if order is None and (errors == "ambiguous_date").any():
                 if not decided:
-                    # nothing proves the order: read day-first and ask (SPEC §3.5)
+                    # nothing proves the order: read day-first and ask
+                    # (docs/reading.md#decks-nobody-taught-us)
                     self.doubts.append(_ambiguous_dates(sheet, name, errors))
                     decided.append(UNPROVEN_DATE_ORDER)
                 # the sheet's other date column proved the order: one vendor, one habit
@@ -530,8 +534,8 @@ class _Reader:
         self._notice_dates(blank=sheet.text("effective_from").is_null())
 
     def _notice_dates(self, blank: pl.Series) -> None:
-        """Rows without a date take the notice block's increase or decrease date (SPEC §3.2:
-        notice dates are defaults); the others stay ASAP."""
+        """Rows without a date take the notice block's increase or decrease date
+        (docs/reading.md#finding-the-table: notice dates are defaults); the others stay ASAP."""
         notice = self.sheet.found.notice
         change = self.values["vendor_class"]
         dated = self.values["effective_from"]
@@ -568,8 +572,8 @@ class _Reader:
             self.values["currency_column"] = values
 
     def _increments(self) -> None:
-        """Interval 1 / Interval N (SPEC §3.3): the row's own cells (interval columns, else
-        pulse) and the notes' sentences; the rules apply once the codes are read."""
+        """Interval 1 / Interval N (docs/reading.md#cells): the row's own cells (interval columns,
+        else pulse) and the notes' sentences; the rules apply once the codes are read."""
         sheet = self.sheet
         none = _nulls(sheet.height, pl.Int32)
         first = after = none
@@ -651,7 +655,8 @@ class _Reader:
         )
 
     def _did(self) -> None:
-        """A DID list's own columns (SPEC §2.5 did): capabilities, interval, capacity, texts."""
+        """A DID list's own columns (docs/operations.md#exports did): capabilities, interval,
+        capacity, texts."""
         sheet = self.sheet
         defaults = {f.name: f.default for f in self.spec.fields}
         for name in ("docs_required", "voice", "sms", "fax", "video"):
@@ -709,7 +714,8 @@ class _Reader:
         if price_column:
             chosen = [_PriceCells.of(sheet, column=price_column)]
         else:
-            # SPEC §3.2: Current Rate / New Rate, the new one wins where it is written
+            # docs/reading.md#finding-the-table: Current Rate / New Rate, the new one wins where it
+            # is written
             chosen = [_PriceCells.of(sheet, "price"), _PriceCells.of(sheet, "price_current")]
         read = [cells for cells in chosen if cells is not None]
         unwritten = _repeat(True, height, pl.Boolean)
@@ -736,7 +742,7 @@ class _Reader:
             if after is not None:
                 problems.append(after.problem())
                 read.append(after)
-            values["price_n"] = (  # SPEC: a missing Price N is Price1
+            values["price_n"] = (  # OpenTWPS: a missing Price N is Price1 (docs/reading.md#prices)
                 pl.select(pl.coalesce(after.prices, values["price1"])).to_series()
                 if after is not None
                 else values["price1"]
@@ -1021,7 +1027,8 @@ def _listed_codes(
 
 
 def _country_area(sheet: _Sheet, hyphen: Hyphens) -> pl.DataFrame:
-    """Country code + area code (SPEC §3.2): joined; a blank area is the country code alone."""
+    """Country code + area code (docs/reading.md#finding-the-table): joined; a blank area is the
+    country code alone."""
     country, country_errors = parse_codes(sheet.text("country_code"))
     per_row = pl.DataFrame({"country": country, "country_error": country_errors})
     per_row = per_row.with_row_index(_ROW)
@@ -1061,7 +1068,8 @@ def _country_area(sheet: _Sheet, hyphen: Hyphens) -> pl.DataFrame:
 
 
 def _nanp(sheet: _Sheet, hyphen: Hyphens) -> pl.DataFrame:
-    """NPANXX codes (US domestic decks, SPEC §3.2) as E.164 prefixes: ``1`` in front."""
+    """NPANXX codes (US domestic decks, docs/reading.md#finding-the-table) as E.164 prefixes: ``1``
+    in front."""
     # "201-555" writes one NPA-NXX, not a range; "201200-201209" is a range
     text = sheet.text("npanxx").str.replace_all(r"\b([0-9]{3})[-. ]([0-9]{3})\b", "${1}${2}")
     codes = _listed_codes(sheet, "npanxx", hyphen, international=False, text=text)
@@ -1107,9 +1115,9 @@ def _nanp_code(code: pl.Expr) -> list[pl.Expr]:
 
 
 def _mcc_mnc(sheet: _Sheet) -> pl.DataFrame:
-    """MCC + MNC joined as text (SPEC §3.2): leading zeros kept, ``01`` is not ``001``; a
-    blank MNC is the MCC alone.  An MCC of other than 3 digits, or an MNC of other than 2 or 3
-    (Excel dropped a leading zero), is a ``bad_code``."""
+    """MCC + MNC joined as text (docs/reading.md#finding-the-table): leading zeros kept, ``01`` is
+    not ``001``; a blank MNC is the MCC alone.  An MCC of other than 3 digits, or an MNC of other
+    than 2 or 3 (Excel dropped a leading zero), is a ``bad_code``."""
     mcc, mcc_errors = parse_codes(sheet.text("mcc"), international_prefix=False)
     mnc, mnc_errors = parse_codes(sheet.text("mnc"), international_prefix=False)
     frame = pl.DataFrame({"mcc": mcc, "mcc_error": mcc_errors, "mnc": mnc, "mnc_error": mnc_errors})
@@ -1262,7 +1270,8 @@ def _row_errors(
     failed: pl.Series,
     bad_codes: pl.DataFrame,
 ) -> list[RowError]:
-    """One RowError per rejected row, its leftmost problem first (SPEC §3.4)."""
+    """One RowError per rejected row, its leftmost problem first
+    (docs/reading.md#row-errors-and-refusal)."""
     if not failed.any():
         return []
     code_fields = bad_codes.get_column("field").unique().to_list() if bad_codes.height else []
@@ -1323,9 +1332,9 @@ def _row_errors(
 def _conflicts(
     rows: pl.DataFrame, sheet: _Sheet, spec: KindSpec, options: _Options
 ) -> tuple[pl.DataFrame, list[RowError], list[str]]:
-    """The same code and effective time twice (SPEC §3.3): identical rows are read once (with a
-    warning); rows with different values are each a ``conflict`` naming the others, unless the
-    vendor's ``duplicate_policy`` says which one wins (the first or the last in the sheet).
+    """The same code and effective time twice (docs/reading.md#cells): identical rows are read once
+    (with a warning); rows with different values are each a ``conflict`` naming the others, unless
+    the vendor's ``duplicate_policy`` says which one wins (the first or the last in the sheet).
 
     The description and the vendor's change word do not make two rows different."""
     keys = ["code", "effective_from"]

@@ -1,10 +1,11 @@
 """Files already in OpenTWPS layout (what our exports produce) → a normalized deck frame.
 
-The table is found by its exact OpenTWPS headers (SPEC §2.5; case and surrounding spaces do not
-matter) in the first rows of a sheet, under any notice block.  Each row is parsed with the cell
-parsers of ``ingestd.sheets.cells``; a row with a problem becomes a ``RowError`` and stays out of
-the rows.  Reading an export gives back the exported table (round trip): text that the exporter
-neutralized with a leading ``'`` (``ingestd.rates.export.FORMULA_START``) loses that quote again.
+The table is found by its exact OpenTWPS headers (docs/operations.md#exports; case and surrounding
+spaces do not matter) in the first rows of a sheet, under any notice block.  Each row is parsed with
+the cell parsers of ``ingestd.sheets.cells``; a row with a problem becomes a ``RowError`` and stays
+out of the rows.  Reading an export gives back the exported table (round trip): text that the
+exporter neutralized with a leading ``'`` (``ingestd.rates.export.FORMULA_START``) loses that quote
+again.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class DeckRead:
     sheet: str | None = None
     header_row: int | None = 1  # 1-based; None for a headerless layout
     total_rows: int = 0  # data rows seen (accepted + rejected)
-    # the detection report (SPEC §3.2, issue "read any deck"): how the table was understood
+    # the detection report (docs/reading.md#finding-the-table): how the table was understood
     layout: str = "opentwps"  # opentwps | header | guidelines | code_changes
     kind_source: str = "columns"
     mapping: dict[str, str] = field(default_factory=dict)  # header as written → field
@@ -61,7 +62,8 @@ class DeckRead:
     # what the hyphens in the codes were: range | pair | both | None (no hyphenated code)
     hyphen: str | None = None
     increments: dict[str, int] = field(default_factory=dict)  # source → rows
-    # the notes' increment rules: {sentence, names, first, next, rows, default} (SPEC §3.5)
+    # the notes' increment rules: {sentence, names, first, next, rows, default}
+    # (docs/reading.md#decks-nobody-taught-us)
     increment_rules: list[dict] = field(default_factory=list)
     currency: str | None = None
     product: str | None = None
@@ -70,7 +72,8 @@ class DeckRead:
     table_suffix: str | None = None  # one table per jurisdiction: the suffix of its name
     # what the reader could not settle: the deck is held (doubt.GUARD) until a person answers
     doubts: list[Doubt] = field(default_factory=list)
-    # the layout's key for vendor profiles (SPEC §3.5): the header row's words, hashed
+    # the layout's key for vendor profiles (docs/reading.md#decks-nobody-taught-us): the header
+    # row's words, hashed
     fingerprint: str | None = None
     # how each sheet column was read (evidence.ColumnReading.as_dict): field, source, confidence
     columns: list[dict] = field(default_factory=list)
@@ -137,7 +140,7 @@ def read_opentwps(
     max_rows: int = 2_000_000,
     max_columns: int = 200,
 ) -> DeckRead:
-    """Read an OpenTWPS CSV/XLSX/JSON file (SPEC §2.5) into normalized rows."""
+    """Read an OpenTWPS CSV/XLSX/JSON file (docs/operations.md#exports) into normalized rows."""
     wanted = Kind(kind) if kind else None
     parse_timezone(timezone)  # a wrong default is the caller's mistake: ValueError
     if currency is not None and not (len(currency.strip()) == 3 and currency.strip().isalpha()):
@@ -360,7 +363,8 @@ def _parse(
             values[name] = _text(cells, neutralized=neutralized)
         if defaults.get(name) is not None:  # a blank cell takes the OpenTWPS default too
             values[name] = values[name].fill_null(defaults[name])
-    if "price_n" in values and "price1" in values:  # SPEC: a missing Price N is Price1
+    # OpenTWPS: a missing Price N is Price1 (docs/reading.md#prices)
+    if "price_n" in values and "price1" in values:
         values["price_n"] = values["price_n"].fill_null(values["price1"])
     for flag in ("forbidden", "discontinued"):
         values[flag] = values[flag].fill_null(False)
@@ -434,7 +438,7 @@ def _header_of(table: _Table, name: str) -> str:
 
 def _conflicts(rows: pl.DataFrame, table: _Table) -> tuple[pl.DataFrame, list[RowError], list[str]]:
     """The same code and effective time twice: identical rows are one row (with a warning),
-    different rows are all rejected as ``conflict`` (SPEC §3.3)."""
+    different rows are all rejected as ``conflict`` (docs/reading.md#cells)."""
     keys = ["code", "effective_from"]
     values = [c for c in rows.columns if c not in (*keys, "source_row")]
     twice = rows.select(pl.struct(keys).is_duplicated()).to_series()

@@ -1,7 +1,7 @@
-"""Billing increments written in prose (SPEC §3.5): the notice block, the footnotes, a multi-line
-cell or a notes sheet may say, in any phrasing and in several languages, which destinations are
-billed at which increments ("the following countries will be billed 60/60: Fiji, Haiti",
-"Brazil is billed 30/6", "initial 30 seconds then 6 second increments for Brazil",
+"""Billing increments written in prose (docs/reading.md#decks-nobody-taught-us): the notice block,
+the footnotes, a multi-line cell or a notes sheet may say, in any phrasing and in several languages,
+which destinations are billed at which increments ("the following countries will be billed 60/60:
+Fiji, Haiti", "Brazil is billed 30/6", "initial 30 seconds then 6 second increments for Brazil",
 "Taktung 60/60 für Deutschland", "todos los demás destinos 1/1").
 
 A sentence is read as tokens: increments (a pulse ``60/60``, ``60+60``, ``60-60``, or durations
@@ -28,7 +28,8 @@ NOTES_DEFAULT = "notes default"
 
 @dataclass(frozen=True)
 class IncrementRule:
-    """Billing increments for destinations whose name matches (SPEC §3.3 and §3.5)."""
+    """Billing increments for destinations whose name matches (docs/reading.md#cells and
+    docs/reading.md#decks-nobody-taught-us)."""
 
     # vendor rules: a regular expression searched in the row's destination text (notes rules
     # match by ``names``, ``normalize._names_row``)

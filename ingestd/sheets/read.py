@@ -1,4 +1,4 @@
-"""Bytes → sheets of string cells (SPEC §3.1).
+"""Bytes → sheets of string cells (docs/reading.md#files).
 
 The file type is decided from the bytes, never the name.  Every cell comes out as a string (or
 null) so the later stages see one kind of value whatever the file was: CSV text as it stands,
@@ -152,7 +152,8 @@ def read_sheets(
     for sheet in sheets:
         if _has_content(sheet.frame):
             _check_cells(sheet, max_cell_size)
-    # an empty sheet is kept only to be named in the report (SPEC §3.5: every sheet accounted)
+    # an empty sheet is kept only to be named in the report (docs/reading.md#decks-nobody-taught-us:
+    # every sheet accounted)
     return sheets
 
 
@@ -218,7 +219,7 @@ _JUNK_MEMBER = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$|desktop\.ini
 
 @dataclass
 class _Unpacking:
-    """The limits of one archive and what has been taken from it so far (SPEC §3.1).
+    """The limits of one archive and what has been taken from it so far (docs/reading.md#files).
 
     A workbook is a ZIP archive too, but its parts are not counted here: a large deck's sheet
     XML easily unpacks to more than the limit; ``max_rows``/``max_columns`` bound it instead.
@@ -628,7 +629,7 @@ def _read_workbook(
         sheets.append(
             Sheet(name, _finish(frame, max_rows=max_rows, max_columns=max_columns), date1904)
         )
-        heap.trim()  # what the reader's threads freed (memory, SPEC §8)
+        heap.trim()  # what the reader's threads freed (memory, docs/performance.md#targets)
     return sheets
 
 
@@ -722,7 +723,8 @@ def _load_sheet(
 
     # The cells as numbers are read at the same time on the other core, by a reader of their
     # own (a reader loads one sheet at a time): nearly every deck has prices with fractions,
-    # and each read parses the whole sheet (half of a million-row import, SPEC §8).
+    # and each read parses the whole sheet (half of a million-row import,
+    # docs/performance.md#targets).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbook") as pool:
         numbers = pool.submit(load, fastexcel.read_excel(data), "float")
         text, first = load(reader, "string")

@@ -1,6 +1,6 @@
-"""Countries of names and of codes (SPEC §3.5): which ISO regions a destination name written
-in a deck names ("Mexico", "México", "Méjico", "Deutschland", "USA"), and which region a
-dialling code belongs to (``52`` → MX, ``1876`` → JM).
+"""Countries of names and of codes (docs/reading.md#decks-nobody-taught-us): which ISO regions a
+destination name written in a deck names ("Mexico", "México", "Méjico", "Deutschland", "USA"), and
+which region a dialling code belongs to (``52`` → MX, ``1876`` → JM).
 
 The names are libphonenumber's country names in every language it carries
 (``phonenumbers.geodata.locale``) plus the short forms carriers write (``ALIASES``); the codes

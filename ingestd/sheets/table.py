@@ -1,6 +1,6 @@
-"""Finding the rate table in a sheet (SPEC §3.2): the header row under a notice block, the
-columns by meaning, the notice-block facts, the data rows; or the headerless Transmission
-Guidelines layout; or a code-changes sheet.
+"""Finding the rate table in a sheet (docs/reading.md#finding-the-table): the header row under a
+notice block, the columns by meaning, the notice-block facts, the data rows; or the headerless
+Transmission Guidelines layout; or a code-changes sheet.
 
 Nothing here parses a price or a code: ``FoundTable`` says where things are and
 ``ingestd.sheets.normalize`` reads them.  The header vocabulary is data in
@@ -297,8 +297,8 @@ class _Search:
 
     def sheet(self, sheet: Sheet) -> FoundTable | None:
         """The sheet's table, read with the vendor's profile of its layout when one is kept
-        (SPEC §3.5: a header row whose fingerprint a profile has, else the profile of a sheet
-        without header row of its width)."""
+        (docs/reading.md#decks-nobody-taught-us: a header row whose fingerprint a profile has, else
+        the profile of a sheet without header row of its width)."""
         if not self.profiles or sheet.frame.height == 0:
             return self._sheet(sheet)
         top = sheet.frame.head(HEADER_SEARCH_ROWS).rows()
@@ -679,7 +679,8 @@ def _guidelines_columns(width: int, contents: Mapping) -> dict[str, list[str]] |
 
 def _changes_by_content(raw: dict[str, str], settling: Settling) -> None:
     """A sheet of codes without prices whose status (or unread) column holds code-change
-    words (``Code Removal``, ``Deleted``, ``Baja``…) is a code-changes sheet (SPEC §3.5)."""
+    words (``Code Removal``, ``Deleted``, ``Baja``…) is a code-changes sheet
+    (docs/reading.md#decks-nobody-taught-us)."""
     fields = set(raw.values())
     if not _has_code(fields) or fields & set(vocab.PRICE_FIELDS) or "code_change" in fields:
         return
@@ -891,7 +892,8 @@ def _line(row: tuple) -> str:
 def _pulse_by_content(
     columns: dict[str, list[str]], data: pl.DataFrame, written: dict[str, str]
 ) -> list[str]:
-    """An "Increment" column holding "60/1" pairs is a ``pulse`` column (SPEC §3.2)."""
+    """An "Increment" column holding "60/1" pairs is a ``pulse`` column
+    (docs/reading.md#finding-the-table)."""
     warnings = []
     for name in ("interval_n", "interval1"):
         if name not in columns or "pulse" in columns:

@@ -1,5 +1,6 @@
 """ingestd.auth: DKIM verification against a real DNS server, with signatures from dkimpy and
-from OpenDKIM, and one attack fixture per reason code (SPEC §5, §9)."""
+from OpenDKIM, and one attack fixture per reason code (docs/mail.md#mail-in,
+docs/testing.md#real-components)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Extra DKIM signatures cannot stall SMTP or the worker (SPEC §5, Authentication): signatures
-that could never count cost no DNS query, at most ``[dns] max_signatures`` are examined, their
-keys are fetched in parallel within one ``[dns] budget`` per message, and a CNAME loop of any
+"""Extra DKIM signatures cannot stall SMTP or the worker (docs/mail.md#mail-in, Authentication):
+signatures that could never count cost no DNS query, at most ``[dns] max_signatures`` are examined,
+their keys are fetched in parallel within one ``[dns] budget`` per message, and a CNAME loop of any
 length is a permanent failure. Against the real DNS server of tests/rig/dns.py (names it never
 answers), with dkimpy signatures, and through the real daemon over SMTP."""
 

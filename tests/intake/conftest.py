@@ -1,4 +1,4 @@
-"""Fixtures for the intake tests: a real Dovecot per test (SPEC §9)."""
+"""Fixtures for the intake tests: a real Dovecot per test (docs/testing.md#real-components)."""
 
 from __future__ import annotations
 

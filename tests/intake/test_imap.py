@@ -1,4 +1,4 @@
-"""The IMAP poller against a real Dovecot (SPEC §5 "IMAP", §9)."""
+"""The IMAP poller against a real Dovecot (docs/mail.md#imap, docs/testing.md#real-components)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Folder names on real IMAP servers (SPEC §5 "IMAP", README "IMAP"): the translation of
-configured ``/`` names to the server's hierarchy and namespace, and what happens when the server
-refuses the login or a folder."""
+"""Folder names on real IMAP servers (docs/mail.md#mail-in "IMAP", docs/mail.md#imap): the
+translation of configured ``/`` names to the server's hierarchy and namespace, and what happens when
+the server refuses the login or a folder."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC §1 "nothing lost", §5: the durable inbound queue, with real processes killed by SIGKILL."""
+"""docs/operations.md#flow "nothing lost", docs/mail.md#mail-in: the durable inbound queue, with
+real processes killed by SIGKILL."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""SPEC §5 "SMTP": the real listener on a free port, real clients (smtplib, swaks, raw sockets),
-and a real daemon process killed with SIGKILL."""
+"""docs/mail.md#mail-in "SMTP": the real listener on a free port, real clients (smtplib, swaks, raw
+sockets), and a real daemon process killed with SIGKILL."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""SPEC §6 mail out: the confirmation, the import report, the price-change notice and the
-quarantine alert, composed from what the real pipeline decided about real signed messages
+"""docs/mail.md#mail-out mail out: the confirmation, the import report, the price-change notice and
+the quarantine alert, composed from what the real pipeline decided about real signed messages
 (SQLite), then parsed back with the ``email`` package the way a mail client would read them.
 
 Every composed message goes through ``read``: multipart/alternative (inside multipart/mixed

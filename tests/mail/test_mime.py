@@ -1,5 +1,6 @@
-"""SPEC §5 "Attachments", §3.1: every MIME part that is a rate sheet by its bytes, inside
-forwards and mislabeled parts; everything else left out with a reason, never an exception."""
+"""docs/mail.md#attachments, docs/reading.md#files: every MIME part that is a rate sheet by its
+bytes, inside forwards and mislabeled parts; everything else left out with a reason, never an
+exception."""
 
 from __future__ import annotations
 

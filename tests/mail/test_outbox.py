@@ -1,7 +1,7 @@
-"""SPEC §6 "stored in an outbox before delivery … with retries and backoff; nothing is lost when
-the relay is down", against a real relay: aiosmtpd's server in the test (the peer, recording
-every envelope), STARTTLS and AUTH with a certificate made by openssl, real DKIM verification
-against a real DNS server, and the databases of ``db_url``."""
+"""docs/mail.md#mail-out "stored in an outbox before delivery … with retries and backoff; nothing is
+lost when the relay is down", against a real relay: aiosmtpd's server in the test (the peer,
+recording every envelope), STARTTLS and AUTH with a certificate made by openssl, real DKIM
+verification against a real DNS server, and the databases of ``db_url``."""
 
 from __future__ import annotations
 
@@ -699,7 +699,8 @@ def test_outbox_commands(db_url, tmp_path, relay, stores, capsys, monkeypatch):
 
 
 def test_log_lines_carry_the_inbound_messages_correlation_id(sqlite_url, tmp_path, stores, caplog):
-    """SPEC §7: an admin follows one message from arrival to its notification by one id."""
+    """docs/operations.md#running-as-a-service: an admin follows one message from arrival to its
+    notification by one id."""
     box = outbox_for(stores, make_config(tmp_path, sqlite_url))
     now = utcnow()
     with box.store.begin_write() as conn:

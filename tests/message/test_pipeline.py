@@ -1,5 +1,5 @@
-"""One message through the pipeline (SPEC §5): DKIM-proven sender, every sheet to its table,
-idempotency by raw bytes and by Message-ID per sender domain, the quarantine (list, show,
+"""One message through the pipeline (docs/mail.md#mail-in): DKIM-proven sender, every sheet to its
+table, idempotency by raw bytes and by Message-ID per sender domain, the quarantine (list, show,
 release, drop), crash accounting, DNS outages as temporary failures; and the same through
 ``ingestd import message.eml`` and ``ingestd quarantine …``.
 

@@ -1,4 +1,4 @@
-"""SPEC §2.5: OpenTWPS exports, and export → re-import gives the same table."""
+"""docs/operations.md#exports: OpenTWPS exports, and export → re-import gives the same table."""
 
 from __future__ import annotations
 

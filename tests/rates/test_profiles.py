@@ -1,5 +1,5 @@
-"""Vendor profiles on real databases (SPEC §3.5): kept per vendor and layout, merged with what is
-stored, counted when used, dropped one or all."""
+"""Vendor profiles on real databases (docs/reading.md#decks-nobody-taught-us): kept per vendor and
+layout, merged with what is stored, counted when used, dropped one or all."""
 
 from __future__ import annotations
 

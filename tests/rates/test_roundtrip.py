@@ -1,5 +1,5 @@
-"""SPEC §2.5: export then re-import of a table gives the same table, for every kind and format,
-through the real importer and store."""
+"""docs/operations.md#exports: export then re-import of a table gives the same table, for every kind
+and format, through the real importer and store."""
 
 from __future__ import annotations
 

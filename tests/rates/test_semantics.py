@@ -1,4 +1,4 @@
-"""SPEC §4 as pure functions: no database, no clock."""
+"""docs/semantics.md#rate-semantics as pure functions: no database, no clock."""
 
 from __future__ import annotations
 

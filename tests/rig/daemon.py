@@ -1,6 +1,7 @@
-"""The real daemon for the end-to-end tests (SPEC §9): ``python -m ingestd -c CFG run`` as a child
-process with its SMTP listener on a free port of 127.0.0.1, its state folder and SQLite database
-in a temporary folder, stopped with SIGTERM and, whatever happens, killed by PID at the end.
+"""The real daemon for the end-to-end tests (docs/testing.md#real-components): ``python -m ingestd
+-c CFG run`` as a child process with its SMTP listener on a free port of 127.0.0.1, its state folder
+and SQLite database in a temporary folder, stopped with SIGTERM and, whatever happens, killed by PID
+at the end.
 
 A test looks at what the daemon did the way an operator or a billing system would: through the
 CLI (``--json``), the SQLite database opened read-only, and the queue folders.
@@ -83,7 +84,8 @@ def _toml(value: Any) -> str:
 
 
 def _clean_env() -> dict[str, str]:
-    """The caller's environment without INGESTD_* overrides (SPEC §2.3): the file decides."""
+    """The caller's environment without INGESTD_* overrides (docs/operations.md#configuration): the
+    file decides."""
     return {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
 
 

@@ -1,5 +1,5 @@
-"""A real DNS server for the DKIM tests (SPEC §9): dnslib, UDP and TCP on one free port of
-127.0.0.1, serving TXT records from a dict that the test changes while it runs.
+"""A real DNS server for the DKIM tests (docs/testing.md#real-components): dnslib, UDP and TCP on
+one free port of 127.0.0.1, serving TXT records from a dict that the test changes while it runs.
 
     with TxtServer({"sel1._domainkey.acme.example": "v=DKIM1; k=rsa; p=..."}) as dns:
         config: [dns] nameservers = [dns.address], timeout = "500ms"

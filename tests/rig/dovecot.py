@@ -1,5 +1,5 @@
-"""A real Dovecot IMAP server for tests (SPEC §9): unprivileged, on a free 127.0.0.1 port, with
-passwd-file auth and a Maildir in a temporary folder, stopped by PID.
+"""A real Dovecot IMAP server for tests (docs/testing.md#real-components): unprivileged, on a free
+127.0.0.1 port, with passwd-file auth and a Maildir in a temporary folder, stopped by PID.
 
 Dovecot refuses to run its login and mail processes as root, so when the tests run as root (CI)
 the whole server runs as ``nobody``; otherwise as the current user. Every process of the

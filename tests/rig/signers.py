@@ -1,6 +1,6 @@
-"""DKIM keys and signers for the tests (SPEC §9): dkimpy, and OpenDKIM as an independent
-implementation (``opendkim -t`` test mode), plus a "crafted" dkimpy signer for the attack
-fixtures that no honest signer produces (x= already past, h= without From).
+"""DKIM keys and signers for the tests (docs/testing.md#real-components): dkimpy, and OpenDKIM as an
+independent implementation (``opendkim -t`` test mode), plus a "crafted" dkimpy signer for the
+attack fixtures that no honest signer produces (x= already past, h= without From).
 
 Keys: RSA from ``openssl genpkey`` (any size, 512 bits included, PEM that OpenDKIM reads too);
 ed25519 from PyNaCl, written as PKCS#8 PEM for OpenDKIM and as the base64 seed dkimpy takes.

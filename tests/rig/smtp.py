@@ -1,7 +1,7 @@
-"""Test rig for the SMTP intake (SPEC §9): the real listener on a free port in its own event loop
-(a thread running ``asyncio.run``), a real daemon child process to SIGKILL, self-signed
-certificates made with the ``openssl`` CLI, and a way to make a directory unwritable even for
-root.
+"""Test rig for the SMTP intake (docs/testing.md#real-components): the real listener on a free port
+in its own event loop (a thread running ``asyncio.run``), a real daemon child process to SIGKILL,
+self-signed certificates made with the ``openssl`` CLI, and a way to make a directory unwritable
+even for root.
 
 Plain helpers and context managers, not fixtures: each test module wraps what it needs in a
 two-line fixture, so nothing here collides with tests/intake/conftest.py.
@@ -37,7 +37,8 @@ SENDER = "pricing@vendor.example"
 
 
 def missing(what: str) -> None:
-    """tests/conftest.py's rule: skip on a developer's machine, fail under CI=true (SPEC §9).
+    """tests/conftest.py's rule: skip on a developer's machine, fail under CI=true
+    (docs/testing.md#real-components).
 
     Loaded by path: with tests/intake/conftest.py present, the module named "conftest" is that
     one by the time the intake tests are collected."""

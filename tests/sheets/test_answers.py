@@ -1,5 +1,5 @@
-"""SPEC §3.5 "vendor profiles that learn": a person's answers as typed, merged, applied to the
-reading of a deck, and the header fingerprint that keys them per layout."""
+"""docs/reading.md#decks-nobody-taught-us "vendor profiles that learn": a person's answers as typed,
+merged, applied to the reading of a deck, and the header fingerprint that keys them per layout."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §3.3: cell parsers, one table of cases per rule plus properties."""
+"""docs/reading.md#cells: cell parsers, one table of cases per rule plus properties."""
 
 from __future__ import annotations
 
@@ -102,8 +102,8 @@ def test_hyphens_mean_ranges_or_pairs_per_column(cells, meaning, codes):
     assert [code for _, code, _ in rows] == codes
 
 
-# SPEC §3.5: a hyphen after a country code (NANP ones included) joins; between two codes of
-# one country of the same length it is a range; written as carriers write them
+# docs/reading.md#decks-nobody-taught-us: a hyphen after a country code (NANP ones included) joins;
+# between two codes of one country of the same length it is a range; written as carriers write them
 @pytest.mark.parametrize(
     ("cell", "codes"),
     [
@@ -563,7 +563,8 @@ def test_parse_ints_reason_is_the_callers():
     assert one(parse_ints, "many", reason="bad_number") == (None, "bad_number")
 
 
-# yes/no in the languages of SPEC §3.5, any case and accents, ticks and crosses
+# yes/no in the languages of docs/reading.md#decks-nobody-taught-us, any case and accents, ticks and
+# crosses
 YES_CELLS = (
     "Sí", "SI", "si", "S", "Sim", "SIM", "Oui", "OUI.", "O", "Ja", "JA", "J", "Да", "ДА", "Evet",
     "EVET", "E", "نعم", "是", "有", "✓", "✔", "☑", "✅", "○", "Verdadero", "Vrai", "Wahr", "Vero",

@@ -1,5 +1,5 @@
-"""SPEC §3.3, properties of the cell parsers over any text a sheet can hold: they never raise,
-keep one answer per cell, answer with known reason codes, and their output is canonical (read
+"""docs/reading.md#cells, properties of the cell parsers over any text a sheet can hold: they never
+raise, keep one answer per cell, answer with known reason codes, and their output is canonical (read
 again, it gives itself back)."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""SPEC §3.5, columns typed by their content: each type written as different vendors write it
-(languages, number formats, digit scripts, blanks and a bad cell or two), the pairs of types
-that look alike told apart, and the sample that keeps a 1M-row deck as cheap as a 1k one."""
+"""docs/reading.md#decks-nobody-taught-us, columns typed by their content: each type written as
+different vendors write it (languages, number formats, digit scripts, blanks and a bad cell or two),
+the pairs of types that look alike told apart, and the sample that keeps a 1M-row deck as cheap as a
+1k one."""
 
 from __future__ import annotations
 

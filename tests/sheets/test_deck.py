@@ -1,5 +1,5 @@
-"""SPEC §3.5: a file's sheets combined into its decks; a code-changes sheet's additions must
-find their rate in the price sheet of the same file."""
+"""docs/reading.md#decks-nobody-taught-us: a file's sheets combined into its decks; a code-changes
+sheet's additions must find their rate in the price sheet of the same file."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""SPEC §3.5: decks written as vendors in ten languages write them — their headers, notice
-blocks, ASAP and status words, and the legacy code pages their CSV files come in — read through
-the real reader (bytes → sheets → table → rows)."""
+"""docs/reading.md#decks-nobody-taught-us: decks written as vendors in ten languages write them —
+their headers, notice blocks, ASAP and status words, and the legacy code pages their CSV files come
+in — read through the real reader (bytes → sheets → table → rows)."""
 
 from __future__ import annotations
 

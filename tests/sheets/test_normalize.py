@@ -1,4 +1,5 @@
-"""SPEC §3.3: a found table → normalized decks, one table per trick a real deck plays."""
+"""docs/reading.md#cells: a found table → normalized decks, one table per trick a real deck
+plays."""
 
 from __future__ import annotations
 

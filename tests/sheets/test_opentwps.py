@@ -1,4 +1,5 @@
-"""Reading files already in OpenTWPS layout (SPEC §2.5, §3.2–3.4)."""
+"""Reading files already in OpenTWPS layout (docs/operations.md#exports,
+docs/reading.md#finding-the-table)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC §3.5: billing increments written in prose, in any phrasing, place and language."""
+"""docs/reading.md#decks-nobody-taught-us: billing increments written in prose, in any phrasing,
+place and language."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC §3.1: bytes → sheets of string cells, whatever the encoding, delimiter or workbook."""
+"""docs/reading.md#files: bytes → sheets of string cells, whatever the encoding, delimiter or
+workbook."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""SPEC §3.2: finding the rate table of a deck as carriers send it — header under a notice
-block, columns by meaning, data rows without blanks, sections and footnotes."""
+"""docs/reading.md#finding-the-table: finding the rate table of a deck as carriers send it — header
+under a notice block, columns by meaning, data rows without blanks, sections and footnotes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC §3.5 acceptance: decks as vendors write them, read with no vendor configuration at all.
+"""docs/reading.md#decks-nobody-taught-us acceptance: decks as vendors write them, read with no
+vendor configuration at all.
 
 Each deck ends one of two ways: read exactly (every row, and no doubt), or held with the precise
 question whose answer, given back as a read option, then reads it exactly.  A deck is never

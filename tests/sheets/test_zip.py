@@ -1,5 +1,5 @@
-"""SPEC §3.1: ZIP archives holding sheets, read by bytes within limits (members, unpacked size,
-nesting); a zip bomb is refused, never the daemon."""
+"""docs/reading.md#files: ZIP archives holding sheets, read by bytes within limits (members,
+unpacked size, nesting); a zip bomb is refused, never the daemon."""
 
 from __future__ import annotations
 

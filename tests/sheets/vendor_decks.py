@@ -1,6 +1,7 @@
-"""Vendor decks as vendors write them (SPEC §3.5): each builder returns the bytes of one file and
-its name, the way one vendor lays out its notice block, headers, dates and footnotes — in its
-language and its code page.  ``test_vendor_decks`` says what each must read as."""
+"""Vendor decks as vendors write them (docs/reading.md#decks-nobody-taught-us): each builder returns
+the bytes of one file and its name, the way one vendor lays out its notice block, headers, dates and
+footnotes — in its language and its code page.  ``test_vendor_decks`` says what each must read
+as."""
 
 from __future__ import annotations
 

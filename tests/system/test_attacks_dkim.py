@@ -1,11 +1,12 @@
-"""Forgeries against ingestd.auth (SPEC §5): headers added after signing, attacker
+"""Forgeries against ingestd.auth (docs/mail.md#mail-in): headers added after signing, attacker
 signatures beside broken vendor ones, look-alike domains, bad and revoked keys, testing-mode
 keys, hash restrictions of a key and header oversigning games; each refused with its reason.
 
-The ten fixtures of SPEC §9 (l=, rsa-sha1, wrong d=, unsigned From, second From, expired x=,
-unsigned, body altered, 512-bit key, unknown sender) are in tests/auth/test_dkim.py and, through
-the daemon, in tests/system/test_mail_e2e.py; tests/system/test_attacks_mail.py runs these new
-ones through the pipeline and checks that nothing is sent to the From address."""
+The ten fixtures of docs/testing.md#real-components (l=, rsa-sha1, wrong d=, unsigned From, second
+From, expired x=, unsigned, body altered, 512-bit key, unknown sender) are in
+tests/auth/test_dkim.py and, through the daemon, in tests/system/test_mail_e2e.py;
+tests/system/test_attacks_mail.py runs these new ones through the pipeline and checks that nothing
+is sent to the From address."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def assert_fail(result: AuthResult, reason: str, *, verified: bool | None = None
 
 
 def assert_refused_without_a_key(result: AuthResult, reason: str, dns: TxtServer) -> None:
-    """Refused by a rule that needs no key (SPEC §5): the signature was never verified and its
-    key never asked for."""
+    """Refused by a rule that needs no key (docs/mail.md#mail-in): the signature was never verified
+    and its key never asked for."""
     assert_fail(result, reason)
     assert all(s.verified is None for s in result.signatures if s.reason == reason)
     assert dns.queries == []

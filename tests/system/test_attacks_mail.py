@@ -1,6 +1,7 @@
-"""Attacks on ingestd (SPEC §5, §6): forgeries through the whole pipeline, SMTP smuggling on the
-real listener (SMTP and LMTP), header injection into the mail ingestd sends, one vendor writing
-another's tables, replays, and a flood of connections at the real daemon.
+"""Attacks on ingestd (docs/mail.md#mail-in, docs/mail.md#mail-out): forgeries through the whole
+pipeline, SMTP smuggling on the real listener (SMTP and LMTP), header injection into the mail
+ingestd sends, one vendor writing another's tables, replays, and a flood of connections at the real
+daemon.
 
 Peers: the dnslib DNS server (tests/rig/dns.py) with the vendors' keys, dkimpy as signer, the
 real SMTP/LMTP listener (tests/rig/smtp.py) with raw sockets, the real daemon process

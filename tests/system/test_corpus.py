@@ -1,4 +1,4 @@
-"""Real vendor decks from the shared corpus, with no vendor configuration (issue "read any deck").
+"""Real vendor decks from the shared corpus, with no vendor configuration.
 
 The row-by-row comparison is the corpus's own checker (../shared/tools/check_import.py), run
 against our `ingestd` through the CLI; the detection report is checked here."""

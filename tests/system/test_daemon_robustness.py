@@ -1,6 +1,7 @@
-"""Robustness of the real daemon (SPEC §7, graceful stop; SPEC §9): SIGTERM in the middle of a
-large import, and SIGKILL at random moments over twenty runs.  Whatever got a 250 is imported
-exactly once, and no version is ever half-written.
+"""Robustness of the real daemon (docs/operations.md#running-as-a-service, graceful stop;
+docs/testing.md#real-components): SIGTERM in the middle of a large import, and SIGKILL at random
+moments over twenty runs.  Whatever got a 250 is imported exactly once, and no version is ever
+half-written.
 
 The daemon, its configuration, the read-only views and the vendor's mails (built and sent) are
 the e2e rig's (``rig.daemon``).

@@ -1,4 +1,4 @@
-"""scripts/demo end to end (issue 7): the daemon on the example config gets the DKIM-signed
+"""scripts/demo end to end: the daemon on the example config gets the DKIM-signed
 messages of sample_mail/ over SMTP, imports them, answers into the outbox and stops cleanly.
 Runs the script itself, in the project's .venv, as a newcomer would."""
 

@@ -1,7 +1,7 @@
-"""The doubtful_reading guard end to end (SPEC §3.5 "never silently wrong"): a deck the reader
-doubts is held with the exact question (exit 1 on the command line, quarantined when it comes
-by mail), nothing is written, and the answer reads it, once, then the vendor's profile of that
-layout reads the next deck without a question."""
+"""The doubtful_reading guard end to end (docs/reading.md#decks-nobody-taught-us "never silently
+wrong"): a deck the reader doubts is held with the exact question (exit 1 on the command line,
+quarantined when it comes by mail), nothing is written, and the answer reads it, once, then the
+vendor's profile of that layout reads the next deck without a question."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Faults of what ingestd depends on (SPEC §5, §6, §7): the database, the disk, the relay, DNS
-and the IMAP server fail under the running daemon, for real, and nothing is lost or done twice.
+"""Faults of what ingestd depends on (docs/mail.md#mail-in, docs/mail.md#mail-out,
+docs/operations.md#running-as-a-service): the database, the disk, the relay, DNS and the IMAP server
+fail under the running daemon, for real, and nothing is lost or done twice.
 
 - the daemon's PostgreSQL goes away (a TCP forwarder between the daemon and the shared server,
   cut and restored by the test): SMTP answers 451, the queue and the mailbox keep what they

@@ -1,9 +1,10 @@
-"""Fuzzing the mail pipeline (SPEC §3.4, §5) with hypothesis: random MIME messages (nesting,
-transfer encodings, broken boundaries, huge headers, bad base64, random content types) and
-random sheets (cells in CSV or XLSX, random encodings and delimiters), DKIM-signed so they
-reach the reader, go through the real ``Pipeline`` on SQLite.  Every input must end in an
-outcome (imported, refused with a reason, quarantined with a reason, duplicate), never an
-exception, and no version may be half-written (each version's row count is its rows).
+"""Fuzzing the mail pipeline (docs/reading.md#row-errors-and-refusal, docs/mail.md#mail-in) with
+hypothesis: random MIME messages (nesting, transfer encodings, broken boundaries, huge headers, bad
+base64, random content types) and random sheets (cells in CSV or XLSX, random encodings and
+delimiters), DKIM-signed so they reach the reader, go through the real ``Pipeline`` on SQLite.
+Every input must end in an outcome (imported, refused with a reason, quarantined with a reason,
+duplicate), never an exception, and no version may be half-written (each version's row count is its
+rows).
 
 CI runs a bounded number of examples; ``INGESTD_FUZZ_EXAMPLES=2000`` runs a long session on a
 developer's machine."""

@@ -1,7 +1,8 @@
-"""Hostile files (SPEC §3.1, §3.4, §5): each is refused with its own reason code within the
-configured limits of time and memory, through ``ingestd import FILE`` and through a signed mail
-carrying it — the sheet refused (or the part skipped), the message answered or held as the
-pipeline does for bad sheets, nothing half-written, and the next message still imported.
+"""Hostile files (docs/reading.md#files, docs/reading.md#row-errors-and-refusal,
+docs/mail.md#mail-in): each is refused with its own reason code within the configured limits of time
+and memory, through ``ingestd import FILE`` and through a signed mail carrying it — the sheet
+refused (or the part skipped), the message answered or held as the pipeline does for bad sheets,
+nothing half-written, and the next message still imported.
 
 Every input is built small on disk (tests/rig/hostile.py): a zip bomb is one deflated megabyte
 of zeros repeated, never gigabytes written first."""

@@ -1,6 +1,6 @@
-"""A plain install runs everything a user runs (SPEC §2.1): every import of the package is a
-declared dependency, and the wheel installed into a bare venv (no extras, no test packages)
-imports each format and a signed message (scripts/check-install)."""
+"""A plain install runs everything a user runs (docs/operations.md#install): every import of the
+package is a declared dependency, and the wheel installed into a bare venv (no extras, no test
+packages) imports each format and a signed message (scripts/check-install)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""End to end (SPEC §5, §9): the real daemon (``python -m ingestd run``) receives rate decks over
-SMTP and IMAP, proves the sender with DKIM against a real DNS server, and imports the sheets
-into versioned rate tables; the results are read back through the CLI and the SQLite database.
+"""End to end (docs/mail.md#mail-in, docs/testing.md#real-components): the real daemon (``python -m
+ingestd run``) receives rate decks over SMTP and IMAP, proves the sender with DKIM against a real
+DNS server, and imports the sheets into versioned rate tables; the results are read back through the
+CLI and the SQLite database.
 
 Peers: smtplib and swaks as SMTP clients, a dnslib TXT server for the keys, dkimpy and OpenDKIM
 as signers, Dovecot as the vendor mailbox.
@@ -485,7 +486,7 @@ def test_attack_fixtures_are_quarantined_each_with_its_reason(setup, keys):
 )
 def test_imap_mail_is_imported_and_moved_while_the_daemon_idles(tmp_path, dns, keys, dovecot):
     """The folders are configured as "ingestd/processed" whatever the server's layout: Dovecot's
-    default '.', '/', and every folder below "INBOX." (README "IMAP")."""
+    default '.', '/', and every folder below "INBOX." (docs/mail.md#imap)."""
     password = tmp_path / "imap.pass"
     password.write_text(dovecot.password + "\n")
     mailbox = ImapMailbox(dovecot.host, dovecot.port, dovecot.user, password)

@@ -1,8 +1,8 @@
-"""Multi-instance (SPEC §7): two real daemons (``python -m ingestd run``), each with its own
-state folder (queue) and SMTP port, share one PostgreSQL database.  A concurrent burst of
-DKIM-signed decks, split between them and partly sent to both, is imported exactly once: one
-``messages`` row and one version per message, versions of the shared table numbered without
-gaps or repeats, one confirmation per message, and empty queues after a clean stop.
+"""Multi-instance (docs/operations.md#running-as-a-service): two real daemons (``python -m ingestd
+run``), each with its own state folder (queue) and SMTP port, share one PostgreSQL database.  A
+concurrent burst of DKIM-signed decks, split between them and partly sent to both, is imported
+exactly once: one ``messages`` row and one version per message, versions of the shared table
+numbered without gaps or repeats, one confirmation per message, and empty queues after a clean stop.
 """
 
 from __future__ import annotations

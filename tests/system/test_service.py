@@ -1,7 +1,7 @@
-"""The daemon as a service (SPEC §7) with real peers: a graceful stop that drains the SMTP
-listener (421 to what is new, 250 to the message in the middle of DATA) within the stop
-timeout, socket activation with a socket the test bound itself, and ``ingestd status`` showing
-each IMAP account's connection against a real Dovecot that is then stopped.
+"""The daemon as a service (docs/operations.md#running-as-a-service) with real peers: a graceful
+stop that drains the SMTP listener (421 to what is new, 250 to the message in the middle of DATA)
+within the stop timeout, socket activation with a socket the test bound itself, and ``ingestd
+status`` showing each IMAP account's connection against a real Dovecot that is then stopped.
 
 The daemon, its configuration, the read-only views and the vendor's mails are the e2e rig's
 (``rig.daemon``).

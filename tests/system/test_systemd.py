@@ -1,4 +1,5 @@
-"""sd_notify and socket activation against real sockets, and the unit file (SPEC §7)."""
+"""sd_notify and socket activation against real sockets, and the unit file
+(docs/operations.md#running-as-a-service)."""
 
 from __future__ import annotations
 

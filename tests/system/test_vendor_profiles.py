@@ -1,6 +1,7 @@
-"""Vendor profiles end to end through ``python -m ingestd`` (SPEC §3.5): answers given to
-``ingestd import`` and to ``ingestd quarantine release`` are kept per vendor and layout,
-``ingestd vendor profile show|drop`` lists and removes them, a bad answer is a usage error."""
+"""Vendor profiles end to end through ``python -m ingestd``
+(docs/reading.md#decks-nobody-taught-us): answers given to ``ingestd import`` and to ``ingestd
+quarantine release`` are kept per vendor and layout, ``ingestd vendor profile show|drop`` lists and
+removes them, a bad answer is a usage error."""
 
 from __future__ import annotations
 
