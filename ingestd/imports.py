@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from ingestd.config import Config, TableRule, Vendor, name_problem
-from ingestd.errors import RefusedError, RowError, SheetError
+from ingestd.errors import RefusedError, RowError
 from ingestd.rates.model import DeckMode, Kind, iso
 from ingestd.rates.profiles import mark_used, profiles, save_profile
 from ingestd.rates.schema import RATE_TABLES, versions
@@ -222,12 +222,17 @@ def import_file(
             kind_source="command line" if kind else "vendor",
             sheet_cache=sheet_cache(config, vendor.id),
         )
+        # what the reading needs from the store is gathered before it starts: the vendor's
+        # profiles and what its earlier decks proved (docs/architecture.md#one-pass-down)
         stored = profiles(store, vendor.id)
+        proven = store.proven_readings(vendor.id)
         options = dataclasses.replace(
             answers.applied_to(options),
             # the answers given now win over what a profile kept for the same layout
             profiles={fingerprint: kept.merged(answers) for fingerprint, kept in stored.items()},
             answers=answers,
+            proven_hyphen=proven.get("hyphen"),
+            proven_date_order=proven.get("date_order"),
         )
         ahead: list[RowsAhead] = []
 
@@ -240,9 +245,7 @@ def import_file(
             rule = pick_rule(vendor, file_name=file_name, subject=subject, sheet=first.sheet)
             ahead.append(RowsAhead(store, vendor.id, first.kind, table_name(table, rule, None)))
 
-        decks = _read_with_learned_order(
-            store, vendor.id, data, file_name, options, found_tables=found_tables
-        )
+        decks = read_decks(data, filename=file_name, options=options, found_tables=found_tables)
     except RefusedError as e:
         refused = outcome()
         refused.reason, refused.message = e.reason, e.message
@@ -311,52 +314,6 @@ def _learn(
     if answers:
         save_profile(store, vendor_id, fingerprint, answers, sheet=deck.sheet, header=deck.header)
         outcome.sheet.setdefault("profile", {})["saved"] = True
-
-
-def _read_with_learned_order(
-    store: Store,
-    vendor_id: str,
-    data: bytes,
-    file_name: str | None,
-    options: ReadOptions,
-    *,
-    found_tables: Callable[[list[FoundTable]], None] | None = None,
-) -> list[DeckRead]:
-    """Read the decks; what no value of the deck decides takes what earlier decks of the same
-    vendor proved (docs/reading.md#decks-nobody-taught-us), and says so: a code column's hyphens
-    (ranges or pairs), a date column's day/month order."""
-    said = []
-    try:
-        decks = read_decks(data, filename=file_name, options=options, found_tables=found_tables)
-    except SheetError as e:
-        learned = store.proven_reading(vendor_id, "hyphen", ("range", "pair"))
-        if e.reason != "mixed_hyphens" or options.hyphen != "auto" or learned is None:
-            raise
-        meaning, version = learned
-        options = dataclasses.replace(options, proven_hyphen=meaning)
-        said.append(
-            f"hyphens in the codes could be ranges or pairs: read as {meaning}s, as earlier "
-            f"decks of this vendor proved ({version})"
-        )
-        decks = read_decks(data, filename=file_name, options=options)
-    unproven = any(d.topic == "date_order" for deck in decks for d in deck.doubts)
-    learned = (
-        store.proven_reading(vendor_id, "date_order", ("dmy", "mdy"))
-        if unproven and options.date_order == "auto"
-        else None
-    )
-    if learned is not None:
-        order, version = learned
-        said.append(
-            f"no date in the sheet proves day or month first: read as {order}, as earlier decks "
-            f"of this vendor proved ({version})"
-        )
-        decks = read_decks(
-            data, filename=file_name, options=dataclasses.replace(options, date_order=order)
-        )
-    for deck in decks:
-        deck.warnings.extend(said)
-    return decks
 
 
 def import_sheet(

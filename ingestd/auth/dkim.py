@@ -214,9 +214,7 @@ class KeyLookup:
     message's DNS budget (default: the configured budget from now): :meth:`fetch` asks for
     several names at once."""
 
-    def __init__(
-        self, config: DnsConfig, pins: Mapping[str, str], deadline: float | None = None
-    ):
+    def __init__(self, config: DnsConfig, pins: Mapping[str, str], deadline: float | None = None):
         self._config = config
         self._pins = pins
         self._deadline = time.monotonic() + config.budget if deadline is None else deadline

@@ -30,6 +30,7 @@ from typing import Any
 import phonenumbers
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from ingestd.db.clock import utcnow
@@ -56,6 +57,7 @@ from ingestd.rates.schema import (
 )
 from ingestd.rates.semantics import in_effect_at
 from ingestd.sheets.cells import ascii_digits
+from ingestd.sheets.doubt import Proven
 
 log = logging.getLogger("ingestd.store")
 
@@ -63,6 +65,8 @@ log = logging.getLogger("ingestd.store")
 # set it to kill the process there ("rows_written": rows are in, the commit is not).
 FAULT_HOOK: Callable[[str], None] | None = None
 CHUNK = 5000
+# the readings a deck's values may leave open, and what its vendor's earlier decks can prove
+PROVEN_READINGS = {"date_order": ("dmy", "mdy"), "hyphen": ("range", "pair")}
 
 
 def _fault(stage: str) -> None:
@@ -332,25 +336,36 @@ class Store(Database):
         hit["effective_to"] = hit.pop("effective_until")
         return hit
 
-    def proven_reading(
-        self, vendor: str, choice: str, meanings: tuple[str, ...]
-    ) -> tuple[str, str] | None:
-        """What the vendor's latest decks proved of a reading ``choice`` of their detection
-        reports (``date_order``: "dmy" or "mdy"; ``hyphen``: "range" or "pair"), with the
-        version that proved it; None when none did."""
+    def proven_readings(self, vendor: str) -> dict[str, Proven]:
+        """What the vendor's latest decks proved of the readings their values decide, by the
+        choice in their detection reports (``date_order``: "dmy" or "mdy"; ``hyphen``: "range"
+        or "pair"), each with the version that proved it; a choice none proved is absent.
+        Only those two values of each summary are read, by the database's JSON functions."""
+        summary = (
+            sa.cast(versions.c.summary, postgresql.JSONB)
+            if self.dialect == "postgresql"
+            else sa.type_coerce(versions.c.summary, sa.JSON)
+        )
         q = (
-            sa.select(rate_tables.c.kind, rate_tables.c.name, versions.c.number, versions.c.summary)
+            sa.select(
+                rate_tables.c.kind,
+                rate_tables.c.name,
+                versions.c.number,
+                *[summary[("sheet", c)].as_string().label(c) for c in PROVEN_READINGS],
+            )
             .join(versions, versions.c.table_id == rate_tables.c.id)
             .where(rate_tables.c.vendor == vendor, versions.c.origin == "import")
             .order_by(versions.c.created_at.desc(), versions.c.id.desc())
             .limit(50)
         )
+        found: dict[str, Proven] = {}
         with self.engine.connect() as conn:
-            for kind, name, number, summary in conn.execute(q):
-                proven = (json.loads(summary or "{}").get("sheet") or {}).get(choice)
-                if proven in meanings:
-                    return proven, f"{vendor}/{kind}/{name} version {number}"
-        return None
+            for row in conn.execute(q).mappings():
+                for choice, meanings in PROVEN_READINGS.items():
+                    if choice not in found and row[choice] in meanings:
+                        where = f"{vendor}/{row['kind']}/{row['name']} version {row['number']}"
+                        found[choice] = Proven(row[choice], where)
+        return found
 
     def status(self) -> dict:
         with self.engine.connect() as conn:

@@ -313,7 +313,7 @@ def expand_codes(
     (each item decided by itself, some ranges and some pairs), ``"mixed"`` or None when no
     value has a hyphen and none was forced.  ``open_as`` ("range" or "pair", what a vendor's
     earlier decks proved) settles the items that could be either in a column whose other items
-    prove both meanings, instead of refusing it.
+    prove both meanings, instead of refusing it: the meaning is then ``"proven"``.
     """
     if hyphen not in HYPHEN_MEANINGS:
         raise ValueError(f"hyphen must be one of {HYPHEN_MEANINGS}, not {hyphen!r}")
@@ -351,7 +351,7 @@ def expand_codes(
         meaning, ambiguous_as = _hyphen_meaning(frame)
         if meaning == "mixed" and open_as in ("range", "pair"):
             # what the vendor's earlier decks proved settles the items that could be either
-            meaning, ambiguous_as = "both", open_as
+            meaning, ambiguous_as = "proven", open_as
         could_range, could_pair = pl.col("could_range"), pl.col("could_pair")
         both = could_range & could_pair
         as_range = (could_range & ~could_pair) | (both & pl.lit(ambiguous_as == "range"))

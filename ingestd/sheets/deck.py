@@ -16,6 +16,7 @@ from ingestd.errors import RowError, SheetError
 from ingestd.rates.model import Kind
 from ingestd.sheetcache import SheetCache
 from ingestd.sheets.answers import Answers
+from ingestd.sheets.doubt import Proven
 from ingestd.sheets.normalize import normalize
 from ingestd.sheets.opentwps import DeckRead, read_opentwps
 from ingestd.sheets.read import read_sheets
@@ -36,8 +37,10 @@ class ReadOptions:
     currency: str | None = None
     date_order: str = "auto"
     hyphen: str = "auto"
-    # what the vendor's earlier decks proved of hyphens a deck's codes leave open (imports)
-    proven_hyphen: str | None = None
+    # what the vendor's earlier decks proved of what a deck's own values leave open: the
+    # meaning of its codes' hyphens, the order of its dates (gathered before reading, imports)
+    proven_hyphen: Proven | None = None
+    proven_date_order: Proven | None = None
     sheet: str | None = None
     header_row: int | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
@@ -151,6 +154,7 @@ def read_decks(
             date_order=reading.date_order,
             hyphen=reading.hyphen,
             proven_hyphen=reading.proven_hyphen,
+            proven_date_order=reading.proven_date_order,
             default_intervals=reading.default_intervals,
             increment_rules=reading.increment_rules,
             duplicate_policy=reading.duplicate_policy,

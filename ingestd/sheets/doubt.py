@@ -6,6 +6,9 @@ the exact answer that settles it.  A deck with doubts is held by the ``doubtful_
 (``ingestd.imports``): quarantined when it came by mail, exit 1 with the question on the command
 line; the answer (``--map``, ``--increments``, ``--date-order``, ``--hyphen``) or
 ``--accept-guards`` releases it.  README "How ingestd reads a deck".
+
+A ``Proven`` is the other side: what a vendor's earlier decks proved of a reading that a new
+deck's own values leave open; the reader uses it and says so instead of asking again.
 """
 
 from __future__ import annotations
@@ -41,3 +44,12 @@ class Doubt:
             "answer": self.answer,
             "topic": self.topic,
         }
+
+
+@dataclass(frozen=True)
+class Proven:
+    """What a vendor's earlier decks proved of a reading their values decided (a date order,
+    the meaning of hyphens), and the version that proved it."""
+
+    meaning: str
+    source: str  # "acme/voice/default version 3"

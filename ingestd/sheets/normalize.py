@@ -45,7 +45,7 @@ from ingestd.sheets.cells import (
     parse_timezone,
     raw_cells,
 )
-from ingestd.sheets.doubt import Doubt
+from ingestd.sheets.doubt import Doubt, Proven
 from ingestd.sheets.headers import ABBREVIATIONS, currency_in, fold, header_key
 from ingestd.sheets.opentwps import DeckRead
 from ingestd.sheets.prose import (
@@ -62,9 +62,6 @@ from ingestd.sheets.regions import name_key, name_keys, regions_named, regions_o
 from ingestd.sheets.table import FoundTable
 
 DUPLICATE_POLICIES = ("refuse", "first", "last")
-# the hyphen option ("auto", "range", "pair") and what the vendor's earlier decks proved for
-# the items a column leaves open (None: nothing proved)
-Hyphens = tuple[str, str | None]
 # how dates nothing proves are read while the deck is held for the answer (most of the world)
 UNPROVEN_DATE_ORDER = "dmy"
 # where a row's billing increments came from, in the order they are tried (docs/reading.md#cells)
@@ -95,7 +92,8 @@ def normalize(
     currency: str | None = None,
     date_order: str = "auto",
     hyphen: str = "auto",
-    proven_hyphen: str | None = None,
+    proven_hyphen: Proven | None = None,
+    proven_date_order: Proven | None = None,
     default_intervals: tuple[int, int] | None = None,
     increment_rules: Mapping[str, tuple[int, int]] | None = None,
     duplicate_policy: str = "refuse",
@@ -105,6 +103,8 @@ def normalize(
     The arguments are the vendor's sheet defaults (``config.Vendor``); without them a deck
     sent as carriers send it is read with UTC dates, the currency the sheet states, dates whose
     order the values prove, hyphens whose meaning the values prove and 1/1 increments.
+    ``proven_hyphen`` and ``proven_date_order``, what the vendor's earlier decks proved, read
+    what the deck's own values leave open, and the deck's warnings say so.
     Raises ``SheetError`` when the sheet as a whole cannot be read (``no_code_column``,
     ``mixed_hyphens``, ``ambiguous_dates``) and ``ValueError`` for a wrong argument.
     """
@@ -114,6 +114,7 @@ def normalize(
         date_order=date_order,
         hyphen=hyphen,
         proven_hyphen=proven_hyphen,
+        proven_date_order=proven_date_order,
         default_intervals=default_intervals,
         increment_rules=increment_rules or {},
         duplicate_policy=duplicate_policy,
@@ -131,6 +132,12 @@ def normalize(
         )
     read = _Reader(sheet, spec_for(found.kind), options, warnings)
     read.common()
+    if options.hyphens.settled and options.hyphens.proven is not None:
+        proven = options.hyphens.proven
+        warnings.append(
+            f"hyphens in the codes could be ranges or pairs: read as {proven.meaning}s, as "
+            f"earlier decks of this vendor proved ({proven.source})"
+        )
     decks = []
     for suffix, price_column in _rate_tables(sheet):
         deck = read.deck(price_column)
@@ -145,20 +152,27 @@ def normalize(
 # --- options ---------------------------------------------------------------------------------
 
 
+@dataclass
+class Hyphens:
+    """How the codes' hyphens are read: ``meaning`` ("auto", "range", "pair"); ``proven``, what
+    the vendor's earlier decks proved, settles the items a column leaves open when its other
+    items prove both meanings, and ``settled`` records that it did."""
+
+    meaning: str
+    proven: Proven | None = None
+    settled: bool = False
+
+
 @dataclass(frozen=True)
 class _Options:
     timezone: str
     currency: str | None
     date_order: str
-    hyphen: str
-    proven_hyphen: str | None
+    hyphens: Hyphens
+    proven_date_order: Proven | None
     default_intervals: tuple[int, int] | None
     rules: tuple[IncrementRule, ...]
     duplicate_policy: str
-
-    @property
-    def hyphens(self) -> Hyphens:
-        return self.hyphen, self.proven_hyphen
 
     @classmethod
     def checked(
@@ -168,7 +182,8 @@ class _Options:
         currency: str | None,
         date_order: str,
         hyphen: str,
-        proven_hyphen: str | None,
+        proven_hyphen: Proven | None,
+        proven_date_order: Proven | None,
         default_intervals: tuple[int, int] | None,
         increment_rules: Mapping[str, tuple[int, int]],
         duplicate_policy: str,
@@ -197,8 +212,8 @@ class _Options:
             timezone=timezone,
             currency=currency.strip().upper() if currency else None,
             date_order=date_order,
-            hyphen=hyphen,
-            proven_hyphen=proven_hyphen,
+            hyphens=Hyphens(hyphen, proven_hyphen),
+            proven_date_order=proven_date_order,
             default_intervals=tuple(default_intervals) if default_intervals else None,
             rules=rules,
             duplicate_policy=duplicate_policy,
@@ -504,6 +519,15 @@ class _Reader:
         decided = [order for _, _, order in parsed.values() if order is not None]
         for name, (_, errors, order) in list(parsed.items()):
             if order is None and (errors == "ambiguous_date").any():
+                proven = options.proven_date_order
+                if not decided and proven is not None and options.date_order == "auto":
+                    # nothing in the deck proves the order: the vendor's earlier decks did
+                    decided.append(proven.meaning)
+                    self.warnings.append(
+                        "no date in the sheet proves day or month first: read as "
+                        f"{proven.meaning}, as earlier decks of this vendor proved "
+                        f"({proven.source})"
+                    )
                 if not decided:
                     # nothing proves the order: read day-first and ask
                     # (docs/reading.md#decks-nobody-taught-us)
@@ -1012,8 +1036,13 @@ def _listed_codes(
 ) -> pl.DataFrame:
     cells = sheet.text(name) if text is None else text
     codes, meaning = expand_codes(
-        cells, hyphen=hyphen[0], open_as=hyphen[1], international_prefix=international
+        cells,
+        hyphen=hyphen.meaning,
+        open_as=hyphen.proven.meaning if hyphen.proven else None,
+        international_prefix=international,
     )
+    if meaning == "proven":
+        hyphen.settled = True
     if meaning == "mixed":
         hyphenated = codes.filter(pl.col("item").str.contains(_HYPHENATED_ITEM))
         examples = hyphenated.get_column("item").unique(maintain_order=True).to_list()

@@ -497,3 +497,41 @@ def test_an_import_uses_the_rows_read_while_its_deck_was_read(sqlite_url, monkey
     # the edit is there for whoever reads the rows now
     rows = store.rows(store.find_table("acme"))
     assert "edited" in rows.filter(pl.col("code") == "33")["description"].to_list()
+
+
+def test_proven_readings_are_the_latest_each_of_the_vendors_imports_proved(db_url):
+    """What a vendor's earlier decks proved (the date order, the meaning of hyphens) is read
+    from the JSON of their summaries by the database itself, on every dialect."""
+    import datetime as dt
+
+    from ingestd.config import load_config
+    from ingestd.imports import import_file, rollback
+    from ingestd.sheets.doubt import Proven
+
+    store = Store(db_url)
+    store.upgrade()
+    config = load_config(None, env={})
+    day = dt.datetime(2023, 12, 1)
+
+    def send(vendor: str, deck: bytes, name: str, received: dt.datetime):
+        (outcome,) = import_file(
+            store, config, vendor, deck, file_name=name, received_at=received, mode="partial"
+        )
+        assert outcome.status == "imported", outcome.as_dict()
+        return outcome
+
+    try:
+        assert store.proven_readings("v") == {}
+        send("v", b"Prefix,Rate,Effective\n44,0.1,12/25/2023\n", "a.csv", day)  # month first
+        send("v", b"Code,Rate\n3361-3363,0.1\n", "b.csv", day + dt.timedelta(days=1))
+        send("v", b"Prefix,Rate,Effective\n44,0.2,25/12/2023\n", "c.csv", day + dt.timedelta(2))
+        table = store.find_table("v")
+        rollback(store, table, 1)  # a later version, but no import: it proves nothing
+        proven = store.proven_readings("v")
+        assert proven == {
+            "date_order": Proven("dmy", "v/voice/default version 3"),
+            "hyphen": Proven("range", "v/voice/default version 2"),
+        }
+        assert store.proven_readings("w") == {}  # another vendor learned nothing
+    finally:
+        store.close()
