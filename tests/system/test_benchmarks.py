@@ -10,18 +10,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_benchmark_script_writes_records(tmp_path):
-    out = tmp_path / "out.json"
-    args = ["--rows", "2000", "--formats", "csv", "xlsx", "--no-postgresql", "--repeat", "2"]
-    args += ["--cache", str(tmp_path / "decks"), "--json", str(out)]
+def run_benchmark(args: list[str], folder: Path) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), *args],
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def test_benchmark_script_writes_records(tmp_path):
+    out = tmp_path / "out.json"
+    args = ["--rows", "2000", "--formats", "csv", "xlsx", "--no-postgresql", "--repeat", "2"]
+    args += ["--cache", str(tmp_path / "decks"), "--json", str(out)]
+    proc = run_benchmark(args, tmp_path)
     result = json.loads(out.read_text())
 
     assert result["machine"]["cores"] >= 1
@@ -54,14 +59,7 @@ def test_smtp_latency_records(tmp_path):
     out = tmp_path / "out.json"
     args = ["--rows", "--smtp-latency", "2000", "--smtp-baseline", "5", "--no-postgresql"]
     args += ["--cache", str(tmp_path / "decks"), "--json", str(out)]
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_benchmark(args, tmp_path)
     records = {r["step"]: r for r in json.loads(out.read_text())["records"]}
     assert set(records) == {"smtp p50/p99 idle", "smtp p50/p99 during import"}
     assert records["smtp p50/p99 idle"]["messages"] == 5
