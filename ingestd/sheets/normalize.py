@@ -10,8 +10,10 @@ Everything is done on whole polars columns: a cell is parsed once per column, a 
 lists or ranges several codes becomes several rows with the same ``source_row``, and only the
 rows that go wrong (row errors, conflicts) are looked at one by one.
 
-Choices that a column cannot make alone refuse the sheet with the vendor option that settles
-them: ``mixed_hyphens`` (option ``hyphen``), ``ambiguous_dates`` (option ``date_order``).
+Choices a column cannot make alone take what the vendor's earlier decks proved; else a column
+of codes whose hyphens prove both ranges and pairs refuses the sheet (``mixed_hyphens``, option
+``hyphen``), and dates no value proves day- or month-first are read day-first with a doubt that
+holds the deck (``--date-order``).
 """
 
 from __future__ import annotations
