@@ -17,9 +17,11 @@ from typing import Any
 import polars as pl
 
 from ingestd.config import Config, TableRule, Vendor, name_problem
+from ingestd.db.columns import fit_row, text_lengths
 from ingestd.errors import RefusedError, RowError
 from ingestd.rates.model import DeckMode, Kind, iso
 from ingestd.rates.profiles import mark_used, profiles, save_profile
+from ingestd.rates.records import Provenance, TableRef
 from ingestd.rates.schema import RATE_TABLES, versions
 from ingestd.rates.semantics import (
     EXAMPLES,
@@ -30,7 +32,8 @@ from ingestd.rates.semantics import (
     plan_purge,
     plan_rollback,
 )
-from ingestd.rates.store import Provenance, RowsAhead, Store, TableRef, fit_row, text_lengths
+from ingestd.rates.store import Store
+from ingestd.rates.writer import RowsAhead
 from ingestd.sheetcache import SheetCache
 from ingestd.sheets.answers import Answers
 from ingestd.sheets.deck import ReadOptions, read_decks

@@ -25,7 +25,6 @@ ONE_CONCEPT = {
     "ingestd.mail.mime": "reading a received message and its attachments",
     "ingestd.mail.outbox": "the durable outbox",
     "ingestd.rates.semantics": "the rate semantics",
-    "ingestd.rates.store": "the versioned rate tables",
     "ingestd.sheets.cells": "reading one cell",
     "ingestd.sheets.headers": "the header vocabulary",
     "ingestd.sheets.normalize": "a found table into rate rows",

@@ -3,6 +3,11 @@ share (docs/operations.md "Database")."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.types import TypeDecorator
@@ -47,3 +52,29 @@ Timestamp = sa.DateTime().with_variant(
     "sqlite",
 )
 RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+@functools.cache
+def text_lengths(table: sa.Table) -> Mapping[str, int]:
+    """The characters each bounded text column of ``table`` holds (``String(n)``,
+    ``BoundedText``). SQLite ignores the length, PostgreSQL refuses a longer value and
+    MariaDB's TEXT stops at 64 KB: ingestd keeps values within it, the same on all three.
+    Worked out once per table (the tables are module-level and fixed)."""
+    return MappingProxyType(
+        {
+            column.name: column.type.length
+            for column in table.columns
+            if isinstance(column.type, sa.String | BoundedText) and column.type.length
+        }
+    )
+
+
+def fit_row(table: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` for a row of ``table``, every text longer than its column cut to the column's
+    length: what a message fills in (subject, sender, file name, Message-ID, …) never fails
+    an insert."""
+    lengths = text_lengths(table)
+    return {
+        name: value[: lengths[name]] if isinstance(value, str) and name in lengths else value
+        for name, value in values.items()
+    }

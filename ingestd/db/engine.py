@@ -134,3 +134,10 @@ class Database:
             f"the database schema is not current (at {self.revision() or 'none'}, "
             f"needs {self.head_revision()}): run `ingestd db upgrade`"
         )
+
+    def begin_write(self):
+        """``engine.begin()`` for a transaction that writes. On SQLite it takes the write lock
+        at BEGIN (IMMEDIATE): a deferred transaction that reads, then writes after another
+        connection committed, fails at once with "database is locked" (a WAL snapshot cannot
+        be upgraded, so the busy timeout does not help); IMMEDIATE waits its turn instead."""
+        return self.engine.execution_options(ingestd_write=True).begin()

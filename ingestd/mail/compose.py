@@ -49,7 +49,7 @@ from ingestd.message.outcome import MessageOutcome
 from ingestd.rates.export import _XML_ILLEGAL as XML_ILLEGAL  # the exports' one rule for XLSX
 from ingestd.rates.export import FORMULA_START, neutralize_formula, write_export
 from ingestd.rates.model import iso, price_text
-from ingestd.rates.store import TableRef
+from ingestd.rates.records import TableRef
 from ingestd.states import Purpose, SourceClass
 
 # a MessageOutcome, or its as_dict() as the messages row stores it (JSON)

@@ -43,6 +43,7 @@ from sqlalchemy.engine import Connection
 
 from ingestd.config import Config
 from ingestd.db.clock import utcnow
+from ingestd.db.engine import Database
 from ingestd.db.tables import messages, outbox
 from ingestd.errors import UsageError
 from ingestd.logs import kv
@@ -56,7 +57,6 @@ from ingestd.mail.transport import (
     transport_for,
 )
 from ingestd.rates.model import iso
-from ingestd.rates.store import Store
 from ingestd.states import OutboxState, Purpose, SourceClass
 
 log = logging.getLogger("ingestd.mail.outbox")
@@ -218,7 +218,7 @@ class Outbox:
 
     def __init__(
         self,
-        store: Store,
+        store: Database,
         config: Config,
         *,
         transport: Transport | None = None,

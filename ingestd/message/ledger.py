@@ -22,12 +22,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from ingestd.db.clock import utcnow
+from ingestd.db.columns import fit_row
+from ingestd.db.engine import Database
 from ingestd.db.tables import messages, outbox, quarantine
 from ingestd.durable import write_file
 from ingestd.logs import kv as _kv
 from ingestd.message.outcome import MessageOutcome, Release, taken_by_another
 from ingestd.rates.model import iso
-from ingestd.rates.store import Store, fit_row
 from ingestd.states import HeldState, MessageState, MessageStatus, NotifyState
 
 log = logging.getLogger("ingestd.pipeline")
@@ -112,7 +113,7 @@ class Ledger:
     """The ``messages`` and ``quarantine`` rows of one database; held raw messages are kept as
     files in ``quarantine_dir``."""
 
-    def __init__(self, store: Store, quarantine_dir: Path):
+    def __init__(self, store: Database, quarantine_dir: Path):
         self.store = store
         self.quarantine_dir = quarantine_dir
 
@@ -358,7 +359,7 @@ class Ledger:
         return path
 
 
-def mail_counts(store: Store) -> dict[str, Any]:
+def mail_counts(store: Database) -> dict[str, Any]:
     """Messages by state, held quarantine entries and the outbox by state (``ingestd status``)."""
     with store.engine.connect() as conn:
         by_state = dict(

@@ -34,7 +34,8 @@ from ingestd.mail.compose import (
 from ingestd.mail.outbox import Outbox
 from ingestd.message.outcome import MessageOutcome
 from ingestd.rates.changes import price_changes
-from ingestd.rates.store import Store, TableRef
+from ingestd.rates.records import TableRef
+from ingestd.rates.store import Store
 from ingestd.states import MessageState, NotifyState
 
 log = logging.getLogger("ingestd.notify")

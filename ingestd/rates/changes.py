@@ -6,7 +6,8 @@ from __future__ import annotations
 import polars as pl
 
 from ingestd.rates.model import Kind, spec_for
-from ingestd.rates.store import Store, TableRef
+from ingestd.rates.records import TableRef
+from ingestd.rates.store import Store
 
 # the classes a price-change list holds, and how it names them; "withdrawn" is a code a
 # version dropped without a discontinued row, "cancelled" a pending rate it took back (a

@@ -15,10 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from ingestd.db.clock import utcnow
+from ingestd.db.columns import fit_row
 from ingestd.errors import UsageError
 from ingestd.rates.model import iso
 from ingestd.rates.schema import vendor_profiles
-from ingestd.rates.store import Store, fit_row
+from ingestd.rates.store import Store
 from ingestd.sheets.answers import Answers
 
 SOURCES = ("answer", "proven")  # a person's answer | what the vendor's accepted decks proved

@@ -16,11 +16,12 @@ import polars as pl
 
 from ingestd import imports
 from ingestd.db.clock import utcnow
+from ingestd.rates.diff import Diff
 from ingestd.rates.export import write_export
 from ingestd.rates.model import Kind, iso, spec_for
+from ingestd.rates.records import TableRef, VersionInfo
 from ingestd.rates.schema import canonical_decimal
 from ingestd.rates.semantics import in_effect_at
-from ingestd.rates.store import Diff, TableRef, VersionInfo
 from ingestd.service.app import App
 
 

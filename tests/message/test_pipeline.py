@@ -42,7 +42,7 @@ from rig.mail import (
 )
 from rig.signers import SigningKey, rsa_key
 
-import ingestd.rates.store as store_module
+import ingestd.rates.writer as writer_module
 from ingestd.cli import main
 from ingestd.config import load_config
 from ingestd.db.clock import utcnow
@@ -52,9 +52,10 @@ from ingestd.intake.queue import InboundQueue
 from ingestd.message.outcome import MessageOutcome
 from ingestd.message.pipeline import MAX_ATTEMPTS, Pipeline, TemporaryFailure
 from ingestd.message.quarantine import Quarantine
+from ingestd.rates.records import VersionInfo
 from ingestd.rates.schema import versions
 from ingestd.rates.semantics import in_effect_at
-from ingestd.rates.store import Store, VersionInfo
+from ingestd.rates.store import Store
 
 FAR = datetime(2100, 1, 1)
 # a second table for the premium workbook: the two sheets of one message go to two tables
@@ -441,7 +442,7 @@ def test_a_message_that_keeps_crashing_is_held_with_its_last_error(pipe, key, mo
         if stage == "rows_written":
             raise RuntimeError(f"injected crash at {stage}")
 
-    monkeypatch.setattr(store_module, "FAULT_HOOK", crash)
+    monkeypatch.setattr(writer_module, "FAULT_HOOK", crash)
     raw = deck_mail(key)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         with pytest.raises(RuntimeError, match="injected crash"):
@@ -464,7 +465,7 @@ def test_a_message_that_keeps_crashing_is_held_with_its_last_error(pipe, key, mo
     assert (row["state"], row["attempts"]) == ("quarantined", MAX_ATTEMPTS + 1)
 
     # once the cause is fixed, a person lets it through
-    monkeypatch.setattr(store_module, "FAULT_HOOK", None)
+    monkeypatch.setattr(writer_module, "FAULT_HOOK", None)
     released = Quarantine(pipe).release(qid)
     assert released.status == "imported"
     assert version_count(pipe.store) == 1
@@ -475,7 +476,7 @@ CHILD = """
 import os, sys
 from pathlib import Path
 
-import ingestd.rates.store as store_module
+import ingestd.rates.writer as writer_module
 from ingestd.config import load_config
 from ingestd.message.pipeline import pipeline_for
 
@@ -487,7 +488,7 @@ def die(stage):
         if len(written) == 2:  # the second sheet: the first one is committed
             os._exit(1)
 
-store_module.FAULT_HOOK = die
+writer_module.FAULT_HOOK = die
 config = load_config(Path(sys.argv[1]), env={})
 with pipeline_for(config) as pipeline:
     pipeline.process(Path(sys.argv[2]).read_bytes(), source="child")

@@ -19,8 +19,9 @@ from test_semantics import Policy
 
 from ingestd.db.engine import SCHEMA_REVISION
 from ingestd.rates.model import spec_for
+from ingestd.rates.records import Provenance
 from ingestd.rates.semantics import plan_import
-from ingestd.rates.store import Provenance, Store
+from ingestd.rates.store import Store
 
 RECEIVED = at("2024-05-09 11:33:01")
 DAY = timedelta(days=1)
@@ -133,7 +134,8 @@ def test_a_crash_between_rows_and_commit_leaves_the_previous_version(store, db_u
         textwrap.dedent(
             f"""
             import os
-            from ingestd.rates import store as store_module
+            from ingestd.rates import store as store_module, writer as writer_module
+            from ingestd.rates.records import Provenance
             from ingestd.rates.semantics import plan_import
             from rig.factories import voice, at
             from test_semantics import Policy
@@ -142,13 +144,13 @@ def test_a_crash_between_rows_and_commit_leaves_the_previous_version(store, db_u
                 if stage == "rows_written":
                     os._exit(17)  # a real process death: no rollback, no cleanup
 
-            store_module.FAULT_HOOK = die
+            writer_module.FAULT_HOOK = die
             s = store_module.Store({db_url!r})
             with s.writing("acme", "voice", "default") as w:
                 deck = voice(("44", None, "0.05"), ("49", None, "0.3"))
                 plan = plan_import(w.current_rows(), deck, kind="voice", mode="full",
                                    received_at=at("2024-05-10 00:00:00"), policy=Policy())
-                w.write_version(plan.inserts, plan.closes, store_module.Provenance(), {{}})
+                w.write_version(plan.inserts, plan.closes, Provenance(), {{}})
             """
         )
     )
@@ -311,9 +313,9 @@ def _added_and_closed(store: Store) -> list[tuple[int, int]]:
 def test_snapshot_stays_while_few_rows_change_and_the_rows_since_are_read_with_it(
     sqlite_url, monkeypatch
 ):
-    from ingestd.rates import store as store_module
+    from ingestd.rates import writer as writer_module
 
-    monkeypatch.setattr(store_module, "SNAPSHOT_DELTA_SHARE", 0.05)  # 20 rows of 400
+    monkeypatch.setattr(writer_module, "SNAPSHOT_DELTA_SHARE", 0.05)  # 20 rows of 400
     store = Store(sqlite_url)
     store.upgrade()
     day = timedelta(days=1)
@@ -370,9 +372,9 @@ def test_snapshot_stays_while_few_rows_change_and_the_rows_since_are_read_with_i
 )
 @pytest.mark.parametrize("rows_since", [False, True])
 def test_snapshot_is_not_trusted_once_the_rows_differ(sqlite_url, outside, rows_since, monkeypatch):
-    from ingestd.rates import store as store_module
+    from ingestd.rates import writer as writer_module
 
-    monkeypatch.setattr(store_module, "SNAPSHOT_DELTA_SHARE", 0.5)
+    monkeypatch.setattr(writer_module, "SNAPSHOT_DELTA_SHARE", 0.5)
     store = Store(sqlite_url)
     store.upgrade()
     write(store, voice(*[(str(4400 + i), None, "0.10") for i in range(20)]))
@@ -438,7 +440,7 @@ def test_a_postgresql_server_that_never_answers_fails_the_connect_in_bounded_tim
 
 
 def test_rows_read_ahead_serve_only_the_version_they_were_read_at(store):
-    from ingestd.rates.store import RowsAhead
+    from ingestd.rates.writer import RowsAhead
 
     write(store, voice(*[(str(4400 + i), None, "0.10") for i in range(30)]))
     assert RowsAhead(store, "acme", "voice", "other").take(store.find_table("acme")) is None
@@ -461,9 +463,9 @@ def test_an_import_uses_the_rows_read_while_its_deck_was_read(sqlite_url, monkey
     row edited behind ingestd's back after that read (and before the lock) is not seen."""
     from ingestd.config import load_config
     from ingestd.imports import import_sheet
-    from ingestd.rates import store as store_module
+    from ingestd.rates import writer as writer_module
 
-    monkeypatch.setattr(store_module, "SNAPSHOT_DELTA_SHARE", 0.5)
+    monkeypatch.setattr(writer_module, "SNAPSHOT_DELTA_SHARE", 0.5)
     store = Store(sqlite_url)
     store.upgrade()
     write(store, voice(*[(str(4400 + i), None, "0.10") for i in range(30)]))
@@ -471,7 +473,7 @@ def test_an_import_uses_the_rows_read_while_its_deck_was_read(sqlite_url, monkey
     config = load_config(None)
     deck = b"Code,Rate\n33,1\n4400,0.2\n"
     edits = []
-    read = store_module.RowsAhead._read
+    read = writer_module.RowsAhead._read
 
     def read_then_edit(self, *args):
         read(self, *args)  # the rows as they are, then an edit before the import's lock
@@ -479,16 +481,16 @@ def test_an_import_uses_the_rows_read_while_its_deck_was_read(sqlite_url, monkey
             conn.exec_driver_sql("UPDATE voice_rates SET description = 'edited' WHERE code = '33'")
         edits.append(self._result[1])
 
-    monkeypatch.setattr(store_module.RowsAhead, "_read", read_then_edit)
+    monkeypatch.setattr(writer_module.RowsAhead, "_read", read_then_edit)
     seen = []
-    plan = store_module.Writer.current_rows
+    plan = writer_module.Writer.current_rows
 
     def spy(self, ahead=None):
         rows = plan(self, ahead)
         seen.append(rows.filter(pl.col("code") == "33")["description"].to_list())
         return rows
 
-    monkeypatch.setattr(store_module.Writer, "current_rows", spy)
+    monkeypatch.setattr(writer_module.Writer, "current_rows", spy)
     result = import_sheet(
         store, config, "acme", deck, file_name="acme.csv", received_at=RECEIVED + 2 * DAY
     )
