@@ -38,7 +38,7 @@ from ingestd.rates.schema import (
     versions,
 )
 from ingestd.rates.semantics import in_effect_at
-from ingestd.rates.writer import Writer, lock_table
+from ingestd.rates.writer import Writer, fault, lock_table
 from ingestd.sheets.cells import ascii_digits
 from ingestd.sheets.doubt import Proven
 
@@ -289,7 +289,7 @@ class Store(Database):
                 writer = Writer(self, conn, lock_table(conn, vendor, kind, name, create=create))
                 yield writer
                 if writer.written is not None:
-                    writer.fault("before_commit")
+                    fault("before_commit")
                     trans.commit()
                 else:
                     trans.rollback()
