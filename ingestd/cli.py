@@ -29,7 +29,7 @@ from ingestd.service import App, decks, messages, outbox, status, tables, vendor
 from ingestd.sheets.cells import DATE_RANGE
 
 if TYPE_CHECKING:
-    from ingestd.imports import ImportOutcome
+    from ingestd.ingest import ImportOutcome
     from ingestd.sheets.answers import Answers
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ingestd.imports import ImportOutcome
+from ingestd.ingest import ImportOutcome
 from ingestd.rates.model import iso, spec_for
 from ingestd.rates.schema import canonical_decimal
 from ingestd.states import HeldState, OutboxState

@@ -47,7 +47,7 @@ from ingestd.auth import HOLD_REASONS
 from ingestd.config import Config
 from ingestd.db.clock import utcnow
 from ingestd.db.tables import messages, quarantine
-from ingestd.imports import purge_discontinued
+from ingestd.ingest import purge_discontinued
 from ingestd.logs import kv
 from ingestd.mail.compose import Outgoing, cap_notice, unauthenticated_digest
 from ingestd.mail.outbox import HeldBack, Outbox

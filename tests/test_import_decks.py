@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from ingestd.config import load_config
-from ingestd.imports import import_file
+from ingestd.ingest import import_file
 from ingestd.rates.store import Store
 
 RECEIVED = dt.datetime(2024, 5, 1, 12, 0, 0)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from ingestd.config import Config, load_config
 from ingestd.db.clock import utcnow
 from ingestd.db.tables import outbox as outbox_table
-from ingestd.imports import import_file
+from ingestd.ingest import import_file
 from ingestd.mail.outbox import Outbox
 from ingestd.message.notify import Notifier
 from ingestd.message.pipeline import Pipeline

@@ -204,3 +204,15 @@ def test_every_pointer_to_the_docs_names_a_page_and_heading_that_exist():
                     broken.append(f"{path.relative_to(ROOT)}:{number}: docs/{page}#{name}")
     assert broken == []
     assert not [p for p in PACKAGE.rglob("*.py") if "SPEC §" in p.read_text(encoding="utf-8")]
+
+
+def test_every_file_the_docs_name_exists():
+    """README and docs/ name modules and tests by path; a move must take them along."""
+    named = re.compile(r"\b((?:ingestd|tests|benchmarks|scripts)/[\w/.-]+\.(?:py|md|toml|sh))\b")
+    missing = []
+    for page in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            for path in named.findall(line):
+                if not (ROOT / path).exists():
+                    missing.append(f"{page.relative_to(ROOT)}:{number}: {path}")
+    assert missing == []

@@ -41,7 +41,7 @@ import polars as pl
 
 from ingestd.auth import HOLD_REASONS as AUTH_HOLDS
 from ingestd.config import Config, Vendor
-from ingestd.imports import ImportOutcome
+from ingestd.ingest import ImportOutcome
 from ingestd.mail.outbox import header_text
 from ingestd.mail.render import Rendered, render
 from ingestd.message.ledger import HeldMessage

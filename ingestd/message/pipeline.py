@@ -11,7 +11,7 @@ This is the only module that knows the order of the stages.  Every message, what
   fourth time;
 - the same Message-ID from the same sender domain is a duplicate too, whatever the bytes;
 - each sheet is imported in its own transaction and a sheet already imported is recognised by
-  its hash (``imports.import_file``), so a crash between two sheets, or between the import and
+  its hash (``ingest.import_file``), so a crash between two sheets, or between the import and
   the end of the message, costs nothing when the message comes back;
 - a DNS failure while checking DKIM is a ``TemporaryFailure``: the caller retries later (SMTP
   answers 451, the queue delays the item, IMAP leaves it in the mailbox).
@@ -34,7 +34,7 @@ from ingestd.auth import AuthResult, authenticate
 from ingestd.config import Config, Vendor
 from ingestd.db.clock import utcnow
 from ingestd.errors import IngestdError, UsageError
-from ingestd.imports import ImportOutcome, import_file
+from ingestd.ingest import ImportOutcome, import_file
 from ingestd.logs import kv as _kv
 from ingestd.mail.mime import Extraction, extract_sheets, parse_message, too_many_parts
 from ingestd.message.ledger import Ledger, raw_hash

@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
-from ingestd import imports
+from ingestd import ingest
 from ingestd.db.clock import utcnow
 from ingestd.errors import UsageError
-from ingestd.imports import ImportOutcome
+from ingestd.ingest import ImportOutcome
 from ingestd.service.app import App
 from ingestd.sheets.answers import Answers
 
@@ -58,7 +58,7 @@ def import_deck(
     ``received_at`` (default: now) pins "now" for notice periods; ``answers`` win over the
     vendor's configuration and profiles and are kept as the profile of each deck imported;
     ``progress`` is told each stage."""
-    return imports.import_file(
+    return ingest.import_file(
         app.store,
         app.config,
         vendor,

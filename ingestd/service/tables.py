@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 import polars as pl
 
-from ingestd import imports
+from ingestd import ingest
 from ingestd.db.clock import utcnow
 from ingestd.rates.diff import Diff
 from ingestd.rates.export import write_export
@@ -234,7 +234,7 @@ def rollback(
 ) -> Rollback:
     """A new version whose content equals version ``to`` (history is never rewritten)."""
     found = find_table(app, vendor, table=table, kind=kind)
-    number = imports.rollback(app.store, found, to)
+    number = ingest.rollback(app.store, found, to)
     return Rollback(found, to, app.store.version(found, number))
 
 
@@ -253,7 +253,7 @@ def purge(
     found = find_table(app, vendor, table=table, kind=kind)
     if retention_days is None:
         retention_days = app.config.vendor(found.vendor).policy.discontinued_retention_days
-    number = imports.purge_discontinued(
+    number = ingest.purge_discontinued(
         app.store, found, now=now or utcnow(), retention_days=retention_days
     )
     return None if number is None else app.store.version(found, number)

@@ -38,7 +38,7 @@ class ReadOptions:
     date_order: str = "auto"
     hyphen: str = "auto"
     # what the vendor's earlier decks proved of what a deck's own values leave open: the
-    # meaning of its codes' hyphens, the order of its dates (gathered before reading, imports)
+    # meaning of its codes' hyphens, the order of its dates (gathered before reading: ingest)
     proven_hyphen: Proven | None = None
     proven_date_order: Proven | None = None
     sheet: str | None = None

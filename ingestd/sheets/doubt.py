@@ -3,7 +3,7 @@
 A ``Doubt`` names one doubtful thing in a sheet (a column it could not place, a sentence about
 billing increments that became no rule, a sheet that looks like rates but was not applied) and
 the exact answer that settles it.  A deck with doubts is held by the ``doubtful_reading`` guard
-(``ingestd.imports``): quarantined when it came by mail, exit 1 with the question on the command
+(``ingestd.ingest``): quarantined when it came by mail, exit 1 with the question on the command
 line; the answer (``--map``, ``--increments``, ``--date-order``, ``--hyphen``) or
 ``--accept-guards`` releases it.  README "How ingestd reads a deck".
 

@@ -1258,7 +1258,7 @@ def _rules_report(notes: NotesReading, rule: pl.Series) -> list[dict]:
 def _hyphens_read(codes: pl.DataFrame) -> str | None:
     """What the hyphens of the deck's codes were read as: ranges (an item gave several codes),
     pairs (one), both, or None; kept in the report, a vendor's later deck whose hyphens its
-    own values leave open is read the same way (``imports``)."""
+    own values leave open is read the same way (``ingestd.ingest``)."""
     hyphenated = codes.filter(
         pl.col("error").is_null() & pl.col("item").str.contains(_HYPHENATED_ITEM)
     )

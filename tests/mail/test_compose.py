@@ -44,7 +44,7 @@ from rig.signers import SigningKey, rsa_key
 from ingestd.cli import main
 from ingestd.config import Config, load_config
 from ingestd.db.tables import messages
-from ingestd.imports import import_file, import_sheet, rollback
+from ingestd.ingest import import_file, import_sheet, rollback
 from ingestd.mail import compose
 from ingestd.mail.compose import (
     Outgoing,

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingestd.config import load_config
-from ingestd.imports import import_sheet
+from ingestd.ingest import import_sheet
 from ingestd.rates.export import write_export
 from ingestd.rates.model import Kind, spec_for
 from ingestd.rates.store import Store

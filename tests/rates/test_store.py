@@ -238,7 +238,7 @@ def test_unchanged_100k_deck_adds_no_rate_rows(store):
 
 
 def test_purge_of_discontinued_codes_is_a_new_version_and_keeps_history(store):
-    from ingestd.imports import purge_discontinued
+    from ingestd.ingest import purge_discontinued
 
     write(store, voice(("44", None, "0.10"), ("33", None, "0.10")))
     write(store, voice(("33", None, "0.10", "D")), received=RECEIVED + timedelta(days=1))
@@ -388,7 +388,7 @@ def test_snapshot_is_not_trusted_once_the_rows_differ(sqlite_url, outside, rows_
 
 
 def test_rollback_drops_the_snapshot_and_the_next_import_is_right(sqlite_url):
-    from ingestd.imports import rollback
+    from ingestd.ingest import rollback
 
     store = Store(sqlite_url)
     store.upgrade()
@@ -462,7 +462,7 @@ def test_an_import_uses_the_rows_read_while_its_deck_was_read(sqlite_url, monkey
     """ingestd import reads the table's rows on another thread while it reads the deck: a
     row edited behind ingestd's back after that read (and before the lock) is not seen."""
     from ingestd.config import load_config
-    from ingestd.imports import import_sheet
+    from ingestd.ingest import import_sheet
     from ingestd.rates import writer as writer_module
 
     monkeypatch.setattr(writer_module, "SNAPSHOT_DELTA_SHARE", 0.5)
@@ -507,7 +507,7 @@ def test_proven_readings_are_the_latest_each_of_the_vendors_imports_proved(db_ur
     import datetime as dt
 
     from ingestd.config import load_config
-    from ingestd.imports import import_file, rollback
+    from ingestd.ingest import import_file, rollback
     from ingestd.sheets.doubt import Proven
 
     store = Store(db_url)
