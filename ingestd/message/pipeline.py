@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
@@ -38,7 +37,6 @@ from ingestd.ingest import ImportOutcome, import_file
 from ingestd.logs import kv as _kv
 from ingestd.mail.mime import Extraction, extract_sheets, parse_message, too_many_parts
 from ingestd.message.ledger import Ledger, raw_hash
-from ingestd.message.notify import Notifier
 from ingestd.message.outcome import MessageOutcome, Release, crashed, outcome_of, taken_by_another
 from ingestd.rates.store import Store
 from ingestd.states import ImportStatus, MessageState, MessageStatus, NotifyState
@@ -389,24 +387,3 @@ def _no_sheet_text(extraction: Extraction) -> str:
         return "the message has no attachment: attach the rate sheet (CSV, XLSX, XLS, ODS or ZIP)"
     parts = "; ".join(f"{s.path}: {s.detail}" for s in extraction.skipped[:10])
     return f"no attachment is a rate sheet ({parts})"
-
-
-@contextmanager
-def pipeline_for(config: Config, *, deliver: bool = True) -> Iterator[Pipeline]:
-    """A pipeline on the configured database (the schema made current on SQLite, else
-    checked) with its notify stage; what it put in the outbox is delivered once at the end
-    (the daemon retries what could not go)."""
-    store = Store(config.database.url)
-    try:
-        store.require_schema(auto_upgrade=store.dialect == "sqlite")
-        pipeline = Pipeline(config, store)
-        notifier = Notifier(config, store)
-        pipeline.after = notifier.notify_safely
-        yield pipeline
-        if deliver:
-            try:
-                notifier.outbox.deliver_due()
-            except Exception:
-                log.exception(_kv("outbox.delivery_failed"))
-    finally:
-        store.close()

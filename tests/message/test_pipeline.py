@@ -478,7 +478,7 @@ from pathlib import Path
 
 import ingestd.rates.writer as writer_module
 from ingestd.config import load_config
-from ingestd.message.pipeline import pipeline_for
+from ingestd.service.app import App
 
 written = []
 
@@ -490,8 +490,8 @@ def die(stage):
 
 writer_module.FAULT_HOOK = die
 config = load_config(Path(sys.argv[1]), env={})
-with pipeline_for(config) as pipeline:
-    pipeline.process(Path(sys.argv[2]).read_bytes(), source="child")
+with App.open(config) as app:
+    app.pipeline.process(Path(sys.argv[2]).read_bytes(), source="child")
 sys.exit(3)
 """
 
