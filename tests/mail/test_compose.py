@@ -45,7 +45,7 @@ from ingestd.cli import main
 from ingestd.config import Config, load_config
 from ingestd.db.tables import messages
 from ingestd.ingest import import_file, import_sheet, rollback
-from ingestd.mail import compose
+from ingestd.mail import compose, wording
 from ingestd.mail.compose import (
     Outgoing,
     RatesWanted,
@@ -347,9 +347,9 @@ def test_a_refused_deck_lists_every_rejected_row_and_what_to_fix(rig):
         "2 of 8 rows were rejected",
         "44ab",
         "Rate '-1' is negative",
-        compose.ROW_FIXES["bad_code"],
-        compose.ROW_FIXES["negative_price"],
-        compose.SHEET_FIXES["too_many_rejected"],
+        wording.ROW_FIXES["bad_code"],
+        wording.ROW_FIXES["negative_price"],
+        wording.SHEET_FIXES["too_many_rejected"],
     )
     # a spreadsheet's row numbers (the header is row 1) and the raw cells
     assert "row 8, code 44ab" in r.text and "Dest y | 4499 | -1" in r.text
@@ -500,7 +500,7 @@ def test_a_message_without_a_sheet_is_answered_and_alerted(rig):
     )
     r = read(confirmation)
     assert r.subject.startswith("No rate sheet found in your message")
-    both(r, "no rate sheet", "terms.pdf", compose.SHEET_FIXES["no_sheet"])
+    both(r, "no rate sheet", "terms.pdf", wording.SHEET_FIXES["no_sheet"])
     a = read(alert)
     assert "Quarantined #" in a.subject and "(no_sheet)" in a.subject
     assert "--accept-unauthenticated" not in a.text
@@ -607,7 +607,7 @@ def test_partly_imported_names_what_was_accepted_and_what_was_refused(rig):
     assert r.subject.startswith(
         "Partly accepted: Acme Voice Wholesale rates, default version 1 accepted, notes.csv refused"
     )
-    both(r, "accepted as version 1", "no rate table found", compose.SHEET_FIXES["no_table"])
+    both(r, "accepted as version 1", "no rate table found", wording.SHEET_FIXES["no_table"])
 
 
 # --- import report --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from ingestd.mail import compose
+from ingestd.mail import attachments
 from ingestd.mail.render import PARTS, TEMPLATE_NAMES, environment
 from ingestd.rates.export import write_export
 from ingestd.rates.model import spec_for
@@ -113,14 +113,14 @@ def test_outgoing_attachments_are_neutralized():
             "new_price": [Decimal("-0.5")],  # a number, even with a minus: untouched
         }
     )
-    text = compose._changes_csv(changes).decode()
+    text = attachments.changes_csv(changes).decode()
     row = next(csv.DictReader(io.StringIO(text)))
     assert row["Description"] == '\'=HYPERLINK("http://x")'
     assert (row["Code"], row["New Price"]) == ("44", "-0.5")
-    book = openpyxl.load_workbook(io.BytesIO(compose._changes_xlsx(changes)))
+    book = openpyxl.load_workbook(io.BytesIO(attachments.changes_xlsx(changes)))
     cells = [c for c in book.active[2]]
     assert cells[1].value == '\'=HYPERLINK("http://x")' and cells[1].data_type == "s"
-    rejected = compose._rejected_csv(
+    rejected = attachments.rejected_csv(
         [
             {
                 "file_name": "@evil.csv",
