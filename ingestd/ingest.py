@@ -1,7 +1,8 @@
 """One file into its rate tables: read → plan (semantics) → guards → write a version per deck.
 
-Used by ``ingestd import`` now and by the mail pipeline later; it never prints and never exits,
-it returns an ``ImportOutcome`` that every report (CLI, mail, logs) renders.
+Used by the application layer (``service.decks``, ``ingestd import``) and by the mail pipeline
+for every sheet of a message; it never prints and never exits, it returns an ``ImportOutcome``
+that every report (CLI, mail, logs) renders.
 """
 
 from __future__ import annotations

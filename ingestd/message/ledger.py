@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from ingestd.db.clock import utcnow
 from ingestd.db.columns import fit_row
 from ingestd.db.engine import Database
-from ingestd.db.tables import messages, outbox, quarantine
+from ingestd.db.tables import messages, quarantine
 from ingestd.durable import write_file
 from ingestd.logs import kv as _kv
 from ingestd.message.outcome import MessageOutcome, Release, taken_by_another
@@ -357,27 +357,3 @@ class Ledger:
             return path
         write_file(path, raw)
         return path
-
-
-def mail_counts(store: Database) -> dict[str, Any]:
-    """Messages by state, held quarantine entries and the outbox by state (``ingestd status``)."""
-    with store.engine.connect() as conn:
-        by_state = dict(
-            conn.execute(
-                sa.select(messages.c.state, sa.func.count()).group_by(messages.c.state)
-            ).all()
-        )
-        held = conn.execute(
-            sa.select(quarantine.c.reason, sa.func.count())
-            .where(quarantine.c.state == HeldState.HELD)
-            .group_by(quarantine.c.reason)
-        ).all()
-        outgoing = dict(
-            conn.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)).all()
-        )
-    return {
-        "messages": {state: int(n) for state, n in sorted(by_state.items())},
-        "quarantine_held": sum(int(n) for _, n in held),
-        "quarantine_by_reason": {reason: int(n) for reason, n in sorted(held)},
-        "outbox": {state: int(n) for state, n in sorted(outgoing.items())},
-    }

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from ingestd.config import Config
 from ingestd.db.clock import utcnow
 from ingestd.db.tables import messages
+from ingestd.errors import RefusedError, UsageError
 from ingestd.logs import kv
 from ingestd.mail.compose import (
     DeckKey,
@@ -36,7 +37,7 @@ from ingestd.message.outcome import MessageOutcome
 from ingestd.rates.changes import price_changes
 from ingestd.rates.records import TableRef
 from ingestd.rates.store import Store
-from ingestd.states import MessageState, NotifyState
+from ingestd.states import MessageState, NotifyState, Purpose
 
 log = logging.getLogger("ingestd.notify")
 
@@ -68,7 +69,7 @@ class Notifier:
             source=source,
         )
         if state == NotifyState.ALERT:  # never a word to a sender that was not authenticated
-            outgoing = [o for o in outgoing if o.purpose != "confirmation"]
+            outgoing = [o for o in outgoing if o.purpose != Purpose.CONFIRMATION]
         for message in outgoing:
             self.outbox.enqueue(
                 message.message,
@@ -165,9 +166,10 @@ def version_rates(store: Store, wanted: list[RatesWanted]) -> dict[DeckKey, Vers
 def _table_of(
     store: Store, vendor: str | None, kind: str | None, name: str | None
 ) -> TableRef | None:
+    """The deck's table, or None when it names none (a refused deck) or not exactly one."""
     if not name or not vendor:
         return None
-    found = [
-        t for t in store.tables(vendor) if t.name == name and (kind is None or str(t.kind) == kind)
-    ]
-    return found[0] if len(found) == 1 else None
+    try:
+        return store.find_table(vendor, name=name, kind=kind)
+    except (RefusedError, UsageError):
+        return None

@@ -7,10 +7,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
+from ingestd.db.tables import messages, outbox, quarantine
 from ingestd.errors import IngestdError
 from ingestd.service.app import App
 from ingestd.service.decks import read
 from ingestd.sheets.answers import Answers
+from ingestd.states import HeldState
 
 if TYPE_CHECKING:  # the mail modules load only for the operations that use them
     from ingestd.message.ledger import HeldMessage
@@ -47,9 +51,26 @@ def _process(
 
 def counts(app: App) -> dict[str, Any]:
     """Messages by state, held quarantine entries (by reason) and the outbox by state."""
-    from ingestd.message.ledger import mail_counts
-
-    return mail_counts(app.store)
+    with app.store.engine.connect() as conn:
+        by_state = dict(
+            conn.execute(
+                sa.select(messages.c.state, sa.func.count()).group_by(messages.c.state)
+            ).all()
+        )
+        held = conn.execute(
+            sa.select(quarantine.c.reason, sa.func.count())
+            .where(quarantine.c.state == HeldState.HELD)
+            .group_by(quarantine.c.reason)
+        ).all()
+        outgoing = dict(
+            conn.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)).all()
+        )
+    return {
+        "messages": {state: int(n) for state, n in sorted(by_state.items())},
+        "quarantine_held": sum(int(n) for _, n in held),
+        "quarantine_by_reason": {reason: int(n) for reason, n in sorted(held)},
+        "outbox": {state: int(n) for state, n in sorted(outgoing.items())},
+    }
 
 
 # --- the quarantine ------------------------------------------------------------------------------
