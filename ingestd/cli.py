@@ -26,7 +26,7 @@ from ingestd.errors import IngestdError, RefusedError, UsageError
 from ingestd.logs import KvFormatter, kv
 from ingestd.rates.model import Kind
 from ingestd.service import App, decks, messages, outbox, status, tables, vendors
-from ingestd.sheets.cells import DATE_RANGE
+from ingestd.sheets.dates import DATE_RANGE
 
 if TYPE_CHECKING:
     from ingestd.ingest import ImportOutcome

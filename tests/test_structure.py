@@ -25,12 +25,8 @@ ONE_CONCEPT = {
     "ingestd.mail.mime": "reading a received message and its attachments",
     "ingestd.mail.outbox": "the durable outbox",
     "ingestd.rates.semantics": "the rate semantics",
-    "ingestd.sheets.cells": "reading one cell",
-    "ingestd.sheets.headers": "the header vocabulary",
     "ingestd.sheets.normalize": "a found table into rate rows",
-    "ingestd.sheets.prose": "increments stated in sentences",
     "ingestd.sheets.read": "files into sheets",
-    "ingestd.sheets.table": "finding the table in a sheet",
 }
 
 

@@ -39,7 +39,7 @@ from ingestd.rates.schema import (
 )
 from ingestd.rates.semantics import in_effect_at
 from ingestd.rates.writer import Writer, fault, lock_table
-from ingestd.sheets.cells import ascii_digits
+from ingestd.sheets.codes import ascii_digits
 from ingestd.sheets.doubt import Proven
 
 log = logging.getLogger("ingestd.store")

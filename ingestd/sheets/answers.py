@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ingestd.intervals import IN_ANSWERS, pair_pattern
-from ingestd.sheets.headers import FIELDS, header_key
+from ingestd.sheets.headers import header_key
+from ingestd.sheets.vocabulary import FIELDS
 
 # the reader's options (``sheets.deck.ReadOptions``), which hold answers themselves
 Options = TypeVar("Options")
@@ -35,7 +36,7 @@ class Answers:
     """What a person settled about a vendor's deck; every field is optional."""
 
     # header as written (or a column letter "C" for a sheet without a header row) → field
-    # (``headers.FIELDS``) or "ignore"
+    # (``vocabulary.FIELDS``) or "ignore"
     columns: Mapping[str, str] = field(default_factory=dict)
     # destination name or glob → (interval 1, interval N); "*" = every other destination
     increments: Mapping[str, tuple[int, int]] = field(default_factory=dict)

@@ -3,9 +3,9 @@ said by its cells alone.
 
 Where a header is unknown, missing or misleading, the values decide.  Each column is looked at
 through a sample of at most ``CONTENT_SAMPLE`` rows spread over the whole data (``sample_rows``),
-so a 1M-row deck costs what a 1k-row one does.  Every cell is read by the cell parsers of
-``ingestd.sheets.cells`` (one description of each rule); this module only counts what they say
-and applies the column-level rules (README "Reading decks", content typing).
+so a 1M-row deck costs what a 1k-row one does.  Every cell is read by the cell parsers (the
+modules ``ingestd.sheets.cells`` names: one description of each rule); this module only counts
+what they say and applies the column-level rules (README "Reading decks", content typing).
 
 A cell may fit several types (``60`` is whole seconds, a price and a code): ``shares`` says, per
 type, how many of the filled cells fit it.  A column FITS a type when its cells say so as a whole:
@@ -22,23 +22,19 @@ from dataclasses import dataclass
 import phonenumbers
 import polars as pl
 
-from ingestd.sheets.cells import (
+from ingestd.sheets.codes import ascii_digits, expand_codes, parse_codes
+from ingestd.sheets.currencies import CURRENCY_CODES, parse_currencies
+from ingestd.sheets.dates import parse_datetimes
+from ingestd.sheets.increments import parse_ints, parse_pulse
+from ingestd.sheets.prices import parse_prices
+from ingestd.sheets.regions import COUNTRY_CODES
+from ingestd.sheets.vendor_words import (
     ASAP_WORDS,
-    COUNTRY_CODES,
     NO_WORDS,
-    ascii_digits,
-    expand_codes,
     parse_change_words,
-    parse_codes,
-    parse_currencies,
-    parse_datetimes,
     parse_flags,
-    parse_ints,
-    parse_prices,
-    parse_pulse,
     word_key,
 )
-from ingestd.sheets.headers import CURRENCY_CODES
 
 CONTENT_SAMPLE = 200  # rows looked at per column: head, evenly spaced middle, tail
 # Precedence of ``ColumnContent.kind``, most specific first; one line per choice:

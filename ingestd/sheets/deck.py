@@ -17,10 +17,11 @@ from ingestd.rates.model import Kind
 from ingestd.sheetcache import SheetCache
 from ingestd.sheets.answers import Answers
 from ingestd.sheets.doubt import Proven
+from ingestd.sheets.find import find_tables
 from ingestd.sheets.normalize import normalize
 from ingestd.sheets.opentwps import DeckRead, read_opentwps
 from ingestd.sheets.read import read_sheets
-from ingestd.sheets.table import FoundTable, find_tables
+from ingestd.sheets.table import FoundTable
 
 # what a code-changes sheet's rows do, as the report counts them (``DeckRead.code_changes``)
 CODE_CHANGE_ACTIONS = ("removed", "blocked", "added", "added_with_rate", "unchanged")

@@ -1,9 +1,10 @@
 """Each column's meaning from its header and its content together, with a confidence
 (docs/reading.md#decks-nobody-taught-us).
 
-The table finder (``ingestd.sheets.table``) says what each header names (the vocabulary of
-``ingestd.sheets.headers``, or the vendor's own ``columns``); ``ingestd.sheets.content`` says
-what each column holds.  This module puts the two together:
+The table finder (``ingestd.sheets.sheet_search``) says what each header names (the vocabulary
+of ``ingestd.sheets.vocabulary`` as ``ingestd.sheets.headers`` matches it, or the vendor's own
+``columns``); ``ingestd.sheets.content`` says what each column holds.  This module puts the two
+together:
 
 - a header whose column holds something else (``SMS`` over prices, ``Rate`` over dates) is not
   taken at its word;
@@ -28,8 +29,9 @@ from ingestd.sheets.answers import IGNORE
 from ingestd.sheets.content import CONTENT_TYPES, ColumnContent, summary
 from ingestd.sheets.content import FIT_SHARE as MOSTLY
 from ingestd.sheets.doubt import Doubt
-from ingestd.sheets.headers import OTHER, PRICE_FIELDS, header_key
+from ingestd.sheets.headers import header_key
 from ingestd.sheets.read import column_letter
+from ingestd.sheets.vocabulary import OTHER, PRICE_FIELDS
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 _GENERIC = re.compile(r"(column|col|field|f|unnamed|spalte|columna|colonne|coluna)( ?[0-9]+)?")

@@ -29,39 +29,28 @@ import polars as pl
 from ingestd.config import NAME_LENGTH
 from ingestd.errors import RowError, SheetError
 from ingestd.rates.model import PRICE, TIME, Kind, KindSpec, has_repeats, spec_for
-from ingestd.sheets.cells import (
-    DATE_ORDERS,
-    HYPHEN_MEANINGS,
-    REASON_TEXT,
-    clean_text,
-    currency_marks,
-    expand_codes,
-    parse_change_words,
-    parse_codes,
-    parse_currencies,
-    parse_datetimes,
-    parse_flags,
-    parse_ints,
-    parse_prices,
-    parse_pulse,
-    parse_timezone,
-    raw_cells,
-)
+from ingestd.sheets.cells import REASON_TEXT, clean_text, raw_cells
+from ingestd.sheets.codes import HYPHEN_MEANINGS, expand_codes, parse_codes
+from ingestd.sheets.currencies import currency_in, currency_marks, parse_currencies
+from ingestd.sheets.dates import DATE_ORDERS, parse_datetimes, parse_timezone
 from ingestd.sheets.doubt import Doubt, Proven
-from ingestd.sheets.headers import ABBREVIATIONS, currency_in, fold, header_key
+from ingestd.sheets.headers import ABBREVIATIONS, fold, header_key
+from ingestd.sheets.increments import parse_ints, parse_pulse
 from ingestd.sheets.opentwps import DeckRead
+from ingestd.sheets.prices import parse_prices
 from ingestd.sheets.prose import (
     NOTES,
     NOTES_DEFAULT,
-    QUALIFIERS,
     IncrementRule,
     NotesReading,
     answer_for,
     read_increment_notes,
 )
+from ingestd.sheets.prose_words import QUALIFIERS
 from ingestd.sheets.read import column_letter, column_position
 from ingestd.sheets.regions import name_key, name_keys, regions_named, regions_of_codes
 from ingestd.sheets.table import FoundTable
+from ingestd.sheets.vendor_words import parse_change_words, parse_flags
 
 DUPLICATE_POLICIES = ("refuse", "first", "last")
 # how dates nothing proves are read while the deck is held for the answer (most of the world)

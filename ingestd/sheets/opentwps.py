@@ -19,20 +19,17 @@ import polars as pl
 from ingestd.errors import RowError, SheetError
 from ingestd.rates.export import extended_columns, opentwps_columns
 from ingestd.rates.model import PRICE, TIME, Kind, KindSpec, spec_for
-from ingestd.sheets.cells import (
-    REASON_TEXT,
-    parse_codes,
-    parse_datetimes,
-    parse_flags,
-    parse_ints,
-    parse_prices,
-    parse_timezone,
-)
+from ingestd.sheets.cells import REASON_TEXT
 from ingestd.sheets.cells import clean_text as _text
-from ingestd.sheets.cells import parse_currencies as _currencies
 from ingestd.sheets.cells import raw_cells as _raw_cells
+from ingestd.sheets.codes import parse_codes
+from ingestd.sheets.currencies import parse_currencies as _currencies
+from ingestd.sheets.dates import parse_datetimes, parse_timezone
 from ingestd.sheets.doubt import Doubt
+from ingestd.sheets.increments import parse_ints
+from ingestd.sheets.prices import parse_prices
 from ingestd.sheets.read import HEADER_SEARCH_ROWS, Sheet, read_sheets
+from ingestd.sheets.vendor_words import parse_flags
 
 # Prices a row cannot do without; the others may be empty.
 REQUIRED_PRICES = {Kind.VOICE: ("price1",), Kind.SMS: ("price",), Kind.DID: ()}

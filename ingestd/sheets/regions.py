@@ -6,6 +6,8 @@ The names are libphonenumber's country names in every language it carries
 (``phonenumbers.geodata.locale``) plus the short forms carriers write (``ALIASES``); the codes
 are read with libphonenumber's metadata: a country calling code shared by several regions is
 told apart by each region's leading digits (NANP area codes, Kazakhstan's ``77``…).
+``COUNTRY_CODES``, ``nanp_areas`` and ``country_of`` are the same knowledge as code cells use it
+(``sheets.codes``: whether a hyphen joins a country code to what follows or spans a range).
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from functools import cache, lru_cache
 import phonenumbers
 import polars as pl
 from phonenumbers.geodata.locale import LOCALE_DATA
+
+# E.164 country calling codes, from libphonenumber's metadata (docs/semantics.md#rate-semantics: the
+# field's own data)
+COUNTRY_CODES = frozenset(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
 # Names carriers write that libphonenumber does not carry, in folded form (see ``name_key``)
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -243,3 +249,59 @@ def _head_length(head: str) -> int:
                 return 4
             return length + 3 if code in _leading_digits() else length
     return 0
+
+
+@cache
+def nanp_areas() -> dict[str, str]:
+    """Each NANP area code written as a code (``1`` + NPA) → its region, from libphonenumber's
+    metadata: the regions other than US and CA by their leading digits (``1264`` AI, ``1876``
+    JM), US and CA by the numbers their patterns accept."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]
+    npas = [str(npa) for npa in range(200, 1000)]
+    areas: dict[str, str] = {}
+    for region in regions:
+        leading = _leading_digits_of(region)
+        if leading:
+            pattern = re.compile(f"(?:{leading})")
+            areas.update(("1" + npa, region) for npa in npas if pattern.match(npa))
+    for region in regions:
+        if _leading_digits_of(region):
+            continue
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        patterns = [
+            re.compile(f"(?:{desc.national_number_pattern})")
+            for desc in (
+                metadata.fixed_line, metadata.mobile, metadata.toll_free, metadata.premium_rate,
+                metadata.personal_number, metadata.voip, metadata.uan, metadata.shared_cost,
+            )
+            if desc is not None and desc.national_number_pattern
+        ]  # fmt: skip
+        for npa in npas:
+            if "1" + npa not in areas and any(
+                pattern.fullmatch(npa + digit * 7) for pattern in patterns for digit in "23456789"
+            ):
+                areas["1" + npa] = region
+    return areas
+
+
+@cache
+def _nanp_countries() -> list[str]:
+    """The NANP area codes that are countries of their own (all but US and CA)."""
+    own = {r for r in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1] if _leading_digits_of(r)}
+    return sorted(code for code, region in nanp_areas().items() if region in own)
+
+
+def _leading_digits_of(region: str) -> str | None:
+    return phonenumbers.PhoneMetadata.metadata_for_region(region).leading_digits
+
+
+def country_of(code: pl.Expr) -> pl.Expr:
+    """The country calling code a code starts with (E.164 country codes are prefix-free), a
+    NANP area code of a region other than US and CA standing for its country (``1264``);
+    null when the code starts with none (``21``)."""
+    calling = pl.coalesce(
+        pl.when(code.str.slice(0, n).is_in(list(COUNTRY_CODES))).then(code.str.slice(0, n))
+        for n in (1, 2, 3)
+    )
+    area = code.str.slice(0, 4)
+    return pl.when((calling == "1") & area.is_in(_nanp_countries())).then(area).otherwise(calling)

@@ -12,7 +12,7 @@ import pytest
 
 from ingestd.sheets.answers import Answers, header_fingerprint
 from ingestd.sheets.deck import ReadOptions, read_decks
-from ingestd.sheets.headers import FIELDS
+from ingestd.sheets.vocabulary import FIELDS
 
 # --- parsing what a person types -------------------------------------------------------------
 

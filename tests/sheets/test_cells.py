@@ -11,22 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingestd.rates.model import PRICE, TIME
-from ingestd.sheets.cells import (
-    CHANGE_WORDS,
-    currency_marks,
-    expand_codes,
-    nanp_areas,
-    parse_change_words,
-    parse_codes,
-    parse_currencies,
-    parse_datetimes,
-    parse_flags,
-    parse_ints,
-    parse_prices,
-    parse_pulse,
-    parse_timezone,
-    word_key,
-)
+from ingestd.sheets.codes import expand_codes, parse_codes
+from ingestd.sheets.currencies import currency_marks, parse_currencies
+from ingestd.sheets.dates import parse_datetimes, parse_timezone
+from ingestd.sheets.increments import parse_ints, parse_pulse
+from ingestd.sheets.prices import parse_prices
+from ingestd.sheets.regions import nanp_areas
+from ingestd.sheets.vendor_words import CHANGE_WORDS, parse_change_words, parse_flags, word_key
 
 
 def one(parse, cell, **kw):

@@ -11,16 +11,11 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingestd.sheets.cells import (
-    DATE_RANGE,
-    REASON_TEXT,
-    _word_keys,
-    expand_codes,
-    parse_codes,
-    parse_datetimes,
-    parse_prices,
-    word_key,
-)
+from ingestd.sheets.cells import REASON_TEXT
+from ingestd.sheets.codes import expand_codes, parse_codes
+from ingestd.sheets.dates import DATE_RANGE, parse_datetimes
+from ingestd.sheets.prices import parse_prices
+from ingestd.sheets.vendor_words import _word_keys, word_key
 
 # any text, NUL and huge cells included, mixed with text that looks like the cells of a deck
 # (so that the parsers' interesting paths are walked, not only their "bad_…" answer)

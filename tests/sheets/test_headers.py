@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingestd.sheets import headers as vocab
+from ingestd.sheets import headers, notice, vocabulary
 from ingestd.sheets.headers import HeaderMatch, read_header
 
 # (header as a vendor writes it, field, strength)
@@ -118,7 +118,7 @@ def test_a_whole_header_that_is_a_known_spelling_is_exact(header, field, strengt
 def test_camel_case_glued_words_and_abbreviations_match_as_words(header, field):
     found = read_header(header)
     assert (found.field, found.strength) == (field, "words")
-    assert vocab.match_header(header) == field
+    assert headers.match_header(header) == field
 
 
 @pytest.mark.parametrize(("header", "field"), GUESS, ids=[c[0] for c in GUESS])
@@ -126,7 +126,7 @@ def test_a_known_spelling_holding_the_head_of_a_longer_header_is_a_guess(header,
     found = read_header(header)
     assert (found and (found.field, found.strength)) == (field and (field, "guess"))
     # a guess is never a match for the table finder
-    assert vocab.match_header(header) is None
+    assert headers.match_header(header) is None
 
 
 @pytest.mark.parametrize(("header", "field"), MUST_NOT_MATCH, ids=[c[0] for c in MUST_NOT_MATCH])
@@ -174,29 +174,29 @@ def test_the_spelling_is_reported():
 
 
 def test_match_header_keeps_exact_and_words_and_drops_guesses():
-    assert vocab.match_header("Prefix") == "code"
-    assert vocab.match_header("Pfx") == "code"
-    assert vocab.match_header("Customer Prefix") is None
-    assert vocab.match_header("Connection Charge") == vocab.OTHER
-    assert vocab.match_header(None) is None and read_header(None) is None
-    assert vocab.match_header("  ") is None and read_header("--") is None
+    assert headers.match_header("Prefix") == "code"
+    assert headers.match_header("Pfx") == "code"
+    assert headers.match_header("Customer Prefix") is None
+    assert headers.match_header("Connection Charge") == vocabulary.OTHER
+    assert headers.match_header(None) is None and read_header(None) is None
+    assert headers.match_header("  ") is None and read_header("--") is None
 
 
 def test_other_is_a_vocabulary_field_the_reader_does_not_read():
-    assert vocab.OTHER == "other" and vocab.OTHER in vocab.VOCABULARY
-    assert vocab.OTHER not in vocab.FIELDS
-    assert vocab.OTHER not in vocab.PRICE_FIELDS
+    assert vocabulary.OTHER == "other" and vocabulary.OTHER in vocabulary.VOCABULARY
+    assert vocabulary.OTHER not in vocabulary.FIELDS
+    assert vocabulary.OTHER not in vocabulary.PRICE_FIELDS
 
 
 def test_every_abbreviation_is_written_out_in_the_vocabulary_words():
-    words = {w for key in vocab._index().exact for w in key.split()}
-    for short, long in vocab.ABBREVIATIONS.items():
-        assert short == vocab.header_key(short)
+    words = {w for key in headers._index().exact for w in key.split()}
+    for short, long in headers.ABBREVIATIONS.items():
+        assert short == headers.header_key(short)
         assert all(w in words or read_header(w) for w in long.split()), long
 
 
 def test_the_vocabulary_stays_unambiguous_with_the_new_spellings():
-    assert vocab.ambiguous_spellings() == {}
+    assert headers.ambiguous_spellings() == {}
 
 
 @pytest.mark.parametrize(
@@ -217,7 +217,7 @@ def test_the_vocabulary_stays_unambiguous_with_the_new_spellings():
     ],
 )  # fmt: skip
 def test_notice_labels_in_the_vendors_language(label, fact):
-    assert vocab.notice_label(label) == fact
+    assert notice.notice_label(label) == fact
 
 
 @pytest.mark.parametrize(
@@ -230,7 +230,7 @@ def test_notice_labels_in_the_vendors_language(label, fact):
     ],
 )  # fmt: skip
 def test_a_label_and_its_value_in_one_cell_with_either_colon(cell, split):
-    assert vocab.label_and_value(cell) == split
+    assert notice.label_and_value(cell) == split
 
 
 HEADERS = st.text(
@@ -245,22 +245,22 @@ def test_read_header_is_total_and_consistent(text):
     if found is None:
         return
     assert found.strength in ("exact", "words", "guess")
-    assert found.field in vocab.VOCABULARY
-    assert vocab.match_header(text) == (found.field if found.strength != "guess" else None)
+    assert found.field in vocabulary.VOCABULARY
+    assert headers.match_header(text) == (found.field if found.strength != "guess" else None)
 
 
-@given(st.sampled_from([s for spellings in vocab.VOCABULARY.values() for s in spellings]))
+@given(st.sampled_from([s for spellings in vocabulary.VOCABULARY.values() for s in spellings]))
 def test_every_spelling_reads_exact_as_its_own_field(spelling):
     if not isinstance(spelling, str):
         return
     found = read_header(spelling)
     assert found.strength == "exact"
-    assert found.field == vocab._index().exact[vocab.header_key(spelling)]
+    assert found.field == headers._index().exact[headers.header_key(spelling)]
 
 
 def test_every_field_of_every_language_lists_whole_spellings():
     # a tuple written without its comma would be a string, read letter by letter
-    for spellings in (vocab.VOCABULARY, *vocab.LANGUAGES.values(), vocab.NOTICE_LABELS):
+    for spellings in (vocabulary.VOCABULARY, *vocabulary.LANGUAGES.values(), notice.NOTICE_LABELS):
         for field, words in spellings.items():
             assert isinstance(words, tuple), field
             assert all((isinstance(w, str) and len(w) > 1) or not isinstance(w, str) for w in words)
@@ -338,7 +338,7 @@ HEADER_ROWS = [
     ("row", "fields"), HEADER_ROWS, ids=[r.split("|")[0] for r, _ in HEADER_ROWS]
 )
 def test_header_rows_as_billing_systems_export_them(row, fields):
-    assert [vocab.match_header(cell) for cell in row.split("|")] == fields
+    assert [headers.match_header(cell) for cell in row.split("|")] == fields
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ from conftest import missing
 from ingestd.errors import SheetError
 from ingestd.rates.model import Kind, spec_for
 from ingestd.sheets.normalize import normalize
+from ingestd.sheets.notice import NoticeFacts
 from ingestd.sheets.prose import read_increment_notes
-from ingestd.sheets.table import FoundTable, NoticeFacts
+from ingestd.sheets.table import FoundTable
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared/corpus"
 

@@ -12,14 +12,10 @@ from hypothesis import strategies as st
 
 from ingestd.rates.model import Kind
 from ingestd.sheets.normalize import normalize
-from ingestd.sheets.prose import (
-    answer_for,
-    read_increment_notes,
-    sentences,
-    speaks_of_increments,
-)
+from ingestd.sheets.notice import NoticeFacts
+from ingestd.sheets.prose import answer_for, read_increment_notes, sentences, speaks_of_increments
 from ingestd.sheets.regions import name_key, name_keys, region_of_code, regions_named
-from ingestd.sheets.table import FoundTable, NoticeFacts
+from ingestd.sheets.table import FoundTable
 
 
 def rules_of(*lines: str) -> list[tuple[tuple[str, ...], int, int]]:

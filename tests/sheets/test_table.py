@@ -14,9 +14,9 @@ import pytest
 from ingestd.errors import SheetError
 from ingestd.rates.export import extended_columns, opentwps_columns
 from ingestd.rates.model import Kind
-from ingestd.sheets import headers as vocab
+from ingestd.sheets import currencies, headers, vocabulary
+from ingestd.sheets.find import find_tables
 from ingestd.sheets.read import Sheet, read_sheets
-from ingestd.sheets.table import find_tables
 
 
 def csv_sheets(*lines: str, name: str = "deck") -> list[Sheet]:
@@ -54,7 +54,7 @@ def cells(table, field: str) -> list[str | None]:
 
 
 def test_vocabulary_is_unambiguous():
-    assert vocab.ambiguous_spellings() == {}
+    assert headers.ambiguous_spellings() == {}
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_vocabulary_is_unambiguous():
     ],
 )
 def test_header_key_ignores_case_spacing_and_punctuation(text, key):
-    assert vocab.header_key(text) == key
+    assert headers.header_key(text) == key
 
 
 @pytest.mark.parametrize(
@@ -78,12 +78,12 @@ def test_header_key_ignores_case_spacing_and_punctuation(text, key):
     [("USD per minute", "USD"), ("US$", "USD"), ("€", "EUR"), ("eur", "EUR"), ("GBP", "GBP")],
 )
 def test_currency_in_text(text, currency):
-    assert vocab.currency_in(text) == currency
+    assert currencies.currency_in(text) == currency
 
 
 def test_unknown_header_matches_nothing():
-    assert vocab.match_header("Time Type") is None
-    assert vocab.match_header("") is None
+    assert headers.match_header("Time Type") is None
+    assert headers.match_header("") is None
 
 
 # --- every synonym group, through find_tables -------------------------------------------------
@@ -231,7 +231,7 @@ def test_synonyms(header, row, expected):
 
 def test_every_field_has_a_synonym_case():
     covered = {name for _, _, expected in SYNONYMS for name in expected}
-    assert set(vocab.FIELDS) - covered == set()
+    assert set(vocabulary.FIELDS) - covered == set()
 
 
 # --- notice block ----------------------------------------------------------------------------

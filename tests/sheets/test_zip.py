@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 
 from ingestd.errors import SheetError
+from ingestd.sheets.find import find_tables
 from ingestd.sheets.read import read_sheets
-from ingestd.sheets.table import find_tables
 
 CSV = b"Destination,Prefix,Rate\r\nUnited Kingdom,44,0.1\r\n"
 
