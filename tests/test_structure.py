@@ -29,7 +29,6 @@ ONE_CONCEPT = {
     "ingestd.sheets.headers": "the header vocabulary",
     "ingestd.sheets.normalize": "a found table into rate rows",
     "ingestd.sheets.prose": "increments stated in sentences",
-    "ingestd.sheets.read": "files into sheets",
     "ingestd.sheets.table": "finding the table in a sheet",
 }
 

@@ -29,7 +29,7 @@ from ingestd.sheets.content import CONTENT_TYPES, ColumnContent, summary
 from ingestd.sheets.content import FIT_SHARE as MOSTLY
 from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.headers import OTHER, PRICE_FIELDS, header_key
-from ingestd.sheets.read import column_letter
+from ingestd.sheets.sheet import column_letter
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 _GENERIC = re.compile(r"(column|col|field|f|unnamed|spalte|columna|colonne|coluna)( ?[0-9]+)?")

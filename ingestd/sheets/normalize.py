@@ -59,8 +59,8 @@ from ingestd.sheets.prose import (
     answer_for,
     read_increment_notes,
 )
-from ingestd.sheets.read import column_letter, column_position
 from ingestd.sheets.regions import name_key, name_keys, regions_named, regions_of_codes
+from ingestd.sheets.sheet import column_letter, column_position
 from ingestd.sheets.table import FoundTable
 
 DUPLICATE_POLICIES = ("refuse", "first", "last")

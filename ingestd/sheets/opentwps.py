@@ -32,7 +32,8 @@ from ingestd.sheets.cells import clean_text as _text
 from ingestd.sheets.cells import parse_currencies as _currencies
 from ingestd.sheets.cells import raw_cells as _raw_cells
 from ingestd.sheets.doubt import Doubt
-from ingestd.sheets.read import HEADER_SEARCH_ROWS, Sheet, read_sheets
+from ingestd.sheets.read import read_sheets
+from ingestd.sheets.sheet import HEADER_SEARCH_ROWS, Sheet
 
 # Prices a row cannot do without; the others may be empty.
 REQUIRED_PRICES = {Kind.VOICE: ("price1",), Kind.SMS: ("price",), Kind.DID: ()}

@@ -37,7 +37,7 @@ from ingestd.sheets.cells import parse_datetimes
 from ingestd.sheets.content import CONTENT_SAMPLE, sample_rows, type_columns
 from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.evidence import IGNORE, ColumnReading, Settling, holds
-from ingestd.sheets.read import HEADER_SEARCH_ROWS, Sheet, column_letter, column_named
+from ingestd.sheets.sheet import HEADER_SEARCH_ROWS, Sheet, column_letter, column_named
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from rig.factories import as_json
 from ingestd.sheets import headers as vocab
 from ingestd.sheets.cells import parse_change_words
 from ingestd.sheets.normalize import normalize
-from ingestd.sheets.read import decode_text, read_sheets
+from ingestd.sheets.read import read_sheets
 from ingestd.sheets.table import find_tables
+from ingestd.sheets.text_encoding import decode_text
 
 NOW = None  # an ASAP word: no date of its own
 

@@ -15,7 +15,8 @@ from ingestd.errors import SheetError
 from ingestd.rates.export import extended_columns, opentwps_columns
 from ingestd.rates.model import Kind
 from ingestd.sheets import headers as vocab
-from ingestd.sheets.read import Sheet, read_sheets
+from ingestd.sheets.read import read_sheets
+from ingestd.sheets.sheet import Sheet
 from ingestd.sheets.table import find_tables
 
 
