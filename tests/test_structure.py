@@ -27,7 +27,6 @@ ONE_CONCEPT = {
     "ingestd.rates.semantics": "the rate semantics",
     "ingestd.sheets.cells": "reading one cell",
     "ingestd.sheets.headers": "the header vocabulary",
-    "ingestd.sheets.normalize": "a found table into rate rows",
     "ingestd.sheets.prose": "increments stated in sentences",
     "ingestd.sheets.table": "finding the table in a sheet",
 }
