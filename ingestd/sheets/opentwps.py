@@ -83,7 +83,7 @@ class DeckRead:
     # a code-changes sheet's rows per action: removed, blocked, added, added_with_rate (once
     # ``deck.combine`` found the added codes' rates in the price sheet), unchanged
     code_changes: dict[str, int] = field(default_factory=dict)
-    # the rows a code-changes sheet adds (``normalize._additions``), until ``deck.combine``
+    # the rows a code-changes sheet adds (``row_changes._additions``), until ``deck.combine``
     # finds their rates in the price sheet or rejects them
     additions: pl.DataFrame | None = None
     header: tuple[str, ...] = ()  # the header row's cells as written, in sheet order (people)
