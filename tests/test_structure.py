@@ -25,8 +25,6 @@ ONE_CONCEPT = {
     "ingestd.mail.mime": "reading a received message and its attachments",
     "ingestd.mail.outbox": "the durable outbox",
     "ingestd.rates.semantics": "the rate semantics",
-    "ingestd.sheets.normalize": "a found table into rate rows",
-    "ingestd.sheets.read": "files into sheets",
 }
 
 

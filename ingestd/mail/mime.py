@@ -38,7 +38,8 @@ from typing import IO
 
 from ingestd.config import Limits
 from ingestd.errors import SheetError
-from ingestd.sheets.read import archive_members, detect_format
+from ingestd.sheets.archive import archive_members
+from ingestd.sheets.filetype import detect_format
 
 # The reason codes of SkippedPart and what each means (stable: reports and templates use them).
 SKIP_REASONS: dict[str, str] = {

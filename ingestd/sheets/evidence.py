@@ -30,7 +30,7 @@ from ingestd.sheets.content import CONTENT_TYPES, ColumnContent, summary
 from ingestd.sheets.content import FIT_SHARE as MOSTLY
 from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.headers import header_key
-from ingestd.sheets.read import column_letter
+from ingestd.sheets.sheet import column_letter
 from ingestd.sheets.vocabulary import OTHER, PRICE_FIELDS
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"

@@ -24,7 +24,7 @@ from ingestd.rates.model import Kind
 from ingestd.sheets import vocabulary as vocab
 from ingestd.sheets.content import CONTENT_SAMPLE
 from ingestd.sheets.evidence import Settling, holds
-from ingestd.sheets.read import column_letter
+from ingestd.sheets.sheet import column_letter
 
 # Telco Rate Transmission Guidelines, headerless: fields by position (None: off-peak, ignored)
 GUIDELINES_COLUMNS = (

@@ -22,7 +22,7 @@ from ingestd.sheets.answers import Answers
 from ingestd.sheets.content import type_columns
 from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.notice import text_line
-from ingestd.sheets.read import Sheet
+from ingestd.sheets.sheet import Sheet
 from ingestd.sheets.sheet_search import SheetSearch
 from ingestd.sheets.table import FoundTable
 

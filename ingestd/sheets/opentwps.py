@@ -28,7 +28,8 @@ from ingestd.sheets.dates import parse_datetimes, parse_timezone
 from ingestd.sheets.doubt import Doubt
 from ingestd.sheets.increments import parse_ints
 from ingestd.sheets.prices import parse_prices
-from ingestd.sheets.read import HEADER_SEARCH_ROWS, Sheet, read_sheets
+from ingestd.sheets.read import read_sheets
+from ingestd.sheets.sheet import HEADER_SEARCH_ROWS, Sheet
 from ingestd.sheets.vendor_words import parse_flags
 
 # Prices a row cannot do without; the others may be empty.
@@ -79,7 +80,7 @@ class DeckRead:
     # a code-changes sheet's rows per action: removed, blocked, added, added_with_rate (once
     # ``deck.combine`` found the added codes' rates in the price sheet), unchanged
     code_changes: dict[str, int] = field(default_factory=dict)
-    # the rows a code-changes sheet adds (``normalize._additions``), until ``deck.combine``
+    # the rows a code-changes sheet adds (``row_changes._additions``), until ``deck.combine``
     # finds their rates in the price sheet or rejects them
     additions: pl.DataFrame | None = None
     header: tuple[str, ...] = ()  # the header row's cells as written, in sheet order (people)

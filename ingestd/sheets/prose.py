@@ -43,7 +43,7 @@ class IncrementRule:
     docs/reading.md#decks-nobody-taught-us)."""
 
     # vendor rules: a regular expression searched in the row's destination text (notes rules
-    # match by ``names``, ``normalize._names_row``)
+    # match by ``names``, ``row_increments._names_row``)
     pattern: str
     first: int
     next: int

@@ -18,11 +18,11 @@ import polars as pl
 from ingestd.errors import SheetError
 from ingestd.rates.model import Kind
 from ingestd.sheets import vocabulary as vocab
-from ingestd.sheets.answers import Answers, header_fingerprint
+from ingestd.sheets.answers import IGNORE, Answers, header_fingerprint
 from ingestd.sheets.content import CONTENT_SAMPLE, sample_rows, type_columns
 from ingestd.sheets.currencies import currency_in
 from ingestd.sheets.data_rows import CODE_LIKE, classify_rows, filled_cells, numbers_in
-from ingestd.sheets.evidence import IGNORE, Settling, holds
+from ingestd.sheets.evidence import Settling, holds
 from ingestd.sheets.field_columns import (
     changes_by_content,
     duplicate_warnings,
@@ -37,7 +37,7 @@ from ingestd.sheets.field_columns import (
 )
 from ingestd.sheets.headers import header_key, match_header, read_header
 from ingestd.sheets.notice import read_notice
-from ingestd.sheets.read import HEADER_SEARCH_ROWS, Sheet, column_letter, column_named
+from ingestd.sheets.sheet import HEADER_SEARCH_ROWS, Sheet, column_letter, column_named
 from ingestd.sheets.table import FoundTable
 
 

@@ -22,7 +22,8 @@ from rig.factories import as_json
 from ingestd.sheets import headers, vocabulary
 from ingestd.sheets.find import find_tables
 from ingestd.sheets.normalize import normalize
-from ingestd.sheets.read import decode_text, read_sheets
+from ingestd.sheets.read import read_sheets
+from ingestd.sheets.text_encoding import decode_text
 from ingestd.sheets.vendor_words import parse_change_words
 
 NOW = None  # an ASAP word: no date of its own

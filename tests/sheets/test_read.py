@@ -23,16 +23,13 @@ from rig.hostile import (
 )
 
 from ingestd.errors import SheetError
-from ingestd.sheets.read import (
-    MAX_ODS_CELLS,
-    _OdsExtent,
-    _SheetExtent,
-    _XlsbRecords,
-    check_workbook,
-    detect_format,
-    read_sheets,
-    sniff_delimiter,
-)
+from ingestd.sheets.biff_extent import XlsbRecords
+from ingestd.sheets.filetype import detect_format
+from ingestd.sheets.ods_extent import MAX_ODS_CELLS, OdsExtent
+from ingestd.sheets.read import read_sheets
+from ingestd.sheets.sheet_extent import SheetExtent
+from ingestd.sheets.text_file import sniff_delimiter
+from ingestd.sheets.workbook_limits import check_workbook
 
 
 def rows(data: bytes, **kw) -> list[tuple]:
@@ -386,7 +383,7 @@ def test_the_ods_measure_is_never_below_what_the_reader_holds(tables, chunk):
     data = ods_workbook(*built)
     measured = []
 
-    class Recording(_OdsExtent):
+    class Recording(OdsExtent):
         def _table(self, attrs):
             if hasattr(self, "table"):
                 measured.append((self.last, self.width))
@@ -563,8 +560,8 @@ def test_xlsb_records_are_measured_however_the_part_arrives(chunk):
     cells.append((41, 130, 1.0))
     with zipfile.ZipFile(io.BytesIO(xlsb_workbook(cells))) as archive:
         part = archive.read("xl/worksheets/sheet1.bin")
-    extent = _SheetExtent("s", columns=0, rows=0)
-    records = _XlsbRecords(extent)
+    extent = SheetExtent("s", columns=0, rows=0)
+    records = XlsbRecords(extent)
     for start in range(0, len(part), chunk):
         records.feed(part[start : start + chunk])
     assert (extent.rows, extent.columns) == (42, 131)

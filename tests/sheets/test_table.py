@@ -16,7 +16,8 @@ from ingestd.rates.export import extended_columns, opentwps_columns
 from ingestd.rates.model import Kind
 from ingestd.sheets import currencies, headers, vocabulary
 from ingestd.sheets.find import find_tables
-from ingestd.sheets.read import Sheet, read_sheets
+from ingestd.sheets.read import read_sheets
+from ingestd.sheets.sheet import Sheet
 
 
 def csv_sheets(*lines: str, name: str = "deck") -> list[Sheet]:

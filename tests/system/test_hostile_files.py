@@ -62,7 +62,9 @@ from ingestd.mail.mime import extract_sheets, parse_message
 from ingestd.message.notify import rates_for
 from ingestd.message.pipeline import Pipeline
 from ingestd.rates.store import Store
-from ingestd.sheets.read import MAX_GRID_CELLS, MAX_LINE_CHARS, MAX_ODS_CELLS
+from ingestd.sheets.ods_extent import MAX_ODS_CELLS
+from ingestd.sheets.sheet_extent import MAX_GRID_CELLS
+from ingestd.sheets.text_file import MAX_LINE_CHARS
 
 GiB = 2**30
 # the configured limits these tests run under (smaller than the defaults, to stay fast)
