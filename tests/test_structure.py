@@ -19,7 +19,6 @@ LONG = 600
 ONE_CONCEPT = {
     "ingestd.auth.dkim": "DKIM verification with its DNS budget",
     "ingestd.cli": "the command line",
-    "ingestd.config": "the configuration file and its checks",
     "ingestd.intake.imap": "the IMAP poller",
     "ingestd.mail.compose": "the messages ingestd writes",
     "ingestd.mail.mime": "reading a received message and its attachments",
