@@ -21,7 +21,6 @@ ONE_CONCEPT = {
     "ingestd.cli": "the command line",
     "ingestd.intake.imap": "the IMAP poller",
     "ingestd.mail.compose": "the messages ingestd writes",
-    "ingestd.mail.mime": "reading a received message and its attachments",
     "ingestd.mail.outbox": "the durable outbox",
     "ingestd.rates.semantics": "the rate semantics",
     "ingestd.sheets.normalize": "a found table into rate rows",
