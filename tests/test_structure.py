@@ -19,7 +19,6 @@ LONG = 600
 ONE_CONCEPT = {
     "ingestd.auth.dkim": "DKIM verification with its DNS budget",
     "ingestd.cli": "the command line",
-    "ingestd.intake.imap": "the IMAP poller",
     "ingestd.mail.compose": "the messages ingestd writes",
     "ingestd.mail.outbox": "the durable outbox",
     "ingestd.rates.semantics": "the rate semantics",
