@@ -17,7 +17,6 @@ PACKAGE = ROOT / "ingestd"
 # module not listed here stays under LONG.  The list only shrinks.
 LONG = 600
 ONE_CONCEPT = {
-    "ingestd.auth.dkim": "DKIM verification with its DNS budget",
     "ingestd.cli": "the command line",
     "ingestd.mail.compose": "the messages ingestd writes",
     "ingestd.mail.outbox": "the durable outbox",
