@@ -37,7 +37,8 @@ from ingestd.auth import authenticate
 from ingestd.config import Config, ConfigError, load_config
 from ingestd.db.health import DatabaseHealth
 from ingestd.errors import IngestdError
-from ingestd.intake.imap import Disposition, ImapPoller, MessageRef
+from ingestd.intake.imap.handover import Disposition, MessageRef
+from ingestd.intake.imap.poller import ImapPoller
 from ingestd.intake.queue import InboundQueue, QueueItem
 from ingestd.intake.smtp import SmtpListener, start_smtp
 from ingestd.logs import kv as _kv

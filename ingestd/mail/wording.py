@@ -100,7 +100,7 @@ SHEET_FIXES = {
     "no_sheet": "Attach the rate sheet (CSV, XLSX, XLS, ODS, or a ZIP of them) to the message "
     "and send it again.",
 }
-# What the vendor should do about an attachment that was left out (mail.mime.SKIP_REASONS).
+# What the vendor should do about an attachment that was left out (mail.skips.SKIP_REASONS).
 SKIP_FIXES = {
     "winmail_dat": "Your mail program wrapped the attachment in winmail.dat (Outlook rich "
     "text): send it from a message in HTML or plain-text format.",

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from typing import Any
 
-from ingestd.mail.mime import MessageSummary, read_headers
+from ingestd.mail.headers import MessageSummary, read_headers
 from ingestd.sheets.answers import Answers
 from ingestd.states import MessageStatus
 

@@ -35,7 +35,8 @@ from ingestd.db.clock import utcnow
 from ingestd.errors import IngestdError, UsageError
 from ingestd.ingest import ImportOutcome, import_file
 from ingestd.logs import kv as _kv
-from ingestd.mail.mime import Extraction, extract_sheets, parse_message, too_many_parts
+from ingestd.mail.mime import Extraction, extract_sheets
+from ingestd.mail.parse import parse_message, too_many_parts
 from ingestd.message.ledger import Ledger, raw_hash
 from ingestd.message.outcome import MessageOutcome, Release, crashed, outcome_of, taken_by_another
 from ingestd.rates.store import Store

@@ -16,7 +16,7 @@ from ingestd.service.messages import counts
 def status(app: App) -> dict[str, Any]:
     """Tables, versions and last imports, messages, the quarantine and the outbox by state,
     the inbound queue's depths and each IMAP account's connection (``ingestd status``)."""
-    from ingestd.intake.imap import read_status
+    from ingestd.intake.imap.status import read_status
     from ingestd.intake.queue import InboundQueue
 
     config = app.config
@@ -70,7 +70,7 @@ def check_config(config: Config, *, connect: bool = False) -> dict[str, Any]:
         ok = False
         report["dkim"] = {"signing": False, "error": str(e)}
     if connect:
-        from ingestd.intake.imap import check_account
+        from ingestd.intake.imap.check import check_account
 
         checks = [check_account(account) for account in config.imap]
         report["imap"] = [c.as_json() for c in checks]

@@ -18,7 +18,7 @@ from rig.signers import (
 )
 
 from ingestd.auth import REASONS, authenticate, organizational_domain, sender_vendor
-from ingestd.auth.dkim import AuthResult
+from ingestd.auth.results import AuthResult
 
 ACME = "acme.example"
 

@@ -19,7 +19,8 @@ from imapclient import IMAPClient
 from rig.dovecot import Dovecot
 
 from ingestd.config import ImapAccount
-from ingestd.intake.imap import Disposition, ImapPoller, MessageRef
+from ingestd.intake.imap.handover import Disposition, MessageRef
+from ingestd.intake.imap.poller import ImapPoller
 
 PROCESSED = "ingestd/processed"
 QUARANTINE = "ingestd/quarantine"

@@ -12,15 +12,10 @@ import pytest
 from rig.daemon import ImapMailbox, Setup
 from rig.dovecot import Dovecot, free_port
 
-from ingestd.intake.imap import (
-    Disposition,
-    FolderNameError,
-    ImapPoller,
-    MessageRef,
-    PersonalNamespace,
-    read_status,
-    server_folder,
-)
+from ingestd.intake.imap.folders import FolderNameError, PersonalNamespace, server_folder
+from ingestd.intake.imap.handover import Disposition, MessageRef
+from ingestd.intake.imap.poller import ImapPoller
+from ingestd.intake.imap.status import read_status
 
 from .test_imap import (
     PROCESSED,

@@ -59,8 +59,9 @@ from ingestd.mail.compose import (
     unauthenticated_digest,
     vendor_confirmation,
 )
-from ingestd.mail.mime import parse_message, summarize
+from ingestd.mail.headers import summarize
 from ingestd.mail.outbox import HeldBack
+from ingestd.mail.parse import parse_message
 from ingestd.mail.render import check_templates, instant, price, text_table
 from ingestd.message.notify import rates_for, version_rates
 from ingestd.message.outcome import MessageOutcome

@@ -21,14 +21,9 @@ from hypothesis import strategies as st
 from rig.mail import zip_of
 
 from ingestd.config import Limits
-from ingestd.mail.mime import (
-    SKIP_REASONS,
-    Extraction,
-    boundary_lines,
-    extract_sheets,
-    parse_message,
-    too_many_parts,
-)
+from ingestd.mail.mime import Extraction, extract_sheets
+from ingestd.mail.parse import boundary_lines, parse_message, too_many_parts
+from ingestd.mail.skips import SKIP_REASONS
 
 CSV = b"Destination,Prefix,Rate\r\nUnited Kingdom,44,0.1\r\nGermany,49,0.2\r\n"
 LIMITS = Limits()

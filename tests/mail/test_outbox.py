@@ -27,7 +27,7 @@ from rig.dns import TxtServer
 from rig.signers import SigningKey, ed25519_key, rsa_key
 from rig.smtp import self_signed_certificate
 
-from ingestd.auth.dkim import KeyLookup
+from ingestd.auth.keys import KeyLookup
 from ingestd.cli import main
 from ingestd.config import Config, ConfigError, DnsConfig, load_config
 from ingestd.db.clock import utcnow

@@ -774,7 +774,7 @@ def test_the_outcome_keeps_what_answering_needs_and_survives_storage(tmp_path, k
 
 def test_a_held_message_delivered_again_goes_back_to_the_imap_quarantine_folder(tmp_path, key):
     from ingestd.daemon import Daemon
-    from ingestd.intake.imap import Disposition, MessageRef
+    from ingestd.intake.imap.handover import Disposition, MessageRef
 
     config = make_config(tmp_path, pin=key)
     Store(config.database.url).upgrade()

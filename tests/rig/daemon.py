@@ -65,7 +65,7 @@ match = { filename = "*premium*" }
 
 @dataclass(frozen=True)
 class ImapMailbox:
-    """An ``[[imap]]`` account of the daemon (see ``ImapAccount`` in ingestd/config.py)."""
+    """An ``[[imap]]`` account of the daemon (see ``ImapAccount`` in ingestd/config/model.py)."""
 
     host: str
     port: int

@@ -18,7 +18,7 @@ from rig.dns import TxtServer
 from rig.signers import rate_mail, sign_crafted, sign_dkimpy
 
 from ingestd.auth import REASONS, authenticate
-from ingestd.auth.dkim import AuthResult
+from ingestd.auth.results import AuthResult
 
 ACME = "acme.example"
 FROM = b"From: Acme Rates <rates@acme.example>\r\n"

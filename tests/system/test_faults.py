@@ -43,7 +43,7 @@ from rig.signers import SigningKey, rsa_key, sign_dkimpy
 from ingestd.config import load_config
 from ingestd.daemon import Daemon as InProcessDaemon
 from ingestd.db.clock import utcnow
-from ingestd.intake.imap import ImapPoller
+from ingestd.intake.imap.poller import ImapPoller
 from ingestd.intake.queue import InboundQueue
 from ingestd.mail.outbox import Outbox
 from ingestd.rates.store import Store

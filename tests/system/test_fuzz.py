@@ -28,7 +28,7 @@ from rig.mail import VENDOR, codes, config_path, csv_deck, signed
 from rig.signers import SigningKey, rsa_key
 
 from ingestd.config import load_config
-from ingestd.mail.mime import SKIP_REASONS
+from ingestd.mail.skips import SKIP_REASONS
 from ingestd.message.outcome import MessageOutcome
 from ingestd.message.pipeline import Pipeline
 from ingestd.rates.store import Store

@@ -58,7 +58,8 @@ from rig.signers import SigningKey, rsa_key
 from ingestd.cli import main
 from ingestd.config import load_config
 from ingestd.mail.compose import notifications
-from ingestd.mail.mime import extract_sheets, parse_message
+from ingestd.mail.mime import extract_sheets
+from ingestd.mail.parse import parse_message
 from ingestd.message.notify import rates_for
 from ingestd.message.pipeline import Pipeline
 from ingestd.rates.store import Store

@@ -36,7 +36,7 @@ from rig.daemon import (
 from rig.signers import SigningKey, sign_dkimpy
 
 from ingestd.daemon import ActivationError, activated_sockets
-from ingestd.intake.imap import AccountStatus, ConnectionState, read_status, status_path
+from ingestd.intake.imap.status import AccountStatus, ConnectionState, read_status, status_path
 
 STOP_BOUND = 30.0  # the default [daemon] stop_timeout
 SHORT_STOP = 0.5  # the stop_timeout of the tests that run into it
