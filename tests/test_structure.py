@@ -24,7 +24,6 @@ ONE_CONCEPT = {
     "ingestd.mail.compose": "the messages ingestd writes",
     "ingestd.mail.mime": "reading a received message and its attachments",
     "ingestd.mail.outbox": "the durable outbox",
-    "ingestd.rates.semantics": "the rate semantics",
     "ingestd.sheets.cells": "reading one cell",
     "ingestd.sheets.headers": "the header vocabulary",
     "ingestd.sheets.normalize": "a found table into rate rows",
