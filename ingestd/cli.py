@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import sqlalchemy.exc
 
@@ -399,6 +399,20 @@ def _answers(args: argparse.Namespace) -> Answers:
     )
 
 
+def _print(args: argparse.Namespace, result: Any, print_text: Callable[[Any], None]) -> None:
+    """``result`` as JSON (its ``as_dict()``) with --json, else as ``print_text`` writes it."""
+    if args.json:
+        out.print_json(result.as_dict())
+    else:
+        print_text(result)
+
+
+def _one_or_list(outcomes: Sequence[Any]) -> Any:
+    """The JSON of the outcomes of one command: one outcome as an object, several as a list."""
+    data = [o.as_dict() for o in outcomes]
+    return data if len(data) > 1 else data[0]
+
+
 def _table(args: argparse.Namespace) -> dict[str, str | None]:
     """The table the arguments name (``--table``, ``--kind``; the vendor is passed apart)."""
     return {"table": args.table, "kind": args.kind}
@@ -439,9 +453,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
             )
             show("done")
     if args.json:
-        out.print_json(
-            [o.as_dict() for o in outcomes] if len(outcomes) > 1 else outcomes[0].as_dict()
-        )
+        out.print_json(_one_or_list(outcomes))
     else:
         for o in outcomes:
             out.print_outcome(o)
@@ -467,8 +479,7 @@ def _import_messages(args: argparse.Namespace, config: Config, paths: list[Path]
             messages.import_message_file(app, path, received_at=args.received_at) for path in paths
         ]
     if args.json:
-        data = [o.as_dict() for o in outcomes]
-        out.print_json(data if len(data) > 1 else data[0])
+        out.print_json(_one_or_list(outcomes))
     else:
         for path, o in zip(paths, outcomes, strict=True):
             out.print_message_outcome(path.name, o)
@@ -478,20 +489,14 @@ def _import_messages(args: argparse.Namespace, config: Config, paths: list[Path]
 def cmd_versions(args: argparse.Namespace, config: Config) -> int:
     with App.open(config) as app:
         found = tables.versions(app, args.vendor, **_table(args))
-    if args.json:
-        out.print_json(found.as_dict())
-    else:
-        out.print_versions(found)
+    _print(args, found, out.print_versions)
     return 0
 
 
 def cmd_diff(args: argparse.Namespace, config: Config) -> int:
     with App.open(config) as app:
         found = tables.diff(app, args.vendor, args.from_version, args.to_version, **_table(args))
-    if args.json:
-        out.print_json(found.as_dict())
-    else:
-        out.print_diff(found)
+    _print(args, found, out.print_diff)
     return 0
 
 
@@ -522,20 +527,14 @@ def _output(name: str) -> BinaryIO:
 def cmd_lookup(args: argparse.Namespace, config: Config) -> int:
     with App.open(config) as app:
         found = tables.lookup(app, args.vendor, args.number, **_table(args), at=args.at)
-    if args.json:
-        out.print_json(found.as_dict())
-    else:
-        out.print_lookup(found)
+    _print(args, found, out.print_lookup)
     return 0 if found.match is not None else 1
 
 
 def cmd_rollback(args: argparse.Namespace, config: Config) -> int:
     with App.open(config) as app:
         done = tables.rollback(app, args.vendor, args.to, **_table(args))
-    if args.json:
-        out.print_json(done.as_dict())
-    else:
-        out.print_rollback(done)
+    _print(args, done, out.print_rollback)
     return 0
 
 
@@ -620,10 +619,7 @@ def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
     with App.open(config) as app:
         if args.action == "retry":
             entry = outbox.retry(app, args.id)
-            if args.json:
-                out.print_json(entry.as_dict())
-            else:
-                out.print_outbox_retry(entry)
+            _print(args, entry, out.print_outbox_retry)
             return 0
         entries = outbox.entries(app, args.state)
     if args.json:

@@ -21,18 +21,11 @@ from ingestd.config import Config, TableRule, Vendor, name_problem
 from ingestd.db.columns import fit_row, text_lengths
 from ingestd.errors import RefusedError, RowError
 from ingestd.rates.model import DeckMode, Kind, iso
+from ingestd.rates.plan import EXAMPLES, Finding, Plan
 from ingestd.rates.profiles import mark_used, profiles, save_profile
 from ingestd.rates.records import Provenance, TableRef
 from ingestd.rates.schema import RATE_TABLES, versions
-from ingestd.rates.semantics import (
-    EXAMPLES,
-    Finding,
-    Plan,
-    deck_mode_from_name,
-    plan_import,
-    plan_purge,
-    plan_rollback,
-)
+from ingestd.rates.semantics import deck_mode_from_name, plan_import, plan_purge, plan_rollback
 from ingestd.rates.store import Store
 from ingestd.rates.writer import RowsAhead
 from ingestd.sheetcache import SheetCache

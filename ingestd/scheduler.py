@@ -45,7 +45,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from ingestd.auth import HOLD_REASONS
 from ingestd.config import Config
-from ingestd.db.clock import utcnow
+from ingestd.db.clock import as_stored, utcnow
 from ingestd.db.tables import messages, quarantine
 from ingestd.ingest import purge_discontinued
 from ingestd.logs import kv
@@ -151,13 +151,6 @@ def became_effective(store: Store, since: datetime, until: datetime) -> list[Act
     return found
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    """Naive UTC whole seconds, as the store keeps instants (an aware clock is converted)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.replace(microsecond=0)
-
-
 @dataclass
 class Jobs:
     """The periodic jobs and what they work on; ``now`` is the clock (naive UTC)."""
@@ -179,7 +172,7 @@ class Jobs:
 
     def __post_init__(self) -> None:
         if self.last_activation is None:
-            self.last_activation = _naive_utc(self.now()) - self.activation_interval
+            self.last_activation = as_stored(self.now()) - self.activation_interval
 
     # --- the jobs --------------------------------------------------------------------------
 
@@ -192,7 +185,7 @@ class Jobs:
     def activation(self, now: datetime | None = None) -> list[Activation]:
         """Log, per table, the rates that took effect since the last run; the window only moves
         on when the scan succeeded, so a failed run is covered by the next one."""
-        now = _naive_utc(now or self.now())
+        now = as_stored(now or self.now())
         since = self.last_activation
         assert since is not None
         if now <= since:  # the clock went back: nothing new, keep the window where it was
@@ -223,7 +216,7 @@ class Jobs:
 
         Read back from the database rather than collected by ``activation``: a restart, or
         another daemon doing the scans, must not make the digest incomplete."""
-        now = _naive_utc(now or self.now())
+        now = as_stored(now or self.now())
         found = became_effective(self.store, now - DIGEST_WINDOW, now)
         if not found:
             log.info(kv("digest.nothing", since=iso(now - DIGEST_WINDOW), until=iso(now)))
@@ -245,7 +238,7 @@ class Jobs:
         """Every table: a new version without the codes discontinued longer ago than its
         vendor's ``discontinued_retention_days``.  One table failing does not stop the others.
         Returns the new version per table label."""
-        now = _naive_utc(now or self.now())
+        now = as_stored(now or self.now())
         written: dict[str, int] = {}
         for table in self.store.tables():
             retention = self.config.vendor(table.vendor).policy.discontinued_retention_days
@@ -278,7 +271,7 @@ class Jobs:
         per source class.  Composed from the database, so a restart or another daemon changes
         nothing: the same period gives the same Message-IDs, stored once.  Returns the
         outbox ids of what it stored (or found stored)."""
-        now = _naive_utc(now or self.now())
+        now = as_stored(now or self.now())
         period = timedelta(seconds=self.config.notify.unauthenticated_digest)
         until = period_start(now - NOTICES_SETTLE, period)
         since = period_start(until - NOTICES_LOOKBACK, period)
@@ -444,39 +437,20 @@ def build_scheduler(
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": INTERVAL_GRACE},
     )
-    scheduler.add_job(
-        jobs.guarded("outbox", jobs.outbox_run),
-        IntervalTrigger(seconds=outbox_interval, timezone=UTC),
-        id="outbox",
-        name="outbox",
-    )
-    scheduler.add_job(
-        jobs.guarded("activation", jobs.activation),
-        IntervalTrigger(seconds=jobs.activation_interval.total_seconds(), timezone=UTC),
-        id="activation",
-        name="activation",
-    )
-    scheduler.add_job(
-        jobs.guarded("digest", jobs.digest),
-        CronTrigger(hour=DIGEST_AT[0], minute=DIGEST_AT[1], timezone=UTC),
-        id="digest",
-        name="digest",
-        misfire_grace_time=DAILY_GRACE,
-    )
-    scheduler.add_job(
-        jobs.guarded("notices", jobs.notices),
-        IntervalTrigger(
-            seconds=min(jobs.config.notify.unauthenticated_digest, NOTICES_INTERVAL),
-            timezone=UTC,
-        ),
-        id="notices",
-        name="notices",
-    )
-    scheduler.add_job(
-        jobs.guarded("purge", jobs.purge),
-        CronTrigger(hour=PURGE_AT[0], minute=PURGE_AT[1], timezone=UTC),
-        id="purge",
-        name="purge",
-        misfire_grace_time=DAILY_GRACE,
-    )
+
+    def every(name: str, job: Callable[..., Any], seconds: float) -> None:
+        trigger = IntervalTrigger(seconds=seconds, timezone=UTC)
+        scheduler.add_job(jobs.guarded(name, job), trigger, id=name, name=name)
+
+    def daily(name: str, job: Callable[..., Any], at: tuple[int, int]) -> None:
+        trigger = CronTrigger(hour=at[0], minute=at[1], timezone=UTC)
+        scheduler.add_job(
+            jobs.guarded(name, job), trigger, id=name, name=name, misfire_grace_time=DAILY_GRACE
+        )
+
+    every("outbox", jobs.outbox_run, outbox_interval)
+    every("activation", jobs.activation, jobs.activation_interval.total_seconds())
+    daily("digest", jobs.digest, DIGEST_AT)
+    every("notices", jobs.notices, min(jobs.config.notify.unauthenticated_digest, NOTICES_INTERVAL))
+    daily("purge", jobs.purge, PURGE_AT)
     return scheduler

@@ -20,7 +20,6 @@ ONE_CONCEPT = {
     "ingestd.cli": "the command line",
     "ingestd.mail.compose": "the messages ingestd writes",
     "ingestd.mail.outbox": "the durable outbox",
-    "ingestd.rates.semantics": "the rate semantics",
 }
 
 

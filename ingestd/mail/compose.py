@@ -48,7 +48,6 @@ from ingestd.mail.attachments import (
 from ingestd.mail.outgoing import (
     Outgoing,
     build_outgoing,
-    message_id_for,
     own_addresses,
     recipients_of,
     references_for,
@@ -227,22 +226,12 @@ def vendor_confirmation(
     }
     rendered = render("vendor_confirmation", context, templates_dir=config.daemon.templates_dir)
     refs = references_for(references if references is not None else msg["references"], inbound_id)
-    message_id = message_id_for(
-        config, Purpose.CONFIRMATION, msg["raw_sha256"], recipients,
-        msg["status"], msg["reason"], msg["quarantine_id"],
-    )  # fmt: skip
     return build_outgoing(
-        Purpose.CONFIRMATION,
-        recipients,
-        rendered,
-        config,
-        message_id,
-        auto_submitted="auto-replied",
-        in_reply_to=inbound_id,
-        references=refs,
-        attachments=attachments,
-        now=now,
-    )
+        Purpose.CONFIRMATION, recipients, rendered, config,
+        about=msg["raw_sha256"], facts=(msg["status"], msg["reason"], msg["quarantine_id"]),
+        auto_submitted="auto-replied", in_reply_to=inbound_id, references=refs,
+        attachments=attachments, now=now,
+    )  # fmt: skip
 
 
 def import_report(
@@ -304,20 +293,11 @@ def import_report(
         "reference": msg["raw_sha256"][:12],
     }
     rendered = render("import_report", context, templates_dir=config.daemon.templates_dir)
-    message_id = message_id_for(
-        config, Purpose.IMPORT_REPORT, msg["raw_sha256"], recipients,
-        deck["file_hash"], deck["table"], deck["kind"], deck["status"], deck["version"],
-    )  # fmt: skip
+    facts = (deck["file_hash"], deck["table"], deck["kind"], deck["status"], deck["version"])
     return build_outgoing(
-        Purpose.IMPORT_REPORT,
-        recipients,
-        rendered,
-        config,
-        message_id,
-        auto_submitted="auto-generated",
-        attachments=attachments,
-        now=now,
-    )
+        Purpose.IMPORT_REPORT, recipients, rendered, config, about=msg["raw_sha256"],
+        facts=facts, attachments=attachments, now=now,
+    )  # fmt: skip
 
 
 def price_change_notice(
@@ -377,26 +357,14 @@ def price_change_notice(
         "diff_command": diff_command,
     }
     rendered = render("price_change_notice", context, templates_dir=config.daemon.templates_dir)
-    out = []
-    for address in subscribers:
-        recipients = (address,)
-        message_id = message_id_for(
-            config, Purpose.PRICE_CHANGE, msg["raw_sha256"], recipients,
-            vendor.id, deck["table"], deck["kind"], deck["version"],
-        )  # fmt: skip
-        out.append(
-            build_outgoing(
-                Purpose.PRICE_CHANGE,
-                recipients,
-                rendered,
-                config,
-                message_id,
-                auto_submitted="auto-generated",
-                attachments=attachments,
-                now=now,
-            )
+    facts = (vendor.id, deck["table"], deck["kind"], deck["version"])
+    return [
+        build_outgoing(
+            Purpose.PRICE_CHANGE, (address,), rendered, config, about=msg["raw_sha256"],
+            facts=facts, attachments=attachments, now=now,
         )
-    return out
+        for address in subscribers
+    ]  # fmt: skip
 
 
 def quarantine_alert(
@@ -418,14 +386,11 @@ def quarantine_alert(
         {**common_context(config), "held": view, "commands": quarantine_commands(config, view)},
         templates_dir=config.daemon.templates_dir,
     )
-    message_id = message_id_for(
-        config, Purpose.QUARANTINE_ALERT, view["raw_sha256"], recipients, view["id"], view["reason"]
-    )
     # a held deck of a proven vendor, or a message whose sender nobody proved (a crash)
     proven = (view["auth"] or {}).get("status") == "pass"
     return build_outgoing(
-        Purpose.QUARANTINE_ALERT, recipients, rendered, config, message_id,
-        auto_submitted="auto-generated", now=now,
+        Purpose.QUARANTINE_ALERT, recipients, rendered, config,
+        about=view["raw_sha256"], facts=(view["id"], view["reason"]), now=now,
         source_class=SourceClass.AUTHENTICATED if proven else SourceClass.UNAUTHENTICATED,
     )  # fmt: skip
 
@@ -534,12 +499,9 @@ def import_summary(
         "|".join(str(d[k]) for k in ("file_hash", "table", "kind", "status", "version"))
         for d in decks
     )
-    message_id = message_id_for(
-        config, Purpose.IMPORT_REPORT, msg["raw_sha256"], recipients, "summary", *facts
-    )
     return build_outgoing(
-        Purpose.IMPORT_REPORT, recipients, rendered, config, message_id,
-        auto_submitted="auto-generated", attachments=attachments, now=now,
+        Purpose.IMPORT_REPORT, recipients, rendered, config, about=msg["raw_sha256"],
+        facts=("summary", *facts), attachments=attachments, now=now,
     )  # fmt: skip
 
 
@@ -591,13 +553,10 @@ def unauthenticated_digest(
         "attachment": "held.csv" if len(entries) > HELD_IN_BODY else None,
     }
     rendered = render("unauthenticated_digest", context, templates_dir=config.daemon.templates_dir)
-    message_id = message_id_for(
-        config, Purpose.UNAUTHENTICATED_DIGEST, "", recipients, iso(since), iso(until)
-    )
     attachments = [held_csv(entries, "held.csv")] if context["attachment"] else []
     return build_outgoing(
-        Purpose.UNAUTHENTICATED_DIGEST, recipients, rendered, config, message_id,
-        auto_submitted="auto-generated", attachments=attachments, now=now,
+        Purpose.UNAUTHENTICATED_DIGEST, recipients, rendered, config,
+        about="", facts=(iso(since), iso(until)), attachments=attachments, now=now,
         source_class=SourceClass.UNAUTHENTICATED,
     )  # fmt: skip
 
@@ -639,13 +598,10 @@ def cap_notice(
         },
     }
     rendered = render("cap_notice", context, templates_dir=config.daemon.templates_dir)
-    recipients = (recipient,)
-    message_id = message_id_for(
-        config, Purpose.CAP_NOTICE, "", recipients, source_class, iso(since), iso(until)
-    )
     return build_outgoing(
-        Purpose.CAP_NOTICE, recipients, rendered, config, message_id,
-        auto_submitted="auto-generated", now=now, source_class=SourceClass.SYSTEM,
+        Purpose.CAP_NOTICE, (recipient,), rendered, config,
+        about="", facts=(source_class, iso(since), iso(until)), now=now,
+        source_class=SourceClass.SYSTEM,
     )  # fmt: skip
 
 

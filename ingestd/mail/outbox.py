@@ -30,7 +30,7 @@ import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
@@ -42,7 +42,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ingestd.config import Config
-from ingestd.db.clock import utcnow
+from ingestd.db.clock import as_stored, utcnow
 from ingestd.db.engine import Database
 from ingestd.db.tables import messages, outbox
 from ingestd.errors import UsageError
@@ -255,7 +255,7 @@ class Outbox:
         if prepared is None:
             return None
         with self.store.begin_write() as conn:
-            return self._store(conn, prepared, _naive(now))
+            return self._store(conn, prepared, as_stored(now))
 
     def _prepare(
         self,
@@ -372,7 +372,7 @@ class Outbox:
 
         ``now`` pins the clock for the whole run (tests); by default each claim reads the
         clock, so a lease starts when its attempt does, however long the run before it took."""
-        fixed = _naive(now)
+        fixed = as_stored(now)
 
         def clock() -> datetime:
             return fixed or utcnow()
@@ -549,8 +549,8 @@ class Outbox:
             )
             .select_from(outbox.outerjoin(messages, messages.c.id == outbox.c.message_row))
             .where(
-                outbox.c.created_at >= _naive(since),
-                outbox.c.created_at < _naive(until),
+                outbox.c.created_at >= as_stored(since),
+                outbox.c.created_at < as_stored(until),
                 outbox.c.held_for.is_not(None),
             )
             .order_by(outbox.c.id)
@@ -567,7 +567,7 @@ class Outbox:
         """Make a failed, pending or suppressed message due now with a fresh count of attempts
         (the operator's decision overrides the daily cap); the next delivery run sends it.  A
         pending message whose attempt is running at this very moment may then go out twice."""
-        now = _naive(now) or utcnow()
+        now = as_stored(now) or utcnow()
         with self.store.begin_write() as conn:
             row = conn.execute(
                 sa.select(outbox.c.state, outbox.c.sent_at).where(outbox.c.id == entry_id)
@@ -712,12 +712,3 @@ def _log_fields(claim: _Claim) -> dict[str, object]:
         "message_row": claim.message_row,
         "correlation_id": claim.correlation_id,
     }
-
-
-def _naive(moment: datetime | None) -> datetime | None:
-    """Naive UTC in whole seconds, the form the Timestamp columns store."""
-    if moment is None:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.replace(microsecond=0)

@@ -60,9 +60,10 @@ def build_outgoing(
     recipients: tuple[str, ...],
     rendered: Rendered,
     config: Config,
-    message_id: str,
     *,
-    auto_submitted: str,
+    about: str,
+    facts: Sequence[Any] = (),
+    auto_submitted: str = "auto-generated",
     in_reply_to: str | None = None,
     references: str | None = None,
     attachments: Iterable[Attachment] = (),
@@ -70,8 +71,9 @@ def build_outgoing(
     source_class: SourceClass = SourceClass.AUTHENTICATED,
 ) -> Outgoing:
     """The message around the rendered words: the headers every outgoing message carries
-    (RFC 3834 Auto-Submitted, the purpose, a deterministic Message-ID), text and HTML as
-    alternatives, files after them."""
+    (RFC 3834 Auto-Submitted, the purpose, a Message-ID derived from the inbound message it is
+    ``about`` (its raw hash; "" for none), the recipients and the ``facts`` it tells, see
+    :func:`message_id_for`), text and HTML as alternatives, files after them."""
     when = (now or datetime.now(UTC)).replace(microsecond=0)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)  # naive instants are UTC throughout ingestd
@@ -80,7 +82,7 @@ def build_outgoing(
     message["To"] = ", ".join(recipients)
     message["Subject"] = header_text(rendered.subject)  # may quote what a vendor wrote
     message["Date"] = format_datetime(when)
-    message["Message-ID"] = message_id
+    message["Message-ID"] = message_id_for(config, purpose, about, recipients, *facts)
     in_reply_to = next(iter(_msg_ids(in_reply_to)), None)
     if in_reply_to:
         message["In-Reply-To"] = in_reply_to

@@ -27,7 +27,7 @@ from ingestd.db.engine import Database
 from ingestd.db.tables import messages, quarantine
 from ingestd.durable import write_file
 from ingestd.logs import kv as _kv
-from ingestd.message.outcome import MessageOutcome, Release, taken_by_another
+from ingestd.message.outcome import Arrival, MessageOutcome, taken_by_another
 from ingestd.rates.model import iso
 from ingestd.states import HeldState, MessageState, MessageStatus, NotifyState
 
@@ -151,19 +151,12 @@ class Ledger:
         finally:
             conn.close()
 
-    def claim(
-        self,
-        raw: bytes,
-        digest: str,
-        source: str,
-        received: datetime,
-        correlation_id: str | None,
-        release: Release | None,
-    ) -> tuple[int, int, tuple[str, int] | None] | MessageOutcome:
+    def claim(self, arrival: Arrival) -> tuple[int, int, tuple[str, int] | None] | MessageOutcome:
         """Count one attempt on the message's row (made on first sight), or say it was
         processed already: (row id, attempts, the row's state and attempts before, None when
         new).  Its own transaction: the count survives a crash of the work."""
         now = utcnow()
+        digest, correlation_id = arrival.digest, arrival.correlation_id
         with self.store.begin_write() as conn:
             row = conn.execute(
                 sa.select(messages.c.id, messages.c.state, messages.c.attempts, messages.c.result)
@@ -179,9 +172,9 @@ class Ledger:
                                     messages,
                                     {
                                         "raw_sha256": digest,
-                                        "source": source,
+                                        "source": arrival.source,
                                         "correlation_id": correlation_id,
-                                        "received_at": received,
+                                        "received_at": arrival.received,
                                         "state": MessageState.PROCESSING,
                                         "attempts": 1,
                                         "notify": NotifyState.NONE,
@@ -195,7 +188,7 @@ class Ledger:
                     # another instance took it a moment ago: it is its message now
                     return taken_by_another(digest, correlation_id)
                 return row_id, 1, None
-            if row.state != MessageState.PROCESSING and release is None:
+            if row.state != MessageState.PROCESSING and arrival.release is None:
                 # a held message stays held however often it comes (IMAP files it there again)
                 return MessageOutcome(
                     status=MessageStatus.DUPLICATE,

@@ -1,8 +1,9 @@
-"""What became of one message, and how a person let a held one through."""
+"""A message as it came in, what became of it, and how a person let a held one through."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
@@ -36,6 +37,22 @@ class Release:
             "accept_sheet_count": self.accept_sheet_count,
             "answers": self.answers.as_dict() if self.answers else None,
         }
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One message as an attempt at it takes it: its bytes and their hash, where it came from
+    and when, the id that follows it through the logs, a person's release, the envelope
+    sender."""
+
+    raw: bytes = field(repr=False)
+    digest: str
+    source: str
+    received: datetime  # naive UTC, whole seconds
+    correlation_id: str | None
+    release: Release | None = None
+    envelope_from: str | None = None
+    now: float | None = None  # the instant DKIM signatures are checked at (tests pin it)
 
 
 @dataclass
@@ -122,48 +139,35 @@ def address_of(header: str | None) -> str | None:
     return address.lower() or None
 
 
-def outcome_of(
-    summary: MessageSummary,
-    digest: str,
-    row_id: int,
-    correlation_id: str | None,
-    envelope_from: str | None,
-) -> MessageOutcome:
+def outcome_of(summary: MessageSummary, arrival: Arrival, row_id: int) -> MessageOutcome:
     """A message's outcome with what its headers say (not yet decided: refused)."""
     return MessageOutcome(
         status=MessageStatus.REFUSED,
         reason=None,
         message="",
-        raw_sha256=digest,
-        correlation_id=correlation_id,
+        raw_sha256=arrival.digest,
+        correlation_id=arrival.correlation_id,
         row_id=row_id,
         from_addr=address_of(summary.from_addr),
         subject=summary.subject,
         message_id=summary.message_id,
-        envelope_from=envelope_from,
+        envelope_from=arrival.envelope_from,
         automated=summary.is_automated,
         references=summary.references,
     )
 
 
-def crashed(
-    raw: bytes,
-    digest: str,
-    row_id: int,
-    correlation_id: str | None,
-    envelope_from: str | None,
-    text: str,
-) -> MessageOutcome:
+def crashed(arrival: Arrival, row_id: int, text: str) -> MessageOutcome:
     """A message held because processing it kept failing: who sent it and what it is about
     come from its headers alone (its body may be what failed), the sender from the From
     header, else the envelope."""
-    outcome = outcome_of(read_headers(raw), digest, row_id, correlation_id, envelope_from)
+    outcome = outcome_of(read_headers(arrival.raw), arrival, row_id)
     outcome.status, outcome.reason, outcome.message = (
         MessageStatus.QUARANTINED,
         "pipeline_crash",
         text,
     )
-    outcome.from_addr = outcome.from_addr or address_of(envelope_from)
+    outcome.from_addr = outcome.from_addr or address_of(arrival.envelope_from)
     return outcome
 
 

@@ -38,7 +38,14 @@ from ingestd.logs import kv as _kv
 from ingestd.mail.mime import Extraction, extract_sheets
 from ingestd.mail.parse import parse_message, too_many_parts
 from ingestd.message.ledger import Ledger, raw_hash
-from ingestd.message.outcome import MessageOutcome, Release, crashed, outcome_of, taken_by_another
+from ingestd.message.outcome import (
+    Arrival,
+    MessageOutcome,
+    Release,
+    crashed,
+    outcome_of,
+    taken_by_another,
+)
 from ingestd.rates.store import Store
 from ingestd.states import ImportStatus, MessageState, MessageStatus, NotifyState
 
@@ -86,52 +93,41 @@ class Pipeline:
         envelope_from: str | None = None,
     ) -> MessageOutcome:
         received = (received_at or utcnow()).replace(tzinfo=None, microsecond=0)
-        digest = raw_hash(raw)
-        with self.ledger.lock(digest) as mine:
+        arrival = Arrival(
+            raw, raw_hash(raw), source, received, correlation_id,
+            release=release, envelope_from=envelope_from, now=now,
+        )  # fmt: skip
+        with self.ledger.lock(arrival.digest) as mine:
             if not mine:
                 # another daemon sharing the database is processing these bytes right now: its
                 # row says "processing" like a crashed attempt would, but it is its message
-                return taken_by_another(digest, correlation_id)
-            return self._process_locked(
-                raw, digest, source, received, correlation_id, release, now, envelope_from
-            )
+                return taken_by_another(arrival.digest, correlation_id)
+            return self._process_locked(arrival)
 
-    def _process_locked(
-        self,
-        raw: bytes,
-        digest: str,
-        source: str,
-        received: datetime,
-        correlation_id: str | None,
-        release: Release | None,
-        now: float | None,
-        envelope_from: str | None,
-    ) -> MessageOutcome:
-        claim = self.ledger.claim(raw, digest, source, received, correlation_id, release)
+    def _process_locked(self, arrival: Arrival) -> MessageOutcome:
+        claim = self.ledger.claim(arrival)
         if isinstance(claim, MessageOutcome):
             return claim
         row_id, attempts, before = claim
-        log_ctx = {"message_row": row_id, "correlation_id": correlation_id, "sha256": digest[:16]}
+        log_ctx = {
+            "message_row": row_id,
+            "correlation_id": arrival.correlation_id,
+            "sha256": arrival.digest[:16],
+        }
         if attempts > MAX_ATTEMPTS:
             last = self.ledger.last_error(row_id)
+            text = (
+                f"processing this message failed {attempts - 1} times; "
+                f"last error: {(last or 'the process died').splitlines()[-1]}"
+            )
             return self.ledger.hold(
                 row_id,
-                raw,
-                crashed(
-                    raw,
-                    digest,
-                    row_id,
-                    correlation_id,
-                    envelope_from,
-                    f"processing this message failed {attempts - 1} times; "
-                    f"last error: {(last or 'the process died').splitlines()[-1]}",
-                ),
+                arrival.raw,
+                crashed(arrival, row_id, text),
                 detail=last or "the process died while processing it",
             )
         try:
-            outcome = self._run(
-                raw, digest, row_id, received, correlation_id, release, now, envelope_from
-            )
+            outcome = self._run(arrival, row_id)
         except TemporaryFailure:
             self.ledger.forget_attempt(row_id)
             raise
@@ -155,22 +151,13 @@ class Pipeline:
         )
         return outcome
 
-    def _run(
-        self,
-        raw: bytes,
-        digest: str,
-        row_id: int,
-        received: datetime,
-        correlation_id: str | None,
-        release: Release | None,
-        now: float | None,
-        envelope_from: str | None,
-    ) -> MessageOutcome:
-        auth = authenticate(raw, self.config, now=now)
+    def _run(self, arrival: Arrival, row_id: int) -> MessageOutcome:
+        raw, release = arrival.raw, arrival.release
+        auth = authenticate(raw, self.config, now=arrival.now)
         log.info(
             _kv(
                 "pipeline.authenticated",
-                correlation_id=correlation_id,
+                correlation_id=arrival.correlation_id,
                 message_row=row_id,
                 result=auth.status,
                 reason=auth.reason,
@@ -190,7 +177,7 @@ class Pipeline:
             message, limits, max_sheets=None if every_sheet else limits.max_sheets_per_message
         )
         summary = extraction.message_summary
-        outcome = outcome_of(summary, digest, row_id, correlation_id, envelope_from)
+        outcome = outcome_of(summary, arrival, row_id)
         outcome.vendor = auth.vendor.id if auth.vendor else None
         outcome.from_addr = auth.from_addr or outcome.from_addr
         outcome.auth = auth.as_dict()
@@ -217,7 +204,7 @@ class Pipeline:
         if (held := _unreadable(message, extraction, limits.max_sheets_per_message)) is not None:
             outcome.status, (outcome.reason, outcome.message) = MessageStatus.QUARANTINED, held
             return self.ledger.hold(row_id, raw, outcome, detail=outcome.message)
-        return self._import_sheets(raw, row_id, received, outcome, extraction, vendor, release)
+        return self._import_sheets(arrival, row_id, outcome, extraction, vendor)
 
     def _vendor(self, auth: AuthResult, release: Release | None) -> Vendor | None:
         """The vendor the message is for: the authenticated one, or the one a person named
@@ -237,14 +224,13 @@ class Pipeline:
 
     def _import_sheets(
         self,
-        raw: bytes,
+        arrival: Arrival,
         row_id: int,
-        received: datetime,
         outcome: MessageOutcome,
         extraction: Extraction,
         vendor: Vendor,
-        release: Release | None,
     ) -> MessageOutcome:
+        release = arrival.release
         provenance = {"auth": _auth_provenance(outcome.auth)}
         if release is not None:
             provenance["release"] = release.as_dict()
@@ -257,7 +243,7 @@ class Pipeline:
                 vendor.id,
                 sheet.data,
                 file_name=sheet.filename,
-                received_at=received,
+                received_at=arrival.received,
                 subject=sheet.subject or outcome.subject,
                 message_id=outcome.message_id,
                 sender=outcome.from_addr,
@@ -296,7 +282,7 @@ class Pipeline:
         if held:
             outcome.status, outcome.reason = MessageStatus.QUARANTINED, "guard_triggered"
             outcome.message = "held by a guard: " + "; ".join(held)
-            return self.ledger.hold(row_id, raw, outcome, detail=outcome.message)
+            return self.ledger.hold(row_id, arrival.raw, outcome, detail=outcome.message)
         if all(s == ImportStatus.DUPLICATE for s in statuses):
             outcome.status = MessageStatus.DUPLICATE
             outcome.message = "every sheet was imported already"
@@ -322,20 +308,15 @@ class Pipeline:
         envelope_from: str | None = None,
     ) -> MessageOutcome:
         """Hold a message the caller gave up on (the queue counted its attempts)."""
-        digest = raw_hash(raw)
-        claim = self.ledger.claim(raw, digest, source, utcnow(), correlation_id, None)
+        arrival = Arrival(
+            raw, raw_hash(raw), source, utcnow(), correlation_id, envelope_from=envelope_from
+        )
+        claim = self.ledger.claim(arrival)
         if isinstance(claim, MessageOutcome):
             return claim
         row_id, _, _ = claim
         self.ledger.record_error(row_id, error)
-        outcome = crashed(
-            raw,
-            digest,
-            row_id,
-            correlation_id,
-            envelope_from,
-            f"processing this message failed {MAX_ATTEMPTS} times",
-        )
+        outcome = crashed(arrival, row_id, f"processing this message failed {MAX_ATTEMPTS} times")
         outcome = self.ledger.hold(row_id, raw, outcome, detail=error)
         if self.after is not None:
             self.after(outcome, source=source)

@@ -8,6 +8,7 @@ import polars as pl
 from ingestd.rates.model import Kind, spec_for
 from ingestd.rates.records import TableRef
 from ingestd.rates.store import Store
+from ingestd.rates.timeline import as_of, in_effect
 
 # the classes a price-change list holds, and how it names them; "withdrawn" is a code a
 # version dropped without a discontinued row, "cancelled" a pending rate it took back (a
@@ -98,32 +99,14 @@ def _rate_at(
     """``frame`` with ``<side>_price`` (and ``<side>_increment``): the rate ``rows`` have in
     effect for each row's code at its ``effective_from``; none when the code had no rate
     then, its row had ended, or it was discontinued."""
-    other = rows.select(
-        "code",
-        pl.col("effective_from").alias("_from"),
-        pl.col("effective_to").alias("_to"),
-        pl.col("discontinued").alias("_gone"),
-        pl.col(price).alias("_price"),
-        *[pl.col(c).alias(f"_{c}") for c in intervals],
-    )
-    joined = frame.sort("code", "effective_from").join_asof(
-        other.sort("code", "_from"),
-        left_on="effective_from",
-        right_on="_from",
-        by="code",
-        strategy="backward",
-        check_sortedness=False,  # sorted within each code, which is what an asof join by code needs
-    )
-    in_effect = (
-        pl.col("_from").is_not_null()
-        & ~pl.col("_gone").fill_null(False)
-        & (pl.col("_to").is_null() | (pl.col("_to") > pl.col("effective_from")))
-    )
-    added = [pl.when(in_effect).then(pl.col("_price")).alias(f"{side}_price")]
+    then = rows.select("code", "effective_from", "effective_to", "discontinued", price, *intervals)
+    joined = as_of(frame, "effective_from", then, "_then")
+    live = in_effect("effective_from", "_then")
+    added = [pl.when(live).then(pl.col(f"{price}_then")).alias(f"{side}_price")]
     if intervals:
-        rate = _increment(*[f"_{c}" for c in intervals])
-        added.append(pl.when(in_effect).then(rate).alias(f"{side}_increment"))
-    return joined.with_columns(added).drop([c for c in joined.columns if c.startswith("_")])
+        rate = _increment(*[f"{c}_then" for c in intervals])
+        added.append(pl.when(live).then(rate).alias(f"{side}_increment"))
+    return joined.with_columns(added).drop([c for c in joined.columns if c.endswith("_then")])
 
 
 def _pad(frame: pl.DataFrame, like: pl.DataFrame) -> pl.DataFrame:

@@ -230,7 +230,3 @@ def iso(value: datetime | None) -> str | None:
 
 def spec_for(kind: Kind | str) -> KindSpec:
     return SPECS[Kind(kind)]
-
-
-def empty_frame(kind: Kind | str) -> pl.DataFrame:
-    return pl.DataFrame(schema=spec_for(kind).schema())

@@ -1,5 +1,6 @@
-"""Database tables and views (docs/operations.md#database).  This is the schema billing systems
-read; the README documents it and Alembic migrations create it.
+"""Database tables (docs/operations.md#database).  This is the schema billing systems read;
+the README documents it and Alembic migrations create it, with the current views
+(``db/migrations/versions/0001_initial.py``).
 
 Storage grows with changed rows, not versions × table size: a rate row lives in the versions
 ``[version_from, version_to)`` of its table; ``version_to IS NULL`` means "in the latest
@@ -168,26 +169,3 @@ def _rate_table(spec: KindSpec) -> sa.Table:
 
 
 RATE_TABLES: dict[Kind, sa.Table] = {kind: _rate_table(spec) for kind, spec in SPECS.items()}
-
-# Column the current views call the code by, in the words of each kind.
-VIEW_KEY = {Kind.VOICE: "prefix", Kind.SMS: "mccmnc", Kind.DID: "number"}
-
-
-def current_view_sql(spec: KindSpec) -> str:
-    """The view of a kind's current state: the latest version of every table, each row with the
-    instant it stops applying (the next row of its code, or its own end date)."""
-    values = ", ".join(f"r.{f.name}" for f in spec.fields)
-    return f"""CREATE VIEW {spec.view} AS
-SELECT t.vendor AS vendor, t.name AS rate_table, t.current_version AS version,
-       r.code AS {VIEW_KEY[spec.kind]}, {values},
-       r.effective_from AS effective_from,
-       CASE WHEN r.effective_to IS NOT NULL
-                 AND (r.next_from IS NULL OR r.effective_to < r.next_from)
-            THEN r.effective_to ELSE r.next_from END AS effective_to,
-       r.forbidden AS forbidden, r.discontinued AS discontinued,
-       r.description AS description, COALESCE(r.currency, t.currency) AS currency,
-       r.change_class AS change_class
-FROM (SELECT x.*, LEAD(x.effective_from) OVER (PARTITION BY x.table_id, x.code
-                                              ORDER BY x.effective_from) AS next_from
-      FROM {spec.table} x WHERE x.version_to IS NULL) r
-JOIN rate_tables t ON t.id = r.table_id"""

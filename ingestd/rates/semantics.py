@@ -3,7 +3,8 @@ frames.
 
 No database, no clock: the table's current rows and ``received_at`` come in, a ``Plan`` comes
 out (rows to insert, rows to close, the change class of every deck row, deferrals, warnings and
-guard results).  The store writes the plan as one version.
+guard results: ``rates.plan``; the guards and warnings themselves: ``rates.guards``).  The store
+writes the plan as one version.
 
 The model: a rate table holds, per code, a timeline of rows keyed by ``effective_from``.  A deck
 row either restates what is already in effect (unchanged: nothing is written), or adds a row to
@@ -16,15 +17,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
-import phonenumbers
 import polars as pl
 
 from ingestd.errors import RowError
+from ingestd.rates.effective import effective_times
+from ingestd.rates.guards import guards_for, warnings_for
 from ingestd.rates.model import (
     TIME,
     ChangeClass,
@@ -36,103 +35,8 @@ from ingestd.rates.model import (
     iso,
     spec_for,
 )
-
-# Which notice period applies to which change class (docs/semantics.md#rate-semantics "notice
-# periods per change class").
-NOTICE_OF = {
-    ChangeClass.INCREASE: "increase",
-    ChangeClass.INTERVAL_CHANGE: "interval_change",
-    ChangeClass.DECREASE: "decrease",
-    ChangeClass.NEW: "new",
-    ChangeClass.UNFORBIDDEN: "new",
-    ChangeClass.DISCONTINUED: "removal",
-}
-# Classes that take effect at once when dated ASAP (docs/semantics.md#rate-semantics: forbidden and
-# discontinued rows).
-IMMEDIATE = (ChangeClass.FORBIDDEN, ChangeClass.DISCONTINUED)
-EXAMPLES = 20  # codes listed per warning or guard; the count is always complete
-
-
-class PolicyLike(Protocol):
-    short_notice: str
-    max_discontinue_share: float
-    stale_deck_days: float
-    max_price_factor: float
-    low_price_share: float
-
-    def notice_for(self, change: str) -> timedelta: ...
-
-
-@dataclass(frozen=True)
-class Deferral:
-    code: str
-    change_class: str
-    stated: datetime
-    effective: datetime
-    row: int | None
-
-    def as_dict(self) -> dict:
-        return {
-            "code": self.code,
-            "change_class": self.change_class,
-            "stated": iso(self.stated),
-            "effective": iso(self.effective),
-            "row": self.row,
-        }
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A warning or a guard result: a stable name, a sentence, and the codes it is about."""
-
-    name: str
-    message: str
-    count: int = 0
-    examples: tuple[str, ...] = ()
-    tripped: bool = False  # guards only: the deck is held for a person
-
-    def as_dict(self) -> dict:
-        out: dict[str, Any] = {"name": self.name, "message": self.message, "count": self.count}
-        if self.examples:
-            out["examples"] = list(self.examples)
-        return out
-
-
-@dataclass
-class Plan:
-    kind: Kind
-    mode: DeckMode
-    received_at: datetime
-    inserts: pl.DataFrame  # spec.row_columns + change_class
-    closes: pl.Series  # ids of existing rows the new version no longer holds
-    counts: dict[
-        str, int
-    ]  # deck rows per change class (+ discontinued codes missing from a full deck)
-    deferred: list[Deferral]
-    rejected: list[RowError]
-    warnings: list[Finding]
-    guards: list[Finding]
-    deck_rows: int
-    missing_discontinued: int = 0
-    accepted_short: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-    # the warnings still to work out (plan_import with later_warnings)
-    pending_warnings: Callable[[], list[Finding]] | None = field(default=None, repr=False)
-
-    def finish_warnings(self) -> list[Finding]:
-        """Work out the warnings if that was left for later; they only inform, so this may
-        run beside the write of the version (another core)."""
-        if self.pending_warnings is not None:
-            self.warnings, self.pending_warnings = self.pending_warnings(), None
-        return self.warnings
-
-    @property
-    def held(self) -> bool:
-        return any(g.tripped for g in self.guards)
-
-    @property
-    def changes(self) -> int:
-        return self.inserts.height + self.closes.len()
+from ingestd.rates.plan import Deferral, Finding, Plan, PolicyLike
+from ingestd.rates.timeline import as_of, in_effect
 
 
 def _second(value: datetime) -> datetime:
@@ -183,7 +87,7 @@ def plan_import(
     # the timelines of the codes the deck lists (the others stay as they are)
     touched = index.rows(deck.get_column("code"))
     deck = _classify(deck, touched, spec, at="_tentative")
-    deck, rejected, accepted_short = _resolve_effective(deck, received, policy)
+    deck, rejected, accepted_short = effective_times(deck, received, policy)
     rejected = end_errors + rejected
     deck = _restated(deck, touched, spec)
     deck = _dedupe_slots(deck)
@@ -227,7 +131,7 @@ def plan_import(
         missing_discontinued=missing.height,
         accepted_short=accepted_short,
     )
-    plan.guards = list(_guards(existing, deck, plan, spec, policy))
+    plan.guards = list(guards_for(existing, deck, plan, spec, policy))
     plan.pending_warnings = functools.partial(
         _listed_warnings, existing, deck, inserts, plan, spec, policy
     )
@@ -237,7 +141,7 @@ def plan_import(
 
 
 def _listed_warnings(*args) -> list[Finding]:
-    return list(_warnings(*args))
+    return list(warnings_for(*args))
 
 
 # --- steps -------------------------------------------------------------------------------------
@@ -427,25 +331,8 @@ def _classify(
 ) -> pl.DataFrame:
     """Change class of each deck row against the rate in effect at its time
     (docs/semantics.md#rate-semantics)."""
-    old = existing.rename({c: c + "_old" for c in existing.columns if c != "code"})
-    if old.is_empty():  # a first import: nothing to find (and no million-row as-of join)
-        joined = deck.with_columns(
-            pl.lit(None, dtype).alias(name) for name, dtype in old.schema.items() if name != "code"
-        )
-    else:
-        joined = deck.sort("code", at).join_asof(
-            old.sort("code", "effective_from_old"),
-            left_on=at,
-            right_on="effective_from_old",
-            by="code",
-            strategy="backward",
-            check_sortedness=False,
-        )
-    live_old = (
-        pl.col("id_old").is_not_null()
-        & ~pl.col("discontinued_old")
-        & (pl.col("effective_to_old").is_null() | (pl.col("effective_to_old") > pl.col(at)))
-    )
+    joined = as_of(deck, at, existing, "_old")
+    live_old = in_effect(at, "_old")
     up = pl.any_horizontal(
         [pl.col(p).fill_null(0) > pl.col(p + "_old").fill_null(0) for p in spec.rate_prices]
     )
@@ -487,74 +374,13 @@ def _classify(
     ).drop([c for c in joined.columns if c.endswith("_old")])
 
 
-def _resolve_effective(
-    deck: pl.DataFrame, received: datetime, policy: PolicyLike
-) -> tuple[pl.DataFrame, list[RowError], int]:
-    """Effective time of every row: explicit dates, ASAP, notice periods, short-notice policy."""
-    notice = pl.col("change_class").replace_strict(
-        {c.value: policy.notice_for(n) for c, n in NOTICE_OF.items()},
-        default=timedelta(0),
-        return_dtype=pl.Duration("us"),
-    )
-    earliest = pl.lit(received) + notice
-    immediate = pl.col("change_class").is_in([c.value for c in IMMEDIATE])
-    asap = pl.col("stated").is_null()
-    short = ~asap & (pl.col("stated") < earliest) & (notice > timedelta(0))
-    deck = deck.with_columns(
-        _earliest=earliest,
-        _short=short,
-        _immediate=immediate,
-    )
-    rejected: list[RowError] = []
-    accepted_short = 0
-    if policy.short_notice == "reject":
-        for r in deck.filter(pl.col("_short")).iter_rows(named=True):
-            rejected.append(
-                RowError(
-                    reason="short_notice",
-                    message=(
-                        f"{r['change_class']} dated {iso(r['stated'])} needs notice until "
-                        f"{iso(r['_earliest'])}"
-                    ),
-                    row=r["source_row"],
-                    code=r["code"],
-                )
-            )
-        deck = deck.filter(~pl.col("_short"))
-        eff = pl.max_horizontal(pl.col("stated"), pl.lit(received))
-    elif policy.short_notice == "accept":
-        accepted_short = int(deck["_short"].sum())
-        eff = pl.max_horizontal(pl.col("stated"), pl.lit(received))
-    else:  # defer to the earliest allowed time
-        eff = pl.max_horizontal(pl.col("stated"), pl.col("_earliest"))
-    effective = (
-        pl.when(asap & pl.col("_immediate"))
-        .then(pl.lit(received))
-        .when(asap)
-        .then(pl.col("_earliest"))
-        .otherwise(eff)
-    )
-    deferred = pl.col("_short") & pl.lit(policy.short_notice == "defer")
-    deck = deck.with_columns(effective_from=effective.cast(TIME), _deferred=deferred)
-    return deck.drop("_short", "_immediate", "_tentative"), rejected, accepted_short
-
-
 def _restated(deck: pl.DataFrame, existing: pl.DataFrame, spec: KindSpec) -> pl.DataFrame:
     """A row equal to what the table already holds at its final time restates a known rate
     (a pending increase sent again): it is unchanged, and nothing was deferred."""
     if existing.is_empty():
         return deck
-    old = existing.select("effective_from", "code", *spec.value_columns).rename(
-        {c: c + "_old" for c in ("effective_from", *spec.value_columns)}
-    )
-    joined = deck.sort("code", "effective_from").join_asof(
-        old.sort("code", "effective_from_old"),
-        left_on="effective_from",
-        right_on="effective_from_old",
-        by="code",
-        strategy="backward",
-        check_sortedness=False,
-    )
+    old = existing.select("effective_from", "code", *spec.value_columns)
+    joined = as_of(deck, "effective_from", old, "_old")
     known = pl.col("effective_from_old").is_not_null() & _values_equal(spec)
     return joined.with_columns(
         change_class=pl.when(known)
@@ -678,222 +504,6 @@ def _merge(
     return inserts, closes
 
 
-# --- guards and warnings -----------------------------------------------------------------------
-
-
-def _guards(
-    existing: pl.DataFrame, deck: pl.DataFrame, plan: Plan, spec: KindSpec, policy: PolicyLike
-) -> Iterable[Finding]:
-    # existing is in code order: a code's last row is where the code changes
-    last = (pl.col("code") != pl.col("code").shift(-1)).fill_null(True)
-    live = existing.select((last & ~pl.col("discontinued")).sum()).item() or 0
-    if plan.mode is DeckMode.FULL and live:
-        share = plan.missing_discontinued / live
-        yield Finding(
-            "mass_discontinue",
-            f"the full deck discontinues {plan.missing_discontinued} of {live} codes "
-            f"({share:.1%}; limit {policy.max_discontinue_share:.0%})",
-            count=plan.missing_discontinued,
-            examples=_examples(deck.filter(pl.col("_missing").fill_null(False))["code"])
-            if "_missing" in deck.columns
-            else (),
-            tripped=share > policy.max_discontinue_share,
-        )
-
-    # ASAP rows are dated "now": a deck with any of them is never stale
-    # one column, not a copy of the deck (memory)
-    stated = deck.select(
-        pl.col("stated").filter(pl.col("_missing").is_null())
-        if "_missing" in deck.columns
-        else pl.col("stated")
-    ).to_series()
-    newest = None if stated.null_count() else stated.max()
-    if newest is not None:
-        age = (plan.received_at - newest).total_seconds() / 86400
-        yield Finding(
-            "stale_deck",
-            f"the newest date in the deck is {iso(newest)}, {age:.0f} days before receipt "
-            f"(limit {policy.stale_deck_days:g} days)",
-            tripped=age > policy.stale_deck_days,
-        )
-
-    price = spec.rate_prices[0]
-    ratio = pl.col(price).cast(pl.Float64) / pl.col("_old_price").cast(pl.Float64)
-    factor = policy.max_price_factor  # above 1: a price that stays never jumps
-    jumps = (
-        deck.select("code", price, "_old_price")
-        .filter(pl.col("_old_price").is_not_null() & (pl.col(price) != pl.col("_old_price")))
-        .filter(
-            (pl.col("_old_price") > 0)
-            & ((ratio > factor) | ((ratio < 1 / factor) & (pl.col(price) > 0)))
-        )
-        if "_old_price" in deck.columns
-        else deck.clear()
-    )
-    yield Finding(
-        "price_jump",
-        f"{jumps.height} prices change by more than a factor of {factor:g}",
-        count=jumps.height,
-        examples=_examples(jumps["code"]),
-        tripped=jumps.height > 0,
-    )
-
-
-def _warnings(
-    existing: pl.DataFrame,
-    deck: pl.DataFrame,
-    inserts: pl.DataFrame,
-    plan: Plan,
-    spec: KindSpec,
-    policy: PolicyLike,
-) -> Iterable[Finding]:
-    price = spec.rate_prices[0]
-    # two columns, not the whole deck: these frames have a row per code (memory)
-    rated = deck.select(
-        pl.col("code", price).filter(~pl.col("forbidden") & ~pl.col("discontinued"))
-    )
-    zero = rated.filter(pl.col(price) == 0)
-    if zero.height:
-        yield _about_codes("zero_price", f"{zero.height} rows have a price of zero", zero)
-    yield from _vendor_disagrees(deck)
-    if plan.accepted_short:
-        yield Finding(
-            "short_notice_accepted",
-            f"{plan.accepted_short} rows take effect with less notice than the policy asks "
-            "(short_notice = accept)",
-            count=plan.accepted_short,
-        )
-    if spec.kind is not Kind.VOICE or rated.is_empty():
-        return
-    with_cc = rated.with_columns(_cc=country_code(pl.col("code")))
-    bad = with_cc.filter(pl.col("_cc").is_null())
-    if bad.height:
-        yield _about_codes(
-            "unknown_country_code",
-            f"{bad.height} codes do not start with an E.164 country code",
-            bad,
-        )
-    low = (
-        with_cc.filter(pl.col("_cc").is_not_null())
-        .with_columns(_median=pl.col(price).cast(pl.Float64).median().over("_cc"))
-        .filter(pl.col(price).cast(pl.Float64) < pl.col("_median") * policy.low_price_share)
-        .filter(pl.col(price) > 0)
-    )
-    if low.height:
-        share = f"{policy.low_price_share:.0%}"
-        yield _about_codes(
-            "low_price", f"{low.height} prices are below {share} of their country's median", low
-        )
-    yield from _shorter_prefix_meanwhile(existing, inserts, plan, spec)
-
-
-# The vendor's own change word compared with ours (only where both speak of a price move).
-COMPARABLE = ("new", "increase", "decrease", "unchanged")
-
-
-def _vendor_disagrees(deck: pl.DataFrame) -> Iterable[Finding]:
-    """ "Vendor says Decrease, ingestd computes increase" is worth a person's look."""
-    if "vendor_class" not in deck.columns:
-        return
-    # ingestd's "new" only says the table had no rate yet (a first import): nothing to compare
-    differ = deck.filter(
-        pl.col("vendor_class").is_in(COMPARABLE)
-        & pl.col("change_class").is_in(COMPARABLE)
-        & (pl.col("change_class") != ChangeClass.NEW.value)
-        & (pl.col("vendor_class") != pl.col("change_class"))
-    )
-    if differ.is_empty():
-        return
-    pairs = differ.group_by("vendor_class", "change_class").len().sort("len", descending=True)
-    said = ", ".join(f"{n} say {v} where ingestd finds {c}" for v, c, n in pairs.iter_rows())
-    yield _about_codes("vendor_class_differs", f"the vendor's change words differ: {said}", differ)
-
-
-def _about_codes(name: str, message: str, rows: pl.DataFrame) -> Finding:
-    return Finding(name, message, count=rows.height, examples=_examples(rows["code"]))
-
-
-def _examples(codes: pl.Series) -> tuple[str, ...]:
-    """The first codes in code order: the same examples whatever order the rows came in."""
-    return tuple(codes.unique().sort().head(EXAMPLES))
-
-
-def _shorter_prefix_meanwhile(
-    existing: pl.DataFrame, inserts: pl.DataFrame, plan: Plan, spec: KindSpec
-) -> Iterable[Finding]:
-    """A new code dated in the future: until then its calls go to the longest shorter prefix;
-    warn when that one is cheaper (docs/semantics.md#rate-semantics warnings)."""
-    price = spec.rate_prices[0]
-    future = inserts.filter(
-        (pl.col("change_class") == ChangeClass.NEW.value)
-        & (pl.col("effective_from") > plan.received_at)
-    )
-    if future.is_empty():
-        return
-    now = plan.received_at
-    # the rate in effect now of every code that could be a shorter prefix
-    columns = ["code", "effective_from", "discontinued", "forbidden", price]
-    in_effect = (
-        pl.concat(
-            [
-                r.select(columns).filter(pl.col("effective_from") <= now)
-                for r in (existing, inserts)
-            ],
-            how="vertical_relaxed",
-        )
-        .group_by("code")
-        .agg(pl.all().sort_by("effective_from").last())
-        .filter(~pl.col("discontinued") & ~pl.col("forbidden"))
-        .select("code", pl.col(price).alias("_short_price"))
-    )
-    # the longest shorter prefix with a rate, one prefix length at a time from the longest:
-    # never every prefix of every future code at once (a deck of new codes dated ahead has a
-    # million of them, docs/performance.md#targets memory)
-    lengths = in_effect.get_column("code").str.len_chars().unique().sort(descending=True)
-    waiting = future.select("code", price)
-    found = []
-    for length in lengths:
-        if waiting.is_empty():
-            break
-        longer = waiting.filter(pl.col("code").str.len_chars() > length)
-        hit = longer.with_columns(_shorter=pl.col("code").str.slice(0, length)).join(
-            in_effect, left_on="_shorter", right_on="code", how="inner"
-        )
-        if hit.height:
-            found.append(hit.select("code", price, "_short_price"))
-            waiting = waiting.join(hit.select("code"), on="code", how="anti")
-    candidates = (
-        pl.concat(found).filter(pl.col("_short_price") < pl.col(price)) if found else future.clear()
-    )
-    if candidates.height:
-        yield Finding(
-            "cheaper_shorter_prefix",
-            f"{candidates.height} future-dated new codes are rated meanwhile at a cheaper "
-            "shorter prefix",
-            count=candidates.height,
-            examples=_examples(candidates["code"]),
-        )
-
-
-# Every number of one to three digits (no leading zero) → the E.164 country code it starts
-# with (libphonenumber's metadata; country codes are prefix-free, so there is at most one).
-_COUNTRY_CODE_OF = {
-    head: int(text[:n])
-    for head in range(1, 1000)
-    for text in [str(head)]
-    for n in (1, 2, 3)
-    if int(text[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
-}
-
-
-def country_code(code: pl.Expr) -> pl.Expr:
-    """The E.164 country code a code of digits starts with, as a number, else null: looked up
-    by the number of its first three digits (one slice of the strings, not three)."""
-    head = code.str.slice(0, 3)
-    number = pl.when(head.str.contains(r"^[1-9][0-9]*$")).then(head.cast(pl.Int32, strict=False))
-    return number.replace_strict(_COUNTRY_CODE_OF, default=None, return_dtype=pl.Int32)
-
-
 def plan_rollback(
     current: pl.DataFrame, target: pl.DataFrame, kind: Kind | str
 ) -> tuple[pl.DataFrame, pl.Series]:
@@ -906,20 +516,6 @@ def plan_rollback(
     inserts = target.join(current, on=cols, how="anti", nulls_equal=True)
     closes = current.join(target, on=cols, how="anti", nulls_equal=True)["id"].sort()
     return inserts, closes
-
-
-def in_effect_at(rows: pl.DataFrame, at: datetime) -> pl.DataFrame:
-    """Per code, the row in effect at ``at``, with ``effective_until``: its own end date or the
-    start of the code's next row, whichever comes first (null: open)."""
-    until = pl.min_horizontal(
-        pl.col("effective_to"), pl.col("effective_from").shift(-1).over("code")
-    ).alias("effective_until")
-    return (
-        rows.sort("code", "effective_from")
-        .with_columns(until)
-        .filter(pl.col("effective_from") <= at)
-        .filter(pl.col("effective_until").is_null() | (pl.col("effective_until") > at))
-    )
 
 
 def plan_purge(current: pl.DataFrame, *, now: datetime, retention: timedelta) -> pl.Series:

@@ -37,7 +37,7 @@ from ingestd.rates.schema import (
     rate_tables,
     versions,
 )
-from ingestd.rates.semantics import in_effect_at
+from ingestd.rates.timeline import in_effect_at
 from ingestd.rates.writer import Writer, fault, lock_table
 from ingestd.sheets.codes import ascii_digits
 from ingestd.sheets.doubt import Proven

@@ -3,6 +3,8 @@ table), and the quarantine where the ones held for a person wait."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,10 +43,18 @@ def import_message_file(
 def _process(
     app: App, raw: bytes, *, source: str, received_at: datetime | None, label: str
 ) -> MessageOutcome:
+    with _try_again_later(label):
+        return app.pipeline.process(raw, source=source, received_at=received_at)
+
+
+@contextmanager
+def _try_again_later(label: str = "") -> Iterator[None]:
+    """A message that cannot be decided now (DNS down) is an error that says to try again
+    later (``label`` names what it is about)."""
     from ingestd.message.pipeline import TemporaryFailure
 
     try:
-        return app.pipeline.process(raw, source=source, received_at=received_at)
+        yield
     except TemporaryFailure as e:
         raise IngestdError(f"{label}{e}; try again later") from None
 
@@ -106,9 +116,7 @@ def release(
     sender was not authenticated goes through only with ``accept_unauthenticated``;
     ``vendor`` names the vendor of a sender no vendor lists; ``answers`` are used for every
     sheet and kept as the vendor's profile.  An entry not held (any more) is a usage error."""
-    from ingestd.message.pipeline import TemporaryFailure
-
-    try:
+    with _try_again_later():
         return _quarantine(app).release(
             held_id,
             accept_unauthenticated=accept_unauthenticated,
@@ -116,8 +124,6 @@ def release(
             note=note,
             answers=answers,
         )
-    except TemporaryFailure as e:
-        raise IngestdError(f"{e}; try again later") from None
 
 
 def drop(app: App, held_id: int, *, note: str | None = None) -> HeldMessage:

@@ -21,7 +21,7 @@ from ingestd.rates.export import write_export
 from ingestd.rates.model import Kind, iso, spec_for
 from ingestd.rates.records import TableRef, VersionInfo
 from ingestd.rates.schema import canonical_decimal
-from ingestd.rates.semantics import in_effect_at
+from ingestd.rates.timeline import in_effect_at
 from ingestd.service.app import App
 
 

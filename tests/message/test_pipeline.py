@@ -54,8 +54,8 @@ from ingestd.message.pipeline import MAX_ATTEMPTS, Pipeline, TemporaryFailure
 from ingestd.message.quarantine import Quarantine
 from ingestd.rates.records import VersionInfo
 from ingestd.rates.schema import versions
-from ingestd.rates.semantics import in_effect_at
 from ingestd.rates.store import Store
+from ingestd.rates.timeline import in_effect_at
 
 FAR = datetime(2100, 1, 1)
 # a second table for the premium workbook: the two sheets of one message go to two tables

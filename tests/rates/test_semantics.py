@@ -14,7 +14,6 @@ from rig.factories import at, voice
 from ingestd.rates import semantics
 from ingestd.rates.model import DeckMode, spec_for
 from ingestd.rates.semantics import (
-    country_code,
     deck_mode_from_name,
     plan_import,
     plan_purge,
@@ -305,26 +304,6 @@ def test_rollback_plan_restores_content_by_value():
 )
 def test_deck_mode_from_subject_or_file_name(names, mode):
     assert deck_mode_from_name(*names) is mode
-
-
-def test_country_code_uses_libphonenumber_metadata():
-    codes = pl.DataFrame({"code": ["44207", "1212", "9715", "999", "8862", "0", "044", "+44"]})
-    got = codes.select(country_code(pl.col("code")))["code"].to_list()
-    assert got == [44, 1, 971, None, 886, None, None, None]
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.text("0123456789", max_size=8), min_size=1, max_size=30))
-def test_country_code_is_the_country_code_prefix_of_the_digits(codes):
-    """The lookup by the first three digits agrees with reading the metadata code by code."""
-    import phonenumbers
-
-    def expected(code: str) -> int | None:
-        found = [cc for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE if code.startswith(str(cc))]
-        return found[0] if found else None
-
-    got = pl.DataFrame({"code": codes}).select(country_code(pl.col("code")))["code"].to_list()
-    assert got == [expected(c) for c in codes]
 
 
 def test_end_date_one_minute_after_start_removes_the_route():
