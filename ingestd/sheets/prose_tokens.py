@@ -40,7 +40,10 @@ _NOT_PULSE_BEFORE = re.compile(
     # a date: "valid from 15/10", "ab 15/10", "à partir du 15/10"
     r"from|since|until|till|dated?|valid|effective|vigencia|fecha|datum|data|desde(?: el)?|"
     r"hasta(?: el)?|a partir del?|partir d[eu]|compter du|ab|bis|seit|vom|depuis(?: le)?|"
-    r"jusqu'au|ate|até)"
+    r"jusqu'au|ate|até|"
+    # "Date d'effet : 01/01", "en vigueur le", "gültig", "wirksam", "efectiva", "decorrenza dal"
+    r"effet|d'effet|d’effet|vigueur|gültig|wirksam|efectiv[oa]|efetiv[oa]|vigência|validez|"
+    r"validade|decorrenza|dal|dès|des le|dès le)"
     r"\.?\s*(?:n[or]\.?|#)?\s*:?\s*$",
     re.IGNORECASE,
 )

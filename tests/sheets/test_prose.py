@@ -283,6 +283,9 @@ NOT_INCREMENTS = [
     "Billing cycle: monthly, invoices due net 30.",
     "Support: +44 20 7946 0958, 24/7. Fax 44-20-7946-0959.",
     "Amendments as per clause 12/3 of the Agreement.",
+    "Date d'effet : 01/01",  # found by the property below: a French date, not a 1/1 pulse
+    "Date d’effet : 1/1",
+    "Wirksam 01/03",
 ]
 
 
