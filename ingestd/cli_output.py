@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ingestd.ingest import ImportOutcome
 from ingestd.rates.model import iso, spec_for
 from ingestd.rates.schema import canonical_decimal
+from ingestd.service.apikeys import ApiKey
 from ingestd.states import HeldState, OutboxState
 
 if TYPE_CHECKING:  # the mail modules load only for the commands that use them
@@ -416,6 +417,25 @@ def print_outbox_retry(entry: OutboxEntry) -> None:
         f"outbox message {entry.id} ({entry.purpose} to {', '.join(entry.recipients)}) "
         "is due now: the daemon sends it at its next outbox run"
     )
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+def print_apikey_created(key: ApiKey, token: str) -> None:
+    bound = f" for vendor {key.vendor}" if key.vendor else ""
+    print(f"created {key.scope} key {key.name}{bound}; its token (shown only now):")
+    print(token)
+
+
+def print_apikeys(keys: list[ApiKey]) -> None:
+    if not keys:
+        print("no API keys (ingestd apikey create NAME --scope read|upload|admin)")
+    for k in keys:
+        state = f"revoked {ts(k.revoked_at)}" if k.revoked_at else (
+            f"last used {ts(k.last_used_at)}" if k.last_used_at else "never used"
+        )
+        print(f"{k.name:<24} {k.scope:<7} {k.vendor or '-':<16} {k.prefix}…  {state}")
 
 
 # --- vendors -----------------------------------------------------------------------------------

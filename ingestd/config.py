@@ -178,6 +178,27 @@ class ImapAccount:
 
 
 @dataclass(frozen=True)
+class HttpConfig:
+    """``[http]``: the API, health and metrics (docs/http.md#server)."""
+
+    listen: str = "127.0.0.1:8025"  # "" = no HTTP server
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    public_url: str | None = None  # how links in mail and webhooks name this server
+    max_body_size: int = 50 * 1024 * 1024  # a request body (a deck upload) larger is 413
+    rate_limit: int = 600  # requests a minute per client (API key, else address); 0 = none
+    max_connections: int = 100  # open at once; more are answered 503
+
+    @property
+    def base_url(self) -> str:
+        """The server's address for links: ``public_url``, else what it listens on."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls_cert_file else "http"
+        return f"{scheme}://{self.listen}"
+
+
+@dataclass(frozen=True)
 class DnsConfig:
     nameservers: tuple[str, ...] = ()  # () = the system resolver; "ip" or "ip:port"
     timeout: float = 5.0  # one query (docs/mail.md#vendor-authentication)
@@ -354,6 +375,7 @@ class Config:
     smtp: SmtpConfig
     imap: tuple[ImapAccount, ...]
     dns: DnsConfig
+    http: HttpConfig
     outbound: OutboundConfig
     notify: NotifyConfig
     policy: Policy
@@ -918,11 +940,13 @@ def _unknown_message(name: str, allowed: list[str], what: str) -> str:
 # --- the sections ---------------------------------------------------------------------------
 
 SECTIONS = (
-    "daemon", "database", "smtp", "imap", "dns", "outbound", "notify", "policy", "limits",
-    "vendors",
+    "daemon", "database", "smtp", "imap", "dns", "http", "outbound", "notify", "policy",
+    "limits", "vendors",
 )  # fmt: skip
 # the sections whose scalar options INGESTD_<SECTION>_<KEY> overrides
-ENV_SECTIONS = ("daemon", "database", "smtp", "dns", "outbound", "notify", "policy", "limits")
+ENV_SECTIONS = (
+    "daemon", "database", "smtp", "dns", "http", "outbound", "notify", "policy", "limits",
+)  # fmt: skip
 _SQL_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 
 
@@ -985,6 +1009,30 @@ def _parse_smtp(t: _Table) -> SmtpConfig:
     if config.require_starttls and config.tls_cert_file is None:
         raise t.error("require_starttls", "needs tls_cert_file and tls_key_file")
     return config
+
+
+def _parse_http(t: _Table) -> HttpConfig:
+    d = HttpConfig()
+    config = HttpConfig(
+        listen=t.get("listen", _listen, d.listen),
+        tls_cert_file=t.get("tls_cert_file", _optional(_path)),
+        tls_key_file=t.get("tls_key_file", _optional(_path)),
+        public_url=t.get("public_url", _optional(_http_url)),
+        max_body_size=t.get("max_body_size", _size_conv, d.max_body_size),
+        rate_limit=t.get("rate_limit", _integer(lo=0), d.rate_limit),
+        max_connections=t.get("max_connections", _integer(lo=1), d.max_connections),
+    )
+    t.finish()
+    if (config.tls_cert_file is None) != (config.tls_key_file is None):
+        raise t.error("tls_key_file", "tls_cert_file and tls_key_file go together; set both")
+    return config
+
+
+def _http_url(value: Any, from_env: bool) -> str:
+    text = _nonempty(value, from_env)
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+        raise _Bad(f"{_show(value)} is not an http(s) URL like https://rates.carrier.example")
+    return text
 
 
 def _parse_secret(t: _Table) -> tuple[str | None, Path | None, str | None]:
@@ -1269,6 +1317,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         "imap account", "name", [(a.name, t) for a, t in zip(imap, imap_tables, strict=True)]
     )
     dns = _parse_dns(section("dns"))
+    http = _parse_http(section("http"))
     outbound = _parse_outbound(section("outbound"), daemon.state_dir)
     notify_table = section("notify")
     notify = _parse_notify(notify_table)
@@ -1285,7 +1334,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     _check_subscribers(notify, {v.id for v in vendors}, notify_table)
     return Config(
         path=_cwd_path(file_path) if file_path is not None else None,
-        daemon=daemon, database=database, smtp=smtp, imap=imap, dns=dns, outbound=outbound,
+        daemon=daemon, database=database, smtp=smtp, imap=imap, dns=dns, http=http,
+        outbound=outbound,
         notify=notify, policy=policy, limits=limits, vendors=vendors,
     )  # fmt: skip
 
@@ -1322,6 +1372,7 @@ def describe(config: Config) -> dict[str, Any]:
         "smtp_recipients": list(config.smtp.recipients),
         "max_message_size": format_size(config.smtp.max_message_size),
         "imap_accounts": len(config.imap),
+        "http_listen": config.http.listen or None,
         "outbound_transport": config.outbound.transport,
         "outbound_dir": str(config.outbound.dir) if config.outbound.transport == "file" else None,
         "vendors": [vendor.id for vendor in config.vendors],

@@ -1,4 +1,5 @@
-"""The tables of the message's life: every message received, the quarantine, the outbox.
+"""The tables of the message's life (every message received, the quarantine, the outbox) and
+of the HTTP API's keys.
 The rate tables are in ``ingestd.rates.schema``; both are defined on ``db.columns.metadata``
 and created by the migrations in ``ingestd/db/migrations``."""
 
@@ -84,4 +85,22 @@ outbox = sa.Table(
     sa.Column("held_for", Document),  # the recipients a cap held it back from, JSON list
     sa.Index(None, "state", "next_attempt_at"),
     sa.Index(None, "created_at"),  # the per-recipient daily cap counts the last 24 hours
+)
+
+
+# The HTTP API's keys (docs/http.md#keys): only the SHA-256 of a token is kept (a token is 32
+# random bytes, so a fast hash is enough and lets a request find its key in one lookup); the
+# prefix is what a person sees in lists to tell keys apart.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(NAME_LENGTH), nullable=False, unique=True),
+    sa.Column("scope", sa.String(16), nullable=False),  # service.apikeys.Scope
+    sa.Column("vendor", sa.String(NAME_LENGTH)),  # an upload key's one vendor
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_used_at", Timestamp),
+    sa.Column("revoked_at", Timestamp),
 )

@@ -73,6 +73,13 @@ class App:
             self._pipeline = pipeline
         return self._pipeline
 
+    @property
+    def notifier(self) -> Notifier:
+        """The pipeline's notify stage."""
+        self.pipeline  # noqa: B018 -- made with the pipeline it serves
+        assert self._notifier is not None
+        return self._notifier
+
     def _deliver_due(self) -> None:
         """Send what the pipeline's notify stage put in the outbox, once: a failure is logged,
         the daemon's outbox run sends it later."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ingestd import ingest
 from ingestd.db.clock import utcnow
@@ -52,12 +53,15 @@ def import_deck(
     accept_guards: bool = False,
     answers: Answers | None = None,
     progress: Callable[[str], None] | None = None,
+    sender: str | None = None,
+    authentication: dict[str, Any] | None = None,
 ) -> list[ImportOutcome]:
     """Import every deck of one file (csv, txt, xlsx, xls, ods, zip), each into its rate
     table; one outcome per deck (one refused outcome when the file cannot be read).
     ``received_at`` (default: now) pins "now" for notice periods; ``answers`` win over the
     vendor's configuration and profiles and are kept as the profile of each deck imported;
-    ``progress`` is told each stage."""
+    ``progress`` is told each stage; ``sender`` is who the versions' provenance names (an API
+    key), ``authentication`` how they were proven."""
     return ingest.import_file(
         app.store,
         app.config,
@@ -72,6 +76,8 @@ def import_deck(
         accept_guards=accept_guards,
         progress=progress,
         answers=answers,
+        sender=sender,
+        authentication=authentication,
     )
 
 
