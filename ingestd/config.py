@@ -181,7 +181,7 @@ class ImapAccount:
 class HttpConfig:
     """``[http]``: the API, health and metrics (docs/http.md#server)."""
 
-    listen: str = "127.0.0.1:8025"  # "" = no HTTP server
+    listen: str = ""  # "" = no HTTP server; the example configuration serves 127.0.0.1:8025
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     public_url: str | None = None  # how links in mail and webhooks name this server

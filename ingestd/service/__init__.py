@@ -4,7 +4,8 @@ that the HTTP API, ``ingestd.web``, calls the same way).
 An :class:`App` holds the configuration and one opened store; the modules here are its
 operations, one module per concept (``tables``, ``decks``, ``messages``, ``outbox``,
 ``vendors``, ``status``, ``apikeys``).  Each function takes the app first and plain arguments,
-returns data (the project's dataclasses, or small frozen ones with ``as_dict()``), never prints, and raises
+returns data (the project's dataclasses, or small frozen ones with ``as_dict()``), never prints,
+and raises
 the project's errors (``ingestd.errors``) for what the user got wrong.
 """
 

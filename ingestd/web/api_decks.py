@@ -60,9 +60,11 @@ def upload_deck(
     if ImportStatus.HELD in statuses:
         held = next(o for o in outcomes if o.status == ImportStatus.HELD)
         return response(Problem(409, held.message or "a guard holds the deck for a person",
-                                kind=held.reason or "held", decks=summaries))  # fmt: skip
+                                kind=held.reason or "held", reason=held.reason,
+                                decks=summaries))  # fmt: skip
     return response(Problem(422, first.message or "the deck was refused",
-                            kind=first.reason or "refused", decks=summaries))  # fmt: skip
+                            kind=first.reason or "refused", reason=first.reason,
+                            decks=summaries))  # fmt: skip
 
 
 def default_status(statuses: set[ImportStatus]) -> int:
