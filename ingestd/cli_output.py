@@ -432,8 +432,10 @@ def print_apikeys(keys: list[ApiKey]) -> None:
     if not keys:
         print("no API keys (ingestd apikey create NAME --scope read|upload|admin)")
     for k in keys:
-        state = f"revoked {ts(k.revoked_at)}" if k.revoked_at else (
-            f"last used {ts(k.last_used_at)}" if k.last_used_at else "never used"
+        state = (
+            f"revoked {ts(k.revoked_at)}"
+            if k.revoked_at
+            else (f"last used {ts(k.last_used_at)}" if k.last_used_at else "never used")
         )
         print(f"{k.name:<24} {k.scope:<7} {k.vendor or '-':<16} {k.prefix}…  {state}")
 

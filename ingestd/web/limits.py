@@ -35,28 +35,31 @@ class BodyLimit:
             await response(self.too_large())(scope, receive, send)
             return
         seen = 0
+        exceeded = started = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
+                exceeded = True
                 raise self.too_large()
             return message
 
-        started = False
-
         async def sending(message: Message) -> None:
             nonlocal started
+            if exceeded:  # what the application answers to a body cut short is not sent
+                return
             started = True
             await send(message)
 
         try:
             await self.app(scope, counted, sending)
-        except Problem as problem:  # the body ran past the limit before the application answered
-            if started:
+        except Problem:
+            if started or not exceeded:
                 raise
-            await response(problem)(scope, receive, send)
+        if exceeded and not started:
+            await response(self.too_large())(scope, receive, send)
 
     def too_large(self) -> Problem:
         return Problem(413, f"the request body is larger than {self.limit} bytes",

@@ -17,11 +17,11 @@ from xml.sax.saxutils import escape
 
 import openpyxl
 import xlwt
-from rig.hostile import ods_row, ods_workbook
 
 from ingestd.config import Config
 from ingestd.service import App
 from ingestd.web.server import HttpServer
+from rig.hostile import ods_row, ods_workbook
 
 
 class Served:

@@ -155,7 +155,7 @@ def test_malformed_uploads_are_problems_not_crashes(api):
         assert_problem(no_file, 422, "invalid_request")
         broken = c.post(
             "/api/v1/decks",
-            content=b"--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc",
+            content=b'--xyz\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc',
             headers={"Content-Type": "multipart/form-data; boundary=xyz"},
         )
         assert broken.status_code in (400, 422), broken.text
@@ -307,7 +307,8 @@ def test_openapi_document_and_docs(api):
     with api.client() as c:
         spec = c.get("/api/openapi.json").json()
         docs = c.get("/api/docs")
-    assert "/api/v1/decks" in spec["paths"] and "/api/v1/tables/{vendor}/{kind}/{name}/rows" in (
-        spec["paths"]
+    assert (
+        "/api/v1/decks" in spec["paths"]
+        and "/api/v1/tables/{vendor}/{kind}/{name}/rows" in (spec["paths"])
     )
     assert docs.status_code == 200 and "openapi.json" in docs.text
