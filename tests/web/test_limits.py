@@ -34,8 +34,8 @@ def test_a_body_over_the_limit_is_413_declared_or_streamed(limited):
             for start in range(0, len(form), 8192):
                 yield form[start : start + 8192]
 
-        streamed = c.post("/api/v1/decks", content=chunks(),
-                          headers={"Content-Type": "multipart/form-data; boundary=b0undary"})  # fmt: skip
+        multipart = {"Content-Type": "multipart/form-data; boundary=b0undary"}
+        streamed = c.post("/api/v1/decks", content=chunks(), headers=multipart)
         assert_problem(streamed, 413, "body_too_large")
         small = upload(c, big[:2000])
         assert small.status_code == 201, small.text
