@@ -4,11 +4,13 @@ with the API key as the versions' provenance."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, UploadFile
 
 from ingestd.config import name_problem
+from ingestd.logs import kv
 from ingestd.service import decks
 from ingestd.service.apikeys import ApiKey, Scope
 from ingestd.service.app import App
@@ -16,6 +18,8 @@ from ingestd.states import ImportStatus
 from ingestd.web.access import application, requires, vendor_for_upload
 from ingestd.web.documents import document
 from ingestd.web.problems import Problem, response
+
+log = logging.getLogger("ingestd.http")
 
 router = APIRouter(prefix="/api/v1", tags=["decks"])
 
@@ -39,6 +43,7 @@ def upload_deck(
     if problem := name_problem(named, "a vendor id"):
         raise Problem(422, problem, kind="invalid_request")
     data = file.file.read()
+    log.info(kv("http.upload", key=key.name, vendor=named, file=file.filename, size=len(data)))
     outcomes = decks.import_deck(
         app,
         named,
