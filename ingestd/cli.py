@@ -25,7 +25,17 @@ from ingestd.db.clock import utcnow
 from ingestd.errors import IngestdError, RefusedError, UsageError
 from ingestd.logs import KvFormatter, kv
 from ingestd.rates.model import Kind
-from ingestd.service import App, apikeys, decks, messages, outbox, status, tables, vendors
+from ingestd.service import (
+    App,
+    apikeys,
+    decks,
+    messages,
+    outbox,
+    status,
+    tables,
+    vendors,
+    webhooks,
+)
 from ingestd.sheets.cells import DATE_RANGE
 
 if TYPE_CHECKING:
@@ -126,7 +136,7 @@ def _command_name(args: argparse.Namespace | None) -> str:
     action = getattr(args, "action", None)
     if args.command == "vendor":
         return f"vendor {args.subject} {action}"
-    with_action = ("quarantine", "outbox", "apikey")
+    with_action = ("quarantine", "outbox", "apikey", "webhooks")
     return f"{args.command} {action}" if args.command in with_action else args.command
 
 
@@ -347,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--vendor", type=_name("a vendor id"), help="create: the one vendor of an upload key"
     )
     p.add_argument("--all", action="store_true", help="list: also revoked keys")
+
+    p = command("webhooks", cmd_webhooks, "webhook deliveries: a secret, list, retry, test")
+    p.add_argument("action", choices=["secret", "list", "retry", "test"])
+    p.add_argument("id", type=_whole(ID_MAX), nargs="?", help="retry: the delivery")
+    p.add_argument("--state", help="list: only pending, sent or failed deliveries")
 
     command("run", cmd_run, "the daemon (SMTP, IMAP, pipeline, HTTP)", json_output=False)
     return parser
@@ -695,6 +710,36 @@ def cmd_apikey(args: argparse.Namespace, config: Config) -> int:
         out.print_json([k.as_dict() for k in found])
     else:
         out.print_apikeys(found)
+    return 0
+
+
+def cmd_webhooks(args: argparse.Namespace, config: Config) -> int:
+    """``ingestd webhooks secret | list [--state S] | retry ID | test`` (docs/http.md#webhooks)."""
+    if args.action == "retry" and args.id is None:
+        raise UsageError("say which delivery to retry: its id")
+    if args.action != "retry" and args.id is not None:
+        raise UsageError(f"webhooks {args.action} takes no id")
+    if args.action != "list" and args.state is not None:
+        raise UsageError("--state is for list")
+    if args.action == "secret":
+        secret = webhooks.new_secret()
+        out.print_json({"secret": secret}) if args.json else print(secret)
+        return 0
+    with App.open(config) as app:
+        if args.action == "test":
+            results = webhooks.test(app)
+            out.print_json(results) if args.json else out.print_webhook_tests(results)
+            return 0 if all(r["ok"] for r in results) else 1
+        if args.action == "retry":
+            found = webhooks.retry(app, args.id)
+            if args.json:
+                out.print_json(found.as_dict())
+            else:
+                print(f"webhook delivery {found.id} ({found.event_type} to {found.url}) is due "
+                      "now: the daemon sends it at its next webhooks run")  # fmt: skip
+            return 0
+        found = webhooks.deliveries(app, args.state)
+    out.print_json([d.as_dict() for d in found]) if args.json else out.print_deliveries(found)
     return 0
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the mail modules load only for the commands that use them
     from ingestd.message.outcome import MessageOutcome
     from ingestd.rates.profiles import Profile
     from ingestd.service.tables import Lookup, Rollback, TableDiff, TableVersions
+    from ingestd.webhooks.deliveries import Delivery
 
 SHOWN = 50  # rows of a list printed for people; --json gives all
 
@@ -438,6 +439,31 @@ def print_apikeys(keys: list[ApiKey]) -> None:
             else (f"last used {ts(k.last_used_at)}" if k.last_used_at else "never used")
         )
         print(f"{k.name:<24} {k.scope:<7} {k.vendor or '-':<16} {k.prefix}…  {state}")
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+def print_deliveries(found: list[Delivery]) -> None:
+    if not found:
+        print("no webhook deliveries")
+    for d in found[:SHOWN]:
+        status = f"HTTP {d.last_status}" if d.last_status else ""
+        print(
+            f"{d.id:>5}  {ts(d.created_at)}  {d.state:<8} {d.attempts:>2}x {d.event_type:<20} "
+            f"{d.url}  {status}"
+        )
+        if d.state != "sent" and (d.last_error or d.next_attempt_at):
+            due = f"next attempt {ts(d.next_attempt_at)}" if d.next_attempt_at else ""
+            print(f"       {due}{'; ' if due and d.last_error else ''}{d.last_error or ''}")
+    if len(found) > SHOWN:
+        print(f"… {len(found) - SHOWN} older deliveries (use --json for all)")
+
+
+def print_webhook_tests(results: list[dict[str, Any]]) -> None:
+    for r in results:
+        verdict = "ok" if r["ok"] else "FAILED"
+        print(f"{verdict:<6} {r['url']}  {r['status'] or 'no answer'}  {r['error'] or ''}".rstrip())
 
 
 # --- vendors -----------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingestd.errors import IngestdError
+from ingestd.events import EventType
 from ingestd.intervals import IN_CONFIG, parse_intervals
 
 T = TypeVar("T")
@@ -196,6 +197,40 @@ class HttpConfig:
             return self.public_url.rstrip("/")
         scheme = "https" if self.tls_cert_file else "http"
         return f"{scheme}://{self.listen}"
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """One ``[[webhooks]]`` receiver (docs/http.md#webhooks)."""
+
+    url: str
+    secret_file: Path
+    events: tuple[str, ...] = tuple(e.value for e in EventType if e is not EventType.TEST)
+    vendors: tuple[str, ...] | None = None  # None: every vendor's events
+
+    def wants(self, event: str, vendor: str | None) -> bool:
+        """Whether this receiver is sent ``event`` about ``vendor`` (an event about no vendor,
+        a failed delivery, goes to every receiver that takes its type)."""
+        if event not in self.events:
+            return False
+        return self.vendors is None or vendor is None or vendor in self.vendors
+
+    def secret(self) -> str:
+        """The ``whsec_`` secret from its file (``ingestd webhooks secret`` makes one)."""
+        try:
+            text = self.secret_file.read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(
+                f"cannot read secret_file {self.secret_file}: {e.strerror}",
+                key=f"webhooks {self.url!r}",
+            ) from None
+        if not text.startswith("whsec_") or len(text) < 20:
+            raise ConfigError(
+                f"secret_file {self.secret_file} does not hold a whsec_ secret "
+                "(make one with `ingestd webhooks secret`)",
+                key=f"webhooks {self.url!r}",
+            )
+        return text
 
 
 @dataclass(frozen=True)
@@ -376,6 +411,7 @@ class Config:
     imap: tuple[ImapAccount, ...]
     dns: DnsConfig
     http: HttpConfig
+    webhooks: tuple[WebhookConfig, ...]
     outbound: OutboundConfig
     notify: NotifyConfig
     policy: Policy
@@ -940,8 +976,8 @@ def _unknown_message(name: str, allowed: list[str], what: str) -> str:
 # --- the sections ---------------------------------------------------------------------------
 
 SECTIONS = (
-    "daemon", "database", "smtp", "imap", "dns", "http", "outbound", "notify", "policy",
-    "limits", "vendors",
+    "daemon", "database", "smtp", "imap", "dns", "http", "webhooks", "outbound", "notify",
+    "policy", "limits", "vendors",
 )  # fmt: skip
 # the sections whose scalar options INGESTD_<SECTION>_<KEY> overrides
 ENV_SECTIONS = (
@@ -1025,6 +1061,24 @@ def _parse_http(t: _Table) -> HttpConfig:
     t.finish()
     if (config.tls_cert_file is None) != (config.tls_key_file is None):
         raise t.error("tls_key_file", "tls_cert_file and tls_key_file go together; set both")
+    return config
+
+
+def _parse_webhook(t: _Table) -> WebhookConfig:
+    events = t.get(
+        "events",
+        _list(_choice(*(e.value for e in EventType if e is not EventType.TEST))),
+        WebhookConfig.events,
+    )
+    config = WebhookConfig(
+        url=t.get("url", _http_url, _REQUIRED),
+        secret_file=t.get("secret_file", _path, _REQUIRED),
+        events=tuple(events),
+        vendors=t.get("vendors", _optional(_list(_vendor_id)), None),
+    )
+    t.finish()
+    if not config.events:
+        raise t.error("events", "name at least one event")
     return config
 
 
@@ -1318,6 +1372,11 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     )
     dns = _parse_dns(section("dns"))
     http = _parse_http(section("http"))
+    webhook_tables = root.tables("webhooks")
+    webhooks = tuple(_parse_webhook(t) for t in webhook_tables)
+    _refuse_duplicates(
+        "webhook url", "url", [(w.url, t) for w, t in zip(webhooks, webhook_tables, strict=True)]
+    )
     outbound = _parse_outbound(section("outbound"), daemon.state_dir)
     notify_table = section("notify")
     notify = _parse_notify(notify_table)
@@ -1335,6 +1394,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     return Config(
         path=_cwd_path(file_path) if file_path is not None else None,
         daemon=daemon, database=database, smtp=smtp, imap=imap, dns=dns, http=http,
+        webhooks=webhooks,
         outbound=outbound,
         notify=notify, policy=policy, limits=limits, vendors=vendors,
     )  # fmt: skip

@@ -81,7 +81,7 @@ class Daemon:
         self.notifier = self.app.notifier
         self.pipeline.after = self.after_message
         self.outbox = self.app.outbox
-        self.jobs = Jobs(config, self.store, self.notifier, self.outbox)
+        self.jobs = Jobs(config, self.store, self.notifier, self.outbox, self.app.webhooks)
         self.scheduler: BackgroundScheduler | None = None
         self.queue = InboundQueue(queue_root(config))
         self.stopping = threading.Event()
@@ -185,7 +185,8 @@ class Daemon:
         """The notify stage, then an early outbox run so answers go out in seconds."""
         self.notifier.notify_safely(outcome, source=source)
         if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.modify_job("outbox", next_run_time=datetime.now(UTC))
+            for job in ("outbox", "webhooks"):
+                self.scheduler.modify_job(job, next_run_time=datetime.now(UTC))
 
     def imap_handler(self, raw: bytes, ref: MessageRef) -> Disposition:
         """An IMAP message goes through the pipeline before it is moved (docs/mail.md#mail-in).
@@ -349,6 +350,7 @@ class Daemon:
         else:
             self.config = fresh
             self.app.config = fresh
+            self.app.webhooks.config = fresh
             self.pipeline.config = fresh
             self.notifier.config = fresh
             self.outbox.config = fresh

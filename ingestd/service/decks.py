@@ -3,6 +3,7 @@ through ``messages``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -12,8 +13,11 @@ from ingestd import ingest
 from ingestd.db.clock import utcnow
 from ingestd.errors import UsageError
 from ingestd.ingest import ImportOutcome
+from ingestd.logs import kv
 from ingestd.service.app import App
 from ingestd.sheets.answers import Answers
+
+log = logging.getLogger("ingestd.service")
 
 
 def answers(
@@ -55,14 +59,16 @@ def import_deck(
     progress: Callable[[str], None] | None = None,
     sender: str | None = None,
     authentication: dict[str, Any] | None = None,
+    source: str = "cli",
 ) -> list[ImportOutcome]:
     """Import every deck of one file (csv, txt, xlsx, xls, ods, zip), each into its rate
     table; one outcome per deck (one refused outcome when the file cannot be read).
     ``received_at`` (default: now) pins "now" for notice periods; ``answers`` win over the
     vendor's configuration and profiles and are kept as the profile of each deck imported;
     ``progress`` is told each stage; ``sender`` is who the versions' provenance names (an API
-    key), ``authentication`` how they were proven."""
-    return ingest.import_file(
+    key), ``authentication`` how they were proven; ``source`` ("cli", "api") is what the
+    webhooks' events say."""
+    outcomes = ingest.import_file(
         app.store,
         app.config,
         vendor,
@@ -79,6 +85,11 @@ def import_deck(
         sender=sender,
         authentication=authentication,
     )
+    try:
+        app.webhooks.announce_imports([o.as_dict() for o in outcomes], source=source)
+    except Exception:  # the import stands; the log says what was not announced
+        log.exception(kv("webhook.announce_failed", vendor=vendor, file=file_name))
+    return outcomes
 
 
 def import_path(

@@ -55,6 +55,7 @@ def upload_deck(
         dry_run=dry_run,
         sender=key.label,
         authentication={"method": "api_key", "key": key.name, "scope": str(key.scope)},
+        source="api",
     )
     summaries = [o.as_dict() for o in outcomes]
     statuses = {o.status for o in outcomes}
