@@ -90,12 +90,25 @@ def write_export(
         raise ValueError(f"the {spec.kind} frame lacks the columns {missing}")
     table = opentwps_frame(frame, spec.kind, fmt, extended=extended)
     if fmt == "csv":
-        table.write_csv(out, line_terminator="\r\n", null_value="", quote_style="necessary")
+        _csv(table, out, header=True)
     elif fmt == "xlsx":
         _write_xlsx(table, spec.kind.value, out)
     else:
         _write_json(table, spec.kind.value, out)
     return table.height
+
+
+def write_csv(frame: pl.DataFrame, kind: Kind | str, out: BinaryIO, *, header: bool) -> int:
+    """``frame`` as OpenTWPS CSV, with or without the header line (a part of a streamed file)."""
+    table = opentwps_frame(frame, kind, "csv")
+    _csv(table, out, header=header)
+    return table.height
+
+
+def _csv(table: pl.DataFrame, out: BinaryIO, *, header: bool) -> None:
+    table.write_csv(
+        out, include_header=header, line_terminator="\r\n", null_value="", quote_style="necessary"
+    )
 
 
 def opentwps_frame(

@@ -10,7 +10,6 @@ import io
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -35,7 +34,6 @@ router = APIRouter(
 
 PAGE_ROWS = 1_000  # a JSON page unless the client asks for another size
 MAX_PAGE_ROWS = 10_000
-CSV_CHUNK_ROWS = 50_000  # rows encoded at a time while a CSV streams
 FRAMES_KEPT = 2  # versions' rows kept for the next page (a version never changes)
 MEDIA = {
     "csv": "text/csv; charset=utf-8",
@@ -169,14 +167,14 @@ def table_rows(
         version = table.current_version
     else:
         tables.version(app, table.vendor, version, table=table.name, kind=table.kind)
-    frame = FRAMES.get(app, table, version, when)
     name_of = f"{table.vendor}-{table.name}-{table.kind}-v{version}"
     if format == "csv":
         return StreamingResponse(
-            csv_chunks(frame, table.kind),
+            tables.csv_parts(app, table, version=version, at=when),
             media_type=MEDIA["csv"],
             headers={"Content-Disposition": f'attachment; filename="{name_of}.csv"'},
         )
+    frame = FRAMES.get(app, table, version, when)
     if format == "xlsx":
         out = io.BytesIO()
         tables.Rows(table, version, when, frame).write(out, "xlsx")
@@ -198,18 +196,6 @@ def table_rows(
         "next_cursor": cursor_text(version, following, when) if following < frame.height else None,
     }
     return document(body)
-
-
-def csv_chunks(frame: pl.DataFrame, kind: str) -> Iterator[bytes]:
-    """The OpenTWPS CSV of ``frame`` in pieces: the header, then ``CSV_CHUNK_ROWS`` at a time."""
-    for start in range(0, max(frame.height, 1), CSV_CHUNK_ROWS):
-        out = io.BytesIO()
-        part = opentwps_frame(frame.slice(start, CSV_CHUNK_ROWS), kind, "csv")
-        part.write_csv(
-            out, include_header=start == 0, line_terminator="\r\n", null_value="",
-            quote_style="necessary",
-        )  # fmt: skip
-        yield out.getvalue()
 
 
 @router.get("/tables/{vendor}/{kind}/{name}/diff", summary="What changed between two versions")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import openpyxl
 import pytest
@@ -226,6 +226,13 @@ def test_rows_in_json_pages_add_up_to_the_csv_and_the_xlsx(imported):
     assert sheet.max_row == 27
     # the version's own export through the service is byte for byte the streamed CSV
     assert text.content == tables.export(imported.app, "acme", fmt="csv")
+    with imported.client("reader") as c:
+        old = c.get(link, params={"format": "csv", "version": 1, "at": "2099-01-01"})
+        empty = c.get(link, params={"format": "csv", "at": "2000-01-01"})
+    moment = datetime(2099, 1, 1)
+    assert old.content == tables.export(imported.app, "acme", fmt="csv", version=1, at=moment)
+    assert old.text.count("\r\n") == 26  # the header and version 1's 25 codes
+    assert empty.text.startswith("Prefix E164,") and empty.text.count("\r\n") == 1
 
 
 def test_a_cursor_pins_its_version_while_new_versions_arrive(imported):
