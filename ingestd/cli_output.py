@@ -377,6 +377,16 @@ def print_check_config(report: dict[str, Any], config: Config, *, connect: bool)
               f"({dkim['algorithm']})")  # fmt: skip
     else:
         print("outgoing mail not DKIM-signed ([outbound] dkim_domain/selector/key_file unset)")
+    http = report["http"]
+    if http.get("error"):
+        print(f"HTTP NOT servable: {http['error']}")
+    elif http["serving"]:
+        print(f"HTTP on {http['listen']}" + (" with TLS" if http["tls"] else ""))
+    for hook in report["webhooks"]:
+        if hook.get("error"):
+            print(f"webhook {hook['url']} NOT usable: {hook['error']}")
+        else:
+            print(f"webhook {hook['url']}: {', '.join(hook['events'])}")
     if not connect and config.imap:
         print(f"{len(config.imap)} IMAP accounts not contacted (--connect logs in to them)")
     for check in report.get("imap", []):

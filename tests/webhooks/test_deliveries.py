@@ -169,9 +169,7 @@ def test_receivers_get_only_their_events_and_vendors(tmp_path, sqlite_url, recei
 
 def test_mail_is_told_as_its_imports_or_as_quarantined(tmp_path, sqlite_url, receivers, key):
     receiver, secret = receivers()
-    app, opened = open_app(
-        tmp_path, sqlite_url, receiver_toml(tmp_path, receiver, secret), pin=key
-    )
+    app, opened = open_app(tmp_path, sqlite_url, receiver_toml(tmp_path, receiver, secret), pin=key)
     try:
         good = messages.import_message(app, signed(rate_message([("r.csv", deck(("44", "0.1")))]),
                                                     key))  # fmt: skip
