@@ -4,7 +4,6 @@ the IMAP accounts; a check of the configuration; the database schema."""
 from __future__ import annotations
 
 import ssl
-
 from typing import Any
 
 import sqlalchemy.exc

@@ -187,7 +187,7 @@ def test_mail_is_told_as_its_imports_or_as_quarantined(tmp_path, sqlite_url, rec
 
 
 def test_an_event_announced_twice_is_stored_once(setup):
-    app, receiver = setup
+    app, _receiver = setup
     outcomes = decks.import_deck(app, "acme", deck(("4420", "0.01")), file_name="v1.csv")
     assert app.webhooks.announce_imports([o.as_dict() for o in outcomes], source="cli") == 0
     assert len(app.webhooks.list()) == 2
