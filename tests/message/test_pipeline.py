@@ -1115,7 +1115,8 @@ def test_a_hundred_thousand_parts_are_held_without_parsing_them(tmp_path, key):
     took = time.monotonic() - started
     outcome = as_json(done)
     assert (done.returncode, outcome["reason"]) == (1, "too_many_parts")
-    assert re.search(r"10\d,\d{3} MIME boundary lines, more than 10,000 \(limit\)",
-                     outcome["message"]), outcome["message"]
+    assert re.search(
+        r"10\d,\d{3} MIME boundary lines, more than 10,000 \(limit\)", outcome["message"]
+    ), outcome["message"]
     assert [s["reason"] for s in outcome["skipped"]] == ["too_many_parts"]  # nothing walked
     print(f"100,000 MIME parts held in {took:.1f} s")

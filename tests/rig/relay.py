@@ -68,5 +68,3 @@ class Relay:
             email.message_from_bytes(raw, policy=policy.SMTP)["Message-ID"]
             for _, _, raw in self.handler.received
         )
-
-

@@ -801,8 +801,7 @@ CODE_CHANGES = {
 }
 
 
-CODE_CHANGES_WAIT = {
-}
+CODE_CHANGES_WAIT = {}
 
 
 @pytest.mark.parametrize(
