@@ -189,6 +189,7 @@ class HttpConfig:
     max_body_size: int = 50 * 1024 * 1024  # a request body (a deck upload) larger is 413
     rate_limit: int = 600  # requests a minute per client (API key, else address); 0 = none
     max_connections: int = 100  # open at once; more are answered 503
+    upload_wait: float = 5.0  # seconds an upload's answer waits for its import, then 202
 
     @property
     def base_url(self) -> str:
@@ -1057,6 +1058,7 @@ def _parse_http(t: _Table) -> HttpConfig:
         max_body_size=t.get("max_body_size", _size_conv, d.max_body_size),
         rate_limit=t.get("rate_limit", _integer(lo=0), d.rate_limit),
         max_connections=t.get("max_connections", _integer(lo=1), d.max_connections),
+        upload_wait=t.get("upload_wait", _duration_conv(hi=600), d.upload_wait),
     )
     t.finish()
     if (config.tls_cert_file is None) != (config.tls_key_file is None):

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, UploadFile
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
 
 from ingestd.config import name_problem
+from ingestd.ingest import ImportOutcome
 from ingestd.logs import kv
 from ingestd.service import decks
 from ingestd.service.apikeys import ApiKey, Scope
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["decks"])
 @router.post("/decks", summary="Import a rate deck", status_code=200)
 def upload_deck(
     file: UploadFile,
+    request: Request,
     app: Annotated[App, Depends(application)],
     key: Annotated[ApiKey, Depends(requires(Scope.UPLOAD))],
     vendor: Annotated[str | None, Form()] = None,
@@ -36,27 +38,59 @@ def upload_deck(
     dry_run: Annotated[bool, Form()] = False,
 ) -> Any:
     """One file (csv, txt, xlsx, xls, ods or a zip of them), each deck into its rate table.
-    200 with every deck's summary when something was imported (or was already, or a dry run
-    says what would be); 409 when a guard holds a deck for a person; 422 when every deck was
-    refused, with the reason."""
+    201 with every deck's summary when a version was written, 200 when it was there already
+    or a dry run says what would be; 409 when a guard holds a deck for a person; 422 when every
+    deck was refused, with the reason; 202 with a link to that answer when the import takes
+    longer than ``[http] upload_wait``."""
     named = vendor_for_upload(key, vendor)
     if problem := name_problem(named, "a vendor id"):
         raise Problem(422, problem, kind="invalid_request")
     data = file.file.read()
     log.info(kv("http.upload", key=key.name, vendor=named, file=file.filename, size=len(data)))
-    outcomes = decks.import_deck(
-        app,
-        named,
-        data,
-        file_name=file.filename or "upload",
-        table=table,
-        kind=kind,
-        mode=mode,
-        dry_run=dry_run,
-        sender=key.label,
-        authentication={"method": "api_key", "key": key.name, "scope": str(key.scope)},
-        source="api",
-    )
+
+    def work() -> list[ImportOutcome]:
+        return decks.import_deck(
+            app,
+            named,
+            data,
+            file_name=file.filename or "upload",
+            table=table,
+            kind=kind,
+            mode=mode,
+            dry_run=dry_run,
+            sender=key.label,
+            authentication={"method": "api_key", "key": key.name, "scope": str(key.scope)},
+            source="api",
+        )
+
+    job = request.app.state.uploads.submit(key.name, work)
+    try:
+        outcomes = job.future.result(timeout=app.config.http.upload_wait)
+    except TimeoutError:
+        link = f"/api/v1/uploads/{job.id}"
+        body = {"status": "running", "upload": job.id, "link": link}
+        return document(body, 202, headers={"Location": link})
+    return answer(outcomes)
+
+
+@router.get("/uploads/{upload_id}", summary="The answer of an upload that took long")
+def upload_answer(
+    upload_id: str,
+    request: Request,
+    key: Annotated[ApiKey, Depends(requires(Scope.UPLOAD))],
+) -> Any:
+    """202 while the import runs; then what ``POST /decks`` would have answered."""
+    job = request.app.state.uploads.get(upload_id)
+    if job is None or (job.key != key.name and key.scope is not Scope.ADMIN):
+        raise Problem(404, f"no upload {upload_id} (answers are kept an hour)", kind="no_upload")
+    if not job.future.done():
+        link = f"/api/v1/uploads/{job.id}"
+        return document({"status": "running", "upload": job.id, "link": link}, 202)
+    return answer(job.future.result())
+
+
+def answer(outcomes: list[ImportOutcome]) -> Any:
+    """The import's answer: the summaries with the status that says what became of them."""
     summaries = [o.as_dict() for o in outcomes]
     statuses = {o.status for o in outcomes}
     done = {ImportStatus.IMPORTED, ImportStatus.DUPLICATE, ImportStatus.DRY_RUN}

@@ -16,6 +16,7 @@ from ingestd.logs import kv
 from ingestd.service.app import App
 from ingestd.web import api_decks, api_messages, api_tables, health, problems
 from ingestd.web.limits import BodyLimit, RateLimit
+from ingestd.web.uploads import Uploads
 
 log = logging.getLogger("ingestd.http")
 
@@ -37,6 +38,7 @@ def build(app: App, http: HttpConfig, *, queue: InboundQueue | None = None) -> F
     )
     web.state.ingestd = app
     web.state.queue = queue
+    web.state.uploads = Uploads()
     problems.install(web)
     for module in (api_tables, api_decks, api_messages, health):
         web.include_router(module.router)

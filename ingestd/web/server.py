@@ -48,6 +48,7 @@ class HttpServer:
             timeout_graceful_shutdown=max(1, round(config.daemon.stop_timeout)),
             limit_concurrency=self.http.max_connections,
         )
+        self.web = settings.app
         self.server = QuietServer(settings)
         self.task: asyncio.Task | None = None
 
@@ -63,11 +64,16 @@ class HttpServer:
         if self.task is None:
             return
         self.server.should_exit = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         try:
             await asyncio.wait_for(asyncio.shield(self.task), timeout)
         except TimeoutError:
             self.server.force_exit = True
             await asyncio.wait_for(self.task, 5)
+        # an upload answered 202 may still be importing: it gets what is left of the timeout
+        uploads = self.web.state.uploads
+        await asyncio.to_thread(uploads.close, max(0.0, deadline - loop.time()))
 
 
 def bind(listen: str) -> socket.socket:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from datetime import date, datetime, timedelta
 
 import openpyxl
@@ -319,3 +320,34 @@ def test_openapi_document_and_docs(api):
         and "/api/v1/tables/{vendor}/{kind}/{name}/rows" in (spec["paths"])
     )
     assert docs.status_code == 200 and "openapi.json" in docs.text
+
+
+def test_an_upload_that_takes_long_is_202_with_a_link_to_its_answer(tmp_path, sqlite_url):
+    from .conftest import serve
+
+    http = 'listen = "127.0.0.1:0"\nrate_limit = 0\nmax_body_size = "8MB"\nupload_wait = "1ms"'
+    served = serve(tmp_path, sqlite_url, http)
+    api = next(served)
+    try:
+        with api.client("acme-upload") as c:
+            accepted = upload(c, grid_csv(deck(20_000)), name="big.csv")
+            assert accepted.status_code == 202, accepted.text
+            link = accepted.json()["link"]
+            assert accepted.headers["location"] == link and link.startswith("/api/v1/uploads/upl_")
+            with api.client("reader") as other:
+                assert other.get(link).status_code == 403  # a read key cannot upload
+            api.key("beta-upload", "upload", vendor="beta")
+            with api.client("beta-upload") as other:
+                assert_problem(other.get(link), 404, "no_upload")  # not its upload
+            for _ in range(600):
+                done = c.get(link)
+                if done.status_code != 202:
+                    break
+                time.sleep(0.1)
+            assert done.status_code == 201, done.text
+            assert done.json()["decks"][0]["version"] == 1
+            assert_problem(c.get("/api/v1/uploads/upl_nothing"), 404, "no_upload")
+        with api.client("admin") as c:
+            assert c.get(link).status_code == 201  # an admin may ask too
+    finally:
+        served.close()
