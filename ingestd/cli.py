@@ -25,7 +25,17 @@ from ingestd.db.clock import utcnow
 from ingestd.errors import IngestdError, RefusedError, UsageError
 from ingestd.logs import KvFormatter, kv
 from ingestd.rates.model import Kind
-from ingestd.service import App, decks, messages, outbox, status, tables, vendors
+from ingestd.service import (
+    App,
+    apikeys,
+    decks,
+    messages,
+    outbox,
+    status,
+    tables,
+    vendors,
+    webhooks,
+)
 from ingestd.sheets.dates import DATE_RANGE
 
 if TYPE_CHECKING:
@@ -126,7 +136,8 @@ def _command_name(args: argparse.Namespace | None) -> str:
     action = getattr(args, "action", None)
     if args.command == "vendor":
         return f"vendor {args.subject} {action}"
-    return f"{args.command} {action}" if args.command in ("quarantine", "outbox") else args.command
+    with_action = ("quarantine", "outbox", "apikey", "webhooks")
+    return f"{args.command} {action}" if args.command in with_action else args.command
 
 
 # --- arguments ---------------------------------------------------------------------------------
@@ -334,7 +345,25 @@ def build_parser() -> argparse.ArgumentParser:
         "fingerprint", nargs="?", help="one profile (default: all the vendor's profiles)"
     )
 
-    command("run", cmd_run, "the daemon (SMTP, IMAP, pipeline)", json_output=False)
+    p = command("apikey", cmd_apikey, "keys of the HTTP API: create one, list them, revoke one")
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("name", nargs="?", type=_name("a key name"), help="create/revoke: the key")
+    p.add_argument(
+        "--scope",
+        choices=["read", "upload", "admin"],
+        help="create: read the tables, upload one vendor's decks, or everything",
+    )
+    p.add_argument(
+        "--vendor", type=_name("a vendor id"), help="create: the one vendor of an upload key"
+    )
+    p.add_argument("--all", action="store_true", help="list: also revoked keys")
+
+    p = command("webhooks", cmd_webhooks, "webhook deliveries: a secret, list, retry, test")
+    p.add_argument("action", choices=["secret", "list", "retry", "test"])
+    p.add_argument("id", type=_whole(ID_MAX), nargs="?", help="retry: the delivery")
+    p.add_argument("--state", help="list: only pending, sent or failed deliveries")
+
+    command("run", cmd_run, "the daemon (SMTP, IMAP, pipeline, HTTP)", json_output=False)
     return parser
 
 
@@ -645,6 +674,68 @@ def cmd_vendor(args: argparse.Namespace, config: Config) -> int:
         out.print_json([p.as_dict() for p in found])
     else:
         out.print_profiles(args.vendor, found)
+    return 0
+
+
+def cmd_apikey(args: argparse.Namespace, config: Config) -> int:
+    """``ingestd apikey create NAME --scope S [--vendor V] | list | revoke NAME``
+    (docs/http.md#keys)."""
+    if args.action != "list" and args.name is None:
+        raise UsageError(f"say which key to {args.action}: its name")
+    if args.action != "create" and (args.scope or args.vendor):
+        raise UsageError("--scope and --vendor are for create")
+    if args.action == "create" and args.scope is None:
+        raise UsageError("say what the key may do: --scope read, upload or admin")
+    with App.open(config) as app:
+        if args.action == "create":
+            key, token = apikeys.create(app, args.name, args.scope, vendor=args.vendor)
+            if args.json:
+                out.print_json({**key.as_dict(), "token": token})
+            else:
+                out.print_apikey_created(key, token)
+            return 0
+        if args.action == "revoke":
+            key = apikeys.revoke(app, args.name)
+            if args.json:
+                out.print_json(key.as_dict())
+            else:
+                print(f"revoked key {key.name} ({key.prefix}…): it no longer works")
+            return 0
+        found = apikeys.keys(app, revoked=args.all)
+    if args.json:
+        out.print_json([k.as_dict() for k in found])
+    else:
+        out.print_apikeys(found)
+    return 0
+
+
+def cmd_webhooks(args: argparse.Namespace, config: Config) -> int:
+    """``ingestd webhooks secret | list [--state S] | retry ID | test`` (docs/http.md#webhooks)."""
+    if args.action == "retry" and args.id is None:
+        raise UsageError("say which delivery to retry: its id")
+    if args.action != "retry" and args.id is not None:
+        raise UsageError(f"webhooks {args.action} takes no id")
+    if args.action != "list" and args.state is not None:
+        raise UsageError("--state is for list")
+    if args.action == "secret":
+        secret = webhooks.new_secret()
+        out.print_json({"secret": secret}) if args.json else print(secret)
+        return 0
+    with App.open(config) as app:
+        if args.action == "test":
+            results = webhooks.test(app)
+            out.print_json(results) if args.json else out.print_webhook_tests(results)
+            return 0 if all(r["ok"] for r in results) else 1
+        if args.action == "retry":
+            found = webhooks.retry(app, args.id)
+            if args.json:
+                out.print_json(found.as_dict())
+            else:
+                print(f"webhook delivery {found.id} ({found.event_type} to {found.url}) is due "
+                      "now: the daemon sends it at its next webhooks run")  # fmt: skip
+            return 0
+        found = webhooks.deliveries(app, args.state)
+    out.print_json([d.as_dict() for d in found]) if args.json else out.print_deliveries(found)
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ingestd.ingest import ImportOutcome
 from ingestd.rates.model import iso, spec_for
 from ingestd.rates.schema import canonical_decimal
+from ingestd.service.apikeys import ApiKey
 from ingestd.states import HeldState, OutboxState
 
 if TYPE_CHECKING:  # the mail modules load only for the commands that use them
@@ -22,6 +23,7 @@ if TYPE_CHECKING:  # the mail modules load only for the commands that use them
     from ingestd.message.outcome import MessageOutcome
     from ingestd.rates.profiles import Profile
     from ingestd.service.tables import Lookup, Rollback, TableDiff, TableVersions
+    from ingestd.webhooks.deliveries import Delivery
 
 SHOWN = 50  # rows of a list printed for people; --json gives all
 
@@ -375,6 +377,16 @@ def print_check_config(report: dict[str, Any], config: Config, *, connect: bool)
               f"({dkim['algorithm']})")  # fmt: skip
     else:
         print("outgoing mail not DKIM-signed ([outbound] dkim_domain/selector/key_file unset)")
+    http = report["http"]
+    if http.get("error"):
+        print(f"HTTP NOT servable: {http['error']}")
+    elif http["serving"]:
+        print(f"HTTP on {http['listen']}" + (" with TLS" if http["tls"] else ""))
+    for hook in report["webhooks"]:
+        if hook.get("error"):
+            print(f"webhook {hook['url']} NOT usable: {hook['error']}")
+        else:
+            print(f"webhook {hook['url']}: {', '.join(hook['events'])}")
     if not connect and config.imap:
         print(f"{len(config.imap)} IMAP accounts not contacted (--connect logs in to them)")
     for check in report.get("imap", []):
@@ -416,6 +428,52 @@ def print_outbox_retry(entry: OutboxEntry) -> None:
         f"outbox message {entry.id} ({entry.purpose} to {', '.join(entry.recipients)}) "
         "is due now: the daemon sends it at its next outbox run"
     )
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+def print_apikey_created(key: ApiKey, token: str) -> None:
+    bound = f" for vendor {key.vendor}" if key.vendor else ""
+    print(f"created {key.scope} key {key.name}{bound}; its token (shown only now):")
+    print(token)
+
+
+def print_apikeys(keys: list[ApiKey]) -> None:
+    if not keys:
+        print("no API keys (ingestd apikey create NAME --scope read|upload|admin)")
+    for k in keys:
+        state = (
+            f"revoked {ts(k.revoked_at)}"
+            if k.revoked_at
+            else (f"last used {ts(k.last_used_at)}" if k.last_used_at else "never used")
+        )
+        print(f"{k.name:<24} {k.scope:<7} {k.vendor or '-':<16} {k.prefix}…  {state}")
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+def print_deliveries(found: list[Delivery]) -> None:
+    if not found:
+        print("no webhook deliveries")
+    for d in found[:SHOWN]:
+        status = f"HTTP {d.last_status}" if d.last_status else ""
+        print(
+            f"{d.id:>5}  {ts(d.created_at)}  {d.state:<8} {d.attempts:>2}x {d.event_type:<20} "
+            f"{d.url}  {status}"
+        )
+        if d.state != "sent" and (d.last_error or d.next_attempt_at):
+            due = f"next attempt {ts(d.next_attempt_at)}" if d.next_attempt_at else ""
+            print(f"       {due}{'; ' if due and d.last_error else ''}{d.last_error or ''}")
+    if len(found) > SHOWN:
+        print(f"… {len(found) - SHOWN} older deliveries (use --json for all)")
+
+
+def print_webhook_tests(results: list[dict[str, Any]]) -> None:
+    for r in results:
+        verdict = "ok" if r["ok"] else "FAILED"
+        print(f"{verdict:<6} {r['url']}  {r['status'] or 'no answer'}  {r['error'] or ''}".rstrip())
 
 
 # --- vendors -----------------------------------------------------------------------------------

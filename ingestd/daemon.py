@@ -42,11 +42,12 @@ from ingestd.intake.imap.poller import ImapPoller
 from ingestd.intake.queue import InboundQueue, QueueItem
 from ingestd.intake.smtp import SmtpListener, start_smtp
 from ingestd.logs import kv as _kv
-from ingestd.message.notify import Notifier
 from ingestd.message.outcome import MessageOutcome
-from ingestd.message.pipeline import Pipeline, TemporaryFailure
+from ingestd.message.pipeline import TemporaryFailure
 from ingestd.rates.store import Store
 from ingestd.scheduler import OUTBOX_INTERVAL, Jobs, build_scheduler
+from ingestd.service.app import App
+from ingestd.web.server import HttpServer
 
 log = logging.getLogger("ingestd.daemon")
 
@@ -74,18 +75,21 @@ class Daemon:
         self.config = config
         self.store = Store(config.database.url)
         self.store.require_schema(auto_upgrade=self.store.dialect == "sqlite")
-        self.pipeline = Pipeline(config, self.store)
+        # the application the HTTP server answers with; its pipeline is the queue worker's
+        self.app = App(config, self.store, deliver=False)
+        self.pipeline = self.app.pipeline
         self.health = DatabaseHealth(self.store)
-        self.notifier = Notifier(config, self.store)
+        self.notifier = self.app.notifier
         self.pipeline.after = self.after_message
-        self.outbox = self.notifier.outbox
-        self.jobs = Jobs(config, self.store, self.notifier, self.outbox)
+        self.outbox = self.app.outbox
+        self.jobs = Jobs(config, self.store, self.notifier, self.outbox, self.app.webhooks)
         self.scheduler: BackgroundScheduler | None = None
         self.queue = InboundQueue(queue_root(config))
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.threads: list[threading.Thread] = []
         self.listener: SmtpListener | None = None
+        self.http: HttpServer | None = None
         self.abandoned: list[str] = []  # what was still at work when the stop timeout ran out
 
     # --- the parts --------------------------------------------------------------------------
@@ -182,7 +186,8 @@ class Daemon:
         """The notify stage, then an early outbox run so answers go out in seconds."""
         self.notifier.notify_safely(outcome, source=source)
         if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.modify_job("outbox", next_run_time=datetime.now(UTC))
+            for job in ("outbox", "webhooks"):
+                self.scheduler.modify_job(job, next_run_time=datetime.now(UTC))
 
     def imap_handler(self, raw: bytes, ref: MessageRef) -> Disposition:
         """An IMAP message goes through the pipeline before it is moved (docs/mail.md#mail-in).
@@ -250,11 +255,15 @@ class Daemon:
                 self.config, self.queue, on_queued=lambda item: self.wake.set(),
                 precheck=self.precheck, sockets=passed,
             )  # fmt: skip
+        if self.config.http.listen:
+            self.http = HttpServer(self.config, self.app, queue=self.queue)
+            await self.http.start()
         port = self.listener.port if self.listener else None
         log.info(
             _kv(
                 "daemon.ready",
                 smtp_port=port,
+                http_port=self.http.port if self.http else None,
                 imap_accounts=len(self.config.imap),
                 queue=self.queue.pending(),
             )
@@ -281,6 +290,11 @@ class Daemon:
         self.wake.set()
         if self.listener is not None:
             self.listener.begin_stop()
+        http = (
+            asyncio.create_task(self.http.stop(max(0.0, deadline - loop.time())))
+            if self.http is not None
+            else None
+        )
         scheduler = self.scheduler
         assert scheduler is not None
         # a delivery or purge in progress finishes before the store closes; not to_thread:
@@ -295,6 +309,8 @@ class Daemon:
         if self.listener is not None:
             await self.listener.drained(max(0.0, deadline - loop.time()))
             await self.listener.close(timeout=0)
+        if http is not None:
+            await http
         self.abandoned = [t.name for t in busy if t.is_alive()]
         if self.abandoned:
             log.warning(
@@ -334,6 +350,8 @@ class Daemon:
             log.error(_kv("daemon.reload_failed", error=str(e)))
         else:
             self.config = fresh
+            self.app.config = fresh
+            self.app.webhooks.config = fresh
             self.pipeline.config = fresh
             self.notifier.config = fresh
             self.outbox.config = fresh

@@ -2,6 +2,7 @@
 periodic work"):
 
 - ``outbox``      every ``OUTBOX_INTERVAL``: notify rows a crash left behind, deliver what is due;
+- ``webhooks``    every ``OUTBOX_INTERVAL``: send the webhook deliveries that are due;
 - ``activation``  every ``ACTIVATION_INTERVAL``: log the future-dated rates that took effect
                   since the last run (docs/semantics.md#rate-semantics "Several rates per code");
 - ``digest``      daily at ``DIGEST_AT`` UTC: one message to the rates team listing what took
@@ -56,6 +57,7 @@ from ingestd.rates.model import Kind, iso
 from ingestd.rates.schema import RATE_TABLES, rate_tables, versions
 from ingestd.rates.store import Store
 from ingestd.states import Purpose
+from ingestd.webhooks.deliveries import Webhooks
 
 log = logging.getLogger("ingestd.scheduler")
 
@@ -159,6 +161,7 @@ class Jobs:
     store: Store
     notifier: Notifier
     outbox: Outbox
+    webhooks: Webhooks | None = None
     now: Callable[[], datetime] = utcnow
     activation_interval: timedelta = timedelta(seconds=ACTIVATION_INTERVAL)
     # the end of the last activation window that was scanned; in memory only: after a restart
@@ -181,6 +184,12 @@ class Jobs:
         both keep their own clocks, which their own tests control)."""
         self.notifier.catch_up()
         self.outbox.deliver_due()
+
+    def webhooks_run(self, now: datetime | None = None) -> None:
+        """Send the webhook deliveries that are due (its own job: a receiver that does not
+        answer never holds up the mail)."""
+        if self.webhooks is not None and self.config.webhooks:
+            self.webhooks.deliver_due()
 
     def activation(self, now: datetime | None = None) -> list[Activation]:
         """Log, per table, the rates that took effect since the last run; the window only moves
@@ -427,7 +436,7 @@ def build_scheduler(
     *,
     outbox_interval: float = OUTBOX_INTERVAL,
 ) -> BackgroundScheduler:
-    """The scheduler with the five jobs, not started: the daemon calls ``start()`` once its
+    """The scheduler with the six jobs, not started: the daemon calls ``start()`` once its
     store is ready and ``shutdown(wait=True)`` on stop, so a purge or delivery in progress
     finishes before the store is closed.
 
@@ -449,6 +458,7 @@ def build_scheduler(
         )
 
     every("outbox", jobs.outbox_run, outbox_interval)
+    every("webhooks", jobs.webhooks_run, outbox_interval)
     every("activation", jobs.activation, jobs.activation_interval.total_seconds())
     daily("digest", jobs.digest, DIGEST_AT)
     every("notices", jobs.notices, min(jobs.config.notify.unauthenticated_digest, NOTICES_INTERVAL))

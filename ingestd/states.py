@@ -89,6 +89,14 @@ class SourceClass(StrEnum):
     SYSTEM = "system"  # ingestd itself
 
 
+class WebhookState(StrEnum):
+    """``webhook_deliveries.state``: one event for one receiver."""
+
+    PENDING = "pending"
+    SENT = "sent"  # the receiver answered 2xx
+    FAILED = "failed"  # given up: refused for good, or 24 hours of retries
+
+
 class Purpose(StrEnum):
     """Why ingestd sends a message (``outbox.purpose``, the ``X-Ingestd-Purpose`` header)."""
 

@@ -504,3 +504,30 @@ def test_a_name_as_long_as_the_schema_holds_works_and_a_longer_one_is_refused(db
         _one_line(p, 2, f"argument {option}:", "100 characters, at most 64")
         p = _ingestd("versions", *[x for kv in args.items() for x in kv], env=env, cwd=tmp_path)
         _one_line(p, 2, f"argument {option}:", "at most 64")
+
+
+def test_apikey_create_list_revoke(cli):
+    code, made = js(cli, "apikey", "create", "billing", "--scope", "read")
+    assert code == 0 and made["token"].startswith("ingestd_") and made["scope"] == "read"
+    code, out = cli("apikey", "create", "acme-drop", "--scope", "upload", "--vendor", "acme")
+    token = out.strip().splitlines()[-1]
+    assert code == 0 and token.startswith("ingestd_") and "shown only now" in out
+    code, listed = js(cli, "apikey", "list")
+    assert [(k["name"], k["scope"], k["vendor"]) for k in listed] == [
+        ("acme-drop", "upload", "acme"), ("billing", "read", None),
+    ]  # fmt: skip
+    assert made["token"] not in json.dumps(listed) and token not in json.dumps(listed)
+    assert cli("apikey", "revoke", "billing")[0] == 0
+    assert [k["name"] for k in js(cli, "apikey", "list")[1]] == ["acme-drop"]
+    code, out = cli("apikey", "list", "--all")
+    assert "revoked" in out and "billing" in out
+    for args, words in [
+        (("apikey", "create", "x"), "--scope"),
+        (("apikey", "create", "y", "--scope", "upload"), "--vendor"),
+        (("apikey", "revoke"), "its name"),
+        (("apikey", "list", "--scope", "read"), "for create"),
+    ]:
+        code, out = cli(*args)
+        assert code == 2 and words in out and "Traceback" not in out, (args, out)
+    code, out = cli("apikey", "revoke", "nobody")
+    assert code == 1 and "no key named 'nobody'" in out

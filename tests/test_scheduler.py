@@ -251,6 +251,7 @@ def test_a_failing_job_is_logged_and_the_scheduler_keeps_running(jobs, caplog):
         assert scheduler.running
         assert {j.id for j in scheduler.get_jobs()} == {
             "outbox",
+            "webhooks",
             "activation",
             "digest",
             "notices",

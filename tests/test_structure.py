@@ -114,9 +114,18 @@ def test_late_and_type_checking_imports_count(tmp_path):
 def test_the_front_ends_and_the_stores_sit_where_the_architecture_says():
     """The database layer and the message's life never reach up to a front end."""
     graph = import_graph()
-    front = {"ingestd.cli", "ingestd.daemon"}
+    front = {"ingestd.cli", "ingestd.cli_output", "ingestd.daemon"}
+    web = {name for name in graph if name == "ingestd.web" or name.startswith("ingestd.web.")}
+    assert {"ingestd.web.app", "ingestd.web.server"} <= web  # the finder sees the package
     for name, imported in graph.items():
-        if name.startswith(("ingestd.db", "ingestd.message", "ingestd.rates", "ingestd.sheets")):
+        lower = ("ingestd.db", "ingestd.message", "ingestd.rates", "ingestd.sheets")
+        if name.startswith((*lower, "ingestd.service")):
+            assert not imported & (front | web), name
+        if name in web:
+            # the HTTP face reaches the work through the application layer, like the CLI
+            assert not any(m.startswith(("ingestd.message", "ingestd.mail")) for m in imported), (
+                name
+            )
             assert not imported & front, name
         if name.startswith("ingestd.db"):
             assert all(

@@ -35,6 +35,7 @@ from ingestd.config.model import (
     DaemonConfig,
     DatabaseConfig,
     DnsConfig,
+    HttpConfig,
     ImapAccount,
     Limits,
     NotifyConfig,
@@ -44,6 +45,7 @@ from ingestd.config.model import (
     Subscriber,
     TableRule,
     Vendor,
+    WebhookConfig,
     read_secret,
 )
 from ingestd.config.names import NAME_LENGTH, name_problem
@@ -57,6 +59,7 @@ __all__ = [
     "DaemonConfig",
     "DatabaseConfig",
     "DnsConfig",
+    "HttpConfig",
     "ImapAccount",
     "Limits",
     "NotifyConfig",
@@ -66,6 +69,7 @@ __all__ = [
     "Subscriber",
     "TableRule",
     "Vendor",
+    "WebhookConfig",
     "default_config_path",
     "describe",
     "format_duration",

@@ -17,6 +17,7 @@ from ingestd.config.sections import (
     parse_daemon,
     parse_database,
     parse_dns,
+    parse_http,
     parse_imap,
     parse_limits,
     parse_notify,
@@ -24,6 +25,7 @@ from ingestd.config.sections import (
     parse_policy,
     parse_smtp,
     parse_vendor,
+    parse_webhook,
 )
 from ingestd.config.table import TomlTable
 
@@ -33,11 +35,13 @@ DEFAULT_CONFIG = Path("config/ingestd.toml")
 VENDORS_DIR = "vendors.d"  # next to the main file: one TOML file per vendor
 
 SECTIONS = (
-    "daemon", "database", "smtp", "imap", "dns", "outbound", "notify", "policy", "limits",
-    "vendors",
+    "daemon", "database", "smtp", "imap", "dns", "http", "webhooks", "outbound", "notify",
+    "policy", "limits", "vendors",
 )  # fmt: skip
 # the sections whose scalar options INGESTD_<SECTION>_<KEY> overrides
-ENV_SECTIONS = ("daemon", "database", "smtp", "dns", "outbound", "notify", "policy", "limits")
+ENV_SECTIONS = (
+    "daemon", "database", "smtp", "dns", "http", "outbound", "notify", "policy", "limits",
+)  # fmt: skip
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path | None:
@@ -101,6 +105,12 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         "imap account", "name", [(a.name, t) for a, t in zip(imap, imap_tables, strict=True)]
     )
     dns = parse_dns(section("dns"))
+    http = parse_http(section("http"))
+    webhook_tables = root.tables("webhooks")
+    webhooks = tuple(parse_webhook(t) for t in webhook_tables)
+    _refuse_duplicates(
+        "webhook url", "url", [(w.url, t) for w, t in zip(webhooks, webhook_tables, strict=True)]
+    )
     outbound = parse_outbound(section("outbound"), daemon.state_dir)
     notify_table = section("notify")
     notify = parse_notify(notify_table)
@@ -118,7 +128,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     return Config(
         path=cwd_path(file_path) if file_path is not None else None,
         daemon=daemon, database=database, smtp=smtp, imap=imap, dns=dns, outbound=outbound,
-        notify=notify, policy=policy, limits=limits, vendors=vendors,
+        notify=notify, policy=policy, limits=limits, vendors=vendors, http=http,
+        webhooks=webhooks,
     )  # fmt: skip
 
 

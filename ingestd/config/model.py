@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from ingestd.config.error import ConfigError
 from ingestd.config.names import name_problem
+from ingestd.events import EventType
 
 NOTICE_CHANGES = ("increase", "decrease", "new", "removal", "interval_change")
 NO_ENTRIES: Mapping[str, Any] = MappingProxyType({})
@@ -132,6 +133,65 @@ class ImapAccount:
         if secret is None:
             raise ConfigError("no password_file or password_env", key=f"imap {self.name!r}")
         return secret
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """``[http]``: the API, health and metrics (docs/http.md#server)."""
+
+    listen: str = ""  # "" = no HTTP server; the example configuration serves 127.0.0.1:8025
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    public_url: str | None = None  # how links in mail and webhooks name this server
+    max_body_size: int = 50 * 1024 * 1024  # a request body (a deck upload) larger is 413
+    rate_limit: int = 600  # requests a minute per client (API key, else address); 0 = none
+    max_connections: int = 100  # open at once; more are answered 503
+    upload_wait: float = 5.0  # seconds an upload's answer waits for its import, then 202
+
+    @property
+    def base_url(self) -> str:
+        """The server's address for links: ``public_url``, else what it listens on."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls_cert_file else "http"
+        return f"{scheme}://{self.listen}"
+
+
+WEBHOOK_EVENTS = tuple(e.value for e in EventType if e is not EventType.TEST)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """One ``[[webhooks]]`` receiver (docs/http.md#webhooks)."""
+
+    url: str
+    secret_file: Path
+    events: tuple[str, ...] = WEBHOOK_EVENTS
+    vendors: tuple[str, ...] | None = None  # None: every vendor's events
+
+    def wants(self, event: str, vendor: str | None) -> bool:
+        """Whether this receiver is sent ``event`` about ``vendor`` (an event about no vendor,
+        a failed delivery, goes to every receiver that takes its type)."""
+        if event not in self.events:
+            return False
+        return self.vendors is None or vendor is None or vendor in self.vendors
+
+    def secret(self) -> str:
+        """The ``whsec_`` secret from its file (``ingestd webhooks secret`` makes one)."""
+        where = f"webhooks {self.url!r}"
+        try:
+            text = self.secret_file.read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(
+                f"cannot read secret_file {self.secret_file}: {e.strerror}", key=where
+            ) from None
+        if not text.startswith("whsec_") or len(text) < 20:
+            raise ConfigError(
+                f"secret_file {self.secret_file} does not hold a whsec_ secret "
+                "(make one with `ingestd webhooks secret`)",
+                key=where,
+            )
+        return text
 
 
 @dataclass(frozen=True)
@@ -315,6 +375,8 @@ class Config:
     policy: Policy
     limits: Limits
     vendors: tuple[Vendor, ...]
+    http: HttpConfig = HttpConfig()
+    webhooks: tuple[WebhookConfig, ...] = ()
 
     def vendor(self, vendor_id: str) -> Vendor:
         for vendor in self.vendors:

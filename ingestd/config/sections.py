@@ -18,9 +18,11 @@ from ingestd.config.error import BadValue, ConfigError, show
 from ingestd.config.model import (
     NO_ENTRIES,
     NOTICE_CHANGES,
+    WEBHOOK_EVENTS,
     DaemonConfig,
     DatabaseConfig,
     DnsConfig,
+    HttpConfig,
     ImapAccount,
     Limits,
     NotifyConfig,
@@ -30,6 +32,7 @@ from ingestd.config.model import (
     Subscriber,
     TableRule,
     Vendor,
+    WebhookConfig,
     cwd_path,
 )
 from ingestd.config.table import PASSWORD_HINT, REQUIRED, TomlTable
@@ -122,6 +125,37 @@ def parse_dns(t: TomlTable) -> DnsConfig:
         max_signatures=t.get("max_signatures", values.integer(1, 100), DnsConfig.max_signatures),
     )
     t.finish()
+    return config
+
+
+def parse_http(t: TomlTable) -> HttpConfig:
+    d = HttpConfig()
+    config = HttpConfig(
+        listen=t.get("listen", values.listen, d.listen),
+        tls_cert_file=t.get("tls_cert_file", values.optional(values.path)),
+        tls_key_file=t.get("tls_key_file", values.optional(values.path)),
+        public_url=t.get("public_url", values.optional(values.http_url)),
+        max_body_size=t.get("max_body_size", values.size, d.max_body_size),
+        rate_limit=t.get("rate_limit", values.integer(lo=0), d.rate_limit),
+        max_connections=t.get("max_connections", values.integer(lo=1), d.max_connections),
+        upload_wait=t.get("upload_wait", values.duration(hi=600), d.upload_wait),
+    )
+    t.finish()
+    if (config.tls_cert_file is None) != (config.tls_key_file is None):
+        raise t.error("tls_key_file", "tls_cert_file and tls_key_file go together; set both")
+    return config
+
+
+def parse_webhook(t: TomlTable) -> WebhookConfig:
+    config = WebhookConfig(
+        url=t.get("url", values.http_url, REQUIRED),
+        secret_file=t.get("secret_file", values.path, REQUIRED),
+        events=t.get("events", values.list_of(values.choice(*WEBHOOK_EVENTS)), WEBHOOK_EVENTS),
+        vendors=t.get("vendors", values.optional(values.list_of(values.vendor_id)), None),
+    )
+    t.finish()
+    if not config.events:
+        raise t.error("events", "name at least one event")
     return config
 
 

@@ -30,6 +30,7 @@ def describe(config: Config) -> dict[str, Any]:
         "smtp_recipients": list(config.smtp.recipients),
         "max_message_size": format_size(config.smtp.max_message_size),
         "imap_accounts": len(config.imap),
+        "http_listen": config.http.listen or None,
         "outbound_transport": config.outbound.transport,
         "outbound_dir": str(config.outbound.dir) if config.outbound.transport == "file" else None,
         "vendors": [vendor.id for vendor in config.vendors],

@@ -247,6 +247,13 @@ def listen(value: Any, from_env: bool) -> str:
     return text
 
 
+def http_url(value: Any, from_env: bool) -> str:
+    text = nonempty(value, from_env)
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+        raise BadValue(f"{show(value)} is not an http(s) URL like https://rates.carrier.example")
+    return text
+
+
 def nameserver(value: Any, from_env: bool) -> str:
     text = nonempty(value, from_env)
     try:

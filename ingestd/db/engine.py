@@ -14,7 +14,7 @@ from ingestd.errors import UsageError
 
 # The newest migration in ingestd/db/migrations/versions: the schema this code reads and writes
 # (a test holds it equal to Alembic's head).
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 
 
 def _ensure_sqlite_dir(url: sa.URL) -> None:
@@ -106,7 +106,7 @@ class Database:
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
-    def _stamped(self) -> str | None:
+    def stamped_revision(self) -> str | None:
         """The revision Alembic recorded, read directly (None when there is none yet)."""
         try:
             with self.engine.connect() as conn:
@@ -125,7 +125,7 @@ class Database:
         """Make sure the schema is current: upgrade (embedded SQLite) or say what to run.
         A database at SCHEMA_REVISION is read with one query, without loading Alembic (a
         fifth of a second at every start of the command)."""
-        if self._stamped() == SCHEMA_REVISION or self.revision() == self.head_revision():
+        if self.stamped_revision() == SCHEMA_REVISION or self.revision() == self.head_revision():
             return
         if auto_upgrade:
             self.upgrade()

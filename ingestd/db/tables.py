@@ -1,4 +1,5 @@
-"""The tables of the message's life: every message received, the quarantine, the outbox.
+"""The tables of the message's life (every message received, the quarantine, the outbox), of
+the HTTP API's keys and of webhook deliveries.
 The rate tables are in ``ingestd.rates.schema``; both are defined on ``db.columns.metadata``
 and created by the migrations in ``ingestd/db/migrations``."""
 
@@ -84,4 +85,49 @@ outbox = sa.Table(
     sa.Column("held_for", Document),  # the recipients a cap held it back from, JSON list
     sa.Index(None, "state", "next_attempt_at"),
     sa.Index(None, "created_at"),  # the per-recipient daily cap counts the last 24 hours
+)
+
+
+# The HTTP API's keys (docs/http.md#keys): only the SHA-256 of a token is kept (a token is 32
+# random bytes, so a fast hash is enough and lets a request find its key in one lookup); the
+# prefix is what a person sees in lists to tell keys apart.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(NAME_LENGTH), nullable=False, unique=True),
+    sa.Column("scope", sa.String(16), nullable=False),  # service.apikeys.Scope
+    sa.Column("vendor", sa.String(NAME_LENGTH)),  # an upload key's one vendor
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_used_at", Timestamp),
+    sa.Column("revoked_at", Timestamp),
+)
+
+
+# Every event for every receiver (docs/http.md#webhooks), stored before it is sent, as the outbox
+# keeps mail: the exact body signed, the retry state, and what the receiver answered.  Claimed
+# for one attempt like an outbox row (``db.lease``), so daemons sharing the database send each
+# delivery once.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("event_id", sa.String(64), nullable=False),  # webhook-id: the same on every retry
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("url", sa.String(2048), nullable=False),
+    # sha256 of the url: the unique key (an index over 2048 characters is too long for MariaDB)
+    sa.Column("receiver", sa.String(64), nullable=False),
+    sa.Column("payload", Document, nullable=False),  # the JSON body, byte for byte
+    sa.Column("vendor", sa.String(NAME_LENGTH)),
+    sa.Column("state", sa.String(16), nullable=False),  # states.WebhookState
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Timestamp),
+    sa.Column("last_status", sa.Integer),  # the receiver's last HTTP status
+    sa.Column("last_error", Document),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("sent_at", Timestamp),
+    sa.UniqueConstraint("receiver", "event_id"),
+    sa.Index(None, "state", "next_attempt_at"),
 )

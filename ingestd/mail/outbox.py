@@ -28,7 +28,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.headerregistry import Address
@@ -44,6 +44,7 @@ from sqlalchemy.engine import Connection
 from ingestd.config import Config
 from ingestd.db.clock import as_stored, utcnow
 from ingestd.db.engine import Database
+from ingestd.db.lease import claim_next
 from ingestd.db.tables import messages, outbox
 from ingestd.errors import UsageError
 from ingestd.logs import kv
@@ -64,7 +65,6 @@ log = logging.getLogger("ingestd.mail.outbox")
 MESSAGE_ID_MAX = 255  # the column's size
 
 _HEADER_BYTES = 16384  # enough of ``raw`` to read the Subject for ``list``
-_CLAIM_CANDIDATES = 20  # due rows read per claim: the first ones may be taken by a racing daemon
 
 
 def header_text(value: str) -> str:
@@ -230,6 +230,9 @@ class Outbox:
         self.retry_policy = retry
         self.signer = DkimSigner.from_config(config.outbound)
         self._delivering = threading.Lock()
+        # told of every message given up on (id, recipients, attempts, error): the webhooks'
+        # delivery.failed event; its failure never touches the outbox
+        self.on_failure: Callable[[int, str, int, str], object] | None = None
 
     # --- enqueue --------------------------------------------------------------------------
 
@@ -408,48 +411,27 @@ class Outbox:
         return Envelope(sender, claim.recipients, claim.raw, claim.message_id)
 
     def _claim_next(self, now: datetime) -> _Claim | None:
-        """The next due row, claimed for one attempt in its own transaction: ``attempts`` + 1
-        and ``next_attempt_at`` past the lease, set only if nobody claimed it in between.
-
-        The compare-and-set on ``attempts`` is what two daemons race on: every claim raises it,
-        so a row read as due and claimed by another since no longer matches.  The update goes
-        by primary key only: on InnoDB, an update through the (state, next_attempt_at) index
-        that it also changes deadlocks against a concurrent claim."""
+        """The next due row, claimed for one attempt in its own transaction (``db.lease``)."""
         with self.store.begin_write() as conn:
-            candidates = conn.execute(
-                sa.select(outbox.c.id, outbox.c.attempts)
-                .where(outbox.c.state == OutboxState.PENDING, outbox.c.next_attempt_at <= now)
-                .order_by(outbox.c.next_attempt_at, outbox.c.id)
-                .limit(_CLAIM_CANDIDATES)
-            ).all()
-            for row_id, attempts in candidates:
-                taken = conn.execute(
-                    outbox.update()
-                    .where(
-                        outbox.c.id == row_id,
-                        outbox.c.attempts == attempts,
-                        outbox.c.state == OutboxState.PENDING,
-                    )
-                    .values(attempts=attempts + 1, next_attempt_at=now + self.retry_policy.lease)
-                ).rowcount
-                if taken != 1:
-                    continue  # another deliverer has it
-                row = conn.execute(
-                    sa.select(outbox, messages.c.correlation_id)
-                    .select_from(outbox.outerjoin(messages, messages.c.id == outbox.c.message_row))
-                    .where(outbox.c.id == row_id)
-                ).one()
-                return _Claim(
-                    id=row.id,
-                    message_id=row.message_id,
-                    purpose=row.purpose,
-                    recipients=tuple(json.loads(row.recipients)),
-                    raw=bytes(row.raw),
-                    attempts=attempts + 1,
-                    message_row=row.message_row,
-                    correlation_id=row.correlation_id,
-                )
-        return None
+            claimed = claim_next(conn, outbox, OutboxState.PENDING, now, self.retry_policy.lease)
+            if claimed is None:
+                return None
+            row_id, attempts = claimed
+            row = conn.execute(
+                sa.select(outbox, messages.c.correlation_id)
+                .select_from(outbox.outerjoin(messages, messages.c.id == outbox.c.message_row))
+                .where(outbox.c.id == row_id)
+            ).one()
+            return _Claim(
+                id=row.id,
+                message_id=row.message_id,
+                purpose=row.purpose,
+                recipients=tuple(json.loads(row.recipients)),
+                raw=bytes(row.raw),
+                attempts=attempts,
+                message_row=row.message_row,
+                correlation_id=row.correlation_id,
+            )
 
     def _mark_sent(
         self, claim: _Claim, refused: dict[str, str], now: datetime, report: DeliveryReport
@@ -515,6 +497,11 @@ class Outbox:
         if notice_id is not None:
             report.notices.append(notice_id)
         log.error(kv("outbox.failed", **_log_fields(claim), error=error, notice=notice_id))
+        if self.on_failure is not None:
+            try:
+                self.on_failure(claim.id, ", ".join(claim.recipients), claim.attempts, error)
+            except Exception:
+                log.exception(kv("outbox.failure_hook_failed", **_log_fields(claim)))
 
     # --- the commands -----------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from ingestd.rates.changes import price_changes
 from ingestd.rates.records import TableRef
 from ingestd.rates.store import Store
 from ingestd.states import MessageState, NotifyState, Purpose
+from ingestd.webhooks.deliveries import Webhooks
 
 log = logging.getLogger("ingestd.notify")
 
@@ -51,6 +52,7 @@ class Notifier:
         self.config = config
         self.store = store
         self.outbox = outbox or Outbox(store, config)
+        self.webhooks = Webhooks(store, config)
 
     def notify(self, outcome: MessageOutcome, *, source: str | None = None) -> int:
         """Put what ``outcome`` calls for into the outbox; returns how many messages."""
@@ -78,6 +80,9 @@ class Notifier:
                 recipients=list(message.recipients),
                 source_class=message.source_class,
             )
+        # the webhooks' events are stored with ids derived from the message: a notify run
+        # again after a crash here stores none twice
+        self.webhooks.announce_message(outcome.as_dict(), source=source or "mail")
         with self.store.begin_write() as conn:
             conn.execute(
                 messages.update()

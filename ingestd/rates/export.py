@@ -88,6 +88,34 @@ def write_export(
     missing = [name for name in spec.schema() if name not in frame.columns]
     if missing:
         raise ValueError(f"the {spec.kind} frame lacks the columns {missing}")
+    table = opentwps_frame(frame, spec.kind, fmt, extended=extended)
+    if fmt == "csv":
+        _csv(table, out, header=True)
+    elif fmt == "xlsx":
+        _write_xlsx(table, spec.kind.value, out)
+    else:
+        _write_json(table, spec.kind.value, out)
+    return table.height
+
+
+def write_csv(frame: pl.DataFrame, kind: Kind | str, out: BinaryIO, *, header: bool) -> int:
+    """``frame`` as OpenTWPS CSV, with or without the header line (a part of a streamed file)."""
+    table = opentwps_frame(frame, kind, "csv")
+    _csv(table, out, header=header)
+    return table.height
+
+
+def _csv(table: pl.DataFrame, out: BinaryIO, *, header: bool) -> None:
+    table.write_csv(
+        out, include_header=header, line_terminator="\r\n", null_value="", quote_style="necessary"
+    )
+
+
+def opentwps_frame(
+    frame: pl.DataFrame, kind: Kind | str, fmt: str, *, extended: bool = False
+) -> pl.DataFrame:
+    """``frame`` with the OpenTWPS headers and cells as ``fmt`` (csv, xlsx, json) writes them."""
+    spec = spec_for(kind)
     schema = dict(spec.schema())
     schema["change_class"] = pl.String
     columns = opentwps_columns(spec.kind) + (extended_columns(spec.kind) if extended else [])
@@ -100,14 +128,7 @@ def write_export(
         else:
             cell = _cell(pl.col(name), schema[name], fmt)
         cells.append(cell.alias(header))
-    table = frame.select(cells)
-    if fmt == "csv":
-        table.write_csv(out, line_terminator="\r\n", null_value="", quote_style="necessary")
-    elif fmt == "xlsx":
-        _write_xlsx(table, spec.kind.value, out)
-    else:
-        _write_json(table, spec.kind.value, out)
-    return table.height
+    return frame.select(cells)
 
 
 def _cell(value: pl.Expr, dtype: pl.DataType, fmt: str) -> pl.Expr:

@@ -3,7 +3,10 @@ driver's cursor straight into a frame (docs/performance.md#targets)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import polars as pl
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ingestd.rates.model import (
@@ -67,14 +70,61 @@ def sqlite_types(names: list[str]) -> dict[str, pl.DataType]:
     return {n: pl.String if model[n] in text else pl.Int64 for n in names}
 
 
+def version_where(version: int | None) -> str:
+    """The rows of a version (None: the latest), as a WHERE clause of trusted integers."""
+    if version is None:
+        return "version_to IS NULL"
+    v = int(version)
+    return f"version_from <= {v} AND (version_to IS NULL OR version_to > {v})"
+
+
 def read_rows(conn: Connection, table: TableRef, version: int | None) -> pl.DataFrame:
     spec = spec_for(table.kind)
-    if version is None:
-        where = "version_to IS NULL"
-    else:
-        v = int(version)
-        where = f"version_from <= {v} AND (version_to IS NULL OR version_to > {v})"
-    return fetch(conn, table, where, spec.table).sort("code", "effective_from")
+    return fetch(conn, table, version_where(version), spec.table).sort("code", "effective_from")
+
+
+def read_rows_in_parts(
+    conn: Connection, table: TableRef, version: int | None, rows: int
+) -> Iterator[pl.DataFrame]:
+    """The rows of a version in parts of about ``rows`` rows by code, never splitting a code's
+    rows (``in_effect_at`` looks at a code's rows together), so a whole table streams in the
+    memory of one part.  Each part ends before the code ``rows`` rows further on, found with one
+    indexed query."""
+    spec = spec_for(table.kind)
+    where = version_where(version)
+    scope = f"table_id = {int(table.id)} AND {where}"
+
+    def code_at(sql: str) -> str | None:
+        return conn.execute(sa.text(f"SELECT {sql}")).scalar()
+
+    lower: str | None = None  # the first code of the part
+    while True:
+        from_lower = "" if lower is None else f" AND code >= {quote_text(conn, lower)}"
+        boundary = code_at(
+            f"code FROM {spec.table} WHERE {scope}{from_lower} "
+            f"ORDER BY code LIMIT 1 OFFSET {int(rows)}"
+        )
+        if boundary is not None and boundary == lower:
+            # one code has more rows than a part: it is a part of its own
+            boundary = code_at(
+                f"MIN(code) FROM {spec.table} WHERE {scope} AND code > {quote_text(conn, lower)}"
+            )
+        part = where + from_lower
+        if boundary is not None:
+            part += f" AND code < {quote_text(conn, boundary)}"
+        frame = fetch(conn, table, part, spec.table)
+        if not frame.is_empty():
+            yield frame.sort("code", "effective_from")
+        if boundary is None:
+            return
+        lower = boundary
+
+
+def quote_text(conn: Connection, text: str) -> str:
+    """A code as an SQL literal, by the dialect's own quoting (codes are digits, but a literal
+    is never built from text without it)."""
+    literal = sa.literal(text, sa.String())
+    return str(literal.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
 
 
 def to_frame(raw: pl.DataFrame, names: list[str], spec: KindSpec) -> pl.DataFrame:

@@ -32,7 +32,7 @@ from ingestd.rates.model import (
     spec_for,
 )
 from ingestd.rates.records import TableRef, VersionInfo, table_ref, version_info
-from ingestd.rates.rows import fetch, read_rows
+from ingestd.rates.rows import fetch, read_rows, read_rows_in_parts
 from ingestd.rates.schema import (
     rate_tables,
     versions,
@@ -156,6 +156,14 @@ class Store(Database):
         """The rows of a version (default: the latest) with ``id`` and ``change_class``."""
         with self.engine.connect() as conn:
             return read_rows(conn, table, version)
+
+    def rows_in_parts(
+        self, table: TableRef, version: int | None = None, rows: int = 50_000
+    ) -> Iterator[pl.DataFrame]:
+        """The rows of a version in parts of about ``rows`` rows, a code's rows together, read
+        as they are asked for (one connection open meanwhile)."""
+        with self.engine.connect() as conn:
+            yield from read_rows_in_parts(conn, table, version, rows)
 
     def diff(self, table: TableRef, a: int, b: int) -> Diff:
         for n in (a, b):

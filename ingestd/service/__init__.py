@@ -1,10 +1,11 @@
 """What ingestd can do, in one place: the application layer the ``ingestd`` command calls (and
-that an HTTP API or a console can call the same way).
+that the HTTP API, ``ingestd.web``, calls the same way).
 
 An :class:`App` holds the configuration and one opened store; the modules here are its
 operations, one module per concept (``tables``, ``decks``, ``messages``, ``outbox``,
-``vendors``, ``status``).  Each function takes the app first and plain arguments, returns data
-(the project's dataclasses, or small frozen ones with ``as_dict()``), never prints, and raises
+``vendors``, ``status``, ``apikeys``).  Each function takes the app first and plain arguments,
+returns data (the project's dataclasses, or small frozen ones with ``as_dict()``), never prints,
+and raises
 the project's errors (``ingestd.errors``) for what the user got wrong.
 """
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the mail modules load only for the operations that use them
     from ingestd.mail.outbox import Outbox
     from ingestd.message.notify import Notifier
     from ingestd.message.pipeline import Pipeline
+    from ingestd.webhooks.deliveries import Webhooks
 
 log = logging.getLogger("ingestd.service")
 
@@ -31,6 +32,7 @@ class App:
         self._pipeline: Pipeline | None = None
         self._notifier: Notifier | None = None
         self._outbox: Outbox | None = None
+        self._webhooks: Webhooks | None = None
 
     @classmethod
     @contextmanager
@@ -53,12 +55,23 @@ class App:
 
     @property
     def outbox(self) -> Outbox:
-        """The outbox (its transport and DKIM key from ``[outbound]``)."""
+        """The outbox (its transport and DKIM key from ``[outbound]``); a message it gives up
+        on is a webhooks' ``delivery.failed`` event."""
         if self._outbox is None:
             from ingestd.mail.outbox import Outbox
 
             self._outbox = Outbox(self.store, self.config)
+            self._outbox.on_failure = self.webhooks.announce_failed_mail
         return self._outbox
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """The webhook deliveries (``[[webhooks]]``)."""
+        if self._webhooks is None:
+            from ingestd.webhooks.deliveries import Webhooks
+
+            self._webhooks = Webhooks(self.store, self.config)
+        return self._webhooks
 
     @property
     def pipeline(self) -> Pipeline:
@@ -69,9 +82,17 @@ class App:
 
             pipeline = Pipeline(self.config, self.store)
             self._notifier = Notifier(self.config, self.store, self.outbox)
+            self._notifier.webhooks = self.webhooks
             pipeline.after = self._notifier.notify_safely
             self._pipeline = pipeline
         return self._pipeline
+
+    @property
+    def notifier(self) -> Notifier:
+        """The pipeline's notify stage."""
+        self.pipeline  # noqa: B018 -- made with the pipeline it serves
+        assert self._notifier is not None
+        return self._notifier
 
     def _deliver_due(self) -> None:
         """Send what the pipeline's notify stage put in the outbox, once: a failure is logged,

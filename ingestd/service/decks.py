@@ -3,16 +3,21 @@ through ``messages``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ingestd import ingest
 from ingestd.db.clock import utcnow
 from ingestd.errors import UsageError
 from ingestd.ingest import ImportOutcome
+from ingestd.logs import kv
 from ingestd.service.app import App
 from ingestd.sheets.answers import Answers
+
+log = logging.getLogger("ingestd.service")
 
 
 def answers(
@@ -52,13 +57,18 @@ def import_deck(
     accept_guards: bool = False,
     answers: Answers | None = None,
     progress: Callable[[str], None] | None = None,
+    sender: str | None = None,
+    authentication: dict[str, Any] | None = None,
+    source: str = "cli",
 ) -> list[ImportOutcome]:
     """Import every deck of one file (csv, txt, xlsx, xls, ods, zip), each into its rate
     table; one outcome per deck (one refused outcome when the file cannot be read).
     ``received_at`` (default: now) pins "now" for notice periods; ``answers`` win over the
     vendor's configuration and profiles and are kept as the profile of each deck imported;
-    ``progress`` is told each stage."""
-    return ingest.import_file(
+    ``progress`` is told each stage; ``sender`` is who the versions' provenance names (an API
+    key), ``authentication`` how they were proven; ``source`` ("cli", "api") is what the
+    webhooks' events say."""
+    outcomes = ingest.import_file(
         app.store,
         app.config,
         vendor,
@@ -72,7 +82,14 @@ def import_deck(
         accept_guards=accept_guards,
         progress=progress,
         answers=answers,
+        sender=sender,
+        authentication=authentication,
     )
+    try:
+        app.webhooks.announce_imports([o.as_dict() for o in outcomes], source=source)
+    except Exception:  # the import stands; the log says what was not announced
+        log.exception(kv("webhook.announce_failed", vendor=vendor, file=file_name))
+    return outcomes
 
 
 def import_path(

@@ -3,8 +3,10 @@ table), and the quarantine where the ones held for a person wait."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ingestd.db.tables import messages, outbox, quarantine
-from ingestd.errors import IngestdError
+from ingestd.errors import IngestdError, RefusedError
+from ingestd.rates.model import iso
 from ingestd.service.app import App
 from ingestd.service.decks import read
 from ingestd.sheets.answers import Answers
@@ -81,6 +84,60 @@ def counts(app: App) -> dict[str, Any]:
         "quarantine_by_reason": {reason: int(n) for reason, n in sorted(held)},
         "outbox": {state: int(n) for state, n in sorted(outgoing.items())},
     }
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One message the pipeline saw, as its ``messages`` row records it."""
+
+    row: dict[str, Any]
+
+    def as_dict(self, *, full: bool = False) -> dict[str, Any]:
+        r = self.row
+        out = {
+            "id": r["id"],
+            "received_at": iso(r["received_at"]),
+            "source": r["source"],
+            "message_id": r["message_id"],
+            "from": r["from_addr"],
+            "subject": r["subject"],
+            "vendor": r["vendor"],
+            "state": r["state"],
+            "result": r["result"],
+            "reason": r["reason"],
+            "attempts": r["attempts"],
+        }
+        if full:
+            out.update(
+                correlation_id=r["correlation_id"],
+                authentication=_document(r["auth"]),
+                outcome=_document(r["outcome"]),
+                notify=r["notify"],
+            )
+        return out
+
+
+def _document(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def received(app: App, *, limit: int = 100, before: int | None = None) -> list[ReceivedMessage]:
+    """The latest messages, newest first; ``before`` (a message id) pages back."""
+    q = sa.select(messages).order_by(messages.c.id.desc()).limit(limit)
+    if before is not None:
+        q = q.where(messages.c.id < before)
+    with app.store.engine.connect() as conn:
+        return [ReceivedMessage(dict(r)) for r in conn.execute(q).mappings()]
+
+
+def received_message(app: App, message_id: int) -> ReceivedMessage:
+    """One message by its id; an unknown one is refused (``no_message``)."""
+    with app.store.engine.connect() as conn:
+        q = sa.select(messages).where(messages.c.id == message_id)
+        row = conn.execute(q).mappings().first()
+    if row is None:
+        raise RefusedError("no_message", f"there is no message {message_id}")
+    return ReceivedMessage(dict(row))
 
 
 # --- the quarantine ------------------------------------------------------------------------------

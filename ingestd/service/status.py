@@ -3,6 +3,7 @@ the IMAP accounts; a check of the configuration; the database schema."""
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import sqlalchemy.exc
@@ -69,6 +70,10 @@ def check_config(config: Config, *, connect: bool = False) -> dict[str, Any]:
     except ConfigError as e:
         ok = False
         report["dkim"] = {"signing": False, "error": str(e)}
+    report["http"] = check_http(config)
+    ok = ok and not report["http"].get("error")
+    report["webhooks"] = check_webhooks(config)
+    ok = ok and not any(w.get("error") for w in report["webhooks"])
     if connect:
         from ingestd.intake.imap.check import check_account
 
@@ -77,6 +82,38 @@ def check_config(config: Config, *, connect: bool = False) -> dict[str, Any]:
         ok = ok and all(c.ok for c in checks)
     report["ok"] = ok
     return report
+
+
+def check_http(config: Config) -> dict[str, Any]:
+    """Whether ``[http]`` can be served: its TLS certificate and key load together."""
+    http = config.http
+    if not http.listen:
+        return {"serving": False}
+    report: dict[str, Any] = {"serving": True, "listen": http.listen, "tls": False}
+    if http.tls_cert_file is not None and http.tls_key_file is not None:
+        try:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(http.tls_cert_file, http.tls_key_file)
+            report["tls"] = True
+        except (OSError, ssl.SSLError) as e:
+            report["error"] = (
+                f"the TLS certificate {http.tls_cert_file} and key {http.tls_key_file} "
+                f"cannot be used: {getattr(e, 'strerror', None) or e}"
+            )
+    return report
+
+
+def check_webhooks(config: Config) -> list[dict[str, Any]]:
+    """Every ``[[webhooks]]`` receiver and whether its secret can be read."""
+    out = []
+    for receiver in config.webhooks:
+        entry: dict[str, Any] = {"url": receiver.url, "events": list(receiver.events)}
+        try:
+            receiver.secret()
+        except ConfigError as e:
+            entry["error"] = str(e)
+        out.append(entry)
+    return out
 
 
 def schema_revision(app: App) -> str | None:

@@ -8,6 +8,7 @@ the vendor has several (``Store.find_table``: an unknown one is refused with rea
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -17,7 +18,7 @@ import polars as pl
 from ingestd import ingest
 from ingestd.db.clock import utcnow
 from ingestd.rates.diff import Diff
-from ingestd.rates.export import write_export
+from ingestd.rates.export import write_csv, write_export
 from ingestd.rates.model import Kind, iso, spec_for
 from ingestd.rates.records import TableRef, VersionInfo
 from ingestd.rates.schema import canonical_decimal
@@ -178,6 +179,27 @@ def export(
     if out is not None:
         return selected.write(out, fmt, extended=extended)
     return selected.export(fmt, extended=extended)
+
+
+def csv_parts(
+    app: App, table: TableRef, *, version: int | None = None, at: datetime | None = None
+) -> Iterator[bytes]:
+    """The OpenTWPS CSV of a version (only the rows in effect at ``at`` when given) in pieces,
+    read part by part from the store: a table of any size in the memory of one part."""
+    header = True
+    for part in app.store.rows_in_parts(table, version):
+        if at is not None:
+            part = in_effect_at(part, at).select(part.columns)
+        if part.is_empty() and not header:
+            continue
+        out = io.BytesIO()
+        write_csv(part, table.kind, out, header=header)
+        header = False
+        yield out.getvalue()
+    if header:  # an empty table: the header alone
+        out = io.BytesIO()
+        write_csv(app.store.rows(table, version).clear(), table.kind, out, header=True)
+        yield out.getvalue()
 
 
 def diff(

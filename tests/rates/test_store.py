@@ -537,3 +537,27 @@ def test_proven_readings_are_the_latest_each_of_the_vendors_imports_proved(db_ur
         assert store.proven_readings("w") == {}  # another vendor learned nothing
     finally:
         store.close()
+
+
+def test_rows_in_parts_add_up_to_the_version_and_keep_a_codes_rows_together(store):
+    """Streaming reads (the API's CSV): parts of a few rows by code, on every database."""
+    later = "2024-06-01 00:00:00"
+    deck = [(str(4400 + i), None, "0.10") for i in range(11)]
+    deck += [
+        ("4403", at(later), "0.20"),
+        ("4407", at(later), "0.30"),
+        ("4407", at("2024-07-01 00:00:00"), "0.40"),
+    ]  # codes with several dated rows
+    write(store, voice(*deck))
+    write(store, voice(("4499", None, "0.5")), received=RECEIVED + DAY)
+    table = store.find_table("acme")
+    for version in (None, 1):
+        whole = store.rows(table, version)
+        for size in (1, 3, 5, 100):
+            parts = list(store.rows_in_parts(table, version, rows=size))
+            assert pl.concat(parts).equals(whole), (version, size)
+            codes = [set(p["code"]) for p in parts]
+            assert all(a.isdisjoint(b) for i, a in enumerate(codes) for b in codes[i + 1 :])
+            if size == 1:
+                assert len(parts) == whole["code"].n_unique()
+    assert whole.height == 14  # version 1: 11 codes, 4403 and 4407 with later rates

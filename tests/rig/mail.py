@@ -107,9 +107,12 @@ def config_text(
     nameserver: str | None = None,
     timeout: str = "2s",
     vendor_extra: str = "",
+    http: str = "",
+    tables: str = "",
 ) -> str:
     """The TOML of a test configuration: state under ``tmp_path/var``, vendor ``acme`` (sender
-    rates@acme.example, its key pinned when ``pin`` is given), DNS at ``nameserver``."""
+    rates@acme.example, its key pinned when ``pin`` is given), DNS at ``nameserver``, ``http``
+    the body of an ``[http]`` section, ``tables`` more top-level tables (``[[webhooks]]``)."""
     state = tmp_path / "var"
     db = db_url or f"sqlite:///{state / 'ingestd.db'}"
     pins = f'dkim_keys = {{ "{SELECTOR}._domainkey.{DOMAIN}" = "{pin.record}" }}\n' if pin else ""
@@ -119,8 +122,9 @@ def config_text(
         f'[database]\nurl = "{db}"\n\n'
         f'[dns]\n{dns}timeout = "{timeout}"\n\n'
         f'[outbound]\ndir = "{state / "outbox"}"\n\n'
-        f'[[vendors]]\nid = "{VENDOR}"\nname = "Acme Voice Wholesale"\n'
-        f'senders = ["{SENDER}"]\n{pins}{vendor_extra}\n'
+        + (f"[http]\n{http}\n\n" if http else "")
+        + f'[[vendors]]\nid = "{VENDOR}"\nname = "Acme Voice Wholesale"\n'
+        f'senders = ["{SENDER}"]\n{pins}{vendor_extra}\n' + tables
     )
 
 

@@ -26,10 +26,11 @@ def test_status_counts_tables_mail_and_the_queue(app: App):
 
 def test_check_config_reaches_the_database_and_says_what_is_wrong(config: Config, tmp_path):
     report = status.check_config(config)
-    assert list(report) == ["ok", "config", "database", "templates", "dkim"]
+    assert list(report) == ["ok", "config", "database", "templates", "dkim", "http", "webhooks"]
     assert report["ok"] is True
     assert report["database"]["reachable"] is True
     assert report["dkim"] == {"signing": False}
+    assert report["http"] == {"serving": False} and report["webhooks"] == []
 
     folder = tmp_path / "not-a-db"
     folder.mkdir()

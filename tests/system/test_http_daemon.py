@@ -1,0 +1,86 @@
+"""``ingestd run`` serving HTTP next to SMTP (docs/http.md#server): the API answers on the
+configured address, a SIGTERM lets a request in hand finish before the daemon exits, and a
+flood of requests is answered 429 while SMTP keeps answering."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+from rig.daemon import Setup, az_deck, deck_mail, send, voice_csv
+from rig.dovecot import free_port
+
+
+def http_setup(tmp_path, dns, rate_limit: int = 0) -> tuple[Setup, str]:
+    port = free_port()
+    extra = f'[http]\nlisten = "127.0.0.1:{port}"\nrate_limit = {rate_limit}\n\n'
+    return Setup.create(tmp_path, nameserver=dns.address, extra=extra), f"http://127.0.0.1:{port}"
+
+
+def token(setup: Setup, *args: str) -> str:
+    return setup.cli_json("apikey", "create", *args)["token"]
+
+
+def test_the_daemon_serves_the_api_and_drains_a_request_on_sigterm(tmp_path, dns):
+    setup, url = http_setup(tmp_path, dns)
+    with setup.daemon() as daemon:
+        daemon.wait_for(lambda: "event=daemon.ready" in daemon.log_text(), 15, "ready")
+        assert f"http_port={url.rsplit(':', 1)[1]}" in daemon.log_text()
+        upload = token(setup, "acme-drop", "--scope", "upload", "--vendor", "acme")
+        reader = token(setup, "billing", "--scope", "read")
+        rows = [(f"44{i:06d}", "UK", "0.0100") for i in range(120_000)]
+        answer: dict = {}
+
+        def post() -> None:
+            answer["response"] = httpx.post(
+                url + "/api/v1/decks",
+                files={"file": ("acme-big.csv", voice_csv(rows))},
+                headers={"Authorization": f"Bearer {upload}"},
+                timeout=60,
+            )
+
+        poster = threading.Thread(target=post)
+        poster.start()
+        daemon.wait_for(lambda: "event=http.upload" in daemon.log_text(200_000), 30, "the upload")
+        assert daemon.stop() == 0  # SIGTERM while the deck is being imported
+        poster.join(30)
+        response = answer["response"]
+        assert response.status_code == 201, response.text
+        assert response.json()["decks"][0]["version"] == 1
+        log = daemon.log_text(500_000)
+        # the stop began while the request was in hand, and the request finished before the end
+        stopping = log.index("event=daemon.stopping")
+        assert stopping < log.index("event=http.request method=POST") < log.index("daemon.stopped")
+    assert [v["sender"] for v in setup.versions()] == ["api key acme-drop"]
+    assert setup.versions()[0]["rows_total"] == 120_000
+    with setup.daemon():  # and the API answers again after a restart
+        listed = httpx.get(url + "/api/v1/tables", headers={"Authorization": f"Bearer {reader}"})
+        assert listed.json()["tables"][0]["version"] == 1
+
+
+def test_a_flood_of_requests_is_429_while_smtp_keeps_answering(tmp_path, dns):
+    setup, url = http_setup(tmp_path, dns, rate_limit=60)
+    with setup.daemon() as daemon:
+        reader = token(setup, "billing", "--scope", "read")
+        stop = threading.Event()
+        codes: list[int] = []
+
+        def flood() -> None:
+            with httpx.Client(headers={"Authorization": f"Bearer {reader}"}) as client:
+                while not stop.is_set():
+                    codes.append(client.get(url + "/api/v1/tables").status_code)
+
+        floods = [threading.Thread(target=flood) for _ in range(4)]
+        for thread in floods:
+            thread.start()
+        try:
+            time.sleep(1.0)
+            for i in range(3):  # whole SMTP transactions while the flood goes on
+                send(setup.port, deck_mail(az_deck((f"4420{i}", "UK", "0.0100"))))
+        finally:
+            stop.set()
+            for thread in floods:
+                thread.join(10)
+        assert 429 in codes and 200 in codes
+        daemon.wait_for(lambda: setup.count("messages") == 3, 30, "the three messages")
