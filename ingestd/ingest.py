@@ -8,6 +8,7 @@ that every report (CLI, mail, logs) renders.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ import polars as pl
 from ingestd.config import Config, TableRule, Vendor, name_problem
 from ingestd.db.columns import fit_row, text_lengths
 from ingestd.errors import RefusedError, RowError
+from ingestd.metrics import IMPORT_SECONDS, IMPORTS, ROWS_WRITTEN
 from ingestd.rates.model import DeckMode, Kind, iso
 from ingestd.rates.plan import EXAMPLES, Finding, Plan
 from ingestd.rates.profiles import mark_used, profiles, save_profile
@@ -144,6 +146,25 @@ def decide_mode(
     return DeckMode(vendor.default_mode), "vendor default"
 
 
+def counted(import_file: Callable[..., list[ImportOutcome]]) -> Callable[..., list[ImportOutcome]]:
+    """Every file's import timed, and its decks counted by status and rows written by kind, for
+    ``/metrics`` (docs/http.md#metrics)."""
+
+    @functools.wraps(import_file)
+    def timed(*args: Any, **kwargs: Any) -> list[ImportOutcome]:
+        with IMPORT_SECONDS.time():
+            outcomes = import_file(*args, **kwargs)
+        for outcome in outcomes:
+            IMPORTS.labels(str(outcome.status)).inc()
+            written = (outcome.rows or {}).get("written") or 0
+            if outcome.status == ImportStatus.IMPORTED and outcome.kind and written:
+                ROWS_WRITTEN.labels(str(outcome.kind)).inc(written)
+        return outcomes
+
+    return timed
+
+
+@counted
 def import_file(
     store: Store,
     config: Config,

@@ -51,9 +51,10 @@ HTTP_REQUESTS = Counter(
 )  # fmt: skip
 
 
-def depths(counts: dict, queued: int | None) -> CollectorRegistry:
+def depths(counts: dict, queued: dict[str, int] | None) -> CollectorRegistry:
     """The depths of a scrape as gauges in a registry of their own: ``counts`` as
-    ``service.messages.counts`` gives them, ``queued`` the inbound queue (None: no queue here)."""
+    ``service.messages.counts`` gives them, ``queued`` the inbound queue's by state (None: no
+    queue here)."""
     registry = CollectorRegistry(auto_describe=True)
     by_state = Gauge("ingestd_messages_by_state", "Messages recorded, by state", ["state"],
                      registry=registry)  # fmt: skip
@@ -68,6 +69,8 @@ def depths(counts: dict, queued: int | None) -> CollectorRegistry:
     for state, n in counts["outbox"].items():
         outbox.labels(state).set(n)
     if queued is not None:
-        Gauge("ingestd_queue_depth", "Messages waiting in the inbound queue",
-              registry=registry).set(queued)  # fmt: skip
+        queue = Gauge("ingestd_queue_depth", "Messages in the inbound queue, by state", ["state"],
+                      registry=registry)  # fmt: skip
+        for state, n in queued.items():
+            queue.labels(state).set(n)
     return registry

@@ -38,6 +38,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 from ingestd.config import Config, SmtpConfig
 from ingestd.intake.queue import InboundQueue, QueueItem
 from ingestd.logs import kv as _kv
+from ingestd.metrics import SMTP_ACTIVE, SMTP_SESSIONS
 
 log = logging.getLogger("ingestd.smtp")
 
@@ -126,12 +127,15 @@ class _CappedSession:
                 transport.close()  # flushes the 421 first
                 return
             self._admitted = True
+            SMTP_SESSIONS.inc()
+            SMTP_ACTIVE.inc()
         super().connection_made(transport)  # type: ignore[misc]
 
     def connection_lost(self, error: Exception | None) -> None:
         if not self._admitted:
             return  # refused in connection_made: aiosmtpd never set this session up
         self._admitted = False
+        SMTP_ACTIVE.dec()
         self._sessions.leave(self)  # type: ignore[arg-type]
         super().connection_lost(error)  # type: ignore[misc]
 

@@ -46,6 +46,7 @@ from ingestd.message.outcome import (
     outcome_of,
     taken_by_another,
 )
+from ingestd.metrics import DKIM_RESULTS, MESSAGES
 from ingestd.rates.store import Store
 from ingestd.states import ImportStatus, MessageState, MessageStatus, NotifyState
 
@@ -77,6 +78,7 @@ class Pipeline:
         ``TemporaryFailure`` (retry later) and errors of the database itself (the caller keeps
         the message and retries).  ``options``: see ``_process``."""
         outcome = self._process(raw, source=source, **options)
+        MESSAGES.labels(str(outcome.status)).inc()
         if self.after is not None:
             self.after(outcome, source=source)
         return outcome
@@ -154,6 +156,7 @@ class Pipeline:
     def _run(self, arrival: Arrival, row_id: int) -> MessageOutcome:
         raw, release = arrival.raw, arrival.release
         auth = authenticate(raw, self.config, now=arrival.now)
+        DKIM_RESULTS.labels(auth.status, auth.reason or "").inc()
         log.info(
             _kv(
                 "pipeline.authenticated",

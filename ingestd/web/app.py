@@ -42,16 +42,17 @@ def build(app: App, http: HttpConfig, *, queue: InboundQueue | None = None) -> F
     problems.install(web)
     for module in (api_tables, api_decks, api_messages, health):
         web.include_router(module.router)
-    # the last added runs first: the rate, then the size, then the log line and the count
-    web.add_middleware(Logged)
+    # the last added runs first: the count and the log line (of refusals too), the rate, the size
     web.add_middleware(BodyLimit, limit=http.max_body_size)
     web.add_middleware(RateLimit, per_minute=http.rate_limit)
+    web.add_middleware(Logged)
     return web
 
 
 class Logged:
-    """One log line and one count per request (never the query string: it may carry numbers
-    a team would rather not log)."""
+    """One count per request and one log line (never the query string: it may carry numbers
+    a team would rather not log); a flood's 429s are logged at debug level, counted all the
+    same."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -73,7 +74,7 @@ class Logged:
             await self.app(scope, receive, sending)
         finally:
             metrics.HTTP_REQUESTS.labels(f"{status // 100}xx").inc()
-            log.info(
+            (log.debug if status == 429 else log.info)(
                 kv(
                     "http.request",
                     method=scope["method"],

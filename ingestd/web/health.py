@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from ingestd import metrics
 from ingestd.db.engine import SCHEMA_REVISION
+from ingestd.intake.queue import InboundQueue
 from ingestd.logs import kv
 from ingestd.service import messages
 from ingestd.service.app import App
@@ -61,5 +62,6 @@ def prometheus(request: Request, app: Annotated[App, Depends(application)]) -> R
     except Exception as e:  # the counters still answer while the database is away
         log.warning(kv("http.metrics", database="unreachable", error=str(e)[:200]))
     else:
-        text += generate_latest(metrics.depths(counts, queue.pending() if queue else None))
+        queued = InboundQueue.depths(queue.root) if queue is not None else None
+        text += generate_latest(metrics.depths(counts, queued))
     return Response(text, media_type=CONTENT_TYPE_LATEST)

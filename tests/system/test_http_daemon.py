@@ -8,6 +8,7 @@ import threading
 import time
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from rig.daemon import Setup, az_deck, deck_mail, send, voice_csv
 from rig.dovecot import free_port
 
@@ -84,3 +85,14 @@ def test_a_flood_of_requests_is_429_while_smtp_keeps_answering(tmp_path, dns):
                 thread.join(10)
         assert 429 in codes and 200 in codes
         daemon.wait_for(lambda: setup.count("messages") == 3, 30, "the three messages")
+        time.sleep(1.1)  # a token back for the scrape's address
+        scrape = httpx.get(url + "/metrics").text
+    found = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(scrape)
+        for s in family.samples
+    }
+    assert found[("ingestd_smtp_sessions_total", ())] >= 3
+    assert found[("ingestd_http_requests_total", (("status", "4xx"),))] >= 1  # the 429s
+    assert found[("ingestd_queue_depth", (("state", "waiting"),))] == 0
+    assert found[("ingestd_messages_total", (("outcome", "quarantined"),))] == 3  # unsigned

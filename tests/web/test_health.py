@@ -55,5 +55,11 @@ def test_metrics_count_what_happened(api):
 
     assert grew("ingestd_http_requests_total", status="4xx") >= 1
     assert grew("ingestd_http_requests_total", status="2xx") >= 2
+    # the upload, and the message's one sheet: held with the message (unsigned), not imported
+    assert grew("ingestd_imports_total", status="imported") == 1
+    assert grew("ingestd_import_duration_seconds_count") == 1
+    assert grew("ingestd_rows_written_total", kind="voice") == 3
+    assert grew("ingestd_messages_total", outcome="quarantined") == 1
+    assert grew("ingestd_dkim_results_total", status="fail", reason="unsigned") == 1
     assert after[("ingestd_messages_by_state", (("state", "quarantined"),))] == 1
     assert sum(v for (n, _), v in after.items() if n == "ingestd_quarantine_held") == 1

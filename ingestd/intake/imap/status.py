@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ingestd.logs import kv as _kv
+from ingestd.metrics import IMAP_UP
 
 
 class ConnectionState(enum.StrEnum):
@@ -106,7 +107,9 @@ class StatusFile:
         self._failed = False
 
     def write(self, status: AccountStatus) -> None:
-        """Replace the file: readers see the old one or the new one."""
+        """Replace the file: readers see the old one or the new one (and ``/metrics`` the
+        account's connection)."""
+        IMAP_UP.labels(self._account).set(1 if status.state in CONNECTED_STATES else 0)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
