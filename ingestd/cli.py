@@ -1,5 +1,6 @@
-"""The ``ingestd`` command (docs/operations.md#command-line): parse the arguments, call the
-application layer (``ingestd.service``), print what it returns (``ingestd.cli_output``).
+"""The ``ingestd`` command (docs/operations.md#command-line): its grammar (every command and
+option), reading the configuration, and what a failure shows; each command itself is a function
+of ``ingestd.cli_commands``, which calls the application layer and prints its result.
 
 Exit codes: 0 success, 1 the work was refused or failed, 2 usage or configuration error.
 """
@@ -13,34 +14,20 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING
 
 import sqlalchemy.exc
 
 from ingestd import __version__
-from ingestd import cli_output as out
+from ingestd import cli_commands as commands
 from ingestd.config import Config, ConfigError, load_config, name_problem
-from ingestd.db.clock import utcnow
 from ingestd.errors import IngestdError, RefusedError, UsageError
 from ingestd.logs import KvFormatter, kv
 from ingestd.rates.model import Kind
-from ingestd.service import (
-    App,
-    apikeys,
-    decks,
-    messages,
-    outbox,
-    status,
-    tables,
-    vendors,
-    webhooks,
-)
 from ingestd.sheets.dates import DATE_RANGE
 
 if TYPE_CHECKING:
-    from ingestd.ingest import ImportOutcome
-    from ingestd.sheets.answers import Answers
+    pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -218,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(
         "import",
-        cmd_import,
+        commands.cmd_import,
         "import rate sheets into a vendor's rate table, or whole messages (.eml) through the "
         "mail pipeline",
     )
@@ -256,15 +243,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     answer_args(p)
 
-    p = command("versions", cmd_versions, "list the versions of a rate table")
+    p = command("versions", commands.cmd_versions, "list the versions of a rate table")
     table_args(p)
 
-    p = command("diff", cmd_diff, "what changed between two versions")
+    p = command("diff", commands.cmd_diff, "what changed between two versions")
     table_args(p)
     p.add_argument("from_version", type=_whole(VERSION_MAX), metavar="FROM")
     p.add_argument("to_version", type=_whole(VERSION_MAX), metavar="TO")
 
-    p = command("export", cmd_export, "write a rate table as an OpenTWPS file", json_output=False)
+    p = command(
+        "export", commands.cmd_export, "write a rate table as an OpenTWPS file", json_output=False
+    )
     table_args(p)
     p.add_argument("--format", choices=["csv", "xlsx", "json"], default="csv")
     p.add_argument(
@@ -281,22 +270,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: standard output)")
 
-    p = command("lookup", cmd_lookup, "the rate for a number at an instant")
+    p = command("lookup", commands.cmd_lookup, "the rate for a number at an instant")
     table_args(p)
     p.add_argument(
         "number", help="E.164 number (voice: longest prefix), MCCMNC (sms), number (did)"
     )
     p.add_argument("--at", type=_instant, metavar="ISO", help="instant (default: now)")
 
-    p = command("rollback", cmd_rollback, "a new version whose content equals an earlier one")
+    p = command(
+        "rollback", commands.cmd_rollback, "a new version whose content equals an earlier one"
+    )
     table_args(p, table_required=True)
     p.add_argument(
         "--to", type=_whole(VERSION_MAX), required=True, metavar="N", help="version to return to"
     )
 
-    command("status", cmd_status, "tables, versions and last imports")
+    command("status", commands.cmd_status, "tables, versions and last imports")
     p = command(
-        "check-config", cmd_check_config, "validate the configuration and reach the database"
+        "check-config",
+        commands.cmd_check_config,
+        "validate the configuration and reach the database",
     )
     p.add_argument(
         "--connect",
@@ -305,10 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
         "processed/quarantine folders)",
     )
 
-    p = command("db", cmd_db, "database schema", json_output=False)
+    p = command("db", commands.cmd_db, "database schema", json_output=False)
     p.add_argument("action", choices=["upgrade", "current"], help="upgrade: apply migrations")
 
-    p = command("quarantine", cmd_quarantine, "messages held for a person: list, show, release")
+    p = command(
+        "quarantine", commands.cmd_quarantine, "messages held for a person: list, show, release"
+    )
     p.add_argument("action", choices=["list", "show", "release", "drop"])
     p.add_argument(
         "id", type=_whole(ID_MAX), nargs="?", help="the quarantined message (show/release/drop)"
@@ -328,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", help="release/drop: why (kept with the quarantine entry)")
     answer_args(p, usage="release: ")
 
-    p = command("outbox", cmd_outbox, "outgoing mail: list it, send a failed one again")
+    p = command("outbox", commands.cmd_outbox, "outgoing mail: list it, send a failed one again")
     p.add_argument("action", choices=["list", "retry"])
     p.add_argument("id", type=_whole(ID_MAX), nargs="?", help="retry: the outbox message")
     p.add_argument(
@@ -336,7 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = command(
-        "vendor", cmd_vendor, "a vendor's profiles: the answers kept about its decks' layouts"
+        "vendor",
+        commands.cmd_vendor,
+        "a vendor's profiles: the answers kept about its decks' layouts",
     )
     p.add_argument("subject", choices=["profile"])
     p.add_argument("action", choices=["show", "drop"])
@@ -345,7 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
         "fingerprint", nargs="?", help="one profile (default: all the vendor's profiles)"
     )
 
-    p = command("apikey", cmd_apikey, "keys of the HTTP API: create one, list them, revoke one")
+    p = command(
+        "apikey", commands.cmd_apikey, "keys of the HTTP API: create one, list them, revoke one"
+    )
     p.add_argument("action", choices=["create", "list", "revoke"])
     p.add_argument("name", nargs="?", type=_name("a key name"), help="create/revoke: the key")
     p.add_argument(
@@ -358,12 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--all", action="store_true", help="list: also revoked keys")
 
-    p = command("webhooks", cmd_webhooks, "webhook deliveries: a secret, list, retry, test")
+    p = command(
+        "webhooks", commands.cmd_webhooks, "webhook deliveries: a secret, list, retry, test"
+    )
     p.add_argument("action", choices=["secret", "list", "retry", "test"])
     p.add_argument("id", type=_whole(ID_MAX), nargs="?", help="retry: the delivery")
     p.add_argument("--state", help="list: only pending, sent or failed deliveries")
 
-    command("run", cmd_run, "the daemon (SMTP, IMAP, pipeline, HTTP)", json_output=False)
+    command("run", commands.cmd_run, "the daemon (SMTP, IMAP, pipeline, HTTP)", json_output=False)
     return parser
 
 
@@ -418,330 +419,3 @@ def _name(what: str) -> Callable[[str], str]:
         return text
 
     return check
-
-
-def _answers(args: argparse.Namespace) -> Answers:
-    """The answers the command gives (``--map``, ``--increments``, ``--date-order``,
-    ``--hyphen``); a malformed one is a usage error."""
-    return decks.answers(
-        map=args.map, increments=args.increments, date_order=args.date_order, hyphen=args.hyphen
-    )
-
-
-def _print(args: argparse.Namespace, result: Any, print_text: Callable[[Any], None]) -> None:
-    """``result`` as JSON (its ``as_dict()``) with --json, else as ``print_text`` writes it."""
-    if args.json:
-        out.print_json(result.as_dict())
-    else:
-        print_text(result)
-
-
-def _one_or_list(outcomes: Sequence[Any]) -> Any:
-    """The JSON of the outcomes of one command: one outcome as an object, several as a list."""
-    data = [o.as_dict() for o in outcomes]
-    return data if len(data) > 1 else data[0]
-
-
-def _table(args: argparse.Namespace) -> dict[str, str | None]:
-    """The table the arguments name (``--table``, ``--kind``; the vendor is passed apart)."""
-    return {"table": args.table, "kind": args.kind}
-
-
-# --- commands ----------------------------------------------------------------------------------
-
-
-def cmd_import(args: argparse.Namespace, config: Config) -> int:
-    emls = [Path(n) for n in args.files if Path(n).suffix.lower() == ".eml"]
-    if emls:
-        if len(emls) != len(args.files):
-            raise UsageError("import messages (.eml) and sheets in separate commands")
-        return _import_messages(args, config, emls)
-    if not args.vendor:
-        raise UsageError("say which vendor the sheets are from with --vendor")
-    answers = _answers(args)
-    received = args.received_at or utcnow()
-    outcomes: list[ImportOutcome] = []
-    with App.open(config) as app:
-        for name in args.files:
-            path = Path(name)
-            show = out.progress(path.name)
-            outcomes.extend(
-                decks.import_path(
-                    app,
-                    args.vendor,
-                    path,
-                    received_at=received,
-                    table=args.table,
-                    kind=args.kind,
-                    mode=args.mode,
-                    dry_run=args.dry_run,
-                    accept_guards=args.accept_guards,
-                    answers=answers,
-                    progress=show,
-                )
-            )
-            show("done")
-    if args.json:
-        out.print_json(_one_or_list(outcomes))
-    else:
-        for o in outcomes:
-            out.print_outcome(o)
-    return max(o.exit_code for o in outcomes)
-
-
-def _import_messages(args: argparse.Namespace, config: Config, paths: list[Path]) -> int:
-    """Whole messages through the same pipeline as mail (docs/mail.md#mail-in): the sender is proven
-    by DKIM, every attachment goes to its table; held ones land in the quarantine."""
-    if args.vendor or args.table or args.kind or args.mode or args.dry_run or args.accept_guards:
-        raise UsageError(
-            "a message's vendor, tables and mode come from its sender and the vendor's rules; "
-            "--vendor/--table/--kind/--mode/--dry-run/--accept-guards are for sheets"
-        )
-    if _answers(args):
-        raise UsageError(
-            "answers about a message's decks are given when it is released: "
-            "`ingestd quarantine release ID --map …`; --map/--increments/--date-order/--hyphen "
-            "here are for sheets"
-        )
-    with App.open(config) as app:
-        outcomes = [
-            messages.import_message_file(app, path, received_at=args.received_at) for path in paths
-        ]
-    if args.json:
-        out.print_json(_one_or_list(outcomes))
-    else:
-        for path, o in zip(paths, outcomes, strict=True):
-            out.print_message_outcome(path.name, o)
-    return max(o.exit_code for o in outcomes)
-
-
-def cmd_versions(args: argparse.Namespace, config: Config) -> int:
-    with App.open(config) as app:
-        found = tables.versions(app, args.vendor, **_table(args))
-    _print(args, found, out.print_versions)
-    return 0
-
-
-def cmd_diff(args: argparse.Namespace, config: Config) -> int:
-    with App.open(config) as app:
-        found = tables.diff(app, args.vendor, args.from_version, args.to_version, **_table(args))
-    _print(args, found, out.print_diff)
-    return 0
-
-
-def cmd_export(args: argparse.Namespace, config: Config) -> int:
-    with App.open(config) as app:
-        rows = tables.rows(app, args.vendor, **_table(args), version=args.at_version, at=args.at)
-    if args.output:
-        with _output(args.output) as file:
-            n = rows.write(file, args.format, extended=args.extended)
-        if sys.stderr.isatty():
-            print(f"{n} rows of {rows.table.label} written to {args.output}", file=sys.stderr)
-        return 0
-    if args.format == "xlsx" and sys.stdout.isatty():
-        raise UsageError("an xlsx export needs -o FILE")
-    rows.write(sys.stdout.buffer, args.format, extended=args.extended)
-    sys.stdout.buffer.flush()
-    return 0
-
-
-def _output(name: str) -> BinaryIO:
-    """The -o file, opened for writing; a path that cannot be one is a usage error."""
-    try:
-        return open(name, "wb")  # the caller's with closes it
-    except OSError as e:
-        raise UsageError(f"cannot write {name}: {e.strerror}") from None
-
-
-def cmd_lookup(args: argparse.Namespace, config: Config) -> int:
-    with App.open(config) as app:
-        found = tables.lookup(app, args.vendor, args.number, **_table(args), at=args.at)
-    _print(args, found, out.print_lookup)
-    return 0 if found.match is not None else 1
-
-
-def cmd_rollback(args: argparse.Namespace, config: Config) -> int:
-    with App.open(config) as app:
-        done = tables.rollback(app, args.vendor, args.to, **_table(args))
-    _print(args, done, out.print_rollback)
-    return 0
-
-
-def cmd_status(args: argparse.Namespace, config: Config) -> int:
-    with App.open(config) as app:
-        found = status.status(app)
-    if args.json:
-        out.print_json(found)
-    else:
-        out.print_status(found)
-    return 0
-
-
-def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
-    report = status.check_config(config, connect=args.connect)
-    if args.json:
-        out.print_json(report)
-    else:
-        out.print_check_config(report, config, connect=args.connect)
-    return 0 if report["ok"] else 1
-
-
-def cmd_db(args: argparse.Namespace, config: Config) -> int:
-    with App.open(config, schema=False) as app:
-        if args.action == "current":
-            print(status.schema_revision(app) or "none")
-            return 0
-        before, after = status.upgrade_schema(app)
-    print(
-        f"database schema: {before or 'empty'} → {after}"
-        if before != after
-        else f"database schema current ({after})"
-    )
-    return 0
-
-
-def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
-    if args.action != "list" and args.id is None:
-        raise UsageError(f"say which quarantined message to {args.action}: its id")
-    answers = _answers(args)
-    if answers and args.action != "release":
-        raise UsageError("--map/--increments/--date-order/--hyphen are for release")
-    with App.open(config) as app:
-        if args.action == "list":
-            entries = messages.held(app, all_states=args.all)
-            if args.json:
-                out.print_json([e.as_dict() for e in entries])
-            else:
-                out.print_held_list(entries)
-            return 0
-        if args.action == "show":
-            entry = messages.held_message(app, args.id)
-            if args.json:
-                out.print_json(entry.as_dict(full=True))
-            else:
-                out.print_held(entry)
-            return 0
-        if args.action == "drop":
-            messages.drop(app, args.id, note=args.note)
-            print(f"quarantined message {args.id} dropped")
-            return 0
-        outcome = messages.release(
-            app,
-            args.id,
-            accept_unauthenticated=args.accept_unauthenticated,
-            vendor=args.vendor,
-            note=args.note,
-            answers=answers,
-        )
-        if args.json:
-            out.print_json(outcome.as_dict())
-        else:
-            out.print_message_outcome(f"quarantine {args.id}", outcome)
-        return outcome.exit_code
-
-
-def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
-    if args.action == "retry" and args.id is None:
-        raise UsageError("say which outbox message to retry: its id")
-    if args.action == "retry" and args.state is not None:
-        raise UsageError("--state is for list")
-    with App.open(config) as app:
-        if args.action == "retry":
-            entry = outbox.retry(app, args.id)
-            _print(args, entry, out.print_outbox_retry)
-            return 0
-        entries = outbox.entries(app, args.state)
-    if args.json:
-        out.print_json([e.as_dict() for e in entries])
-    else:
-        out.print_outbox(entries, args.state)
-    return 0
-
-
-def cmd_vendor(args: argparse.Namespace, config: Config) -> int:
-    """``ingestd vendor profile show|drop VENDOR [FINGERPRINT]``
-    (docs/reading.md#decks-nobody-taught-us)."""
-    with App.open(config) as app:
-        if args.action == "drop":
-            dropped = vendors.drop_profiles(app, args.vendor, args.fingerprint)
-            if args.json:
-                out.print_json({"vendor": args.vendor, "dropped": dropped})
-            else:
-                print(f"dropped {dropped} profile{'' if dropped == 1 else 's'} of {args.vendor}")
-            return 0
-        found = vendors.profiles(app, args.vendor, args.fingerprint)
-    if args.json:
-        out.print_json([p.as_dict() for p in found])
-    else:
-        out.print_profiles(args.vendor, found)
-    return 0
-
-
-def cmd_apikey(args: argparse.Namespace, config: Config) -> int:
-    """``ingestd apikey create NAME --scope S [--vendor V] | list | revoke NAME``
-    (docs/http.md#keys)."""
-    if args.action != "list" and args.name is None:
-        raise UsageError(f"say which key to {args.action}: its name")
-    if args.action != "create" and (args.scope or args.vendor):
-        raise UsageError("--scope and --vendor are for create")
-    if args.action == "create" and args.scope is None:
-        raise UsageError("say what the key may do: --scope read, upload or admin")
-    with App.open(config) as app:
-        if args.action == "create":
-            key, token = apikeys.create(app, args.name, args.scope, vendor=args.vendor)
-            if args.json:
-                out.print_json({**key.as_dict(), "token": token})
-            else:
-                out.print_apikey_created(key, token)
-            return 0
-        if args.action == "revoke":
-            key = apikeys.revoke(app, args.name)
-            if args.json:
-                out.print_json(key.as_dict())
-            else:
-                print(f"revoked key {key.name} ({key.prefix}…): it no longer works")
-            return 0
-        found = apikeys.keys(app, revoked=args.all)
-    if args.json:
-        out.print_json([k.as_dict() for k in found])
-    else:
-        out.print_apikeys(found)
-    return 0
-
-
-def cmd_webhooks(args: argparse.Namespace, config: Config) -> int:
-    """``ingestd webhooks secret | list [--state S] | retry ID | test`` (docs/http.md#webhooks)."""
-    if args.action == "retry" and args.id is None:
-        raise UsageError("say which delivery to retry: its id")
-    if args.action != "retry" and args.id is not None:
-        raise UsageError(f"webhooks {args.action} takes no id")
-    if args.action != "list" and args.state is not None:
-        raise UsageError("--state is for list")
-    if args.action == "secret":
-        secret = webhooks.new_secret()
-        out.print_json({"secret": secret}) if args.json else print(secret)
-        return 0
-    with App.open(config) as app:
-        if args.action == "test":
-            results = webhooks.test(app)
-            out.print_json(results) if args.json else out.print_webhook_tests(results)
-            return 0 if all(r["ok"] for r in results) else 1
-        if args.action == "retry":
-            found = webhooks.retry(app, args.id)
-            if args.json:
-                out.print_json(found.as_dict())
-            else:
-                print(f"webhook delivery {found.id} ({found.event_type} to {found.url}) is due "
-                      "now: the daemon sends it at its next webhooks run")  # fmt: skip
-            return 0
-        found = webhooks.deliveries(app, args.state)
-    out.print_json([d.as_dict() for d in found]) if args.json else out.print_deliveries(found)
-    return 0
-
-
-def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    from ingestd.daemon import Daemon
-    from ingestd.logs import configure_logging
-
-    configure_logging(config.daemon.log_format, config.daemon.log_level)
-    return Daemon(config).run()

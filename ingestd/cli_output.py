@@ -14,7 +14,7 @@ from ingestd.ingest import ImportOutcome
 from ingestd.rates.model import iso, spec_for
 from ingestd.rates.schema import canonical_decimal
 from ingestd.service.apikeys import ApiKey
-from ingestd.states import HeldState, OutboxState
+from ingestd.states import HeldState, OutboxState, WebhookState
 
 if TYPE_CHECKING:  # the mail modules load only for the commands that use them
     from ingestd.config import Config
@@ -463,7 +463,7 @@ def print_deliveries(found: list[Delivery]) -> None:
             f"{d.id:>5}  {ts(d.created_at)}  {d.state:<8} {d.attempts:>2}x {d.event_type:<20} "
             f"{d.url}  {status}"
         )
-        if d.state != "sent" and (d.last_error or d.next_attempt_at):
+        if d.state != WebhookState.SENT and (d.last_error or d.next_attempt_at):
             due = f"next attempt {ts(d.next_attempt_at)}" if d.next_attempt_at else ""
             print(f"       {due}{'; ' if due and d.last_error else ''}{d.last_error or ''}")
     if len(found) > SHOWN:

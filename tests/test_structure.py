@@ -17,7 +17,6 @@ PACKAGE = ROOT / "ingestd"
 # module not listed here stays under LONG.  The list only shrinks.
 LONG = 600
 ONE_CONCEPT = {
-    "ingestd.cli": "the command line",
     "ingestd.mail.compose": "the messages ingestd writes",
     "ingestd.mail.outbox": "the durable outbox",
 }
@@ -114,7 +113,7 @@ def test_late_and_type_checking_imports_count(tmp_path):
 def test_the_front_ends_and_the_stores_sit_where_the_architecture_says():
     """The database layer and the message's life never reach up to a front end."""
     graph = import_graph()
-    front = {"ingestd.cli", "ingestd.cli_output", "ingestd.daemon"}
+    front = {"ingestd.cli", "ingestd.cli_commands", "ingestd.cli_output", "ingestd.daemon"}
     web = {name for name in graph if name == "ingestd.web" or name.startswith("ingestd.web.")}
     assert {"ingestd.web.app", "ingestd.web.server"} <= web  # the finder sees the package
     for name, imported in graph.items():
