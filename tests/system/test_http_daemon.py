@@ -9,8 +9,12 @@ import time
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from rig.daemon import Setup, az_deck, deck_mail, send, voice_csv
+from rig.daemon import CSV, TODAY, Setup, az_deck, deck_mail, send, voice_csv
 from rig.dovecot import free_port
+from rig.receiver import Receiver
+from rig.signers import sign_dkimpy
+
+from ingestd.service.webhooks import new_secret
 
 
 def http_setup(tmp_path, dns, rate_limit: int = 0) -> tuple[Setup, str]:
@@ -96,3 +100,28 @@ def test_a_flood_of_requests_is_429_while_smtp_keeps_answering(tmp_path, dns):
     assert found[("ingestd_http_requests_total", (("status", "4xx"),))] >= 1  # the 429s
     assert found[("ingestd_queue_depth", (("state", "waiting"),))] == 0
     assert found[("ingestd_messages_total", (("outcome", "quarantined"),))] == 3  # unsigned
+
+
+def test_a_mailed_deck_reaches_a_webhook_receiver_within_seconds(tmp_path, dns, acme_key):
+    """The daemon end to end: signed mail in over SMTP, the version written, the receiver told
+    by the daemon's webhooks job (woken by the message), its signature verified by the
+    Standard Webhooks library."""
+    secret = new_secret()
+    with Receiver(secret) as receiver:
+        secret_file = tmp_path / "webhook.secret"
+        secret_file.write_text(secret)
+        extra = (
+            f'[[webhooks]]\nurl = "{receiver.url}"\nsecret_file = "{secret_file}"\n'
+            'events = ["version.created"]\n\n'
+        )
+        setup = Setup.create(tmp_path, nameserver=dns.address, extra=extra)
+        with setup.daemon() as daemon:
+            day = TODAY.isoformat()
+            deck = f"Code,Destination,Rate,Effective Date\r\n4420,UK,0.01,{day}\r\n".encode()
+            raw = deck_mail(("acme_az.csv", deck, CSV), message_id="<hook-1@acme.example>")
+            send(setup.port, sign_dkimpy(raw, acme_key, domain="acme.example", selector="sel1"))
+            daemon.wait_for(lambda: receiver.events, 30, "the webhook")
+    (event,) = receiver.events
+    assert event["type"] == "version.created" and event["data"]["source"] == "smtp"
+    assert (event["data"]["vendor"], event["data"]["version"]) == ("acme", 1)
+    assert receiver.requests[0]["problem"] is None
