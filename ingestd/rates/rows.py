@@ -86,38 +86,51 @@ def read_rows(conn: Connection, table: TableRef, version: int | None) -> pl.Data
 def read_rows_in_parts(
     conn: Connection, table: TableRef, version: int | None, rows: int
 ) -> Iterator[pl.DataFrame]:
-    """The rows of a version in parts of about ``rows`` rows by code, never splitting a code's
-    rows (``in_effect_at`` looks at a code's rows together), so a whole table streams in the
-    memory of one part.  Each part ends before the code ``rows`` rows further on, found with one
-    indexed query."""
+    """The rows of a version in parts of about ``rows`` rows by code (``read_part``), so a whole
+    table streams in the memory of one part."""
+    after: str | None = None
+    while True:
+        part, more = read_part(conn, table, version, after, rows)
+        if not part.is_empty():
+            yield part
+        if not more:
+            return
+        after = part["code"][-1]
+
+
+def read_part(
+    conn: Connection, table: TableRef, version: int | None, after: str | None, rows: int
+) -> tuple[pl.DataFrame, bool]:
+    """The rows of a version whose codes come after ``after`` (None: from the first), about
+    ``rows`` of them and never splitting a code's rows (``in_effect_at`` looks at a code's rows
+    together), sorted by code and start; and whether rows remain after them.  The part ends
+    before the code ``rows`` rows further on, found with one indexed query."""
     spec = spec_for(table.kind)
     where = version_where(version)
-    scope = f"table_id = {int(table.id)} AND {where}"
-
-    def code_at(sql: str) -> str | None:
-        return conn.execute(sa.text(f"SELECT {sql}")).scalar()
-
-    lower: str | None = None  # the first code of the part
-    while True:
-        from_lower = "" if lower is None else f" AND code >= {quote_text(conn, lower)}"
-        boundary = code_at(
-            f"code FROM {spec.table} WHERE {scope}{from_lower} "
+    if after is not None:
+        where += f" AND code > {quote_text(conn, after)}"
+    boundary = conn.execute(
+        sa.text(
+            f"SELECT code FROM {spec.table} WHERE table_id = {int(table.id)} AND {where} "
             f"ORDER BY code LIMIT 1 OFFSET {int(rows)}"
         )
-        if boundary is not None and boundary == lower:
-            # one code has more rows than a part: it is a part of its own
-            boundary = code_at(
-                f"MIN(code) FROM {spec.table} WHERE {scope} AND code > {quote_text(conn, lower)}"
-            )
-        part = where + from_lower
-        if boundary is not None:
-            part += f" AND code < {quote_text(conn, boundary)}"
-        frame = fetch(conn, table, part, spec.table)
-        if not frame.is_empty():
-            yield frame.sort("code", "effective_from")
-        if boundary is None:
-            return
-        lower = boundary
+    ).scalar()
+    if boundary is None:
+        return fetch(conn, table, where, spec.table).sort("code", "effective_from"), False
+    part = fetch(conn, table, f"{where} AND code < {quote_text(conn, boundary)}", spec.table)
+    if part.is_empty():  # one code has more rows than a part: it is a part of its own
+        part = fetch(conn, table, f"{where} AND code = {quote_text(conn, boundary)}", spec.table)
+    return part.sort("code", "effective_from"), True
+
+
+def count_rows(conn: Connection, table: TableRef, version: int | None) -> int:
+    spec = spec_for(table.kind)
+    return conn.execute(
+        sa.text(
+            f"SELECT COUNT(*) FROM {spec.table} "
+            f"WHERE table_id = {int(table.id)} AND {version_where(version)}"
+        )
+    ).scalar_one()
 
 
 def quote_text(conn: Connection, text: str) -> str:

@@ -32,7 +32,7 @@ from ingestd.rates.model import (
     spec_for,
 )
 from ingestd.rates.records import TableRef, VersionInfo, table_ref, version_info
-from ingestd.rates.rows import fetch, read_rows, read_rows_in_parts
+from ingestd.rates.rows import count_rows, fetch, read_part, read_rows, read_rows_in_parts
 from ingestd.rates.schema import (
     rate_tables,
     versions,
@@ -164,6 +164,18 @@ class Store(Database):
         as they are asked for (one connection open meanwhile)."""
         with self.engine.connect() as conn:
             yield from read_rows_in_parts(conn, table, version, rows)
+
+    def rows_page(
+        self, table: TableRef, version: int | None, after: str | None, rows: int
+    ) -> tuple[pl.DataFrame, bool]:
+        """About ``rows`` rows of a version after the code ``after``, a code's rows together,
+        and whether more follow (``rows.read_part``)."""
+        with self.engine.connect() as conn:
+            return read_part(conn, table, version, after, rows)
+
+    def count_rows(self, table: TableRef, version: int | None = None) -> int:
+        with self.engine.connect() as conn:
+            return count_rows(conn, table, version)
 
     def diff(self, table: TableRef, a: int, b: int) -> Diff:
         for n in (a, b):

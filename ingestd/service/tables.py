@@ -181,6 +181,34 @@ def export(
     return selected.export(fmt, extended=extended)
 
 
+@dataclass(frozen=True)
+class RowsPage:
+    """A page of a version's rows: ``frame`` (only those in effect at the instant asked), the
+    last code the page read (where the next begins), whether more follow."""
+
+    frame: pl.DataFrame
+    last: str
+    more: bool
+
+
+def rows_page(
+    app: App,
+    table: TableRef,
+    *,
+    version: int | None,
+    after: str | None,
+    rows: int,
+    at: datetime | None = None,
+) -> RowsPage:
+    """About ``rows`` rows of a version from the code after ``after``, a code's rows
+    together, read by one indexed query whatever the table's size."""
+    part, more = app.store.rows_page(table, version, after, rows)
+    last = part["code"][-1] if not part.is_empty() else (after or "")
+    if at is not None:
+        part = in_effect_at(part, at).select(part.columns)
+    return RowsPage(part, last, more)
+
+
 def csv_parts(
     app: App, table: TableRef, *, version: int | None = None, at: datetime | None = None
 ) -> Iterator[bytes]:

@@ -8,12 +8,9 @@ import base64
 import binascii
 import io
 import json
-import threading
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
@@ -34,7 +31,6 @@ router = APIRouter(
 
 PAGE_ROWS = 1_000  # a JSON page unless the client asks for another size
 MAX_PAGE_ROWS = 10_000
-FRAMES_KEPT = 2  # versions' rows kept for the next page (a version never changes)
 MEDIA = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -77,48 +73,22 @@ def table_link(table: TableRef) -> str:
     return f"/api/v1/tables/{table.vendor}/{table.kind}/{table.name}"
 
 
-class Frames:
-    """The rows of the last few (table, version, instant) asked for, so the pages after the
-    first one do not read the version again."""
-
-    def __init__(self) -> None:
-        self.kept: OrderedDict[tuple, pl.DataFrame] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, app: App, table: TableRef, version: int, at: datetime | None) -> pl.DataFrame:
-        key = (table.id, version, at)
-        with self.lock:
-            if key in self.kept:
-                self.kept.move_to_end(key)
-                return self.kept[key]
-        frame = tables.rows(
-            app, table.vendor, table=table.name, kind=table.kind, version=version, at=at
-        ).frame
-        with self.lock:
-            self.kept[key] = frame
-            while len(self.kept) > FRAMES_KEPT:
-                self.kept.popitem(last=False)
-        return frame
-
-
-FRAMES = Frames()
-
-
-def cursor_text(version: int, offset: int, at: datetime | None) -> str:
-    data = json.dumps({"v": version, "o": offset, "at": iso(at)}).encode()
+def cursor_text(version: int, after: str, at: datetime | None) -> str:
+    """The next page: the version and instant of the first page, the last code given."""
+    data = json.dumps({"v": version, "after": after, "at": iso(at)}).encode()
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def read_cursor(text: str) -> tuple[int, int, datetime | None]:
+def read_cursor(text: str) -> tuple[int, str, datetime | None]:
     try:
         data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        version, offset = int(data["v"]), int(data["o"])
+        version, after = int(data["v"]), str(data["after"])
         at = datetime.fromisoformat(data["at"]) if data.get("at") else None
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise Problem(422, "the cursor is not one this API gave", kind="invalid_cursor") from None
-    if version < 1 or offset < 0:
+    if version < 1:
         raise Problem(422, "the cursor is not one this API gave", kind="invalid_cursor")
-    return version, offset, at
+    return version, after, at
 
 
 @router.get("/tables", summary="Every rate table")
@@ -153,14 +123,15 @@ def table_rows(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_ROWS)] = PAGE_ROWS,
 ) -> Response:
     """The rows of ``version`` (default: the latest) in OpenTWPS columns, only those in effect
-    at ``at`` when given; JSON in pages (follow ``next_cursor``), CSV streamed, or XLSX."""
+    at ``at`` when given; JSON in pages of about ``limit`` rows by code, a code's rows never
+    split (follow ``next_cursor``), CSV streamed, or XLSX."""
     table = table_of(app, vendor, kind, name)
     when = instant(at, "at")
     if format not in ("json", "csv", "xlsx"):
         raise Problem(422, f"format {format!r}: json, csv or xlsx", kind="invalid_request")
-    offset = 0
+    after = None
     if cursor is not None:
-        version, offset, when = read_cursor(cursor)
+        version, after, when = read_cursor(cursor)
     if version is None:
         if table.current_version is None:
             raise Problem(404, f"{table.label} has no version yet", kind="no_version")
@@ -174,26 +145,26 @@ def table_rows(
             media_type=MEDIA["csv"],
             headers={"Content-Disposition": f'attachment; filename="{name_of}.csv"'},
         )
-    frame = FRAMES.get(app, table, version, when)
-    if format == "xlsx":
+    if format == "xlsx":  # a workbook is written whole: the version is read whole
         out = io.BytesIO()
-        tables.Rows(table, version, when, frame).write(out, "xlsx")
+        tables.rows(app, table.vendor, table=table.name, kind=table.kind, version=version,
+                    at=when).write(out, "xlsx")  # fmt: skip
         return Response(
             out.getvalue(),
             media_type=MEDIA["xlsx"],
             headers={"Content-Disposition": f'attachment; filename="{name_of}.xlsx"'},
         )
-    page = opentwps_frame(frame.slice(offset, limit), table.kind, "json")
+    found = tables.rows_page(app, table, version=version, after=after, rows=limit, at=when)
+    page = opentwps_frame(found.frame, table.kind, "json")
     page = page.rename({c: snake(c) for c in page.columns})
-    following = offset + limit
     body = {
         "table": table.as_dict(),
         "version": version,
         "at": iso(when),
-        "total": frame.height,
-        "offset": offset,
+        # the version's rows; with ``at``, how many are in effect is known once read to the end
+        "total": app.store.count_rows(table, version) if when is None else None,
         "rows": page.to_dicts(),
-        "next_cursor": cursor_text(version, following, when) if following < frame.height else None,
+        "next_cursor": cursor_text(version, found.last, when) if found.more else None,
     }
     return document(body)
 

@@ -253,10 +253,14 @@ def test_rows_at_an_instant_and_of_an_older_version(imported):
         assert old["total"] == 25
         # rates dated in the past take effect when the deck was received (now)
         before = c.get(link, params={"at": f"{EFFECTIVE}T00:00:00Z"}).json()
-        assert before["total"] == 0
+        assert before["rows"] == [] and before["total"] is None and before["next_cursor"] is None
         later = date.today() + timedelta(days=2)
         after = c.get(link, params={"at": f"{later}T01:00:00+02:00"}).json()
-        assert after["total"] == 26 and after["at"] == f"{later - timedelta(days=1)} 23:00:00"
+        assert len(after["rows"]) == 26 and after["at"] == f"{later - timedelta(days=1)} 23:00:00"
+        first = c.get(link, params={"at": f"{later}T00:00:00Z", "limit": 20}).json()
+        rest = c.get(link, params={"cursor": first["next_cursor"]}).json()
+        assert len(first["rows"]) + len(rest["rows"]) == 26 and rest["next_cursor"] is None
+        assert rest["at"] == first["at"]  # the cursor keeps the instant
         assert_problem(c.get(link, params={"at": "yesterday"}), 422, "invalid_request")
         assert_problem(c.get(link, params={"cursor": "bm90IGEgY3Vyc29y"}), 422, "invalid_cursor")
         assert_problem(c.get(link, params={"format": "pdf"}), 422, "invalid_request")
