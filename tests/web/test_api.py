@@ -19,6 +19,7 @@ from ingestd.service import apikeys, tables
 PROBLEM = "application/problem+json"
 # recent enough for the stale-deck guard, past for the notice periods
 EFFECTIVE = date.today() - timedelta(days=10)
+TOMORROW = date.today() + timedelta(days=1)
 
 
 def deck(n: int = 3, price: str = "0.0100", first: int = 4420) -> list[list[str]]:
@@ -173,12 +174,12 @@ def test_malformed_uploads_are_problems_not_crashes(api):
 
 @pytest.fixture
 def imported(api):
-    """acme/voice/default: version 1 with 25 codes, version 2 with one price lowered (at
-    once: a decrease needs no notice) and one code more."""
+    """acme/voice/default: version 1 with 25 codes, version 2 with one more and the price of
+    4422 lowered from TOMORROW (so version 2 has 27 rows, 4422's two)."""
     with api.client("acme-upload") as c:
         assert upload(c, grid_csv(deck(25)), name="v1.csv").status_code == 201
         second = deck(26)
-        second[3][2] = "0.0050"
+        second[3][2:4] = ["0.0050", TOMORROW.isoformat()]
         assert upload(c, grid_csv(second), name="v2.csv", mode="full").status_code == 201
     return api
 
@@ -202,7 +203,7 @@ def test_rows_in_json_pages_add_up_to_the_csv_and_the_xlsx(imported):
             page = c.get(link, params={"limit": 10, **({"cursor": cursor} if cursor else {})})
             assert page.status_code == 200, page.text
             body = page.json()
-            assert body["version"] == 2 and body["total"] == 26
+            assert body["version"] == 2 and body["total"] == 27
             rows += body["rows"]
             pages += 1
             cursor = body["next_cursor"]
@@ -213,7 +214,7 @@ def test_rows_in_json_pages_add_up_to_the_csv_and_the_xlsx(imported):
         book = c.get(link, params={"format": "xlsx"})
     assert text.headers["content-type"].startswith("text/csv")
     table = list(csv.DictReader(io.StringIO(text.text)))
-    assert len(rows) == len(table) == 26
+    assert len(rows) == len(table) == 27
     # the OpenTWPS columns, in snake_case
     assert list(rows[0]) == ["prefix_e164", "price1", "price_n", "valid_from", "timezone",
                              "interval_1", "interval_n", "forbidden", "discontinued"]  # fmt: skip
@@ -221,10 +222,11 @@ def test_rows_in_json_pages_add_up_to_the_csv_and_the_xlsx(imported):
                               "Interval 1", "Interval N", "Forbidden", "Discontinued"]  # fmt: skip
     assert [r["prefix_e164"] for r in rows] == [r["Prefix E164"] for r in table]
     assert [r["price1"] for r in rows] == [r["Price1"] for r in table]
-    assert rows[2]["price1"] == "0.005" and rows[3]["price1"] == "0.01"
+    assert [r["price1"] for r in rows[2:5]] == ["0.01", "0.005", "0.01"]  # 4422 now, then
+    assert rows[3]["valid_from"] == f"{TOMORROW} 00:00:00" and rows[4]["prefix_e164"] == "4423"
     assert rows[0]["interval_1"] == 1 and rows[0]["forbidden"] is False
     sheet = openpyxl.load_workbook(io.BytesIO(book.content)).active
-    assert sheet.max_row == 27
+    assert sheet.max_row == 28  # the header and 27 rows
     # the version's own export through the service is byte for byte the streamed CSV
     assert text.content == tables.export(imported.app, "acme", fmt="csv")
     with imported.client("reader") as c:
@@ -243,7 +245,7 @@ def test_a_cursor_pins_its_version_while_new_versions_arrive(imported):
         with imported.client("acme-upload") as up:
             assert upload(up, grid_csv(deck(30)), name="v3.csv", mode="full").status_code == 201
         rest = c.get(link, params={"cursor": first["next_cursor"]}).json()
-    assert rest["version"] == 2 and len(first["rows"]) + len(rest["rows"]) == 26
+    assert rest["version"] == 2 and len(first["rows"]) + len(rest["rows"]) == 27
 
 
 def test_rows_at_an_instant_and_of_an_older_version(imported):
@@ -254,7 +256,7 @@ def test_rows_at_an_instant_and_of_an_older_version(imported):
         # rates dated in the past take effect when the deck was received (now)
         before = c.get(link, params={"at": f"{EFFECTIVE}T00:00:00Z"}).json()
         assert before["rows"] == [] and before["total"] is None and before["next_cursor"] is None
-        later = date.today() + timedelta(days=2)
+        later = TOMORROW + timedelta(days=1)
         after = c.get(link, params={"at": f"{later}T01:00:00+02:00"}).json()
         assert len(after["rows"]) == 26 and after["at"] == f"{later - timedelta(days=1)} 23:00:00"
         first = c.get(link, params={"at": f"{later}T00:00:00Z", "limit": 20}).json()
@@ -275,8 +277,10 @@ def test_diff_of_two_versions(imported):
     text = json.dumps(body)
     assert "4422" in text and "4445" in text  # the lowered price and the new code
     assert "4424" not in text
-    assert [r["code"] for r in body["changed"]] == ["4422"]
-    assert [r["code"] for r in body["added"]] == ["4445"]
+    # the lowered price is a new dated row of 4422 (its current one stays until tomorrow)
+    added = {(r["code"], r["change_class"]) for r in body["added"]}
+    assert added == {("4422", "decrease"), ("4445", "new")}, body
+    assert body["removed"] == []
 
 
 def test_lookup_in_one_vendor_and_ranked_across_vendors(imported):
@@ -284,7 +288,10 @@ def test_lookup_in_one_vendor_and_ranked_across_vendors(imported):
         cheaper = [["Destination", "Prefix", "Rate", "Effective Date"],
                    ["UK", "44", "0.0050", EFFECTIVE.isoformat()]]  # fmt: skip
         assert upload(c, grid_csv(cheaper), vendor="beta").status_code == 201
-        one = c.get("/api/v1/lookup", params={"number": "+4422999", "vendor": "acme"}).json()
+        one = c.get(
+            "/api/v1/lookup",
+            params={"number": "+4422999", "vendor": "acme", "at": f"{TOMORROW}T01:00"},
+        ).json()
         assert one["match"]["code"] == "4422" and one["match"]["price1"] == "0.005"
         every = c.get("/api/v1/lookup", params={"number": "4423999"}).json()
         assert [m["table"]["vendor"] for m in every["matches"]] == ["beta", "acme"]
