@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ingestd.db.clock import utcnow
 from ingestd.db.tables import messages, outbox, quarantine
 from ingestd.errors import IngestdError, RefusedError
 from ingestd.rates.model import iso
@@ -84,6 +85,21 @@ def counts(app: App) -> dict[str, Any]:
         "quarantine_by_reason": {reason: int(n) for reason, n in sorted(held)},
         "outbox": {state: int(n) for state, n in sorted(outgoing.items())},
     }
+
+
+def today(app: App, now: datetime | None = None) -> dict[str, int]:
+    """The messages received since midnight UTC by what became of them (``MessageStatus``;
+    ``processing`` for the ones not finished)."""
+    now = now or utcnow()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    outcome = sa.func.coalesce(messages.c.result, messages.c.state)
+    with app.store.engine.connect() as conn:
+        found = conn.execute(
+            sa.select(outcome, sa.func.count())
+            .where(messages.c.received_at >= midnight)
+            .group_by(outcome)
+        ).all()
+    return {str(name): int(n) for name, n in sorted(found)}
 
 
 @dataclass(frozen=True)
@@ -189,3 +205,29 @@ def drop(app: App, held_id: int, *, note: str | None = None) -> HeldMessage:
     quarantine = _quarantine(app)
     quarantine.drop(held_id, note=note)
     return quarantine.get(held_id)
+
+
+def held_headers(app: App, held_id: int, limit: int = 64 * 1024) -> list[tuple[str, str]]:
+    """The header fields of a held message as it arrived (decoded for reading; from the
+    first ``limit`` bytes of its kept copy); none when the copy is gone."""
+    from email.header import decode_header, make_header
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+
+    from ingestd.mail.headers import clean_text
+
+    entry = held_message(app, held_id)
+    try:
+        with open(entry.raw_path, "rb") as f:
+            head = f.read(limit)
+    except OSError:
+        return []
+    parsed = BytesHeaderParser(policy=compat32).parsebytes(head)
+    fields = []
+    for name, value in parsed.items():
+        try:
+            text = str(make_header(decode_header(value)))
+        except (ValueError, LookupError):
+            text = str(value)
+        fields.append((name, clean_text(text)))
+    return fields
