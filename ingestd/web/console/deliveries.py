@@ -33,10 +33,16 @@ def outbox_list(
 ) -> Response:
     states = [s.value for s in OutboxState]
     found = outbox.entries(application(request), state_filter(state, states))
-    return page(request, "outbox.html", title="Outbox", entries=found, states=states,
-                state=state, may_retry=session.user.role.allows(Role.OPERATOR),
-                notice=f"Mail {retried} is due again: the next delivery run sends it."
-                if retried else "")  # fmt: skip
+    return page(
+        request,
+        "outbox.html",
+        title="Outbox",
+        entries=found,
+        states=states,
+        state=state,
+        may_retry=session.user.role.allows(Role.OPERATOR),
+        notice=f"Mail {retried} is due again: the next delivery run sends it." if retried else "",
+    )
 
 
 @router.post("/outbox/{entry_id}/retry")
@@ -53,10 +59,18 @@ def webhook_list(
 ) -> Response:
     states = [s.value for s in WebhookState]
     found = webhooks.deliveries(application(request), state_filter(state, states))
-    return page(request, "webhooks.html", title="Webhooks", deliveries=found, states=states,
-                state=state, may_retry=session.user.role.allows(Role.OPERATOR),
-                notice=f"Delivery {retried} is due again: the next delivery run sends it."
-                if retried else "")  # fmt: skip
+    return page(
+        request,
+        "webhooks.html",
+        title="Webhooks",
+        deliveries=found,
+        states=states,
+        state=state,
+        may_retry=session.user.role.allows(Role.OPERATOR),
+        notice=f"Delivery {retried} is due again: the next delivery run sends it."
+        if retried
+        else "",
+    )
 
 
 @router.post("/webhooks/{delivery_id}/retry")

@@ -57,8 +57,10 @@ class Throttle:
         now = time.monotonic()
         waits = [0.0]
         with self.lock:
-            for key, limit in ((f"name:{name.lower()}", FAILURES_PER_NAME),
-                               (f"address:{address}", FAILURES_PER_ADDRESS)):  # fmt: skip
+            for key, limit in (
+                (f"name:{name.lower()}", FAILURES_PER_NAME),
+                (f"address:{address}", FAILURES_PER_ADDRESS),
+            ):
                 seen = self.failures.get(key)
                 if not seen:
                     continue
@@ -116,8 +118,10 @@ async def log_in(request: Request) -> Response:
     expected = signed_value(request, LOGIN_COOKIE)
     given = form.get("csrf")
     if expected is None or not isinstance(given, str) or not hmac.compare_digest(given, expected):
-        raise Refused("the login form was refused: its security token is missing or out of date "
-                      "(reload the page and log in again)")  # fmt: skip
+        raise Refused(
+            "the login form was refused: its security token is missing or out of date "
+            "(reload the page and log in again)"
+        )
     address = request.client.host if request.client else "unknown"
     guard = throttle(request)
     wait = guard.wait(name, address)

@@ -1,4 +1,5 @@
-"""A number's rate at an instant in every vendor's tables, cheapest first (docs/console.md#pages)."""
+"""A number's rate at an instant in every vendor's tables, cheapest first
+(docs/console.md#pages)."""
 
 from __future__ import annotations
 
@@ -34,5 +35,13 @@ def lookup(
             kind = Kind.VOICE.value
         ranked = tables.lookup_all(app, number.strip(), kind=kind, at=instant(at or None, "at"))
         found = [r.as_dict() for r in ranked]
-    return page(request, "lookup.html", title="Lookup", number=number, at=at, kind=kind,
-                kinds=kinds, found=found)  # fmt: skip
+    return page(
+        request,
+        "lookup.html",
+        title="Lookup",
+        number=number,
+        at=at,
+        kind=kind,
+        kinds=kinds,
+        found=found,
+    )

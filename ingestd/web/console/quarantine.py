@@ -59,8 +59,13 @@ def columns_to_answer(readings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @router.get("/quarantine")
 def held_list(request: Request, session: Viewer, all: bool = False) -> Response:
     app = application(request)
-    return page(request, "quarantine.html", title="Quarantine",
-                held=messages.held(app, all_states=all), all=all)  # fmt: skip
+    return page(
+        request,
+        "quarantine.html",
+        title="Quarantine",
+        held=messages.held(app, all_states=all),
+        all=all,
+    )
 
 
 def held_page(
@@ -146,7 +151,7 @@ async def release(request: Request, held_id: int, session: Operator) -> Response
             ("Quarantine", "/ui/quarantine"),
             (f"message {held_id}", f"/ui/quarantine/{held_id}"),
             ("released", None),
-        ],  # fmt: skip
+        ],
         held_id=held_id,
         result=result,
         readings=sheet_readings(result),

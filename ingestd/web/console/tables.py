@@ -45,8 +45,9 @@ def vendor_list(request: Request, session: Viewer) -> Response:
     by_vendor: dict[str, list] = {vendor: [] for vendor in sorted(names)}
     for t in found:
         by_vendor.setdefault(t.vendor, []).append(t)
-    return page(request, "vendors.html", title="Vendors", vendors=by_vendor, names=names,
-                path=table_path)  # fmt: skip
+    return page(
+        request, "vendors.html", title="Vendors", vendors=by_vendor, names=names, path=table_path
+    )
 
 
 @router.get("/vendors/{vendor}")
@@ -55,8 +56,9 @@ def one_vendor(request: Request, vendor: str, session: Viewer) -> Response:
     known = {v.id: v for v in app.config.vendors}
     found = [t for t in tables.tables(app) if t.vendor == vendor]
     if vendor not in known and not found:
-        return page(request, "refused.html", 404, title="Not found",
-                    message=f"no vendor {vendor!r}")  # fmt: skip
+        return page(
+            request, "refused.html", 404, title="Not found", message=f"no vendor {vendor!r}"
+        )
     return page(
         request,
         "vendor.html",
@@ -79,7 +81,7 @@ def table_versions(request: Request, vendor: str, kind: str, name: str, session:
         request,
         "table.html",
         title=f"{table.vendor} · {table.name} ({table.kind})",
-        crumbs=table_crumbs(table)[:-1] + [(f"{table.name} ({table.kind})", None)],
+        crumbs=[*table_crumbs(table)[:-1], (f"{table.name} ({table.kind})", None)],
         table=table,
         versions=list(reversed(found.versions)),
         path=table_path(table),
@@ -121,8 +123,9 @@ def version_rows(
     table = table_of(app, vendor, kind, name)
     tables.version(app, table.vendor, number, table=table.name, kind=table.kind)
     when = instant(at or None, "at")
-    part = tables.rows_page(app, table, version=number, after=after or None,
-                            rows=ROWS_PER_PAGE, at=when)  # fmt: skip
+    part = tables.rows_page(
+        app, table, version=number, after=after or None, rows=ROWS_PER_PAGE, at=when
+    )
     columns = [c for c in spec_for(table.kind).row_columns if c in part.frame.columns]
     base = f"{table_path(table)}/versions/{number}/rows"
     more = f"{base}?{urlencode({'after': part.last, 'at': at or ''})}" if part.more else None
@@ -132,7 +135,7 @@ def version_rows(
         title=f"{table.vendor} · {table.name} version {number}: rows",
         crumbs=table_crumbs(
             table, (f"version {number}", f"{table_path(table)}/versions/{number}"), ("rows", None)
-        ),  # fmt: skip
+        ),
         table=table,
         number=number,
         columns=columns,
@@ -163,16 +166,29 @@ def version_diff(
     app = application(request)
     table = table_of(app, vendor, kind, name)
     if format == "csv":
-        data = changes.changes_csv(app, table, from_version, to_version,
-                                   change_class=change or None, search=q)  # fmt: skip
+        data = changes.changes_csv(
+            app, table, from_version, to_version, change_class=change or None, search=q
+        )
         since, version = changes.ordered(from_version, to_version)
         file_name = f"{table.vendor}-{table.name}-{since}-{version}-changes.csv"
-        return Response(data, media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{file_name}"'})  # fmt: skip
-    found = changes.change_page(app, table, from_version, to_version, change_class=change or None,
-                                search=q, offset=offset, limit=CHANGES_PER_PAGE)  # fmt: skip
-    query = urlencode({"from": found.since, "to": found.version, "change": change or "",
-                       "q": q or ""})  # fmt: skip
+        return Response(
+            data,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
+        )
+    found = changes.change_page(
+        app,
+        table,
+        from_version,
+        to_version,
+        change_class=change or None,
+        search=q,
+        offset=offset,
+        limit=CHANGES_PER_PAGE,
+    )
+    query = urlencode(
+        {"from": found.since, "to": found.version, "change": change or "", "q": q or ""}
+    )
     base = f"{table_path(table)}/diff?{query}"
     return page(
         request,
