@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -72,6 +73,8 @@ class ConsoleSite:
                 file_name=f"acme-2026-03-0{day}.csv",
                 received_at=datetime(2026, 3, day),
                 sender="rates@acme.example",
+                mode="full",
+                accept_guards=True,  # the full deck drops Italy: a third of the codes
             )
             assert done[0].status == "imported", done[0].message
 
@@ -87,13 +90,19 @@ class ConsoleSite:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, follow_redirects=False)
 
-    def login(self, name: str, password: str = PASSWORD) -> httpx.Client:
+    @contextlib.contextmanager
+    def login(self, name: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
         """A client with ``name``'s session (the login form's token taken from the form)."""
-        client = self.client()
-        form = client.get("/ui/login")
-        answer = client.post(
-            "/ui/login",
-            data={"name": name, "password": password, "csrf": csrf_of(form.text), "next": "/ui/"},
-        )
-        assert answer.status_code == 303, answer.text
-        return client
+        with self.client() as client:
+            form = client.get("/ui/login")
+            answer = client.post(
+                "/ui/login",
+                data={
+                    "name": name,
+                    "password": password,
+                    "csrf": csrf_of(form.text),
+                    "next": "/ui/",
+                },
+            )
+            assert answer.status_code == 303, answer.text
+            yield client

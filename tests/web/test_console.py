@@ -51,17 +51,13 @@ def test_every_page_asks_for_a_login_first_and_comes_back_after_it(site):
 
 
 def test_a_login_never_leads_to_another_site(site):
-    with site.client() as c:
-        form = c.get("/ui/login")
-        for target in ("https://evil.example/", "//evil.example/ui", "/api/v1/tables"):
+    for target in ("https://evil.example/", "//evil.example/ui", "/api/v1/tables"):
+        with site.client() as c:
+            form = c.get("/ui/login")
             answer = c.post(
                 "/ui/login",
-                data={
-                    "name": "vera",
-                    "password": PASSWORD,
-                    "csrf": csrf_of(form.text),
-                    "next": target,
-                },
+                data={"name": "vera", "password": PASSWORD, "csrf": csrf_of(form.text),
+                      "next": target},
             )
             assert answer.headers["location"] == "/ui/", target
 
@@ -284,7 +280,7 @@ def test_the_diff_is_filtered_searched_paged_and_downloaded_on_the_server(site):
     assert download.headers["content-disposition"].endswith('-1-2-changes.csv"')
     (row,) = list(csv.DictReader(io.StringIO(download.text)))
     assert (row["code"], row["old_price"], row["new_price"]) == ("33", "0.02", "0.018")
-    assert bad.status_code == 422 and "change class 'sideways'" in bad.text
+    assert bad.status_code == 422 and "change class &#39;sideways&#39;" in bad.text
     assert same.status_code == 422 and "two different versions" in same.text
     assert missing.status_code == 404
 
