@@ -1,11 +1,13 @@
-"""Outgoing mail: what the outbox holds, a failed message made due again, delivery of what is
-due."""
+"""Outgoing mail: what the outbox holds, a failed message made due again (an entry of the audit
+log), delivery of what is due."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ingestd.service import audit
 from ingestd.service.app import App
+from ingestd.service.audit import Action
 
 if TYPE_CHECKING:  # the mail modules load only for the operations that use them
     from ingestd.mail.outbox import DeliveryReport, OutboxEntry
@@ -22,10 +24,15 @@ def entry(app: App, entry_id: int) -> OutboxEntry:
     return app.outbox.get(entry_id)
 
 
-def retry(app: App, entry_id: int) -> OutboxEntry:
+def retry(app: App, entry_id: int, *, actor: str) -> OutboxEntry:
     """Make a failed, pending or suppressed message due now with a fresh count of attempts
-    (the next delivery run sends it); one sent already is a usage error."""
-    return app.outbox.retry(entry_id)
+    (the next delivery run sends it), recorded in the audit log as ``actor``'s; one sent
+    already is a usage error."""
+    before = app.outbox.get(entry_id)
+    entry = app.outbox.retry(entry_id)
+    was = {"was": str(before.state), "attempts": before.attempts}
+    audit.record(app, actor, Action.RETRY, f"outbox {entry_id}", detail=was)
+    return entry
 
 
 def deliver_due(app: App) -> DeliveryReport:

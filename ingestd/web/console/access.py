@@ -129,4 +129,4 @@ async def posted(request: Request, session: Session) -> FormData:
 
 def actor(session: Session) -> str:
     """How the audit log names a person at the console."""
-    return f"console user {session.user.name}"
+    return session.user.label
