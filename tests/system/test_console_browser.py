@@ -105,7 +105,7 @@ def test_an_operator_releases_a_held_deck_with_a_column_mapping(browser, site, s
     assert page.get_by_text("the column is not read but holds whole seconds").first.is_visible()
     screenshot(page, shots, "held-message")
     page.get_by_label("Column D “Rnd” (in doubt)", exact=False).select_option("pulse")
-    page.get_by_label("Note", exact=True).first.fill("Rnd is the pulse")
+    page.get_by_label("Release note").fill("Rnd is the pulse")
     page.get_by_role("button", name="Release").click()
     assert page.get_by_text("imported as version 1").first.is_visible()
     page.get_by_role("link", name="acme default version 1").click()
