@@ -8,7 +8,9 @@ user's role is read afresh on every request, so a change applies at once."""
 
 from __future__ import annotations
 
+import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +19,7 @@ import sqlalchemy as sa
 from ingestd.db.clock import utcnow
 from ingestd.db.tables import console_sessions
 from ingestd.db.tables import users as users_table
+from ingestd.logs import kv
 from ingestd.service.apikeys import token_hash
 from ingestd.service.app import App
 from ingestd.service.users import User
@@ -24,6 +27,9 @@ from ingestd.service.users import User
 LIFETIME = timedelta(hours=12)
 # last_seen_at is written at most this often, so a busy page does not write on every request
 SEEN_EVERY = timedelta(minutes=1)
+
+log = logging.getLogger("ingestd.console")
+_seen = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-seen")
 
 
 @dataclass(frozen=True)
@@ -73,18 +79,27 @@ def find(app: App, token: str) -> Session | None:
     if row is None or row["session_expires_at"] <= now:
         return None
     if now - row["session_last_seen_at"] >= SEEN_EVERY:
-        with app.store.begin_write() as conn:
-            conn.execute(
-                console_sessions.update()
-                .where(console_sessions.c.id == row["session_id"])
-                .values(last_seen_at=now)
-            )
+        # written aside: a page never waits for the database's writer (a large import holds
+        # SQLite's for seconds) to note that its session was seen
+        _seen.submit(_note_seen, app, row["session_id"], now)
     return Session(
         user=User.from_row(row),
         csrf=row["session_csrf"],
         created_at=row["session_created_at"],
         expires_at=row["session_expires_at"],
     )
+
+
+def _note_seen(app: App, session_id: int, now: datetime) -> None:
+    try:
+        with app.store.begin_write() as conn:
+            conn.execute(
+                console_sessions.update()
+                .where(console_sessions.c.id == session_id)
+                .values(last_seen_at=now)
+            )
+    except sa.exc.SQLAlchemyError as e:  # only a note: the next request writes it again
+        log.debug(kv("console.session_seen_failed", error=str(e)))
 
 
 def close(app: App, token: str) -> None:

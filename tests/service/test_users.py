@@ -156,6 +156,10 @@ def test_last_seen_is_written_at_most_once_a_minute(app):
     with app.store.begin_write() as conn:
         conn.execute(console_sessions.update().values(last_seen_at=long_ago - timedelta(minutes=1)))
     sessions.find(app, token)
+    for _ in range(100):  # noted aside, not in the request's own time
+        if stored(app, console_sessions)[0]["last_seen_at"] >= long_ago:
+            break
+        time.sleep(0.05)
     assert stored(app, console_sessions)[0]["last_seen_at"] >= long_ago
 
 
