@@ -19,6 +19,14 @@ def entries(app: App, state: str | None = None) -> list[OutboxEntry]:
     return app.outbox.list(state)
 
 
+def latest(
+    app: App, state: str | None = None, *, limit: int = 100, before: int | None = None
+) -> list[OutboxEntry]:
+    """The latest ``limit`` messages (of ``state``), newest first; ``before`` (an id) pages
+    back: what a page of the console shows of an outbox that keeps every message."""
+    return app.outbox.latest(state, limit=limit, before=before)
+
+
 def entry(app: App, entry_id: int) -> OutboxEntry:
     """One outbox message; an unknown id is a usage error."""
     return app.outbox.get(entry_id)

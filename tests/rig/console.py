@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from ingestd.service import decks, messages, users
+from ingestd.service import decks, messages, users, webhooks
 from rig.http import Served
 from rig.mail import make_config, rate_message, signed
 from rig.signers import SigningKey, rsa_key
@@ -46,9 +46,19 @@ def csrf_of(html: str) -> str:
 
 
 class ConsoleSite:
-    def __init__(self, tmp_path: Path, db_url: str, key: SigningKey | None = None):
+    def __init__(
+        self, tmp_path: Path, db_url: str, key: SigningKey | None = None, *, webhook: bool = False
+    ):
+        """With ``webhook``, a receiver nobody answers at: every event's delivery fails."""
         self.key = key or rsa_key(1024)
-        self.config = make_config(tmp_path, db_url=db_url, http=HTTP, pin=self.key)
+        extra = ""
+        if webhook:
+            secret = tmp_path / "webhook.secret"
+            secret.write_text(webhooks.new_secret() + "\n")
+            extra = (
+                f'\n[[webhooks]]\nurl = "http://127.0.0.1:9/nowhere"\nsecret_file = "{secret}"\n'
+            )
+        self.config = make_config(tmp_path, db_url=db_url, http=HTTP, pin=self.key, tables=extra)
         self.stack = contextlib.ExitStack()
 
     def __enter__(self) -> ConsoleSite:

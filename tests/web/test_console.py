@@ -11,7 +11,7 @@ import io
 import pytest
 from rig.console import PASSWORD, ConsoleSite, csrf_of
 
-from ingestd.service import audit, messages, tables
+from ingestd.service import audit, messages, outbox, tables, webhooks
 
 
 @pytest.fixture
@@ -56,8 +56,12 @@ def test_a_login_never_leads_to_another_site(site):
             form = c.get("/ui/login")
             answer = c.post(
                 "/ui/login",
-                data={"name": "vera", "password": PASSWORD, "csrf": csrf_of(form.text),
-                      "next": target},
+                data={
+                    "name": "vera",
+                    "password": PASSWORD,
+                    "csrf": csrf_of(form.text),
+                    "next": target,
+                },
             )
             assert answer.headers["location"] == "/ui/", target
 
@@ -325,3 +329,44 @@ def test_pages_carry_headers_that_keep_them_to_themselves(site):
     assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
     assert answer.headers["cache-control"] == "no-store"
     assert "<script" not in answer.text
+
+
+def test_an_operator_retries_mail_and_a_webhook_delivery_from_their_pages(tmp_path, sqlite_url):
+    with ConsoleSite(tmp_path, sqlite_url, webhook=True) as site:
+        site.held_deck()  # the quarantine alert waits in the outbox (nothing delivers here)
+        site.two_versions()  # each version is an event for the receiver
+        (mail, *_) = outbox.latest(site.app)
+        (delivery, *_) = webhooks.deliveries(site.app)
+        with site.login("olga") as c:
+            page = c.get("/ui/outbox")
+            assert f'action="/ui/outbox/{mail.id}/retry"' in page.text
+            done = c.post(f"/ui/outbox/{mail.id}/retry", data={"csrf": csrf_of(page.text)})
+            assert done.status_code == 303
+            assert f"Mail {mail.id} is due again" in c.get(done.headers["location"]).text
+            page = c.get("/ui/webhooks")
+            assert "http://127.0.0.1:9/nowhere" in page.text and "version.created" in page.text
+            done = c.post(f"/ui/webhooks/{delivery.id}/retry", data={"csrf": csrf_of(page.text)})
+            assert done.status_code == 303
+            assert f"Delivery {delivery.id} is due again" in c.get(done.headers["location"]).text
+            log = c.get("/ui/audit").text
+        found = [(e.actor, e.action, e.target) for e in audit.entries(site.app)]
+        assert found == [
+            ("user olga", "retry", f"webhook delivery {delivery.id}"),
+            ("user olga", "retry", f"outbox {mail.id}"),
+        ]
+        assert f"webhook delivery {delivery.id}" in log and f"outbox {mail.id}" in log
+
+
+def test_the_outbox_pages_back_newest_first(site, monkeypatch):
+    from ingestd.web.console import deliveries as pages
+
+    monkeypatch.setattr(pages, "PER_PAGE", 1)
+    site.held_deck()
+    entries = outbox.latest(site.app)
+    assert len(entries) >= 2
+    with site.login("vera") as c:
+        first = c.get("/ui/outbox").text
+        assert f'<td class="num">{entries[0].id}</td>' in first
+        link = first.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0]
+        second = c.get(link.replace("&amp;", "&")).text
+        assert f'<td class="num">{entries[1].id}</td>' in second

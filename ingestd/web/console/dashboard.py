@@ -34,6 +34,6 @@ def dashboard(request: Request, session: Annotated[Session, Depends(viewer)]) ->
         state=status.status(app),
         today=messages.today(app),
         held=messages.held(app)[:SHOWN],
-        failed_mail=outbox.entries(app, OutboxState.FAILED)[:SHOWN],
+        failed_mail=outbox.latest(app, OutboxState.FAILED, limit=SHOWN),
         failed_hooks=webhooks.deliveries(app, WebhookState.FAILED)[:SHOWN],
     )

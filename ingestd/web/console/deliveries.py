@@ -4,8 +4,9 @@ failed one with a Retry button (an operator's, written to the audit log)."""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
@@ -18,6 +19,7 @@ from ingestd.web.console.render import page
 from ingestd.web.console.routing import console_router
 
 router = console_router()
+PER_PAGE = 100  # outbox messages a page shows, newest first
 
 Viewer = Annotated[Session, Depends(viewer)]
 Operator = Annotated[Session, Depends(role(Role.OPERATOR))]
@@ -29,15 +31,23 @@ def state_filter(wanted: str, states: list[str]) -> str | None:
 
 @router.get("/outbox")
 def outbox_list(
-    request: Request, session: Viewer, state: str = "", retried: int | None = None
+    request: Request,
+    session: Viewer,
+    state: str = "",
+    retried: int | None = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     states = [s.value for s in OutboxState]
-    found = outbox.entries(application(request), state_filter(state, states))
+    found = outbox.latest(
+        application(request), state_filter(state, states), limit=PER_PAGE, before=before
+    )
+    more = urlencode({"state": state, "before": found[-1].id}) if len(found) == PER_PAGE else ""
     return page(
         request,
         "outbox.html",
         title="Outbox",
         entries=found,
+        next_page=f"/ui/outbox?{more}" if more else None,
         states=states,
         state=state,
         may_retry=session.user.role.allows(Role.OPERATOR),
