@@ -65,8 +65,10 @@ class ConsoleSite:
         self.served = self.stack.enter_context(Served(self.config))
         self.app = self.served.app
         self.url = self.served.url
+        there = {u.name for u in users.users(self.app)}  # a site started again on its database
         for name, role in PEOPLE.items():
-            users.add(self.app, name, role, PASSWORD)
+            if name not in there:
+                users.add(self.app, name, role, PASSWORD)
         return self
 
     def __exit__(self, *exc) -> None:

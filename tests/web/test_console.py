@@ -370,3 +370,17 @@ def test_the_outbox_pages_back_newest_first(site, monkeypatch):
         link = first.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0]
         second = c.get(link.replace("&amp;", "&")).text
         assert f'<td class="num">{entries[1].id}</td>' in second
+
+
+def test_the_cookie_key_is_made_once_private_and_outlives_a_restart(tmp_path, sqlite_url):
+    with ConsoleSite(tmp_path, sqlite_url) as site, site.login("vera") as c:
+        cookie = c.cookies["ingestd_session"]
+    key = site.config.daemon.state_dir / "console.key"
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
+    made = key.read_bytes()
+    with ConsoleSite(tmp_path, sqlite_url) as again, again.client() as c:
+        c.cookies.set("ingestd_session", cookie, domain="127.0.0.1", path="/ui")
+        # the same database and state directory: the session is still open, its cookie
+        # still signed by the key
+        assert c.get("/ui/").status_code == 200
+    assert key.read_bytes() == made

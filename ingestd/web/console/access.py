@@ -6,6 +6,7 @@ token, and a role says what the person may do."""
 from __future__ import annotations
 
 import hmac
+import os
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -48,14 +49,27 @@ def application(request: Request) -> App:
 
 
 def signer(app: App) -> URLSafeSerializer:
-    """The cookie signer, keyed by the state directory's console key (made on first use)."""
+    """The cookie signer, keyed by the state directory's console key: made on first use, once
+    (two servers starting together on one state directory agree on the first key written)."""
     path = Path(app.config.daemon.state_dir) / SECRET_FILE
-    try:
-        key = path.read_bytes()
-    except FileNotFoundError:
-        durable.write_file(path, secrets.token_bytes(32), mode=0o600)
-        key = path.read_bytes()
-    return URLSafeSerializer(key, salt="ingestd.console")
+    if not path.exists():
+        draft = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        durable.write_file(draft, secrets.token_bytes(32), mode=0o600)
+        try:
+            os.link(draft, path)  # never replaces a key another process wrote first
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return URLSafeSerializer(path.read_bytes(), salt="ingestd.console")
+
+
+def cookie_signer(request: Request) -> URLSafeSerializer:
+    """The server's signer, made once per server."""
+    state = request.app.state
+    if getattr(state, "console_signer", None) is None:
+        state.console_signer = signer(application(request))
+    return state.console_signer
 
 
 def signed_value(request: Request, cookie: str) -> str | None:
@@ -64,7 +78,7 @@ def signed_value(request: Request, cookie: str) -> str | None:
     if not text:
         return None
     try:
-        value = signer(application(request)).loads(text)
+        value = cookie_signer(request).loads(text)
     except BadSignature:
         return None
     return value if isinstance(value, str) else None
@@ -73,7 +87,7 @@ def signed_value(request: Request, cookie: str) -> str | None:
 def set_signed(request: Request, response: Response, cookie: str, value: str, path: str) -> None:
     response.set_cookie(
         cookie,
-        signer(application(request)).dumps(value),
+        cookie_signer(request).dumps(value),
         path=path,
         httponly=True,
         samesite="strict",
