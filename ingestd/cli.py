@@ -24,6 +24,8 @@ from ingestd.config import Config, ConfigError, load_config, name_problem
 from ingestd.errors import IngestdError, RefusedError, UsageError
 from ingestd.logs import KvFormatter, kv
 from ingestd.rates.model import Kind
+from ingestd.service.audit import Action
+from ingestd.service.users import Role
 from ingestd.sheets.dates import DATE_RANGE
 
 if TYPE_CHECKING:
@@ -123,7 +125,7 @@ def _command_name(args: argparse.Namespace | None) -> str:
     action = getattr(args, "action", None)
     if args.command == "vendor":
         return f"vendor {args.subject} {action}"
-    with_action = ("quarantine", "outbox", "apikey", "webhooks")
+    with_action = ("quarantine", "outbox", "apikey", "webhooks", "user")
     return f"{args.command} {action}" if args.command in with_action else args.command
 
 
@@ -363,6 +365,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["secret", "list", "retry", "test"])
     p.add_argument("id", type=_whole(ID_MAX), nargs="?", help="retry: the delivery")
     p.add_argument("--state", help="list: only pending, sent or failed deliveries")
+
+    p = command(
+        "user",
+        commands.cmd_user,
+        "the web console's users: add one, give a new password or role, remove one, list them",
+    )
+    p.add_argument("action", choices=["add", "passwd", "role", "remove", "list"])
+    p.add_argument(
+        "name", nargs="?", type=_name("a user name"), help="add/passwd/role/remove: the user"
+    )
+    p.add_argument(
+        "--role",
+        choices=[r.value for r in Role],
+        help="add/role: reads; also releases, drops and retries; also manages users",
+    )
+
+    p = command("audit", commands.cmd_audit, "who released, dropped or retried what, newest first")
+    p.add_argument(
+        "--limit", type=_whole(ID_MAX), default=50, metavar="N", help="entries (default 50)"
+    )
+    p.add_argument("--action", choices=[a.value for a in Action], help="only these entries")
+    p.add_argument("--actor", help="only this actor's ('user NAME', 'api key NAME', 'cli LOGIN')")
 
     command("run", commands.cmd_run, "the daemon (SMTP, IMAP, pipeline, HTTP)", json_output=False)
     return parser

@@ -6,6 +6,8 @@ command, given the parsed arguments and the configuration; each calls the applic
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,11 +20,13 @@ from ingestd.errors import UsageError
 from ingestd.service import (
     App,
     apikeys,
+    audit,
     decks,
     messages,
     outbox,
     status,
     tables,
+    users,
     vendors,
     webhooks,
 )
@@ -52,6 +56,14 @@ def one_or_list(outcomes: Sequence[Any]) -> Any:
     """The JSON of the outcomes of one command: one outcome as an object, several as a list."""
     data = [o.as_dict() for o in outcomes]
     return data if len(data) > 1 else data[0]
+
+
+def cli_actor() -> str:
+    """How the audit log names a person at the command line: ``cli`` and the login name."""
+    try:
+        return f"cli {getpass.getuser()}"
+    except (KeyError, OSError):  # no login name and no passwd entry (a container's bare uid)
+        return f"cli uid {os.getuid()}"
 
 
 def table_of(args: argparse.Namespace) -> dict[str, str | None]:
@@ -231,12 +243,13 @@ def cmd_quarantine(args: argparse.Namespace, config: Config) -> int:
                 out.print_held(entry)
             return 0
         if args.action == "drop":
-            messages.drop(app, args.id, note=args.note)
+            messages.drop(app, args.id, actor=cli_actor(), note=args.note)
             print(f"quarantined message {args.id} dropped")
             return 0
         outcome = messages.release(
             app,
             args.id,
+            actor=cli_actor(),
             accept_unauthenticated=args.accept_unauthenticated,
             vendor=args.vendor,
             note=args.note,
@@ -256,7 +269,7 @@ def cmd_outbox(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--state is for list")
     with App.open(config) as app:
         if args.action == "retry":
-            entry = outbox.retry(app, args.id)
+            entry = outbox.retry(app, args.id, actor=cli_actor())
             print_result(args, entry, out.print_outbox_retry)
             return 0
         entries = outbox.entries(app, args.state)
@@ -336,7 +349,7 @@ def cmd_webhooks(args: argparse.Namespace, config: Config) -> int:
             out.print_json(results) if args.json else out.print_webhook_tests(results)
             return 0 if all(r["ok"] for r in results) else 1
         if args.action == "retry":
-            found = webhooks.retry(app, args.id)
+            found = webhooks.retry(app, args.id, actor=cli_actor())
             if args.json:
                 out.print_json(found.as_dict())
             else:
@@ -345,6 +358,63 @@ def cmd_webhooks(args: argparse.Namespace, config: Config) -> int:
             return 0
         found = webhooks.deliveries(app, args.state)
     out.print_json([d.as_dict() for d in found]) if args.json else out.print_deliveries(found)
+    return 0
+
+
+def cmd_user(args: argparse.Namespace, config: Config) -> int:
+    """``ingestd user add NAME --role R | passwd NAME | role NAME --role R | remove NAME |
+    list`` (README "Users and the audit log"); a password is read from standard input, or
+    asked for twice on a terminal."""
+    if args.action != "list" and args.name is None:
+        raise UsageError(f"say which user to {args.action}: its name")
+    with_role = ("add", "role")
+    if args.action not in with_role and args.role is not None:
+        raise UsageError("--role is for add and role")
+    if args.action in with_role and args.role is None:
+        raise UsageError("say what the user may do: --role viewer, operator or admin")
+    with App.open(config) as app:
+        if args.action == "add":
+            found = users.add(app, args.name, args.role, read_password(args.name))
+            done = f"user {found.name} added ({found.role})"
+        elif args.action == "passwd":
+            users.user(app, args.name)  # an unknown name is said before the password is asked
+            found = users.passwd(app, args.name, read_password(args.name))
+            done = f"new password for {found.name}; its console sessions are closed"
+        elif args.action == "role":
+            found = users.set_role(app, args.name, args.role)
+            done = f"{found.name} is now {found.role}"
+        elif args.action == "remove":
+            found = users.remove(app, args.name)
+            done = f"user {found.name} removed; its console sessions are closed"
+        else:
+            listed = users.users(app)
+            out.print_json([u.as_dict() for u in listed]) if args.json else out.print_users(listed)
+            return 0
+    out.print_json(found.as_dict()) if args.json else print(done)
+    return 0
+
+
+def read_password(name: str) -> str:
+    """The first line of standard input (its newline taken off) when it is not a terminal;
+    else asked for twice, without echo."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    try:
+        first = getpass.getpass(f"password for {name}: ")
+        again = getpass.getpass("the same password again: ")
+    except EOFError:
+        raise UsageError("no password given") from None
+    if first != again:
+        raise UsageError("the two passwords differ; nothing changed")
+    return first
+
+
+def cmd_audit(args: argparse.Namespace, config: Config) -> int:
+    """``ingestd audit [--limit N] [--action A] [--actor WHO]`` (README "Users and the audit
+    log")."""
+    with App.open(config) as app:
+        found = audit.entries(app, limit=args.limit, action=args.action, actor=args.actor)
+    out.print_json([e.as_dict() for e in found]) if args.json else out.print_audit(found)
     return 0
 
 

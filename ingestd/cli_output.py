@@ -22,7 +22,9 @@ if TYPE_CHECKING:  # the mail modules load only for the commands that use them
     from ingestd.message.ledger import HeldMessage
     from ingestd.message.outcome import MessageOutcome
     from ingestd.rates.profiles import Profile
+    from ingestd.service.audit import AuditEntry
     from ingestd.service.tables import Lookup, Rollback, TableDiff, TableVersions
+    from ingestd.service.users import User
     from ingestd.webhooks.deliveries import Delivery
 
 SHOWN = 50  # rows of a list printed for people; --json gives all
@@ -449,6 +451,26 @@ def print_apikeys(keys: list[ApiKey]) -> None:
             else (f"last used {ts(k.last_used_at)}" if k.last_used_at else "never used")
         )
         print(f"{k.name:<24} {k.scope:<7} {k.vendor or '-':<16} {k.prefix}…  {state}")
+
+
+# --- users and the audit log --------------------------------------------------------------------
+
+
+def print_users(found: list[User]) -> None:
+    if not found:
+        print("no users (ingestd user add NAME --role viewer|operator|admin)")
+    for u in found:
+        login = f"last login {ts(u.last_login_at)}" if u.last_login_at else "never logged in"
+        print(f"{u.name:<24} {u.role:<9} added {ts(u.created_at)}  {login}")
+
+
+def print_audit(found: list[AuditEntry]) -> None:
+    if not found:
+        print("nothing in the audit log")
+    for e in found:
+        came = f": {e.detail['status']}" if e.detail and "status" in e.detail else ""
+        note = f"  {' '.join(e.note.split())}" if e.note else ""
+        print(f"{e.id:>5}  {ts(e.at)}  {e.actor:<24} {e.action:<8} {e.target}{came}{note}")
 
 
 # --- webhooks ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 import logging
@@ -13,8 +14,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
+from rig.mail import config_path, make_config, rate_message
 
 from ingestd.cli import main
+from ingestd.service import App, users
 
 HEADER = (
     "Prefix E164,Price1,Price N,Valid From,Timezone,Interval 1,Interval N,Forbidden,Discontinued"
@@ -295,11 +299,16 @@ def test_ambiguous_table_asks_which(cli, tmp_path):
     assert code == 2 and "v/voice/premium" in out and "--table" in out
 
 
-def _ingestd(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
+def _ingestd(
+    *args: str, env: dict, cwd: Path, input: str | None = None
+) -> subprocess.CompletedProcess:
+    """The real process; ``input`` is its standard input (a pipe, not a terminal)."""
     return subprocess.run(
         [sys.executable, "-m", "ingestd", *args],
         env=env,
         cwd=cwd,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=120,
@@ -531,3 +540,90 @@ def test_apikey_create_list_revoke(cli):
         assert code == 2 and words in out and "Traceback" not in out, (args, out)
     code, out = cli("apikey", "revoke", "nobody")
     assert code == 1 and "no key named 'nobody'" in out
+
+
+# --- the web console's users and the audit log (README "Users and the audit log") -------------
+
+
+def test_users_are_added_with_a_password_from_standard_input(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ingestd.db'}"
+    env = _env(tmp_path, url)
+    (tmp_path / "check").mkdir()
+    config = make_config(tmp_path / "check", db_url=url)
+
+    def logs_in(name: str, password: str) -> bool:
+        with App.open(config) as app:
+            return users.authenticate(app, name, password) is not None
+
+    def ingestd(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        return _ingestd(*args, env=env, cwd=tmp_path, input=input)
+
+    p = ingestd("user", "add", "alice", "--role", "operator", input="s3cret pass\nignored\n")
+    assert (p.returncode, p.stdout.strip()) == (0, "user alice added (operator)"), p.stderr
+    assert logs_in("alice", "s3cret pass") and not logs_in("alice", "s3cret pass\n")
+    p = ingestd("user", "add", "alice", "--role", "viewer", input="another pass\n")
+    _one_line(p, 2, "ingestd: there is already a user named 'alice'")
+    p = ingestd("user", "add", "bob", "--role", "viewer", input="short\n")
+    _one_line(p, 2, "a password has at least 8 characters")
+    _one_line(ingestd("user", "add", "bob", "--role", "viewer", input=""), 2, "at least 8")
+    _one_line(ingestd("user", "add", "bob", "--role", "root"), 2, "invalid choice: 'root'")
+    _one_line(ingestd("user", "add", "Bob", "--role", "viewer"), 2, "not a user name")
+    _one_line(ingestd("user", "add", "bob"), 2, "--role viewer, operator or admin")
+    _one_line(ingestd("user", "remove"), 2, "say which user to remove: its name")
+    _one_line(ingestd("user", "list", "--role", "admin"), 2, "--role is for add and role")
+    _one_line(ingestd("user", "passwd", "bob", input="another pass\n"), 2, "no user named 'bob'")
+
+    p = ingestd("user", "passwd", "alice", input="another pass\r\n")
+    assert p.returncode == 0 and "sessions are closed" in p.stdout, p.stderr
+    assert logs_in("alice", "another pass") and not logs_in("alice", "s3cret pass")
+    assert ingestd("user", "role", "alice", "--role", "admin").stdout.strip() == (
+        "alice is now admin"
+    )
+    p = ingestd("user", "list", "--json")
+    (alice,) = json.loads(p.stdout)
+    assert (alice["name"], alice["role"]) == ("alice", "admin") and alice["last_login_at"]
+    assert "another pass" not in p.stdout
+    assert "alice" in ingestd("user", "list").stdout
+    assert ingestd("user", "remove", "alice").returncode == 0
+    assert json.loads(ingestd("user", "list", "--json").stdout) == []
+    assert "no users" in ingestd("user", "list").stdout
+
+
+def test_quarantine_and_outbox_decisions_at_the_command_line_are_audited(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ingestd.db'}"
+    config = config_path(tmp_path, db_url=url)
+    env = _env(tmp_path)
+
+    def ingestd(*args: str) -> subprocess.CompletedProcess:
+        return _ingestd("-c", str(config), *args, env=env, cwd=tmp_path)
+
+    deck_csv = b"Destination,Prefix,Rate\r\nUK,4400,0.0100\r\n"
+    for n in (1, 2):  # unsigned: held, its sender not proven
+        eml = tmp_path / f"m{n}.eml"
+        eml.write_bytes(rate_message([("rates.csv", deck_csv)], message_id=f"<m{n}@acme.example>"))
+        p = ingestd("import", str(eml), "--json")
+        assert json.loads(p.stdout)["status"] == "quarantined", p.stderr
+    spam, wanted = (h["id"] for h in json.loads(ingestd("quarantine", "list", "--json").stdout))
+    assert ingestd("quarantine", "drop", str(spam), "--note", "a copy").returncode == 0
+    p = ingestd("quarantine", "release", str(wanted), "--accept-unauthenticated",
+                "--note", "checked by phone")  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    mail = json.loads(ingestd("outbox", "list", "--json").stdout)[0]["id"]
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE outbox SET state = 'failed' WHERE id = {mail}")
+    engine.dispose()
+    assert ingestd("outbox", "retry", str(mail)).returncode == 0
+
+    entries = json.loads(ingestd("audit", "--json").stdout)
+    assert [(e["action"], e["target"], e["note"]) for e in entries] == [
+        ("retry", f"outbox {mail}", None),
+        ("release", f"quarantine {wanted}", "checked by phone"),
+        ("drop", f"quarantine {spam}", "a copy"),
+    ]
+    assert {e["actor"] for e in entries} == {f"cli {getpass.getuser()}"}
+    assert entries[1]["detail"]["status"] == "imported"
+    text = ingestd("audit", "--limit", "2").stdout.splitlines()
+    assert len(text) == 2 and "release" in text[1] and "imported" in text[1]
+    (dropped,) = json.loads(ingestd("audit", "--action", "drop", "--json").stdout)
+    assert dropped["target"] == f"quarantine {spam}"

@@ -1,5 +1,6 @@
 """The tables of the message's life (every message received, the quarantine, the outbox), of
-the HTTP API's keys and of webhook deliveries.
+the HTTP API's keys, of webhook deliveries, and of the web console's users, sessions and audit
+log.
 The rate tables are in ``ingestd.rates.schema``; both are defined on ``db.columns.metadata``
 and created by the migrations in ``ingestd/db/migrations``."""
 
@@ -130,4 +131,50 @@ webhook_deliveries = sa.Table(
     sa.Column("sent_at", Timestamp),
     sa.UniqueConstraint("receiver", "event_id"),
     sa.Index(None, "state", "next_attempt_at"),
+)
+
+
+# The web console's people (README "Users and the audit log"): a name, a role
+# (service.users.Role) and an argon2 hash of the password, never the password itself.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(NAME_LENGTH), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),  # service.users.Role
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("password_changed_at", Timestamp, nullable=False),
+    sa.Column("last_login_at", Timestamp),
+)
+
+# A person logged in to the console: only the SHA-256 of the session's token is kept (32 random
+# bytes, found in one lookup, as API keys are); the CSRF token its forms carry; when it ends.
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_seen_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Index(None, "user_name"),  # a password change or removal closes a user's sessions
+    sa.Index(None, "expires_at"),  # expired sessions are deleted when a new one opens
+)
+
+# Who released, dropped or retried what, from any face (README "Users and the audit log"):
+# ``actor`` is "user NAME", "api key NAME" or "cli LOGIN".
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),  # service.audit.Action
+    sa.Column("target", sa.String(255), nullable=False),  # "quarantine 12", "outbox 5", …
+    sa.Column("note", Document),
+    sa.Column("detail", Document),  # JSON: what came of it (a release's status and versions)
+    sa.Index(None, "at"),
 )

@@ -507,9 +507,23 @@ class Outbox:
 
     def list(self, state: str | None = None) -> list[OutboxEntry]:
         """Every message in the outbox (oldest first), or those in ``state``."""
+        return self._select(self._in_state(state))
+
+    def latest(
+        self, state: str | None = None, *, limit: int = 100, before: int | None = None
+    ) -> list[OutboxEntry]:
+        """The latest ``limit`` messages (of ``state``), newest first; ``before`` (an id) pages
+        back."""
+        where = [w for w in (self._in_state(state),) if w is not None]
+        if before is not None:
+            where.append(outbox.c.id < before)
+        return self._select(sa.and_(*where) if where else None, newest=limit)
+
+    @staticmethod
+    def _in_state(state: str | None) -> sa.ColumnElement[bool] | None:
         if state is not None and state not in tuple(OutboxState):
             raise UsageError(f"no outbox state {state!r}; the states: {', '.join(OutboxState)}")
-        return self._select(None if state is None else outbox.c.state == state)
+        return None if state is None else outbox.c.state == state
 
     def get(self, entry_id: int) -> OutboxEntry:
         found = self._select(outbox.c.id == entry_id)
@@ -517,14 +531,20 @@ class Outbox:
             raise UsageError(f"no outbox message {entry_id} (see `ingestd outbox list`)")
         return found[0]
 
-    def _select(self, where: sa.ColumnElement[bool] | None) -> list[OutboxEntry]:
+    def _select(
+        self, where: sa.ColumnElement[bool] | None, *, newest: int | None = None
+    ) -> list[OutboxEntry]:
+        """The rows ``where`` holds, oldest first; with ``newest``, that many, newest first."""
         # the head of the bytes only, for the Subject: a message with its attachment is large
         head = sa.type_coerce(sa.func.substr(outbox.c.raw, 1, _HEADER_BYTES), sa.LargeBinary)
         q = sa.select(*[c for c in outbox.c if c.name != "raw"], head.label("head"))
         if where is not None:
             q = q.where(where)
+        q = q.order_by(outbox.c.id) if newest is None else q.order_by(outbox.c.id.desc())
+        if newest is not None:
+            q = q.limit(newest)
         with self.store.engine.connect() as conn:
-            return [_entry(row) for row in conn.execute(q.order_by(outbox.c.id)).mappings()]
+            return [_entry(row) for row in conn.execute(q).mappings()]
 
     def held_back(self, since: datetime, until: datetime) -> list[HeldBack]:
         """Per recipient, the messages a daily cap held back from it that were stored in

@@ -26,8 +26,11 @@ CHANGE_LABELS = {
 }
 
 
-def price_changes(store: Store, table: TableRef, version: int) -> pl.DataFrame:
-    """What version ``version`` changes against the one before, one row per changed rate:
+def price_changes(
+    store: Store, table: TableRef, version: int, *, since: int | None = None
+) -> pl.DataFrame:
+    """What version ``version`` changes against the one before (or against version ``since``,
+    an earlier one; 0 is the empty table), one row per changed rate:
     ``code, description, change, change_class, old_price, new_price, currency,
     effective_from`` and, for voice, ``old_increment, new_increment``.
 
@@ -39,13 +42,14 @@ def price_changes(store: Store, table: TableRef, version: int) -> pl.DataFrame:
     spec = spec_for(table.kind)
     price = spec.rate_prices[0]
     intervals = list(spec.intervals) if table.kind == Kind.VOICE else []
-    diff = store.diff(table, version - 1, version)
+    since = version - 1 if since is None else since
+    diff = store.diff(table, since, version)
     keep = ["code", "effective_from", price, *intervals, "description", "currency"]
     flags = ["change_class", "discontinued"]
     new = pl.concat(
         [diff.added.select(keep + flags), diff.changed.select(keep + flags)], how="vertical"
     ).filter(pl.col("change_class").is_in(list(CHANGE_LABELS)))
-    before = store.rows(table, version - 1) if version > 1 else diff.removed.clear()
+    before = store.rows(table, since) if since > 0 else diff.removed.clear()
     listed = _rate_at(new, before, price, intervals, "old").with_columns(
         _own_rate(price, intervals, "new")
     )

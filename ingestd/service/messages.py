@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ingestd.db.clock import utcnow
 from ingestd.db.tables import messages, outbox, quarantine
 from ingestd.errors import IngestdError, RefusedError
 from ingestd.rates.model import iso
+from ingestd.service import audit
 from ingestd.service.app import App
+from ingestd.service.audit import Action
 from ingestd.service.decks import read
 from ingestd.sheets.answers import Answers
 from ingestd.states import HeldState
@@ -84,6 +87,21 @@ def counts(app: App) -> dict[str, Any]:
         "quarantine_by_reason": {reason: int(n) for reason, n in sorted(held)},
         "outbox": {state: int(n) for state, n in sorted(outgoing.items())},
     }
+
+
+def today(app: App, now: datetime | None = None) -> dict[str, int]:
+    """The messages received since midnight UTC by what became of them (``MessageStatus``;
+    ``processing`` for the ones not finished)."""
+    now = now or utcnow()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    outcome = sa.func.coalesce(messages.c.result, messages.c.state)
+    with app.store.engine.connect() as conn:
+        found = conn.execute(
+            sa.select(outcome, sa.func.count())
+            .where(messages.c.received_at >= midnight)
+            .group_by(outcome)
+        ).all()
+    return {str(name): int(n) for name, n in sorted(found)}
 
 
 @dataclass(frozen=True)
@@ -164,6 +182,7 @@ def release(
     app: App,
     held_id: int,
     *,
+    actor: str,
     accept_unauthenticated: bool = False,
     vendor: str | None = None,
     note: str | None = None,
@@ -172,20 +191,69 @@ def release(
     """Run the held message through the pipeline again, guards accepted.  A message whose
     sender was not authenticated goes through only with ``accept_unauthenticated``;
     ``vendor`` names the vendor of a sender no vendor lists; ``answers`` are used for every
-    sheet and kept as the vendor's profile.  An entry not held (any more) is a usage error."""
+    sheet and kept as the vendor's profile.  An entry not held (any more) is a usage error.
+    The audit log records ``actor`` and what came of it."""
     with _try_again_later():
-        return _quarantine(app).release(
+        outcome = _quarantine(app).release(
             held_id,
             accept_unauthenticated=accept_unauthenticated,
             vendor=vendor,
             note=note,
             answers=answers,
         )
+    detail = _released(outcome)
+    audit.record(app, actor, Action.RELEASE, f"quarantine {held_id}", note=note, detail=detail)
+    return outcome
 
 
-def drop(app: App, held_id: int, *, note: str | None = None) -> HeldMessage:
-    """Drop a held message (its raw copy goes when no other entry holds it); returns the
-    entry as it now is."""
+def _released(outcome: MessageOutcome) -> dict[str, Any]:
+    """What the audit log keeps of a release: the message's status and each table's version."""
+    return {
+        "status": str(outcome.status),
+        "reason": outcome.reason,
+        "quarantine_id": outcome.quarantine_id,
+        "tables": [
+            {
+                "table": f"{o['vendor']}/{o['kind']}/{o['table']}",
+                "status": str(o["status"]),
+                "version": o["version"],
+            }
+            for sheet in outcome.sheets
+            for o in sheet["outcomes"]
+        ],
+    }
+
+
+def drop(app: App, held_id: int, *, actor: str, note: str | None = None) -> HeldMessage:
+    """Drop a held message (its raw copy goes when no other entry holds it), recorded in the
+    audit log as ``actor``'s; returns the entry as it now is."""
     quarantine = _quarantine(app)
     quarantine.drop(held_id, note=note)
+    audit.record(app, actor, Action.DROP, f"quarantine {held_id}", note=note)
     return quarantine.get(held_id)
+
+
+def held_headers(app: App, held_id: int, limit: int = 64 * 1024) -> list[tuple[str, str]]:
+    """The header fields of a held message as it arrived (decoded for reading; from the
+    first ``limit`` bytes of its kept copy); none when the copy is gone."""
+    from email.header import decode_header, make_header
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+
+    from ingestd.mail.headers import clean_text
+
+    entry = held_message(app, held_id)
+    try:
+        with open(entry.raw_path, "rb") as f:
+            head = f.read(limit)
+    except OSError:
+        return []
+    parsed = BytesHeaderParser(policy=compat32).parsebytes(head)
+    fields = []
+    for name, value in parsed.items():
+        try:
+            text = str(make_header(decode_header(value)))
+        except (ValueError, LookupError):
+            text = str(value)
+        fields.append((name, clean_text(text)))
+    return fields

@@ -1,5 +1,6 @@
 """Webhook receivers and their deliveries (docs/http.md#webhooks): a new secret, the
-deliveries and their state, a retry, a test event to every receiver."""
+deliveries and their state, a retry (an entry of the audit log), a test event to every
+receiver."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 from ingestd.errors import UsageError
 from ingestd.events import EventType
+from ingestd.service import audit
 from ingestd.service.app import App
+from ingestd.service.audit import Action
 from ingestd.webhooks.deliveries import Delivery
 from ingestd.webhooks.payloads import Event, random_id
 
@@ -23,8 +26,14 @@ def deliveries(app: App, state: str | None = None) -> list[Delivery]:
     return app.webhooks.list(state)
 
 
-def retry(app: App, delivery_id: int) -> Delivery:
-    return app.webhooks.retry(delivery_id)
+def retry(app: App, delivery_id: int, *, actor: str) -> Delivery:
+    """A pending or failed delivery due now (a failed one with a fresh day of retries),
+    recorded in the audit log as ``actor``'s; a sent one is an error."""
+    before = app.webhooks.get(delivery_id)
+    delivery = app.webhooks.retry(delivery_id)
+    was = {"was": str(before.state), "attempts": before.attempts}
+    audit.record(app, actor, Action.RETRY, f"webhook delivery {delivery_id}", detail=was)
+    return delivery
 
 
 def test(app: App) -> list[dict[str, Any]]:

@@ -93,6 +93,7 @@ def release_held(
     outcome = messages.release(
         app,
         held_id,
+        actor=key.label,
         accept_unauthenticated=decision.accept_unauthenticated,
         vendor=decision.vendor,
         note=noted(key, decision.note),
@@ -110,7 +111,8 @@ def drop_held(
 ) -> dict[str, Any]:
     held_entry(app, held_id)
     decision = decision or Drop()
-    return messages.drop(app, held_id, note=noted(key, decision.note)).as_dict(full=True)
+    dropped = messages.drop(app, held_id, actor=key.label, note=noted(key, decision.note))
+    return dropped.as_dict(full=True)
 
 
 def noted(key: ApiKey, note: str | None) -> str:

@@ -14,7 +14,7 @@ from ingestd.config import HttpConfig
 from ingestd.intake.queue import InboundQueue
 from ingestd.logs import kv
 from ingestd.service.app import App
-from ingestd.web import api_decks, api_messages, api_tables, health, problems
+from ingestd.web import api_decks, api_messages, api_tables, console, health, problems
 from ingestd.web.limits import BodyLimit, RateLimit
 from ingestd.web.uploads import Uploads
 
@@ -42,6 +42,7 @@ def build(app: App, http: HttpConfig, *, queue: InboundQueue | None = None) -> F
     problems.install(web)
     for module in (api_tables, api_decks, api_messages, health):
         web.include_router(module.router)
+    console.install(web)
     # the last added runs first: the count and the log line (of refusals too), the rate, the size
     web.add_middleware(BodyLimit, limit=http.max_body_size)
     web.add_middleware(RateLimit, per_minute=http.rate_limit)

@@ -17,7 +17,7 @@ from rig.mail import make_config
 from rig.signers import SigningKey, rsa_key
 
 from ingestd.config import Config
-from ingestd.service import App
+from ingestd.service import App, status
 
 RECEIVED = datetime(2025, 1, 6, 10, 0, 0)
 
@@ -42,4 +42,13 @@ def config(tmp_path: Path, sqlite_url: str, key: SigningKey) -> Config:
 @pytest.fixture
 def app(config: Config) -> Iterator[App]:
     with App.open(config, deliver=False) as opened:
+        yield opened
+
+
+@pytest.fixture
+def app_on_db(tmp_path: Path, db_url: str) -> Iterator[App]:
+    """The app on a fresh database of each kind (``db_url``), its schema made current, for the
+    operations whose own tables must work on all three."""
+    with App.open(make_config(tmp_path, db_url=db_url), schema=False) as opened:
+        status.upgrade_schema(opened)  # PostgreSQL and MariaDB are upgraded by a person
         yield opened

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from rig.mail import make_config
 
 from ingestd.errors import RefusedError, UsageError
-from ingestd.service import App, apikeys, status
+from ingestd.service import App, apikeys
 from ingestd.service.apikeys import Scope
 
 
 @pytest.fixture
-def app(tmp_path, db_url):
-    config = make_config(tmp_path, db_url=db_url)
-    with App.open(config, schema=False) as opened:
-        status.upgrade_schema(opened)  # PostgreSQL and MariaDB are upgraded by a person
-        yield opened
+def app(app_on_db: App) -> App:
+    return app_on_db
 
 
 def test_a_key_is_made_found_by_its_token_and_revoked(app):

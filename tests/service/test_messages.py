@@ -3,6 +3,7 @@ with answers, drop), the counts, and the outbox delivered when the app closes.""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,11 @@ from rig.signers import SigningKey
 
 from ingestd.config import Config
 from ingestd.errors import UsageError
-from ingestd.service import App, decks, messages, tables
+from ingestd.service import App, audit, decks, messages, tables
 
 from .conftest import csv_deck
 
+ME = "cli tester"  # the actor the audit log names
 DECK = csv_deck(("4400", "0.0100"), ("4401", "0.0200"))
 
 
@@ -46,27 +48,49 @@ def test_the_quarantine_list_show_release_drop(app: App, key: SigningKey):
     assert messages.counts(app)["quarantine_held"] == 2
 
     with pytest.raises(UsageError, match="accept-unauthenticated"):
-        messages.release(app, unsigned.quarantine_id)
+        messages.release(app, unsigned.quarantine_id, actor=ME)
     answers = decks.answers(map=["Prefix=code", "Rate=price"])
     released = messages.release(
-        app, unsigned.quarantine_id, accept_unauthenticated=True, note="checked", answers=answers
+        app,
+        unsigned.quarantine_id,
+        actor=ME,
+        accept_unauthenticated=True,
+        note="checked",
+        answers=answers,
     )
     assert released.status == "imported"
     assert messages.held_message(app, unsigned.quarantine_id).resolution == "checked"
     with pytest.raises(UsageError, match="released already"):
-        messages.release(app, unsigned.quarantine_id, accept_unauthenticated=True)
+        messages.release(app, unsigned.quarantine_id, actor=ME, accept_unauthenticated=True)
 
-    dropped = messages.drop(app, spam.quarantine_id, note="spam")
+    dropped = messages.drop(app, spam.quarantine_id, actor=ME, note="spam")
     assert (dropped.state, dropped.resolution) == ("dropped", "spam")
     assert not dropped.raw_path.exists()
     assert messages.held(app) == []
     assert len(messages.held(app, all_states=True)) == 2
 
+    # the release and the drop are in the audit log, newest first; the refusals are not
+    drop, release = audit.entries(app)
+    assert (drop.actor, drop.action, drop.target, drop.note, drop.detail) == (
+        ME, "drop", f"quarantine {spam.quarantine_id}", "spam", None,
+    )  # fmt: skip
+    assert (release.actor, release.action, release.note) == (ME, "release", "checked")
+    assert release.target == f"quarantine {unsigned.quarantine_id}"
+    assert release.detail["status"] == "imported"
+    assert release.detail["tables"] == [
+        {"table": f"{VENDOR}/voice/default", "status": "imported", "version": 1}
+    ]
+
 
 def test_unknown_held_ids_are_usage_errors(app: App):
-    for call in (messages.held_message, messages.release, messages.drop):
+    for call in (
+        messages.held_message,
+        functools.partial(messages.release, actor=ME),
+        functools.partial(messages.drop, actor=ME),
+    ):
         with pytest.raises(UsageError, match="no quarantined message 999"):
             call(app, 999)
+    assert audit.entries(app) == []
 
 
 def test_what_the_pipeline_put_in_the_outbox_goes_when_the_app_closes(

@@ -40,3 +40,5 @@ def test_demo_runs_the_daemon_on_the_sample_mail():
     assert "Subject: Accepted: Demo Carrier rates, default version 2" in out
     assert "event=pipeline.authenticated" in out and "result=pass" in out
     assert "ingestd run exited with status 0" in out
+    assert "console: logged in as demo; the dashboard lists 1 latest import(s)" in out
+    assert "/ui/  and log in as demo / demo-console" in out

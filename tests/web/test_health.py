@@ -34,7 +34,7 @@ def test_not_ready_when_the_schema_is_behind(api):
     with api.client() as c:
         ready = c.get("/readyz")
     assert ready.status_code == 503
-    assert ready.json()["checks"]["schema"] == "at 0007, needs 0008"
+    assert ready.json()["checks"]["schema"] == "at 0007, needs 0009"
 
 
 def test_metrics_count_what_happened(api):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rig.mail import rate_message
 
-from ingestd.service import messages, tables
+from ingestd.service import audit, messages, tables
 
 from .test_api import PROBLEM, assert_problem
 
@@ -64,6 +64,12 @@ def test_the_quarantine_listed_shown_released_and_dropped_by_an_admin(api):
     assert tables.versions(api.app, "acme").table.current_version == 1
     entry = messages.held_message(api.app, first)
     assert entry.resolution == "checked by phone (api key admin)"
+    # the audit log names the key that decided, the refused attempts left no entry
+    logged = [(e.actor, e.action, e.target) for e in audit.entries(api.app)]
+    assert logged == [
+        ("api key admin", "drop", f"quarantine {second}"),
+        ("api key admin", "release", f"quarantine {first}"),
+    ]
     with api.client("reader") as c:
         every = c.get("/api/v1/quarantine", params={"all": True}).json()["held"]
         assert {h["state"] for h in every} == {"released", "dropped"}

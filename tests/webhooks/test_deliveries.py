@@ -11,7 +11,7 @@ import pytest
 from rig.mail import rate_message, signed
 
 from ingestd.db.clock import utcnow
-from ingestd.service import decks, messages, webhooks
+from ingestd.service import audit, decks, messages, webhooks
 
 from .conftest import open_app, receiver_toml
 
@@ -137,8 +137,13 @@ def test_after_a_day_a_delivery_fails_and_the_others_are_told(tmp_path, sqlite_u
             "what": "webhook", "id": failed.id, "to": dead.url, "attempts": 2, "error": None,
         }  # fmt: skip
         # a retry by hand makes it due with a new day
-        retried = webhooks.retry(app, failed.id)
+        retried = webhooks.retry(app, failed.id, actor="api key ops")
         assert retried.state == "pending"
+        (entry,) = audit.entries(app)
+        assert (entry.actor, entry.action, entry.target) == (
+            "api key ops", "retry", f"webhook delivery {failed.id}",
+        )  # fmt: skip
+        assert entry.detail == {"was": "failed", "attempts": 2}
     finally:
         opened.__exit__(None, None, None)
 
