@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import httpx
-from run import AGAIN_RECEIVED, FIRST_RECEIVED, clean_env, free_port, prepare, running_daemon
+from run import AGAIN_RECEIVED, FIRST_RECEIVED, http_config, prepare, running_daemon
 
 PASSWORD = "benchmark-password"
 
@@ -47,16 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     deck = prepare(args.cache, args.rows, ["csv"])["csv"]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        port, http_port = free_port(), free_port()
-        config = work / "ingestd.toml"
-        state, db = work / "state", work / "ingestd.db"
-        config.write_text(
-            f'[daemon]\nstate_dir = "{state}"\n[database]\nurl = "sqlite:///{db}"\n'
-            f'[smtp]\nlisten = "127.0.0.1:{port}"\n'
-            f'[http]\nlisten = "127.0.0.1:{http_port}"\nrate_limit = 0\n',
-            encoding="utf-8",
-        )
-        env = clean_env(f"sqlite:///{db}", state)
+        config, env, port, http_port = http_config(work)
 
         def cli(*words: str, given: str | None = None) -> str:
             done = subprocess.run(

@@ -482,6 +482,17 @@ def smtp_config(folder: Path, port: int) -> Path:
     return config
 
 
+def http_config(folder: Path) -> tuple[Path, dict[str, str], int, int]:
+    """`smtp_config` on a free port that also serves HTTP on another, without a rate limit:
+    (config, environment, SMTP port, HTTP port)."""
+    port, http_port = free_port(), free_port()
+    config = smtp_config(folder, port)
+    with config.open("a", encoding="utf-8") as f:
+        f.write(f'[http]\nlisten = "127.0.0.1:{http_port}"\nrate_limit = 0\n')
+    env = clean_env("sqlite:///" + str(folder / "ingestd.db"), folder / "state")
+    return config, env, port, http_port
+
+
 @contextlib.contextmanager
 def running_daemon(ingestd: Path, config: Path, port: int, folder: Path, env: dict[str, str]):
     """`ingestd -c CONFIG run`, its log in folder/daemon.log; SIGTERM (then SIGKILL) at the end."""

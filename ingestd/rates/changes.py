@@ -26,6 +26,11 @@ CHANGE_LABELS = {
 }
 
 
+# a change list pairs its codes with the version before by an indexed read of those codes' rows,
+# unless they are more than this share of that version (then one whole read is faster)
+WHOLE_READ_SHARE = 0.1
+
+
 def price_changes(
     store: Store, table: TableRef, version: int, *, since: int | None = None
 ) -> pl.DataFrame:
@@ -49,7 +54,7 @@ def price_changes(
     new = pl.concat(
         [diff.added.select(keep + flags), diff.changed.select(keep + flags)], how="vertical"
     ).filter(pl.col("change_class").is_in(list(CHANGE_LABELS)))
-    before = store.rows(table, since) if since > 0 else diff.removed.clear()
+    before = _rows_before(store, table, since, new["code"].unique(), diff.removed.clear())
     listed = _rate_at(new, before, price, intervals, "old").with_columns(
         _own_rate(price, intervals, "new")
     )
@@ -85,6 +90,19 @@ def price_changes(
         .sort("_order", "code", "effective_from", nulls_last=True)
         .select(columns)
     )
+
+
+def _rows_before(
+    store: Store, table: TableRef, since: int, codes: pl.Series, empty: pl.DataFrame
+) -> pl.DataFrame:
+    """The rows of version ``since`` that a change list pairs its changed codes with: of
+    those codes only when they are few against the table (a 1% re-import of 1M rows reads
+    10,000 codes' rows, not the whole version), else the whole version in one read."""
+    if since == 0:
+        return empty
+    if codes.len() <= WHOLE_READ_SHARE * store.version(table, since).rows_total:
+        return store.rows_of_codes(table, since, codes.sort().to_list())
+    return store.rows(table, since)
 
 
 def _own_rate(price: str, intervals: list[str], side: str) -> list[pl.Expr]:

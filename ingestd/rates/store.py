@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -32,7 +32,14 @@ from ingestd.rates.model import (
     spec_for,
 )
 from ingestd.rates.records import TableRef, VersionInfo, table_ref, version_info
-from ingestd.rates.rows import count_rows, fetch, read_part, read_rows, read_rows_in_parts
+from ingestd.rates.rows import (
+    count_rows,
+    fetch,
+    read_part,
+    read_rows,
+    read_rows_in_parts,
+    read_rows_of_codes,
+)
 from ingestd.rates.schema import (
     rate_tables,
     versions,
@@ -156,6 +163,11 @@ class Store(Database):
         """The rows of a version (default: the latest) with ``id`` and ``change_class``."""
         with self.engine.connect() as conn:
             return read_rows(conn, table, version)
+
+    def rows_of_codes(self, table: TableRef, version: int, codes: Sequence[str]) -> pl.DataFrame:
+        """The rows of a version for ``codes`` only (read by the code index)."""
+        with self.engine.connect() as conn:
+            return read_rows_of_codes(conn, table, version, codes)
 
     def rows_in_parts(
         self, table: TableRef, version: int | None = None, rows: int = 50_000

@@ -780,7 +780,18 @@ def test_no_notice_when_nothing_changed_or_nobody_subscribes(rig, two_versions):
     )
 
 
-def test_price_change_rows_pairs_each_change_with_the_rate_it_replaces(rig, two_versions):
+@pytest.fixture(params=["whole version", "changed codes"])
+def pairing(request, monkeypatch):
+    """Either way a change list reads the version before it: whole, or the changed codes'
+    rows by the index (``rates.changes.WHOLE_READ_SHARE``); both give the same list."""
+    import ingestd.rates.changes
+
+    monkeypatch.setattr(
+        ingestd.rates.changes, "WHOLE_READ_SHARE", 0.0 if request.param == "whole version" else 1.0
+    )
+
+
+def test_price_change_rows_pairs_each_change_with_the_rate_it_replaces(rig, two_versions, pairing):
     changes = price_changes(rig.store, rig.store.find_table(VENDOR), 2)
     assert changes["change_class"].value_counts(sort=True).rows() == [
         ("increase", 5),
@@ -793,7 +804,7 @@ def test_price_change_rows_pairs_each_change_with_the_rate_it_replaces(rig, two_
     assert (inc["old_increment"], inc["new_increment"]) == ("1/1", "1/1")
 
 
-def test_a_rollback_lists_cancelled_changes_and_withdrawn_codes(rig, two_versions):
+def test_a_rollback_lists_cancelled_changes_and_withdrawn_codes(rig, two_versions, pairing):
     table = rig.store.find_table(VENDOR)
     assert rollback(rig.store, table, 1) == 3
     changes = price_changes(rig.store, rig.store.find_table(VENDOR), 3)
@@ -809,7 +820,7 @@ def test_a_rollback_lists_cancelled_changes_and_withdrawn_codes(rig, two_version
     assert (restored["old_price"], price(restored["new_price"])) == (None, "0.01")
 
 
-def test_price_change_rows_of_an_sms_table(rig):
+def test_price_change_rows_of_an_sms_table(rig, pairing):
     def load(data: bytes, at: datetime):
         return import_sheet(
             rig.store, rig.config, VENDOR, data, file_name="sms.csv", received_at=at,

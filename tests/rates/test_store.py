@@ -9,6 +9,7 @@ import textwrap
 import threading
 import time
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -561,3 +562,28 @@ def test_rows_in_parts_add_up_to_the_version_and_keep_a_codes_rows_together(stor
             if size == 1:
                 assert len(parts) == whole["code"].n_unique()
     assert whole.height == 14  # version 1: 11 codes, 4403 and 4407 with later rates
+
+
+def test_rows_of_codes_are_the_versions_rows_of_those_codes(store, monkeypatch):
+    """What a change list reads of the version before it (``rows_of_codes``): the rows still
+    open and the ones closed later, of the codes asked only, in chunks, on every database."""
+    import ingestd.rates.rows
+
+    deck = [(str(4400 + i), None, "0.10") for i in range(9)]
+    deck += [("4403", at("2024-06-01 00:00:00"), "0.20")]
+    write(store, voice(*deck))
+    # version 2 discontinues 4401 (a full deck without it) and changes 4402: version 1's rows
+    # of them are closed after version 1 and must still be found
+    full = [(str(4400 + i), None, "0.10") for i in range(9) if i != 1]
+    full[1] = ("4402", None, "0.15")
+    write(store, voice(*full), received=RECEIVED + DAY, mode="full")
+    table = store.find_table("acme")
+    monkeypatch.setattr(ingestd.rates.rows, "CODES_PER_QUERY", 2)
+    for version in (1, 2):
+        whole = store.rows(table, version)
+        asked = ["4401", "4402", "4403", "4499", "4408"]
+        found = store.rows_of_codes(table, version, asked)
+        assert found.equals(whole.filter(pl.col("code").is_in(asked))), version
+    assert store.rows_of_codes(table, 1, ["4401"])["price1"].to_list() == [Decimal("0.1")]
+    assert store.rows_of_codes(table, 2, ["4401"])["discontinued"].any()  # the full deck's
+    assert store.rows_of_codes(table, 1, []).is_empty()
