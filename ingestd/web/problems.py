@@ -66,6 +66,14 @@ def of_error(error: IngestdError) -> Problem:
     return Problem(422, str(error), kind="refused")
 
 
+def of_http(error: HTTPException) -> Problem:
+    """Starlette's own answers (no route: 404, a method no route takes: 405)."""
+    detail = error.detail
+    if not isinstance(detail, str):
+        detail = HTTPStatus(error.status_code).phrase
+    return Problem(error.status_code, detail, headers=error.headers)
+
+
 def install(app: FastAPI) -> None:
     """Every error the application can meet, answered as a problem."""
 
@@ -79,10 +87,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, error: HTTPException) -> Response:
-        detail = error.detail
-        if not isinstance(detail, str):
-            detail = HTTPStatus(error.status_code).phrase
-        return response(Problem(error.status_code, detail, headers=error.headers))
+        return response(of_http(error))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> Response:

@@ -384,3 +384,35 @@ def test_the_cookie_key_is_made_once_private_and_outlives_a_restart(tmp_path, sq
         # still signed by the key
         assert c.get("/ui/").status_code == 200
     assert key.read_bytes() == made
+
+
+def test_addresses_no_page_has_are_said_in_a_page_never_a_traceback(site):
+    site.two_versions()
+    with site.login("olga") as c:
+        token = csrf_of(c.get("/ui/").text)
+        answers = {
+            "/ui/quarantine/abc": 404,
+            "/ui/quarantine/999": 404,
+            "/ui/tables/acme/voice/default/versions/999": 404,
+            "/ui/tables/acme/voice/default/versions/x": 404,
+            "/ui/tables/acme/voice/nothing": 404,
+            "/ui/tables/acme/fax/default": 404,
+            "/ui/tables/..%2F..%2Fetc/voice/default": 404,
+            "/ui/vendors/nobody": 404,
+            "/ui/tables/acme/voice/default/diff": 422,
+            "/ui/tables/acme/voice/default/diff?from=1&to=x": 422,
+            "/ui/tables/acme/voice/default/diff?from=-1&to=2": 422,
+            "/ui/audit?before=x": 422,
+            "/ui/lookup?number=49&at=2026-13-45": 422,
+        }
+        for path, status in answers.items():
+            answer = c.get(path)
+            assert answer.status_code == status, (path, answer.status_code, answer.text[:300])
+            assert answer.headers["content-type"].startswith("text/html"), path
+            assert "Traceback" not in answer.text and 'class="error"' in answer.text, path
+        for path in ("/ui/quarantine/999/release", "/ui/quarantine/999/drop"):
+            answer = c.post(path, data={"csrf": token})
+            assert answer.status_code == 404 and "no quarantined message 999" in answer.text
+        answer = c.post("/ui/outbox/999/retry", data={"csrf": token})
+        assert answer.status_code == 422 and "no outbox message 999" in answer.text
+    assert audit.entries(site.app) == []

@@ -19,6 +19,7 @@ from ingestd.service.sessions import Session
 from ingestd.service.users import Role
 from ingestd.sheets.answers import DATE_ORDERS, HYPHEN_MEANINGS, IGNORE
 from ingestd.sheets.vocabulary import FIELDS
+from ingestd.web.api_messages import held_entry
 from ingestd.web.console.access import actor, application, posted, role, viewer
 from ingestd.web.console.render import page
 from ingestd.web.console.routing import console_router
@@ -72,7 +73,7 @@ def held_page(
     request: Request, held_id: int, *, status: int = 200, error: str = "", **extra: Any
 ) -> Response:
     app = application(request)
-    entry = messages.held_message(app, held_id)
+    entry = held_entry(app, held_id)
     readings = sheet_readings(entry.outcome or {})
     auth = (entry.outcome or {}).get("auth") or {}
     return page(
@@ -126,6 +127,7 @@ def given_answers(form: FormData):
 async def release(request: Request, held_id: int, session: Operator) -> Response:
     form = await posted(request, session)
     app = application(request)
+    await run_in_threadpool(held_entry, app, held_id)
     note = str(form.get("note") or "").strip() or None
     try:
         given = given_answers(form)
@@ -162,6 +164,7 @@ async def release(request: Request, held_id: int, session: Operator) -> Response
 async def drop(request: Request, held_id: int, session: Operator) -> Response:
     form = await posted(request, session)
     app = application(request)
+    await run_in_threadpool(held_entry, app, held_id)
     note = str(form.get("note") or "").strip() or None
     await run_in_threadpool(lambda: messages.drop(app, held_id, note=note, actor=actor(session)))
     return RedirectResponse(f"/ui/quarantine/{held_id}", 303)

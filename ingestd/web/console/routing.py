@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
@@ -31,6 +32,16 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except LoginRequired as e:
                 return RedirectResponse(f"/ui/login?next={quote(e.next_path, safe='/')}", 303)
+            except RequestValidationError as e:  # a path or query no page of the console has
+                where = {str(err.get("loc", ("",))[0]) for err in e.errors()}
+                status = 404 if where == {"path"} else 422
+                return page(
+                    request,
+                    "refused.html",
+                    status,
+                    title="Not found" if status == 404 else "Not done",
+                    message=unreadable(e),
+                )
             except Problem as e:  # a check shared with the API (a table's path, an instant)
                 return page(request, "refused.html", e.status, title="Not done", message=e.detail)
             except Refused as e:
@@ -41,8 +52,27 @@ class ConsoleRoute(APIRoute):
                 status = 404 if missing else 422
                 title = "Not found" if missing else "Not done"
                 return page(request, "refused.html", status, title=title, message=str(e))
+            except Exception:
+                log.exception(kv("console.error", path=request.url.path))
+                return page(
+                    request,
+                    "refused.html",
+                    500,
+                    title="Not done",
+                    message="an internal error; the details are in the daemon's log",
+                )
 
         return answer
+
+
+def unreadable(error: RequestValidationError) -> str:
+    """What was wrong with the address, in one line."""
+    parts = []
+    for err in error.errors():
+        loc = err.get("loc", ())
+        name = loc[-1] if loc else "?"
+        parts.append(f"{name}: {err.get('msg', 'not valid')}")
+    return "the address is not one the console has (" + "; ".join(parts) + ")"
 
 
 def console_router() -> APIRouter:
