@@ -158,6 +158,8 @@ def test_a_session_cookie_from_another_login_does_not_carry_over(browser, site):
 
 
 def test_the_console_is_usable_with_the_keyboard(browser, site):
+    site.two_versions()
+    held = site.held_deck()
     page = browser.new_context(bypass_csp=True).new_page()
     page.goto(site.url + "/ui/login")
     page.keyboard.type("olga")
@@ -167,5 +169,37 @@ def test_the_console_is_usable_with_the_keyboard(browser, site):
     page.wait_for_url(site.url + "/ui/")
     page.keyboard.press("Tab")  # the first stop is the link that skips to the content
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
-    for control in page.locator("main select, main input:not([type=hidden]), main textarea").all():
-        assert control.evaluate("e => e.labels.length") > 0
+    table = "/ui/tables/acme/voice/default"
+    for path in (
+        "/ui/",
+        "/ui/vendors",
+        "/ui/vendors/acme",
+        table,
+        f"{table}/versions/2",
+        f"{table}/versions/2/rows",
+        f"{table}/diff?from=1&to=2",
+        "/ui/quarantine",
+        f"/ui/quarantine/{held}",
+        "/ui/lookup?number=49",
+        "/ui/outbox",
+        "/ui/webhooks",
+        "/ui/audit",
+    ):
+        page.goto(site.url + path)
+        controls = page.locator("main select, main input:not([type=hidden]), main textarea")
+        for control in controls.all():  # every control has a visible label
+            assert control.evaluate("e => e.labels.length > 0 || !!e.getAttribute('aria-label')"), (
+                path
+            )
+        for button in page.locator("button").all():  # every button is named by its verb
+            assert button.inner_text().strip() in {
+                "Log out",
+                "Compare",
+                "Filter",
+                "Show",
+                "Look up",
+                "Release",
+                "Drop",
+                "Retry",
+            }, (path, button.inner_text())
+        assert page.locator("h1").count() == 1, path
