@@ -87,3 +87,7 @@ def test_the_wheel_installed_without_extras_imports_every_format_and_a_message(t
     for label in ("csv", "xlsx", "xls", "ods", "zip", "eml"):
         assert re.search(rf"^check-install: {label} +\S+ version \d+$", output, re.M), label
     assert "No broken requirements found" in output
+    assert (
+        "check-install: console  logged in; the import report and the style sheet are served"
+        in output
+    )
