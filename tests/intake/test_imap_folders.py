@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from rig.daemon import ImapMailbox, Setup
-from rig.dovecot import Dovecot, free_port
+from rig.dovecot import Dovecot
+from rig.ports import free_port
 
 from ingestd.intake.imap.folders import FolderNameError, PersonalNamespace, server_folder
 from ingestd.intake.imap.handover import Disposition, MessageRef

@@ -37,7 +37,7 @@ from typing import Any
 
 import openpyxl
 
-from rig.dovecot import free_port
+from rig.ports import free_port
 from rig.smtp import wait_until
 
 TESTS = Path(__file__).resolve().parents[1]

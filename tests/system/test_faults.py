@@ -37,7 +37,8 @@ from aiosmtpd.controller import Controller
 from conftest import PG_ADMIN, _server_database, missing
 from rig.daemon import CSV, RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup, deck_mail, send, voice_csv
 from rig.dns import TxtServer
-from rig.dovecot import Dovecot, free_port
+from rig.dovecot import Dovecot
+from rig.ports import free_port
 from rig.signers import SigningKey, rsa_key, sign_dkimpy
 
 from ingestd.config import load_config

@@ -44,7 +44,7 @@ from rig.daemon import (
     zipped,
 )
 from rig.dns import TxtServer
-from rig.dovecot import free_port
+from rig.ports import free_port
 from rig.signers import SigningKey, rsa_key, sign_crafted, sign_dkimpy, sign_opendkim
 
 IMPORT_TIMEOUT = 20.0  # seconds from the 250 until the version must be there
