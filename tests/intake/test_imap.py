@@ -333,6 +333,40 @@ def test_messages_appended_during_idle_are_handled_within_seconds(
     assert handler.raws == [message(1), message(2)]
 
 
+class DeliveredAsIdleStarts(ImapPoller):
+    """Mail delivered between the poller's last search and its IDLE command: Dovecot announces
+    it right behind its ``+ idling``, in the same packet."""
+
+    dovecot: Dovecot
+    delivery: bytes | None = None
+
+    def _wait_for_change(self) -> None:
+        raw, self.delivery = self.delivery, None
+        if raw is not None:
+            self.dovecot.append(raw)
+        super()._wait_for_change()
+
+
+@pytest.mark.parametrize("dovecot", [{"tls": True}], indirect=True)
+@pytest.mark.parametrize("security", ["none", "tls", "starttls"])
+def test_mail_delivered_as_idle_starts_is_handled_at_once(
+    dovecot: Dovecot, tmp_path: Path, caplog: pytest.LogCaptureFixture, security: str
+) -> None:
+    handler = Recorder()
+    port = dovecot.imaps_port if security == "tls" else dovecot.port
+    # a poll interval far beyond the test, and IDLE renewed only after 10 minutes
+    account = account_for(dovecot, tmp_path, security=security, port=port, poll_interval=3600)
+    trusting = ssl.create_default_context(cafile=str(dovecot.ca_file))
+    poller = poller_for(
+        account, handler, tmp_path, poller_class=DeliveredAsIdleStarts, ssl_context=trusting
+    )
+    poller.dovecot, poller.delivery = dovecot, message(1)
+    with running(poller, caplog):
+        wait_until(lambda: dovecot.contents(PROCESSED) == [message(1)], timeout=10)
+    assert handler.raws == [message(1)]
+    assert "idle=True" in events(caplog, "connected")[0].getMessage()
+
+
 def test_polling_mode_when_idle_is_not_used(
     dovecot: Dovecot, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
