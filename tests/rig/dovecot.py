@@ -230,7 +230,7 @@ class Dovecot:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 30.0) -> None:
         if self.process is not None:
             raise RuntimeError("Dovecot is already running")
         (self.root / "run" / "master.pid").unlink(missing_ok=True)
