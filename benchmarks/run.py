@@ -65,6 +65,7 @@ import math
 import os
 import platform
 import random
+import re
 import signal
 import smtplib
 import socket
@@ -493,9 +494,21 @@ def http_config(folder: Path) -> tuple[Path, dict[str, str], int, int]:
     return config, env, port, http_port
 
 
+def listening_port(log_path: Path) -> int | None:
+    """The SMTP port the daemon logging to ``log_path`` bound (``event=smtp.listening``)."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except FileNotFoundError:
+        return None
+    found = re.search(r"event=smtp\.listening .*?\bport=(\d+)", text)
+    return int(found[1]) if found else None
+
+
 @contextlib.contextmanager
 def running_daemon(ingestd: Path, config: Path, port: int, folder: Path, env: dict[str, str]):
-    """`ingestd -c CONFIG run`, its log in folder/daemon.log; SIGTERM (then SIGKILL) at the end."""
+    """`ingestd -c CONFIG run`, its log in folder/daemon.log; SIGTERM (then SIGKILL) at the end.
+    ``port`` 0: the configuration has the daemon bind a free port, which its log names
+    (`listening_port`); nobody else can take that one between a choice and the bind."""
     log_path = folder / "daemon.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -505,8 +518,11 @@ def running_daemon(ingestd: Path, config: Path, port: int, folder: Path, env: di
     try:
         deadline = time.monotonic() + SMTP_START_TIMEOUT
         while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
+            bound = port or listening_port(log_path)
+            with contextlib.suppress(OSError):
+                if bound:
+                    socket.create_connection(("127.0.0.1", bound), 1).close()
+                    break
             if proc.poll() is not None or time.monotonic() > deadline:
                 fail(
                     "the daemon did not start listening",
@@ -618,13 +634,15 @@ def smtp_latency(ingestd: Path, deck: Deck, args, emit) -> None:
     """SMTP transactions against the real daemon: idle, then during an import into its database."""
     with tempfile.TemporaryDirectory(prefix="ingestd-bench-smtp-") as tmp:
         folder = Path(tmp)
-        port = free_port()
-        config = smtp_config(folder, port)
+        config = smtp_config(folder, 0)  # the daemon binds a free port and logs it
         env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
         up = measure([str(ingestd), "-c", str(config), "db", "upgrade"], env, folder)
         if up.returncode != 0:
             fail("ingestd db upgrade for the daemon", up)
-        with running_daemon(ingestd, config, port, folder, env) as daemon:
+        with running_daemon(ingestd, config, 0, folder, env) as daemon:
+            port = listening_port(folder / "daemon.log")
+            if port is None:  # running_daemon connected to it: cannot happen
+                fail("the daemon's log names no SMTP port")
 
             def drained(what: str) -> float:
                 start = time.perf_counter()

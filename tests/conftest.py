@@ -48,6 +48,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.system)
 
 
+@pytest.fixture(autouse=True)
+def _own_working_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Every test runs in an empty folder of its own, so that a relative path — the default
+    ``state_dir = "var"`` of a configuration that names none, with its sheet cache — never lands
+    in the checkout, where other tests (other xdist workers, later runs) would find it
+    (docs/testing.md#running-the-tests-in-parallel). Paths of the checkout are taken from
+    ``ROOT``; child processes that need it as their folder are given ``cwd=ROOT``."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 def missing(what: str) -> None:
     """Skip on a developer's machine; fail under CI=true (docs/testing.md#real-components)."""
     if IN_CI:

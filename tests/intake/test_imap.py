@@ -104,7 +104,7 @@ def sweep_once(
         poller.close()
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -120,9 +120,15 @@ def events(caplog: pytest.LogCaptureFixture, event: str) -> list[logging.LogReco
     ]
 
 
+# how soon ``run()`` must return after stop: IDLE is checked in slices of 0.5 s, then DONE and
+# LOGOUT may take 2 s each (poller.py); a stop that went unnoticed would wait for the poll
+# interval or the IDLE renewal, minutes
+STOP_BOUND = 5.0
+
+
 @contextlib.contextmanager
 def running(poller: ImapPoller, caplog: pytest.LogCaptureFixture) -> Iterator[threading.Thread]:
-    """``run()`` in a thread, as the daemon uses it; stop must end it within about a second."""
+    """``run()`` in a thread, as the daemon uses it; stop must end it within ``STOP_BOUND``."""
     connected_before = len(events(caplog, "connected"))
     thread = threading.Thread(target=poller.run, daemon=True)
     thread.start()
@@ -132,9 +138,9 @@ def running(poller: ImapPoller, caplog: pytest.LogCaptureFixture) -> Iterator[th
     finally:
         poller.stop.set()
         started = time.monotonic()
-        thread.join(timeout=5)
+        thread.join(timeout=2 * STOP_BOUND)
         assert not thread.is_alive(), "run() did not return after stop"
-        assert time.monotonic() - started < 1.5, "run() took too long to notice stop"
+        assert time.monotonic() - started < STOP_BOUND, "run() took too long to notice stop"
 
 
 @pytest.fixture(autouse=True)
@@ -283,9 +289,9 @@ def test_retry_is_tried_again_after_a_growing_delay(
     poller = poller_for(account_for(dovecot, tmp_path), handler, tmp_path, retry_delay=(0.3, 5))
     with running(poller, caplog):
         # IDLE wakes up for the due retry: after 0.3 s, then 0.6 s more
-        wait_until(lambda: len(handler.calls) >= 3, timeout=4)
+        wait_until(lambda: len(handler.calls) >= 3)
         handler.disposition = Disposition.PROCESSED
-        wait_until(lambda: dovecot.contents(PROCESSED) == [message(1)], timeout=4)
+        wait_until(lambda: dovecot.contents(PROCESSED) == [message(1)])
     assert 4 <= len(handler.calls) <= 5  # 0.3 + 0.6 + 1.2 s of delays, no busy loop
     delays = [r.getMessage().split("retry_in=")[1] for r in events(caplog, "retry_scheduled")]
     assert delays[:3] == ["0.3s", "0.6s", "1.2s"]
@@ -328,9 +334,43 @@ def test_messages_appended_during_idle_are_handled_within_seconds(
         for n in (1, 2):
             appended = time.monotonic()
             dovecot.append(message(n))
-            wait_until(lambda n=n: dovecot.contents(PROCESSED)[-1:] == [message(n)], timeout=3)
-            assert time.monotonic() - appended < 3
+            wait_until(lambda n=n: dovecot.contents(PROCESSED)[-1:] == [message(n)])
+            assert time.monotonic() - appended < 10  # the poll interval is an hour
     assert handler.raws == [message(1), message(2)]
+
+
+class DeliveredAsIdleStarts(ImapPoller):
+    """Mail delivered between the poller's last search and its IDLE command: Dovecot announces
+    it right behind its ``+ idling``, in the same packet."""
+
+    dovecot: Dovecot
+    delivery: bytes | None = None
+
+    def _wait_for_change(self) -> None:
+        raw, self.delivery = self.delivery, None
+        if raw is not None:
+            self.dovecot.append(raw)
+        super()._wait_for_change()
+
+
+@pytest.mark.parametrize("dovecot", [{"tls": True}], indirect=True)
+@pytest.mark.parametrize("security", ["none", "tls", "starttls"])
+def test_mail_delivered_as_idle_starts_is_handled_at_once(
+    dovecot: Dovecot, tmp_path: Path, caplog: pytest.LogCaptureFixture, security: str
+) -> None:
+    handler = Recorder()
+    port = dovecot.imaps_port if security == "tls" else dovecot.port
+    # a poll interval far beyond the test, and IDLE renewed only after 10 minutes
+    account = account_for(dovecot, tmp_path, security=security, port=port, poll_interval=3600)
+    trusting = ssl.create_default_context(cafile=str(dovecot.ca_file))
+    poller = poller_for(
+        account, handler, tmp_path, poller_class=DeliveredAsIdleStarts, ssl_context=trusting
+    )
+    poller.dovecot, poller.delivery = dovecot, message(1)
+    with running(poller, caplog):
+        wait_until(lambda: dovecot.contents(PROCESSED) == [message(1)], timeout=10)
+    assert handler.raws == [message(1)]
+    assert "idle=True" in events(caplog, "connected")[0].getMessage()
 
 
 def test_polling_mode_when_idle_is_not_used(
@@ -342,7 +382,7 @@ def test_polling_mode_when_idle_is_not_used(
     with running(poller, caplog):
         assert "idle=False" in events(caplog, "connected")[0].getMessage()
         dovecot.append(message(1))
-        wait_until(lambda: dovecot.contents(PROCESSED) == [message(1)], timeout=3)
+        wait_until(lambda: dovecot.contents(PROCESSED) == [message(1)])
     assert handler.raws == [message(1)]
     assert events(caplog, "idle_ended") == []
 
@@ -354,9 +394,9 @@ def test_idle_is_renewed(
     account = account_for(dovecot, tmp_path, poll_interval=3600, idle_renew=0.4)
     poller = poller_for(account, handler, tmp_path)
     with running(poller, caplog):
-        wait_until(lambda: len(events(caplog, "idle_ended")) >= 2, timeout=3)
+        wait_until(lambda: len(events(caplog, "idle_ended")) >= 2)
         dovecot.append(message(1))  # a renewed IDLE still hears about new mail
-        wait_until(lambda: handler.calls, timeout=3)
+        wait_until(lambda: handler.calls)
     assert all("reason=renew" in r.getMessage() for r in events(caplog, "idle_ended")[:2])
     assert events(caplog, "connection_failed") == []
 
@@ -390,15 +430,17 @@ def test_dovecot_restart_reconnects_with_growing_delays(
     poller = poller_for(account, handler, tmp_path, reconnect_delay=(0.2, 1.0))
     with running(poller, caplog):
         dovecot.stop()
-        time.sleep(1.5)
+        wait_until(lambda: len(events(caplog, "connection_failed")) >= 4)
         failures = events(caplog, "connection_failed")
-        # delays of 0.1–0.2, 0.2–0.4, 0.4–0.8, 0.5–1 s…: a handful of attempts, not a busy loop
-        assert 2 <= len(failures) <= 8
+        # delays of 0.1–0.2, 0.2–0.4, 0.4–0.8, 0.5–1 s…, each waited before the next attempt:
+        # a handful of attempts, not a busy loop
         delays = [float(r.getMessage().split("retry_in=")[1].rstrip("s")) for r in failures]
         assert delays[0] <= 0.2 and max(delays) > 0.4 and max(delays) <= 1.0
+        for before, after, delay in zip(failures, failures[1:], delays, strict=False):
+            assert after.created - before.created >= delay - 0.05, (delays, failures)
         dovecot.start()
         dovecot.append(message(1))
-        wait_until(lambda: dovecot.contents(PROCESSED) == [message(1)], timeout=5)
+        wait_until(lambda: dovecot.contents(PROCESSED) == [message(1)])
     assert handler.raws == [message(1)]
 
 

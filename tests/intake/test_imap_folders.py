@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from rig.daemon import ImapMailbox, Setup
-from rig.dovecot import Dovecot, free_port
+from rig.dovecot import Dovecot
+from rig.ports import free_port
 
 from ingestd.intake.imap.folders import FolderNameError, PersonalNamespace, server_folder
 from ingestd.intake.imap.handover import Disposition, MessageRef
@@ -218,9 +219,9 @@ def test_a_fixed_password_is_noticed_at_the_next_slow_retry(
     thread = threading.Thread(target=poller.run, daemon=True)
     thread.start()
     try:
-        wait_until(lambda: status_of(tmp_path)["state"] == "config_error", timeout=10)
+        wait_until(lambda: status_of(tmp_path)["state"] == "config_error", timeout=30)
         account.password_file.write_text(dovecot.password + "\n")
-        wait_until(lambda: dovecot.contents("ingestd.processed") == [message(1)], timeout=10)
+        wait_until(lambda: dovecot.contents("ingestd.processed") == [message(1)], timeout=30)
         assert status_of(tmp_path)["state"] in ("idle", "connected")
     finally:
         poller.stop.set()

@@ -233,7 +233,7 @@ def test_sessions_beyond_the_cap_get_421(tmp_path):
         assert smtp.queue.pending() == 3
 
         # a freed slot is usable again
-        wait_until(_accepts(smtp.port), 5, "a free session slot")
+        wait_until(_accepts(smtp.port), 20, "a free session slot")
 
 
 def _accepts(port: int, *, deliver: bool = False):
@@ -326,7 +326,7 @@ def test_failed_tls_handshake_frees_the_session(tmp_path, caplog):
         finally:
             talk.close()
         # the only session slot is free again: a whole transaction goes through
-        wait_until(_accepts(smtp.port, deliver=True), 5, "a delivery on the freed slot")
+        wait_until(_accepts(smtp.port, deliver=True), 20, "a delivery on the freed slot")
         assert any("event=smtp.tls_failed" in r.getMessage() for r in caplog.records)
         assert smtp.queue.pending() == 1
 

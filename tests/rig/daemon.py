@@ -37,14 +37,14 @@ from typing import Any
 
 import openpyxl
 
-from rig.dovecot import free_port
+from rig.ports import free_port
 from rig.smtp import wait_until
 
 TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
 RECIPIENT = "rates@carrier.example"
 VENDOR_SENDER = "rates@acme.example"
-START_TIMEOUT = 15.0  # seconds until the SMTP port must accept connections
+START_TIMEOUT = 60.0  # seconds until the SMTP port must accept connections (a loaded machine)
 STOP_TIMEOUT = 15.0  # seconds a SIGTERM may take
 
 # Vendor acme: its XLSX decks go to table "default" (one per kind), anything named *premium*
@@ -107,10 +107,12 @@ class Setup:
         imap: ImapMailbox | None = None,
         extra: str = "",
         database_url: str | None = None,
+        dns_timeout: str = "1s",
     ) -> Setup:
         """``database_url``: another database than the folder's SQLite file (a PostgreSQL
         database several installations share); the ``query`` helpers read only the SQLite one,
-        and a server database is not upgraded by the daemon (``cli("db", "upgrade")``)."""
+        and a server database is not upgraded by the daemon (``cli("db", "upgrade")``).
+        ``dns_timeout``: ``[dns] timeout``, the wait for each DKIM key."""
         port = free_port()
         url = database_url or "sqlite:///" + str(folder / "ingestd.db")
         lines = [
@@ -128,7 +130,7 @@ class Setup:
             "",
             "[dns]",
             f"nameservers = [{_toml(nameserver)}]",
-            'timeout = "1s"',
+            f"timeout = {_toml(dns_timeout)}",
             "",
         ]
         if imap is not None:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
+from rig.ports import free_port
+
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 IMAP_BINARY_DIRS = (Path("/usr/lib/dovecot"), Path("/usr/libexec/dovecot"))
 
@@ -118,12 +120,6 @@ def dovecot_version() -> tuple[int, int]:
     out = subprocess.run([DOVECOT, "--version"], capture_output=True, text=True, check=True)
     major, minor = out.stdout.split()[0].split(".")[:2]
     return int(major), int(minor)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _self_signed_certificate(cert: Path, key: Path) -> None:
@@ -234,7 +230,7 @@ class Dovecot:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 30.0) -> None:
         if self.process is not None:
             raise RuntimeError("Dovecot is already running")
         (self.root / "run" / "master.pid").unlink(missing_ok=True)

@@ -18,7 +18,7 @@ from typing import Any
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from rig.dovecot import free_port
+from rig.ports import free_port
 
 
 class Receiver:

@@ -5,18 +5,13 @@ refusing recipients named ``bounce*`` (550) and deferring ``later*`` (451)."""
 from __future__ import annotations
 
 import email
-import socket
 from collections import Counter
 from email import policy
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from rig.ports import free_port
 
 
 class RecordingHandler:

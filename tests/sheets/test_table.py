@@ -607,7 +607,8 @@ def test_a_million_rows_are_classified_with_columns_not_loops():
     (table,) = find_tables([Sheet("big", pl.concat([header, body]))])
     elapsed = time.perf_counter() - started
     assert table.data.height == rows and table.notice.currency == "USD"
-    assert elapsed < 3, f"{elapsed:.2f}s"  # well under a second on a laptop; a loop takes minutes
+    # well under a second on a laptop, a few on a loaded machine; a loop takes minutes
+    assert elapsed < 10, f"{elapsed:.2f}s"
 
 
 # --- the corpus ------------------------------------------------------------------------------

@@ -47,8 +47,13 @@ def site(tmp_path, sqlite_url) -> Iterator[ConsoleSite]:
 
 
 @pytest.fixture
-def shots(tmp_path) -> Path:
-    return Path(os.environ.get("INGESTD_SCREENSHOTS") or tmp_path / "shots")
+def shots(tmp_path, request) -> Path:
+    """INGESTD_SCREENSHOTS, relative to where pytest was started (each test runs in a folder of
+    its own), else a folder of the test's."""
+    wanted = os.environ.get("INGESTD_SCREENSHOTS")
+    if not wanted:
+        return tmp_path / "shots"
+    return request.config.invocation_params.dir / wanted
 
 
 def screenshot(page, shots: Path, name: str) -> None:
@@ -158,10 +163,15 @@ def test_a_session_cookie_from_another_login_does_not_carry_over(browser, site):
 
 
 def test_the_console_is_usable_with_the_keyboard(browser, site):
+    from playwright.sync_api import expect  # the browser fixture has made sure it is there
+
     site.two_versions()
     held = site.held_deck()
     page = browser.new_context(bypass_csp=True).new_page()
     page.goto(site.url + "/ui/login")
+    # the name field takes the focus by itself (autofocus), which Chromium gives at its next
+    # rendering after the load: keys typed before then would go nowhere
+    expect(page.get_by_label("Name")).to_be_focused()
     page.keyboard.type("olga")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)

@@ -105,7 +105,7 @@ def test_sigterm_during_a_large_import_finishes_or_resumes_it_exactly_once(tmp_p
         # not finished before the exit: the next start resumes it
         with setup.daemon() as daemon:
             daemon.wait_for(lambda: len(setup.versions()) == 1, 120, "the version after restart")
-            daemon.wait_for(lambda: not setup.queued(), 10, "an empty queue")
+            daemon.wait_for(lambda: not setup.queued(), 30, "an empty queue")
             time.sleep(0.5)
             assert daemon.stop(timeout=LARGE_STOP_TIMEOUT) == 0
 

@@ -37,7 +37,8 @@ from aiosmtpd.controller import Controller
 from conftest import PG_ADMIN, _server_database, missing
 from rig.daemon import CSV, RECIPIENT, VENDOR_SENDER, ImapMailbox, Setup, deck_mail, send, voice_csv
 from rig.dns import TxtServer
-from rig.dovecot import Dovecot, free_port
+from rig.dovecot import Dovecot
+from rig.ports import free_port
 from rig.signers import SigningKey, rsa_key, sign_dkimpy
 
 from ingestd.config import load_config
@@ -192,7 +193,7 @@ def test_database_outage_answers_451_keeps_everything_and_recovers_by_itself(
         with setup.daemon() as daemon:
             daemon.wait_for(
                 lambda: "event=connected account=vendor-mailbox" in daemon.log_text(),
-                10,
+                30,
                 "the poller to connect",
             )
             send(setup.port, before)
@@ -219,7 +220,7 @@ def test_database_outage_answers_451_keeps_everything_and_recovers_by_itself(
             assert b"database unreachable" in refused_451(setup.port, refused)
             dovecot.append(by_imap)
             daemon.wait_for(
-                lambda: setup.queued() == [f"new/{item.id}"], 10, "the queued item waiting"
+                lambda: setup.queued() == [f"new/{item.id}"], 30, "the queued item waiting"
             )
             time.sleep(2.0)  # the poller has seen the IMAP message (IDLE) and waits
             assert dovecot.contents("INBOX") == [by_imap]
@@ -314,7 +315,7 @@ def test_full_disk_answers_451_leaves_nothing_half_written_and_loses_nothing(
         assert b"cannot store the message" in text
         assert os.listdir(full_disk / "tmp") == []  # nothing half-written left behind
         daemon.wait_for(
-            lambda: "event=queue.claim_failed" in daemon.log_text(), 10, "a claim on a full disk"
+            lambda: "event=queue.claim_failed" in daemon.log_text(), 30, "a claim on a full disk"
         )
         # the waiting item cannot have its attempt counted: it stays waiting, as it was
         assert setup.queued() == [f"new/{item.id}"]
@@ -324,7 +325,7 @@ def test_full_disk_answers_451_leaves_nothing_half_written_and_loses_nothing(
         filler.unlink()  # space again
         send(setup.port, refused)  # the sender's retry
         daemon.wait_for(lambda: len(setup.versions()) == 2, TIMEOUT, "both messages imported")
-        daemon.wait_for(lambda: not setup.queued(), 5, "an empty queue")
+        daemon.wait_for(lambda: not setup.queued(), 20, "an empty queue")
         assert daemon.stop() == 0
     assert sorted(v["message_id"] for v in setup.versions()) == [
         "<deck-1@acme.example>",
@@ -487,7 +488,7 @@ def test_dovecot_restart_under_the_daemon_reconnects_and_imports_once(tmp_path, 
     first, second = deck(key, 1), deck(key, 2)
     connected = "event=connected account=vendor-mailbox"
     with setup.daemon() as daemon:
-        daemon.wait_for(lambda: connected in daemon.log_text(), 10, "the poller to connect")
+        daemon.wait_for(lambda: connected in daemon.log_text(), 30, "the poller to connect")
         dovecot.append(first)
         daemon.wait_for(lambda: len(setup.versions()) == 1, TIMEOUT, "the first message")
         dovecot.restart()

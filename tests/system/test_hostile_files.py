@@ -9,6 +9,7 @@ of zeros repeated, never gigabytes written first."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -117,7 +118,16 @@ class Cost:
     rss_peak_mb: float
 
 
+def _restart_peak_rss() -> None:
+    """Start this process's peak RSS afresh from its current RSS (Linux: clear_refs 5), so that
+    the peak read after the work is the work's own and not that of whatever test this process
+    (an xdist worker runs any of them) ran before."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
 def measured(work: Callable[[], object]) -> tuple[object, Cost]:
+    _restart_peak_rss()
     tracemalloc.start()
     started = time.perf_counter()
     try:

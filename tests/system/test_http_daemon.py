@@ -10,7 +10,7 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from rig.daemon import CSV, TODAY, Setup, az_deck, deck_mail, send, voice_csv
-from rig.dovecot import free_port
+from rig.ports import free_port
 from rig.receiver import Receiver
 from rig.signers import sign_dkimpy
 

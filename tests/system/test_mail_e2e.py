@@ -44,7 +44,7 @@ from rig.daemon import (
     zipped,
 )
 from rig.dns import TxtServer
-from rig.dovecot import free_port
+from rig.ports import free_port
 from rig.signers import SigningKey, rsa_key, sign_crafted, sign_dkimpy, sign_opendkim
 
 IMPORT_TIMEOUT = 20.0  # seconds from the 250 until the version must be there
@@ -117,7 +117,7 @@ def test_signed_deck_is_imported_once_and_an_opendkim_deck_too(setup, keys):
     with setup.daemon() as daemon:
         send(setup.port, raw)
         daemon.wait_for(lambda: len(setup.versions()) == 2, IMPORT_TIMEOUT, "two versions")
-        daemon.wait_for(lambda: not setup.queued(), 5, "an empty queue")
+        daemon.wait_for(lambda: not setup.queued(), 20, "an empty queue")
         first = setup.versions()
         assert {(v["table_name"], v["number"], v["file_name"]) for v in first} == {
             ("default", 1, "acme_az.xlsx"),
@@ -213,7 +213,7 @@ def test_dns_outage_answers_451_and_a_retry_is_imported(setup, keys, dns, outage
         dns.mode = "answer"
         send(setup.port, raw)
         daemon.wait_for(lambda: len(setup.versions()) == 1, IMPORT_TIMEOUT, "the version")
-        daemon.wait_for(lambda: not setup.queued(), 5, "an empty queue")
+        daemon.wait_for(lambda: not setup.queued(), 20, "an empty queue")
         (message,) = setup.messages()
         assert (message["state"], message["result"]) == ("done", "imported")
         assert daemon.stop() == 0
@@ -234,7 +234,7 @@ def test_message_accepted_before_sigkill_is_imported_once_after_restart(setup, k
             send(setup.port, raw)  # 250: the message is durably queued
             daemon.wait_for(
                 lambda: [q.split("/")[0] for q in setup.queued()] == ["processing"],
-                5,
+                20,
                 "the worker to claim the message",
             )
             daemon.kill()
@@ -247,7 +247,7 @@ def test_message_accepted_before_sigkill_is_imported_once_after_restart(setup, k
 
     with setup.daemon() as daemon:
         daemon.wait_for(lambda: len(setup.versions()) == 1, IMPORT_TIMEOUT, "the version")
-        daemon.wait_for(lambda: not setup.queued(), 5, "an empty queue")
+        daemon.wait_for(lambda: not setup.queued(), 20, "an empty queue")
         assert "queue.recovered" in daemon.log_text()
         # nothing more comes: the message is done, not processed a second time
         time.sleep(0.5)
@@ -269,9 +269,9 @@ def test_sigkill_at_any_moment_after_250_imports_exactly_once(setup, keys):
         daemon.kill()
     with setup.daemon() as daemon:
         daemon.wait_for(lambda: len(setup.versions()) == 1, IMPORT_TIMEOUT, "the version")
-        daemon.wait_for(lambda: not setup.queued(), 5, "an empty queue")
+        daemon.wait_for(lambda: not setup.queued(), 20, "an empty queue")
         daemon.wait_for(
-            lambda: [m["state"] for m in setup.messages()] == ["done"], 5, "the message done"
+            lambda: [m["state"] for m in setup.messages()] == ["done"], 20, "the message done"
         )
         time.sleep(0.5)
         assert daemon.stop() == 0
@@ -502,21 +502,21 @@ def test_imap_mail_is_imported_and_moved_while_the_daemon_idles(tmp_path, dns, k
                 "event=connected account=vendor-mailbox" in daemon.log_text()
                 and "idle=True" in daemon.log_text()
             ),
-            10,
+            30,
             "the poller to connect with IDLE",
         )
         time.sleep(0.3)  # from its first search into IDLE
         dovecot.append(signed)
         daemon.wait_for(
             lambda: dovecot.contents(processed) == [signed],
-            10,
+            30,
             "the signed message in the processed folder",
         )
         assert len(setup.versions()) == 1
         dovecot.append(unsigned)
         daemon.wait_for(
             lambda: dovecot.contents(quarantine) == [unsigned],
-            10,
+            30,
             "the unsigned message in the quarantine folder",
         )
         assert dovecot.contents("INBOX") == []
@@ -560,7 +560,7 @@ def test_smtp_imap_and_cli_at_once_each_message_imported(tmp_path, dns, keys, do
     with setup.daemon() as daemon:
         daemon.wait_for(
             lambda: "event=connected account=vendor-mailbox" in daemon.log_text(),
-            10,
+            30,
             "the poller to connect",
         )
         errors: list[BaseException] = []
@@ -595,7 +595,7 @@ def test_smtp_imap_and_cli_at_once_each_message_imported(tmp_path, dns, keys, do
         )
         daemon.wait_for(
             lambda: len(dovecot.contents(mailbox.processed_folder)) == per_path,
-            10,
+            30,
             "the IMAP messages moved",
         )
         assert daemon.stop() == 0
@@ -767,7 +767,7 @@ def test_the_daemon_speaks_sd_notify_and_reloads_on_sighup(tmp_path, dns, keys, 
             setup.config.write_text(text)
             daemon.process.send_signal(signal.SIGHUP)
             daemon.wait_for(
-                lambda: "daemon.reloaded" in daemon.log_text(), 10, "the configuration reloaded"
+                lambda: "daemon.reloaded" in daemon.log_text(), 30, "the configuration reloaded"
             )
             assert daemon.process.poll() is None  # still running, same process
             again = acme_signed(

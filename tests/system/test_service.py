@@ -40,6 +40,9 @@ from ingestd.intake.imap.status import AccountStatus, ConnectionState, read_stat
 
 STOP_BOUND = 30.0  # the default [daemon] stop_timeout
 SHORT_STOP = 0.5  # the stop_timeout of the tests that run into it
+# what the exit itself may add to it (a loaded machine); far below the default STOP_BOUND a
+# stop that ignored SHORT_STOP would take
+EXIT_SLACK = 10.0
 IMPORT_TIMEOUT = 20.0
 
 
@@ -107,7 +110,7 @@ def test_sigterm_drains_smtp_a_message_in_data_gets_250_and_is_imported_once(
         sending.send(body[: len(body) // 2])
         started = time.monotonic()
         daemon.process.send_signal(signal.SIGTERM)
-        daemon.wait_for(lambda: "daemon.stopping" in daemon.log_text(), 10, "the stop to begin")
+        daemon.wait_for(lambda: "daemon.stopping" in daemon.log_text(), 30, "the stop to begin")
 
         # the socket is still there, but a new session is turned away…
         hello = greeting(setup.port)
@@ -135,7 +138,7 @@ def test_sigterm_drains_smtp_a_message_in_data_gets_250_and_is_imported_once(
     assert len(setup.queued()) == 1 and setup.messages() == []
     with setup.daemon() as daemon:
         daemon.wait_for(lambda: len(setup.versions()) == 1, IMPORT_TIMEOUT, "the import")
-        daemon.wait_for(lambda: not setup.queued(), 10, "an empty queue")
+        daemon.wait_for(lambda: not setup.queued(), 30, "an empty queue")
         assert daemon.stop() == 0
     (version,) = setup.versions()
     assert (version["message_id"], version["rows_total"]) == (message_id, 2)
@@ -156,10 +159,10 @@ def test_stop_timeout_bounds_the_drain_and_cuts_a_sender_that_does_not_finish(
         stalled.send(body[:200])  # and nothing more
         started = time.monotonic()
         daemon.process.send_signal(signal.SIGTERM)
-        assert daemon.process.wait(SHORT_STOP + 10) == 0
+        assert daemon.process.wait(SHORT_STOP + 2 * EXIT_SLACK) == 0
         took = time.monotonic() - started
         # it waited for the sender, but no longer than the stop timeout (plus the exit itself)
-        assert SHORT_STOP <= took < SHORT_STOP + 5, took
+        assert SHORT_STOP <= took < SHORT_STOP + EXIT_SLACK, took
         with pytest.raises(smtplib.SMTPServerDisconnected):
             stalled.getreply()  # no 250: the sender still has the message and retries
         stalled.close()
@@ -249,7 +252,7 @@ def test_status_shows_the_imap_account_connected_then_in_backoff(tmp_path, dns, 
     with setup.daemon() as daemon:
         daemon.wait_for(
             lambda: read_status(state_dir, mailbox.name)["state"] == "idle",
-            10,
+            30,
             "the poller in IDLE",
         )
         (idle,) = setup.cli_json("status")["imap"]
@@ -302,18 +305,18 @@ def test_stop_timeout_abandons_the_message_in_hand_and_the_next_start_imports_it
             )
             started = time.monotonic()
             daemon.process.send_signal(signal.SIGTERM)
-            assert daemon.process.wait(SHORT_STOP + 10) == 0
+            assert daemon.process.wait(SHORT_STOP + 2 * EXIT_SLACK) == 0
             took = time.monotonic() - started
         finally:
             lock.rollback()
             lock.close()
         log = daemon.log_text(100_000)
     assert "event=daemon.stop_timeout" in log and "abandoned=queue-worker" in log, log[-3000:]
-    assert SHORT_STOP <= took < SHORT_STOP + 5, took
+    assert SHORT_STOP <= took < SHORT_STOP + EXIT_SLACK, took
     assert setup.versions() == [] and len(setup.queued()) == 1  # nothing written, nothing lost
     with setup.daemon() as daemon:
         daemon.wait_for(lambda: len(setup.versions()) == 1, IMPORT_TIMEOUT, "the import")
-        daemon.wait_for(lambda: not setup.queued(), 10, "an empty queue")
+        daemon.wait_for(lambda: not setup.queued(), 30, "an empty queue")
         assert daemon.stop() == 0
     (version,) = setup.versions()
     assert (version["message_id"], version["rows_total"]) == (message_id, 3)

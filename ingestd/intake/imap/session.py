@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import re
+import select
+import socket
 import ssl
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
@@ -52,6 +54,39 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class _Client(IMAPClient):
+    """IMAPClient whose IDLE wait also sees the answers already read off the socket.
+
+    ``idle_check`` waits for the socket to become readable, but imaplib reads it through a
+    buffer: an answer that came in the same packet as the one before it stays in that buffer,
+    and the socket shows nothing more. Mail delivered while IDLE starts is announced that way
+    (``* 3 EXISTS`` right behind ``+ idling``) and would wait for the server's next packet —
+    its keepalive, minutes later (docs/mail.md#imap)."""
+
+    def _poll_socket(self, sock: socket.socket, timeout: float | None = None) -> Any:
+        if _buffered(self):
+            return [(sock.fileno(), select.POLLIN)]
+        return super()._poll_socket(sock, timeout)
+
+    def _select_poll_socket(self, sock: socket.socket, timeout: float | None = None) -> Any:
+        if _buffered(self):
+            return True
+        return super()._select_poll_socket(sock, timeout)
+
+
+def _buffered(client: IMAPClient) -> bool:
+    """Whether imaplib's reader holds bytes not yet parsed. Called while ``idle_check`` has the
+    socket non-blocking, so the peek never waits: an empty buffer is refilled only from what
+    the socket already has."""
+    reader = getattr(getattr(client, "_imap", None), "file", None)
+    if reader is None or not hasattr(reader, "peek"):
+        return False
+    try:
+        return bool(reader.peek(1))
+    except OSError:  # nothing there yet (over TLS: SSLWantReadError)
+        return False
+
+
 def login(
     account: ImapAccount,
     ssl_context: ssl.SSLContext | None,
@@ -68,7 +103,7 @@ def login(
     context = ssl_context
     if context is None and account.security != "none":
         context = ssl.create_default_context()
-    client = IMAPClient(
+    client = _Client(
         account.host,
         account.port,
         ssl=tls,
